@@ -1,0 +1,52 @@
+// Shared declarations of the nnlock addon. This is the only code in nnlock that includes libtorch.
+#pragma once
+#include <napi.h>
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <string>
+
+namespace nnlock {
+
+// Per-environment state (main thread and each worker thread get their own).
+struct AddonData {
+  Napi::FunctionReference handleCtor;
+  int64_t liveTensors = 0;
+};
+
+AddonData& addonData(Napi::Env env);
+
+// handle.cc: the JavaScript object that owns one reference to an at::Tensor.
+Napi::Object wrapTensor(Napi::Env env, at::Tensor tensor);
+at::Tensor& unwrapTensor(Napi::Env env, const Napi::Value& value, const char* what);
+bool isHandle(Napi::Env env, const Napi::Value& value);
+Napi::Function initHandleClass(Napi::Env env);
+void initHandleExports(Napi::Env env, Napi::Object exports);
+
+// convert.cc: dtype and device names, JS values <-> IValues driven by an op's schema.
+at::ScalarType parseDtype(const std::string& name);
+std::string dtypeName(at::ScalarType type);
+c10::IValue toIValue(Napi::Env env, const Napi::Value& value, const c10::Argument& arg);
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& value);
+
+// dispatch.cc / runtime.cc
+void initDispatchExports(Napi::Env env, Napi::Object exports);
+void initRuntimeExports(Napi::Env env, Napi::Object exports);
+
+// Runs fn, turning every C++ exception into a JavaScript Error that names `what` and carries
+// libtorch's message without its backtrace. No C++ exception ever reaches Node.
+template <typename F>
+Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, what + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, what + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, what + ": unknown native error");
+  }
+}
+
+}  // namespace nnlock

@@ -1,0 +1,209 @@
+// Conversions between JavaScript values and libtorch values. Op arguments are converted by the
+// op's own schema, so one generic entry point can call any ATen op.
+#include "common.h"
+#include <ATen/core/jit_type.h>
+#include <cmath>
+
+namespace nnlock {
+
+static const std::pair<const char*, at::ScalarType> kDtypes[] = {
+    {"float32", at::kFloat}, {"float64", at::kDouble}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16},
+    {"int64", at::kLong},    {"int32", at::kInt},      {"int16", at::kShort},  {"int8", at::kChar},
+    {"uint8", at::kByte},    {"bool", at::kBool},
+};
+
+at::ScalarType parseDtype(const std::string& name) {
+  for (const auto& [n, t] : kDtypes)
+    if (name == n) return t;
+  throw std::invalid_argument("unknown dtype '" + name + "' (expected float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8 or bool)");
+}
+
+std::string dtypeName(at::ScalarType type) {
+  for (const auto& [n, t] : kDtypes)
+    if (type == t) return n;
+  return c10::toString(type);
+}
+
+static std::string where(const c10::Argument& arg) { return "argument '" + arg.name() + "'"; }
+
+static int64_t toInt(const Napi::Value& v, const c10::Argument& arg) {
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    return v.As<Napi::BigInt>().Int64Value(&lossless);
+  }
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (!v.IsNumber()) throw std::invalid_argument(where(arg) + " must be an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::trunc(d)) throw std::invalid_argument(where(arg) + " must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+static double toDouble(const Napi::Value& v, const c10::Argument& arg) {
+  if (!v.IsNumber()) throw std::invalid_argument(where(arg) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// A JavaScript number becomes an integral Scalar when it has no fractional part, as a Python int
+// literal would; booleans become boolean Scalars.
+static c10::Scalar toScalar(const Napi::Value& v, const c10::Argument& arg) {
+  if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    return c10::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
+  }
+  if (!v.IsNumber()) throw std::invalid_argument(where(arg) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) return c10::Scalar(static_cast<int64_t>(d));
+  return c10::Scalar(d);
+}
+
+static c10::MemoryFormat parseMemoryFormat(const std::string& s) {
+  if (s == "contiguous") return c10::MemoryFormat::Contiguous;
+  if (s == "preserve") return c10::MemoryFormat::Preserve;
+  if (s == "channels_last") return c10::MemoryFormat::ChannelsLast;
+  throw std::invalid_argument("unknown memory format '" + s + "'");
+}
+
+static c10::IValue convert(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& real,
+                           const c10::Argument& arg);
+
+static c10::IValue convertList(Napi::Env env, const Napi::Value& v, const c10::ListTypePtr& list, const c10::TypePtr& realType,
+                               const c10::Argument& arg) {
+  const c10::TypePtr& elem = list->getElementType();
+  c10::TypeKind kind = elem->kind();
+  // int[2] stride=1: a single number stands for N copies, as in PyTorch.
+  if (!v.IsArray()) {
+    if ((kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType) && (v.IsNumber() || v.IsBigInt()) && arg.N()) {
+      return c10::IValue(std::vector<int64_t>(static_cast<size_t>(*arg.N()), toInt(v, arg)));
+    }
+    throw std::invalid_argument(where(arg) + " must be an array");
+  }
+  auto arr = v.As<Napi::Array>();
+  uint32_t n = arr.Length();
+  switch (kind) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: {
+      std::vector<int64_t> out(n);
+      for (uint32_t i = 0; i < n; i++) out[i] = toInt(arr.Get(i), arg);
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::FloatType: {
+      std::vector<double> out(n);
+      for (uint32_t i = 0; i < n; i++) out[i] = toDouble(arr.Get(i), arg);
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::BoolType: {
+      c10::List<bool> out;
+      for (uint32_t i = 0; i < n; i++) out.push_back(arr.Get(i).ToBoolean().Value());
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::TensorType: {
+      std::vector<at::Tensor> out;
+      out.reserve(n);
+      for (uint32_t i = 0; i < n; i++) out.push_back(unwrapTensor(env, arr.Get(i), ("argument '" + arg.name() + "'").c_str()));
+      return c10::IValue(out);
+    }
+    case c10::TypeKind::OptionalType: {
+      if (elem->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::TensorType) {
+        c10::List<c10::optional<at::Tensor>> out;
+        for (uint32_t i = 0; i < n; i++) {
+          Napi::Value e = arr.Get(i);
+          if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
+          else out.push_back(unwrapTensor(env, e, ("argument '" + arg.name() + "'").c_str()));
+        }
+        return c10::IValue(out);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  throw std::invalid_argument(where(arg) + ": list of " + elem->str() + " is not supported by nnlock's converter");
+}
+
+static c10::IValue convert(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& real,
+                           const c10::Argument& arg) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+      return unwrapTensor(env, v, ("argument '" + arg.name() + "'").c_str());
+    case c10::TypeKind::OptionalType: {
+      if (v.IsNull() || v.IsUndefined()) return c10::IValue();
+      const c10::TypePtr& realElem =
+          real->kind() == c10::TypeKind::OptionalType ? real->castRaw<c10::OptionalType>()->getElementType() : real;
+      return convert(env, v, type->castRaw<c10::OptionalType>()->getElementType(), realElem, arg);
+    }
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+      if (v.IsString()) {
+        std::string s = v.As<Napi::String>().Utf8Value();
+        switch (real->kind()) {
+          case c10::TypeKind::ScalarTypeType: return c10::IValue(static_cast<int64_t>(parseDtype(s)));
+          case c10::TypeKind::MemoryFormatType: return c10::IValue(static_cast<int64_t>(parseMemoryFormat(s)));
+          case c10::TypeKind::LayoutType:
+            if (s == "strided") return c10::IValue(static_cast<int64_t>(c10::kStrided));
+            throw std::invalid_argument(where(arg) + ": only the 'strided' layout is supported");
+          default: throw std::invalid_argument(where(arg) + " must be an integer, got a string");
+        }
+      }
+      return c10::IValue(toInt(v, arg));
+    case c10::TypeKind::FloatType:
+      return c10::IValue(toDouble(v, arg));
+    case c10::TypeKind::BoolType:
+      if (!v.IsBoolean()) throw std::invalid_argument(where(arg) + " must be a boolean");
+      return c10::IValue(v.As<Napi::Boolean>().Value());
+    case c10::TypeKind::NumberType:
+      return c10::IValue(toScalar(v, arg));
+    case c10::TypeKind::StringType:
+      if (!v.IsString()) throw std::invalid_argument(where(arg) + " must be a string");
+      return c10::IValue(v.As<Napi::String>().Utf8Value());
+    case c10::TypeKind::DeviceObjType:
+      if (!v.IsString()) throw std::invalid_argument(where(arg) + " must be a device string such as 'cpu' or 'cuda:0'");
+      return c10::IValue(c10::Device(v.As<Napi::String>().Utf8Value()));
+    case c10::TypeKind::ListType:
+      return convertList(env, v, type->cast<c10::ListType>(), real, arg);
+    default:
+      throw std::invalid_argument(where(arg) + ": type " + type->str() + " is not supported by nnlock's converter");
+  }
+}
+
+c10::IValue toIValue(Napi::Env env, const Napi::Value& value, const c10::Argument& arg) {
+  return convert(env, value, arg.type(), arg.real_type(), arg);
+}
+
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (!t.defined()) return env.Null();
+    return wrapTensor(env, t);
+  }
+  if (v.isNone()) return env.Null();
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) arr.Set(static_cast<uint32_t>(i), fromIValue(env, c10::IValue(list.get(i))));
+    return arr;
+  }
+  if (v.isList()) {
+    auto list = v.toListRef();
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) arr.Set(static_cast<uint32_t>(i), fromIValue(env, list[i]));
+    return arr;
+  }
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    auto arr = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); i++) arr.Set(static_cast<uint32_t>(i), fromIValue(env, elems[i]));
+    return arr;
+  }
+  if (v.isScalar()) {
+    c10::Scalar s = v.toScalar();
+    return Napi::Number::New(env, s.toDouble());
+  }
+  throw std::invalid_argument("return value of type " + v.tagKind() + " is not supported by nnlock's converter");
+}
+
+}  // namespace nnlock

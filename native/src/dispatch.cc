@@ -1,0 +1,109 @@
+// The one generic entry point: call any ATen op by schema name and overload through the
+// dispatcher. Arguments are converted by the op's schema, so autograd, in-place ops and every
+// backend work as they do from Python. Op handles are looked up once and cached by id.
+#include "common.h"
+#include <mutex>
+#include <unordered_map>
+#include <deque>
+
+namespace nnlock {
+
+namespace {
+struct OpTable {
+  std::mutex mutex;
+  std::deque<c10::OperatorHandle> handles;  // deque: references stay valid as it grows
+  std::deque<std::string> names;
+  std::unordered_map<std::string, uint32_t> ids;
+};
+OpTable& table() {
+  static OpTable* t = new OpTable();  // process-wide, shared by worker threads, never destroyed
+  return *t;
+}
+}  // namespace
+
+// opHandle(name: string, overload: string): number
+static Napi::Value OpHandle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+    throw Napi::TypeError::New(env, "opHandle: expected (name, overload)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::string overload = info[1].As<Napi::String>().Utf8Value();
+  std::string key = overload.empty() ? name : name + "." + overload;
+  return guarded(env, key, [&]() -> Napi::Value {
+    OpTable& t = table();
+    std::lock_guard<std::mutex> lock(t.mutex);
+    auto it = t.ids.find(key);
+    if (it != t.ids.end()) return Napi::Number::New(env, it->second);
+    auto handle = c10::Dispatcher::singleton().findSchema({name.c_str(), overload.c_str()});
+    if (!handle) throw std::invalid_argument("no such op (name and overload as in PyTorch's native_functions.yaml, e.g. 'aten::add' 'Tensor')");
+    uint32_t id = static_cast<uint32_t>(t.handles.size());
+    t.handles.push_back(*handle);
+    t.names.push_back(key);
+    t.ids.emplace(key, id);
+    return Napi::Number::New(env, id);
+  });
+}
+
+static const c10::OperatorHandle& lookup(Napi::Env env, const Napi::Value& idValue, std::string* name) {
+  if (!idValue.IsNumber()) throw Napi::TypeError::New(env, "call: op id must be a number from opHandle()");
+  uint32_t id = idValue.As<Napi::Number>().Uint32Value();
+  OpTable& t = table();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  if (id >= t.handles.size()) throw Napi::RangeError::New(env, "call: unknown op id " + std::to_string(id));
+  *name = t.names[id];
+  return t.handles[id];
+}
+
+// call(id: number, args: unknown[]): handle | handle[] | number | boolean | null | (...)[]
+// `undefined` or a missing trailing argument takes the schema's default.
+static Napi::Value Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  const c10::OperatorHandle& op = lookup(env, info[0], &name);
+  return guarded(env, name, [&]() -> Napi::Value {
+    if (!info[1].IsArray()) throw std::invalid_argument("arguments must be an array");
+    auto args = info[1].As<Napi::Array>();
+    const c10::FunctionSchema& schema = op.schema();
+    const auto& params = schema.arguments();
+    uint32_t given = args.Length();
+    if (given > params.size())
+      throw std::invalid_argument(std::to_string(given) + " arguments given, schema takes " + std::to_string(params.size()) + ": " + toString(schema));
+    torch::jit::Stack stack;
+    stack.reserve(params.size());
+    for (size_t i = 0; i < params.size(); i++) {
+      Napi::Value v = i < given ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+      if (v.IsUndefined()) {
+        if (!params[i].default_value()) throw std::invalid_argument("missing argument '" + params[i].name() + "' of " + toString(schema));
+        stack.push_back(*params[i].default_value());
+      } else {
+        try {
+          stack.push_back(toIValue(env, v, params[i]));
+        } catch (const Napi::Error& e) {
+          throw std::invalid_argument(e.Message());
+        }
+      }
+    }
+    op.callBoxed(&stack);
+    size_t nret = schema.returns().size();
+    if (nret == 0) return env.Undefined();
+    if (nret == 1) return fromIValue(env, stack[0]);
+    auto out = Napi::Array::New(env, nret);
+    for (size_t i = 0; i < nret; i++) out.Set(static_cast<uint32_t>(i), fromIValue(env, stack[i]));
+    return out;
+  });
+}
+
+// opSchema(id): the op's schema as PyTorch prints it, for messages and docs.
+static Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  std::string name;
+  const c10::OperatorHandle& op = lookup(info.Env(), info[0], &name);
+  return Napi::String::New(info.Env(), toString(op.schema()));
+}
+
+void initDispatchExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("opHandle", Napi::Function::New(env, OpHandle));
+  exports.Set("call", Napi::Function::New(env, Call));
+  exports.Set("opSchema", Napi::Function::New(env, OpSchema));
+}
+
+}  // namespace nnlock

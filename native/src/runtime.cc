@@ -1,0 +1,120 @@
+// What is not an op: autograd entry points, grad mode, seeds, threads, CUDA and version facts.
+#include "common.h"
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/api/include/torch/cuda.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+namespace nnlock {
+
+// backward(tensor, grad | null, retainGraph: boolean)
+static Napi::Value Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "backward", [&]() -> Napi::Value {
+    at::Tensor t = unwrapTensor(env, info[0], "backward");
+    at::Tensor g;
+    if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) g = unwrapTensor(env, info[1], "backward");
+    bool retain = info.Length() > 2 && info[2].ToBoolean().Value();
+    torch::autograd::backward({t}, {g}, retain, false);
+    return env.Undefined();
+  });
+}
+
+// grad(tensor): the accumulated gradient (a new handle sharing its storage) or null.
+static Napi::Value Grad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "grad", [&]() -> Napi::Value {
+    const at::Tensor& g = unwrapTensor(env, info[0], "grad").grad();
+    if (!g.defined()) return env.Null();
+    return wrapTensor(env, g);
+  });
+}
+
+// setGrad(tensor, grad | null): null drops the gradient (PyTorch's zero_grad(set_to_none=True)).
+static Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "setGrad", [&]() -> Napi::Value {
+    at::Tensor& t = unwrapTensor(env, info[0], "setGrad");
+    if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad().reset();
+    else t.mutable_grad() = unwrapTensor(env, info[1], "setGrad");
+    return env.Undefined();
+  });
+}
+
+// setGradEnabled(enabled): previous value. Grad mode is per thread, like PyTorch's.
+static Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "manualSeed", [&]() -> Napi::Value {
+    if (!info[0].IsNumber()) throw std::invalid_argument("seed must be a number");
+    double s = info[0].As<Napi::Number>().DoubleValue();
+    if (s < 0 || s != static_cast<double>(static_cast<uint64_t>(s))) throw std::invalid_argument("seed must be a non-negative integer");
+    uint64_t seed = static_cast<uint64_t>(s);
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+    if (torch::cuda::is_available()) torch::cuda::manual_seed_all(seed);
+    return env.Undefined();
+  });
+}
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "setNumThreads", [&]() -> Napi::Value {
+    int n = info[0].As<Napi::Number>().Int32Value();
+    if (n < 1) throw std::invalid_argument("thread count must be at least 1");
+    at::set_num_threads(n);
+    return env.Undefined();
+  });
+}
+
+static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+
+static Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), torch::cuda::is_available());
+}
+
+static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+static Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "cudaSynchronize", [&]() -> Napi::Value {
+    if (torch::cuda::is_available()) torch::cuda::synchronize();
+    return env.Undefined();
+  });
+}
+
+static Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION); }
+
+static Napi::Value ParallelInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), at::get_parallel_info()); }
+
+void initRuntimeExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("backward", Napi::Function::New(env, Backward));
+  exports.Set("grad", Napi::Function::New(env, Grad));
+  exports.Set("setGrad", Napi::Function::New(env, SetGrad));
+  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
+  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("cudaIsAvailable", Napi::Function::New(env, CudaIsAvailable));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));
+  exports.Set("libtorchVersion", Napi::Function::New(env, Version));
+  exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
+}
+
+}  // namespace nnlock
