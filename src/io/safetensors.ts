@@ -1,0 +1,370 @@
+// Pure-TypeScript reader and writer for the safetensors format
+// (https://github.com/huggingface/safetensors).
+//
+// Layout of a file:
+//   8 bytes   N, the header length, unsigned 64-bit little-endian
+//   N bytes   header: UTF-8 JSON object, possibly padded with trailing spaces
+//             { "__metadata__"?: {string: string},
+//               "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ... }
+//   rest      data section: raw little-endian, C-order tensor bytes; offsets are
+//             relative to the start of this section.
+//
+// Files come from untrusted sources (downloaded weights), so the reader checks
+// everything the reference implementation checks before handing out views, and
+// never allocates based on a size it read from the file.
+
+import * as fs from 'node:fs';
+import { writeFileAtomic } from './atomic.ts';
+
+export type SafetensorsDtype =
+  | 'F64' | 'F32' | 'F16' | 'BF16'
+  | 'I64' | 'I32' | 'I16' | 'I8'
+  | 'U64' | 'U32' | 'U16' | 'U8'
+  | 'BOOL';
+
+export type NnlockDtype =
+  | 'float64' | 'float32' | 'float16' | 'bfloat16'
+  | 'int64' | 'int32' | 'int16' | 'int8'
+  | 'uint8' | 'bool';
+
+export interface TensorEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Little-endian raw bytes. After parsing: a view into the file buffer (no
+   *  copy), so its byteOffset is not necessarily aligned for a typed array
+   *  of the dtype; copy (`data.slice()`) before viewing as Float32Array etc. */
+  data: Uint8Array;
+}
+
+export interface SafetensorsContents {
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+}
+
+export type TensorInput = Map<string, TensorEntry> | Record<string, TensorEntry>;
+
+export class SafetensorsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`safetensors: ${message}`, options);
+    this.name = 'SafetensorsError';
+  }
+}
+
+/** Bytes per element. */
+const DTYPE_SIZE: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDtype, number>([
+  ['F64', 8], ['F32', 4], ['F16', 2], ['BF16', 2],
+  ['I64', 8], ['I32', 4], ['I16', 2], ['I8', 1],
+  ['U64', 8], ['U32', 4], ['U16', 2], ['U8', 1],
+  ['BOOL', 1],
+]);
+
+/** The reference writer orders tensors by this rank descending, then by name
+ *  (it is the declaration order of its Dtype enum, "increasing alignment").
+ *  Using the same order makes our files byte-identical to the reference's. */
+const DTYPE_RANK: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDtype, number>([
+  ['BOOL', 0], ['U8', 1], ['I8', 2], ['I16', 3], ['U16', 4], ['F16', 5], ['BF16', 6],
+  ['I32', 7], ['U32', 8], ['F32', 9], ['F64', 10], ['I64', 11], ['U64', 12],
+]);
+
+const TO_NNLOCK: ReadonlyMap<SafetensorsDtype, NnlockDtype> = new Map<SafetensorsDtype, NnlockDtype>([
+  ['F64', 'float64'], ['F32', 'float32'], ['F16', 'float16'], ['BF16', 'bfloat16'],
+  ['I64', 'int64'], ['I32', 'int32'], ['I16', 'int16'], ['I8', 'int8'],
+  ['U8', 'uint8'], ['BOOL', 'bool'],
+]);
+
+const FROM_NNLOCK: ReadonlyMap<string, SafetensorsDtype> = new Map(
+  [...TO_NNLOCK].map(([st, nn]) => [nn, st] as [string, SafetensorsDtype]),
+);
+
+/** The reference rejects headers above 100 MB; so do we, before allocating. */
+export const MAX_HEADER_SIZE = 100_000_000;
+
+const METADATA_KEY = '__metadata__';
+
+export function isSafetensorsDtype(x: unknown): x is SafetensorsDtype {
+  return typeof x === 'string' && DTYPE_SIZE.has(x as SafetensorsDtype);
+}
+
+export function dtypeSize(dtype: SafetensorsDtype): number {
+  const size = DTYPE_SIZE.get(dtype);
+  if (size === undefined) throw new SafetensorsError(`unknown dtype ${JSON.stringify(dtype)}`);
+  return size;
+}
+
+export function toNnlockDtype(dtype: SafetensorsDtype): NnlockDtype {
+  const nn = TO_NNLOCK.get(dtype);
+  if (nn === undefined) {
+    throw new SafetensorsError(
+      isSafetensorsDtype(dtype)
+        ? `dtype ${dtype} has no nnlock equivalent (unsigned 16/32/64-bit integers are not supported)`
+        : `unknown dtype ${JSON.stringify(dtype)}`,
+    );
+  }
+  return nn;
+}
+
+export function fromNnlockDtype(dtype: string): SafetensorsDtype {
+  const st = FROM_NNLOCK.get(dtype);
+  if (st === undefined) throw new SafetensorsError(`nnlock dtype ${JSON.stringify(dtype)} has no safetensors equivalent`);
+  return st;
+}
+
+// ---------------------------------------------------------------------------
+// Shared validation
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function checkShape(shape: unknown, name: string): number[] {
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw new SafetensorsError(`tensor ${JSON.stringify(name)}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  return shape;
+}
+
+/** product(shape) * element size, in BigInt so a hostile shape cannot
+ *  overflow into a plausible-looking number. */
+function byteLengthOf(dtype: SafetensorsDtype, shape: number[]): bigint {
+  let n = BigInt(dtypeSize(dtype));
+  for (const d of shape) n *= BigInt(d);
+  return n;
+}
+
+/** Compare names as the reference does (Rust String order = UTF-8 bytes),
+ *  which differs from JS's UTF-16 order for some non-BMP characters. */
+function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function parseHeaderJson(bytes: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch (err) {
+    throw new SafetensorsError('header is not valid UTF-8', { cause: err });
+  }
+  // The reference requires the header to start with '{' (no leading space/BOM).
+  if (!text.startsWith('{')) throw new SafetensorsError('header does not start with "{"');
+  let json: unknown;
+  try {
+    json = JSON.parse(text); // trailing padding spaces are legal JSON whitespace
+  } catch (err) {
+    throw new SafetensorsError(`header is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isPlainObject(json)) throw new SafetensorsError('header is not a JSON object');
+  return json;
+}
+
+function parseMetadata(value: unknown): Record<string, string> {
+  if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+    throw new SafetensorsError(`${METADATA_KEY} must be an object mapping strings to strings`);
+  }
+  // fromEntries defines own properties, so a "__proto__" key stays a key.
+  return Object.fromEntries(Object.entries(value)) as Record<string, string>;
+}
+
+interface RawEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function parseEntry(name: string, value: unknown, dataLength: number): RawEntry {
+  const where = `tensor ${JSON.stringify(name)}`;
+  if (name === '') throw new SafetensorsError('tensor names must be non-empty');
+  if (!isPlainObject(value)) throw new SafetensorsError(`${where}: entry is not an object`);
+  const keys = Object.keys(value).sort();
+  if (keys.join() !== 'data_offsets,dtype,shape') {
+    throw new SafetensorsError(`${where}: entry must have exactly the keys dtype, shape, data_offsets; got ${JSON.stringify(keys)}`);
+  }
+  const { dtype, shape, data_offsets: offsets } = value;
+  if (!isSafetensorsDtype(dtype)) throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
+  const dims = checkShape(shape, name);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    throw new SafetensorsError(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) throw new SafetensorsError(`${where}: data_offsets begin ${begin} > end ${end}`);
+  if (end > dataLength) {
+    throw new SafetensorsError(`${where}: data_offsets end ${end} is beyond the data section (${dataLength} bytes)`);
+  }
+  const expected = byteLengthOf(dtype, dims);
+  if (BigInt(end - begin) !== expected) {
+    throw new SafetensorsError(
+      `${where}: ${end - begin} bytes of data but dtype ${dtype} and shape ${JSON.stringify(dims)} need ${expected}`,
+    );
+  }
+  return { name, dtype, shape: dims, begin, end };
+}
+
+/**
+ * Parse a whole safetensors file held in memory. The returned tensors' data
+ * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
+ */
+export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
+  if (bytes.byteLength < 8) {
+    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Compare as BigInt: a u64 like 2^60 must not be rounded into a "valid" number.
+  const n64 = view.getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER_SIZE)) {
+    throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_SIZE}-byte limit`);
+  }
+  const n = Number(n64);
+  if (8 + n > bytes.byteLength) {
+    throw new SafetensorsError(`header length ${n} runs past the end of the file (${bytes.byteLength} bytes)`);
+  }
+
+  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
+  const data = bytes.subarray(8 + n);
+
+  let metadata: Record<string, string> = {};
+  const entries: RawEntry[] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === METADATA_KEY) metadata = parseMetadata(value);
+    else entries.push(parseEntry(name, value, data.byteLength));
+  }
+
+  // The reference requires the entries, sorted by offsets, to tile the data
+  // section exactly: no overlap, no hole, nothing after the last tensor.
+  // (Empty tensors have begin == end and fit anywhere on a boundary.)
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const e of byOffset) {
+    if (e.begin < cursor) {
+      throw new SafetensorsError(`tensor ${JSON.stringify(e.name)}: data [${e.begin}, ${e.end}) overlaps the previous tensor, which ends at ${cursor}`);
+    }
+    if (e.begin > cursor) {
+      throw new SafetensorsError(`tensor ${JSON.stringify(e.name)}: hole in the data section: bytes [${cursor}, ${e.begin}) belong to no tensor`);
+    }
+    cursor = e.end;
+  }
+  if (cursor !== data.byteLength) {
+    throw new SafetensorsError(`data section is ${data.byteLength} bytes but the tensors cover only ${cursor}`);
+  }
+
+  // Map in header order, which is what a reader would expect to iterate.
+  const tensors = new Map<string, TensorEntry>();
+  for (const e of entries) {
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
+  }
+  return { tensors, metadata };
+}
+
+/** Read and parse a safetensors file. Errors name the path. */
+export async function readSafetensors(path: string): Promise<SafetensorsContents> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.promises.readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new SafetensorsError(`cannot read ${path}: ${why}`, { cause: err });
+  }
+  try {
+    return parseSafetensors(bytes);
+  } catch (err) {
+    if (err instanceof SafetensorsError) {
+      throw new SafetensorsError(`${path}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/** Header bytes (length prefix included) followed by each tensor's data, in
+ *  file order. Kept as chunks so writing a file does not copy all weights. */
+function serializeChunks(tensors: TensorInput, metadata?: Record<string, string>): Uint8Array[] {
+  const items: [string, TensorEntry][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+
+  for (const [name, t] of items) {
+    const where = `tensor ${JSON.stringify(name)}`;
+    if (typeof name !== 'string' || name === '') throw new SafetensorsError('tensor names must be non-empty strings');
+    if (name === METADATA_KEY) throw new SafetensorsError(`${METADATA_KEY} is reserved and cannot be a tensor name`);
+    if (!isPlainObject(t)) throw new SafetensorsError(`${where}: not a {dtype, shape, data} object`);
+    if (!isSafetensorsDtype(t.dtype)) throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(t.dtype)}`);
+    checkShape(t.shape, name);
+    if (!(t.data instanceof Uint8Array)) throw new SafetensorsError(`${where}: data must be a Uint8Array`);
+    const expected = byteLengthOf(t.dtype, t.shape);
+    if (BigInt(t.data.byteLength) !== expected) {
+      throw new SafetensorsError(
+        `${where}: ${t.data.byteLength} bytes of data but dtype ${t.dtype} and shape ${JSON.stringify(t.shape)} need ${expected}`,
+      );
+    }
+  }
+  let meta: [string, string][] | undefined;
+  if (metadata !== undefined) {
+    if (!isPlainObject(metadata)) throw new SafetensorsError('metadata must be an object mapping strings to strings');
+    meta = Object.entries(metadata);
+    for (const [k, v] of meta) {
+      if (typeof v !== 'string') throw new SafetensorsError(`metadata ${JSON.stringify(k)}: value must be a string, got ${typeof v}`);
+    }
+    meta.sort(([a], [b]) => compareNames(a, b)); // deterministic output
+  }
+
+  // Same order as the reference writer: larger-alignment dtypes first (keeps
+  // every tensor aligned to its element size, given the 8-byte-padded header),
+  // then by name.
+  items.sort(([an, a], [bn, b]) => DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)! || compareNames(an, bn));
+
+  // Build the JSON by hand to control key order: __metadata__ first, then
+  // tensors in data order, each as dtype, shape, data_offsets (as the reference).
+  const parts: string[] = [];
+  if (meta) {
+    const obj = meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',');
+    parts.push(`${JSON.stringify(METADATA_KEY)}:{${obj}}`);
+  }
+  let offset = 0;
+  for (const [name, t] of items) {
+    const end = offset + t.data.byteLength;
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`,
+    );
+    offset = end;
+  }
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  // Pad with spaces so the data section starts 8-byte aligned.
+  const padded = (json.byteLength + 7) & ~7;
+  if (padded > MAX_HEADER_SIZE) throw new SafetensorsError(`header would be ${padded} bytes, above the ${MAX_HEADER_SIZE}-byte limit`);
+  const head = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+
+  return [head, ...items.map(([, t]) => t.data)];
+}
+
+/** Serialize tensors (and optional string metadata) to safetensors bytes. */
+export function serializeSafetensors(tensors: TensorInput, metadata?: Record<string, string>): Uint8Array {
+  const chunks = serializeChunks(tensors, metadata);
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.byteLength;
+  }
+  return out;
+}
+
+/** Serialize and write atomically (readers never see a partial file). */
+export async function writeSafetensors(
+  path: string,
+  tensors: TensorInput,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await writeFileAtomic(path, serializeChunks(tensors, metadata));
+}

@@ -1,0 +1,65 @@
+// The one file that loads the native addon, with its typed interface. Everything above talks to
+// libtorch through `native`; nothing else touches the .node module.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+/** Opaque reference to one at::Tensor, owned by the JavaScript object that holds it. */
+export interface NativeHandle {
+  readonly __nativeHandle: unique symbol;
+}
+
+/** What an op call can return: tensors (or null for undefined ones), numbers, booleans, lists. */
+export type NativeValue = NativeHandle | number | boolean | string | null | undefined | NativeValue[];
+
+export interface NativeBinding {
+  fromBytes(bytes: ArrayBufferView, shape: readonly number[], dtype: string): NativeHandle;
+  toBytes(h: NativeHandle): ArrayBuffer;
+  shape(h: NativeHandle): number[];
+  dtype(h: NativeHandle): string;
+  device(h: NativeHandle): string;
+  requiresGrad(h: NativeHandle): boolean;
+  setRequiresGrad(h: NativeHandle, on: boolean): void;
+  item(h: NativeHandle): number | boolean;
+  dispose(h: NativeHandle): void;
+  isDisposed(h: NativeHandle): boolean;
+  liveTensors(): number;
+  sameTensor(a: NativeHandle, b: NativeHandle): boolean;
+
+  opHandle(name: string, overload: string): number;
+  call(op: number, args: unknown[]): NativeValue;
+  opSchema(op: number): string;
+
+  backward(h: NativeHandle, grad: NativeHandle | null, retainGraph: boolean): void;
+  grad(h: NativeHandle): NativeHandle | null;
+  setGrad(h: NativeHandle, grad: NativeHandle | null): void;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(): void;
+  libtorchVersion(): string;
+  parallelInfo(): string;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const addonPath = process.env.NNLOCK_ADDON ?? join(root, 'native', 'build', 'Release', 'nnlock.node');
+
+function load(): NativeBinding {
+  if (!existsSync(addonPath)) {
+    throw new Error(`nnlock: the native addon is not built (${addonPath} is missing). Run \`bash scripts/setup.sh\`, which finds or installs libtorch and builds it.`);
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(addonPath) as NativeBinding;
+  } catch (e) {
+    throw new Error(`nnlock: the native addon at ${addonPath} failed to load: ${(e as Error).message}. ` +
+      'Rebuild it with `bash scripts/setup.sh` (libtorch may have moved or changed version).');
+  }
+}
+
+export const native: NativeBinding = load();

@@ -1,0 +1,50 @@
+// The optimizer base: parameter groups with their own learning rate, zeroGrad, and the state
+// every optimizer keeps per parameter (saved in checkpoints so training resumes exactly).
+import type { Tensor } from '../../tensor/index.ts';
+
+export interface ParamGroup {
+  params: Tensor[];
+  lr: number;
+  weightDecay: number;
+}
+
+export abstract class Optimizer {
+  readonly groups: ParamGroup[];
+
+  constructor(params: Tensor[] | ParamGroup[], lr: number, weightDecay: number) {
+    const first = params[0];
+    if (first !== undefined && 'params' in first) this.groups = params as ParamGroup[];
+    else this.groups = [{ params: params as Tensor[], lr, weightDecay }];
+  }
+
+  /** Sets every group's learning rate (what schedules do). */
+  set lr(value: number) {
+    for (const g of this.groups) g.lr = value;
+  }
+
+  get lr(): number {
+    return this.groups[0]?.lr ?? 0;
+  }
+
+  /** Drops gradients (PyTorch's zero_grad(set_to_none=True), its default since 2.0). */
+  zeroGrad(): void {
+    for (const g of this.groups) for (const p of g.params) p.setGrad(null);
+  }
+
+  abstract step(): void;
+
+  /** Per-parameter state tensors by name, for checkpoints: `${index}.${slot}`. */
+  abstract stateTensors(): Map<string, Tensor>;
+
+  /** Scalars of the optimizer's state (step counts), for checkpoints. */
+  abstract stateScalars(): Record<string, number>;
+
+  abstract loadState(tensors: Map<string, Tensor>, scalars: Record<string, number>): void;
+
+  /** Frees the optimizer's own state tensors (never the parameters). */
+  abstract dispose(): void;
+
+  protected allParams(): Tensor[] {
+    return this.groups.flatMap((g) => g.params);
+  }
+}

@@ -1,0 +1,20 @@
+/** Public API of nnlock's crypto layer (tier keys, sealing, keyed randomness). */
+export {
+  KEY_BYTES,
+  MAX_TIER,
+  KeyError,
+  type KeyErrorCode,
+  generateMasterKey,
+  deriveLowerKey,
+  tierKey,
+  sectionKey,
+  decoyKey,
+  keyCheck,
+  verifyKeyCheck,
+  encodeKeyToken,
+  decodeKeyToken,
+  type KeyTokenInput,
+  type DecodedKeyToken,
+} from './tier-keys.ts';
+export { seal, open, sectionAad, SEAL_OVERHEAD, type SectionAadInput } from './seal.ts';
+export { KeyedStream } from './keyed-stream.ts';

@@ -1,0 +1,131 @@
+/**
+ * AES-256-GCM sealing of byte payloads (the sealed sections of a protected model).
+ *
+ * Sealed layout: nonce (12 bytes) || ciphertext (same length as plaintext) || tag (16 bytes).
+ *
+ * Nonces are 96-bit random values drawn fresh for every seal. A section key
+ * seals only a handful of sections over its lifetime, so the probability of a
+ * random-nonce collision is negligible (well under the NIST SP 800-38D limit of
+ * 2^32 random-nonce invocations per key).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { KeyError, assertKey } from './tier-keys.ts';
+
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+/** Bytes a sealed blob adds to its plaintext. */
+export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+/** Seal `plaintext` under `key`, authenticating `aad` too. Fresh random nonce. */
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  return sealWithNonce(key, new Uint8Array(randomBytes(NONCE_BYTES)), plaintext, aad);
+}
+
+/**
+ * Low-level sealing with an explicit nonce. INTERNAL: exported only for
+ * known-answer tests. Never call it with a nonce that was used before with the
+ * same key; use `seal` instead.
+ */
+export function sealWithNonce(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  assertKey(key, 'sealing key');
+  if (nonce.length !== NONCE_BYTES) {
+    throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  }
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const body = cipher.update(plaintext);
+  const tail = cipher.final();
+  const tag = cipher.getAuthTag();
+  const out = new Uint8Array(NONCE_BYTES + body.length + tail.length + TAG_BYTES);
+  out.set(nonce, 0);
+  out.set(body, NONCE_BYTES);
+  out.set(tail, NONCE_BYTES + body.length);
+  out.set(tag, out.length - TAG_BYTES);
+  return out;
+}
+
+/**
+ * Open a sealed blob. Throws KeyError 'TRUNCATED' when the blob is shorter than
+ * nonce + tag, and KeyError 'TAMPERED_OR_WRONG_KEY' when authentication fails.
+ * No plaintext is returned unless the tag verifies.
+ */
+export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  assertKey(key, 'sealing key');
+  if (sealed.length < SEAL_OVERHEAD) {
+    throw new KeyError(
+      'TRUNCATED',
+      `sealed section is truncated: ${sealed.length} bytes, need at least ${SEAL_OVERHEAD} (nonce + tag)`,
+    );
+  }
+  const nonce = sealed.subarray(0, NONCE_BYTES);
+  const ct = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
+  const tag = sealed.subarray(sealed.length - TAG_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  const body = decipher.update(ct);
+  let tail: Buffer;
+  try {
+    tail = decipher.final();
+  } catch {
+    body.fill(0);
+    throw new KeyError(
+      'TAMPERED_OR_WRONG_KEY',
+      'sealed section failed authentication: the key is wrong, or the section or model file was modified',
+    );
+  }
+  const out = new Uint8Array(body.length + tail.length);
+  out.set(body, 0);
+  out.set(tail, body.length);
+  body.fill(0);
+  return out;
+}
+
+export interface SectionAadInput {
+  /** Identifier of the model (non-empty). */
+  modelId: Uint8Array;
+  /** Tier this section belongs to. */
+  tier: number;
+  /** Digest (e.g. SHA-256) of the protected model's published weights. */
+  weightsDigest: Uint8Array;
+}
+
+/**
+ * Canonical AAD binding a sealed section to its model, tier and weights:
+ *   "nnlock section aad v1" || 0x00 || tier (u32 BE)
+ *   || len(modelId) (u32 BE) || modelId || len(weightsDigest) (u32 BE) || weightsDigest
+ * Length prefixes make the encoding injective.
+ */
+export function sectionAad({ modelId, tier, weightsDigest }: SectionAadInput): Uint8Array {
+  if (!(modelId instanceof Uint8Array) || modelId.length === 0) {
+    throw new TypeError('modelId must be a non-empty Uint8Array');
+  }
+  if (!Number.isInteger(tier) || tier < 0 || tier > 0xffffffff) {
+    throw new RangeError(`tier must be a non-negative integer, got ${tier}`);
+  }
+  if (!(weightsDigest instanceof Uint8Array) || weightsDigest.length === 0) {
+    throw new TypeError('weightsDigest must be a non-empty Uint8Array');
+  }
+  const label = new TextEncoder().encode('nnlock section aad v1');
+  const out = new Uint8Array(label.length + 1 + 4 + 4 + modelId.length + 4 + weightsDigest.length);
+  const dv = new DataView(out.buffer);
+  let off = 0;
+  out.set(label, off);
+  off += label.length;
+  out[off++] = 0;
+  dv.setUint32(off, tier, false);
+  off += 4;
+  dv.setUint32(off, modelId.length, false);
+  off += 4;
+  out.set(modelId, off);
+  off += modelId.length;
+  dv.setUint32(off, weightsDigest.length, false);
+  off += 4;
+  out.set(weightsDigest, off);
+  return out;
+}

@@ -1,0 +1,6 @@
+// The tensor layer: Tensor, dtypes, devices, scopes and engine settings.
+export * from './dtype.ts';
+export * from './tensor.ts';
+export * from './scope.ts';
+export * from './create.ts';
+export * from './runtime.ts';

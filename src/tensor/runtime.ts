@@ -1,0 +1,62 @@
+// Process-level settings of the engine: seeds, threads, grad mode, CUDA, counters.
+import { availableParallelism } from 'node:os';
+import { native } from '../native/index.ts';
+
+export function manualSeed(seed: number): void {
+  native.manualSeed(seed);
+}
+
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Native tensors alive in this thread: tests check it returns to its baseline. */
+export function liveTensors(): number {
+  return native.liveTensors();
+}
+
+export function libtorchVersion(): string {
+  return native.libtorchVersion();
+}
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaIsAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  synchronize: (): void => native.cudaSynchronize(),
+};
+
+/**
+ * Runs fn with autograd recording off. Grad mode is per thread and fn must be synchronous:
+ * an async fn would leave grad mode off for whatever else runs while it awaits.
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(false);
+  try {
+    const r = fn();
+    if (typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function') {
+      throw new Error('noGrad(fn) takes a synchronous function; wrap each synchronous step instead');
+    }
+    return r;
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return native.isGradEnabled();
+}
+
+/**
+ * Debian's libtorch starts with one intra-op thread; use every core unless NNLOCK_THREADS says
+ * otherwise. Called once when nnlock is imported.
+ */
+export function initThreads(): void {
+  const fromEnv = Number(process.env.NNLOCK_THREADS);
+  setNumThreads(Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism());
+}
+
+initThreads();
