@@ -38,7 +38,7 @@ export class SGD extends Optimizer {
           let d = group.weightDecay ? add(grad, p, group.weightDecay) : grad;
           if (this.momentum) {
             let buf = this.buffers.get(i);
-            if (!buf) {
+            if (buf === undefined) {
               buf = keep(clone(d));
               this.buffers.set(i, buf);
             } else {

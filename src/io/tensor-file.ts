@@ -1,0 +1,41 @@
+// Tensors to and from safetensors files: the bridge between src/io/safetensors.ts (bytes) and
+// the tensor layer. Names and dtypes are kept as they are, so files move to and from PyTorch.
+import { type DType, type Tensor, fromBytes, toBytes } from '../tensor/index.ts';
+import { fromNnlockDtype, readSafetensors, serializeSafetensors, type TensorEntry, toNnlockDtype, writeSafetensors } from './safetensors.ts';
+
+export interface TensorFile {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Tensors from parsed safetensors entries (copies: the file buffer can be dropped). */
+export function tensorsFromEntries(entries: Map<string, TensorEntry>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  try {
+    for (const [name, e] of entries) out.set(name, fromBytes(e.data, e.shape, toNnlockDtype(e.dtype) as DType));
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
+  }
+  return out;
+}
+
+export function entriesFromTensors(tensors: Map<string, Tensor>): Map<string, TensorEntry> {
+  const out = new Map<string, TensorEntry>();
+  for (const [name, t] of tensors) out.set(name, { dtype: fromNnlockDtype(t.dtype), shape: t.shape, data: toBytes(t) });
+  return out;
+}
+
+export async function readTensorFile(path: string): Promise<TensorFile> {
+  const { tensors, metadata } = await readSafetensors(path);
+  return { tensors: tensorsFromEntries(tensors), metadata };
+}
+
+/** Writes atomically: the file is either the old one or the complete new one. */
+export async function writeTensorFile(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
+  await writeSafetensors(path, entriesFromTensors(tensors), metadata);
+}
+
+export function serializeTensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
+  return serializeSafetensors(entriesFromTensors(tensors), metadata);
+}

@@ -1,0 +1,5 @@
+export * from './resnet-cifar.ts';
+export * from './vgg.ts';
+export * from './dncnn.ts';
+export * from './registry.ts';
+export * from './weights.ts';

@@ -1,0 +1,121 @@
+// The training loop: epochs of steps with a progress display, evaluation after each epoch,
+// a checkpoint after each epoch (atomic, resumable), a JSON log, and determinism from a seed
+// (the engine is reseeded at every epoch from seed and epoch, so a resumed run draws the same
+// numbers as an uninterrupted one).
+import { type Tensor, manualSeed, scope } from '../tensor/index.ts';
+import type { Module, Optimizer, Schedule } from '../nn/index.ts';
+import { applySchedule } from '../nn/index.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { correctCount, psnrOfMse } from './metrics.ts';
+import { formatDuration, progress } from './progress.ts';
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
+
+/** Where batches come from: one pass per epoch, reproducible from the epoch number. */
+export interface BatchSource {
+  epoch(e: number): AsyncIterable<Batch>;
+  readonly batchCount: number;
+}
+
+export interface TrainOptions {
+  model: Module;
+  optimizer: Optimizer;
+  data: BatchSource;
+  epochs: number;
+  /** Loss of a batch: cross-entropy for classifiers, MSE for denoisers. */
+  loss: (output: Tensor, target: Tensor) => Tensor;
+  /** 'classification' reports accuracy, 'regression' PSNR of the MSE loss. */
+  task: 'classification' | 'regression';
+  /** Learning rate by epoch (applied before each epoch). */
+  schedule?: Schedule;
+  /** Metrics on held-out data after each epoch, e.g. { testAccuracy }. */
+  evaluate?: (model: Module, epoch: number) => Promise<Record<string, number>> | Record<string, number>;
+  seed?: number;
+  /** Checkpoint file: written after every epoch, resumed from when it exists. */
+  checkpoint?: string;
+  /** JSON log of the run, rewritten after every epoch. */
+  logFile?: string;
+  info?: Record<string, string>;
+  quiet?: boolean;
+  /** Stop after this many epochs of this call (to test interruptions); the run stays resumable. */
+  stopAfter?: number;
+}
+
+export interface TrainResult {
+  history: Record<string, number>[];
+  resumedFrom: number;
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const seed = o.seed ?? 0;
+  let history: Record<string, number>[] = [];
+  let start = 0;
+  if (o.checkpoint) {
+    const state = await loadCheckpoint(o.checkpoint, o.model, o.optimizer);
+    if (state) {
+      start = state.epoch;
+      history = state.history;
+      if (!o.quiet) process.stderr.write(`resuming from ${o.checkpoint} after epoch ${start}\n`);
+    }
+  }
+  const resumedFrom = start;
+  const log = (line: string) => o.quiet || process.stderr.write(`${line}\n`);
+  let ran = 0;
+  for (let epoch = start; epoch < o.epochs; epoch++) {
+    if (o.stopAfter !== undefined && ran >= o.stopAfter) break;
+    manualSeed(seed * 1_000_003 + epoch);
+    if (o.schedule) applySchedule(o.optimizer, o.schedule, epoch);
+    o.model.train();
+    const t0 = performance.now();
+    const bar = progress(`epoch ${epoch + 1}/${o.epochs}`, o.data.batchCount, { unit: 'img/s', quiet: o.quiet });
+    let seen = 0;
+    let lossSum = 0;
+    let correct = 0;
+    let steps = 0;
+    for await (const batch of o.data.epoch(epoch)) {
+      const n = batch.x.shape[0];
+      const { loss, hits } = scope(() => {
+        o.optimizer.zeroGrad();
+        const out = o.model.forward(batch.x);
+        const l = o.loss(out, batch.y);
+        l.backward();
+        o.optimizer.step();
+        return { loss: l.item(), hits: o.task === 'classification' ? correctCount(out, batch.y) : 0 };
+      });
+      batch.x.dispose();
+      batch.y.dispose();
+      if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${steps + 1}: loss is ${loss}`);
+      seen += n;
+      lossSum += loss * n;
+      correct += hits;
+      steps++;
+      const fields: Record<string, number> = { loss: lossSum / seen };
+      if (o.task === 'classification') fields.acc = correct / seen;
+      else fields.psnr = psnrOfMse(lossSum / seen);
+      bar.update(steps, fields);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const record: Record<string, number> = {
+      epoch: epoch + 1, lr: o.optimizer.lr, trainLoss: lossSum / Math.max(seen, 1), seconds, imagesPerSecond: seen / seconds,
+    };
+    if (o.task === 'classification') record.trainAccuracy = correct / Math.max(seen, 1);
+    else record.trainPsnr = psnrOfMse(lossSum / Math.max(seen, 1));
+    bar.stop();
+    if (o.evaluate) {
+      o.model.eval();
+      Object.assign(record, await o.evaluate(o.model, epoch));
+    }
+    history.push(record);
+    ran++;
+    const left = (o.epochs - epoch - 1) * seconds;
+    log(`epoch ${epoch + 1}/${o.epochs}: ${Object.entries(record).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`).join(', ')}; about ${formatDuration(left)} left`);
+    if (o.checkpoint) await saveCheckpoint(o.checkpoint, o.model, o.optimizer, { epoch: epoch + 1, history, info: o.info ?? {} });
+    if (o.logFile) await writeFileAtomic(o.logFile, JSON.stringify({ info: o.info ?? {}, seed, history }, null, 2));
+  }
+  o.model.eval();
+  return { history, resumedFrom };
+}

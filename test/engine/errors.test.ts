@@ -1,0 +1,349 @@
+// Every bad call into the engine throws a JavaScript Error that names the op (or the native entry
+// point) and carries libtorch's own message without its C++ backtrace. None crashes the process,
+// none leaks a tensor, and the engine still computes correctly afterwards.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { native, type NativeHandle } from '../../src/native/index.ts';
+import { tensor, fromBytes, liveTensors, scope, type Tensor } from '../../src/tensor/index.ts';
+import { op, call, callTensor } from '../../src/ops/dispatch.ts';
+import { conv2d } from '../../src/ops/conv.ts';
+import { mm } from '../../src/ops/linear.ts';
+
+const baseline = liveTensors();
+
+/** Runs fn, expects an Error (never a crash, never a non-Error throw) and returns its message. */
+function errorOf(fn: () => unknown): string {
+  let thrown: unknown = undefined;
+  let threw = false;
+  try {
+    fn();
+  } catch (e) {
+    threw = true;
+    thrown = e;
+  }
+  assert.ok(threw, 'expected the call to throw');
+  assert.ok(thrown instanceof Error, `expected an Error, got ${String(thrown)}`);
+  const message = thrown.message;
+  // libtorch's messages come without "Exception raised from ..." and the frame list.
+  assert.doesNotMatch(message, /Exception raised from|frame #\d/, 'the C++ backtrace leaked into the message');
+  return message;
+}
+
+/** Expects fn to throw an Error whose message starts by naming `who` and contains every pattern. */
+function expectError(fn: () => unknown, who: string, ...patterns: (string | RegExp)[]): void {
+  const message = errorOf(fn);
+  assert.ok(message.startsWith(who), `message should name ${who}: ${JSON.stringify(message)}`);
+  for (const p of patterns) {
+    if (typeof p === 'string') assert.ok(message.includes(p), `message should contain ${JSON.stringify(p)}: ${JSON.stringify(message)}`);
+    else assert.match(message, p);
+  }
+}
+
+after(() => {
+  assert.equal(liveTensors(), baseline, 'live tensors back at baseline after the error tests');
+});
+
+test('unknown op names and overloads', () => {
+  expectError(() => op('aten::no_such_op').handle, 'aten::no_such_op', 'no such op');
+  expectError(() => op('aten::add', 'NoSuchOverload').handle, 'aten::add.NoSuchOverload', 'no such op');
+  expectError(() => op('nosuchnamespace::relu').handle, 'nosuchnamespace::relu', 'no such op');
+  // Direct native calls with bad op ids.
+  expectError(() => native.call(1e9, []), 'call', 'unknown op id');
+  expectError(() => native.call(-1, []), 'call', 'unknown op id');
+  expectError(() => native.call('aten::relu' as unknown as number, []), 'call', 'op id must be a number');
+});
+
+test('wrong argument types', () => {
+  scope(() => {
+    const a = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    expectError(() => callTensor(op('aten::add', 'Tensor'), ['not a tensor', a]), 'aten::add.Tensor', "argument 'self'", 'expected a tensor handle');
+    expectError(() => callTensor(op('aten::add', 'Tensor'), [a, 3]), 'aten::add.Tensor', "argument 'other'", 'expected a tensor handle');
+    expectError(() => callTensor(op('aten::cat'), [3]), 'aten::cat', "argument 'tensors'", 'must be an array');
+    expectError(() => callTensor(op('aten::cat'), [[a, 'x']]), 'aten::cat', "argument 'tensors'", 'expected a tensor handle');
+    expectError(() => callTensor(op('aten::sum', 'dim_IntList'), [a, [0.5]]), 'aten::sum.dim_IntList', "argument 'dim'", 'must be an integer');
+    expectError(() => callTensor(op('aten::select', 'int'), [a, 0.5, 0]), 'aten::select.int', "argument 'dim'", 'must be an integer');
+    expectError(() => callTensor(op('aten::select', 'int'), [a, 0, Number.NaN]), 'aten::select.int', "argument 'index'", 'must be an integer');
+    expectError(() => callTensor(op('aten::select', 'int'), [a, '0', 0]), 'aten::select.int', "argument 'dim'", 'must be an integer');
+    expectError(() => callTensor(op('aten::leaky_relu'), [a, 'big']), 'aten::leaky_relu', "argument 'negative_slope'", 'must be a number');
+    expectError(() => callTensor(op('aten::dropout'), [a, 0.5, 'yes']), 'aten::dropout', "argument 'train'", 'must be a boolean');
+    expectError(() => callTensor(op('aten::ones'), [[2], 'float99']), 'aten::ones', "unknown dtype 'float99'");
+    expectError(() => callTensor(op('aten::ones'), [[2], 'float32', 'sparse']), 'aten::ones', 'layout');
+    expectError(() => callTensor(op('aten::ones'), [[2], 'float32', 'strided', 'nodevice']), 'aten::ones', 'device type');
+    expectError(() => native.call(op('aten::relu').handle, 'not an array' as unknown as unknown[]), 'aten::relu', 'arguments must be an array');
+  });
+});
+
+test('argument counts: too many, missing required', () => {
+  scope(() => {
+    const a = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    expectError(() => callTensor(op('aten::relu'), [a, a]), 'aten::relu', '2 arguments given, schema takes 1', 'aten::relu(Tensor self)');
+    expectError(() => callTensor(op('aten::mm'), [a]), 'aten::mm', "missing argument 'mat2'");
+    expectError(() => callTensor(op('aten::mm'), []), 'aten::mm', "missing argument 'self'");
+    expectError(() => callTensor(op('aten::mm'), [undefined, a]), 'aten::mm', "missing argument 'self'");
+  });
+});
+
+test("shape mismatches carry libtorch's message", () => {
+  scope(() => {
+    const a = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    expectError(() => mm(a, a), 'aten::mm', 'mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)');
+    const x = tensor(new Float32Array(1 * 3 * 4 * 4), [1, 3, 4, 4]);
+    const w = tensor(new Float32Array(2 * 4 * 3 * 3), [2, 4, 3, 3]);
+    expectError(() => conv2d(x, w), 'aten::conv2d', 'expected input[1, 3, 4, 4] to have 4 channels, but got 3 channels instead');
+    expectError(() => callTensor(op('aten::add', 'Tensor'), [a, tensor([1, 2])]), 'aten::add.Tensor', 'must match the size of tensor b (2)');
+    expectError(() => callTensor(op('aten::reshape'), [a, [4, 4]]), 'aten::reshape', "shape '[4, 4]' is invalid for input of size 6");
+    expectError(() => callTensor(op('aten::ones'), [[-2]]), 'aten::ones', 'negative dimension -2');
+    expectError(() => callTensor(op('aten::index_select'), [a, 0, tensor([5], [1], 'int64')]), 'aten::index_select', 'index out of range');
+    expectError(() => callTensor(op('aten::select', 'int'), [a, 5, 0]), 'aten::select.int', 'Dimension out of range');
+  });
+});
+
+test("dtype errors carry libtorch's message", () => {
+  scope(() => {
+    const f = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const i = tensor(new Int32Array([1, 2, 3, 4, 5, 6]), [3, 2]);
+    expectError(() => mm(f, i), 'aten::mm', 'expected scalar type Float but found Int');
+    expectError(() => callTensor(op('aten::add_', 'Tensor'), [i, tensor([1.5])]), 'aten::add_.Tensor', "result type Float can't be cast to the desired output type Int");
+    expectError(() => callTensor(op('aten::mean'), [i]), 'aten::mean', 'could not infer output dtype');
+    expectError(() => callTensor(op('aten::bitwise_and', 'Tensor'), [f, f]), 'aten::bitwise_and.Tensor', 'not implemented for \'Float\'');
+  });
+});
+
+test('use after dispose: as an op argument and for metadata and data', () => {
+  const d = tensor([1, 2, 3]);
+  d.dispose();
+  d.dispose(); // twice is fine
+  assert.equal(d.isDisposed, true);
+  expectError(() => callTensor(op('aten::relu'), [d]), 'aten::relu', "argument 'self'", 'tensor used after dispose()');
+  expectError(() => callTensor(op('aten::cat'), [[d, d]]), 'aten::cat', 'tensor used after dispose()');
+  expectError(() => d.shape, 'shape', 'tensor used after dispose()');
+  expectError(() => d.toTypedArray(), 'toBytes', 'tensor used after dispose()');
+  expectError(() => d.toArray(), 'toBytes', 'tensor used after dispose()');
+  expectError(() => d.dtype, 'dtype', 'tensor used after dispose()');
+  expectError(() => d.device, 'device', 'tensor used after dispose()');
+  expectError(() => d.requiresGrad, 'requiresGrad', 'tensor used after dispose()');
+  expectError(() => { d.requiresGrad = true; }, 'setRequiresGrad', 'tensor used after dispose()');
+  expectError(() => d.item(), 'item', 'tensor used after dispose()');
+  expectError(() => d.grad, 'grad', 'tensor used after dispose()');
+  expectError(() => d.setGrad(null), 'setGrad', 'tensor used after dispose()');
+  expectError(() => d.backward(), 'backward', 'tensor used after dispose()');
+  assert.equal(d.toString(), 'Tensor(disposed)');
+  scope(() => {
+    const live = tensor([1, 2, 3]);
+    expectError(() => native.sameTensor(live.handle, d.handle), 'sameTensor', 'tensor used after dispose()');
+    expectError(() => live.setGrad(d), 'setGrad', 'tensor used after dispose()');
+    expectError(() => live.backward(d), 'backward', 'tensor used after dispose()');
+  });
+});
+
+test('fromBytes and tensor(): wrong byte length, bad shapes, bad dtypes', () => {
+  expectError(() => native.fromBytes(new Float32Array(3), [2, 2], 'float32'), 'fromBytes', '12 bytes given, shape and dtype need 16');
+  expectError(() => native.fromBytes(new Float32Array(3), [-1, 3], 'float32'), 'fromBytes', 'non-negative integers');
+  expectError(() => native.fromBytes(new Float32Array(3), [1.5, 2], 'float32'), 'fromBytes', 'non-negative integers');
+  expectError(() => native.fromBytes(new Float32Array(3), [1e300], 'float32'), 'fromBytes', 'non-negative integers');
+  expectError(() => native.fromBytes(new Float32Array(3), ['3'] as unknown as number[], 'float32'), 'fromBytes', 'shape must be an array');
+  expectError(() => native.fromBytes(new Float32Array(3), 3 as unknown as number[], 'float32'), 'fromBytes', 'shape must be an array');
+  expectError(() => native.fromBytes(new Float32Array(3), [3], 'float99'), 'fromBytes', "unknown dtype 'float99'");
+  expectError(() => native.fromBytes(new DataView(new ArrayBuffer(4)), [1], 'float32'), 'fromBytes', 'expected (typedArray, shape, dtype)');
+  expectError(() => native.fromBytes([1, 2, 3] as unknown as Float32Array, [3], 'float32'), 'fromBytes', 'expected (typedArray, shape, dtype)');
+  // Sizes whose element count overflows int64 are caught by libtorch, not wrapped around.
+  expectError(() => native.fromBytes(new Uint8Array(0), [2 ** 32, 2 ** 32], 'uint8'), 'fromBytes', 'overflow');
+  expectError(() => native.fromBytes(new Uint8Array(0), [2 ** 62, 4], 'uint8'), 'fromBytes', 'overflow');
+  // The TypeScript layer checks first, with its own messages.
+  expectError(() => fromBytes(new Uint8Array(3), [2], 'float32'), 'fromBytes', '3 bytes do not hold float32[2] (8 bytes)');
+  expectError(() => fromBytes(new Uint8Array(12), [-1, 3], 'float32'), 'fromBytes');
+  expectError(() => tensor([1, 2, 3], [2, 2]), 'tensor', '3 values do not fill shape [2, 2]');
+  expectError(() => tensor([1, 2, 3], [1.5, 2]), 'tensor', 'bad shape');
+  expectError(() => tensor(new Uint16Array(2)), 'tensor', 'Uint16Array');
+});
+
+test('item() of a multi-element or empty tensor', () => {
+  scope(() => {
+    expectError(() => tensor([1, 2, 3, 4, 5, 6], [2, 3]).item(), 'item', 'a Tensor with 6 elements cannot be converted to Scalar');
+    expectError(() => tensor(new Float32Array(0), [0]).item(), 'item', 'a Tensor with 0 elements cannot be converted to Scalar');
+  });
+});
+
+test('autograd misuse: backward of a non-scalar without a gradient, requiresGrad on integers, second backward', () => {
+  scope(() => {
+    const x = tensor([1, 2, 3]);
+    x.requiresGrad = true;
+    const y = callTensor(op('aten::mul', 'Scalar'), [x, 2]);
+    expectError(() => y.backward(), 'backward', 'grad can be implicitly created only for scalar outputs');
+    expectError(() => y.backward(tensor([1, 1])), 'backward', 'invalid gradient at index 0', 'got [2] but expected shape compatible with [3]');
+    expectError(() => tensor(new Int32Array([1, 2])).requiresGrad = true, 'setRequiresGrad', 'Only Tensors of floating point and complex dtype can require gradients');
+    expectError(() => tensor(new BigInt64Array([1n])).requiresGrad = true, 'setRequiresGrad', 'floating point');
+    // x * x saves its inputs for backward; the first backward frees them.
+    const s = callTensor(op('aten::sum'), [callTensor(op('aten::mul', 'Tensor'), [x, x])]);
+    s.backward();
+    expectError(() => s.backward(), 'backward', 'Trying to backward through the graph a second time');
+    // A tensor that does not require grad has no graph to go back through.
+    expectError(() => callTensor(op('aten::sum'), [tensor([1, 2])]).backward(), 'backward', 'does not require grad');
+  });
+});
+
+// Values that are not tensor handles, each passed where a handle is expected.
+function nonHandles(): [string, unknown][] {
+  return [
+    ['{}', {}],
+    ['a plain object posing as a handle', { __nativeHandle: true }],
+    ['a Tensor (not its handle)', tensor([1])],
+    ['null', null],
+    ['undefined', undefined],
+    ['a number', 42],
+    ['a string', 'tensor'],
+    ['an array', [1, 2]],
+    ['a function', () => 0],
+    ['a typed array', new Float32Array(1)],
+  ];
+}
+
+// Every native entry point that takes a handle, with a way to pass a bad value in each handle position.
+const handleEntryPoints: Record<string, (good: NativeHandle, bad: unknown) => unknown[]> = {
+  toBytes: (_g, b) => [b],
+  shape: (_g, b) => [b],
+  dtype: (_g, b) => [b],
+  device: (_g, b) => [b],
+  requiresGrad: (_g, b) => [b],
+  setRequiresGrad: (_g, b) => [b, true],
+  item: (_g, b) => [b],
+  dispose: (_g, b) => [b],
+  isDisposed: (_g, b) => [b],
+  sameTensor: (g, b) => [g, b],
+  backward: (_g, b) => [b, null, false],
+  grad: (_g, b) => [b],
+  setGrad: (_g, b) => [b, null],
+};
+// Second handle positions, checked separately.
+const secondPositions: Record<string, (good: NativeHandle, bad: unknown) => unknown[]> = {
+  sameTensor: (g, b) => [b, g],
+  backward: (g, b) => [g, b, false],
+  setGrad: (g, b) => [g, b],
+};
+// Entry points that take no handle, and how to pass them garbage.
+const otherEntryPoints = ['fromBytes', 'liveTensors', 'opHandle', 'call', 'opSchema', 'setGradEnabled', 'isGradEnabled', 'manualSeed',
+  'setNumThreads', 'getNumThreads', 'cudaIsAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'libtorchVersion', 'parallelInfo'];
+
+test('the test knows every native entry point', () => {
+  const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints]);
+  const unknown = Object.keys(native).filter((k) => !known.has(k));
+  assert.deepEqual(unknown, [], 'new native entry points: add them to errors.test.ts');
+});
+
+test('non-handles passed where a handle is expected: an Error naming the entry point, every time', () => {
+  scope(() => {
+    const good = tensor([1, 2, 3]);
+    good.requiresGrad = true;
+    const fns = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const [name, argsFor] of Object.entries(handleEntryPoints)) {
+      for (const [label, bad] of nonHandles()) {
+        const message = errorOf(() => fns[name](...argsFor(good.handle, bad)));
+        // backward and setGrad accept null/undefined as "no gradient" in their second position only.
+        assert.ok(message.startsWith(`${name}:`), `${name}(${label}): message should name ${name}: ${JSON.stringify(message)}`);
+        assert.match(message, /expected a tensor handle/, `${name}(${label})`);
+      }
+    }
+    for (const [name, argsFor] of Object.entries(secondPositions)) {
+      for (const [label, bad] of nonHandles()) {
+        if ((name === 'backward' || name === 'setGrad') && (bad === null || bad === undefined)) continue; // "no gradient"
+        const message = errorOf(() => fns[name](...argsFor(good.handle, bad)));
+        assert.ok(message.startsWith(`${name}:`), `${name}(good, ${label}): ${JSON.stringify(message)}`);
+      }
+    }
+    // Through the generic op entry point: the op's name and the argument's name.
+    for (const [label, bad] of nonHandles()) {
+      const message = errorOf(() => native.call(op('aten::relu').handle, [bad]));
+      assert.ok(message.startsWith('aten::relu:'), `call(relu, ${label}): ${JSON.stringify(message)}`);
+      const message2 = errorOf(() => native.call(op('aten::stack').handle, [[good.handle, bad]]));
+      assert.ok(message2.startsWith('aten::stack:'), `call(stack, [good, ${label}]): ${JSON.stringify(message2)}`);
+    }
+    // Entry points without handles, given garbage.
+    expectError(() => native.fromBytes({} as ArrayBufferView, [1], 'float32'), 'fromBytes');
+    expectError(() => (native.fromBytes as (...a: unknown[]) => unknown)(), 'fromBytes');
+    expectError(() => native.opHandle({} as string, {} as string), 'opHandle');
+    expectError(() => (native.opHandle as (...a: unknown[]) => unknown)(), 'opHandle');
+    expectError(() => native.call({} as number, []), 'call');
+    expectError(() => native.manualSeed({} as number), 'manualSeed');
+    expectError(() => native.manualSeed(-1), 'manualSeed', 'non-negative integer');
+    expectError(() => native.manualSeed(1.5), 'manualSeed', 'non-negative integer');
+    expectError(() => native.setNumThreads(0), 'setNumThreads', 'at least 1');
+    assert.ok(errorOf(() => native.setNumThreads({} as number)).length > 0);
+    assert.ok(errorOf(() => native.opSchema({} as number)).length > 0);
+  });
+});
+
+test('a handle-class object that was never given a tensor', () => {
+  scope(() => {
+    const real = tensor([1]);
+    const proto = Object.getPrototypeOf(real.handle) as object;
+    // new TensorHandle() from JavaScript: a handle holding nothing, reads as disposed.
+    const Ctor = (proto as { constructor: new () => NativeHandle }).constructor;
+    const empty = new Ctor();
+    assert.equal(native.isDisposed(empty), true);
+    expectError(() => native.shape(empty), 'shape', 'tensor used after dispose()');
+    expectError(() => native.call(op('aten::relu').handle, [empty]), 'aten::relu', 'tensor used after dispose()');
+    native.dispose(empty);
+    // An object inheriting from the handle class without being one: an Error, not a crash.
+    const fake = Object.create(proto) as NativeHandle;
+    errorOf(() => native.shape(fake));
+    errorOf(() => native.dispose(fake));
+    errorOf(() => native.toBytes(fake));
+    expectError(() => native.call(op('aten::relu').handle, [fake]), 'aten::relu');
+  });
+});
+
+test('an object inheriting from the handle class gets a message naming the entry point',
+  { todo: 'native/src/handle.cc unwrapHandle: InstanceOf passes, ObjectWrap::Unwrap throws a bare "Invalid argument"' }, () => {
+    scope(() => {
+      const proto = Object.getPrototypeOf(tensor([1]).handle) as object;
+      const fake = Object.create(proto) as NativeHandle;
+      expectError(() => native.shape(fake), 'shape', 'expected a tensor handle');
+      expectError(() => native.dispose(fake), 'dispose', 'expected a tensor handle');
+    });
+  });
+
+test('setNumThreads and opSchema name themselves on garbage input',
+  { todo: 'native/src/runtime.cc SetNumThreads: Int32Value() throws a bare "A number was expected"; dispatch.cc OpSchema reports "call:"' }, () => {
+    expectError(() => native.setNumThreads({} as number), 'setNumThreads');
+    expectError(() => native.opSchema({} as number), 'opSchema');
+  });
+
+test('setGrad rejects a gradient of the wrong shape or dtype when it is set',
+  { todo: 'native/src/runtime.cc SetGrad assigns mutable_grad() unchecked; the mismatch surfaces only at the next backward' }, () => {
+    scope(() => {
+      const x = tensor([1, 2, 3]);
+      x.requiresGrad = true;
+      expectError(() => x.setGrad(tensor([1, 2])), 'setGrad');
+      expectError(() => x.setGrad(tensor(new Int32Array([1, 2, 3]))), 'setGrad');
+    });
+  });
+
+test('a gradient of the wrong shape set through setGrad fails at backward, with an Error', () => {
+  scope(() => {
+    const x = tensor([1, 2, 3]);
+    x.requiresGrad = true;
+    try {
+      x.setGrad(tensor([5, 5]));
+    } catch {
+      return; // setGrad validates (the todo above is fixed): nothing more to check here
+    }
+    const s = callTensor(op('aten::sum'), [callTensor(op('aten::mul', 'Scalar'), [x, 2])]);
+    expectError(() => s.backward(), 'backward', 'must match the size');
+    x.setGrad(null);
+  });
+});
+
+test('the process is still fine: ops compute correctly and nothing leaked', () => {
+  const r = scope(() => {
+    const a = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const b = tensor([1, 0, 0, 1, 1, 1], [3, 2]);
+    const p = mm(a, b);
+    assert.deepEqual(p.shape, [2, 2]);
+    assert.deepEqual(p.toArray(), [4, 5, 10, 11]);
+    const parts = call(op('aten::max', 'dim'), [a, 1, false]) as Tensor[];
+    assert.deepEqual(parts.map((t) => t.toArray()), [[3, 6], [2, 2]]);
+    return callTensor(op('aten::sum'), [a]).item();
+  });
+  assert.equal(r, 21);
+  assert.equal(liveTensors(), baseline);
+});
