@@ -96,9 +96,11 @@ out = F.batch_norm(xb, rm_t, rv_t, gamma, beta, training=True, momentum=0.3, eps
 case('batch_norm train momentum 0.3 eps 1e-3', 'batchNorm',
      {'input': xb, 'weight': gamma, 'bias': beta, 'runningMean': rm, 'runningVar': rv},
      {'out': out, 'runningMean': rm_t, 'runningVar': rv_t}, training=True, momentum=0.3, eps=1e-3)
-case('batch_norm eval', 'batchNorm',
+rm_t, rv_t = rm.clone(), rv.clone()
+out = F.batch_norm(xb, rm_t, rv_t, gamma, beta, training=False)
+case('batch_norm eval (running stats unchanged)', 'batchNorm',
      {'input': xb, 'weight': gamma, 'bias': beta, 'runningMean': rm, 'runningVar': rv},
-     {'out': F.batch_norm(xb, rm.clone(), rv.clone(), gamma, beta, training=False)}, training=False)
+     {'out': out, 'runningMean': rm_t, 'runningVar': rv_t}, training=False)
 
 # --- linear algebra -----------------------------------------------------------------------
 xl = randn(3, 2, 5)

@@ -19,6 +19,11 @@ export class Conv2d extends Module {
   readonly padding: [number, number];
   readonly dilation: [number, number];
   readonly groups: number;
+  /**
+   * An optional transform of the weight at each forward (e.g. PSS multiplies it by learned
+   * per-kernel gates). The stored weight itself is never changed by it.
+   */
+  weightTransform: ((weight: Tensor) => Tensor) | null = null;
 
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, c: Conv2dConfig = {}) {
     super();
@@ -34,7 +39,12 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    const options = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
+    if (!this.weightTransform) return conv2d(x, this.weight, this.bias, options);
+    const w = this.weightTransform(this.weight);
+    const out = conv2d(x, w, this.bias, options);
+    if (w !== this.weight) w.dispose();
+    return out;
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyError } from '../../../src/protect/crypto/tier-keys.ts';
-import { SEAL_OVERHEAD, open, seal, sealWithNonce, sectionAad } from '../../../src/protect/crypto/seal.ts';
+import { KeyError } from '../../src/crypto/tier-keys.ts';
+import { SEAL_OVERHEAD, open, seal, sealWithNonce, sectionAad } from '../../src/crypto/seal.ts';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');

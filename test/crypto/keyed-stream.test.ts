@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyedStream, chacha20Keystream } from '../../../src/protect/crypto/keyed-stream.ts';
+import { KeyedStream, chacha20Keystream } from '../../src/crypto/keyed-stream.ts';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -14,7 +14,7 @@ import {
   sectionKey,
   tierKey,
   verifyKeyCheck,
-} from '../../../src/protect/crypto/tier-keys.ts';
+} from '../../src/crypto/tier-keys.ts';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
