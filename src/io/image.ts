@@ -36,9 +36,9 @@ export async function readImage(path: string, options: ReadImageOptions): Promis
   }
   // sharp outputs sRGB unless told otherwise, even for grayscale files; 'b-w' gives one channel.
   pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
-  let raw: { data: Buffer; info: sharp.OutputInfo };
+  let raw: Awaited<ReturnType<typeof toRaw>>;
   try {
-    raw = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    raw = await toRaw(pipeline);
   } catch (e) {
     throw new Error(`readImage: ${path}: not a readable image (${(e as Error).message})`, { cause: e });
   }
@@ -47,6 +47,10 @@ export async function readImage(path: string, options: ReadImageOptions): Promis
     throw new Error(`readImage: ${path}: decoded to ${raw.info.channels} channels, expected ${channels}`);
   }
   return { data: hwcToChw(raw.data, channels, height, width), channels, height, width };
+}
+
+function toRaw(pipeline: ReturnType<typeof sharp>) {
+  return pipeline.raw().toBuffer({ resolveWithObject: true });
 }
 
 export function hwcToChw(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {
