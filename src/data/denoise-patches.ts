@@ -4,6 +4,8 @@
 // on the [0, 255] scale, as in the paper (σ = 25 means 25/255).
 import { DataLoader, type DenoiseBatch, type DenoiseLoaderOptions } from './loader.ts';
 import { type Dataset, InMemoryDataset, sharedBytes } from './dataset.ts';
+import sharp from 'sharp';
+import type { Image } from '../io/image.ts';
 import { forEachImage, listImages } from './image-folder.ts';
 import { dihedral } from './augment.ts';
 import { addNoise } from './collate.ts';
@@ -25,12 +27,25 @@ export interface PatchOptions {
   seed?: number;
 }
 
-/** Top-left corners along one side: 0, stride, ... while a patch still fits. */
-function positions(side: number, patch: number, stride: number): number {
+/** Random stream of the 'random' flips (the loader's streams are 1..3). */
+const STREAM_FLIPS = 4;
+
+/** Patches along one side: top-left corners 0, stride, ... while a patch still fits. */
+export function patchCount(side: number, patch: number, stride: number): number {
   return side < patch ? 0 : Math.floor((side - patch) / stride) + 1;
 }
 
-/** Clean 1×P×P byte patches of every grayscale image in `dir` (files in name order), label 0. */
+/** Resizes one decoded grayscale image (cubic, as DnCNN's cv2.INTER_CUBIC). */
+async function resizeGray(img: Image, height: number, width: number): Promise<Uint8Array> {
+  const raw = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' }).toColourspace('b-w').raw().toBuffer();
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+}
+
+/**
+ * Clean 1×P×P byte patches of every image in `dir` (files in name order, then scales, then
+ * patches row by row), converted to grayscale, all with label 0.
+ */
 export async function denoisePatches(dir: string, options: PatchOptions = {}): Promise<InMemoryDataset> {
   const p = options.patchSize ?? 40;
   const stride = options.stride ?? 10;
@@ -40,30 +55,56 @@ export async function denoisePatches(dir: string, options: PatchOptions = {}): P
     throw new RangeError(`denoisePatches: patchSize and stride must be positive integers, got ${p} and ${stride}`);
   }
   if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new RangeError(`denoisePatches: scales must be positive, got [${scales.join(', ')}]`);
-  const files = await listImages(dir).catch(() => {
+  let files: string[];
+  try {
+    files = await listImages(dir);
+  } catch {
     throw new Error(`denoisePatches: ${dir}: no such folder`);
-  });
+  }
   if (files.length === 0) throw new Error(`denoisePatches: ${dir}: no images`);
 
-  // Decode each scale of each image, keeping only its patches: the full set is counted first so
-  // the storage (shared with loader workers) is allocated once.
+  // Decode everything once, count, then allocate the storage (shared with loader workers) once.
+  const images: Image[] = [];
+  await forEachImage(files, { channels: 1 }, (img) => images.push(img));
+  const sizeAt = (img: Image, s: number) => ({ height: Math.floor(img.height * s), width: Math.floor(img.width * s) });
   const copies = flips === 'all' ? 8 : 1;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (const scale of scales) {
-    const sized = await sizesAt(files, scale);
-    await forEachImage(files, { channels: 1, resize: scale === 1 ? undefined : { ...sized.shift()!, kernel: 'cubic' } }, () => {});
+  let count = 0;
+  for (const img of images) {
+    for (const s of scales) {
+      const { height, width } = sizeAt(img, s);
+      count += patchCount(height, p, stride) * patchCount(width, p, stride) * copies;
+    }
   }
-  void chunks;
-  void total;
-  void copies;
-  throw new Error('unreachable');
-}
+  if (count === 0) throw new Error(`denoisePatches: ${dir}: no image is large enough for a ${p}×${p} patch`);
 
-async function sizesAt(files: string[], scale: number): Promise<{ height: number; width: number }[]> {
-  void files;
-  void scale;
-  return [];
+  const size = p * p;
+  const pixels = sharedBytes(count * size);
+  const patch = new Uint8Array(size);
+  const rng = new Rng(options.seed ?? 0, STREAM_FLIPS);
+  let n = 0;
+  for (const img of images) {
+    for (const s of scales) {
+      const { height, width } = sizeAt(img, s);
+      const data = s === 1 ? img.data : await resizeGray(img, height, width);
+      const rows = patchCount(height, p, stride);
+      const cols = patchCount(width, p, stride);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          for (let y = 0; y < p; y++) {
+            const at = (r * stride + y) * width + c * stride;
+            patch.set(data.subarray(at, at + p), y * p);
+          }
+          const modes = flips === 'none' ? [0] : flips === 'random' ? [rng.int(8)] : [0, 1, 2, 3, 4, 5, 6, 7];
+          for (const m of modes) {
+            const out = pixels.subarray(n * size, ++n * size);
+            if (m === 0) out.set(patch);
+            else dihedral(patch, [1, p, p], m, out);
+          }
+        }
+      }
+    }
+  }
+  return new InMemoryDataset(pixels, new Uint8Array(count), [1, p, p]);
 }
 
 /** Adds Gaussian noise of σ (on the [0, 255] scale) to clean values in [0, 1]: a new array. */
@@ -72,9 +113,8 @@ export function addGaussianNoise(clean: Float32Array, sigma: number, seed: numbe
   return addNoise(clean, new Float32Array(clean.length), 1, { sigma }, rng);
 }
 
-/** (noisy, clean) batches over patches: DataLoader.denoise under the name this file's readers look for. */
+/** (noisy, clean) batches over clean patches, noise seeded per (seed, epoch, batch): DataLoader.denoise. */
 export function denoiseLoader(patches: Dataset, options: DenoiseLoaderOptions): DataLoader<DenoiseBatch> {
   return DataLoader.denoise(patches, options);
 }
 
-export { positions as patchPositions, dihedral };
