@@ -27,7 +27,9 @@ export class Rng {
   private b = 0;
   private c = 0;
   private d = 0;
-  private spare: number | null = null; // Box-Muller makes normals in pairs
+  // Box-Muller makes normals in pairs; a number plus a flag (not number | null) keeps it monomorphic.
+  private spare = 0;
+  private hasSpare = false;
 
   constructor(...seedParts: number[]) {
     // Fold every part (both words) into a running hash; then derive four state words from it.
@@ -77,18 +79,20 @@ export class Rng {
     return lo + (hi - lo) * this.next();
   }
 
-  /** Standard normal (Box-Muller; the second value of each pair is kept for the next call). */
+  /**
+   * Standard normal (Box-Muller; the second value of each pair is kept for the next call). Uses
+   * 32-bit uniforms: ample for noise and data augmentation, and twice as fast as 53-bit ones.
+   */
   normal(): number {
-    if (this.spare !== null) {
-      const s = this.spare;
-      this.spare = null;
-      return s;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
     }
-    let u = 0;
-    while (u === 0) u = this.next(); // log(0) is -Infinity
-    const v = this.next();
+    const u = (this.nextU32() + 1) / 4294967296; // (0, 1]: log(0) would be -Infinity
+    const v = this.nextU32() / 4294967296;
     const r = Math.sqrt(-2 * Math.log(u));
     this.spare = r * Math.sin(2 * Math.PI * v);
+    this.hasSpare = true;
     return r * Math.cos(2 * Math.PI * v);
   }
 

@@ -131,10 +131,8 @@ export function square(x: Tensor): Tensor {
 /** Limits x to [min, max]; either bound may be omitted (undefined or null), a number or a tensor. */
 export function clamp(x: Tensor, min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
   if (min == null && max == null) throw new TypeError('clamp: give at least one of min and max');
-  if (typeof min !== 'object' || typeof max !== 'object') {
-    if ((min == null || typeof min === 'number') && (max == null || typeof max === 'number')) {
-      return callTensor(clampOp, [x, min ?? null, max ?? null]);
-    }
+  if ((min == null || typeof min === 'number') && (max == null || typeof max === 'number')) {
+    return callTensor(clampOp, [x, min ?? null, max ?? null]);
   }
   // A tensor bound: ATen's Tensor overload wants both bounds as tensors, so lift a number to 0-d.
   const lift = (v: Tensor | number | null | undefined): Tensor | null =>

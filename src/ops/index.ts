@@ -12,6 +12,7 @@ export * from './inplace.ts';
 export * from './conv.ts';
 export * from './norm.ts';
 export * from './linear.ts';
+export * from './linalg.ts';
 export * from './activation.ts';
 export * from './pool.ts';
 export * from './dropout.ts';

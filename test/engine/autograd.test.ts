@@ -1,15 +1,13 @@
 // Autograd through the generic op entry point: backward with and without an explicit gradient,
 // accumulation, dropping gradients, no-grad mode, detach, and the in-place-on-leaf guard.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor, liveTensors, scope, noGrad, isGradEnabled, type Tensor } from '../../src/tensor/index.ts';
+import { tensor, scope, noGrad, isGradEnabled, type Tensor } from '../../src/tensor/index.ts';
 import { native } from '../../src/native/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
 
-const baseline = liveTensors();
-after(() => {
-  assert.equal(liveTensors(), baseline, 'live tensors back at baseline at the end of autograd.test.ts');
-});
+const checkLeaks = trackLeaks(); // before any tensor exists
 
 const mulT = (a: Tensor, b: Tensor): Tensor => callTensor(op('aten::mul', 'Tensor'), [a, b]);
 const mulS = (a: Tensor, s: number): Tensor => callTensor(op('aten::mul', 'Scalar'), [a, s]);
@@ -193,3 +191,5 @@ test('gradients of a small conv net match hand-derived values', () => {
     close(w.grad!.toArray(), [10]);
   });
 });
+
+test('leaks no tensors', checkLeaks);

@@ -1,14 +1,16 @@
 // Every bad call into the engine throws a JavaScript Error that names the op (or the native entry
 // point) and carries libtorch's own message without its C++ backtrace. None crashes the process,
 // none leaks a tensor, and the engine still computes correctly afterwards.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, type NativeHandle } from '../../src/native/index.ts';
 import { tensor, fromBytes, liveTensors, scope, type Tensor } from '../../src/tensor/index.ts';
 import { op, call, callTensor } from '../../src/ops/dispatch.ts';
 import { conv2d } from '../../src/ops/conv.ts';
 import { mm } from '../../src/ops/linear.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
 
+const checkLeaks = trackLeaks(); // before any tensor exists
 const baseline = liveTensors();
 
 /** Runs fn, expects an Error (never a crash, never a non-Error throw) and returns its message. */
@@ -39,9 +41,6 @@ function expectError(fn: () => unknown, who: string, ...patterns: (string | RegE
   }
 }
 
-after(() => {
-  assert.equal(liveTensors(), baseline, 'live tensors back at baseline after the error tests');
-});
 
 test('unknown op names and overloads', () => {
   expectError(() => op('aten::no_such_op').handle, 'aten::no_such_op', 'no such op');
@@ -347,3 +346,5 @@ test('the process is still fine: ops compute correctly and nothing leaked', () =
   assert.equal(r, 21);
   assert.equal(liveTensors(), baseline);
 });
+
+test('leaks no tensors', checkLeaks);

@@ -1,21 +1,19 @@
 // Native memory is owned explicitly: the live-tensor counter follows creation and dispose, scopes
 // free what was made inside them (sync and async, also on a throw), returned and kept tensors
 // survive, `using` disposes, and a long loop of small ops keeps resident memory flat.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tensor, liveTensors, scope, keep, currentScope, type Tensor } from '../../src/tensor/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
 
-const baseline = liveTensors();
+const checkLeaks = trackLeaks(); // before any tensor exists
 const addOp = op('aten::add', 'Tensor');
 const mulOp = op('aten::mul', 'Tensor');
 const add = (a: Tensor, b: Tensor): Tensor => callTensor(addOp, [a, b]);
 const mul = (a: Tensor, b: Tensor): Tensor => callTensor(mulOp, [a, b]);
 
-after(() => {
-  assert.equal(liveTensors(), baseline, 'live tensors back at baseline at the end of memory.test.ts');
-});
 
 test('liveTensors() counts creation and dispose, and dispose is idempotent', () => {
   const start = liveTensors();
@@ -265,3 +263,5 @@ test('100,000 steps of small ops in a loop that never yields: resident memory st
     const growthMb = await smallOpsLoop(0);
     assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps without yielding`);
   });
+
+test('leaks no tensors', checkLeaks);

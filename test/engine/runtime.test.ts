@@ -1,18 +1,16 @@
 // Engine settings and data in and out: seeds, threads, CUDA facts, the libtorch version, and
 // tensor() round trips for every typed array, including scalars and empty tensors.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  tensor, liveTensors, scope, manualSeed, setNumThreads, getNumThreads, cuda, libtorchVersion, toBytes, fromBytes,
+  tensor, scope, manualSeed, setNumThreads, getNumThreads, cuda, libtorchVersion, toBytes, fromBytes,
   type DType, type TypedArray,
 } from '../../src/tensor/index.ts';
 import { native } from '../../src/native/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
 
-const baseline = liveTensors();
-after(() => {
-  assert.equal(liveTensors(), baseline, 'live tensors back at baseline at the end of runtime.test.ts');
-});
+const checkLeaks = trackLeaks(); // before any tensor exists
 
 const randn = (shape: number[]): number[] => scope(() => callTensor(op('aten::randn'), [shape]).toArray());
 
@@ -186,3 +184,5 @@ test("tensor(Uint8Array, shape, 'bool') stores only 0 and 1",
       assert.deepEqual(b.toArray(), [0, 1, 1, 1]);
     });
   });
+
+test('leaks no tensors', checkLeaks);

@@ -6,17 +6,16 @@
 // `execArgv: ['--import', 'tsx']` (ERR_UNKNOWN_FILE_EXTENSION: the worker's entry module is
 // loaded before tsx's hooks are registered; tsx issue #354). So the worker starts on a two-line
 // JavaScript bootstrap (eval) that registers tsx's loader and then imports the .ts worker file.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { tensor, liveTensors, scope } from '../../src/tensor/index.ts';
 import { INPUT_SHAPE, forward, loadParams, synthetic, syntheticWeights } from './fixtures/net.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
 
+const checkLeaks = trackLeaks(); // before any tensor exists
 const baseline = liveTensors();
 
-after(() => {
-  assert.equal(liveTensors(), baseline, 'live tensors back at baseline at the end of workers.test.ts');
-});
 
 interface Loaded { type: 'loaded'; baseline: number; live: number }
 interface Done {
@@ -111,3 +110,5 @@ test('the main thread keeps computing while workers are busy', { timeout: 120_00
   }
   assert.equal(liveTensors(), baseline);
 });
+
+test('leaks no tensors', checkLeaks);

@@ -1,0 +1,316 @@
+// The engine benchmark: nnlock against PyTorch (Debian's python3-torch) on the same machine, in
+// the same run, with the same thread count.
+//
+//   conv  conv2d forward + backward, input [32, 64, 32, 32], 64 -> 64, 3x3, padding 1, float32
+//   cnn   one training step of a small CNN: batch 64 of 3x32x32, (conv-relu-maxpool) x2, linear,
+//         cross-entropy, backward, SGD with momentum 0.9 by in-place ops
+//
+// PyTorch runs in a child process (bench/engine_torch.py) that stays up for the whole run and is
+// driven round by round: in each round one side runs its iterations while the other waits
+// idle, and the side that goes first alternates (A B, B A, A B, ...), so the noise of this
+// machine's few cores falls on both. Results: bench/results/engine.json and engine.md.
+//
+//   node --import tsx bench/engine.ts [--threads N] [--rounds R] [--cases conv,cnn] [--quick]
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import {
+  type Tensor, scope, keep, noGrad, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors,
+} from '../src/tensor/index.ts';
+import { native } from '../src/native/index.ts';
+import { conv2d } from '../src/ops/conv.ts';
+import { relu } from '../src/ops/activation.ts';
+import { maxPool2d } from '../src/ops/pool.ts';
+import { linear } from '../src/ops/linear.ts';
+import { flatten } from '../src/ops/shape.ts';
+import { crossEntropy } from '../src/ops/loss.ts';
+import { randn, randint, zeros } from '../src/ops/creation.ts';
+import { mul } from '../src/ops/arithmetic.ts';
+import { sum } from '../src/ops/reduction.ts';
+import { clone } from '../src/ops/convert.ts';
+import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
+import { type BenchReport, compareCase, machineInfo, writeReport, fmt } from './lib/report.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// ---------------------------------------------------------------------------------------------
+// The cases, nnlock side. Each mirrors the Python function of the same name in engine_torch.py op
+// for op, with the same seeded initialisation, so both sides compute the same numbers.
+
+interface Case {
+  name: string;
+  description: string;
+  warmup: number;
+  iters: number;
+  setup(seed: number): { step(): void; check(): number; dispose(): void };
+}
+
+function leaf(t: Tensor): Tensor {
+  t.requiresGrad = true;
+  return t;
+}
+
+const conv: Case = {
+  name: 'conv',
+  description: 'conv2d fwd+bwd, [32,64,32,32], 64→64 3×3 pad 1',
+  warmup: 3,
+  iters: 5,
+  setup(seed) {
+    manualSeed(seed);
+    const x = randn([32, 64, 32, 32], { requiresGrad: true });
+    const w = leaf(scope(() => mul(randn([64, 64, 3, 3]), 0.05)));
+    const b = zeros([64], { requiresGrad: true });
+    const gradOut = randn([32, 64, 32, 32]);
+    const params = [x, w, b];
+    return {
+      step() {
+        for (const p of params) p.setGrad(null);
+        scope(() => conv2d(x, w, b, { padding: 1 }).backward(gradOut));
+      },
+      check: () => scope(() => sum(w.grad!).item()),
+      dispose() {
+        for (const t of [...params, gradOut]) t.dispose();
+      },
+    };
+  },
+};
+
+const cnn: Case = {
+  name: 'cnn',
+  description: 'CNN train step, batch 64 of 3×32×32, (conv-relu-pool)×2 + linear, CE, SGD momentum',
+  warmup: 5,
+  iters: 10,
+  setup(seed) {
+    manualSeed(seed);
+    const x = randn([64, 3, 32, 32]);
+    const labels = randint(0, 10, [64]);
+    const params = scope(() => keep([
+      leaf(mul(randn([32, 3, 3, 3]), 0.1)),
+      zeros([32], { requiresGrad: true }),
+      leaf(mul(randn([64, 32, 3, 3]), 0.05)),
+      zeros([64], { requiresGrad: true }),
+      leaf(mul(randn([10, 64 * 8 * 8]), 0.01)),
+      zeros([10], { requiresGrad: true }),
+    ]));
+    const bufs: (Tensor | null)[] = params.map(() => null);
+    const lr = 0.01;
+    const momentum = 0.9;
+    let last: Tensor | null = null;
+    return {
+      step() {
+        const [w1, b1, w2, b2, w3, b3] = params;
+        const loss = scope(() => {
+          let h = maxPool2d(relu(conv2d(x, w1, b1, { padding: 1 })), 2);
+          h = maxPool2d(relu(conv2d(h, w2, b2, { padding: 1 })), 2);
+          const logits = linear(flatten(h, 1), w3, b3);
+          const l = crossEntropy(logits, labels);
+          l.backward();
+          noGrad(() => {
+            params.forEach((p, i) => {
+              const g = p.grad!;
+              const buf = bufs[i];
+              if (buf === null) bufs[i] = keep(clone(g));
+              else addInPlace(mulScalarInPlace(buf, momentum), g);
+              addInPlace(p, bufs[i]!, -lr);
+              p.setGrad(null);
+            });
+          });
+          return l;
+        });
+        last?.dispose();
+        last = loss;
+      },
+      check: () => last?.item() ?? Number.NaN,
+      dispose() {
+        for (const t of [x, labels, ...params]) t.dispose();
+        for (const t of bufs) t?.dispose();
+        last?.dispose();
+      },
+    };
+  },
+};
+
+const CASES: Case[] = [conv, cnn];
+
+// ---------------------------------------------------------------------------------------------
+// The PyTorch peer: a child process speaking one JSON object per line.
+
+class PythonPeer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly pending: ((line: string) => void)[] = [];
+  private readonly buffered: string[] = [];
+  private exited: string | null = null;
+
+  constructor(python: string, script: string) {
+    this.child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[torch] ${d.toString()}`));
+    this.child.on('error', (e) => this.fail(`could not start ${python}: ${e.message}`));
+    this.child.on('exit', (code, signal) => this.fail(`${python} ${script} exited (code ${code}, signal ${signal})`));
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on('line', (line) => {
+      const waiter = this.pending.shift();
+      if (waiter) waiter(line);
+      else this.buffered.push(line);
+    });
+  }
+
+  private fail(why: string): void {
+    this.exited = why;
+    for (const w of this.pending.splice(0)) w(JSON.stringify({ error: why }));
+  }
+
+  async request<T>(msg: Record<string, unknown>): Promise<T> {
+    if (this.exited) throw new Error(`PyTorch peer: ${this.exited}`);
+    const line = await new Promise<string>((resolve) => {
+      const early = this.buffered.shift();
+      if (early !== undefined) resolve(early);
+      else this.pending.push(resolve);
+      this.child.stdin.write(`${JSON.stringify(msg)}\n`);
+    });
+    const reply = JSON.parse(line) as T & { error?: string };
+    if (reply.error) throw new Error(`PyTorch peer (${String(msg.cmd)} ${String(msg.case ?? '')}): ${reply.error}`);
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    if (!this.exited) {
+      const done = new Promise((resolve) => this.child.once('exit', resolve));
+      await this.request({ cmd: 'quit' }).catch(() => undefined);
+      await done;
+    }
+    this.lines.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function timeIters(step: () => void, iters: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** Lets pending N-API finalizers and timers run between rounds (see test/engine/memory.test.ts). */
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string' },
+      rounds: { type: 'string' },
+      cases: { type: 'string' },
+      seed: { type: 'string' },
+      python: { type: 'string' },
+      quick: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+    },
+  });
+  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
+  const quick = values.quick ?? false;
+  const rounds = Number(values.rounds ?? (quick ? 2 : 8));
+  const seed = Number(values.seed ?? 0);
+  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
+  const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
+  const cases = wanted.map((n) => {
+    const c = CASES.find((k) => k.name === n);
+    if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
+    return quick ? { ...c, warmup: 1, iters: Math.max(2, Math.ceil(c.iters / 3)) } : c;
+  });
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
+
+  setNumThreads(threads);
+  const peer = new PythonPeer(python, path.join(here, 'engine_torch.py'));
+  const results = [];
+  const checks: string[] = [];
+  let torchInfo: { torch: string; python: string; threads: number; parallel_info: string; torch_file: string };
+  try {
+    torchInfo = await peer.request({ cmd: 'init', threads });
+    if (getNumThreads() !== threads || torchInfo.threads !== threads) {
+      throw new Error(`thread counts differ: nnlock ${getNumThreads()}, PyTorch ${torchInfo.threads}, asked ${threads}`);
+    }
+    console.log(`engine bench: ${threads} thread(s) on both sides; nnlock libtorch ${libtorchVersion()}, PyTorch ${torchInfo.torch}; ${rounds} rounds`);
+
+    for (const c of cases) {
+      const live = liveTensors();
+      const ours = c.setup(seed);
+      await peer.request({ cmd: 'setup', case: c.name, seed });
+      // The same warm-up on both sides.
+      timeIters(ours.step, c.warmup);
+      await peer.request({ cmd: 'run', case: c.name, iters: c.warmup });
+      const oursRounds: number[][] = [];
+      const peerRounds: number[][] = [];
+      let peerCheck = Number.NaN;
+      for (let r = 0; r < rounds; r++) {
+        const runOurs = async (): Promise<void> => {
+          oursRounds.push(timeIters(ours.step, c.iters));
+          await tick();
+        };
+        const runPeer = async (): Promise<void> => {
+          const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: c.name, iters: c.iters });
+          peerRounds.push(reply.times_ms);
+          peerCheck = reply.check;
+        };
+        if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+        const o = oursRounds[oursRounds.length - 1];
+        const p = peerRounds[peerRounds.length - 1];
+        console.log(`  ${c.name} round ${r + 1}/${rounds}: nnlock ${fmt(o.reduce((a, b) => a + b, 0) / o.length)} ms, PyTorch ${fmt(p.reduce((a, b) => a + b, 0) / p.length)} ms (means)`);
+      }
+      const oursCheck = ours.check();
+      ours.dispose();
+      if (liveTensors() !== live) console.warn(`  warning: ${c.name} left ${liveTensors() - live} tensor(s) alive`);
+      const rel = Math.abs(oursCheck - peerCheck) / Math.max(1e-12, Math.abs(peerCheck));
+      checks.push(`${c.name}: both sides ran ${c.warmup + rounds * c.iters} steps from the same seeded start; check value nnlock ${oursCheck.toPrecision(7)}, PyTorch ${peerCheck.toPrecision(7)} (relative difference ${rel.toExponential(1)})`);
+      const result = compareCase(c.name, c.description, oursRounds, peerRounds, { target: 0.95, check: { ours: oursCheck, peer: peerCheck } });
+      results.push(result);
+      console.log(`  ${c.name}: nnlock median ${fmt(result.ours.median)} ms, PyTorch median ${fmt(result.peer.median)} ms, ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)})`);
+    }
+  } finally {
+    await peer.close();
+  }
+
+  const report: BenchReport = {
+    name: 'engine',
+    title: 'Engine benchmark: nnlock vs PyTorch (same machine, same run, same threads)',
+    date: new Date().toISOString(),
+    ours: 'nnlock',
+    peer: 'PyTorch',
+    machine: machineInfo(),
+    settings: {
+      threads, rounds, seed, quick,
+      iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
+      warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
+      order: 'rounds alternate: nnlock first in odd rounds, PyTorch first in even rounds',
+    },
+    versions: {
+      'nnlock libtorch': libtorchVersion(),
+      PyTorch: `${torchInfo.torch} (${path.dirname(torchInfo.torch_file)})`,
+      python: torchInfo.python,
+      node: process.version,
+    },
+    cases: results,
+    notes: [
+      'ratio = PyTorch median time / nnlock median time over all timed iterations: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster); target ≥ 0.95.',
+      'paired ratio = median over rounds of (PyTorch round median / nnlock round median).',
+      ...checks,
+      `nnlock: ${native.parallelInfo().split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+      `PyTorch: ${torchInfo.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+    ],
+  };
+  if (values['no-write']) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  const written = await writeReport(report);
+  console.log(`wrote ${path.relative(process.cwd(), written.json)} and ${path.relative(process.cwd(), written.md)}`);
+}
+
+await main();

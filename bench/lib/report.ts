@@ -1,0 +1,198 @@
+// Shared code of the benchmarks: summary statistics, machine facts, and results written as
+// bench/results/<name>.json and bench/results/<name>.md (a Markdown table), each atomically
+// (temporary file, then rename), so a reader never sees half a result.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../src/io/atomic.ts';
+
+export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
+
+export interface Summary {
+  n: number;
+  median: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** 25th and 75th percentiles (linear interpolation). */
+  p25: number;
+  p75: number;
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    n: s.length,
+    median: quantile(s, 0.5),
+    mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+    min: s[0] ?? Number.NaN,
+    max: s[s.length - 1] ?? Number.NaN,
+    p25: quantile(s, 0.25),
+    p75: quantile(s, 0.75),
+  };
+}
+
+export interface MachineInfo {
+  cpuModel: string;
+  logicalCores: number;
+  availableParallelism: number;
+  totalMemoryGiB: number;
+  platform: string;
+  kernel: string;
+  arch: string;
+  node: string;
+  loadAverage: number[];
+}
+
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    logicalCores: cpus.length,
+    availableParallelism: os.availableParallelism(),
+    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: os.platform(),
+    kernel: os.release(),
+    arch: os.arch(),
+    node: process.version,
+    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+}
+
+/** One measured case: our side against a peer (PyTorch) on the same machine, in the same run. */
+export interface CaseResult {
+  name: string;
+  description: string;
+  unit: 'ms';
+  ours: Summary;
+  peer: Summary;
+  /** Medians of each round, in round order (rounds alternate which side goes first). */
+  oursRounds: number[];
+  peerRounds: number[];
+  /** Our speed / the peer's speed = peer median time / our median time (> 1: we are faster). */
+  ratio: number;
+  /** Median over rounds of (peer round median / our round median): robust to drifting noise. */
+  pairedRatio: number;
+  /** The ratio we aim for; `meetsTarget` says whether `ratio` reaches it. */
+  target?: number;
+  meetsTarget?: boolean;
+  /** Values both sides computed (e.g. the last loss), to show they did the same work. */
+  check?: { ours: number; peer: number };
+}
+
+export interface BenchReport {
+  /** File stem: results go to bench/results/<name>.json and .md. */
+  name: string;
+  title: string;
+  date: string;
+  ours: string;
+  peer: string;
+  machine: MachineInfo;
+  settings: Record<string, unknown>;
+  versions: Record<string, string>;
+  cases: CaseResult[];
+  notes: string[];
+}
+
+/** A CaseResult from raw per-iteration times of both sides, grouped by round. */
+export function compareCase(
+  name: string, description: string, oursRounds: number[][], peerRounds: number[][],
+  extra: { target?: number; check?: { ours: number; peer: number } } = {},
+): CaseResult {
+  const ours = summarize(oursRounds.flat());
+  const peer = summarize(peerRounds.flat());
+  const oursMed = oursRounds.map(median);
+  const peerMed = peerRounds.map(median);
+  const ratio = peer.median / ours.median;
+  const result: CaseResult = {
+    name, description, unit: 'ms', ours, peer, oursRounds: oursMed, peerRounds: peerMed, ratio,
+    pairedRatio: median(oursMed.map((o, i) => peerMed[i] / o)),
+  };
+  if (extra.target !== undefined) {
+    result.target = extra.target;
+    result.meetsTarget = ratio >= extra.target;
+  }
+  if (extra.check) result.check = extra.check;
+  return result;
+}
+
+export function fmt(v: number, digits = 2): string {
+  if (!Number.isFinite(v)) return String(v);
+  return v.toFixed(digits);
+}
+
+/** A Markdown table; cells are escaped for pipes. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const line = (cells: readonly string[]): string => `| ${cells.map(esc).join(' | ')} |`;
+  const align = headers.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [line(headers), `|${align.map((a) => ` ${a} `).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function toMarkdown(r: BenchReport): string {
+  const rows = r.cases.map((c) => [
+    c.name,
+    c.description,
+    fmt(c.ours.median),
+    fmt(c.peer.median),
+    fmt(c.ratio, 3),
+    fmt(c.pairedRatio, 3),
+    c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
+  ]);
+  const table = markdownTable(
+    ['case', 'what', `${r.ours} median (ms)`, `${r.peer} median (ms)`, `ratio (${r.ours} speed / ${r.peer} speed)`, 'paired ratio', 'target met'],
+    rows,
+  );
+  const spread = markdownTable(
+    ['case', `${r.ours} p25–p75 (ms)`, `${r.peer} p25–p75 (ms)`, `${r.ours} rounds`, `${r.peer} rounds`, 'check (ours / peer)'],
+    r.cases.map((c) => [
+      c.name,
+      `${fmt(c.ours.p25)}–${fmt(c.ours.p75)}`,
+      `${fmt(c.peer.p25)}–${fmt(c.peer.p75)}`,
+      c.oursRounds.map((v) => fmt(v, 1)).join(', '),
+      c.peerRounds.map((v) => fmt(v, 1)).join(', '),
+      c.check ? `${c.check.ours.toPrecision(6)} / ${c.check.peer.toPrecision(6)}` : '',
+    ]),
+  );
+  const m = r.machine;
+  const facts = [
+    `- date: ${r.date}`,
+    `- machine: ${m.cpuModel}, ${m.logicalCores} logical cores, ${m.totalMemoryGiB} GiB, ${m.platform} ${m.kernel} (${m.arch}), load average ${m.loadAverage.join(' ')}`,
+    `- settings: ${Object.entries(r.settings).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`,
+    `- versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  ];
+  const notes = r.notes.length ? ['', '## Notes', '', ...r.notes.map((n) => `- ${n}`)] : [];
+  return [`# ${r.title}`, '', ...facts, '', table, '', '## Spread', '', spread, ...notes, ''].join('\n');
+}
+
+/** Writes bench/results/<name>.json and <name>.md atomically; returns their paths. */
+export async function writeReport(r: BenchReport, dir = RESULTS_DIR): Promise<{ json: string; md: string }> {
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, `${r.name}.json`);
+  const md = path.join(dir, `${r.name}.md`);
+  await writeFileAtomic(json, `${JSON.stringify(r, null, 2)}\n`);
+  await writeFileAtomic(md, toMarkdown(r));
+  return { json, md };
+}
+
+/** Reads a previous report back (e.g. to compare runs); null when there is none. */
+export function readReport(name: string, dir = RESULTS_DIR): BenchReport | null {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')) as BenchReport;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,71 @@
+// What the data-driven strategies (PSS, Taylor) need from data: batches of inputs and targets,
+// one pass per epoch, and a loss. Kept this small on purpose so any source fits: src/data's
+// DataLoader (its classification batches are already { x, y }), the training loop's BatchSource,
+// or a few tensors made by a test.
+import type { Tensor } from '../../tensor/index.ts';
+import type { Module } from '../../nn/index.ts';
+import { Conv2d } from '../../nn/index.ts';
+import { crossEntropy, mseLoss } from '../../ops/loss.ts';
+
+export interface TaskBatch {
+  /** Model input [N, C, H, W]. */
+  x: Tensor;
+  /** Target: int64 labels [N] for classification, the wanted output for regression (for DnCNN the
+   *  noise residual noisy − clean, since the network predicts the residual). */
+  y: Tensor;
+}
+
+export interface TaskData {
+  /** The batches of pass `epoch`. The consumer disposes each batch's tensors once used. */
+  epoch(epoch: number): Iterable<TaskBatch> | AsyncIterable<TaskBatch>;
+}
+
+export type TaskLoss = (output: Tensor, target: Tensor) => Tensor;
+
+export type TaskKind = 'classification' | 'denoising';
+
+/** Cross-entropy for classifiers, MSE for denoisers (what the paper trains the gates with). */
+export function taskLoss(task: TaskKind): TaskLoss {
+  return task === 'classification' ? (out, y) => crossEntropy(out, y) : (out, y) => mseLoss(out, y);
+}
+
+/** The model's Conv2d modules by weight name ('layer1.0.conv1.weight'), in model order. */
+export function convModules(model: Module): Map<string, Conv2d> {
+  const out = new Map<string, Conv2d>();
+  for (const [name, m] of model.namedModules()) if (m instanceof Conv2d) out.set(name ? `${name}.weight` : 'weight', m);
+  return out;
+}
+
+/** The requested conv modules (weight or module names), all when none are named. */
+export function pickConvModules(model: Module, layers?: readonly string[]): Map<string, Conv2d> {
+  const all = convModules(model);
+  if (all.size === 0) throw new Error('the model has no Conv2d layers');
+  if (!layers || layers.length === 0) return all;
+  const out = new Map<string, Conv2d>();
+  for (const l of layers) {
+    const name = all.has(l) ? l : `${l}.weight`;
+    const m = all.get(name);
+    if (!m) throw new Error(`the model has no conv layer '${l}'; its conv layers are ${[...all.keys()].join(', ')}`);
+    out.set(name, m);
+  }
+  return out;
+}
+
+/**
+ * Freezes every parameter (requiresGrad off) and puts the model in eval mode (batch-norm
+ * statistics fixed); the returned function puts both back as they were.
+ */
+export function freeze(model: Module): () => void {
+  const params = model.parameters();
+  const grads = params.map((p) => p.requiresGrad);
+  const modes = model.namedModules().map(([, m]) => m.training);
+  for (const p of params) p.requiresGrad = false;
+  model.eval();
+  return () => {
+    params.forEach((p, i) => {
+      p.setGrad(null);
+      p.requiresGrad = grads[i];
+    });
+    model.namedModules().forEach(([, m], i) => { m.training = modes[i]; });
+  };
+}
