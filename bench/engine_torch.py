@@ -85,7 +85,26 @@ def cnn_case(seed):
     return step, check
 
 
-CASES = {"conv": conv_case, "cnn": cnn_case}
+def smallop_case(seed):
+    """1,000 adds of two [4, 4] float32 tensors: the per-op overhead of the binding."""
+    torch.manual_seed(seed)
+    a = torch.randn(4, 4)
+    b = torch.randn(4, 4)
+    last = [float("nan")]
+
+    def step():
+        r = None
+        for _ in range(1000):
+            r = torch.add(a, b)
+        last[0] = r.numel()
+
+    def check():
+        return float(last[0])
+
+    return step, check
+
+
+CASES = {"conv": conv_case, "cnn": cnn_case, "smallop": smallop_case}
 
 
 def main():

@@ -86,6 +86,8 @@ export interface CaseResult {
   ratio: number;
   /** Median over rounds of (peer round median / our round median): robust to drifting noise. */
   pairedRatio: number;
+  /** Peer's fastest iteration / our fastest: the least disturbed runs of each side. */
+  bestRatio: number;
   /** The ratio we aim for; `meetsTarget` says whether `ratio` reaches it. */
   target?: number;
   meetsTarget?: boolean;
@@ -120,6 +122,7 @@ export function compareCase(
   const result: CaseResult = {
     name, description, unit: 'ms', ours, peer, oursRounds: oursMed, peerRounds: peerMed, ratio,
     pairedRatio: median(oursMed.map((o, i) => peerMed[i] / o)),
+    bestRatio: peer.min / ours.min,
   };
   if (extra.target !== undefined) {
     result.target = extra.target;
@@ -134,11 +137,11 @@ export function fmt(v: number, digits = 2): string {
   return v.toFixed(digits);
 }
 
-/** A Markdown table; cells are escaped for pipes. */
-export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A Markdown table; cells are escaped for pipes. `numeric[i]` right-aligns column i. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[] = []): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   const line = (cells: readonly string[]): string => `| ${cells.map(esc).join(' | ')} |`;
-  const align = headers.map((_, i) => (i === 0 ? '---' : '---:'));
+  const align = headers.map((_, i) => (numeric[i] ? '---:' : '---'));
   return [line(headers), `|${align.map((a) => ` ${a} `).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
@@ -150,11 +153,13 @@ export function toMarkdown(r: BenchReport): string {
     fmt(c.peer.median),
     fmt(c.ratio, 3),
     fmt(c.pairedRatio, 3),
+    fmt(c.bestRatio, 3),
     c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
   ]);
   const table = markdownTable(
-    ['case', 'what', `${r.ours} median (ms)`, `${r.peer} median (ms)`, `ratio (${r.ours} speed / ${r.peer} speed)`, 'paired ratio', 'target met'],
+    ['case', 'what', `${r.ours} median (ms)`, `${r.peer} median (ms)`, `ratio (${r.ours} speed / ${r.peer} speed)`, 'paired ratio', 'best-run ratio', 'target met'],
     rows,
+    [false, false, true, true, true, true, true, false],
   );
   const spread = markdownTable(
     ['case', `${r.ours} p25–p75 (ms)`, `${r.peer} p25–p75 (ms)`, `${r.ours} rounds`, `${r.peer} rounds`, 'check (ours / peer)'],
@@ -166,6 +171,7 @@ export function toMarkdown(r: BenchReport): string {
       c.peerRounds.map((v) => fmt(v, 1)).join(', '),
       c.check ? `${c.check.ours.toPrecision(6)} / ${c.check.peer.toPrecision(6)}` : '',
     ]),
+    [false, true, true, false, false, false],
   );
   const m = r.machine;
   const facts = [

@@ -2,6 +2,9 @@
 // registers itself here; errors are printed as one clear line (no stack) with exit code 1.
 import { Command, CommanderError } from 'commander';
 import { registerInfo } from './commands/info.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerTrain } from './commands/train.ts';
+import { registerDenoise } from './commands/denoise.ts';
 
 export function buildProgram(): Command {
   const program = new Command('nnlock')
@@ -9,6 +12,9 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
   registerInfo(program);
+  registerEval(program);
+  registerTrain(program);
+  registerDenoise(program);
   return program;
 }
 

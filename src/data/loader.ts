@@ -196,9 +196,10 @@ function inThread<B>(gen: Generator<B, void, undefined>): AsyncIterableIterator<
   };
 }
 
-// tsx registers its loader on the main thread only (Node 20 workers do not inherit it, and
-// execArgv ['--import', 'tsx'] starts too late for the entry module), so a .ts worker entry is
-// started by a tiny CommonJS bootstrap that registers tsx in the worker first.
+// A worker does not inherit tsx's loader from the main thread: under Node 20.20 both
+// `new Worker(url)` and `new Worker(url, { execArgv: ['--import', 'tsx'] })` fail with "Unknown file
+// extension .ts". So the .ts entry is started by a tiny CommonJS bootstrap that registers tsx in the
+// worker first (tsx's API resolved here, so the worker does not depend on the current folder).
 const ENTRY = new URL('./loader-worker.ts', import.meta.url).href;
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');

@@ -50,7 +50,8 @@ export async function readImage(path: string, options: ReadImageOptions): Promis
 }
 
 function toRaw(pipeline: ReturnType<typeof sharp>) {
-  return pipeline.raw().toBuffer({ resolveWithObject: true });
+  // 8 bits per sample even for 16-bit PNGs (sharp would otherwise hand back ushort samples).
+  return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 }
 
 export function hwcToChw(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {

@@ -23,11 +23,13 @@ export class LoadStateDictError extends Error {
   }
 }
 
-export function describeReport(r: LoadReport): string {
+/** A readable summary; long lists are cut after `limit` names ("and 90 more"). */
+export function describeReport(r: LoadReport, limit = 6): string {
+  const list = (names: string[]) => names.slice(0, limit).join(', ') + (names.length > limit ? ` and ${names.length - limit} more` : '');
   const parts: string[] = [];
-  if (r.missing.length) parts.push(`missing keys: ${r.missing.join(', ')}`);
-  if (r.unexpected.length) parts.push(`unexpected keys: ${r.unexpected.join(', ')}`);
-  for (const m of r.mismatched) parts.push(`${m.name}: expected ${m.expected}, got ${m.got}`);
+  if (r.missing.length) parts.push(`missing keys: ${list(r.missing)}`);
+  if (r.unexpected.length) parts.push(`unexpected keys: ${list(r.unexpected)}`);
+  if (r.mismatched.length) parts.push(list(r.mismatched.map((m) => `${m.name}: expected ${m.expected}, got ${m.got}`)));
   return parts.length ? parts.join('; ') : 'ok';
 }
 

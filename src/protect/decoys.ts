@@ -8,7 +8,7 @@
 // and unpredictable to anyone else, so the decoys reveal nothing about the original values.
 import { KeyedStream, decoyKey } from '../crypto/index.ts';
 import type { TensorEntry } from '../io/safetensors.ts';
-import { type ConvLayer, bytesToFloat64, float64ToBytes } from './layers.ts';
+import { type ConvLayer, bytesToFloat64, copyBytes, float64ToBytes } from './layers.ts';
 
 const DECOY_STREAM_LABEL = 'nnlock decoys v1';
 
@@ -50,7 +50,7 @@ export function decoyLayer(layer: ConvLayer, entry: TensorEntry, indices: Int32A
     for (let p = 0; p < layer.kernelSize; p++) decoys[j * layer.kernelSize + p] = mean[p] + std[p] * z[j * layer.kernelSize + p];
   }
   const decoyBytes = float64ToBytes(decoys, layer.dtype);
-  const out = entry.data.slice();
+  const out = copyBytes(entry.data);
   for (let j = 0; j < order.length; j++) {
     const at = order[j] * layer.kernelBytes;
     out.set(decoyBytes.subarray(j * layer.kernelBytes, (j + 1) * layer.kernelBytes), at);

@@ -67,9 +67,17 @@ export function resolveLayers(tensors: Map<string, TensorEntry>, requested?: rea
   return out;
 }
 
+/**
+ * A fresh copy in its own ArrayBuffer. Not bytes.slice(): the entries of a file read from disk are
+ * Node Buffers, whose slice() is a view sharing the file's memory (and its whole ArrayBuffer).
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 /** The values of raw little-endian bytes of a floating dtype, as float64. */
 export function bytesToFloat64(bytes: Uint8Array, dtype: SafetensorsDtype): Float64Array {
-  const copy = bytes.slice(); // file views are not aligned for typed arrays
+  const copy = copyBytes(bytes); // file views are not aligned for typed arrays
   switch (dtype) {
     case 'F64': return new Float64Array(copy.buffer, 0, copy.byteLength / 8);
     case 'F32': return Float64Array.from(new Float32Array(copy.buffer, 0, copy.byteLength / 4));

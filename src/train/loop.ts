@@ -71,7 +71,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (o.schedule) applySchedule(o.optimizer, o.schedule, epoch);
     o.model.train();
     const t0 = performance.now();
-    const bar = progress(`epoch ${epoch + 1}/${o.epochs}`, o.data.batchCount, { unit: 'img/s', quiet: o.quiet });
+    const bar = progress(`epoch ${epoch + 1}/${o.epochs}`, o.data.batchCount, { unit: 'batch/s', quiet: o.quiet });
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
@@ -93,7 +93,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       lossSum += loss * n;
       correct += hits;
       steps++;
-      const fields: Record<string, number> = { loss: lossSum / seen };
+      const fields: Record<string, number> = { loss: lossSum / seen, 'img/s': seen / ((performance.now() - t0) / 1000) };
       if (o.task === 'classification') fields.acc = correct / seen;
       else fields.psnr = psnrOfMse(lossSum / seen);
       bar.update(steps, fields);

@@ -17,6 +17,10 @@ function formatFields(fields: ProgressFields): string {
     .join('  ');
 }
 
+function formatRate(r: number): string {
+  return r >= 10 ? r.toFixed(0) : r.toFixed(2);
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--';
   const s = Math.round(seconds);
@@ -44,7 +48,7 @@ export function progress(title: string, total: number, o: { unit?: string; quiet
     return {
       update(done, fields = {}) {
         const r = rate(done);
-        bar.update(done, { fields: formatFields(fields), rate: r.toFixed(0), left: formatDuration((total - done) / r) });
+        bar.update(done, { fields: formatFields(fields), rate: formatRate(r), left: formatDuration((total - done) / r) });
       },
       stop(summary) {
         bar.stop();
@@ -62,7 +66,7 @@ export function progress(title: string, total: number, o: { unit?: string; quiet
       lastPrint = now;
       lastFraction = done / total;
       const r = rate(done);
-      stream.write(`${title} ${done}/${total}  ${formatFields(fields)}  ${r.toFixed(0)} ${unit}  eta ${formatDuration((total - done) / r)}\n`);
+      stream.write(`${title} ${done}/${total}  ${formatFields(fields)}  ${formatRate(r)} ${unit}  eta ${formatDuration((total - done) / r)}\n`);
     },
     stop(summary) {
       if (summary) stream.write(`${title} ${summary}\n`);

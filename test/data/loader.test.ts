@@ -141,6 +141,16 @@ test('a process that stops iterating early (break, or just never asks again) exi
   }
 });
 
+test('a batch that fails in a worker rejects next() with the cause, and stops the workers', async () => {
+  const loader = new DataLoader(ds, { batchSize: 4, workers: 2 });
+  // Sabotage the spec the workers get (internal), past the constructor's up-front check.
+  loader.workerParts().spec.augment = { crop: { padding: 0, height: 99 } };
+  await assert.rejects(async () => {
+    for await (const b of loader.epoch(0)) take(b);
+  }, /building batch 0 of epoch 0 failed: .*cannot crop 99×4/);
+  assert.equal(runningLoaderWorkers(), 0);
+});
+
 test('options are checked up front', () => {
   assert.throws(() => new DataLoader(ds, { batchSize: 0 }), /batchSize/);
   assert.throws(() => new DataLoader(ds, { batchSize: 2, mean: [0.5] }), /mean has 1 values for 3 channels/);

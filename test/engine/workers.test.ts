@@ -19,7 +19,8 @@ const baseline = liveTensors();
 
 interface Loaded { type: 'loaded'; baseline: number; live: number }
 interface Done {
-  type: 'done'; output: Float32Array; stable: boolean; start: number; end: number; liveDuring: number; liveAfter: number;
+  type: 'done'; output: Float32Array; stable: boolean; start: number; end: number; passes: number; passesWithAll: number;
+  liveDuring: number; liveAfter: number;
 }
 
 /** A worker running a TypeScript file through tsx. */
@@ -30,8 +31,8 @@ function tsWorker(file: URL, workerData: unknown): Worker {
 }
 
 /** Starts the forward worker; `next()` waits for its next message (or its error). */
-function startWorker(weights: Record<string, Float32Array>, input: Float32Array, repeats: number) {
-  const worker = tsWorker(new URL('./fixtures/forward-worker.ts', import.meta.url), { weights, input, repeats });
+function startWorker(weights: Record<string, Float32Array>, input: Float32Array, repeats: number, started?: Int32Array, peers?: number) {
+  const worker = tsWorker(new URL('./fixtures/forward-worker.ts', import.meta.url), { weights, input, repeats, started, peers });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   const failed = new Promise<never>((_, reject) => worker.once('error', reject));
   const next = <T>(): Promise<T> => Promise.race([failed, new Promise<T>((resolve) => worker.once('message', resolve))]);
@@ -51,7 +52,9 @@ test('two workers run a conv net concurrently and match the main thread', { time
   const mainLive = liveTensors();
   assert.equal(mainLive, baseline + 7 + 3);
 
-  const workers = [startWorker(weights, input, repeats), startWorker(weights, input, repeats)];
+  // Each worker counts itself in when it starts computing and keeps computing until both have.
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const workers = [startWorker(weights, input, repeats, started, 2), startWorker(weights, input, repeats, started, 2)];
   try {
     const loaded = await Promise.all(workers.map((w) => w.next<Loaded>()));
     for (const l of loaded) {
@@ -77,7 +80,9 @@ test('two workers run a conv net concurrently and match the main thread', { time
       assert.equal(d.liveDuring, 7, 'forward passes in the worker free their intermediates');
       assert.equal(d.liveAfter, 0, 'the worker disposed everything it made');
     }
-    // The two runs overlapped in time: each started before the other ended.
+    // The two runs overlapped in time: each started before the other ended, and each ran
+    // `repeats` passes while the other was running.
+    for (const d of done) assert.ok(d.passesWithAll >= repeats, `only ${d.passesWithAll} passes ran while both workers were running`);
     const [a, b] = done;
     assert.ok(a.start < b.end && b.start < a.end, `the workers did not run at the same time: [${a.start}, ${a.end}] and [${b.start}, ${b.end}]`);
     assert.equal(liveTensors(), mainLive, "the main thread's counter did not move while the workers ran");

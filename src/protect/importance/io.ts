@@ -3,7 +3,7 @@
 // metadata 'nnlock.importance' = JSON { version, strategy, settings, source } where source is the
 // digest of the weights it was computed on, so a file made for another model is noticed.
 import { readSafetensors, writeSafetensors, type TensorEntry } from '../../io/safetensors.ts';
-import type { ConvLayer } from '../layers.ts';
+import { type ConvLayer, copyBytes } from '../layers.ts';
 import { type ImportanceMap, type Strategy, assertStrategy, layerScores } from './scores.ts';
 
 export const IMPORTANCE_METADATA_KEY = 'nnlock.importance';
@@ -48,7 +48,7 @@ export function parseImportance(tensors: Map<string, TensorEntry>, metadata: Rec
   const scores: ImportanceMap = new Map();
   for (const [name, e] of tensors) {
     if (e.dtype !== 'F32' || e.shape.length !== 2) throw new Error(`${where}: ${name} must be a float32 [A, B] tensor, got ${e.dtype}[${e.shape.join(', ')}]`);
-    const values = new Float32Array(e.data.slice().buffer);
+    const values = new Float32Array(copyBytes(e.data).buffer);
     if (values.some((v) => Number.isNaN(v))) throw new Error(`${where}: ${name} holds NaN scores`);
     scores.set(name, layerScores([e.shape[0], e.shape[1]], values));
   }

@@ -119,7 +119,8 @@ export async function pssImportance(model: Module, data: TaskData, options: PssO
               batch.y.dispose();
             }
             if (!Number.isFinite(loss)) throw new Error(`pss: the loss became ${loss} on layer ${name}`);
-            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step: step++, loss });
+            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step, loss });
+            step++;
           }
         }
         if (step === 0) throw new Error('pss: the data gave no batches');

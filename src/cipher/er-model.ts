@@ -1,0 +1,80 @@
+// Encryption-Robust model files: the model's state dict as safetensors (names adaptation.* and
+// backbone.*, as PyTorch would write them) with metadata that says how to rebuild it:
+//   format "nnlock-er-model", architecture (a src/models/registry.ts name, e.g. resnet20),
+//   adaptation "aligned" | "padded" | "none", k, channels, numClasses, and the cipher it was trained
+//   for (kind, keyId; "none" for a plaintext model), plus free-form training facts.
+import type { Module } from '../nn/index.ts';
+import { modelSpec } from '../models/registry.ts';
+import { AdaptationNetwork, type AdaptationInit, type AdaptationVariant } from '../models/adaptation.ts';
+import { EncryptionRobustModel } from '../models/encryption-robust.ts';
+import { readTensorFile, writeTensorFile } from '../io/tensor-file.ts';
+import { describeReport, LoadStateDictError } from '../nn/index.ts';
+import { type CipherKey, CipherKeyError, keyId } from './key.ts';
+
+export const ER_MODEL_FORMAT = 'nnlock-er-model';
+
+export interface ErModelSpec {
+  architecture: string;
+  adaptation: AdaptationVariant | 'none';
+  k: number;
+  channels: number;
+  numClasses: number;
+  init?: AdaptationInit;
+}
+
+export function buildBackbone(architecture: string, numClasses: number): Module {
+  const spec = modelSpec(architecture);
+  if (spec.task !== 'classification') throw new Error(`${architecture} is a ${spec.task} model; the Encryption-Robust CNN needs a classifier`);
+  return spec.create(numClasses);
+}
+
+export function buildErModel(s: ErModelSpec): EncryptionRobustModel {
+  const backbone = buildBackbone(s.architecture, s.numClasses);
+  const adaptation = s.adaptation === 'none' ? null : new AdaptationNetwork({ k: s.k, channels: s.channels, variant: s.adaptation, init: s.init });
+  return new EncryptionRobustModel(adaptation, backbone);
+}
+
+export async function saveErModel(path: string, model: EncryptionRobustModel, s: ErModelSpec, key: CipherKey | null, extra: Record<string, string> = {}): Promise<void> {
+  await writeTensorFile(path, model.stateDict(), {
+    ...extra,
+    format: ER_MODEL_FORMAT, architecture: s.architecture, adaptation: s.adaptation, k: String(s.k), channels: String(s.channels),
+    numClasses: String(s.numClasses), kind: key?.kind ?? 'none', keyId: key ? keyId(key) : 'none',
+  });
+}
+
+export interface LoadedErModel {
+  model: EncryptionRobustModel;
+  spec: ErModelSpec;
+  metadata: Record<string, string>;
+}
+
+/** Rebuilds and loads a model file; with a key, checks the model was trained for that key. */
+export async function loadErModel(path: string, key?: CipherKey | null): Promise<LoadedErModel> {
+  const { tensors, metadata } = await readTensorFile(path);
+  try {
+    if (metadata.format !== ER_MODEL_FORMAT) throw new Error(`${path} is not an Encryption-Robust model file (format ${JSON.stringify(metadata.format ?? null)}); train one with \`nnlock er train\``);
+    const adaptation = metadata.adaptation as ErModelSpec['adaptation'];
+    if (!['aligned', 'padded', 'none'].includes(adaptation)) throw new Error(`${path}: unknown adaptation '${metadata.adaptation}'`);
+    const spec: ErModelSpec = {
+      architecture: metadata.architecture, adaptation, k: Number(metadata.k), channels: Number(metadata.channels), numClasses: Number(metadata.numClasses),
+    };
+    if (key !== undefined) {
+      const want = key ? keyId(key) : 'none';
+      if (metadata.keyId !== want) {
+        throw new CipherKeyError(`${path} was trained for ${metadata.keyId === 'none' ? 'plaintext images' : `key ${metadata.keyId} (${metadata.kind})`}, not for ${key ? `key ${want} (${key.kind})` : 'plaintext images'}`);
+      }
+    }
+    const model = buildErModel(spec);
+    try {
+      model.loadStateDict(tensors);
+    } catch (e) {
+      model.dispose();
+      if (e instanceof LoadStateDictError) throw new Error(`${path} does not fit its own description (${spec.architecture}, ${spec.adaptation}): ${describeReport(e.report)}`);
+      throw e;
+    }
+    model.eval();
+    return { model, spec, metadata };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}

@@ -1,0 +1,118 @@
+// Key files: JSON, written atomically with mode 0600 (the file holds a secret).
+//
+//   {
+//     "format": "nnlock-cipher-key", "version": 1,
+//     "kind": "uniform" | "orthogonal" | "hill256",
+//     "k": 4, "channels": 3, "shuffle": false, "maxCondition": 500,
+//     "secret": "<64 hex digits>",            ← form "secret" (what keygen writes): the matrices
+//                                                are re-derived from it on load
+//     "matrices": [[k⁴ numbers], ...],          ← form "matrices" instead of "secret": one row-major
+//     "shuffleKey": "<64 hex digits>",             k²×k² matrix per channel (keys not derived from a
+//                                                secret, e.g. recovered by an attack); shuffleKey
+//                                                only when shuffle is true
+//     "fingerprint": "<64 hex digits>"         ← SHA-256 of the key material (see key.ts)
+//   }
+//
+// The secret form is compact (a few hundred bytes for any k) and is the default. On load the key is
+// rebuilt and its fingerprint must equal the stored one: a damaged or edited file, or one from an
+// incompatible derivation, fails with a clear error instead of silently giving another key.
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic.ts';
+import {
+  type CipherKey, CipherKeyError, assertKind, deriveKey, keyFromMatrices, parseSecretHex, toHex,
+} from './key.ts';
+
+export const KEY_FILE_FORMAT = 'nnlock-cipher-key';
+export const KEY_FILE_VERSION = 1;
+
+export type KeyFileForm = 'secret' | 'matrices';
+
+/** The JSON text of a key file. */
+export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 'secret' : 'matrices'): string {
+  const head = {
+    format: KEY_FILE_FORMAT, version: KEY_FILE_VERSION,
+    kind: key.kind, k: key.k, channels: key.channels, shuffle: key.shuffle, maxCondition: key.maxCondition,
+  };
+  if (form === 'secret') {
+    if (!key.secret) throw new CipherKeyError('this key was not derived from a secret: save it in the "matrices" form');
+    return `${JSON.stringify({ ...head, secret: toHex(key.secret), fingerprint: key.fingerprint }, null, 2)}\n`;
+  }
+  const body = {
+    ...head,
+    matrices: key.matrices.map((m) => Array.from(m)),
+    ...(key.shuffleKey ? { shuffleKey: toHex(key.shuffleKey) } : {}),
+    fingerprint: key.fingerprint,
+  };
+  // One matrix per line keeps a k=8 file readable (4096 numbers a line) without a line per number.
+  return `${JSON.stringify(body, null, 2).replace(/\[\s+([-+\d.e,\s]+?)\s+\]/g, (_m, inner: string) => `[${inner.replace(/\s+/g, '')}]`)}\n`;
+}
+
+/** Writes a key file atomically, readable by its owner only (mode 0600). */
+export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm): Promise<void> {
+  await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600 });
+}
+
+function corrupt(where: string, why: string): CipherKeyError {
+  return new CipherKeyError(`corrupt key file ${where}: ${why}`);
+}
+
+/** Parses the JSON text of a key file; `where` names it in errors. */
+export function parseKey(text: string, where = '(key)'): CipherKey {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(where, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw corrupt(where, 'expected a JSON object');
+  const o = j as Record<string, unknown>;
+  if (o.format !== KEY_FILE_FORMAT) throw corrupt(where, `not an nnlock cipher key (format is ${JSON.stringify(o.format)}, expected "${KEY_FILE_FORMAT}")`);
+  if (o.version !== KEY_FILE_VERSION) throw corrupt(where, `unsupported version ${JSON.stringify(o.version)} (this nnlock reads version ${KEY_FILE_VERSION})`);
+  if (typeof o.kind !== 'string') throw corrupt(where, '"kind" is missing');
+  const kind = assertKind(o.kind);
+  if (typeof o.k !== 'number' || !Number.isInteger(o.k)) throw corrupt(where, `"k" must be an integer, got ${JSON.stringify(o.k)}`);
+  if (typeof o.channels !== 'number' || !Number.isInteger(o.channels)) throw corrupt(where, `"channels" must be an integer, got ${JSON.stringify(o.channels)}`);
+  if (typeof o.shuffle !== 'boolean') throw corrupt(where, `"shuffle" must be true or false, got ${JSON.stringify(o.shuffle)}`);
+  if (typeof o.maxCondition !== 'number') throw corrupt(where, `"maxCondition" must be a number, got ${JSON.stringify(o.maxCondition)}`);
+  if (typeof o.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(o.fingerprint)) throw corrupt(where, '"fingerprint" must be 64 hex digits');
+  const hasSecret = o.secret !== undefined;
+  const hasMatrices = o.matrices !== undefined;
+  if (hasSecret === hasMatrices) throw corrupt(where, 'give exactly one of "secret" and "matrices"');
+  let key: CipherKey;
+  try {
+    if (hasSecret) {
+      if (typeof o.secret !== 'string') throw corrupt(where, '"secret" must be a hex string');
+      key = deriveKey(parseSecretHex(o.secret), { kind, k: o.k, channels: o.channels, shuffle: o.shuffle, maxCondition: o.maxCondition });
+    } else {
+      if (!Array.isArray(o.matrices) || !o.matrices.every((m) => Array.isArray(m) && m.every((v) => typeof v === 'number'))) {
+        throw corrupt(where, '"matrices" must be an array of number arrays');
+      }
+      if (o.matrices.length !== o.channels) throw corrupt(where, `${o.matrices.length} matrices for ${o.channels} channels`);
+      let shuffleKey: Uint8Array | null = null;
+      if (o.shuffle) {
+        if (typeof o.shuffleKey !== 'string') throw corrupt(where, '"shuffle" is true but "shuffleKey" is missing');
+        shuffleKey = parseSecretHex(o.shuffleKey);
+      }
+      key = keyFromMatrices(kind, o.k, o.matrices as number[][], { shuffleKey, maxCondition: o.maxCondition });
+    }
+  } catch (e) {
+    if (e instanceof CipherKeyError && !e.message.startsWith('corrupt key file')) throw corrupt(where, e.message);
+    throw e;
+  }
+  if (key.fingerprint !== o.fingerprint) {
+    throw corrupt(where, 'fingerprint mismatch: the key material does not match the stored fingerprint (the file was edited or damaged)');
+  }
+  return key;
+}
+
+export async function loadKey(path: string): Promise<CipherKey> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CipherKeyError(`key file ${path}: no such file`);
+    throw new CipherKeyError(`key file ${path}: cannot read it (${(e as Error).message})`);
+  }
+  return parseKey(text, path);
+}

@@ -1,0 +1,100 @@
+// Training Encryption-Robust models, with and without an adaptation network, in one round or in
+// several: R rounds of E epochs, each round keeping the adaptation network and restarting the
+// backbone (a fresh initialisation, or pretrained weights), so the adaptation network keeps
+// learning against backbones that have not co-adapted to its quirks.
+//
+// Each round is one call of src/train/loop.ts train() with a fresh optimizer; with a checkpoint
+// folder, round r checkpoints to round-<r>.ckpt, so an interrupted run resumes mid-round and
+// skips finished rounds (their checkpoints restore the whole model, adaptation included).
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { type Tensor, noGrad, scope } from '../tensor/index.ts';
+import type { Module, Optimizer, Schedule } from '../nn/index.ts';
+import { crossEntropy } from '../ops/loss.ts';
+import { correctCount } from '../train/metrics.ts';
+import { type BatchSource, train } from '../train/loop.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import type { EncryptionRobustModel } from '../models/encryption-robust.ts';
+
+export interface MultiRoundOptions {
+  /** The model to train; its current backbone serves round 0. */
+  model: EncryptionRobustModel;
+  /** A new backbone for round r ≥ 1 (fresh init or pretrained weights). */
+  newBackbone: (round: number) => Module | Promise<Module>;
+  rounds: number;
+  epochs: number;
+  data: BatchSource;
+  /** The optimizer for a round (over model.parameters(), or groups with their own rates). */
+  makeOptimizer: (model: EncryptionRobustModel, round: number) => Optimizer;
+  /** Learning rate by epoch within a round. */
+  schedule?: (round: number) => Schedule | undefined;
+  /** Held-out metrics after each epoch, e.g. { testAccuracy }. */
+  evaluate?: (model: Module) => Promise<Record<string, number>> | Record<string, number>;
+  seed?: number;
+  /** Folder for round-<r>.ckpt checkpoints (resumable). */
+  checkpointDir?: string;
+  /** JSON log of every round, rewritten after each. */
+  logFile?: string;
+  info?: Record<string, string>;
+  quiet?: boolean;
+  /** Called after each round (e.g. to save the model). */
+  afterRound?: (round: number, result: RoundResult) => Promise<void> | void;
+}
+
+export interface RoundResult {
+  round: number;
+  history: Record<string, number>[];
+  /** The last epoch's record. */
+  final: Record<string, number>;
+}
+
+export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult[]> {
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new RangeError(`trainMultiRound: rounds must be a positive integer, got ${o.rounds}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new RangeError(`trainMultiRound: epochs must be a positive integer, got ${o.epochs}`);
+  if (o.checkpointDir) mkdirSync(o.checkpointDir, { recursive: true });
+  const results: RoundResult[] = [];
+  const seed = o.seed ?? 0;
+  for (let round = 0; round < o.rounds; round++) {
+    if (round > 0) {
+      const old = o.model.replaceBackbone(await o.newBackbone(round));
+      old.dispose();
+    }
+    if (!o.quiet) process.stderr.write(`round ${round + 1}/${o.rounds}${round > 0 ? ' (backbone restarted, adaptation kept)' : ''}\n`);
+    const optimizer = o.makeOptimizer(o.model, round);
+    try {
+      const { history } = await train({
+        model: o.model, optimizer, data: o.data, epochs: o.epochs,
+        loss: (out: Tensor, y: Tensor) => crossEntropy(out, y), task: 'classification',
+        schedule: o.schedule?.(round), evaluate: o.evaluate ? (m) => o.evaluate!(m) : undefined,
+        seed: seed * 7919 + round, checkpoint: o.checkpointDir ? join(o.checkpointDir, `round-${round}.ckpt`) : undefined,
+        info: { ...(o.info ?? {}), round: String(round) }, quiet: o.quiet,
+      });
+      const result: RoundResult = { round, history, final: history[history.length - 1] ?? {} };
+      results.push(result);
+      if (o.logFile) await writeFileAtomic(o.logFile, `${JSON.stringify({ info: o.info ?? {}, seed, rounds: results }, null, 2)}\n`);
+      await o.afterRound?.(round, result);
+    } finally {
+      optimizer.dispose();
+    }
+  }
+  return results;
+}
+
+/** Top-1 accuracy of a classifier over one pass of a batch source (epoch 0 order). */
+export async function evaluateAccuracy(model: Module, data: BatchSource): Promise<{ accuracy: number; count: number }> {
+  const wasTraining = model.training;
+  model.eval();
+  let correct = 0;
+  let count = 0;
+  try {
+    for await (const b of data.epoch(0)) {
+      correct += noGrad(() => scope(() => correctCount(model.forward(b.x), b.y)));
+      count += b.x.shape[0];
+      b.x.dispose();
+      b.y.dispose();
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return { accuracy: count ? correct / count : 0, count };
+}

@@ -1,0 +1,210 @@
+// Protecting a model: select kernels by importance, put DPRM decoys in their place, split the
+// originals into nested tiers, seal each tier under its own key, and publish the result as an
+// ordinary safetensors file (format.ts). The owner keeps the master key (the top tier's key);
+// every lower tier's key derives from it.
+import { randomBytes } from 'node:crypto';
+import type { TensorEntry } from '../io/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { tensorsFromEntries } from '../io/tensor-file.ts';
+import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAad, sectionKey, tierKey } from '../crypto/index.ts';
+import type { Module } from '../nn/index.ts';
+import { type ConvLayer, copyBytes, resolveLayers } from './layers.ts';
+import type { ImportanceMap } from './importance/scores.ts';
+import { type LayerSelection, selectKernels } from './selection.ts';
+import { decoyLayer } from './decoys.ts';
+import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
+import {
+  FORMAT_NAME, FORMAT_VERSION, PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer,
+  encodePayload, encodeSection, isProtectMetadataKey, serializeHeader, tierMetadataKey, weightsDigest,
+} from './format.ts';
+
+/** A safetensors file in memory: raw tensor entries and string metadata. */
+export interface WeightsFile {
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+}
+
+export interface CalibrateOptions {
+  /** Targets of tiers 1..M−1 (or 1..M), higher is better; see calibrateFractions. */
+  targets: readonly number[];
+  /** A model of the right architecture; its weights are overwritten during calibration. */
+  model: Module;
+  /** The metric of a model on the owner's validation data (accuracy, PSNR). */
+  evaluate: (model: Module) => Promise<number> | number;
+  onEvaluate?: (fraction: number, metric: number) => void;
+}
+
+export interface ProtectOptions {
+  /** Per-kernel importance of (at least) every protected layer. */
+  importance: ImportanceMap;
+  /** Fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N. */
+  ratio: number;
+  /** Conv layers to protect (weight or module names); default every conv layer. */
+  layers?: readonly string[];
+  /** Number of tiers M (default 3). */
+  tiers?: number;
+  /** f_1..f_M, rising strictly to 1; default 0.6 + 0.4·m/M. Exclusive with calibrate. */
+  fractions?: readonly number[];
+  /** Calibrate the fractions to target metrics instead. */
+  calibrate?: CalibrateOptions;
+  architecture?: string;
+  /** The owner's master key (tier M); default a fresh random one. */
+  masterKey?: Uint8Array;
+  /** Default 16 fresh random bytes. */
+  modelId?: Uint8Array;
+}
+
+export interface LayerSummary {
+  name: string;
+  kernels: number;
+  selected: number;
+  /** Kernels restored at tiers 0..M. */
+  perTier: number[];
+}
+
+export interface ProtectResult {
+  file: WeightsFile;
+  header: ProtectHeader;
+  masterKey: Uint8Array;
+  modelId: Uint8Array;
+  fractions: number[];
+  layers: LayerSummary[];
+  calibration?: CalibrationResult;
+}
+
+/** The layer's bytes with the first `count` ranked kernels taken from `original`. */
+function restorePrefix(decoyed: Uint8Array, original: Uint8Array, s: LayerSelection, count: number): Uint8Array {
+  const out = copyBytes(decoyed);
+  const kb = s.layer.kernelBytes;
+  for (let j = 0; j < count; j++) {
+    const at = s.ranked[j] * kb;
+    out.set(original.subarray(at, at + kb), at);
+  }
+  return out;
+}
+
+/** Loads the protected model with prefix fraction f of every layer restored into `model`. */
+function loadFraction(model: Module, selections: readonly LayerSelection[], decoyed: Map<string, Uint8Array>, original: Map<string, TensorEntry>, f: number): void {
+  const entries = new Map<string, TensorEntry>();
+  for (const s of selections) {
+    const e = original.get(s.layer.name)!;
+    entries.set(s.layer.name, { ...e, data: restorePrefix(decoyed.get(s.layer.name)!, e.data, s, prefixCount(s.ranked.length, f)) });
+  }
+  const tensors = tensorsFromEntries(entries);
+  try {
+    model.loadStateDict(tensors, { strict: false });
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+export async function protect(source: WeightsFile, o: ProtectOptions): Promise<ProtectResult> {
+  if (source.metadata[PROTECT_METADATA_KEY] !== undefined) {
+    throw new ProtectError('ALREADY_PROTECTED', 'this model is already protected: protect the original file instead');
+  }
+  if (o.fractions && o.calibrate) throw new RangeError('give tier fractions or calibration targets, not both');
+  const M = o.fractions?.length ?? o.tiers ?? 3;
+  if (o.tiers !== undefined && o.fractions && o.fractions.length !== o.tiers) {
+    throw new RangeError(`${o.fractions.length} tier fractions given for ${o.tiers} tiers`);
+  }
+  const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers);
+  const selections = selectKernels(layers, o.importance, o.ratio);
+  const masterKey = o.masterKey ? new Uint8Array(o.masterKey) : generateMasterKey();
+  if (masterKey.length !== KEY_BYTES) throw new RangeError(`the master key must be ${KEY_BYTES} bytes`);
+  const modelId = o.modelId ? new Uint8Array(o.modelId) : new Uint8Array(randomBytes(16));
+  if (modelId.length !== 16) throw new RangeError('modelId must be 16 bytes');
+
+  // Decoys first: calibration measures the partially restored protected model.
+  const decoyed = new Map<string, Uint8Array>();
+  for (const s of selections) decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId));
+
+  let fractions: number[];
+  let calibration: CalibrationResult | undefined;
+  if (o.calibrate) {
+    const c = o.calibrate;
+    const base = tensorsFromEntries(source.tensors);
+    try {
+      c.model.loadStateDict(base);
+    } finally {
+      for (const t of base.values()) t.dispose();
+    }
+    calibration = await calibrateFractions({
+      selections, targets: c.targets, tiers: o.tiers ?? c.targets.length + 1, onEvaluate: c.onEvaluate,
+      metricAt: async (f) => {
+        loadFraction(c.model, selections, decoyed, source.tensors, f);
+        return c.evaluate(c.model);
+      },
+    });
+    fractions = calibration.fractions;
+  } else {
+    fractions = o.fractions ? [...o.fractions] : defaultFractions(M);
+    checkFractions(fractions);
+    checkStrictTiers(selections, fractions);
+  }
+  const tiers = fractions.length;
+
+  const tensors = new Map<string, TensorEntry>();
+  for (const [name, e] of source.tensors) tensors.set(name, decoyed.has(name) ? { ...e, data: decoyed.get(name)! } : e);
+  const digest = weightsDigest(tensors);
+  const counts = tierCounts(selections, fractions);
+
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
+  const keyChecks: string[] = [];
+  for (let m = 1; m <= tiers; m++) {
+    const k = tierKey(masterKey, tiers, m, modelId);
+    keyChecks.push(keyCheck(k, modelId, m));
+    const section: SectionLayer[] = selections.map((s, i) => {
+      const from = counts[i][m - 1];
+      const to = counts[i][m];
+      const indices = s.ranked.slice(from, to);
+      const original = source.tensors.get(s.layer.name)!.data;
+      const values = new Uint8Array(indices.length * s.layer.kernelBytes);
+      indices.forEach((kernel, j) => values.set(original.subarray(kernel * s.layer.kernelBytes, (kernel + 1) * s.layer.kernelBytes), j * s.layer.kernelBytes));
+      return { name: s.layer.name, indices, values };
+    });
+    const sk = sectionKey(k, modelId, m);
+    metadata[tierMetadataKey(m)] = encodeSection(seal(sk, encodePayload(section), sectionAad({ modelId, tier: m, weightsDigest: digest })));
+    sk.fill(0);
+    k.fill(0);
+  }
+  const header: ProtectHeader = {
+    format: FORMAT_NAME, version: FORMAT_VERSION, modelId: Buffer.from(modelId).toString('hex'), tiers, keyChecks,
+    layers: layers.map((l) => ({ name: l.name, dtype: l.dtype, shape: [...l.shape] })),
+    architecture: o.architecture ?? source.metadata.architecture, weightsDigest: Buffer.from(digest).toString('hex'),
+    cipher: 'AES-256-GCM', kdf: 'HKDF-SHA-256',
+  };
+  metadata[PROTECT_METADATA_KEY] = serializeHeader(header);
+  return {
+    file: { tensors, metadata }, header, masterKey, modelId, fractions, calibration,
+    layers: selections.map((s, i) => ({ name: s.layer.name, kernels: s.layer.kernels, selected: s.ranked.length, perTier: counts[i] })),
+  };
+}
+
+/** Key tokens of tiers 1..M (index m − 1), derived from the master key. */
+export function tierTokens(masterKey: Uint8Array, modelId: Uint8Array, tiers: number): string[] {
+  return Array.from({ length: tiers }, (_, i) => {
+    const k = tierKey(masterKey, tiers, i + 1, modelId);
+    const t = encodeKeyToken({ tier: i + 1, key: k });
+    k.fill(0);
+    return t;
+  });
+}
+
+/** Loads a file's tensors into a model (strict: the architecture must match). */
+export function loadWeightsFile(model: Module, file: WeightsFile): void {
+  const tensors = tensorsFromEntries(file.tensors);
+  try {
+    model.loadStateDict(tensors);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+export async function readWeightsFile(path: string): Promise<WeightsFile> {
+  return readSafetensors(path);
+}
+
+export async function writeWeightsFile(path: string, file: WeightsFile): Promise<void> {
+  await writeSafetensors(path, file.tensors, file.metadata);
+}

@@ -1,0 +1,79 @@
+// Evaluation of trained models: accuracy of a classifier over a loader, and PSNR/SSIM of a
+// denoiser over whole images with seeded Gaussian noise.
+import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
+import { clamp, sub } from '../ops/arithmetic.ts';
+import type { Module } from '../nn/index.ts';
+import type { DataLoader } from '../data/loader.ts';
+import { addGaussianNoise } from '../data/denoise-patches.ts';
+import { correctCount, psnrPerImage, ssimPerImage } from './metrics.ts';
+import { progress } from './progress.ts';
+
+export interface Forward {
+  forward(x: Tensor): Tensor;
+}
+
+/** Top-1 accuracy of a classifier over one pass of a loader (no shuffling needed). */
+export async function evaluateAccuracy(model: Module | Forward, loader: DataLoader, o: { quiet?: boolean; title?: string } = {}): Promise<number> {
+  if ('eval' in model) model.eval();
+  const bar = progress(o.title ?? 'eval', loader.length, { unit: 'batch/s', quiet: o.quiet });
+  let correct = 0;
+  let seen = 0;
+  let step = 0;
+  for await (const batch of loader.epoch(0)) {
+    correct += noGrad(() => scope(() => correctCount(model.forward(batch.x), batch.y)));
+    seen += batch.x.shape[0];
+    batch.x.dispose();
+    batch.y.dispose();
+    bar.update(++step, { acc: correct / seen });
+  }
+  bar.stop();
+  return correct / seen;
+}
+
+export interface DenoiseImage {
+  name: string;
+  /** 1×H×W (or C×H×W) bytes. */
+  data: Uint8Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface DenoiseResult {
+  name: string;
+  psnrNoisy: number;
+  psnr: number;
+  ssim: number;
+  /** Denoised image in [0, 1], C×H×W. */
+  output: Float32Array;
+  noisy: Float32Array;
+}
+
+/**
+ * Adds Gaussian noise of σ (on the [0, 255] scale) to each image, seeded per image, denoises it
+ * as clamp(noisy − net(noisy), 0, 1) and scores it against the clean image.
+ */
+export function evaluateDenoiser(model: Module, images: DenoiseImage[], sigma: number, seed: number): DenoiseResult[] {
+  model.eval();
+  return images.map((img, i) => noGrad(() => scope(() => {
+    const shape = [1, img.channels, img.height, img.width];
+    const cleanF = Float32Array.from(img.data, (v) => v / 255);
+    const noisyF = addGaussianNoise(cleanF, sigma, seed + i);
+    const clean = tensor(cleanF, shape);
+    const noisy = tensor(noisyF, shape);
+    const residual = model.forward(noisy);
+    const out = clamp(sub(noisy, residual), 0, 1);
+    return {
+      name: img.name,
+      psnrNoisy: psnrPerImage(clamp(noisy, 0, 1), clean)[0],
+      psnr: psnrPerImage(out, clean)[0],
+      ssim: ssimPerImage(out, clean)[0],
+      output: out.toTypedArray() as Float32Array,
+      noisy: noisyF,
+    };
+  })));
+}
+
+export function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
+}
