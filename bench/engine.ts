@@ -7,9 +7,10 @@
 //   smallop 1,000 adds of [4,4] tensors: the per-op overhead of each binding (no target)
 //
 // PyTorch runs in a child process (bench/engine_torch.py) that stays up for the whole run and is
-// driven round by round: in each round one side runs its iterations while the other waits
-// idle, and the side that goes first alternates (A B, B A, A B, ...), so the noise of this
-// machine's few cores falls on both. Results: bench/results/engine.json and engine.md.
+// driven round by round: in each round one side runs one or two iterations while the other waits
+// idle, and the side that goes first alternates (A B, B A, A B, ...). Rounds are short so that
+// the noise of a shared machine with few cores falls on both sides alike; a request to the
+// child costs well under a millisecond. Results: bench/results/engine.json and engine.md.
 //
 //   node --import tsx bench/engine.ts [--threads N] [--rounds R] [--cases conv,cnn,smallop] [--quick]
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -58,7 +59,7 @@ const conv: Case = {
   name: 'conv',
   description: 'conv2d fwd+bwd, [32,64,32,32], 64→64 3×3 pad 1',
   warmup: 3,
-  iters: 2,
+  iters: 1,
   setup(seed) {
     manualSeed(seed);
     const x = randn([32, 64, 32, 32], { requiresGrad: true });
@@ -83,7 +84,7 @@ const cnn: Case = {
   name: 'cnn',
   description: 'CNN train step, batch 64 of 3×32×32, (conv-relu-pool)×2 + linear, CE, SGD momentum',
   warmup: 5,
-  iters: 4,
+  iters: 2,
   setup(seed) {
     manualSeed(seed);
     const x = randn([64, 3, 32, 32]);
@@ -140,7 +141,7 @@ const smallop: Case = {
   name: 'smallop',
   description: '1,000 × add of two [4,4] float32 tensors (per-op overhead)',
   warmup: 5,
-  iters: 10,
+  iters: 4,
   setup(seed) {
     manualSeed(seed);
     const a = randn([4, 4]);
@@ -246,14 +247,14 @@ async function main(): Promise<void> {
   });
   const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
   const quick = values.quick ?? false;
-  const rounds = Number(values.rounds ?? (quick ? 2 : 16));
+  const rounds = Number(values.rounds ?? (quick ? 2 : 24));
   const seed = Number(values.seed ?? 0);
   const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
   const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
   const cases = wanted.map((n) => {
     const c = CASES.find((k) => k.name === n);
     if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
-    return quick ? { ...c, warmup: 1, iters: Math.max(1, Math.ceil(c.iters / 2)) } : c;
+    return quick ? { ...c, warmup: 1, iters: 1 } : c;
   });
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);

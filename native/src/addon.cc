@@ -8,7 +8,6 @@ AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by Node when the environment goes away
-  data->handleCtor = Napi::Persistent(initHandleClass(env));
   initHandleExports(env, exports);
   initDispatchExports(env, exports);
   initRuntimeExports(env, exports);

@@ -9,17 +9,15 @@ namespace nnlock {
 
 // Per-environment state (main thread and each worker thread get their own).
 struct AddonData {
-  Napi::FunctionReference handleCtor;
   int64_t liveTensors = 0;
 };
 
 AddonData& addonData(Napi::Env env);
 
-// handle.cc: the JavaScript object that owns one reference to an at::Tensor.
+// handle.cc: the JavaScript object (type-tagged, wrapping a heap box) that owns one reference to an at::Tensor.
 Napi::Object wrapTensor(Napi::Env env, at::Tensor tensor);
 at::Tensor& unwrapTensor(Napi::Env env, const Napi::Value& value, const char* what);
 bool isHandle(Napi::Env env, const Napi::Value& value);
-Napi::Function initHandleClass(Napi::Env env);
 void initHandleExports(Napi::Env env, Napi::Object exports);
 
 // convert.cc: dtype and device names, JS values <-> IValues driven by an op's schema.

@@ -44,12 +44,12 @@ static Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   });
 }
 
-static const c10::OperatorHandle& lookup(Napi::Env env, const Napi::Value& idValue, std::string* name) {
-  if (!idValue.IsNumber()) throw Napi::TypeError::New(env, "call: op id must be a number from opHandle()");
+static const c10::OperatorHandle& lookup(Napi::Env env, const Napi::Value& idValue, std::string* name, const char* what) {
+  if (!idValue.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + ": op id must be a number from opHandle()");
   uint32_t id = idValue.As<Napi::Number>().Uint32Value();
   OpTable& t = table();
   std::lock_guard<std::mutex> lock(t.mutex);
-  if (id >= t.handles.size()) throw Napi::RangeError::New(env, "call: unknown op id " + std::to_string(id));
+  if (id >= t.handles.size()) throw Napi::RangeError::New(env, std::string(what) + ": unknown op id " + std::to_string(id));
   *name = t.names[id];
   return t.handles[id];
 }
@@ -59,7 +59,7 @@ static const c10::OperatorHandle& lookup(Napi::Env env, const Napi::Value& idVal
 static Napi::Value Call(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  const c10::OperatorHandle& op = lookup(env, info[0], &name);
+  const c10::OperatorHandle& op = lookup(env, info[0], &name, "call");
   return guarded(env, name, [&]() -> Napi::Value {
     if (!info[1].IsArray()) throw std::invalid_argument("arguments must be an array");
     auto args = info[1].As<Napi::Array>();
@@ -96,7 +96,7 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
 // opSchema(id): the op's schema as PyTorch prints it, for messages and docs.
 static Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   std::string name;
-  const c10::OperatorHandle& op = lookup(info.Env(), info[0], &name);
+  const c10::OperatorHandle& op = lookup(info.Env(), info[0], &name, "opSchema");
   return Napi::String::New(info.Env(), toString(op.schema()));
 }
 

@@ -7,59 +7,63 @@
 
 namespace nnlock {
 
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  explicit TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
-  ~TensorHandle() override { release(Env(), /*fromFinalizer=*/true); }
-
-  void set(Napi::Env env, at::Tensor tensor) {
-    tensor_ = std::move(tensor);
-    live_ = true;
-    addonData(env).liveTensors++;
-    bytes_ = tensor_.defined() && tensor_.device().is_cpu() ? static_cast<int64_t>(tensor_.nbytes()) : 0;
-    if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
-  }
-
-  void release(Napi::Env env, bool fromFinalizer) {
-    if (!live_) return;
-    live_ = false;
-    tensor_ = at::Tensor();
-    auto* data = env.GetInstanceData<AddonData>();
-    if (data) data->liveTensors--;
-    if (bytes_ > 0 && !fromFinalizer) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
-    bytes_ = 0;
-  }
-
-  bool live() const { return live_; }
-  at::Tensor& tensor() { return tensor_; }
-
- private:
-  at::Tensor tensor_;
-  bool live_ = false;
-  int64_t bytes_ = 0;
+// A handle is a plain object, type-tagged as ours, wrapping a heap TensorBox. dispose() removes
+// the wrap (napi_remove_wrap) and frees the box at once, so a disposed handle leaves no pending
+// finalizer behind: Node 20 runs finalizers only when the event loop turns, and a long
+// synchronous loop would otherwise pile them up. Only handles never disposed are finalized by GC.
+struct TensorBox {
+  at::Tensor tensor;
+  int64_t bytes = 0;
+  AddonData* data = nullptr;
 };
 
-Napi::Function initHandleClass(Napi::Env env) { return TensorHandle::DefineClass(env, "TensorHandle", {}); }
+static const napi_type_tag kHandleTag = {0x6e6e6c6f636b2d74ULL, 0x656e736f722d7631ULL};  // "nnlock-tensor-v1"
+
+static void freeBox(TensorBox* box) {
+  box->data->liveTensors--;
+  delete box;
+}
+
+static void finalizeBox(napi_env /*env*/, void* data, void* /*hint*/) {
+  // GC safety net for a handle never disposed. No JS calls here (and no external-memory
+  // adjustment: V8 forbids touching the heap from some finalizers).
+  freeBox(static_cast<TensorBox*>(data));
+}
 
 bool isHandle(Napi::Env env, const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(addonData(env).handleCtor.Value());
+  if (!value.IsObject()) return false;
+  bool tagged = false;
+  napi_status st = napi_check_object_type_tag(env, value, &kHandleTag, &tagged);
+  return st == napi_ok && tagged;
 }
 
 Napi::Object wrapTensor(Napi::Env env, at::Tensor tensor) {
-  Napi::Object obj = addonData(env).handleCtor.New({});
-  TensorHandle::Unwrap(obj)->set(env, std::move(tensor));
+  Napi::Object obj = Napi::Object::New(env);
+  auto* box = new TensorBox();
+  box->data = &addonData(env);
+  box->bytes = tensor.defined() && tensor.device().is_cpu() ? static_cast<int64_t>(tensor.nbytes()) : 0;
+  box->tensor = std::move(tensor);
+  box->data->liveTensors++;
+  if (napi_type_tag_object(env, obj, &kHandleTag) != napi_ok || napi_wrap(env, obj, box, finalizeBox, nullptr, nullptr) != napi_ok) {
+    freeBox(box);
+    throw Napi::Error::New(env, "nnlock: could not create a tensor handle");
+  }
+  if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
   return obj;
 }
 
-static TensorHandle* unwrapHandle(Napi::Env env, const Napi::Value& value, const char* what) {
+// The live box of a handle, or nullptr when it was disposed. Throws for anything not a handle.
+static TensorBox* boxOf(Napi::Env env, const Napi::Value& value, const char* what) {
   if (!isHandle(env, value)) throw Napi::TypeError::New(env, std::string(what) + ": expected a tensor handle");
-  return TensorHandle::Unwrap(value.As<Napi::Object>());
+  void* ptr = nullptr;
+  if (napi_unwrap(env, value, &ptr) != napi_ok) return nullptr;
+  return static_cast<TensorBox*>(ptr);
 }
 
 at::Tensor& unwrapTensor(Napi::Env env, const Napi::Value& value, const char* what) {
-  TensorHandle* h = unwrapHandle(env, value, what);
-  if (!h->live()) throw Napi::Error::New(env, std::string(what) + ": tensor used after dispose()");
-  return h->tensor();
+  TensorBox* box = boxOf(env, value, what);
+  if (!box) throw Napi::Error::New(env, std::string(what) + ": tensor used after dispose()");
+  return box->tensor;
 }
 
 static std::vector<int64_t> toShape(Napi::Env env, const Napi::Value& value, const char* what) {
@@ -155,12 +159,18 @@ static Napi::Value Item(const Napi::CallbackInfo& info) {
 
 static Napi::Value Dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  unwrapHandle(env, info[0], "dispose")->release(env, false);
+  if (!boxOf(env, info[0], "dispose")) return env.Undefined();  // disposing twice is allowed
+  void* ptr = nullptr;
+  if (napi_remove_wrap(env, info[0], &ptr) == napi_ok && ptr) {
+    auto* box = static_cast<TensorBox*>(ptr);
+    if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
+    freeBox(box);
+  }
   return env.Undefined();
 }
 
 static Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !unwrapHandle(info.Env(), info[0], "isDisposed")->live());
+  return Napi::Boolean::New(info.Env(), boxOf(info.Env(), info[0], "isDisposed") == nullptr);
 }
 
 static Napi::Value LiveTensors(const Napi::CallbackInfo& info) {

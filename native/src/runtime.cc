@@ -35,8 +35,16 @@ static Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, "setGrad", [&]() -> Napi::Value {
     at::Tensor& t = unwrapTensor(env, info[0], "setGrad");
-    if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad().reset();
-    else t.mutable_grad() = unwrapTensor(env, info[1], "setGrad");
+    if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
+      t.mutable_grad().reset();
+    } else {
+      const at::Tensor& g = unwrapTensor(env, info[1], "setGrad");
+      // Checked here, where the mistake is made, rather than at the next backward.
+      if (!g.sizes().equals(t.sizes()) || g.scalar_type() != t.scalar_type() || g.device() != t.device())
+        throw std::invalid_argument("gradient " + dtypeName(g.scalar_type()) + c10::str(g.sizes()) + " on " + g.device().str() +
+                                    " does not match the tensor " + dtypeName(t.scalar_type()) + c10::str(t.sizes()) + " on " + t.device().str());
+      t.mutable_grad() = g;
+    }
     return env.Undefined();
   });
 }
@@ -72,8 +80,10 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, "setNumThreads", [&]() -> Napi::Value {
-    int n = info[0].As<Napi::Number>().Int32Value();
-    if (n < 1) throw std::invalid_argument("thread count must be at least 1");
+    if (!info[0].IsNumber()) throw std::invalid_argument("thread count must be a number");
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    if (!(d >= 1) || d != static_cast<double>(static_cast<int>(d))) throw std::invalid_argument("thread count must be an integer of at least 1");
+    int n = static_cast<int>(d);
     at::set_num_threads(n);
     return env.Undefined();
   });

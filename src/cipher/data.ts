@@ -157,7 +157,7 @@ export async function decryptImageFile(inPath: string, outPath: string, key: Cip
     if (!e || e.dtype !== 'F32' || e.shape.length !== 3) throw new Error(`${inPath}: expected a float32 tensor "image" [C, H, W]`);
     const [c, h, w] = e.shape;
     const plain = scope(() => {
-      const y = tensor(new Float32Array(e.data.slice().buffer), [1, c, h, w]);
+      const y = tensor(new Float32Array(copyBytes(e.data)), [1, c, h, w]);
       return cipher.decrypt(y).toTypedArray() as Float32Array;
     });
     if (isPng(outPath)) await writePng(outPath, plain, c as Channels, h, w);
@@ -233,10 +233,10 @@ export async function readEncryptedDataset(paths: string[], key?: CipherKey): Pr
   if (!lb || lb.shape.length !== 1 || lb.shape[0] !== im.shape[0]) throw new Error(`${path}: expected a tensor "labels" [N] matching "images"`);
   let labels: Uint8Array | Int32Array;
   if (lb.dtype === 'U8') labels = Uint8Array.from(lb.data);
-  else if (lb.dtype === 'I32') labels = new Int32Array(lb.data.slice().buffer);
-  else if (lb.dtype === 'I64') labels = Int32Array.from(new BigInt64Array(lb.data.slice().buffer), Number);
+  else if (lb.dtype === 'I32') labels = new Int32Array(copyBytes(lb.data));
+  else if (lb.dtype === 'I64') labels = Int32Array.from(new BigInt64Array(copyBytes(lb.data)), Number);
   else throw new Error(`${path}: labels must be uint8, int32 or int64, got ${lb.dtype}`);
-  const images = new Float32Array(im.data.slice().buffer);
+  const images = new Float32Array(copyBytes(im.data));
   return { dataset: new InMemoryDataset(images, labels, im.shape.slice(1), metadata.source === 'cifar10' ? CIFAR_CLASSES : undefined), metadata };
 }
 
@@ -314,7 +314,7 @@ export async function readImagesTensor(path: string, o: { limit?: number; channe
         const { tensors } = await readSafetensors(path);
         const t = tensors.get('image')!;
         const [c, h, w] = t.shape;
-        return { dataset: new InMemoryDataset(new Float32Array(t.data.slice().buffer), new Uint8Array(1), [c, h, w]), metadata: {} };
+        return { dataset: new InMemoryDataset(new Float32Array(copyBytes(t.data)), new Uint8Array(1), [c, h, w]), metadata: {} };
       }
       throw e;
     });
@@ -325,4 +325,12 @@ export async function readImagesTensor(path: string, o: { limit?: number; channe
   }
   const img = await readImage(path, { channels: o.channels ?? 3 });
   return { x: tensor(img.data, [1, img.channels, img.height, img.width]), labels: null };
+}
+
+/**
+ * An aligned copy of bytes that may be a view into a bigger buffer. (Not `bytes.slice()`: on a
+ * Node Buffer, what readFile returns, slice() is a view of the whole file's memory, not a copy.)
+ */
+function copyBytes(bytes: Uint8Array): ArrayBuffer {
+  return new Uint8Array(bytes).buffer;
 }

@@ -3,6 +3,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerInfo } from './commands/info.ts';
 import { registerEval } from './commands/eval.ts';
+import { registerCipher } from './commands/cipher.ts';
+import { registerEr } from './commands/er.ts';
+import { registerImportance } from './commands/importance.ts';
+import { registerProtect } from './commands/protect.ts';
+import { registerUnlock } from './commands/unlock.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerProtectInfo } from './commands/protect-info.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerDenoise } from './commands/denoise.ts';
 
@@ -13,6 +20,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerInfo(program);
   registerEval(program);
+  registerCipher(program);
+  registerEr(program);
+  registerImportance(program);
+  registerProtect(program);
+  registerUnlock(program);
+  registerKeys(program);
+  registerProtectInfo(program);
   registerTrain(program);
   registerDenoise(program);
   return program;

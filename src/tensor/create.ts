@@ -44,7 +44,10 @@ export function tensor(data: TypedArray | readonly number[] | number, shape?: re
     const natural = typed instanceof Uint16Array ? dtype : dtypeOfArray(typed);
     if (natural === undefined) throw new TypeError('tensor: a Uint16Array needs dtype float16 or bfloat16');
     const wanted = dtype ?? natural;
-    if (wanted !== natural && !(wanted === 'bool' && natural === 'uint8')) {
+    if (wanted === 'bool' && natural === 'uint8') {
+      // a bool tensor must hold only 0 and 1, whatever bytes were given
+      array = (typed as Uint8Array).every((v) => v <= 1) ? typed : Uint8Array.from(typed as Uint8Array, (v) => (v ? 1 : 0));
+    } else if (wanted !== natural) {
       if (typed instanceof BigInt64Array) array = typedArrayFor(Array.from(typed, Number), wanted);
       else array = typedArrayFor(typed as ArrayLike<number>, wanted);
     } else {

@@ -271,44 +271,30 @@ test('non-handles passed where a handle is expected: an Error naming the entry p
   });
 });
 
-test('a handle-class object that was never given a tensor', () => {
+test('objects that look like handles are rejected, not trusted', () => {
   scope(() => {
     const real = tensor([1]);
-    const proto = Object.getPrototypeOf(real.handle) as object;
-    // new TensorHandle() from JavaScript: a handle holding nothing, reads as disposed.
-    const Ctor = (proto as { constructor: new () => NativeHandle }).constructor;
-    const empty = new Ctor();
-    assert.equal(native.isDisposed(empty), true);
-    expectError(() => native.shape(empty), 'shape', 'tensor used after dispose()');
-    expectError(() => native.call(op('aten::relu').handle, [empty]), 'aten::relu', 'tensor used after dispose()');
-    native.dispose(empty);
-    // An object inheriting from the handle class without being one: an Error, not a crash.
-    const fake = Object.create(proto) as NativeHandle;
-    errorOf(() => native.shape(fake));
-    errorOf(() => native.dispose(fake));
-    errorOf(() => native.toBytes(fake));
-    expectError(() => native.call(op('aten::relu').handle, [fake]), 'aten::relu');
+    // Handles are type-tagged by the addon: a copy of a handle's shape, an object made from its
+    // prototype, or one inheriting from a real handle is not a handle.
+    const lookalikes = [{ ...real.handle }, Object.create(Object.getPrototypeOf(real.handle)), Object.create(real.handle as object)] as NativeHandle[];
+    for (const fake of lookalikes) {
+      expectError(() => native.shape(fake), 'shape', 'expected a tensor handle');
+      expectError(() => native.dispose(fake), 'dispose', 'expected a tensor handle');
+      expectError(() => native.toBytes(fake), 'toBytes', 'expected a tensor handle');
+      expectError(() => native.call(op('aten::relu').handle, [fake]), 'aten::relu', 'expected a tensor handle');
+    }
+    assert.deepEqual(native.shape(real.handle), [1]);
   });
 });
 
-test('an object inheriting from the handle class gets a message naming the entry point',
-  { todo: 'native/src/handle.cc unwrapHandle: InstanceOf passes, ObjectWrap::Unwrap throws a bare "Invalid argument"' }, () => {
-    scope(() => {
-      const proto = Object.getPrototypeOf(tensor([1]).handle) as object;
-      const fake = Object.create(proto) as NativeHandle;
-      expectError(() => native.shape(fake), 'shape', 'expected a tensor handle');
-      expectError(() => native.dispose(fake), 'dispose', 'expected a tensor handle');
-    });
-  });
-
 test('setNumThreads and opSchema name themselves on garbage input',
-  { todo: 'native/src/runtime.cc SetNumThreads: Int32Value() throws a bare "A number was expected"; dispatch.cc OpSchema reports "call:"' }, () => {
+  () => {
     expectError(() => native.setNumThreads({} as number), 'setNumThreads');
     expectError(() => native.opSchema({} as number), 'opSchema');
   });
 
 test('setGrad rejects a gradient of the wrong shape or dtype when it is set',
-  { todo: 'native/src/runtime.cc SetGrad assigns mutable_grad() unchecked; the mismatch surfaces only at the next backward' }, () => {
+  () => {
     scope(() => {
       const x = tensor([1, 2, 3]);
       x.requiresGrad = true;

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { noGrad, scope, type Tensor } from '../../tensor/index.ts';
 import { div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
+import { narrow } from '../../ops/shape.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import {
   CIPHER_KINDS, type CipherKey, CipherKeyError, DEFAULT_MAX_CONDITION, assertKind, deriveKey, describeKey, keyId,
@@ -313,28 +314,29 @@ export function learnedMarkdown(modelPath: string, adaptation: string, key: Ciph
   ].join('\n');
 }
 
-/** The picture grid for the first `count` images of plaintext bytes x [N, C, H, W]. */
+/**
+ * The picture grid for the first `count` images of plaintext bytes x [N, C, H, W]; the affine fit of
+ * the "adapted (fit)" column uses all of x.
+ */
 export async function writeCipherGrid(path: string, model: Awaited<ReturnType<typeof loadErModel>>['model'], bc: BlockCipher, x: Tensor, count: number): Promise<void> {
+  const n = Math.min(count, x.shape[0]);
   const cols = noGrad(() => scope(() => {
-    const n = Math.min(count, x.shape[0]);
-    const plain = div(toDtype(x.shape[0] === n ? x : narrowFirst(x, n), 'float32'), 255);
+    const plain = div(toDtype(x, 'float32'), 255);
     const input = encryptPixels(plain, bc);
     const shown = bc.key.kind === 'hill256' ? input : minMaxScale(input);
-    if (!model.adaptation) return [{ title: 'ciphertext', images: shown }, { title: 'plaintext', images: plain }];
+    if (!model.adaptation) return [{ title: 'ciphertext', images: narrowFirst(shown, n) }, { title: 'plaintext', images: narrowFirst(plain, n) }];
     const { raw, fitted } = adaptedImages(model, input, plain);
     return [
-      { title: 'ciphertext', images: shown }, { title: 'adapted (raw)', images: raw },
-      { title: 'adapted (fit)', images: fitted }, { title: 'plaintext', images: plain },
+      { title: 'ciphertext', images: narrowFirst(shown, n) }, { title: 'adapted (raw)', images: narrowFirst(raw, n) },
+      { title: 'adapted (fit)', images: narrowFirst(fitted, n) }, { title: 'plaintext', images: narrowFirst(plain, n) },
     ];
   }));
   try {
-    await writeImageGrid(path, cols, { count });
+    await writeImageGrid(path, cols, { count: n });
   } finally {
     for (const c of cols) c.images.dispose();
   }
 }
-
-import { narrow } from '../../ops/shape.ts';
 
 function narrowFirst(x: Tensor, n: number): Tensor {
   return narrow(x, 0, 0, n);
