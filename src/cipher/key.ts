@@ -127,7 +127,7 @@ interface Checked {
 }
 
 /** Checks one channel's matrix; the reason it is unusable, or its inverse and condition number. */
-function checkMatrix(kind: CipherKind, m: Matrix, n: number, maxCondition: number): Checked | string {
+function checkMatrix(kind: CipherKind, m: Matrix, n: number, maxCondition: number, orthogonalTolerance = 1e-9): Checked | string {
   for (let i = 0; i < m.length; i++) {
     if (!Number.isFinite(m[i])) return `entry ${i} is ${m[i]}`;
   }
@@ -142,7 +142,7 @@ function checkMatrix(kind: CipherKind, m: Matrix, n: number, maxCondition: numbe
   const condition = conditionNumber(m, n);
   if (!Number.isFinite(condition)) return 'singular: a singular value is 0, so the cipher cannot be inverted';
   if (condition > maxCondition) return `ill-conditioned: condition number ${condition.toPrecision(4)} exceeds the limit ${maxCondition}`;
-  if (kind === 'orthogonal' && orthogonalityError(m, n) > 1e-9) return `not orthogonal: max |KᵀK − I| = ${orthogonalityError(m, n).toExponential(2)}`;
+  if (kind === 'orthogonal' && orthogonalityError(m, n) > orthogonalTolerance) return `not orthogonal: max |KᵀK − I| = ${orthogonalityError(m, n).toExponential(2)}`;
   const inv = inverse(m, n);
   if (!inv) return 'singular: elimination met a zero pivot';
   return { inverse: inv, condition };
@@ -201,11 +201,13 @@ export function generateKey(o: KeyOptions): CipherKey {
 
 /**
  * A key from explicit matrices (e.g. imported, or recovered by an attack). They are checked exactly
- * as derived ones are: a singular, ill-conditioned or (hill256) even-determinant matrix is refused.
+ * as derived ones are: a singular, ill-conditioned or (hill256) even-determinant matrix is refused,
+ * and an "orthogonal" one must satisfy max |KᵀK − I| ≤ orthogonalTolerance (default 1e-9; attacks,
+ * whose estimates carry rounding error, pass a looser one).
  */
 export function keyFromMatrices(
   kind: CipherKind, k: number, matrices: readonly ArrayLike<number>[],
-  o: { shuffleKey?: Uint8Array | null; maxCondition?: number } = {},
+  o: { shuffleKey?: Uint8Array | null; maxCondition?: number; orthogonalTolerance?: number } = {},
 ): CipherKey {
   assertKind(kind);
   const maxCondition = o.maxCondition ?? DEFAULT_MAX_CONDITION;
@@ -218,7 +220,7 @@ export function keyFromMatrices(
   matrices.forEach((m, c) => {
     if (m.length !== n * n) throw new CipherKeyError(`channel ${c}: a k=${k} key matrix has ${n}×${n} = ${n * n} entries, got ${m.length}`);
     const mm = Float64Array.from(m);
-    const r = checkMatrix(kind, mm, n, maxCondition);
+    const r = checkMatrix(kind, mm, n, maxCondition, o.orthogonalTolerance);
     if (typeof r === 'string') throw new CipherKeyError(`channel ${c}: bad ${kind} key matrix: ${r}`);
     ms.push(mm);
     inverses.push(r.inverse);

@@ -382,3 +382,26 @@ export function solveMod256(a: ArrayLike<number>, b: ArrayLike<number>, n: numbe
   }
   return { solution: r.slice(0, m * p), rank, consistent };
 }
+
+/**
+ * The orthogonal matrix nearest to a (in the Frobenius norm: the polar factor), by the Newton
+ * iteration X ← (X + X⁻ᵀ)/2, which converges quadratically from a nearly orthogonal start (e.g. an
+ * orthogonal key estimated with rounding error). Null when an iterate is singular.
+ */
+export function nearestOrthogonal(a: Matrix, n: number): Matrix | null {
+  let x = Float64Array.from(a);
+  for (let it = 0; it < 50; it++) {
+    const inv = inverse(x, n);
+    if (!inv) return null;
+    const invT = transpose(inv, n);
+    const next = new Float64Array(n * n);
+    let change = 0;
+    for (let i = 0; i < n * n; i++) {
+      next[i] = (x[i] + invT[i]) / 2;
+      change = Math.max(change, Math.abs(next[i] - x[i]));
+    }
+    x = next;
+    if (change < 1e-15) break;
+  }
+  return x;
+}

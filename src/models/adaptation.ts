@@ -50,12 +50,12 @@ export class AdaptationNetwork extends Module {
     if (!Number.isInteger(this.channels) || this.channels < 1) throw new RangeError(`AdaptationNetwork: channels must be a positive integer, got ${this.channels}`);
     if (this.variant !== 'aligned' && this.variant !== 'padded') throw new RangeError(`AdaptationNetwork: variant must be 'aligned' or 'padded', got '${this.variant}'`);
     if (this.variant === 'padded' && k < 3) throw new RangeError(`AdaptationNetwork: the padded variant needs k ≥ 3 to keep the image size, got k=${k}`);
+    const init = config.init ?? 'default';
+    if (init !== 'default' && init !== 'identity') throw new RangeError(`AdaptationNetwork: init must be 'default' or 'identity', got '${init}'`);
     const hidden = this.channels * k * k;
     this.conv = this.registerModule('conv', new Conv2d(this.channels, hidden, k, { stride: k, padding: this.variant === 'padded' ? 1 : 0 }));
     this.deconv = this.registerModule('deconv', new ConvTranspose2d(hidden, this.channels, k, { stride: k }));
-    const init = config.init ?? 'default';
     if (init === 'identity') this.setIdentity();
-    else if (init !== 'default') throw new RangeError(`AdaptationNetwork: init must be 'default' or 'identity', got '${init}'`);
   }
 
   forward(x: Tensor): Tensor {

@@ -128,6 +128,12 @@ test('importance file → protect --importance', async () => {
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /importance magnitude \(from/);
   assert.match(r.out, /tier 1: restores \d+ kernels \(fraction 0.5000\)/);
+  // An importance file of some layers protects those layers.
+  await run('importance', modelPath, '-s', 'l1', '--layers', 'conv2', '-o', p('imp2.safetensors'));
+  const only = await run('protect', modelPath, '-i', p('imp2.safetensors'), '-t', '2', '-o', p('i2.safetensors'));
+  assert.equal(only.code, 0, only.err);
+  assert.match(only.out, /in 1 conv layer \(/);
+  assert.match((await run('protect-info', p('i2.safetensors'))).out, /protected conv layers \(1\): conv2.weight/);
   // An importance file of other weights is refused.
   const other = tinyNet(4);
   const f = fileOf(other);

@@ -3,6 +3,7 @@
 //
 //   real kinds  least squares (LAPACK gelsd in float64): exact (up to rounding) as soon as X has
 //               rank k², i.e. from k² linearly independent blocks. With fewer, K is undetermined.
+//               Orthogonal estimates are projected onto the nearest orthogonal matrix.
 //   hill256     Gaussian elimination mod 256 with odd pivots: exact as soon as some k² of the
 //               blocks form a matrix invertible mod 256 (random blocks: k² plus a few).
 //
@@ -20,7 +21,7 @@ import { sub } from '../../ops/arithmetic.ts';
 import { norm } from '../../ops/reduction.ts';
 import { type CipherKey, type CipherKind, CipherKeyError, keyFromMatrices } from '../key.ts';
 import { channelBlocks } from '../hill.ts';
-import { type Matrix, maxAbsDiff, solveMod256 } from '../matrix.ts';
+import { type Matrix, inverse, inverseMod256Matrix, maxAbsDiff, nearestOrthogonal, solveMod256 } from '../matrix.ts';
 
 export interface ChannelRecovery {
   channel: number;
@@ -39,6 +40,12 @@ export interface ChannelRecovery {
   /** Whether K̂ equals K (hill256: exactly; real: max abs error ≤ tolerance). Needs the true key. */
   recovered?: boolean;
 }
+
+/**
+ * Recovered matrices carry rounding error: accept any conditioning (orthogonal estimates are
+ * projected onto the nearest orthogonal matrix, so they pass the usual check).
+ */
+const RECOVERED_KEY_CHECKS = { maxCondition: Number.MAX_VALUE };
 
 /** Tolerance on max |K̂ − K| for a real key to count as recovered (float32 ciphertexts). */
 export const REAL_RECOVERY_TOLERANCE = 1e-3;
@@ -67,10 +74,10 @@ export function recoverChannelMatrix(kind: CipherKind, plainBlocks: Tensor, ciph
     const r = rank.item();
     const residual = norm(sub(matmul(x, solution), y)).item() / Math.max(norm(y).item(), 1e-300);
     const determined = r === m && n >= m;
-    return {
-      channel, blocks: n, rank: r, determined, relativeResidual: residual,
-      matrix: determined ? Float64Array.from(solution.toTypedArray() as Float64Array) : null,
-    };
+    let matrix: Matrix | null = determined ? Float64Array.from(solution.toTypedArray() as Float64Array) : null;
+    // An orthogonal key is known to be orthogonal: project the estimate onto the nearest one.
+    if (matrix && kind === 'orthogonal') matrix = nearestOrthogonal(matrix, m) ?? matrix;
+    return { channel, blocks: n, rank: r, determined, relativeResidual: residual, matrix };
   }));
 }
 
@@ -126,7 +133,7 @@ export function knownPlaintextAttack(
   let key: CipherKey | null = null;
   if (determined) {
     try {
-      key = keyFromMatrices(kind, k, channels.map((r) => r.matrix!), { maxCondition: Number.MAX_VALUE });
+      key = keyFromMatrices(kind, k, channels.map((r) => r.matrix!), RECOVERED_KEY_CHECKS);
     } catch (e) {
       if (!(e instanceof CipherKeyError)) throw e;
     }
@@ -190,7 +197,7 @@ export function minimumBlocks(plain: Tensor, cipher: Tensor, key: CipherKey): nu
 export interface ShuffledRecovery {
   /** Images used (each gives one block per position). */
   images: number;
-  /** Plaintext position found for ciphertext position 0, or null. */
+  /** The plaintext position matched to the first ciphertext position that could be solved, or null. */
   anchor: number | null;
   key: CipherKey | null;
   /** Recovered permutation (ciphertext position p holds plaintext block perm[p]). */
@@ -225,33 +232,32 @@ export function recoverShuffled(plain: Tensor, cipher: Tensor, kind: CipherKind,
   };
   const solve = (ch: number, q: number, p: number): ChannelRecovery => scope(() =>
     recoverChannelMatrix(kind, tensor(rowsAt(px[ch], q), [m, n2], 'float64'), tensor(rowsAt(cy[ch], p), [m, n2], 'float64'), ch));
+  const failed = (anchor: number | null): ShuffledRecovery => ({ images: m, anchor, key: null, permutation: null, unmatched: positions });
+  // 1. Anchor: for a ciphertext position p, the plaintext position q whose blocks (over the m images)
+  //    map onto p's by one matrix. Tries p = 0, 1, ... in case p's blocks happen to be degenerate.
+  const accept = kind === 'hill256' ? 0 : 1e-4;
   let anchor: number | null = null;
-  let best = Infinity;
-  for (let q = 0; q < positions; q++) {
-    const r = solve(0, q, 0);
-    if (!r.determined) continue;
-    if (r.relativeResidual < best) {
-      best = r.relativeResidual;
-      anchor = q;
+  let k0: Matrix | null = null;
+  for (let p = 0; p < Math.min(positions, 8) && k0 === null; p++) {
+    let best = Infinity;
+    for (let q = 0; q < positions; q++) {
+      const r = solve(0, q, p);
+      if (r.determined && r.relativeResidual < best) {
+        best = r.relativeResidual;
+        anchor = q;
+        k0 = r.matrix;
+      }
+    }
+    if (best > accept) {
+      anchor = null;
+      k0 = null;
     }
   }
-  const accept = kind === 'hill256' ? 0 : 1e-4;
-  if (anchor === null || best > accept) return { images: m, anchor: null, key: null, permutation: null, unmatched: positions };
-  const mats: Matrix[] = [];
-  for (let ch = 0; ch < c; ch++) {
-    const r = solve(ch, anchor, 0);
-    if (!r.matrix) return { images: m, anchor, key: null, permutation: null, unmatched: positions };
-    mats.push(r.matrix);
-  }
-  let key: CipherKey;
-  try {
-    key = keyFromMatrices(kind, k, mats, { maxCondition: Number.MAX_VALUE });
-  } catch {
-    return { images: m, anchor, key: null, permutation: null, unmatched: positions };
-  }
-  // Match positions with channel 0: decrypt each ciphertext position's m blocks, find the
-  // plaintext position with the same blocks.
-  const inv = key.inverses[0];
+  if (k0 === null) return failed(null);
+  const inv0 = kind === 'hill256' ? inverseMod256Matrix(k0, n2).inverse : inverse(k0, n2);
+  if (!inv0) return failed(anchor);
+  // 2. The permutation: decrypt every ciphertext position's m blocks of channel 0 and find the
+  //    plaintext position holding the same blocks.
   const perm = new Uint32Array(positions);
   let unmatched = 0;
   const plainAt = Array.from({ length: positions }, (_, q) => rowsAt(px[0], q));
@@ -261,7 +267,7 @@ export function recoverShuffled(plain: Tensor, cipher: Tensor, kind: CipherKind,
     for (let i = 0; i < m; i++) {
       for (let a = 0; a < n2; a++) {
         let s = 0;
-        for (let b = 0; b < n2; b++) s += y[i * n2 + b] * inv[b * n2 + a];
+        for (let b = 0; b < n2; b++) s += y[i * n2 + b] * inv0[b * n2 + a];
         dec[i * n2 + a] = kind === 'hill256' ? ((s % 256) + 256) % 256 : s;
       }
     }
@@ -279,6 +285,27 @@ export function recoverShuffled(plain: Tensor, cipher: Tensor, kind: CipherKind,
     const tol = kind === 'hill256' ? 0 : 1e-2;
     if (bestD > tol || second <= tol) unmatched++;
     perm[p] = bestQ;
+  }
+  // 3. Every channel's matrix from all m·positions block pairs, now aligned by the permutation.
+  const mats: Matrix[] = [];
+  for (let ch = 0; ch < c; ch++) {
+    const xs = new Float64Array(m * positions * n2);
+    const ys = new Float64Array(m * positions * n2);
+    let row = 0;
+    for (let p = 0; p < positions; p++) {
+      xs.set(rowsAt(px[ch], perm[p]), row * n2);
+      ys.set(rowsAt(cy[ch], p), row * n2);
+      row += m;
+    }
+    const r = scope(() => recoverChannelMatrix(kind, tensor(xs, [m * positions, n2], 'float64'), tensor(ys, [m * positions, n2], 'float64'), ch));
+    if (!r.matrix) return failed(anchor);
+    mats.push(r.matrix);
+  }
+  let key: CipherKey;
+  try {
+    key = keyFromMatrices(kind, k, mats, RECOVERED_KEY_CHECKS);
+  } catch {
+    return failed(anchor);
   }
   return { images: m, anchor, key, permutation: perm, unmatched };
 }

@@ -40,7 +40,7 @@ export function registerProtect(program: Command): void {
     .requiredOption('-o, --out <file>', 'protected model to write (safetensors)')
     .option('-a, --arch <name>', 'architecture, when the file does not say (needed for pss/taylor and --targets)')
     .option('-r, --ratio <x>', 'fraction of each layer\'s kernels to protect: ⌊N·ratio⌋ + 1 of N', '0.08')
-    .option('--layers <names>', 'comma-separated conv layers (weight or module names); default all')
+    .option('--layers <names>', 'comma-separated conv layers (weight or module names); default all (with --importance: the layers it scores)')
     .option('-t, --tiers <M>', 'number of tiers (default 3; with --targets, the number of targets + 1)')
     .option('--fractions <list>', 'share of each layer\'s selected kernels restored by tiers 1..M, rising to 1 (default 0.6 + 0.4·m/M)')
     .option('--targets <list>', 'calibrate tiers 1..M−1 to these metrics instead (accuracy as a fraction, or PSNR in dB for denoisers)')
@@ -73,14 +73,16 @@ Examples:
       const file = await readModelFile(path);
       if (file.metadata[PROTECT_METADATA_KEY] !== undefined) throw new Error(`${path} is already protected: protect the original model`);
       const spec = architectureOf(o.arch, file.metadata);
-      const layers = resolveLayers(file.tensors, parseLayers(o.layers));
+      // An importance file made for some layers only protects those unless --layers says otherwise.
+      const saved = o.importance ? await loadImportance(o.importance) : undefined;
+      const layers = resolveLayers(file.tensors, parseLayers(o.layers) ?? (saved ? [...saved.scores.keys()] : undefined));
       let model: Module | undefined = spec ? modelFor(spec, file, path) : undefined;
       try {
         // Importance: a saved file, or computed now.
         let importance: ImportanceMap;
         let strategy: string;
-        if (o.importance) {
-          const imp = await loadImportance(o.importance);
+        if (saved) {
+          const imp = saved;
           const digest = Buffer.from(weightsDigest(file.tensors)).toString('hex');
           if (imp.source && imp.source !== digest && !o.force) {
             throw new Error(`${o.importance} was computed on other weights than ${path} (use --force to use it anyway)`);
@@ -135,7 +137,7 @@ Examples:
         }
         const selected = r.layers.reduce((n, l) => n + l.selected, 0);
         const total = r.layers.reduce((n, l) => n + l.kernels, 0);
-        console.log(`protected ${selected} of ${total} kernels in ${r.layers.length} conv layers (ratio ${ratio}, importance ${strategy})`);
+        console.log(`protected ${selected} of ${total} kernels in ${r.layers.length} conv layer${r.layers.length === 1 ? '' : 's'} (ratio ${ratio}, importance ${strategy})`);
         for (let m = 0; m <= r.header.tiers; m++) {
           const restored = r.layers.reduce((n, l) => n + l.perTier[m], 0);
           const metric = r.calibration ? `, ${unit} ${r.calibration.metrics[m].toFixed(4)}` : '';

@@ -1,7 +1,12 @@
 // Importance files: computed once (PSS takes minutes), used by every later `protect`. A plain
-// safetensors file: one float32 [A, B] tensor per conv layer, named by the layer's weight name;
-// metadata 'nnlock.importance' = JSON { version, strategy, settings, source } where source is the
-// digest of the weights it was computed on, so a file made for another model is noticed.
+// safetensors file: one float32 [A, B] tensor per conv layer, named by the layer's weight name
+// (kernel (a, b) at [a, b], higher = more important). Metadata:
+//   nnlock.importance  "1" (the format version; marks the file as an importance file)
+//   strategy           pss | taylor | l1 | magnitude | magnitude-asc | closest-mean | random
+//   settings           JSON of the options the strategy ran with (epochs, images, seed, ...)
+//   source             weightsDigest (hex) of the weights scored, so a file made for other
+//                      weights is noticed
+//   architecture       when known
 import { readSafetensors, writeSafetensors, type TensorEntry } from '../../io/safetensors.ts';
 import { type ConvLayer, copyBytes } from '../layers.ts';
 import { type ImportanceMap, type Strategy, assertStrategy, layerScores } from './scores.ts';
@@ -26,8 +31,10 @@ export function serializeImportance(scores: ImportanceMap, info: ImportanceInfo)
   for (const [name, s] of scores) {
     tensors.set(name, { dtype: 'F32', shape: [...s.shape], data: new Uint8Array(s.scores.buffer.slice(s.scores.byteOffset, s.scores.byteOffset + s.scores.byteLength)) });
   }
-  const meta = { version: 1, strategy: info.strategy, settings: info.settings, source: info.source, architecture: info.architecture };
-  return { tensors, metadata: { [IMPORTANCE_METADATA_KEY]: JSON.stringify(meta) } };
+  const metadata: Record<string, string> = { [IMPORTANCE_METADATA_KEY]: '1', strategy: info.strategy, settings: JSON.stringify(info.settings) };
+  if (info.source) metadata.source = info.source;
+  if (info.architecture) metadata.architecture = info.architecture;
+  return { tensors, metadata };
 }
 
 export async function saveImportance(path: string, scores: ImportanceMap, info: ImportanceInfo): Promise<void> {
@@ -36,15 +43,15 @@ export async function saveImportance(path: string, scores: ImportanceMap, info: 
 }
 
 export function parseImportance(tensors: Map<string, TensorEntry>, metadata: Record<string, string>, where = 'importance file'): ImportanceFile {
-  const raw = metadata[IMPORTANCE_METADATA_KEY];
-  if (raw === undefined) throw new Error(`${where} is not an nnlock importance file (no '${IMPORTANCE_METADATA_KEY}' metadata)`);
-  let meta: { version?: unknown; strategy?: unknown; settings?: unknown; source?: unknown; architecture?: unknown };
+  const version = metadata[IMPORTANCE_METADATA_KEY];
+  if (version === undefined) throw new Error(`${where} is not an nnlock importance file (no '${IMPORTANCE_METADATA_KEY}' metadata)`);
+  if (version !== '1') throw new Error(`${where}: unsupported importance format version ${version}`);
+  let settings: unknown;
   try {
-    meta = JSON.parse(raw);
+    settings = JSON.parse(metadata.settings ?? '{}');
   } catch {
-    throw new Error(`${where}: '${IMPORTANCE_METADATA_KEY}' is not valid JSON`);
+    throw new Error(`${where}: 'settings' is not valid JSON`);
   }
-  if (meta.version !== 1) throw new Error(`${where}: unsupported importance format version ${String(meta.version)}`);
   const scores: ImportanceMap = new Map();
   for (const [name, e] of tensors) {
     if (e.dtype !== 'F32' || e.shape.length !== 2) throw new Error(`${where}: ${name} must be a float32 [A, B] tensor, got ${e.dtype}[${e.shape.join(', ')}]`);
@@ -54,10 +61,10 @@ export function parseImportance(tensors: Map<string, TensorEntry>, metadata: Rec
   }
   return {
     scores,
-    strategy: assertStrategy(String(meta.strategy)),
-    settings: typeof meta.settings === 'object' && meta.settings !== null ? meta.settings as Record<string, unknown> : {},
-    source: typeof meta.source === 'string' ? meta.source : undefined,
-    architecture: typeof meta.architecture === 'string' ? meta.architecture : undefined,
+    strategy: assertStrategy(String(metadata.strategy)),
+    settings: typeof settings === 'object' && settings !== null && !Array.isArray(settings) ? settings as Record<string, unknown> : {},
+    source: metadata.source,
+    architecture: metadata.architecture,
   };
 }
 
