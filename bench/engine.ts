@@ -335,6 +335,9 @@ async function main(): Promise<void> {
       'ratio = PyTorch median time / nnlock median time over all timed iterations: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster); target ≥ 0.95.',
       'paired ratio = median over rounds of (PyTorch round median / nnlock round median); best-run ratio = PyTorch fastest iteration / nnlock fastest iteration (the least disturbed runs, useful when other work shares the cores).',
       ...checks,
+      ...(Math.max(loadAtStart[0], machineInfo().loadAverage[0]) > availableParallelism()
+        ? [`the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end, on ${availableParallelism()} cores): absolute times are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`]
+        : []),
       `nnlock: ${native.parallelInfo().split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
       `PyTorch: ${torchInfo.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
     ],

@@ -17,6 +17,8 @@ AddonData& addonData(Napi::Env env);
 // handle.cc: the JavaScript object (type-tagged, wrapping a heap box) that owns one reference to an at::Tensor.
 Napi::Object wrapTensor(Napi::Env env, at::Tensor tensor);
 at::Tensor& unwrapTensor(Napi::Env env, const Napi::Value& value, const char* what);
+// The tensor of a live handle, or nullptr (not a handle, or disposed): the fast path for op arguments.
+at::Tensor* handleTensor(Napi::Env env, const Napi::Value& value);
 bool isHandle(Napi::Env env, const Napi::Value& value);
 void initHandleExports(Napi::Env env, Napi::Object exports);
 

@@ -67,6 +67,12 @@ static c10::MemoryFormat parseMemoryFormat(const std::string& s) {
 static c10::IValue convert(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& real,
                            const c10::Argument& arg);
 
+// A tensor argument; the error message is only built when the value is not a live handle.
+static const at::Tensor& tensorArg(Napi::Env env, const Napi::Value& v, const c10::Argument& arg) {
+  if (at::Tensor* t = handleTensor(env, v)) return *t;
+  return unwrapTensor(env, v, ("argument '" + arg.name() + "'").c_str());  // throws the right error
+}
+
 static c10::IValue convertList(Napi::Env env, const Napi::Value& v, const c10::ListTypePtr& list, const c10::TypePtr& realType,
                                const c10::Argument& arg) {
   const c10::TypePtr& elem = list->getElementType();
@@ -100,7 +106,7 @@ static c10::IValue convertList(Napi::Env env, const Napi::Value& v, const c10::L
     case c10::TypeKind::TensorType: {
       std::vector<at::Tensor> out;
       out.reserve(n);
-      for (uint32_t i = 0; i < n; i++) out.push_back(unwrapTensor(env, arr.Get(i), ("argument '" + arg.name() + "'").c_str()));
+      for (uint32_t i = 0; i < n; i++) out.push_back(tensorArg(env, arr.Get(i), arg));
       return c10::IValue(out);
     }
     case c10::TypeKind::OptionalType: {
@@ -109,7 +115,7 @@ static c10::IValue convertList(Napi::Env env, const Napi::Value& v, const c10::L
         for (uint32_t i = 0; i < n; i++) {
           Napi::Value e = arr.Get(i);
           if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
-          else out.push_back(unwrapTensor(env, e, ("argument '" + arg.name() + "'").c_str()));
+          else out.push_back(tensorArg(env, e, arg));
         }
         return c10::IValue(out);
       }
@@ -125,7 +131,7 @@ static c10::IValue convert(Napi::Env env, const Napi::Value& v, const c10::TypeP
                            const c10::Argument& arg) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      return unwrapTensor(env, v, ("argument '" + arg.name() + "'").c_str());
+      return tensorArg(env, v, arg);
     case c10::TypeKind::OptionalType: {
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       const c10::TypePtr& realElem =

@@ -4,19 +4,27 @@
 #include "common.h"
 #include <mutex>
 #include <unordered_map>
-#include <deque>
+#include <atomic>
 
 namespace nnlock {
 
 namespace {
+// Process-wide table shared by worker threads. Entries are appended under a mutex and never move
+// or disappear, so calls read them without locking: the count is published with release
+// semantics after the entry is written.
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string name;
+};
+constexpr uint32_t kMaxOps = 8192;
 struct OpTable {
-  std::mutex mutex;
-  std::deque<c10::OperatorHandle> handles;  // deque: references stay valid as it grows
-  std::deque<std::string> names;
+  std::mutex mutex;  // only for insertion
   std::unordered_map<std::string, uint32_t> ids;
+  OpEntry* entries[kMaxOps] = {};
+  std::atomic<uint32_t> count{0};
 };
 OpTable& table() {
-  static OpTable* t = new OpTable();  // process-wide, shared by worker threads, never destroyed
+  static OpTable* t = new OpTable();  // never destroyed: worker threads may outlive static teardown
   return *t;
 }
 }  // namespace
@@ -36,31 +44,31 @@ static Napi::Value OpHandle(const Napi::CallbackInfo& info) {
     if (it != t.ids.end()) return Napi::Number::New(env, it->second);
     auto handle = c10::Dispatcher::singleton().findSchema({name.c_str(), overload.c_str()});
     if (!handle) throw std::invalid_argument("no such op (name and overload as in PyTorch's native_functions.yaml, e.g. 'aten::add' 'Tensor')");
-    uint32_t id = static_cast<uint32_t>(t.handles.size());
-    t.handles.push_back(*handle);
-    t.names.push_back(key);
+    uint32_t id = t.count.load(std::memory_order_relaxed);
+    if (id >= kMaxOps) throw std::length_error("too many distinct ops");
+    t.entries[id] = new OpEntry{*handle, key};
     t.ids.emplace(key, id);
+    t.count.store(id + 1, std::memory_order_release);
     return Napi::Number::New(env, id);
   });
 }
 
-static const c10::OperatorHandle& lookup(Napi::Env env, const Napi::Value& idValue, std::string* name, const char* what) {
+static const OpEntry& lookup(Napi::Env env, const Napi::Value& idValue, const char* what) {
   if (!idValue.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + ": op id must be a number from opHandle()");
-  uint32_t id = idValue.As<Napi::Number>().Uint32Value();
+  double d = idValue.As<Napi::Number>().DoubleValue();
   OpTable& t = table();
-  std::lock_guard<std::mutex> lock(t.mutex);
-  if (id >= t.handles.size()) throw Napi::RangeError::New(env, std::string(what) + ": unknown op id " + std::to_string(id));
-  *name = t.names[id];
-  return t.handles[id];
+  if (!(d >= 0) || d >= t.count.load(std::memory_order_acquire) || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw Napi::RangeError::New(env, std::string(what) + ": unknown op id " + std::to_string(d));
+  return *t.entries[static_cast<uint32_t>(d)];
 }
 
 // call(id: number, args: unknown[]): handle | handle[] | number | boolean | null | (...)[]
 // `undefined` or a missing trailing argument takes the schema's default.
 static Napi::Value Call(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name;
-  const c10::OperatorHandle& op = lookup(env, info[0], &name, "call");
-  return guarded(env, name, [&]() -> Napi::Value {
+  const OpEntry& entry = lookup(env, info[0], "call");
+  const c10::OperatorHandle& op = entry.handle;
+  return guarded(env, entry.name, [&]() -> Napi::Value {
     if (!info[1].IsArray()) throw std::invalid_argument("arguments must be an array");
     auto args = info[1].As<Napi::Array>();
     const c10::FunctionSchema& schema = op.schema();
@@ -95,9 +103,7 @@ static Napi::Value Call(const Napi::CallbackInfo& info) {
 
 // opSchema(id): the op's schema as PyTorch prints it, for messages and docs.
 static Napi::Value OpSchema(const Napi::CallbackInfo& info) {
-  std::string name;
-  const c10::OperatorHandle& op = lookup(info.Env(), info[0], &name, "opSchema");
-  return Napi::String::New(info.Env(), toString(op.schema()));
+  return Napi::String::New(info.Env(), toString(lookup(info.Env(), info[0], "opSchema").handle.schema()));
 }
 
 void initDispatchExports(Napi::Env env, Napi::Object exports) {

@@ -60,6 +60,13 @@ static TensorBox* boxOf(Napi::Env env, const Napi::Value& value, const char* wha
   return static_cast<TensorBox*>(ptr);
 }
 
+at::Tensor* handleTensor(Napi::Env env, const Napi::Value& value) {
+  if (!isHandle(env, value)) return nullptr;
+  void* ptr = nullptr;
+  if (napi_unwrap(env, value, &ptr) != napi_ok) return nullptr;
+  return &static_cast<TensorBox*>(ptr)->tensor;
+}
+
 at::Tensor& unwrapTensor(Napi::Env env, const Napi::Value& value, const char* what) {
   TensorBox* box = boxOf(env, value, what);
   if (!box) throw Napi::Error::New(env, std::string(what) + ": tensor used after dispose()");

@@ -49,13 +49,18 @@ function checkMetadata(meta: Record<string, string>, key: CipherKey, format: str
  */
 export function encryptPixels(x: Tensor, cipher: BlockCipher): Tensor {
   if (cipher.key.kind !== 'hill256') return cipher.encrypt(x);
-  return noGrad(() => scope(() => div(cipher.encrypt(round(mul(clamp(x, 0, 1), 255))), 255)));
+  return noGrad(() => scope(() => div(toDtype(cipher.encrypt(toBytes(x)), 'float32'), 255)));
 }
 
 /** The inverse of encryptPixels: plaintext pixels in [0, 1] from network-input ciphertext. */
 export function decryptPixels(y: Tensor, cipher: BlockCipher): Tensor {
   if (cipher.key.kind !== 'hill256') return cipher.decrypt(y);
-  return noGrad(() => scope(() => div(cipher.decrypt(round(mul(y, 255))), 255)));
+  return noGrad(() => scope(() => div(toDtype(cipher.decrypt(toBytes(y)), 'float32'), 255)));
+}
+
+/** Pixels in [0, 1] to uint8 bytes round(255·x) (clamped first). */
+function toBytes(x: Tensor): Tensor {
+  return toDtype(round(mul(clamp(x, 0, 1), 255)), 'uint8');
 }
 
 /**

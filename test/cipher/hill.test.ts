@@ -59,12 +59,44 @@ test('encryption is y = x·K per row-major k×k block and channel (and the permu
       scope(() => {
         const shape = [2, 2, 4, 6];
         const x = kind === 'hill256' ? toDtype(randint(0, 256, shape), 'uint8') : rand(shape, { dtype: 'float64' });
-        const y = encryptTensor(x, key);
         const want = referenceEncrypt(x.toArray(), shape, key);
-        const got = y.toArray();
-        const tol = kind === 'hill256' ? 0 : 1e-12;
-        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= tol, `${kind} shuffle=${shuffle}: element ${i}: ${got[i]} vs ${want[i]}`);
+        for (const algorithm of ['conv', 'bmm'] as const) {
+          const cipher = new BlockCipher(key, { algorithm });
+          try {
+            const got = cipher.encrypt(x).toArray();
+            const tol = kind === 'hill256' ? 0 : 1e-12;
+            for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= tol, `${kind} ${algorithm} shuffle=${shuffle}: element ${i}: ${got[i]} vs ${want[i]}`);
+          } finally {
+            cipher.dispose();
+          }
+        }
       });
+    }
+  }
+});
+
+test('the conv and bmm formulations agree (bit for bit for hill256), with and without shuffle', () => {
+  manualSeed(6);
+  for (const kind of ['uniform', 'orthogonal', 'hill256'] as const) {
+    for (const shuffle of [false, true]) {
+      const key = deriveKey(secret, { kind, k: 4, channels: 3, shuffle });
+      const conv = new BlockCipher(key, { algorithm: 'conv' });
+      const mm = new BlockCipher(key, { algorithm: 'bmm' });
+      try {
+        scope(() => {
+          const x = kind === 'hill256' ? toDtype(randint(0, 256, [3, 3, 16, 24]), 'uint8') : rand([3, 3, 16, 24]);
+          const a = conv.encrypt(x);
+          const b = mm.encrypt(x);
+          if (kind === 'hill256') assert.ok(equal(a, b), `${kind} shuffle=${shuffle}`);
+          else assert.ok(relError(a, b) < 1e-6, `${kind} shuffle=${shuffle}: ${relError(a, b)}`);
+          // Each decrypts the other's ciphertext.
+          if (kind === 'hill256') assert.ok(equal(mm.decrypt(a), x) && equal(conv.decrypt(b), x));
+          else assert.ok(relError(mm.decrypt(a), x) < 1e-5 && relError(conv.decrypt(b), x) < 1e-5);
+        });
+      } finally {
+        conv.dispose();
+        mm.dispose();
+      }
     }
   }
 });

@@ -256,11 +256,9 @@ test('100,000 steps of small ops, a scope per step, yielding every 1,000 steps: 
   assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps`);
 });
 
-test('100,000 steps of small ops in a loop that never yields: resident memory stays flat',
-
-  async () => {
-    const growthMb = await smallOpsLoop(0);
-    assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps without yielding`);
-  });
+test('100,000 steps of small ops in a loop that never yields: resident memory stays flat', async () => {
+  const growthMb = await smallOpsLoop(0);
+  assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps without yielding`);
+});
 
 test('leaks no tensors', checkLeaks);

@@ -9,9 +9,9 @@
 //
 // With shuffled block positions the attacker does not know which ciphertext block came from which
 // plaintext block. recoverShuffled() still breaks it from m > k² known images (k² + 4 is plenty):
-// for ciphertext position 0 it tries every plaintext position q, solving for K over the m images;
-// only the true q leaves no residual (with m = k² every candidate would fit). With K known, every block is decrypted and
-// matched to its plaintext position, which recovers the permutation too.
+// for one ciphertext position it tries every plaintext position q, solving for K over the m images;
+// only the true q leaves no residual (with m = k² every candidate would fit). That K decrypts every
+// position, which recovers the permutation; then each channel's K is solved from all the blocks.
 import { type Tensor, noGrad, scope, tensor } from '../../tensor/index.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { narrow } from '../../ops/shape.ts';

@@ -7,7 +7,7 @@ import {
   taskLoss, taylorImportance, weightImportance, weightsDigest,
 } from '../../protect/index.ts';
 import { progress } from '../../train/progress.ts';
-import { architectureOf, modelFor, parseLayers, positiveInt, readModelFile, requireArchitecture, trainingData } from './protect-args.ts';
+import { architectureOf, modelFor, parseLayers, parseSeed, positiveInt, readModelFile, requireArchitecture, trainingData } from './protect-args.ts';
 
 interface ImportanceCliOptions {
   out: string;
@@ -61,8 +61,7 @@ Example:
       const file = await readModelFile(path);
       const spec = architectureOf(o.arch, file.metadata);
       const layers = resolveLayers(file.tensors, parseLayers(o.layers));
-      const seed = Number(o.seed);
-      if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got '${o.seed}'`);
+      const seed = parseSeed(o.seed);
       const t0 = performance.now();
       let scores: ImportanceMap;
       let settings: Record<string, unknown> = { seed };

@@ -64,6 +64,12 @@ export function parseNumberList(text: string, name: string): number[] {
   return v;
 }
 
+export function parseSeed(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`--seed must be an integer, got '${text}'`);
+  return n;
+}
+
 export function parseRatio(text: string): number {
   const r = Number(text);
   if (!(r >= 0 && r < 1)) throw new Error(`--ratio must be a number in [0, 1), got '${text}'`);

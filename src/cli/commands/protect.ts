@@ -9,7 +9,7 @@ import {
 } from '../../protect/index.ts';
 import type { Module } from '../../nn/index.ts';
 import {
-  architectureOf, evaluator, modelFor, parseLayers, parseNumberList, parseRatio, positiveInt, readModelFile, requireArchitecture, trainingData,
+  architectureOf, evaluator, modelFor, parseLayers, parseNumberList, parseRatio, parseSeed, positiveInt, readModelFile, requireArchitecture, trainingData,
 } from './protect-args.ts';
 
 interface ProtectCliOptions {
@@ -69,7 +69,7 @@ Examples:
         for (const p of [o.out, keyPath]) if (existsSync(p)) throw new Error(`${p} exists (use --force to overwrite)`);
       }
       const ratio = parseRatio(o.ratio);
-      const seed = Number(o.seed);
+      const seed = parseSeed(o.seed);
       const file = await readModelFile(path);
       if (file.metadata[PROTECT_METADATA_KEY] !== undefined) throw new Error(`${path} is already protected: protect the original model`);
       const spec = architectureOf(o.arch, file.metadata);
