@@ -32,7 +32,7 @@ export interface TensorEntry {
   shape: number[];
   /** Little-endian raw bytes. After parsing: a view into the file buffer (no
    *  copy), so its byteOffset is not necessarily aligned for a typed array
-   *  of the dtype; copy (`data.slice()`) before viewing as Float32Array etc. */
+   *  of the dtype; copy (`data.slice()`, which copies: entries are plain Uint8Array views, never Buffers) before viewing as Float32Array etc. */
   data: Uint8Array;
 }
 
@@ -268,7 +268,10 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
 export async function readSafetensors(path: string): Promise<SafetensorsContents> {
   let bytes: Uint8Array;
   try {
-    bytes = await fs.promises.readFile(path);
+    const file = await fs.promises.readFile(path);
+    // A plain Uint8Array view, not a Buffer: Buffer#slice() returns a view where
+    // Uint8Array#slice() copies, and callers copy entries with slice().
+    bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
