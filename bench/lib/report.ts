@@ -1,10 +1,13 @@
 // Shared code of the benchmarks: summary statistics, machine facts, and results written as
 // bench/results/<name>.json and bench/results/<name>.md (a Markdown table), each atomically
-// (temporary file, then rename), so a reader never sees half a result.
+// (temporary file, then rename), so a reader never sees half a result. Also the driver of a
+// PyTorch peer process (PythonPeer) and the per-iteration timer the paired benchmarks share.
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 
 export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
@@ -93,6 +96,26 @@ export interface CaseResult {
   meetsTarget?: boolean;
   /** Values both sides computed (e.g. the last loss), to show they did the same work. */
   check?: { ours: number; peer: number };
+  /** Items (e.g. images) per second from the median times; set by withThroughput. */
+  throughput?: Throughput;
+}
+
+/** Work rate of both sides: `perIter` items per timed iteration, rates from the median times. */
+export interface Throughput {
+  unit: string;
+  perIter: number;
+  ours: number;
+  peer: number;
+  /** Rates from the fastest iteration of each side. */
+  oursBest: number;
+  peerBest: number;
+}
+
+/** Adds items-per-second figures to a case (`perIter` items, e.g. the batch size, per iteration). */
+export function withThroughput(c: CaseResult, perIter: number, unit: string): CaseResult {
+  const rate = (ms: number): number => (perIter * 1000) / ms;
+  c.throughput = { unit, perIter, ours: rate(c.ours.median), peer: rate(c.peer.median), oursBest: rate(c.ours.min), peerBest: rate(c.peer.min) };
+  return c;
 }
 
 export interface BenchReport {
@@ -173,6 +196,20 @@ export function toMarkdown(r: BenchReport): string {
     ]),
     [false, true, true, false, false, false],
   );
+  // Only reports whose cases carry throughput figures get this table.
+  const withRates = r.cases.filter((c) => c.throughput !== undefined);
+  const rates = withRates.length === 0 ? [] : ['## Throughput', '', markdownTable(
+    ['case', 'per iteration', `${r.ours} (median)`, `${r.peer} (median)`, 'ratio', `${r.ours} (best)`, `${r.peer} (best)`, 'target met'],
+    withRates.map((c) => {
+      const t = c.throughput!;
+      return [
+        c.name, `${t.perIter} ${t.unit}`, `${fmt(t.ours)} ${t.unit}/s`, `${fmt(t.peer)} ${t.unit}/s`, fmt(c.ratio, 3),
+        `${fmt(t.oursBest)} ${t.unit}/s`, `${fmt(t.peerBest)} ${t.unit}/s`,
+        c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
+      ];
+    }),
+    [false, true, true, true, true, true, true, false],
+  ), ''];
   const m = r.machine;
   const facts = [
     `- date: ${r.date}`,
@@ -181,7 +218,7 @@ export function toMarkdown(r: BenchReport): string {
     `- versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ];
   const notes = r.notes.length ? ['', '## Notes', '', ...r.notes.map((n) => `- ${n}`)] : [];
-  return [`# ${r.title}`, '', ...facts, '', table, '', '## Spread', '', spread, ...notes, ''].join('\n');
+  return [`# ${r.title}`, '', ...facts, '', ...rates, ...(rates.length ? ['## Times', ''] : []), table, '', '## Spread', '', spread, ...notes, ''].join('\n');
 }
 
 /** Writes bench/results/<name>.json and <name>.md atomically; returns their paths. */
@@ -202,3 +239,71 @@ export function readReport(name: string, dir = RESULTS_DIR): BenchReport | null 
     return null;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running a peer side by side: a long-lived child process speaking one JSON object per line
+// (the PyTorch halves of the benchmarks, bench/*_torch.py), and the timer both sides use.
+
+export class PythonPeer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly pending: ((line: string) => void)[] = [];
+  private readonly buffered: string[] = [];
+  private exited: string | null = null;
+
+  constructor(python: string, script: string) {
+    this.child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[torch] ${d.toString()}`));
+    this.child.on('error', (e) => this.fail(`could not start ${python}: ${e.message}`));
+    this.child.on('exit', (code, signal) => this.fail(`${python} ${script} exited (code ${code}, signal ${signal})`));
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on('line', (line) => {
+      const waiter = this.pending.shift();
+      if (waiter) waiter(line);
+      else this.buffered.push(line);
+    });
+  }
+
+  private fail(why: string): void {
+    this.exited = why;
+    for (const w of this.pending.splice(0)) w(JSON.stringify({ error: why }));
+  }
+
+  /** Sends one message and waits for its reply; a reply with `error` throws. */
+  async request<T>(msg: Record<string, unknown>): Promise<T> {
+    if (this.exited) throw new Error(`PyTorch peer: ${this.exited}`);
+    const line = await new Promise<string>((resolve) => {
+      const early = this.buffered.shift();
+      if (early !== undefined) resolve(early);
+      else this.pending.push(resolve);
+      this.child.stdin.write(`${JSON.stringify(msg)}\n`);
+    });
+    const reply = JSON.parse(line) as T & { error?: string };
+    if (reply.error) throw new Error(`PyTorch peer (${String(msg.cmd)} ${String(msg.case ?? '')}): ${reply.error}`);
+    return reply;
+  }
+
+  /** Asks the child to quit and waits for it to exit. */
+  async close(): Promise<void> {
+    if (!this.exited) {
+      const done = new Promise((resolve) => this.child.once('exit', resolve));
+      await this.request({ cmd: 'quit' }).catch(() => undefined);
+      await done;
+    }
+    this.lines.close();
+  }
+}
+
+/** Runs step `iters` times; the wall time of each run in milliseconds. */
+export function timeIters(step: () => void, iters: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** Lets pending N-API finalizers and timers run between rounds (see test/engine/memory.test.ts). */
+export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -8,6 +8,7 @@ import { readImage, writePng, type Channels } from '../../io/image.ts';
 import { type DenoiseImage, evaluateDenoiser, mean } from '../../train/evaluate.ts';
 import { DnCNN } from '../../models/dncnn.ts';
 import { loadModel } from '../model-args.ts';
+import { optionalKey } from './protect-args.ts';
 import { positiveNumber } from '../data-args.ts';
 
 export function registerDenoise(program: Command): void {
@@ -20,10 +21,13 @@ export function registerDenoise(program: Command): void {
     .option('--sigma <x>', 'noise level on the [0, 255] scale', '25')
     .option('--seed <n>', 'noise seed (image i uses seed + i)', '0')
     .option('-o, --out <folder>', 'write the denoised (and noisy) PNGs here')
+    .option('--key-file <file>', 'key file for a protected model (unlocked in memory; nothing is written)')
+    .option('--key <token>', 'key token for a protected model (visible to other local users: prefer --key-file)')
+    .option('--tier <m>', 'with a key: restore this tier (default: the key\'s own)')
     .option('--json', 'print per-image results as JSON')
     .addHelpText('after', '\nExample:\n  nnlock denoise -w ../shared/data/weights/dncnn-s-25.safetensors -a dncnn-17 -i ../shared/data/images/Set12 -o runs/set12')
-    .action(async (o: { weights: string; images: string; arch?: string; sigma: string; seed: string; out?: string; json?: boolean }) => {
-      const { model, spec } = await loadModel(o.weights, o.arch);
+    .action(async (o: { weights: string; images: string; arch?: string; sigma: string; seed: string; out?: string; json?: boolean; key?: string; keyFile?: string; tier?: string }) => {
+      const { model, spec, tier, tiers } = await loadModel(o.weights, { arch: o.arch, key: await optionalKey(o), tier: o.tier === undefined ? undefined : Number(o.tier) });
       try {
         if (!(model instanceof DnCNN)) throw new Error(`${spec.name} is not a denoiser: use nnlock eval`);
         const channels = spec.inputChannels as Channels;
@@ -42,11 +46,12 @@ export function registerDenoise(program: Command): void {
         }
         const summary = { psnr: mean(results.map((r) => r.psnr)), ssim: mean(results.map((r) => r.ssim)), psnrNoisy: mean(results.map((r) => r.psnrNoisy)) };
         if (o.json) {
-          console.log(JSON.stringify({ sigma: Number(o.sigma), ...summary, images: results.map(({ name, psnr, ssim, psnrNoisy }) => ({ name, psnr, ssim, psnrNoisy })) }));
+          console.log(JSON.stringify({ sigma: Number(o.sigma), tier, ...summary, images: results.map(({ name, psnr, ssim, psnrNoisy }) => ({ name, psnr, ssim, psnrNoisy })) }));
           return;
         }
         for (const r of results) console.log(`${r.name.padEnd(16)} PSNR ${r.psnr.toFixed(2)} dB  SSIM ${r.ssim.toFixed(4)}  (noisy ${r.psnrNoisy.toFixed(2)} dB)`);
-        console.log(`${'mean'.padEnd(16)} PSNR ${summary.psnr.toFixed(2)} dB  SSIM ${summary.ssim.toFixed(4)}  (noisy ${summary.psnrNoisy.toFixed(2)} dB), σ = ${o.sigma}`);
+        const protectedNote = tier === undefined ? '' : `, protected model at tier ${tier}${tiers ? `/${tiers}` : ''}`;
+        console.log(`${'mean'.padEnd(16)} PSNR ${summary.psnr.toFixed(2)} dB  SSIM ${summary.ssim.toFixed(4)}  (noisy ${summary.psnrNoisy.toFixed(2)} dB), σ = ${o.sigma}${protectedNote}`);
         if (o.out) console.log(`denoised and noisy PNGs in ${o.out}`);
       } finally {
         model.dispose();

@@ -2,52 +2,24 @@
 // keys, checking the architecture, and the data access PSS, Taylor and calibration need. The data
 // access is kept here, behind the small TaskData / evaluate interfaces of src/protect, so the
 // protection code never depends on how data is loaded.
-import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Module } from '../../nn/index.ts';
-import { LoadStateDictError, describeReport } from '../../nn/index.ts';
-import { type ModelSpec, modelSpec } from '../../models/index.ts';
+import type { ModelSpec } from '../../models/index.ts';
 import { sub } from '../../ops/arithmetic.ts';
 import { noGrad } from '../../tensor/index.ts';
-import { readSafetensors } from '../../io/safetensors.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { subset } from '../../data/dataset.ts';
 import { denoisePatches } from '../../data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../data/image-folder.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../train/evaluate.ts';
 import { type DecodedKeyToken, decodeKeyToken } from '../../crypto/index.ts';
-import { type TaskData, type WeightsFile, loadWeightsFile, readKeyFile } from '../../protect/index.ts';
+import { type TaskData, readKeyFile } from '../../protect/index.ts';
+export { architectureOf, modelFor, readModelFile, requireArchitecture } from '../model-args.ts';
 import { loadDataset, normalisationFrom, positiveInt } from '../data-args.ts';
 
-/** Reads a safetensors file, with "no such file" for a missing one. */
-export async function readModelFile(path: string): Promise<WeightsFile> {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  return readSafetensors(path);
-}
-
-/** The architecture named by --arch or the file's metadata, or undefined when neither says. */
-export function architectureOf(arch: string | undefined, metadata: Record<string, string>): ModelSpec | undefined {
-  const name = arch ?? metadata.architecture;
-  return name ? modelSpec(name) : undefined;
-}
-
-export function requireArchitecture(spec: ModelSpec | undefined, path: string, why: string): ModelSpec {
-  if (!spec) throw new Error(`${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);
-  return spec;
-}
-
-/** Builds the architecture and loads the file into it strictly: a wrong architecture fails here, clearly. */
-export function modelFor(spec: ModelSpec, file: WeightsFile, path: string): Module {
-  const model = spec.create();
-  try {
-    loadWeightsFile(model, file);
-  } catch (e) {
-    model.dispose();
-    if (e instanceof LoadStateDictError) throw new Error(`${path} is not a ${spec.name} model: ${describeReport(e.report)}`);
-    throw e;
-  }
-  model.eval();
-  return model;
+/** The key when one is given (--key, --key-file or $NNLOCK_KEY), else undefined. */
+export async function optionalKey(o: { key?: string; keyFile?: string }): Promise<DecodedKeyToken | undefined> {
+  return o.key !== undefined || o.keyFile !== undefined || process.env.NNLOCK_KEY ? keyFrom(o) : undefined;
 }
 
 /** The key from --key, --key-file or $NNLOCK_KEY (in that order); tokens on the command line are visible to other local users. */
