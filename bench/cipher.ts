@@ -38,7 +38,8 @@ import { toDtype } from '../src/ops/convert.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.ts';
 import { BlockCipher, type CipherAlgorithm } from '../src/cipher/hill.ts';
-import { type BenchReport, compareCase, fmt, machineInfo, markdownTable, writeReport } from './lib/report.ts';
+import { type BenchReport, compareCase, fmt, machineInfo, markdownTable, toMarkdown, writeReport } from './lib/report.ts';
+import { writeFileAtomic } from '../src/io/atomic.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
     ['case', 'images per call', 'nnlock images/s', 'PyTorch images/s', 'ratio (nnlock / PyTorch)'],
     throughput.map((t) => [t.case, String(t.images), t.nnlockImagesPerSecond.toFixed(0), t.pytorchImagesPerSecond.toFixed(0), fmt(t.ratio, 3)]),
   );
+  const sections = [`## Throughput (images per second, from the median call time)\n\n${table}\n`];
   const report: BenchReport & { throughput: typeof throughput; mallocTuned?: { env: Record<string, string>; cases: BenchReport['cases']; throughput: typeof throughput } } = {
     name: 'cipher',
     title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
@@ -261,10 +263,7 @@ async function main(): Promise<void> {
     cases: results,
     throughput,
     notes: [
-      'Throughput (median call time → images per second):',
-      '',
-      table.split('\n').join('\n  '),
-      '',
+      'Throughput in images per second (median call time) is tabled in the section "Throughput" below (the JSON field `throughput`).',
       'ratio = PyTorch median time / nnlock median time: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster). In each case both sides run the same algorithm, so the ratio measures the binding, not the method. Across cases, conv vs bmm compares the two formulations (nnlock uses conv on the CPU).',
       'The time per call includes allocating the output and freeing the previous one on both sides; the keys are prepared once (nnlock caches the key matrices as tensors in BlockCipher).',
       ...checks,
@@ -295,13 +294,15 @@ async function main(): Promise<void> {
       ['case', 'nnlock images/s', 'PyTorch images/s', 'ratio (nnlock / PyTorch)', 'paired ratio'],
       tuned.throughput.map((t, i) => [t.case, t.nnlockImagesPerSecond.toFixed(0), t.pytorchImagesPerSecond.toFixed(0), fmt(t.ratio, 3), fmt(tuned.cases[i].pairedRatio, 3)]),
     );
-    report.notes.push('', `Second pass, both processes with ${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (large tensors reuse heap memory instead of fresh, page-faulting mmap regions):`, '', t2.split('\n').join('\n  '));
+    sections.push(`## Second pass: glibc malloc keeping large blocks on the heap\n\nBoth processes with ${Object.entries(MALLOC_ENV).map(([k, v]) => `\`${k}=${v}\``).join(', ')}: large tensors reuse heap memory instead of fresh, page-faulting mmap regions (JSON field \`mallocTuned\`).\n\n${t2}\n`);
   }
   if (values['no-write']) {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
   const written = await writeReport(report);
+  // The shared writer's Markdown, plus the throughput tables as sections of their own.
+  await writeFileAtomic(written.md, `${toMarkdown(report)}\n${sections.join('\n')}`);
   console.log(`wrote ${path.relative(process.cwd(), written.json)} and ${path.relative(process.cwd(), written.md)}`);
 }
 

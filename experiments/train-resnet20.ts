@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSafetensors } from '../src/io/safetensors.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
-import { lineChartSvg } from './lib/svg.ts';
+import { lineChartSvg } from '../src/io/svg-chart.ts';
 
 const { values } = parseArgs({ options: { epochs: { type: 'string' }, limit: { type: 'string' }, 'resume-limit': { type: 'string' }, data: { type: 'string' } } });
 const data = values.data ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'cifar10');

@@ -2,6 +2,7 @@
 // registers itself here; errors are printed as one clear line (no stack) with exit code 1.
 import { Command, CommanderError } from 'commander';
 import { registerInfo } from './commands/info.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerCipher } from './commands/cipher.ts';
 import { registerEr } from './commands/er.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .description('Protect deep-learning services with keys: tiered selective encryption of CNNs, and learning on block-encrypted images.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
+  registerDemo(program);
   registerInfo(program);
   registerEval(program);
   registerCipher(program);
