@@ -9,7 +9,8 @@ real weights as the nnlock side. Protocol: one JSON object per line in, one per 
   {"cmd": "init", "threads": 2}                        -> {"torch": "1.13.0a0", "threads": 2, ...}
   {"cmd": "setup", "case": "train", "seed": 0,
    "weights": {"resnet20": PATH, "dncnn": PATH}}       -> {"ok": true}
-  {"cmd": "run", "case": "train", "iters": 1}          -> {"times_ms": [...], "check": 1.23}
+  {"cmd": "run", "case": "train", "iters": 1}          -> {"times_ms": [...], "check": 1.23, "first": 7.2}
+                                    (check: the last loss or mean |output|; first: train's first loss)
   {"cmd": "teardown", "case": "train"}                 -> {"ok": true}
   {"cmd": "quit"}
 
@@ -49,7 +50,7 @@ def train_case(seed, weights):
     torch.manual_seed(seed)
     x = torch.randn(128, 3, 32, 32)
     labels = torch.randint(0, 10, (128,))
-    last = [float("nan")]
+    first, last = [None], [float("nan")]
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -57,7 +58,10 @@ def train_case(seed, weights):
         loss.backward()
         opt.step()
         last[0] = loss
+        if first[0] is None:
+            first[0] = float(loss)
 
+    step.first = lambda: first[0]
     return step, lambda: float(last[0])
 
 
@@ -130,6 +134,8 @@ def main():
                     step()
                     times.append((time.perf_counter() - t0) * 1e3)
                 reply = {"times_ms": times, "check": check()}
+                if hasattr(step, "first"):
+                    reply["first"] = step.first()
             elif cmd == "teardown":
                 state.pop(msg["case"], None)
                 reply = {"ok": True}

@@ -51,7 +51,7 @@ export function cropInto<T extends Pixels>(
 
 /** Mirrors left-right into a new array. */
 export function hflip<T extends Pixels>(src: T, shape: readonly number[]): T {
-  const [c, h, w] = shape;
+  const [, h, w] = shape;
   const out = new (src.constructor as new (n: number) => T)(src.length);
   return cropInto(src, shape, 0, 0, 0, h, w, true, out);
 }

@@ -1,10 +1,14 @@
-// The cipher and er commands, run in-process through the CLI's main() on synthetic files.
+// The cipher and er commands, run in-process on synthetic files. The program is built here from
+// the two register functions only (with main()'s error handling), so this file does not depend on
+// the other commands that src/cli/main.ts registers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { Command, CommanderError } from 'commander';
+import { registerCipher } from '../../src/cli/commands/cipher.ts';
+import { registerEr } from '../../src/cli/commands/er.ts';
 import { writeCifar10 } from '../../src/io/cifar.ts';
 import { loadKey } from '../../src/cipher/key-file.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -15,6 +19,21 @@ const p = (name: string) => path.join(dir, name);
 const N = 40;
 const images = new Uint8Array(N * 3072).map((_, i) => ((i % 3072) * 7 + Math.floor(i / 3072) * 31 + ((i * 2654435761) >>> 24)) % 256);
 const labels = Array.from({ length: N }, (_, i) => i % 10);
+
+/** What src/cli/main.ts main() does, for a program with the cipher and er commands only. */
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('nnlock').exitOverride();
+  registerCipher(program);
+  registerEr(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    process.stderr.write(`nnlock: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
