@@ -1,2 +1,225 @@
-import type { RunContext, Section } from './common.ts';
-export async function runExp3(_ctx: RunContext): Promise<Section> { throw new Error('todo'); }
+// Experiment 3: can the decoys be told from genuine kernels by their values alone? Someone holding
+// only the published file sees every kernel of a layer; per layer and kernel position (each of the
+// kh·kw values), a two-sample test compares
+//   (a) the decoy values (the published values of the selected kernels) with the genuine values
+//       of the unselected kernels of the same layer, and
+//   (b) the ORIGINAL values of the selected kernels with the unselected ones: whether the
+//       selection itself leaves a visible trace (what the decoys would have to hide).
+// Tests (experiments/lib/stats.ts): Kolmogorov–Smirnov, Welch's t on means, Brown–Forsythe
+// (median-centred Levene) and the F-test on variances. If the two samples come from the same
+// distribution, about 5% of the positions give p < 0.05 by chance. Also, per layer, the same tests
+// on a whole-kernel summary an attacker would try first: each kernel's L1 norm.
+//
+// Selections: PSS at the ratio experiment 1 found (≤ 0.12 tier-0 accuracy), and random at the same
+// ratio as a control (its selected originals ARE a random sample of the layer, so (b) must give
+// about 5%). Three keys (the decoys differ per key).
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/io/atomic.ts';
+import { type Strategy, bytesToFloat64, convLayers, protect, selectKernels } from '../../src/protect/index.ts';
+import { type TestResult, brownForsytheTest, fTest, ksTest, welchTest } from '../lib/stats.ts';
+import { barChartSvg } from '../lib/svg.ts';
+import { RESNET20, type RunContext, type Section, experimentKey, fmt, log, pct, readSection, readWeights, table } from './common.ts';
+import { STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
+import type { Exp1Data } from './exp1-ratio.ts';
+
+const TESTS = ['ks', 'welch', 'bf', 'f'] as const;
+type TestName = (typeof TESTS)[number];
+const TEST_LABELS: Record<TestName, string> = { ks: 'KS', welch: 'Welch t (means)', bf: 'Brown–Forsythe (variances)', f: 'F-test (variances)' };
+const COMPARISONS = ['decoy', 'selected'] as const;
+type Comparison = (typeof COMPARISONS)[number];
+const COMPARISON_LABELS: Record<Comparison, string> = { decoy: 'decoys vs unselected genuine', selected: 'selected originals vs unselected' };
+const MIN_SAMPLE = 3;
+
+interface Counts {
+  tested: number;
+  rejected: Record<TestName, number>;
+}
+
+function emptyCounts(): Counts {
+  return { tested: 0, rejected: { ks: 0, welch: 0, bf: 0, f: 0 } };
+}
+
+function runTests(x: ArrayLike<number>, y: ArrayLike<number>): Record<TestName, TestResult> {
+  return { ks: ksTest(x, y), welch: welchTest(x, y), bf: brownForsytheTest(x, y), f: fTest(x, y) };
+}
+
+function add(c: Counts, r: Record<TestName, TestResult>): void {
+  c.tested++;
+  for (const t of TESTS) if (r[t].p < 0.05) c.rejected[t]++;
+}
+
+interface LayerRow {
+  layer: string;
+  kernels: number;
+  selected: number;
+  positions: Record<Comparison, Counts>;
+  /** Whole-kernel L1 norms: per key for decoys; p-values kept. */
+  norm: Record<Comparison, { p: Record<TestName, number[]> }>;
+}
+
+export interface Exp3Data {
+  ratio: number;
+  ratioSource: string;
+  keys: number;
+  strategies: string[];
+  /** strategy → comparison → pooled counts over layers, positions and keys. */
+  pooled: Record<string, Record<Comparison, Counts>>;
+  /** strategy → comparison → layers (of 19, per key) whose kernel-norm KS test gives p < 0.05. */
+  normRejections: Record<string, Record<Comparison, { tested: number; rejected: Record<TestName, number> }>>;
+  layers: Record<string, LayerRow[]>;
+  decoysMatchSelection: boolean;
+}
+
+export async function runExp3(ctx: RunContext): Promise<Section> {
+  const t0 = performance.now();
+  const exp1 = readSection(ctx, 1)?.data as Exp1Data | undefined;
+  const ratio = exp1?.threshold.pss ?? 0.08;
+  const ratioSource = exp1?.threshold.pss != null ? 'the smallest ratio giving tier-0 accuracy ≤ 0.12 with PSS (experiment 1)' : 'default 8% (experiment 1 has no PSS threshold yet)';
+  const keys = ctx.quick ? 1 : 3;
+  const file = await readWeights(RESNET20);
+  const layers = convLayers(file.tensors);
+  const original = new Map(layers.map((l) => [l.name, bytesToFloat64(file.tensors.get(l.name)!.data, l.dtype)]));
+  const strategies: Strategy[] = ['pss', 'random'];
+  const pooled: Exp3Data['pooled'] = {};
+  const normRejections: Exp3Data['normRejections'] = {};
+  const layerRows: Exp3Data['layers'] = {};
+  let decoysMatchSelection = true;
+
+  for (const s of strategies) {
+    pooled[s] = { decoy: emptyCounts(), selected: emptyCounts() };
+    normRejections[s] = { decoy: emptyCounts(), selected: emptyCounts() };
+    const rows = new Map<string, LayerRow>();
+    for (let k = 0; k < keys; k++) {
+      const importance = await importanceOf(s, file, 'resnet20', k, s === 'pss' ? resnetImportanceFile(ctx, 'pss') : '', resnetSettings(ctx.quick));
+      const { masterKey, modelId } = experimentKey(k);
+      const p = await protect(file, { importance, ratio, tiers: 1, masterKey, modelId, architecture: 'resnet20' });
+      const selections = selectKernels(layers, importance, ratio);
+      for (const sel of selections) {
+        const l = sel.layer;
+        const ks = l.kernelSize;
+        const orig = original.get(l.name)!;
+        const pub = bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype);
+        const isSel = new Uint8Array(l.kernels);
+        for (const i of sel.ranked) isSel[i] = 1;
+        // Sanity: exactly the selected kernels changed.
+        for (let i = 0; i < l.kernels; i++) {
+          let changed = false;
+          for (let q = 0; q < ks; q++) if (orig[i * ks + q] !== pub[i * ks + q]) changed = true;
+          if (changed !== (isSel[i] === 1)) decoysMatchSelection = false;
+        }
+        const row = rows.get(l.name) ?? {
+          layer: l.name, kernels: l.kernels, selected: sel.ranked.length,
+          positions: { decoy: emptyCounts(), selected: emptyCounts() },
+          norm: { decoy: { p: { ks: [], welch: [], bf: [], f: [] } }, selected: { p: { ks: [], welch: [], bf: [], f: [] } } },
+        };
+        rows.set(l.name, row);
+        const nSel = sel.ranked.length;
+        const nUn = l.kernels - nSel;
+        if (nSel < MIN_SAMPLE || nUn < MIN_SAMPLE) continue;
+        // The selection of PSS does not depend on the key: test (b) once.
+        const doSelected = s === 'random' || k === 0;
+        for (let q = 0; q < ks; q++) {
+          const decoy = new Float64Array(nSel), chosen = new Float64Array(nSel), rest = new Float64Array(nUn);
+          let a = 0, b = 0;
+          for (let i = 0; i < l.kernels; i++) {
+            if (isSel[i]) {
+              decoy[a] = pub[i * ks + q];
+              chosen[a++] = orig[i * ks + q];
+            } else rest[b++] = orig[i * ks + q];
+          }
+          const rd = runTests(decoy, rest);
+          add(row.positions.decoy, rd);
+          add(pooled[s].decoy, rd);
+          if (doSelected) {
+            const rs = runTests(chosen, rest);
+            add(row.positions.selected, rs);
+            add(pooled[s].selected, rs);
+          }
+        }
+        // Whole-kernel L1 norms.
+        const l1 = (v: Float64Array, i: number) => {
+          let t = 0;
+          for (let q = 0; q < ks; q++) t += Math.abs(v[i * ks + q]);
+          return t;
+        };
+        const decoyN: number[] = [], chosenN: number[] = [], restN: number[] = [];
+        for (let i = 0; i < l.kernels; i++) {
+          if (isSel[i]) {
+            decoyN.push(l1(pub, i));
+            chosenN.push(l1(orig, i));
+          } else restN.push(l1(orig, i));
+        }
+        const nd = runTests(decoyN, restN);
+        for (const t of TESTS) row.norm.decoy.p[t].push(nd[t].p);
+        add(normRejections[s].decoy, nd);
+        if (doSelected) {
+          const ns = runTests(chosenN, restN);
+          for (const t of TESTS) row.norm.selected.p[t].push(ns[t].p);
+          add(normRejections[s].selected, ns);
+        }
+      }
+      log(`exp3: ${s} key ${k}: ${pooled[s].decoy.tested} decoy positions tested so far, KS rejections ${pct(pooled[s].decoy.rejected.ks / Math.max(1, pooled[s].decoy.tested))}`);
+    }
+    layerRows[s] = [...rows.values()];
+  }
+
+  const data: Exp3Data = { ratio, ratioSource, keys, strategies, pooled, normRejections, layers: layerRows, decoysMatchSelection };
+  const svg = 'exp3-decoy-tests.svg';
+  await writeFileAtomic(join(ctx.results, svg), barChartSvg({
+    title: `Share of kernel positions with p < 0.05 (ResNet-20, ratio ${pct(ratio)}; 5% = indistinguishable)`, yLabel: 'fraction of positions with p < 0.05', width: 820,
+    categories: TESTS.map((t) => TEST_LABELS[t].replace(/ \(.*\)/, '')),
+    series: strategies.flatMap((s) => COMPARISONS.map((c) => ({
+      name: `${STRATEGY_LABELS[s]}: ${c === 'decoy' ? 'decoys' : 'selected'}`,
+      values: TESTS.map((t) => pooled[s][c].rejected[t] / Math.max(1, pooled[s][c].tested)),
+    }))),
+  }));
+  return { n: 3, title: 'Can decoys be told from genuine kernels?', markdown: render(data, svg), data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick: ctx.quick };
+}
+
+function frac(c: Counts, t: TestName): string {
+  return c.tested ? `${pct(c.rejected[t] / c.tested)}` : '–';
+}
+
+function render(d: Exp3Data, svg: string): string {
+  const pooledRows = d.strategies.flatMap((s) => COMPARISONS.map((c) => [
+    `${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.pooled[s][c].tested), ...TESTS.map((t) => frac(d.pooled[s][c], t)),
+  ]));
+  const normRows = d.strategies.flatMap((s) => COMPARISONS.map((c) => [
+    `${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.normRejections[s][c].tested), ...TESTS.map((t) => frac(d.normRejections[s][c], t)),
+  ]));
+  const layerTable = (s: string) => table(
+    ['layer', 'kernels', 'selected', 'decoys: KS', 'decoys: Welch', 'decoys: BF', 'selected: KS', 'selected: Welch', 'selected: BF', 'L1 norm KS p, decoys (per key)', 'L1 norm KS p, selected'],
+    d.layers[s].map((r) => [
+      r.layer.replace(/\.weight$/, ''), String(r.kernels), String(r.selected),
+      frac(r.positions.decoy, 'ks'), frac(r.positions.decoy, 'welch'), frac(r.positions.decoy, 'bf'),
+      frac(r.positions.selected, 'ks'), frac(r.positions.selected, 'welch'), frac(r.positions.selected, 'bf'),
+      r.norm.decoy.p.ks.map((p) => p.toExponential(1)).join(', ') || '–', r.norm.selected.p.ks.map((p) => p.toExponential(1)).join(', ') || '–',
+    ]),
+  );
+  return [
+    `Shared ResNet-20, every conv layer, ratio ${pct(d.ratio)} (${d.ratioSource}), ${d.keys} key(s). For each layer and each of the 9 positions of its 3×3 kernels, ` +
+      'two samples: the values at that position of the selected kernels (decoys as published, or the original values) and of the unselected kernels. ' +
+      `Positions are tested when both samples have at least ${MIN_SAMPLE} values. Decoy tests are pooled over keys (the decoys differ per key); for PSS the selection does not depend on the key, so the "selected originals" tests are counted once. ` +
+      `Every selected kernel (and only those) differs in the published file: **${d.decoysMatchSelection ? 'yes' : 'NO'}**. ` +
+      'Statistics written in `experiments/lib/stats.ts` (KS with the asymptotic Kolmogorov p-value and Stephens\' correction; Welch with the exact Student-t tail; Brown–Forsythe = Levene centred on medians; F = ratio of variances), checked against SciPy by `experiments/protect/check-stats.ts`.',
+    '',
+    '**Fraction of positions with p < 0.05** (about 5% if the two samples are indistinguishable):',
+    '',
+    table(['comparison', 'positions tested', ...TESTS.map((t) => TEST_LABELS[t])], pooledRows),
+    '',
+    `![decoy tests](${svg})`,
+    '',
+    '**Whole-kernel L1 norms**, per layer (and per key for decoys): fraction of layer tests with p < 0.05:',
+    '',
+    table(['comparison', 'layer tests', ...TESTS.map((t) => TEST_LABELS[t])], normRows),
+    '',
+    ...d.strategies.flatMap((s) => [
+      `<details><summary>Per layer, ${STRATEGY_LABELS[s]} (fractions of positions with p < 0.05; KS p-values of the kernel L1 norms)</summary>`,
+      '',
+      layerTable(s),
+      '',
+      '</details>',
+      '',
+    ]),
+  ].join('\n');
+}
