@@ -23,8 +23,7 @@
 // lands in fresh, page-faulting memory is worth more than the binding itself.
 //
 //   node --import tsx bench/cipher.ts [--threads N] [--rounds R] [--cases orth32,hill224] [--quick] [--no-malloc-pass]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface, type Interface } from 'node:readline';
+import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
 import { availableParallelism } from 'node:os';
@@ -38,7 +37,7 @@ import { toDtype } from '../src/ops/convert.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.ts';
 import { BlockCipher, type CipherAlgorithm } from '../src/cipher/hill.ts';
-import { type BenchReport, compareCase, fmt, machineInfo, markdownTable, toMarkdown, writeReport } from './lib/report.ts';
+import { type BenchReport, compareCase, fmt, machineInfo, markdownTable, toMarkdown, writeReport, PythonPeer, timeIters, tick } from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,68 +66,6 @@ const CASES: Case[] = [
   { name: 'orth224-bmm', description: 'as orth224, reshape/permute + bmm formulation', kind: 'orthogonal', k: 8, shape: C224, shuffle: false, algorithm: 'bmm', warmup: 3, iters: 3 },
 ];
 
-// ---------------------------------------------------------------------------------------------
-// The PyTorch peer: a child process speaking one JSON object per line.
-
-class PythonPeer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: Interface;
-  private readonly pending: ((line: string) => void)[] = [];
-  private readonly buffered: string[] = [];
-  private exited: string | null = null;
-
-  constructor(python: string, script: string) {
-    this.child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[torch] ${d.toString()}`));
-    this.child.on('error', (e) => this.fail(`could not start ${python}: ${e.message}`));
-    this.child.on('exit', (code, signal) => this.fail(`${python} ${script} exited (code ${code}, signal ${signal})`));
-    this.lines = createInterface({ input: this.child.stdout });
-    this.lines.on('line', (line) => {
-      const waiter = this.pending.shift();
-      if (waiter) waiter(line);
-      else this.buffered.push(line);
-    });
-  }
-
-  private fail(why: string): void {
-    this.exited = why;
-    for (const w of this.pending.splice(0)) w(JSON.stringify({ error: why }));
-  }
-
-  async request<T>(msg: Record<string, unknown>): Promise<T> {
-    if (this.exited) throw new Error(`PyTorch peer: ${this.exited}`);
-    const line = await new Promise<string>((resolve) => {
-      const early = this.buffered.shift();
-      if (early !== undefined) resolve(early);
-      else this.pending.push(resolve);
-      this.child.stdin.write(`${JSON.stringify(msg)}\n`);
-    });
-    const reply = JSON.parse(line) as T & { error?: string };
-    if (reply.error) throw new Error(`PyTorch peer (${String(msg.cmd)} ${String(msg.case ?? '')}): ${reply.error}`);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    if (!this.exited) {
-      const done = new Promise((resolve) => this.child.once('exit', resolve));
-      await this.request({ cmd: 'quit' }).catch(() => undefined);
-      await done;
-    }
-    this.lines.close();
-  }
-}
-
-function timeIters(step: () => void, iters: number): number[] {
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    step();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * glibc's malloc serves blocks above a (dynamic) threshold with fresh mmap regions, so a process can

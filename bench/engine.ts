@@ -13,8 +13,6 @@
 // child costs well under a millisecond. Results: bench/results/engine.json and engine.md.
 //
 //   node --import tsx bench/engine.ts [--threads N] [--rounds R] [--cases conv,cnn,smallop] [--quick]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +32,7 @@ import { add, mul } from '../src/ops/arithmetic.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
-import { type BenchReport, compareCase, machineInfo, writeReport, fmt } from './lib/report.ts';
+import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PythonPeer, timeIters, tick } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -167,71 +165,6 @@ const smallop: Case = {
 const CASES: Case[] = [conv, cnn, smallop];
 const TARGETS: Record<string, number> = { conv: 0.95, cnn: 0.95 };
 
-// ---------------------------------------------------------------------------------------------
-// The PyTorch peer: a child process speaking one JSON object per line.
-
-class PythonPeer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: Interface;
-  private readonly pending: ((line: string) => void)[] = [];
-  private readonly buffered: string[] = [];
-  private exited: string | null = null;
-
-  constructor(python: string, script: string) {
-    this.child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[torch] ${d.toString()}`));
-    this.child.on('error', (e) => this.fail(`could not start ${python}: ${e.message}`));
-    this.child.on('exit', (code, signal) => this.fail(`${python} ${script} exited (code ${code}, signal ${signal})`));
-    this.lines = createInterface({ input: this.child.stdout });
-    this.lines.on('line', (line) => {
-      const waiter = this.pending.shift();
-      if (waiter) waiter(line);
-      else this.buffered.push(line);
-    });
-  }
-
-  private fail(why: string): void {
-    this.exited = why;
-    for (const w of this.pending.splice(0)) w(JSON.stringify({ error: why }));
-  }
-
-  async request<T>(msg: Record<string, unknown>): Promise<T> {
-    if (this.exited) throw new Error(`PyTorch peer: ${this.exited}`);
-    const line = await new Promise<string>((resolve) => {
-      const early = this.buffered.shift();
-      if (early !== undefined) resolve(early);
-      else this.pending.push(resolve);
-      this.child.stdin.write(`${JSON.stringify(msg)}\n`);
-    });
-    const reply = JSON.parse(line) as T & { error?: string };
-    if (reply.error) throw new Error(`PyTorch peer (${String(msg.cmd)} ${String(msg.case ?? '')}): ${reply.error}`);
-    return reply;
-  }
-
-  async close(): Promise<void> {
-    if (!this.exited) {
-      const done = new Promise((resolve) => this.child.once('exit', resolve));
-      await this.request({ cmd: 'quit' }).catch(() => undefined);
-      await done;
-    }
-    this.lines.close();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function timeIters(step: () => void, iters: number): number[] {
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    step();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-/** Lets pending N-API finalizers and timers run between rounds (see test/engine/memory.test.ts). */
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

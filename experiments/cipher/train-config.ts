@@ -1,0 +1,192 @@
+// One training configuration of the cipher experiments: ResNet-20 on plaintext, or on ciphertext
+// without / with an adaptation network, in one round or several, all with the same budget (the
+// same images, the same number of epochs and optimizer steps, the same data order and
+// augmentation, the same backbone initialisation at round 0).
+//
+// Resumable: trainMultiRound checkpoints every epoch under <out>/checkpoints/<name>/round-<r>.ckpt;
+// a finished configuration is stored as <results>/runs/<name>.json and skipped on rerun. Models
+// with an adaptation network are then scored as decryptors (learned decryption: PSNR/SSIM against
+// the plaintext) and pictured (a PNG grid).
+import { join } from 'node:path';
+import { manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
+import { div } from '../../src/ops/arithmetic.ts';
+import { toDtype } from '../../src/ops/convert.ts';
+import { SGD, cosine } from '../../src/nn/index.ts';
+import { DataLoader } from '../../src/data/loader.ts';
+import type { EncryptionRobustModel } from '../../src/models/encryption-robust.ts';
+import { type CipherKind, describeKey, keyId } from '../../src/cipher/key.ts';
+import { BlockCipher } from '../../src/cipher/hill.ts';
+import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
+import { evaluateAccuracy, trainMultiRound } from '../../src/cipher/multi-round.ts';
+import { type ErModelSpec, buildBackbone, buildErModel, saveErModel } from '../../src/cipher/er-model.ts';
+import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../../src/cipher/attacks/learned.ts';
+import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
+import { type RunContext, PLAIN_NORM, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
+
+export interface Config {
+  name: string;
+  title: string;
+  /** null: plaintext. */
+  kind: CipherKind | null;
+  adaptation: 'none' | 'aligned' | 'padded';
+  /** Rounds; the budget's epochs are split evenly over them. */
+  rounds: number;
+}
+
+export interface EpochRecord extends Record<string, number> {
+  round: number;
+  epoch: number;
+  testAccuracy: number;
+  trainAccuracy: number;
+  seconds: number;
+  evalSeconds: number;
+}
+
+export interface ConfigResult {
+  name: string;
+  title: string;
+  kind: string;
+  key: string;
+  keyId: string;
+  adaptation: string;
+  rounds: number;
+  epochsPerRound: number;
+  trainImages: number;
+  testImages: number;
+  batch: number;
+  /** Optimizer steps over the whole run. */
+  steps: number;
+  imagesSeen: number;
+  history: EpochRecord[];
+  /** Test accuracy after the last epoch. */
+  testAccuracy: number;
+  /** Sum of the epochs' training time (forward, backward, step, data, encryption). */
+  trainSeconds: number;
+  /** Sum of the per-epoch test evaluations. */
+  evalSeconds: number;
+  /** Load average (1, 5, 15 min) when this run finished. */
+  loadAverage: number[];
+  date: string;
+  quick: boolean;
+  learned?: LearnedDecryptionReport;
+  /** The picture grid (file name in the results folder). */
+  grid?: string;
+}
+
+export function resultPath(ctx: RunContext, name: string): string {
+  return join(ctx.results, 'runs', `${name}.json`);
+}
+
+export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResult> {
+  const cached = readJson<ConfigResult>(resultPath(ctx, c.name));
+  if (cached) {
+    log(`${c.name}: finished earlier (test accuracy ${cached.testAccuracy.toFixed(4)}), skipped; delete ${resultPath(ctx, c.name)} to rerun`);
+    return cached;
+  }
+  const b = ctx.budget;
+  if (b.epochs % c.rounds !== 0) throw new Error(`${c.name}: ${b.epochs} epochs do not split into ${c.rounds} rounds`);
+  const epochs = b.epochs / c.rounds;
+  const key = c.kind ? experimentKey(c.kind) : null;
+  const cipher = key ? new BlockCipher(key) : null;
+  const train = await trainSet(b.trainImages);
+  const test = await testSet(b.testImages);
+  // Plaintext baseline: normalised pixels. Ciphertext: the cipher works on pixels in [0, 1] after
+  // augmentation, and the network sees the ciphertext values as they are (encryptedSource).
+  const norm = key ? {} : PLAIN_NORM;
+  const trainLoader = new DataLoader(train, { batchSize: b.batch, shuffle: true, seed: b.seed, workers: 1, augment: { crop: { padding: 4 }, hflip: true }, ...norm });
+  const testLoader = new DataLoader(test, { batchSize: 500, shuffle: false, workers: 1, ...norm });
+  const trainSource = encryptedSource(trainLoader, cipher);
+  const testSource = encryptedSource(testLoader, cipher);
+  const spec: ErModelSpec = { architecture: 'resnet20', adaptation: c.adaptation, k: 4, channels: 3, numClasses: 10, init: 'default' };
+  // Same seeds as `nnlock er train`: the backbone is built first, so every configuration starts
+  // from the same ResNet-20 weights at round 0.
+  manualSeed(b.seed * 1000);
+  const model = buildErModel(spec);
+  const ckptDir = join(ctx.out, 'checkpoints', c.name);
+  const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
+  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainLoader.length} steps per epoch; checkpoints in ${ckptDir}`);
+  try {
+    const rounds = await trainMultiRound({
+      model, rounds: c.rounds, epochs, data: trainSource, seed: b.seed,
+      newBackbone: (round: number) => {
+        manualSeed(b.seed * 1000 + round);
+        return buildBackbone('resnet20', 10);
+      },
+      makeOptimizer: (m: EncryptionRobustModel) => {
+        const groups = [{ params: m.backbone.parameters(), lr: b.lr, weightDecay: b.weightDecay }];
+        if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: b.lr, weightDecay: 0 });
+        return new SGD(groups, { lr: b.lr, momentum: b.momentum });
+      },
+      // Cosine from lr to 0 within each round (as `nnlock er train`).
+      schedule: () => cosine(b.lr, epochs),
+      evaluate: async (m) => {
+        const t0 = performance.now();
+        const { accuracy } = await evaluateAccuracy(m, testSource);
+        const evalSeconds = (performance.now() - t0) / 1000;
+        log(`${c.name}: test accuracy ${accuracy.toFixed(4)} on ${test.length} ${key ? 'encrypted ' : ''}test images (${evalSeconds.toFixed(1)} s; load ${loadAverage().join(' ')})`);
+        return { testAccuracy: accuracy, evalSeconds };
+      },
+      checkpointDir: ckptDir, logFile: join(ckptDir, 'log.json'),
+      info: { config: c.name, kind: c.kind ?? 'none', adaptation: c.adaptation },
+      afterRound: async (round, r) => {
+        await saveErModel(modelPath, model, spec, key, {
+          roundsCompleted: String(round + 1), epochsPerRound: String(epochs), init: 'default', testAccuracy: String(r.final.testAccuracy ?? ''),
+        });
+      },
+    });
+    const history: EpochRecord[] = rounds.flatMap((r) => r.history.map((h) => ({ ...h, round: r.round + 1 }) as EpochRecord));
+    const last = history[history.length - 1];
+    const result: ConfigResult = {
+      name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
+      adaptation: c.adaptation, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch,
+      steps: trainLoader.length * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
+      trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
+      loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
+    };
+    if (model.adaptation && cipher) {
+      const grid = `grid-${c.name}.png`;
+      result.learned = await decryptionFigures(model, cipher, b.decryptionImages, join(ctx.results, grid));
+      result.grid = grid;
+      log(`${c.name}: learned decryption on ${result.learned.images} test images: raw PSNR ${result.learned.raw.psnr.toFixed(2)} dB / SSIM ${result.learned.raw.ssim.toFixed(4)}; per-channel affine fit ${result.learned.perChannelAffine.psnr.toFixed(2)} dB / ${result.learned.perChannelAffine.ssim.toFixed(4)}`);
+    }
+    await writeJson(resultPath(ctx, c.name), result);
+    log(`${c.name}: done: test accuracy ${result.testAccuracy.toFixed(4)}, training ${result.trainSeconds.toFixed(0)} s + evaluation ${result.evalSeconds.toFixed(0)} s`);
+    return result;
+  } finally {
+    model.dispose();
+    cipher?.dispose();
+  }
+}
+
+/**
+ * Learned decryption of the model's adaptation network on the first `count` test images, and a
+ * grid of the first 8: ciphertext (min–max scaled per image and channel), adaptation output raw
+ * (clamped to [0, 1]), the same after the per-channel affine oracle fit, plaintext.
+ */
+export async function decryptionFigures(model: EncryptionRobustModel, cipher: BlockCipher, count: number, gridPath: string): Promise<LearnedDecryptionReport> {
+  const { x } = await readImagesTensor(TEST_FILE, { limit: count });
+  try {
+    const { report, columns } = noGrad(() => scope(() => {
+      const plain = div(toDtype(x, 'float32'), 255);
+      const input = encryptPixels(plain, cipher);
+      const r = learnedDecryption(model, input, plain);
+      const { raw, fitted } = adaptedImages(model, input, plain);
+      const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
+      return {
+        report: r,
+        columns: [
+          { title: 'ciphertext', images: shown }, { title: 'adapted (raw)', images: raw },
+          { title: 'adapted (fit)', images: fitted }, { title: 'plaintext', images: plain },
+        ],
+      };
+    }));
+    try {
+      await writeImageGrid(gridPath, columns, { count: 8 });
+    } finally {
+      for (const col of columns) col.images.dispose();
+    }
+    return report;
+  } finally {
+    x.dispose();
+  }
+}
