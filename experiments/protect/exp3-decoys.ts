@@ -13,12 +13,23 @@
 // Selections: PSS at the ratio experiment 1 found (≤ 0.12 tier-0 accuracy), and random at the same
 // ratio as a control (its selected originals ARE a random sample of the layer, so (b) must give
 // about 5%). Three keys (the decoys differ per key).
+//
+// Finally a detector an attacker could run on the published file alone: DPRM draws the kh·kw values
+// of a decoy independently (a diagonal Gaussian), while genuine kernels have correlated positions.
+// Per layer, fit the mean and the full kh·kw covariance of all published kernels, score each kernel
+// by log N_diag(x) − log N_full(x) (how much better the independent-positions model explains it),
+// and flag the S highest (S, the number of protected kernels, follows from the public sealed section
+// sizes and the ⌊N·r⌋ + 1 rule). Reported: the precision of the flags, and the accuracy of the
+// published model with the flagged kernels set to zero (against zeroing the true decoys, an oracle).
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type Strategy, bytesToFloat64, convLayers, protect, selectKernels } from '../../src/protect/index.ts';
+import { type Strategy, type WeightsFile, bytesToFloat64, convLayers, float64ToBytes, protect, selectKernels } from '../../src/protect/index.ts';
 import { type TestResult, brownForsytheTest, fTest, ksTest, welchTest } from '../lib/stats.ts';
 import { barChartSvg } from '../lib/svg.ts';
-import { RESNET20, type RunContext, type Section, experimentKey, fmt, log, pct, readSection, readWeights, table } from './common.ts';
+import { modelSpec } from '../../src/models/index.ts';
+import {
+  JsonCache, RESNET20, type RunContext, type Section, correctOn, experimentKey, fmt, loadIntoModel, log, pct, readSection, readWeights, table, testLoader,
+} from './common.ts';
 import { STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 import type { Exp1Data } from './exp1-ratio.ts';
 
@@ -68,6 +79,89 @@ export interface Exp3Data {
   normRejections: Record<string, Record<Comparison, { tested: number; rejected: Record<TestName, number> }>>;
   layers: Record<string, LayerRow[]>;
   decoysMatchSelection: boolean;
+  detector: { strategy: string; images: number; original: number; perKey: DetectorResult[] };
+}
+
+
+/** Cholesky factor L (row-major n×n, lower) of a symmetric positive-definite matrix, with a tiny ridge. */
+function cholesky(a: Float64Array, n: number): Float64Array {
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += a[i * n + i];
+  const m = Float64Array.from(a);
+  for (let i = 0; i < n; i++) m[i * n + i] += 1e-9 * (trace / n);
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = m[i * n + j];
+      for (let k = 0; k < j; k++) sum -= l[i * n + k] * l[j * n + k];
+      l[i * n + j] = i === j ? Math.sqrt(Math.max(sum, 1e-300)) : sum / l[j * n + j];
+    }
+  }
+  return l;
+}
+
+/**
+ * Per kernel of a layer (values kernel after kernel, `ks` each): log N_diag(x) − log N_full(x)
+ * under the mean and covariance of all kernels. Higher = looks more like independent positions.
+ */
+export function decoyScores(values: Float64Array, kernels: number, ks: number): Float64Array {
+  const mu = new Float64Array(ks);
+  for (let k = 0; k < kernels; k++) for (let q = 0; q < ks; q++) mu[q] += values[k * ks + q] / kernels;
+  const cov = new Float64Array(ks * ks);
+  for (let k = 0; k < kernels; k++) {
+    for (let i = 0; i < ks; i++) {
+      const di = values[k * ks + i] - mu[i];
+      for (let j = 0; j <= i; j++) cov[i * ks + j] += (di * (values[k * ks + j] - mu[j])) / (kernels - 1);
+    }
+  }
+  for (let i = 0; i < ks; i++) for (let j = 0; j < i; j++) cov[j * ks + i] = cov[i * ks + j];
+  const l = cholesky(cov, ks);
+  let logDetFull = 0, logDetDiag = 0;
+  for (let i = 0; i < ks; i++) {
+    logDetFull += 2 * Math.log(l[i * ks + i]);
+    logDetDiag += Math.log(cov[i * ks + i]);
+  }
+  const out = new Float64Array(kernels);
+  const y = new Float64Array(ks);
+  for (let k = 0; k < kernels; k++) {
+    // Mahalanobis under the full covariance: solve L y = x − μ, then |y|².
+    let full = 0, diag = 0;
+    for (let i = 0; i < ks; i++) {
+      let sum = values[k * ks + i] - mu[i];
+      for (let j = 0; j < i; j++) sum -= l[i * ks + j] * y[j];
+      y[i] = sum / l[i * ks + i];
+      full += y[i] * y[i];
+      diag += (values[k * ks + i] - mu[i]) ** 2 / cov[i * ks + i];
+    }
+    out[k] = (-0.5 * diag - 0.5 * logDetDiag) - (-0.5 * full - 0.5 * logDetFull);
+  }
+  return out;
+}
+
+/** A copy of `file` with the given kernels of each layer set to zero. */
+function zeroKernels(file: WeightsFile, kernelsByLayer: Map<string, Int32Array>): WeightsFile {
+  const tensors = new Map(file.tensors);
+  for (const [name, idx] of kernelsByLayer) {
+    const e = file.tensors.get(name)!;
+    const l = convLayers(new Map([[name, e]]))[0];
+    const v = bytesToFloat64(e.data, l.dtype);
+    for (const i of idx) v.fill(0, i * l.kernelSize, (i + 1) * l.kernelSize);
+    tensors.set(name, { ...e, data: float64ToBytes(v, l.dtype) });
+  }
+  return { tensors, metadata: file.metadata };
+}
+
+export interface DetectorResult {
+  key: number;
+  flagged: number;
+  hits: number;
+  precision: number;
+  /** Precision of flagging S kernels at random: S / N pooled. */
+  chance: number;
+  /** Accuracy on the first `images` test images. */
+  tier0: number;
+  zeroFlagged: number;
+  zeroTrueDecoys: number;
 }
 
 export async function runExp3(ctx: RunContext): Promise<Section> {
@@ -163,7 +257,56 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
     layerRows[s] = [...rows.values()];
   }
 
-  const data: Exp3Data = { ratio, ratioSource, keys, strategies, pooled, normRejections, layers: layerRows, decoysMatchSelection };
+  // The detector, on the PSS-protected model of each key.
+  const images = ctx.quick ? 200 : 1000;
+  const cache = new JsonCache<number>(join(ctx.out, 'exp3-detector.json'));
+  const loader = await testLoader(0, images);
+  const model = modelSpec('resnet20').create();
+  const perKey: DetectorResult[] = [];
+  let originalAcc = 0;
+  try {
+    const accuracy = async (id: string, f: () => WeightsFile): Promise<number> => cache.getOr(`${id}|${ratio}|${images}`, async () => {
+      loadIntoModel(model, f());
+      return (await correctOn(model, loader)) / images;
+    });
+    originalAcc = await accuracy('original', () => file);
+    const importance = await importanceOf('pss', file, 'resnet20', 0, resnetImportanceFile(ctx, 'pss'), resnetSettings(ctx.quick));
+    const selections = selectKernels(layers, importance, ratio);
+    for (let k = 0; k < keys; k++) {
+      const { masterKey, modelId } = experimentKey(k);
+      const p = await protect(file, { importance, ratio, tiers: 1, masterKey, modelId, architecture: 'resnet20' });
+      const flaggedBy = new Map<string, Int32Array>();
+      const truth = new Map<string, Int32Array>();
+      let flagged = 0, hits = 0, chanceNum = 0;
+      for (const sel of selections) {
+        const l = sel.layer;
+        const scores = decoyScores(bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype), l.kernels, l.kernelSize);
+        const order = Array.from({ length: l.kernels }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+        const top = Int32Array.from(order.slice(0, sel.ranked.length));
+        const truthSet = new Set(sel.ranked);
+        flaggedBy.set(l.name, top);
+        truth.set(l.name, Int32Array.from(sel.ranked));
+        flagged += top.length;
+        hits += top.filter((i) => truthSet.has(i)).length;
+        chanceNum += (sel.ranked.length * sel.ranked.length) / l.kernels;
+      }
+      const r: DetectorResult = {
+        key: k, flagged, hits, precision: hits / flagged, chance: chanceNum / flagged,
+        tier0: await accuracy(`tier0-k${k}`, () => p.file),
+        zeroFlagged: await accuracy(`zero-flagged-k${k}`, () => zeroKernels(p.file, flaggedBy)),
+        zeroTrueDecoys: await accuracy(`zero-true-k${k}`, () => zeroKernels(p.file, truth)),
+      };
+      perKey.push(r);
+      log(`exp3 detector, key ${k}: precision ${fmt(r.precision, 3)} (chance ${fmt(r.chance, 3)}); accuracy tier 0 ${fmt(r.tier0, 3)}, flagged zeroed ${fmt(r.zeroFlagged, 3)}, true decoys zeroed ${fmt(r.zeroTrueDecoys, 3)}`);
+    }
+  } finally {
+    model.dispose();
+  }
+
+  const data: Exp3Data = {
+    ratio, ratioSource, keys, strategies, pooled, normRejections, layers: layerRows, decoysMatchSelection,
+    detector: { strategy: 'pss', images, original: originalAcc, perKey },
+  };
   const svg = 'exp3-decoy-tests.svg';
   await writeFileAtomic(join(ctx.results, svg), barChartSvg({
     title: `Share of kernel positions with p < 0.05 (ResNet-20, ratio ${pct(ratio)}; 5% = indistinguishable)`, yLabel: 'fraction of positions with p < 0.05', width: 820,
@@ -212,6 +355,13 @@ function render(d: Exp3Data, svg: string): string {
     '**Whole-kernel L1 norms**, per layer (and per key for decoys): fraction of layer tests with p < 0.05:',
     '',
     table(['comparison', 'layer tests', ...TESTS.map((t) => TEST_LABELS[t])], normRows),
+    '',
+    '**A decoy detector on the published file alone** (PSS selection; see the top of `exp3-decoys.ts`): per layer, every kernel scored by log N_diag(x) − log N_full(x) ' +
+      '(the independent-positions model of DPRM against the full 3×3 covariance of the layer\'s kernels), the S highest flagged. ' +
+      `Accuracy on the first ${d.detector.images} test images (original model: ${fmt(d.detector.original, 3)}):`,
+    '',
+    table(['key', 'flagged', 'true decoys among them', 'precision', 'chance precision', 'tier 0 (published)', 'flagged kernels zeroed', 'true decoys zeroed (oracle)'],
+      d.detector.perKey.map((r) => [String(r.key), String(r.flagged), String(r.hits), fmt(r.precision, 3), fmt(r.chance, 3), fmt(r.tier0, 3), fmt(r.zeroFlagged, 3), fmt(r.zeroTrueDecoys, 3)])),
     '',
     ...d.strategies.flatMap((s) => [
       `<details><summary>Per layer, ${STRATEGY_LABELS[s]} (fractions of positions with p < 0.05; KS p-values of the kernel L1 norms)</summary>`,

@@ -336,6 +336,13 @@ class WorkerEpoch<B extends Record<string, Tensor>> implements AsyncIterableIter
     this.closed = true;
     const pool = this.pool.splice(0);
     this.pending.clear();
-    await Promise.all(pool.map((s) => s.worker.terminate()));
+    // A worker being terminated does not keep the event loop alive (ref() or not, seen on Node 20),
+    // so without a timer the loop could drain first and leave the caller's await pending forever.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(pool.map((s) => s.worker.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 }

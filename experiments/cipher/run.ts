@@ -1,0 +1,240 @@
+// The block-wise image encryption experiments (src/cipher) on the shared CIFAR-10, k = 4, one
+// command regenerating experiments/results/cipher/README.md:
+//
+//   node --import tsx experiments/cipher/run.ts [--quick] [--only name,name,...]
+//
+// Units, in this order (names for --only):
+//   attacks               known-plaintext key recovery on real CIFAR-10 blocks, every key kind
+//   plain                 ResNet-20 on plaintext (the baseline)
+//   uniform-none          on uniform-key ciphertext, no adaptation network
+//   uniform-aligned       ... with the aligned adaptation network (+ learned decryption, grid)
+//   uniform-padded        ... with the padded one (the report's variant)
+//   uniform-aligned-r2    aligned, multi-round: 2 rounds × half the epochs (backbone restarted, adaptation kept)
+//   uniform-padded-r2     padded, multi-round
+//   orthogonal-aligned    orthogonal key, aligned adaptation
+//   orthogonal-none       orthogonal key, no adaptation
+// Every training configuration has the same budget (see common.ts: images, epochs, steps).
+//
+// Resumable: every epoch checkpoints under experiments/out/cipher/checkpoints/<name>/ (git-ignored);
+// a finished unit is stored as experiments/results/cipher/runs/<name>.json and skipped on rerun
+// (delete that file to redo it). The page is rebuilt from every stored unit after each one, so a
+// partial run gives a partial page; `--only page` just rebuilds it. --quick runs a tiny version
+// (caches and page under experiments/out/cipher/quick/; the real page is left alone).
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../src/io/atomic.ts';
+import { libtorchVersion, getNumThreads } from '../../src/tensor/index.ts';
+import { machineInfo } from '../../bench/lib/report.ts';
+import { lineChartSvg } from '../lib/svg.ts';
+import { type RunContext, duration, fmt, loadAverage, log, readJson, requireData, runContext, table } from './common.ts';
+import { type Config, type ConfigResult, resultPath, runConfig } from './train-config.ts';
+import { type AttackResults, attacksPath, runAttacks } from './attacks.ts';
+
+const CONFIGS: Config[] = [
+  { name: 'plain', title: 'plaintext (baseline)', kind: null, adaptation: 'none', rounds: 1 },
+  { name: 'uniform-none', title: 'ciphertext, no adaptation network', kind: 'uniform', adaptation: 'none', rounds: 1 },
+  { name: 'uniform-aligned', title: 'ciphertext, aligned adaptation network', kind: 'uniform', adaptation: 'aligned', rounds: 1 },
+  { name: 'uniform-padded', title: 'ciphertext, padded adaptation network (the report\'s)', kind: 'uniform', adaptation: 'padded', rounds: 1 },
+  { name: 'uniform-aligned-r2', title: 'ciphertext, aligned, multi-round (2 rounds)', kind: 'uniform', adaptation: 'aligned', rounds: 2 },
+  { name: 'uniform-padded-r2', title: 'ciphertext, padded, multi-round (2 rounds)', kind: 'uniform', adaptation: 'padded', rounds: 2 },
+  { name: 'orthogonal-aligned', title: 'orthogonal-key ciphertext, aligned adaptation network', kind: 'orthogonal', adaptation: 'aligned', rounds: 1 },
+  { name: 'orthogonal-none', title: 'orthogonal-key ciphertext, no adaptation network', kind: 'orthogonal', adaptation: 'none', rounds: 1 },
+];
+const UNITS = ['attacks', ...CONFIGS.map((c) => c.name)];
+
+const NOTES: string[] = [
+  '- Each configuration ran once (seed 0): differences of a point or so between configurations are within run-to-run noise at this budget, which was not measured.',
+  '- The multi-round runs spend the same steps as the single-round ones but end with a backbone trained for only half of them (the last round\'s), which is the price of restarting it.',
+  '- `src/cli/commands/er.ts` (`nnlock er train --adaptation-lr`): the cosine schedule sets every parameter group\'s learning rate (`Optimizer.lr` setter), so the adaptation network\'s own rate is overwritten before the first epoch; these experiments use one rate for both, so they are not affected.',
+];
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
+const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : UNITS;
+for (const n of only) if (n !== 'page' && !UNITS.includes(n)) throw new Error(`--only: no unit '${n}' (have ${UNITS.join(', ')}, page)`);
+requireData();
+const ctx = runContext(values.quick ?? false);
+const started = performance.now();
+log(`cipher experiments${ctx.quick ? ' (quick)' : ''}: ${only.join(', ')}; checkpoints in ${ctx.out}, results in ${ctx.results}; budget ${JSON.stringify(ctx.budget)}`);
+
+for (const unit of only) {
+  if (unit === 'page') continue;
+  if (unit === 'attacks') await runAttacks(ctx);
+  else await runConfig(ctx, CONFIGS.find((c) => c.name === unit)!);
+  await writePage(ctx);
+}
+await writePage(ctx);
+log(`done in ${duration((performance.now() - started) / 1000)}; wrote ${join(ctx.results, 'README.md')}`);
+
+// ---------------------------------------------------------------------------------------------
+// The results page
+
+async function writePage(c: RunContext): Promise<void> {
+  const results = CONFIGS.map((cfg) => readJson<ConfigResult>(resultPath(c, cfg.name))).filter((r): r is ConfigResult => r !== undefined);
+  const attacks = readJson<AttackResults>(attacksPath(c));
+  const b = c.budget;
+  const m = machineInfo();
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const plain = byName.get('plain');
+  const missing = CONFIGS.filter((cfg) => !byName.has(cfg.name)).map((cfg) => `\`${cfg.name}\``);
+  const steps = Math.ceil(b.trainImages / b.batch) * b.epochs;
+  const lines: string[] = [
+    '# Block-wise image encryption and encryption-robust learning (CIFAR-10, k = 4)',
+    '',
+    'A Hill cipher per 4×4 block and channel (y = x·K_c, K_c a 16×16 key matrix per channel; `src/cipher`), ' +
+      'ResNet-20 trained on the ciphertext with and without an adaptation network in front of it ' +
+      '(`src/models/adaptation.ts`: a 4×4 stride-4 convolution then a 4×4 stride-4 transposed convolution), ' +
+      'and what the cipher leaks: the adaptation network\'s learned decryption and known-plaintext key recovery.',
+    '',
+    `Regenerate: \`node --import tsx experiments/cipher/run.ts\` (\`--only name,...\` for some units, \`--only page\` to rebuild this page, ` +
+      '`--quick` for a smoke run that writes under `experiments/out/cipher/quick/`). Every epoch is checkpointed under ' +
+      '`experiments/out/cipher/checkpoints/` (git-ignored) and every finished unit is stored in `runs/<name>.json` here and skipped on rerun.',
+    '',
+    `Machine of the last run: ${m.cpuModel}, ${m.logicalCores} logical cores, shared with other jobs (load average ${loadAverage().join(' ')} when this page was written), ` +
+      `libtorch ${libtorchVersion()} with ${getNumThreads()} threads, Node ${process.version}. Data: the shared fixtures (\`../shared/data/cifar10\`, JPEG-decoded CIFAR-10).`,
+    '',
+  ];
+  if (c.quick) lines.push('**Quick run (smoke test): tiny budget, figures meaningless.**', '');
+  lines.push(
+    '## Budget (reduced) and settings',
+    '',
+    `Every configuration gets the same budget: the first ${b.trainImages.toLocaleString('en')} training images (data_batch_1..3 in order), ` +
+      `${b.epochs} epochs in total, batch ${b.batch}, so ${steps} SGD steps (momentum ${b.momentum}, weight decay ${b.weightDecay} on the backbone, none on the adaptation network, ` +
+      `learning rate ${b.lr} cosine-annealed to 0 within each round), random crop (padding 4) and horizontal flip of the plaintext before encryption, ` +
+      `the same data order, augmentation and round-0 ResNet-20 initialisation (seed ${b.seed}) for every configuration. ` +
+      `Multi-round runs split the same epochs into rounds (2 rounds × ${b.epochs / 2} epochs): each round restarts the backbone from a fresh initialisation and keeps the adaptation network, with a fresh optimizer and schedule. ` +
+      `Test accuracy: the first ${b.testImages.toLocaleString('en')} images of test_batch.bin, encrypted with the same key, after every epoch.`,
+    '',
+    '**This is a reduced budget**, chosen so the whole set runs in about an hour on two shared cores: ' +
+      `${b.trainImages.toLocaleString('en')} of the 50,000 CIFAR-10 training images and ${b.epochs} epochs, where the report trains on the whole training set for far more epochs ` +
+      '(and ResNet-20\'s usual recipe is about 200 epochs). Absolute accuracies are therefore far below converged ones (the shared pretrained ResNet-20 scores 0.8122 here); ' +
+      'what this page compares is the configurations against one another at an equal, small budget.',
+    '',
+    'Inputs: the plaintext baseline sees normalised pixels (mean 0.485, 0.456, 0.406; std 0.229, 0.224, 0.225); encrypted configurations see the ciphertext of pixels in [0, 1] as it is ' +
+      '(`encryptedSource`: batches encrypted on the fly after augmentation). Key kind `uniform` (entries U(−1, 1), condition number ≤ 500: the report\'s kind) is the main setting; ' +
+      '`orthogonal` is the extra one. Keys are fixed experiment keys derived from public secrets (`experiments/cipher/common.ts`), no block shuffling.',
+    '',
+  );
+  if (missing.length) lines.push(`Not run yet (or not finished): ${missing.join(', ')}. Rerun the command to continue; finished units are kept.`, '');
+
+  // ---- accuracy table
+  lines.push('## Accuracy and time at the same budget', '');
+  if (results.length) {
+    lines.push(table(
+      ['configuration', 'key', 'adaptation', 'rounds × epochs', 'SGD steps', 'test accuracy', 'vs plaintext', 'training time', 'evaluation time', 'train img/s'],
+      results.map((r) => [
+        `\`${r.name}\`: ${r.title}`, r.kind, r.adaptation, `${r.rounds} × ${r.epochsPerRound}`, r.steps, fmt(r.testAccuracy),
+        plain ? fmt(r.testAccuracy / plain.testAccuracy, 3) : '-', duration(r.trainSeconds), duration(r.evalSeconds),
+        (r.imagesSeen / r.trainSeconds).toFixed(0),
+      ]),
+    ), '');
+    lines.push('Training time is the sum of the epochs\' training loops (forward, backward, step, loading, augmentation and encryption); evaluation time the sum of the per-epoch test passes. ' +
+      'Both are wall times on a machine shared with other jobs, so differences of tens of percent between configurations are load, not method ' +
+      '(see the img/s column and the load average recorded with each run in `runs/<name>.json`).', '');
+    const bar: string[] = [];
+    for (const [name, base] of [['uniform-aligned', 'plain'], ['uniform-aligned-r2', 'plain'], ['orthogonal-aligned', 'plain'], ['uniform-padded', 'plain'], ['uniform-padded-r2', 'plain']] as const) {
+      const r = byName.get(name);
+      const p = byName.get(base);
+      if (!r || !p) continue;
+      const ratio = r.testAccuracy / p.testAccuracy;
+      bar.push(`- \`${name}\`: ${fmt(r.testAccuracy)} / ${fmt(p.testAccuracy)} = **${ratio.toFixed(3)}** of the plaintext accuracy: ${ratio >= 0.98 ? 'meets' : 'does NOT meet'} the 0.98 bar${name.includes('padded') ? ' (the bar is set for the aligned network; the padded one is shown for comparison)' : ''}.`);
+    }
+    if (bar.length) lines.push('The issue\'s bar: the aligned encryption-robust ResNet-20 reaches at least 0.98 of the accuracy of the same ResNet-20 trained on plaintext with the same budget.', '', ...bar, '');
+    lines.push('### Test accuracy after every epoch', '');
+    const maxEpochs = Math.max(...results.map((r) => r.history.length));
+    lines.push(table(
+      ['configuration', ...Array.from({ length: maxEpochs }, (_, i) => `epoch ${i + 1}`), 'final train accuracy'],
+      results.map((r) => [
+        `\`${r.name}\``,
+        ...Array.from({ length: maxEpochs }, (_, i) => {
+          const h = r.history[i];
+          return h ? `${fmt(h.testAccuracy)}${r.rounds > 1 ? ` (r${h.round})` : ''}` : '';
+        }),
+        fmt(r.history[r.history.length - 1]?.trainAccuracy),
+      ]),
+    ), '');
+    lines.push('(rN: round N of a multi-round run; each round starts a new backbone, so accuracy drops at a round\'s first epoch.)', '');
+    const svg = lineChartSvg({
+      title: `Test accuracy by epoch (${b.trainImages} images, same budget)`, xLabel: 'epoch (total)', yLabel: 'test accuracy',
+      series: results.map((r) => ({ name: r.name, points: r.history.map((h, i) => [i + 1, h.testAccuracy] as [number, number]) })), yMin: 0,
+    });
+    await writeFileAtomic(join(c.results, 'accuracy-by-epoch.svg'), svg);
+    lines.push('![test accuracy by epoch](accuracy-by-epoch.svg)', '');
+  } else {
+    lines.push('No training configuration has finished yet.', '');
+  }
+
+  // ---- learned decryption
+  const adapted = results.filter((r) => r.learned);
+  lines.push('## Learned decryption', '');
+  if (adapted.length) {
+    const n = adapted[0].learned!.images;
+    lines.push(`Each adaptation network, after training on class labels only, applied to the first ${n} test images' ciphertexts and compared with the plaintext (PSNR in dB with peak 1, SSIM with a Gaussian window; means over images). ` +
+      'Rows: **raw** is the adaptation output itself, clamped to [0, 1], with no fitting (what an attacker holding the model gets for free); ' +
+      '**per-channel affine** is a·out_c + b_c with a, b fitted per channel by least squares against the plaintext itself (an oracle fit: an upper bound on what a per-channel rescaling recovers); ' +
+      '**colour affine** the same with a full 3×3 colour matrix; the **ciphertext** row is the ciphertext under the same per-channel oracle fit (what is visible without learning). ' +
+      '(`learnedDecryption` in `src/cipher/attacks/learned.ts`.)', '');
+    lines.push(table(
+      ['model', 'raw PSNR', 'raw SSIM', 'per-channel affine PSNR', 'per-channel affine SSIM', 'colour affine PSNR', 'colour affine SSIM', 'ciphertext (per-channel fit) PSNR', 'ciphertext SSIM'],
+      adapted.map((r) => {
+        const l = r.learned!;
+        return [`\`${r.name}\``, fmt(l.raw.psnr, 2), fmt(l.raw.ssim, 4), fmt(l.perChannelAffine.psnr, 2), fmt(l.perChannelAffine.ssim, 4), fmt(l.colourAffine.psnr, 2), fmt(l.colourAffine.ssim, 4), fmt(l.ciphertextPerChannelAffine.psnr, 2), fmt(l.ciphertextPerChannelAffine.ssim, 4)];
+      }),
+    ), '');
+    lines.push('Per-channel fits (scale; offset): ' + adapted.map((r) => `\`${r.name}\` ${r.learned!.perChannelAffine.scale.map((v) => v.toPrecision(3)).join(', ')}; ${r.learned!.perChannelAffine.offset.map((v) => v.toPrecision(3)).join(', ')}`).join(' — ') + '.', '');
+    lines.push('Grids: one row per test image; columns: the ciphertext (min–max scaled per image and channel: it is not an image), the adaptation output raw (clamped to [0, 1]), the adaptation output after the per-channel oracle fit (fitted over all the scored images), the plaintext.', '');
+    for (const r of adapted) if (r.grid && existsSync(join(c.results, r.grid))) lines.push(`\`${r.name}\`:`, '', `![ciphertext / adaptation output / plaintext, ${r.name}](${r.grid})`, '');
+  } else {
+    lines.push('No model with an adaptation network has finished yet.', '');
+  }
+
+  // ---- known plaintext
+  lines.push('## Known-plaintext key recovery on real CIFAR-10 blocks', '');
+  if (attacks) {
+    lines.push(`Known plaintext: the first ${attacks.images} test images (64 blocks of 4×4 per image and channel), encrypted with each kind's experiment key. ` +
+      '`assessKey` sweeps the number n of known blocks per channel (the first n blocks in image order: image 0\'s top block rows first) and finds the smallest n that recovers every channel\'s 16×16 matrix ' +
+      `(real kinds: max |K̂ − K| ≤ ${attacks.tolerance}; hill256: exactly); the single-image rows attack each of the first ${attacks.kinds[0]?.single.images ?? '-'} test images on its own; ` +
+      'the shuffled rows attack a key with block shuffling from k² + 4 = 20 real images (`recoverShuffled`). Float32 ciphertexts, least squares in float64 (`src/cipher/attacks/known-plaintext.ts`).', '');
+    lines.push(table(
+      ['key kind', 'fewest known blocks per channel', 'known images that is', 'single images recovering the key', 'rank-deficient single images', 'max \\|K̂ − K\\| (median; worst) over them', 'shuffled: key', 'shuffled: permutation', 'time (s)'],
+      attacks.kinds.map((k) => {
+        const kp = k.assessment.knownPlaintext;
+        const s = k.single;
+        const sh = k.shuffled;
+        return [
+          k.kind, kp.minimumBlocks ?? 'not reached', kp.imagesNeeded ?? '-', `${s.recovered} / ${s.images}`, s.undetermined,
+          s.medianMaxAbsError === null ? '-' : `${s.medianMaxAbsError.toExponential(1)}; ${s.worstMaxAbsError!.toExponential(1)}`,
+          sh.keyRecovered ? `recovered (max error ${sh.maxAbsError?.toExponential(1)})` : 'not recovered',
+          sh.permutationRecovered ? 'recovered' : `not recovered (${sh.unmatchedPositions} of 64 positions unmatched)`,
+          (kp.seconds + sh.seconds).toFixed(1),
+        ];
+      }),
+    ), '');
+    lines.push('Block sweep (first n known blocks per channel; worst channel\'s max |K̂ − K|):', '');
+    const counts = [...new Set(attacks.kinds.flatMap((k) => k.assessment.knownPlaintext.sweep.map((p) => p.blocks)))].sort((a, b) => a - b);
+    lines.push(table(
+      ['key kind', ...counts.map((n) => `n = ${n}`)],
+      attacks.kinds.map((k) => [k.kind, ...counts.map((n) => {
+        const p = k.assessment.knownPlaintext.sweep.find((q) => q.blocks === n);
+        if (!p) return '';
+        return p.recovered ? `recovered (${p.maxAbsError === null ? '-' : p.maxAbsError.toExponential(1)})` : p.determined ? `wrong (${p.maxAbsError?.toExponential(1)})` : 'undetermined';
+      })]),
+    ), '');
+    const leak = attacks.kinds.filter((k) => k.assessment.leakage);
+    if (leak.length) {
+      lines.push('Leakage on the same images (`assessKey`):', '');
+      lines.push(table(
+        ['key kind', 'repeated blocks, plaintext', 'repeated blocks, ciphertext', 'adjacent-pixel correlation, plaintext', 'adjacent-pixel correlation, ciphertext'],
+        leak.map((k) => {
+          const l = k.assessment.leakage!;
+          return [k.kind, `${(100 * l.repeatedBlocksPlain).toFixed(2)} %`, `${(100 * l.repeatedBlocksCipher).toFixed(2)} %`, l.adjacentCorrelationPlain.toFixed(3), l.adjacentCorrelationCipher.toFixed(3)];
+        }),
+      ), '');
+    }
+    lines.push('Keys: ' + attacks.kinds.map((k) => `${k.key}`).join('; ') + '.', '');
+  } else {
+    lines.push('Not run yet.', '');
+  }
+  lines.push('## Notes', '', ...NOTES, '');
+  await writeFileAtomic(join(c.results, 'README.md'), lines.join('\n'));
+}
