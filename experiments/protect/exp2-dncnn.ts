@@ -157,13 +157,15 @@ function render(d: Exp2Data, svg: string, quick: boolean): string {
   ]);
   const perImage = d.tiers[0].names.map((n, i) => [n, ...d.tiers.map((t) => fmt(t.psnr[i], 2))]);
   const s = d.settings;
+  const pss = d.candidates.find((c) => c.strategy === 'pss');
+  const pssDefaultMinutes = pss ? Math.round((pss.seconds * (1024 * 2)) / (s.images * s.epochs) / 60) : NaN;
   return [
     `DnCNN-S-25 (17 conv layers, ${d.totalKernels} kernels), all conv layers protected at ratio ${pct(d.ratio)} (${d.selected} kernels), ${d.tiers.length - 1} tiers with the default fractions ` +
       `f_m = 0.6 + 0.4·m/M (${d.fractions.map((f) => fmt(f, 3)).join(', ')}), master key = experiment key 0. Noise σ = ${d.sigma} (seeded per image as \`nnlock denoise --seed 0\`); ` +
       `PSNR of clamp(noisy − net(noisy), 0, 1)${quick ? ' — QUICK RUN: only the first 2 Set12 images' : ' on all 12 Set12 images'}. Each tier is unlocked with its own tier key (\`unlock(file, tierToken)\`).`,
     '',
-    `**Importance strategy: ${STRATEGY_LABELS[d.strategy]}.** PSS with the defaults (1,024 patches × 2 epochs per layer) would take well over half an hour for DnCNN on 2 shared cores, ` +
-      `so PSS ran with **few patches**: ${s.images} clean 40×40 train400 patches (σ = 25 noise), batch ${s.batch}, ${s.epochs} epoch (${s.epochs * Math.ceil(s.images / s.batch)} Adam steps per layer, otherwise the defaults); ` +
+    `**Importance strategy: ${STRATEGY_LABELS[d.strategy]}.** PSS with the defaults (1,024 patches × 2 epochs per layer) would take about ${pssDefaultMinutes} min for DnCNN here ` +
+      `(extrapolated from the few-patch run below: the cost grows with patches × epochs), so PSS ran with **few patches**: ${s.images} clean 40×40 train400 patches (σ = 25 noise), batch ${s.batch}, ${s.epochs} epoch (${s.epochs * Math.ceil(s.images / s.batch)} Adam steps per layer, otherwise the defaults); ` +
       `Taylor used the same ${s.images} patches (${s.taylorBatches} batches). The strategy used is the one with the lowest tier-0 PSNR at ${pct(d.ratio)} on ${d.validationImages.length} train400 images (not Set12):`,
     '',
     table(['candidate', 'tier-0 PSNR on train400 validation (dB)', 'importance time (s)'], d.candidates.map((c) => [STRATEGY_LABELS[c.strategy], fmt(c.tier0Psnr, 2), fmt(c.seconds, 0)])),
