@@ -103,7 +103,9 @@ async function main(): Promise<void> {
     const decryptWhole = () => {
       const d = createDecipheriv('aes-256-gcm', aesKey, iv);
       d.setAuthTag(tag);
-      const plain = Buffer.concat([d.update(encrypted), d.final()]);
+      const body = d.update(encrypted);
+      const tail = d.final(); // empty for GCM: no copy through Buffer.concat then
+      const plain = tail.length ? Buffer.concat([body, tail]) : body;
       lastDecrypted = parseSafetensors(new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength));
     };
     // The digest alone (part of every unlock): how much of unlock is hashing the published weights.

@@ -350,6 +350,9 @@ function render(d: Exp3Data, svg: string): string {
     '',
     table(['comparison', 'positions tested', ...TESTS.map((t) => TEST_LABELS[t])], pooledRows),
     '',
+    'The F-test assumes normal samples; conv weights are heavier-tailed than a Gaussian, so it rejects more often than 5% even where the samples are exchangeable ' +
+      '(the random strategy\'s selected originals); Brown–Forsythe is the robust test of variances. KS compares whole distributions, so it also sees that DPRM decoys are Gaussian while genuine values are not.',
+    '',
     `![decoy tests](${svg})`,
     '',
     '**Whole-kernel L1 norms**, per layer (and per key for decoys): fraction of layer tests with p < 0.05:',

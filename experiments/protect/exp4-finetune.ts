@@ -175,7 +175,7 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
   const data: Exp4Data = { ratio, ratioSource, batch, curveImages, fullImages, original, tier0, bnRecalibrated, runs };
   const svg = 'exp4-finetune.svg';
   await writeFileAtomic(join(ctx.results, svg), lineChartSvg({
-    title: `Fine-tuning the tier-0 ResNet-20 vs training from scratch (test acc., first ${curveImages} test images)`, xLabel: 'optimizer steps (batch 125)', yLabel: 'test accuracy',
+    title: `Fine-tuning attack vs from scratch (first ${curveImages} test images)`, xLabel: 'optimizer steps (batch 125)', yLabel: 'test accuracy',
     yMin: 0, yMax: 0.9, width: 760,
     series: [
       ...runs.map((r) => ({ name: `${r.spec.init === 'tier0' ? 'attack' : 'scratch'}, ${r.spec.images} img`, points: r.curve })),
@@ -194,7 +194,8 @@ function render(d: Exp4Data, svg: string): string {
     `The published (tier-0) ResNet-20 protected with PSS at ratio ${pct(d.ratio)} (${d.ratioSource}), key 0. Original accuracy ${fmt(d.original)}, tier-0 accuracy ${fmt(d.tier0)} (${d.fullImages} test images). ` +
       `The attacker has the first N images of data_batch_1.bin with labels (random crop with 4-pixel padding + horizontal flip) and fine-tunes every parameter with SGD (momentum 0.9, weight decay 5e-4, cosine schedule per epoch from lr 0.01); ` +
       `the baseline trains a fresh ResNet-20 on the same images with the same batch (${d.batch}) and the **same number of optimizer steps** (lr 0.1, otherwise the same). ` +
-      `Final accuracies on the full ${d.fullImages}-image test set; the curves on the first ${d.curveImages} test images.`,
+      `Final accuracies on the full ${d.fullImages}-image test set; the curves on the first ${d.curveImages} test images. ` +
+      'Before any training, the first rows re-estimate only the batch-norm running statistics of the tier-0 model on the attacker\'s images (forward passes in training mode, at least 32 batches, no gradient step).',
     '',
     table(['run', 'images N', 'epochs', 'steps', 'lr', `test accuracy (${d.fullImages})`, 'train time (s)'], [
       ...d.bnRecalibrated.map((b) => ['attack without training: batch-norm statistics re-estimated', String(b.images), `${b.passes} passes`, '0', '–', `**${fmt(b.full)}**`, '–']),
