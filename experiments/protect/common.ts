@@ -212,7 +212,10 @@ export interface Section {
   title: string;
   markdown: string;
   data: unknown;
+  /** Time of this run. */
   seconds: number;
+  /** Time of every run that filled the current caches (see run.ts). */
+  computeSeconds?: number;
   date: string;
   quick: boolean;
 }

@@ -210,7 +210,7 @@ function render(d: Exp1Data, svg: string, settings: ReturnType<typeof resnetSett
     '',
     `Kernels protected per ratio (⌊N·r⌋ + 1 per layer, of ${d.totalKernels}): ${byRatio}. Ratios above 12% were only run for strategies still above ${THRESHOLD} at 12%.`,
     '',
-    `Once enough kernels are replaced, the model collapses to predicting nearly one class, and its accuracy sits on a floor of about 0.10 (the share of that class) with key-to-key noise of a few points; ` +
+    `Once enough kernels are replaced, the model collapses to predicting one or a few classes, and its accuracy sits on a floor of about 0.10 (the share of those classes in the test set) with key-to-key noise of a few points; ` +
       `the ≤ ${THRESHOLD} criterion is met on that floor, so the smallest ratio meeting it is sensitive to this noise (see the per-key values).`,
     '',
     `**Smallest ratio with tier-0 accuracy ≤ ${THRESHOLD} on the full ${d.fullImages}-image test set** (mean over keys; candidate ratios are those whose sweep mean is within 0.05 of the threshold, tried in ascending order):`,

@@ -351,13 +351,16 @@ function render(d: Exp3Data, svg: string): string {
     table(['comparison', 'positions tested', ...TESTS.map((t) => TEST_LABELS[t])], pooledRows),
     '',
     'The F-test assumes normal samples; conv weights are heavier-tailed than a Gaussian, so it rejects more often than 5% even where the samples are exchangeable ' +
-      '(the random strategy\'s selected originals); Brown–Forsythe is the robust test of variances. KS compares whole distributions, so it also sees that DPRM decoys are Gaussian while genuine values are not.',
+      '(the random strategy\'s selected originals); Brown–Forsythe is the robust test of variances. KS compares whole distributions: rejections well above 5% for the decoys while means and variances stay near 5% ' +
+      'point to a difference in shape (DPRM draws Gaussian values; the F-test\'s excess on exchangeable samples shows the genuine weights are not Gaussian).',
     '',
     `![decoy tests](${svg})`,
     '',
     '**Whole-kernel L1 norms**, per layer (and per key for decoys): fraction of layer tests with p < 0.05:',
     '',
     table(['comparison', 'layer tests', ...TESTS.map((t) => TEST_LABELS[t])], normRows),
+    '',
+    'Every position\'s marginal is matched by DPRM, but a decoy\'s 9 values are drawn independently while a genuine kernel\'s positions are correlated, so whole-kernel statistics (here the L1 norm) separate them in most layers; the detector below uses exactly that.',
     '',
     '**A decoy detector on the published file alone** (PSS selection; see the top of `exp3-decoys.ts`): per layer, every kernel scored by log N_diag(x) − log N_full(x) ' +
       '(the independent-positions model of DPRM against the full 3×3 covariance of the layer\'s kernels), the S highest flagged. ' +
