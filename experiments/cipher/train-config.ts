@@ -7,6 +7,7 @@
 // a finished configuration is stored as <results>/runs/<name>.json and skipped on rerun. Models
 // with an adaptation network are then scored as decryptors (learned decryption: PSNR/SSIM against
 // the plaintext) and pictured (a PNG grid).
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
 import { div } from '../../src/ops/arithmetic.ts';
@@ -18,7 +19,7 @@ import { type CipherKind, describeKey, keyId } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
 import { evaluateAccuracy, trainMultiRound } from '../../src/cipher/multi-round.ts';
-import { type ErModelSpec, buildBackbone, buildErModel, saveErModel } from '../../src/cipher/er-model.ts';
+import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../src/cipher/er-model.ts';
 import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../../src/cipher/attacks/learned.ts';
 import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
 import { type RunContext, PLAIN_NORM, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
@@ -31,6 +32,8 @@ export interface Config {
   adaptation: 'none' | 'aligned' | 'padded';
   /** Rounds; the budget's epochs are split evenly over them. */
   rounds: number;
+  /** Seed of data order, augmentation and initialisation (default: the budget's); seed repeats skip the decryption figures. */
+  seed?: number;
 }
 
 export interface EpochRecord extends Record<string, number> {
@@ -54,6 +57,7 @@ export interface ConfigResult {
   trainImages: number;
   testImages: number;
   batch: number;
+  seed: number;
   /** Optimizer steps over the whole run. */
   steps: number;
   imagesSeen: number;
@@ -83,7 +87,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     log(`${c.name}: finished earlier (test accuracy ${cached.testAccuracy.toFixed(4)}), skipped; delete ${resultPath(ctx, c.name)} to rerun`);
     return cached;
   }
-  const b = ctx.budget;
+  const b = { ...ctx.budget, seed: c.seed ?? ctx.budget.seed };
   if (b.epochs % c.rounds !== 0) throw new Error(`${c.name}: ${b.epochs} epochs do not split into ${c.rounds} rounds`);
   const epochs = b.epochs / c.rounds;
   const key = c.kind ? experimentKey(c.kind) : null;
@@ -138,12 +142,12 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     const last = history[history.length - 1];
     const result: ConfigResult = {
       name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
-      adaptation: c.adaptation, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch,
+      adaptation: c.adaptation, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
       steps: trainLoader.length * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
       trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
       loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
     };
-    if (model.adaptation && cipher) {
+    if (model.adaptation && cipher && c.seed === undefined) {
       const grid = `grid-${c.name}.png`;
       result.learned = await decryptionFigures(model, cipher, b.decryptionImages, join(ctx.results, grid));
       result.grid = grid;
@@ -161,7 +165,8 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
 /**
  * Learned decryption of the model's adaptation network on the first `count` test images, and a
  * grid of the first 8: ciphertext (min–max scaled per image and channel), adaptation output raw
- * (clamped to [0, 1]), the same after the per-channel affine oracle fit, plaintext.
+ * (clamped to [0, 1]), the same min–max scaled per image and channel, the same after the per-channel
+ * affine oracle fit, plaintext.
  */
 export async function decryptionFigures(model: EncryptionRobustModel, cipher: BlockCipher, count: number, gridPath: string): Promise<LearnedDecryptionReport> {
   const { x } = await readImagesTensor(TEST_FILE, { limit: count });
@@ -176,6 +181,7 @@ export async function decryptionFigures(model: EncryptionRobustModel, cipher: Bl
         report: r,
         columns: [
           { title: 'ciphertext', images: shown }, { title: 'adapted (raw)', images: raw },
+          { title: 'adapted (min-max)', images: minMaxScale(model.adapt(input)) },
           { title: 'adapted (fit)', images: fitted }, { title: 'plaintext', images: plain },
         ],
       };
@@ -188,5 +194,29 @@ export async function decryptionFigures(model: EncryptionRobustModel, cipher: Bl
     return report;
   } finally {
     x.dispose();
+  }
+}
+
+/**
+ * Recomputes the learned-decryption figures and grid of a finished configuration from its saved
+ * model file (after a change to the figures; no training). Returns null when there is nothing to do.
+ */
+export async function refreshFigures(ctx: RunContext, c: Config): Promise<ConfigResult | null> {
+  const result = readJson<ConfigResult>(resultPath(ctx, c.name));
+  const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
+  if (!result || !c.kind || c.adaptation === 'none' || c.seed !== undefined || !existsSync(modelPath)) return null;
+  const key = experimentKey(c.kind);
+  const { model } = await loadErModel(modelPath, key);
+  const cipher = new BlockCipher(key);
+  try {
+    const grid = `grid-${c.name}.png`;
+    result.learned = await decryptionFigures(model, cipher, ctx.budget.decryptionImages, join(ctx.results, grid));
+    result.grid = grid;
+    await writeJson(resultPath(ctx, c.name), result);
+    log(`${c.name}: figures refreshed from ${modelPath}`);
+    return result;
+  } finally {
+    model.dispose();
+    cipher.dispose();
   }
 }
