@@ -57,7 +57,8 @@ const UNITS = ['attacks', ...ALL_CONFIGS.map((c) => c.name), 'timing', 'figures'
 const RUN_ORDER = ['attacks', 'plain', 'uniform-aligned', 'uniform-none', 'uniform-padded', 'uniform-aligned-r2', 'uniform-padded-r2', 'orthogonal-aligned', 'orthogonal-none', ...SEED_CONFIGS.map((c) => c.name), 'timing'];
 
 const NOTES: string[] = [
-  '- Each configuration ran once (seed 0): differences of a point or so between configurations are within run-to-run noise at this budget, which was not measured.',
+  '- Each configuration in the main table ran once (seed 0). Only the plaintext and aligned configurations were repeated with other seeds (see the spread section): at 4 epochs from scratch with learning rate 0.1, one seed against another moves accuracy by several points, so single-run differences between the other configurations of that order are not meaningful either.',
+  '- Every random draw comes from the seed (the engine is reseeded every epoch from seed and epoch, the loader draws from seed, epoch and batch), so a resumed run draws the same numbers as an uninterrupted one, and the load of other jobs changes the times, not the results. (The first run was stopped right after `plain` finished, to change the run order; `uniform-none` had not finished an epoch and started over later.)',
   '- The multi-round runs spend the same steps as the single-round ones but end with a backbone trained for only half of them (the last round\'s), which is the price of restarting it.',
   '- `src/cli/commands/er.ts` (`nnlock er train --adaptation-lr`): the cosine schedule sets every parameter group\'s learning rate (`Optimizer.lr` setter), so the adaptation network\'s own rate is overwritten before the first epoch; these experiments use one rate for both, so they are not affected.',
 ];
