@@ -42,8 +42,8 @@ export async function runTiming(ctx: RunContext): Promise<TimingResult> {
     log(`timing: finished earlier, skipped; delete ${timingPath(ctx)} to rerun`);
     return cached;
   }
-  const steps = ctx.quick ? 3 : 20;
-  const repeats = ctx.quick ? 2 : 4;
+  const steps = ctx.quick ? 3 : 10;
+  const repeats = ctx.quick ? 2 : 3;
   const b = ctx.budget;
   const data = await trainSet(steps * b.batch);
   const key = experimentKey('uniform');

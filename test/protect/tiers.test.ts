@@ -67,7 +67,10 @@ test('protect with calibrated tiers: each tier unlocks to the metric calibration
   const importance = weightImportance('l1', original.tensors, convLayers(original.tensors));
   const calModel = new TinyNet();
   try {
-    const probe = await protect(original, { importance, ratio: 0.3, tiers: 1 });
+    // A fixed key: the decoys (drawn from a stream keyed by it) must be the same in the probe and
+    // in the calibrated run, or the probe's floor says nothing about the run's.
+    const keys = { masterKey: new Uint8Array(32).fill(7), modelId: new Uint8Array(16).fill(1) };
+    const probe = await protect(original, { importance, ratio: 0.3, tiers: 1, ...keys });
     const bottom = (() => {
       const m = new TinyNet();
       loadWeightsFile(m, probe.file);
@@ -76,7 +79,7 @@ test('protect with calibrated tiers: each tier unlocks to the metric calibration
       return v;
     })();
     const targets = [bottom * 0.5, bottom * 0.1];
-    const r = await protect(original, { importance, ratio: 0.3, calibrate: { targets, model: calModel, evaluate } });
+    const r = await protect(original, { importance, ratio: 0.3, calibrate: { targets, model: calModel, evaluate }, ...keys });
     assert.equal(r.header.tiers, 3);
     const cal = r.calibration!;
     assert.equal(cal.fractions.length, 3);
