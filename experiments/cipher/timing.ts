@@ -75,7 +75,11 @@ export async function runTiming(ctx: RunContext): Promise<TimingResult> {
     for (const s of setups) s.model.dispose();
     cipher.dispose();
   }
-  const median = (v: number[]) => [...v].sort((a, c) => a - c)[Math.floor(v.length / 2)];
+  const median = (v: number[]) => {
+    const o = [...v].sort((a, c) => a - c);
+    const h = Math.floor(o.length / 2);
+    return o.length % 2 ? o[h] : (o[h - 1] + o[h]) / 2;
+  };
   const result: TimingResult = {
     steps, batch: b.batch, repeats: repeats - 1,
     variants: setups.map((s) => ({ name: s.v.name, imagesPerSecond: s.rates, median: median(s.rates), secondsPerStep: b.batch / median(s.rates) })),

@@ -15,11 +15,15 @@ export abstract class Optimizer {
     const first = params[0];
     if (first !== undefined && 'params' in first) this.groups = params as ParamGroup[];
     else this.groups = [{ params: params as Tensor[], lr, weightDecay }];
+    this.ratios = this.groups.map((g) => (this.groups[0].lr > 0 ? g.lr / this.groups[0].lr : 1));
   }
 
-  /** Sets every group's learning rate (what schedules do). */
+  /** Each group's rate relative to the first group's, fixed at construction. */
+  private readonly ratios: number[];
+
+  /** Sets the first group's rate and every other group's at its original ratio (what schedules do). */
   set lr(value: number) {
-    for (const g of this.groups) g.lr = value;
+    this.groups.forEach((g, i) => (g.lr = value * this.ratios[i]));
   }
 
   get lr(): number {
