@@ -22,7 +22,9 @@ import { evaluateAccuracy, trainMultiRound } from '../../src/cipher/multi-round.
 import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../src/cipher/er-model.ts';
 import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../../src/cipher/attacks/learned.ts';
 import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
-import { type RunContext, PLAIN_NORM, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
+import type { AdaptationInit } from '../../src/models/adaptation.ts';
+import { type WhiteningReport, whitenAdaptation } from '../../src/cipher/whitening.ts';
+import { type Budget, type RunContext, PLAIN_NORM, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
 
 export interface Config {
   name: string;
@@ -34,6 +36,12 @@ export interface Config {
   rounds: number;
   /** Seed of data order, augmentation and initialisation (default: the budget's); seed repeats skip the decryption figures. */
   seed?: number;
+  /** Adaptation network initialisation (default 'default': PyTorch's). 'whiten' estimates it from the training ciphertexts. */
+  init?: AdaptationInit;
+  /** Overrides of the common budget (the longer-budget pair). */
+  budget?: Partial<Budget>;
+  /** Scored as a decryptor and pictured even though it is a seed repeat or has no key. */
+  figures?: boolean;
 }
 
 export interface EpochRecord extends Record<string, number> {
@@ -52,6 +60,10 @@ export interface ConfigResult {
   key: string;
   keyId: string;
   adaptation: string;
+  /** Adaptation initialisation ('default' when absent: runs from before the option existed). */
+  init?: string;
+  /** Whitening estimated before training (init 'whiten'). */
+  whitening?: WhiteningReport;
   rounds: number;
   epochsPerRound: number;
   trainImages: number;
@@ -87,7 +99,8 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     log(`${c.name}: finished earlier (test accuracy ${cached.testAccuracy.toFixed(4)}), skipped; delete ${resultPath(ctx, c.name)} to rerun`);
     return cached;
   }
-  const b = { ...ctx.budget, seed: c.seed ?? ctx.budget.seed };
+  const b: Budget = { ...ctx.budget, ...(ctx.quick ? {} : c.budget), seed: c.seed ?? ctx.budget.seed };
+  const init: AdaptationInit = c.init ?? 'default';
   if (b.epochs % c.rounds !== 0) throw new Error(`${c.name}: ${b.epochs} epochs do not split into ${c.rounds} rounds`);
   const epochs = b.epochs / c.rounds;
   const key = c.kind ? experimentKey(c.kind) : null;
@@ -101,14 +114,21 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
   const testLoader = new DataLoader(test, { batchSize: 500, shuffle: false, workers: 1, ...norm });
   const trainSource = encryptedSource(trainLoader, cipher);
   const testSource = encryptedSource(testLoader, cipher);
-  const spec: ErModelSpec = { architecture: 'resnet20', adaptation: c.adaptation, k: 4, channels: 3, numClasses: 10, init: 'default' };
+  const spec: ErModelSpec = { architecture: 'resnet20', adaptation: c.adaptation, k: 4, channels: 3, numClasses: 10, init };
   // Same seeds as `nnlock er train`: the backbone is built first, so every configuration starts
   // from the same ResNet-20 weights at round 0.
   manualSeed(b.seed * 1000);
   const model = buildErModel(spec);
+  let whitening: WhiteningReport | undefined;
+  if (init === 'whiten' && model.adaptation) {
+    // From the training images as the service holds them: encrypted, not augmented.
+    const plainLoader = new DataLoader(train, { batchSize: 500, shuffle: false, workers: 1, ...norm });
+    whitening = await whitenAdaptation(model.adaptation, encryptedSource(plainLoader, cipher), { maxImages: b.trainImages });
+    log(`${c.name}: adaptation network whitened from ${whitening.images} training ${key ? 'ciphertexts' : 'images'} (eigenvalues ${whitening.eigenvalueRange.map((v) => v.toExponential(2)).join('..')}, ε ${whitening.epsilon.toExponential(2)})`);
+  }
   const ckptDir = join(ctx.out, 'checkpoints', c.name);
   const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
-  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainLoader.length} steps per epoch; checkpoints in ${ckptDir}`);
+  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network (init ${init})`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainLoader.length} steps per epoch; checkpoints in ${ckptDir}`);
   try {
     const rounds = await trainMultiRound({
       model, rounds: c.rounds, epochs, data: trainSource, seed: b.seed,
@@ -134,7 +154,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
       info: { config: c.name, kind: c.kind ?? 'none', adaptation: c.adaptation },
       afterRound: async (round, r) => {
         await saveErModel(modelPath, model, spec, key, {
-          roundsCompleted: String(round + 1), epochsPerRound: String(epochs), init: 'default', testAccuracy: String(r.final.testAccuracy ?? ''),
+          roundsCompleted: String(round + 1), epochsPerRound: String(epochs), init, testAccuracy: String(r.final.testAccuracy ?? ''),
         });
       },
     });
@@ -142,12 +162,12 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     const last = history[history.length - 1];
     const result: ConfigResult = {
       name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
-      adaptation: c.adaptation, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
+      adaptation: c.adaptation, init, whitening, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
       steps: trainLoader.length * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
       trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
       loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
     };
-    if (model.adaptation && cipher && c.seed === undefined) {
+    if (model.adaptation && cipher && (c.seed === undefined || c.figures)) {
       const grid = `grid-${c.name}.png`;
       result.learned = await decryptionFigures(model, cipher, b.decryptionImages, join(ctx.results, grid));
       result.grid = grid;
@@ -204,7 +224,7 @@ export async function decryptionFigures(model: EncryptionRobustModel, cipher: Bl
 export async function refreshFigures(ctx: RunContext, c: Config): Promise<ConfigResult | null> {
   const result = readJson<ConfigResult>(resultPath(ctx, c.name));
   const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
-  if (!result || !c.kind || c.adaptation === 'none' || c.seed !== undefined || !existsSync(modelPath)) return null;
+  if (!result || !c.kind || c.adaptation === 'none' || (c.seed !== undefined && !c.figures) || !existsSync(modelPath)) return null;
   const key = experimentKey(c.kind);
   const { model } = await loadErModel(modelPath, key);
   const cipher = new BlockCipher(key);

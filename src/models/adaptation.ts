@@ -21,9 +21,12 @@ export type AdaptationVariant = 'aligned' | 'padded';
 /**
  * 'default': PyTorch's initialisation (kaiming-uniform); 'identity': the network starts as the
  * identity map (space-to-depth then depth-to-space; for the padded variant a one-pixel shift, the
- * closest it can get), so a pretrained backbone sees its usual inputs at the start.
+ * closest it can get), so a pretrained backbone sees its usual inputs at the start; 'whiten': the
+ * convolution starts as the ZCA whitening of the ciphertext windows it sees, estimated from the
+ * training ciphertexts (src/cipher/whitening.ts sets it; the constructor starts it as identity).
  */
-export type AdaptationInit = 'default' | 'identity';
+export type AdaptationInit = 'default' | 'identity' | 'whiten';
+export const ADAPTATION_INITS: readonly AdaptationInit[] = ['default', 'identity', 'whiten'];
 
 export interface AdaptationConfig {
   /** Block size of the cipher. */
@@ -51,11 +54,11 @@ export class AdaptationNetwork extends Module {
     if (this.variant !== 'aligned' && this.variant !== 'padded') throw new RangeError(`AdaptationNetwork: variant must be 'aligned' or 'padded', got '${this.variant}'`);
     if (this.variant === 'padded' && k < 3) throw new RangeError(`AdaptationNetwork: the padded variant needs k ≥ 3 to keep the image size, got k=${k}`);
     const init = config.init ?? 'default';
-    if (init !== 'default' && init !== 'identity') throw new RangeError(`AdaptationNetwork: init must be 'default' or 'identity', got '${init}'`);
+    if (!ADAPTATION_INITS.includes(init)) throw new RangeError(`AdaptationNetwork: init must be one of ${ADAPTATION_INITS.join(', ')}, got '${init}'`);
     const hidden = this.channels * k * k;
     this.conv = this.registerModule('conv', new Conv2d(this.channels, hidden, k, { stride: k, padding: this.variant === 'padded' ? 1 : 0 }));
     this.deconv = this.registerModule('deconv', new ConvTranspose2d(hidden, this.channels, k, { stride: k }));
-    if (init === 'identity') this.setIdentity();
+    if (init !== 'default') this.setIdentity();
   }
 
   forward(x: Tensor): Tensor {
@@ -113,7 +116,27 @@ export class AdaptationNetwork extends Module {
     this.setWeights(this.spaceToDepth(), inverses, mean, std);
   }
 
-  private setWeights(convWeight: Float32Array, inverses: readonly ArrayLike<number>[], mean: Float32Array, std: Float32Array): void {
+  /**
+   * Sets the convolution to an arbitrary affine map of each window, h = M·w + b, where w is the
+   * window flattened channel-major (index c·k² + i·k + j, the conv weight's own layout) and M is
+   * [C·k², C·k²] row-major, and the transposed convolution to depth-to-space (hidden channel
+   * c·k² + i·k + j back to pixel (i, j) of channel c). Used for the whitening initialisation.
+   */
+  setWindowAffine(matrix: ArrayLike<number>, offset: ArrayLike<number>): void {
+    const { channels } = this;
+    const n = this.k * this.k;
+    const hidden = channels * n;
+    if (matrix.length !== hidden * hidden) throw new RangeError(`setWindowAffine: expected a ${hidden}×${hidden} matrix, got ${matrix.length} entries`);
+    if (offset.length !== hidden) throw new RangeError(`setWindowAffine: expected ${hidden} offsets, got ${offset.length}`);
+    const identity = Array.from({ length: channels }, () => {
+      const m = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) m[i * n + i] = 1;
+      return m;
+    });
+    this.setWeights(Float32Array.from(matrix), identity, new Float32Array(channels), new Float32Array(channels).fill(1), Float32Array.from(offset));
+  }
+
+  private setWeights(convWeight: Float32Array, inverses: readonly ArrayLike<number>[], mean: Float32Array, std: Float32Array, convBias?: Float32Array): void {
     const { k, channels } = this;
     const n = k * k;
     // deconv weight [C·k², C, k, k]: hidden channel c·k² + m feeds pixel (i, j) of output channel c
@@ -128,7 +151,7 @@ export class AdaptationNetwork extends Module {
     const db = Float32Array.from({ length: channels }, (_, c) => -mean[c] / std[c]);
     noGrad(() => {
       const values: [Tensor | null, Float32Array][] = [
-        [this.conv.weight, convWeight], [this.conv.bias, new Float32Array(channels * n)],
+        [this.conv.weight, convWeight], [this.conv.bias, convBias ?? new Float32Array(channels * n)],
         [this.deconv.weight, dw], [this.deconv.bias, db],
       ];
       for (const [param, data] of values) {

@@ -13,6 +13,7 @@ const svdvalsOp = op('aten::linalg_svdvals');
 const condOp = op('aten::linalg_cond');
 const lstsqOp = op('aten::linalg_lstsq');
 const pinvOp = op('aten::linalg_pinv');
+const eighOp = op('aten::linalg_eigh');
 const remainderScalarOp = op('aten::remainder', 'Scalar');
 const remainderOp = op('aten::remainder', 'Tensor');
 const diagonalOp = op('aten::diagonal');
@@ -45,6 +46,19 @@ export interface QR {
 export function linalgQr(a: Tensor, mode: 'reduced' | 'complete' | 'r' = 'reduced'): QR {
   const [q, r] = callTensors(qrOp, [a, mode]);
   return { q, r };
+}
+
+export interface Eigh {
+  /** Eigenvalues in ascending order. */
+  values: Tensor;
+  /** Eigenvectors as columns, in the same order. */
+  vectors: Tensor;
+}
+
+/** Eigen-decomposition of a symmetric (Hermitian) matrix, from its lower triangle (torch.linalg.eigh). */
+export function linalgEigh(a: Tensor): Eigh {
+  const [values, vectors] = callTensors(eighOp, [a, 'L']);
+  return { values, vectors };
 }
 
 /** Singular values, largest first. */

@@ -121,6 +121,17 @@ test('known-plaintext attack from files recovers a working key without the key',
   assert.match(a.out, /Shuffled positions: 20 known images, key recovered: yes/);
 });
 
+test('er train --init whiten estimates the whitening from the training ciphertexts; refuses it without an adaptation network', async () => {
+  let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--epochs', '1', '--batch', '16', '--workers', '0',
+    '--init', 'whiten', '--whiten-images', '20', '-o', p('er-whiten.safetensors'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /adaptation network whitened from 20 training images \(window eigenvalues [\d.e+-]+ to [\d.e+-]+, ε [\d.e+-]+\)/);
+  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--adaptation', 'none', '--init', 'whiten', '-o', p('x.safetensors'), '--quiet');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--init whiten initialises the adaptation network/);
+  assert.ok(!fs.existsSync(p('x.safetensors')));
+});
+
 test('er train (two rounds), eval, show and attack learned on a tiny backbone', async () => {
   let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--rounds', '2', '--epochs', '1',
     '--batch', '16', '--workers', '0', '--init', 'identity', '-o', p('er.safetensors'), '--quiet');

@@ -8,7 +8,8 @@ import { div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { SGD, cosine } from '../../nn/index.ts';
 import { loadWeights } from '../../models/weights.ts';
-import type { AdaptationInit, AdaptationVariant } from '../../models/adaptation.ts';
+import { ADAPTATION_INITS, type AdaptationInit, type AdaptationVariant } from '../../models/adaptation.ts';
+import { whitenAdaptation } from '../../cipher/whitening.ts';
 import type { EncryptionRobustModel } from '../../models/encryption-robust.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { type Dataset, subset } from '../../data/dataset.ts';
@@ -91,7 +92,9 @@ export function registerEr(program: Command): void {
     .option('--encrypted-test <files>', 'instead of --test: an encrypted test dataset')
     .option('-a, --arch <name>', 'backbone architecture (resnet20, vgg11-bn, ...)', 'resnet20')
     .option('--adaptation <variant>', 'aligned | padded (the report\'s, off-grid) | none (default: aligned with a key, none without)')
-    .option('--init <init>', 'adaptation init: default | identity | key-inverse (oracle: the exact inverse set from the key)', 'default')
+    .option('--init <init>', 'adaptation init: default | identity | whiten (ZCA whitening of the training ciphertexts: no key needed) | key-inverse (oracle: the exact inverse set from the key)', 'default')
+    .option('--whiten-images <n>', 'training images the whitening is estimated from', '10000')
+    .option('--whiten-shrinkage <x>', 'whitening shrinkage ε as a fraction of the mean eigenvalue (caps the gain of directions without variance)', '0.01')
     .option('--pretrained <file>', 'backbone weights loaded at the start of every round (else a fresh init each round)')
     .option('--rounds <n>', 'training rounds', '1')
     .option('--epochs <n>', 'epochs per round', '10')
@@ -120,7 +123,7 @@ export function registerEr(program: Command): void {
     ].join('\n'))
     .action(async (o: {
       key?: string; data?: string; encryptedData?: string; test?: string; encryptedTest?: string; arch: string; adaptation?: string; init: string;
-      pretrained?: string; rounds: string; epochs: string; batch: string; lr: string; adaptationLr?: string; momentum: string; weightDecay: string;
+      whitenImages: string; whitenShrinkage: string; pretrained?: string; rounds: string; epochs: string; batch: string; lr: string; adaptationLr?: string; momentum: string; weightDecay: string;
       augment?: boolean; mean?: string; std?: string; limit?: string; testLimit?: string; workers: string; seed: string; out: string;
       checkpointDir?: string; log?: string; quiet?: boolean;
     }) => {
@@ -130,7 +133,8 @@ export function registerEr(program: Command): void {
       const adaptation = (o.adaptation ?? (key ? 'aligned' : 'none')) as AdaptationVariant | 'none';
       if (!['aligned', 'padded', 'none'].includes(adaptation)) throw new Error(`--adaptation must be aligned, padded or none, got '${o.adaptation}'`);
       const init = o.init as AdaptationInit | 'key-inverse';
-      if (!['default', 'identity', 'key-inverse'].includes(init)) throw new Error(`--init must be default, identity or key-inverse, got '${o.init}'`);
+      if (![...ADAPTATION_INITS, 'key-inverse'].includes(init)) throw new Error(`--init must be ${ADAPTATION_INITS.join(', ')} or key-inverse, got '${o.init}'`);
+      if (init === 'whiten' && adaptation === 'none') throw new Error('--init whiten initialises the adaptation network: not with --adaptation none');
       const mean = triple(o.mean, '--mean');
       const std = triple(o.std, '--std');
       if (init === 'key-inverse') {
@@ -174,6 +178,20 @@ export function registerEr(program: Command): void {
       try {
         if (o.pretrained) await loadWeights(model.backbone, o.pretrained);
         if (init === 'key-inverse') model.adaptation!.setBlockInverse(key!.inverses, { mean, std });
+        if (init === 'whiten') {
+          // From the training images as stored (encrypted, not augmented), in file order.
+          const maxImages = intArg(o.whitenImages, '--whiten-images');
+          const plain = await batches({
+            files: dataFiles((o.data ?? o.encryptedData)!, 'train'), encrypted: !!o.encryptedData, key, batch: 500, shuffle: false, seed,
+            limit: Math.min(maxImages, train.count), workers, mean, std,
+          });
+          try {
+            const w = await whitenAdaptation(model.adaptation!, plain.source, { maxImages, shrinkage: numberArg(o.whitenShrinkage, '--whiten-shrinkage') });
+            if (!o.quiet) console.error(`adaptation network whitened from ${w.images} training images (window eigenvalues ${w.eigenvalueRange.map((v) => v.toExponential(2)).join(' to ')}, ε ${w.epsilon.toExponential(2)})`);
+          } finally {
+            plain.close();
+          }
+        }
         if (!o.quiet) {
           console.error(`training ${o.arch}${adaptation === 'none' ? '' : ` with a ${adaptation} adaptation network (init ${init})`} on ${train.count} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`);
         }
