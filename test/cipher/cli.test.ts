@@ -121,9 +121,9 @@ test('known-plaintext attack from files recovers a working key without the key',
   assert.match(a.out, /Shuffled positions: 20 known images, key recovered: yes/);
 });
 
-test('er train --init whiten estimates the whitening from the training ciphertexts; refuses it without an adaptation network', async () => {
+test('er train whitens the adaptation network from the training ciphertexts by default; refuses --init whiten without one', async () => {
   let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--epochs', '1', '--batch', '16', '--workers', '0',
-    '--init', 'whiten', '--whiten-images', '20', '-o', p('er-whiten.safetensors'));
+    '--whiten-images', '20', '-o', p('er-whiten.safetensors'));
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /adaptation network whitened from 20 training images \(window eigenvalues [\d.e+-]+ to [\d.e+-]+, ε [\d.e+-]+\)/);
   r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--adaptation', 'none', '--init', 'whiten', '-o', p('x.safetensors'), '--quiet');

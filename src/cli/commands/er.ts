@@ -92,7 +92,7 @@ export function registerEr(program: Command): void {
     .option('--encrypted-test <files>', 'instead of --test: an encrypted test dataset')
     .option('-a, --arch <name>', 'backbone architecture (resnet20, vgg11-bn, ...)', 'resnet20')
     .option('--adaptation <variant>', 'aligned | padded (the report\'s, off-grid) | none (default: aligned with a key, none without)')
-    .option('--init <init>', 'adaptation init: default | identity | whiten (ZCA whitening of the training ciphertexts: no key needed) | key-inverse (oracle: the exact inverse set from the key)', 'default')
+    .option('--init <init>', 'adaptation init: whiten (the default: ZCA whitening of the training ciphertexts, no key needed) | default (PyTorch\'s random init) | identity | key-inverse (oracle: the exact inverse set from the key)')
     .option('--whiten-images <n>', 'training images the whitening is estimated from', '10000')
     .option('--whiten-shrinkage <x>', 'whitening shrinkage ε as a fraction of the mean eigenvalue (caps the gain of directions without variance)', '0.01')
     .option('--pretrained <file>', 'backbone weights loaded at the start of every round (else a fresh init each round)')
@@ -122,7 +122,7 @@ export function registerEr(program: Command): void {
       '  nnlock er train -d ../shared/data/cifar10 --augment -o plain.safetensors                            (plaintext baseline)',
     ].join('\n'))
     .action(async (o: {
-      key?: string; data?: string; encryptedData?: string; test?: string; encryptedTest?: string; arch: string; adaptation?: string; init: string;
+      key?: string; data?: string; encryptedData?: string; test?: string; encryptedTest?: string; arch: string; adaptation?: string; init?: string;
       whitenImages: string; whitenShrinkage: string; pretrained?: string; rounds: string; epochs: string; batch: string; lr: string; adaptationLr?: string; momentum: string; weightDecay: string;
       augment?: boolean; mean?: string; std?: string; limit?: string; testLimit?: string; workers: string; seed: string; out: string;
       checkpointDir?: string; log?: string; quiet?: boolean;
@@ -132,7 +132,8 @@ export function registerEr(program: Command): void {
       if (o.test && o.encryptedTest) throw new Error('give at most one of --test and --encrypted-test');
       const adaptation = (o.adaptation ?? (key ? 'aligned' : 'none')) as AdaptationVariant | 'none';
       if (!['aligned', 'padded', 'none'].includes(adaptation)) throw new Error(`--adaptation must be aligned, padded or none, got '${o.adaptation}'`);
-      const init = o.init as AdaptationInit | 'key-inverse';
+      // Whitening is the default: it learns faster than PyTorch's random init (experiments/results/cipher).
+      const init = (o.init ?? (adaptation === 'none' ? 'default' : 'whiten')) as AdaptationInit | 'key-inverse';
       if (![...ADAPTATION_INITS, 'key-inverse'].includes(init)) throw new Error(`--init must be ${ADAPTATION_INITS.join(', ')} or key-inverse, got '${o.init}'`);
       if (init === 'whiten' && adaptation === 'none') throw new Error('--init whiten initialises the adaptation network: not with --adaptation none');
       const mean = triple(o.mean, '--mean');
