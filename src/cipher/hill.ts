@@ -126,28 +126,33 @@ export class BlockCipher {
     const work: DType = hill ? (device === 'cpu' ? 'float32' : 'float64') : inDtype;
     const algorithm = this.options.algorithm ?? (device === 'cpu' ? 'conv' : 'bmm');
     return scope(() => {
-      const xf = x.dtype === work ? x : toDtype(x, work);
-      let img: Tensor;
+      // Each large intermediate is freed as soon as the next step has consumed it (as Python's
+      // reference counting does), so at most two image-sized buffers are alive at a time and the
+      // allocator can hand a freed one straight back.
+      const step = (from: Tensor, to: Tensor): Tensor => {
+        if (from !== x) from.dispose();
+        return to;
+      };
+      let t = x.dtype === work ? x : toDtype(x, work);
       if (algorithm === 'conv') {
         const perm = this.permutation(direction, gh, gw, device, false);
-        let z = conv2d(xf, this.convWeights(direction, work, device), null, { stride: k, groups: c });
+        t = step(t, conv2d(t, this.convWeights(direction, work, device), null, { stride: k, groups: c }));
         // Encryption moves the encrypted blocks; decryption decrypts in place, then moves back.
-        if (perm) z = reshape(indexSelect(reshape(z, [n * c * k * k, blocks]), 1, perm), [n, c * k * k, gh, gw]);
-        if (hill) z = remainder(z, 256);
-        img = pixelShuffle(z, k);
+        if (perm) t = step(t, reshape(indexSelect(reshape(t, [n * c * k * k, blocks]), 1, perm), [n, c * k * k, gh, gw]));
+        if (hill) t = step(t, remainder(t, 256));
+        t = step(t, pixelShuffle(t, k));
       } else {
         const perm = this.permutation(direction, gh, gw, device, true);
         const mats = this.matrices(direction, work, device);
         // [N, C, gh, k, gw, k] → [C, N, gh, gw, k, k] → [C, N·B, k²]
-        const rows = reshape(permute(reshape(xf, [n, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, n * blocks, k * k]);
+        t = step(t, reshape(permute(reshape(t, [n, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, n * blocks, k * k]));
+        t = step(t, bmm(t, mats));
         // Shuffle: permute the blocks of each image and channel, viewed as [C·N, B·k²].
-        const shuffle = (t: Tensor) => reshape(indexSelect(reshape(t, [c * n, blocks * k * k]), 1, perm!), [c, n * blocks, k * k]);
-        let out = bmm(rows, mats);
-        if (perm) out = shuffle(out);
-        if (hill) out = remainder(out, 256);
-        img = reshape(permute(reshape(out, [c, n, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [n, c, h, w]);
+        if (perm) t = step(t, reshape(indexSelect(reshape(t, [c * n, blocks * k * k]), 1, perm), [c, n * blocks, k * k]));
+        if (hill) t = step(t, remainder(t, 256));
+        t = step(t, reshape(permute(reshape(t, [c, n, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [n, c, h, w]));
       }
-      return img.dtype === inDtype ? img : toDtype(img, inDtype);
+      return t.dtype === inDtype ? t : step(t, toDtype(t, inDtype));
     });
   }
 
