@@ -15,6 +15,12 @@ export const DATA = process.env.NNLOCK_DATA ?? join(ROOT, '..', 'shared', 'data'
 export const CIFAR = join(DATA, 'cifar10');
 export const TRAIN_FILES = [1, 2, 3].map((i) => join(CIFAR, `data_batch_${i}.bin`));
 export const TEST_FILE = join(CIFAR, 'test_batch.bin');
+/**
+ * Plaintext prior of the statistical init and attack: images of the same kind that are not the
+ * encrypted ones (data_batch_3, outside the first 20,000 training images those runs use).
+ */
+export const PRIOR_FILE = TRAIN_FILES[2];
+export const PRIOR_DISJOINT_FROM = 20_000;
 
 /** Plaintext normalisation of the plaintext baseline (the shared ResNet-20's, ImageNet statistics). */
 export const PLAIN_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -91,6 +97,13 @@ let testAll: Dataset | undefined;
 export async function trainSet(n: number): Promise<Dataset> {
   trainAll ??= await loadCifar10(TRAIN_FILES);
   return subset(trainAll, range(0, Math.min(n, trainAll.length)));
+}
+
+let priorAll: Dataset | undefined;
+
+export async function priorSet(): Promise<Dataset> {
+  priorAll ??= await loadCifar10([PRIOR_FILE]);
+  return priorAll;
 }
 
 export async function testSet(n: number): Promise<Dataset> {

@@ -36,11 +36,32 @@ export const LONG_CONFIGS: Config[] = [
   { name: 'long-plain', title: 'plaintext, longer budget', kind: null, adaptation: 'none', rounds: 1, budget: LONG_BUDGET },
   { name: 'long-uniform-aligned-whiten', title: 'ciphertext, aligned, whitening init, longer budget', kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'whiten', budget: LONG_BUDGET, figures: true },
 ];
-export const ALL_CONFIGS = [...CONFIGS, ...SEED_CONFIGS, ...WHITEN_CONFIGS, ...LONG_CONFIGS];
-export const UNITS = ['attacks', ...ALL_CONFIGS.map((c) => c.name), 'timing', 'figures'];
+/**
+ * The adaptation network started as the decryption recovered from ciphertext statistics and a
+ * plaintext prior of other images (the statistical attack; no key): same budget, 3 seeds, and the
+ * bar's pair at a longer budget that leaves the prior's images out of training (20,000 images).
+ */
+/** The statistical init already decrypts: its adaptation network fine-tunes at 1/100 of the backbone's rate, so the random backbone's first gradients do not wreck it. */
+const STAT_ADAPTATION_LR = 0.01;
+const STAT_SEEDS: Config[] = [1, 2].map((seed) => ({
+  name: `uniform-aligned-stat-s${seed}`, title: `ciphertext, aligned, statistical init, seed ${seed}`, kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR, seed,
+}) satisfies Config);
+export const STAT_CONFIGS: Config[] = [
+  { name: 'uniform-aligned-stat', title: 'ciphertext, aligned adaptation network, statistical init', kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR },
+  ...STAT_SEEDS,
+  { name: 'orthogonal-aligned-stat', title: 'orthogonal-key ciphertext, aligned, statistical init', kind: 'orthogonal', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR },
+];
+export const LONG20_BUDGET = { trainImages: 20_000, epochs: 10 };
+export const LONG20_CONFIGS: Config[] = [
+  { name: 'long20-plain', title: 'plaintext, longer budget (20,000 images)', kind: null, adaptation: 'none', rounds: 1, budget: LONG20_BUDGET },
+  { name: 'long20-uniform-aligned-stat', title: 'ciphertext, aligned, statistical init, longer budget (20,000 images)', kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR, budget: LONG20_BUDGET, figures: true },
+];
+export const ALL_CONFIGS = [...CONFIGS, ...SEED_CONFIGS, ...WHITEN_CONFIGS, ...LONG_CONFIGS, ...STAT_CONFIGS, ...LONG20_CONFIGS];
+export const UNITS = ['attacks', 'statistical', ...ALL_CONFIGS.map((c) => c.name), 'timing', 'figures'];
 /** The order units run in by default: what the issue's bar needs first (plaintext vs aligned), then the rest. */
 export const RUN_ORDER = [
   'attacks', 'plain', 'uniform-aligned', 'uniform-none', 'uniform-padded', 'uniform-aligned-r2', 'uniform-padded-r2', 'orthogonal-aligned', 'orthogonal-none', ...SEED_CONFIGS.map((c) => c.name), 'timing',
   'uniform-aligned-whiten', 'uniform-aligned-whiten-s1', 'uniform-aligned-whiten-s2', 'long-plain', 'long-uniform-aligned-whiten',
   'plain-aligned-whiten', 'orthogonal-aligned-whiten', 'uniform-padded-whiten', 'uniform-aligned-whiten-r2',
+  'statistical', ...STAT_CONFIGS.map((c) => c.name), ...LONG20_CONFIGS.map((c) => c.name),
 ];

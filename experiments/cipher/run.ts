@@ -19,6 +19,11 @@
 //   uniform-aligned-whiten (-s1, -s2), orthogonal-aligned-whiten, uniform-padded-whiten, uniform-aligned-whiten-r2
 //                         the adaptation network started as the whitening of the training ciphertexts (no key)
 //   plain-aligned-whiten  control: the same whitened network in front of ResNet-20 on plaintext
+//   statistical           ciphertext-only key recovery from image statistics (prior: other CIFAR images), by number of ciphertexts
+//   uniform-aligned-stat (-s1, -s2), orthogonal-aligned-stat
+//                         the adaptation network started as that recovered decryption (no key)
+//   long20-plain, long20-uniform-aligned-stat
+//                         the bar's pair at 20,000 images × 10 epochs (the prior's images stay out of training)
 //   long-plain, long-uniform-aligned-whiten
 //                         the bar's pair at a longer budget (all 30,000 training images, 10 epochs)
 //   figures               (only with --only) recompute the learned-decryption figures and grids from the saved models
@@ -34,6 +39,7 @@ import { join } from 'node:path';
 import { duration, log, requireData, runContext } from './common.ts';
 import { refreshFigures, runConfig } from './train-config.ts';
 import { runAttacks } from './attacks.ts';
+import { runStatistical } from './statistical.ts';
 import { runTiming } from './timing.ts';
 import { ALL_CONFIGS, CONFIGS, RUN_ORDER, UNITS } from './configs.ts';
 import { writePage } from './page.ts';
@@ -49,6 +55,7 @@ log(`cipher experiments${ctx.quick ? ' (quick)' : ''}: ${only.join(', ')}; check
 for (const unit of only) {
   if (unit === 'page') continue;
   if (unit === 'attacks') await runAttacks(ctx);
+  else if (unit === 'statistical') await runStatistical(ctx);
   else if (unit === 'timing') await runTiming(ctx);
   else if (unit === 'figures') {
     for (const cfg of CONFIGS) await refreshFigures(ctx, cfg);

@@ -24,7 +24,9 @@ import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '
 import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
 import type { AdaptationInit } from '../../src/models/adaptation.ts';
 import { type WhiteningReport, whitenAdaptation } from '../../src/cipher/whitening.ts';
-import { type Budget, type RunContext, PLAIN_NORM, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
+import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../src/cipher/attacks/statistical.ts';
+import { recoveredQuality } from './statistical.ts';
+import { type Budget, type RunContext, PLAIN_NORM, PRIOR_DISJOINT_FROM, priorSet, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
 
 export interface Config {
   name: string;
@@ -40,6 +42,8 @@ export interface Config {
   init?: AdaptationInit;
   /** Overrides of the common budget (the longer-budget pair). */
   budget?: Partial<Budget>;
+  /** The adaptation network's learning rate as a fraction of the backbone's (default 1). */
+  adaptationLrScale?: number;
   /** Scored as a decryptor and pictured even though it is a seed repeat or has no key. */
   figures?: boolean;
 }
@@ -64,7 +68,11 @@ export interface ConfigResult {
   init?: string;
   /** Whitening estimated before training (init 'whiten'). */
   whitening?: WhiteningReport;
+  /** Statistical init (init 'statistical'): the prior, and the recovered map's decryption quality on the test images before training. */
+  statistical?: { priorImages: number; cipherImages: number; seconds: number; psnr: number; ssim: number };
   rounds: number;
+  /** The adaptation network's learning rate relative to the backbone's (absent: 1). */
+  adaptationLrScale?: number;
   epochsPerRound: number;
   trainImages: number;
   testImages: number;
@@ -120,6 +128,22 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
   manualSeed(b.seed * 1000);
   const model = buildErModel(spec);
   let whitening: WhiteningReport | undefined;
+  let statistical: ConfigResult['statistical'];
+  if (init === 'statistical' && model.adaptation) {
+    if (!cipher) throw new Error(`${c.name}: the statistical init needs a key`);
+    if (b.trainImages > PRIOR_DISJOINT_FROM) throw new Error(`${c.name}: the prior (data_batch_3) would overlap the ${b.trainImages} training images`);
+    const t0 = performance.now();
+    const plainLoader = new DataLoader(train, { batchSize: 500, shuffle: false, workers: 1 });
+    const cs = await blockPairStatistics(encryptedSource(plainLoader, cipher), { k: 4 });
+    const ps = await blockPairStatistics(encryptedSource(new DataLoader(await priorSet(), { batchSize: 500, shuffle: false, workers: 1 }), null), { k: 4 });
+    const recovery = recoverFromStatistics(cs, ps);
+    const seconds = (performance.now() - t0) / 1000;
+    const q = await recoveredQuality(recovery, cipher, b.decryptionImages);
+    const { matrix, offset } = recoveryAsWindowAffine(recovery, PLAIN_NORM);
+    model.adaptation.setWindowAffine(matrix, offset);
+    statistical = { priorImages: ps.images, cipherImages: cs.images, seconds, ...q };
+    log(`${c.name}: adaptation network set to the decryption recovered from ${cs.images} training ciphertexts and ${ps.images} prior images in ${seconds.toFixed(1)} s: it decrypts the test images to ${q.psnr.toFixed(2)} dB PSNR / SSIM ${q.ssim.toFixed(4)}`);
+  }
   if (init === 'whiten' && model.adaptation) {
     // From the training images as the service holds them: encrypted, not augmented.
     const plainLoader = new DataLoader(train, { batchSize: 500, shuffle: false, workers: 1, ...norm });
@@ -138,7 +162,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
       },
       makeOptimizer: (m: EncryptionRobustModel) => {
         const groups = [{ params: m.backbone.parameters(), lr: b.lr, weightDecay: b.weightDecay }];
-        if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: b.lr, weightDecay: 0 });
+        if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: b.lr * (c.adaptationLrScale ?? 1), weightDecay: 0 });
         return new SGD(groups, { lr: b.lr, momentum: b.momentum });
       },
       // Cosine from lr to 0 within each round (as `nnlock er train`).
@@ -162,7 +186,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     const last = history[history.length - 1];
     const result: ConfigResult = {
       name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
-      adaptation: c.adaptation, init, whitening, rounds: c.rounds, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
+      adaptation: c.adaptation, init, whitening, statistical, rounds: c.rounds, adaptationLrScale: c.adaptationLrScale, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
       steps: trainLoader.length * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
       trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
       loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
