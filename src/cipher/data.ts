@@ -16,7 +16,8 @@ import { extname } from 'node:path';
 import { open } from 'node:fs/promises';
 import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
 import { div, mul, round, clamp } from '../ops/arithmetic.ts';
-import { toDtype } from '../ops/convert.ts';
+import { clone, toDtype } from '../ops/convert.ts';
+import { narrow } from '../ops/shape.ts';
 import { readCifar10, writeCifar10, CIFAR_IMAGE_BYTES } from '../io/cifar.ts';
 import { readImage, writePng, type Channels } from '../io/image.ts';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
@@ -80,6 +81,23 @@ export function encryptedSource(loader: DataLoader, cipher: BlockCipher | null):
         const x = encryptPixels(b.x, cipher);
         b.x.dispose();
         yield { x, y: b.y };
+      }
+    },
+  };
+}
+
+/**
+ * A batch source over images already in memory [N, C, H, W]: batches are fresh copies (the
+ * consumer disposes them, as it would a loader's), labels are zeros. For statistics, not training.
+ */
+export function tensorSource(images: Tensor, batchSize = 500): BatchSource {
+  const n = images.shape[0];
+  return {
+    batchCount: Math.ceil(n / batchSize),
+    async *epoch(): AsyncIterable<Batch> {
+      for (let i = 0; i < n; i += batchSize) {
+        const m = Math.min(batchSize, n - i);
+        yield noGrad(() => scope(() => ({ x: clone(narrow(images, 0, i, m)), y: tensor(new BigInt64Array(m), [m]) })));
       }
     },
   };

@@ -132,6 +132,30 @@ test('er train whitens the adaptation network from the training ciphertexts by d
   assert.ok(!fs.existsSync(p('x.safetensors')));
 });
 
+test('cipher attack statistical runs from files (JSON, grid) and refuses hill256; er train --init statistical needs a prior', async () => {
+  // 40 random images: too few and too unnatural for a good recovery (the unit test measures that); here: the plumbing.
+  let r = await run('cipher', 'attack', 'statistical', '--cipher', p('enc.safetensors'), '--prior', p('plain.bin'), '--plain', p('plain.bin'), '--grid', p('stat.png'), '--json');
+  assert.equal(r.code, 0, r.err);
+  const res = JSON.parse(r.out);
+  assert.equal(res.cipherImages, N);
+  assert.equal(res.priorImages, N);
+  assert.ok(Number.isFinite(res.recovered.psnr) && res.recovered.images === N);
+  assert.ok(fs.existsSync(p('stat.png')));
+  r = await run('cipher', 'attack', 'statistical', '--cipher', p('enc.bin'), '--prior', p('plain.bin'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /hill256 ciphertext \(mod 256\) does not transform its statistics linearly/);
+  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--init', 'statistical', '-o', p('x.safetensors'), '--quiet');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--init statistical needs --prior/);
+  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--prior', p('plain.bin'), '-o', p('x.safetensors'), '--quiet');
+  assert.match(r.err, /--prior is only used by --init statistical/);
+  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--epochs', '1', '--batch', '16', '--workers', '0',
+    '--init', 'statistical', '--prior', p('plain.bin'), '-o', p('er-stat.safetensors'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /adaptation network set to the decryption recovered from the statistics of 40 training ciphertexts and 40 prior images \(no key\)/);
+  assert.ok(!fs.existsSync(p('x.safetensors')));
+});
+
 test('er train (two rounds), eval, show and attack learned on a tiny backbone', async () => {
   let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--rounds', '2', '--epochs', '1',
     '--batch', '16', '--workers', '0', '--init', 'identity', '-o', p('er.safetensors'), '--quiet');
@@ -159,7 +183,7 @@ test('er train (two rounds), eval, show and attack learned on a tiny backbone', 
 });
 
 test('--help is there for every command', async () => {
-  for (const cmd of [['cipher', 'keygen'], ['cipher', 'encrypt'], ['cipher', 'decrypt'], ['cipher', 'attack', 'assess'], ['cipher', 'attack', 'known-plaintext'],
+  for (const cmd of [['cipher', 'keygen'], ['cipher', 'encrypt'], ['cipher', 'decrypt'], ['cipher', 'attack', 'assess'], ['cipher', 'attack', 'known-plaintext'], ['cipher', 'attack', 'statistical'],
     ['cipher', 'attack', 'learned'], ['er', 'train'], ['er', 'eval'], ['er', 'show']]) {
     let text = '';
     const write = process.stdout.write.bind(process.stdout);

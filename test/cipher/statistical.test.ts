@@ -8,13 +8,12 @@ import { type Tensor, manualSeed, noGrad, scope, tensor } from '../../src/tensor
 import { rand, randn } from '../../src/ops/creation.ts';
 import { add, clamp, mul } from '../../src/ops/arithmetic.ts';
 import { conv2d } from '../../src/ops/conv.ts';
-import { clone } from '../../src/ops/convert.ts';
 import { narrow } from '../../src/ops/shape.ts';
 import { AdaptationNetwork } from '../../src/models/adaptation.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../src/cipher/attacks/statistical.ts';
-import type { BatchSource } from '../../src/train/loop.ts';
+import { tensorSource } from '../../src/cipher/data.ts';
 import { psnrPerImage } from '../../src/train/metrics.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
@@ -33,19 +32,7 @@ function smoothImages(n: number): Tensor {
   }));
 }
 
-function source(images: Tensor, batch = 100): BatchSource {
-  const n = images.shape[0];
-  return {
-    batchCount: Math.ceil(n / batch),
-    async *epoch() {
-      for (let i = 0; i < n; i += batch) {
-        const m = Math.min(batch, n - i);
-        const b = noGrad(() => scope(() => ({ x: clone(narrow(images, 0, i, m)), y: tensor(new BigInt64Array(m), [m]) })));
-        yield b;
-      }
-    },
-  };
-}
+const source = (images: Tensor, batch = 100) => tensorSource(images, batch);
 
 test('blockPairStatistics: per-channel mean, covariance and neighbour cross-covariances', async () => {
   manualSeed(11);

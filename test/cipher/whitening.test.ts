@@ -7,32 +7,18 @@ import { type Tensor, manualSeed, noGrad, scope, tensor } from '../../src/tensor
 import { rand, randn } from '../../src/ops/creation.ts';
 import { abs, sub } from '../../src/ops/arithmetic.ts';
 import { max, mean } from '../../src/ops/reduction.ts';
-import { clone } from '../../src/ops/convert.ts';
 import { matmul } from '../../src/ops/linear.ts';
 import { narrow, permute, reshape, transpose } from '../../src/ops/shape.ts';
 import { AdaptationNetwork } from '../../src/models/adaptation.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { adaptationWindows, whitenAdaptation, windowStatistics, zcaWhitening } from '../../src/cipher/whitening.ts';
-import type { BatchSource } from '../../src/train/loop.ts';
+import { tensorSource } from '../../src/cipher/data.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
 
-/** A batch source over fixed images (copies each epoch, as a loader would hand out fresh tensors). */
-function imagesSource(images: Tensor, batch: number): BatchSource {
-  const n = images.shape[0];
-  return {
-    batchCount: Math.ceil(n / batch),
-    async *epoch() {
-      for (let i = 0; i < n; i += batch) {
-        const m = Math.min(batch, n - i);
-        const { x, y } = noGrad(() => scope(() => ({ x: clone(narrow(images, 0, i, m)), y: tensor(new BigInt64Array(m), [m]) })));
-        yield { x, y };
-      }
-    },
-  };
-}
+const imagesSource = (images: Tensor, batch: number) => tensorSource(images, batch);
 
 /** The conv output of the network, laid out as windows: [N·gh·gw, C·k²]. */
 function convRows(net: AdaptationNetwork, x: Tensor): Tensor {

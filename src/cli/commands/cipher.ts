@@ -24,6 +24,7 @@ import { assessKey, assessmentMarkdown } from '../../cipher/attacks/assess.ts';
 import { knownPlaintextAttack } from '../../cipher/attacks/known-plaintext.ts';
 import { learnedDecryption, adaptedImages } from '../../cipher/attacks/learned.ts';
 import { loadErModel } from '../../cipher/er-model.ts';
+import { registerStatisticalAttack } from './cipher-statistical.ts';
 import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
 
 export function intArg(value: string, name: string, min = 1): number {
@@ -170,7 +171,8 @@ export function registerCipher(program: Command): void {
 
   const attack = cipher
     .command('attack')
-    .description('attacks on the cipher: assess (a key\'s security report), known-plaintext (recover a key from files), learned (decryption by a trained model)');
+    .description('attacks on the cipher: assess (a key\'s security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model)');
+  registerStatisticalAttack(attack);
 
   attack
     .command('assess')

@@ -10,6 +10,7 @@ import { SGD, cosine } from '../../nn/index.ts';
 import { loadWeights } from '../../models/weights.ts';
 import { ADAPTATION_INITS, type AdaptationInit, type AdaptationVariant } from '../../models/adaptation.ts';
 import { whitenAdaptation } from '../../cipher/whitening.ts';
+import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../cipher/attacks/statistical.ts';
 import type { EncryptionRobustModel } from '../../models/encryption-robust.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { type Dataset, subset } from '../../data/dataset.ts';
@@ -92,7 +93,8 @@ export function registerEr(program: Command): void {
     .option('--encrypted-test <files>', 'instead of --test: an encrypted test dataset')
     .option('-a, --arch <name>', 'backbone architecture (resnet20, vgg11-bn, ...)', 'resnet20')
     .option('--adaptation <variant>', 'aligned | padded (the report\'s, off-grid) | none (default: aligned with a key, none without)')
-    .option('--init <init>', 'adaptation init: whiten (the default: ZCA whitening of the training ciphertexts, no key needed) | default (PyTorch\'s random init) | identity | key-inverse (oracle: the exact inverse set from the key)')
+    .option('--init <init>', 'adaptation init: whiten (the default: ZCA whitening of the training ciphertexts, no key needed) | default (PyTorch\'s random init) | identity | key-inverse (oracle: the exact inverse set from the key) | statistical (the decryption recovered from the training ciphertexts\' statistics and --prior images, no key)')
+    .option('--prior <files>', '--init statistical: plaintext CIFAR-10 .bin file(s) of the same kind that are NOT the training images (their statistics decode the ciphertext)')
     .option('--whiten-images <n>', 'training images the whitening is estimated from', '10000')
     .option('--whiten-shrinkage <x>', 'whitening shrinkage ε as a fraction of the mean eigenvalue (caps the gain of directions without variance)', '0.01')
     .option('--pretrained <file>', 'backbone weights loaded at the start of every round (else a fresh init each round)')
@@ -104,7 +106,7 @@ export function registerEr(program: Command): void {
     .option('--momentum <x>', 'SGD momentum', '0.9')
     .option('--weight-decay <x>', 'weight decay', '5e-4')
     .option('--augment', 'random crop (padding 4) and horizontal flip of the plaintext before encryption')
-    .option('--mean <r,g,b>', 'plaintext normalisation (plaintext baseline, or folded into --init key-inverse)')
+    .option('--mean <r,g,b>', 'plaintext normalisation (plaintext baseline, or folded into --init key-inverse / statistical)')
     .option('--std <r,g,b>', 'plaintext normalisation std')
     .option('--limit <n>', 'use the first n training images')
     .option('--test-limit <n>', 'use the first n test images')
@@ -123,7 +125,7 @@ export function registerEr(program: Command): void {
     ].join('\n'))
     .action(async (o: {
       key?: string; data?: string; encryptedData?: string; test?: string; encryptedTest?: string; arch: string; adaptation?: string; init?: string;
-      whitenImages: string; whitenShrinkage: string; pretrained?: string; rounds: string; epochs: string; batch: string; lr: string; adaptationLr?: string; momentum: string; weightDecay: string;
+      prior?: string; whitenImages: string; whitenShrinkage: string; pretrained?: string; rounds: string; epochs: string; batch: string; lr: string; adaptationLr?: string; momentum: string; weightDecay: string;
       augment?: boolean; mean?: string; std?: string; limit?: string; testLimit?: string; workers: string; seed: string; out: string;
       checkpointDir?: string; log?: string; quiet?: boolean;
     }) => {
@@ -135,7 +137,15 @@ export function registerEr(program: Command): void {
       // Whitening is the default: it learns faster than PyTorch's random init (experiments/results/cipher).
       const init = (o.init ?? (adaptation === 'none' ? 'default' : 'whiten')) as AdaptationInit | 'key-inverse';
       if (![...ADAPTATION_INITS, 'key-inverse'].includes(init)) throw new Error(`--init must be ${ADAPTATION_INITS.join(', ')} or key-inverse, got '${o.init}'`);
-      if (init === 'whiten' && adaptation === 'none') throw new Error('--init whiten initialises the adaptation network: not with --adaptation none');
+      if ((init === 'whiten' || init === 'statistical') && adaptation === 'none') throw new Error(`--init ${init} initialises the adaptation network: not with --adaptation none`);
+      if (init === 'statistical') {
+        if (!key) throw new Error('--init statistical works on ciphertexts: give --key');
+        if (key.kind === 'hill256') throw new CipherKeyError('--init statistical: a hill256 cipher (mod 256) does not transform image statistics linearly');
+        if (adaptation !== 'aligned') throw new Error('--init statistical needs --adaptation aligned (the recovered decryption works block by block)');
+        if (!o.prior) throw new Error('--init statistical needs --prior: plaintext images of the same kind that are not the training images');
+      } else if (o.prior) {
+        throw new Error('--prior is only used by --init statistical');
+      }
       const mean = triple(o.mean, '--mean');
       const std = triple(o.std, '--std');
       if (init === 'key-inverse') {
@@ -143,8 +153,8 @@ export function registerEr(program: Command): void {
         if (adaptation !== 'aligned') throw new Error('--init key-inverse needs --adaptation aligned: only the aligned network can represent the inverse');
         if (key.kind === 'hill256') throw new CipherKeyError('--init key-inverse: a hill256 cipher (mod 256) is not linear over the reals; no network weights invert it exactly');
         if (key.shuffle) throw new CipherKeyError('--init key-inverse: the adaptation network cannot undo the block shuffle (it works block by block in place)');
-      } else if (key && (mean || std)) {
-        throw new Error('--mean/--std normalise plaintext; with a key they only apply to --init key-inverse');
+      } else if (key && (mean || std) && init !== 'statistical') {
+        throw new Error('--mean/--std normalise plaintext; with a key they only apply to --init key-inverse or statistical');
       }
       const seed = intArg(o.seed, '--seed', 0);
       const workers = intArg(o.workers, '--workers', 0);
@@ -179,6 +189,24 @@ export function registerEr(program: Command): void {
       try {
         if (o.pretrained) await loadWeights(model.backbone, o.pretrained);
         if (init === 'key-inverse') model.adaptation!.setBlockInverse(key!.inverses, { mean, std });
+        if (init === 'statistical') {
+          // The training ciphertexts as stored (not augmented), against the prior's plaintext statistics.
+          const cipherBatches = await batches({
+            files: dataFiles((o.data ?? o.encryptedData)!, 'train'), encrypted: !!o.encryptedData, key, batch: 500, shuffle: false, seed, workers,
+            limit: o.limit ? intArg(o.limit, '--limit') : undefined,
+          });
+          const priorBatches = await batches({ files: dataFiles(o.prior!, 'train'), encrypted: false, key: null, batch: 500, shuffle: false, seed, workers });
+          try {
+            const cs = await blockPairStatistics(cipherBatches.source, { k: key!.k });
+            const ps = await blockPairStatistics(priorBatches.source, { k: key!.k });
+            const { matrix, offset } = recoveryAsWindowAffine(recoverFromStatistics(cs, ps), { mean, std });
+            model.adaptation!.setWindowAffine(matrix, offset);
+            if (!o.quiet) console.error(`adaptation network set to the decryption recovered from the statistics of ${cs.images} training ciphertexts and ${ps.images} prior images (no key)`);
+          } finally {
+            cipherBatches.close();
+            priorBatches.close();
+          }
+        }
         if (init === 'whiten') {
           // From the training images as stored (encrypted, not augmented), in file order.
           const maxImages = intArg(o.whitenImages, '--whiten-images');
