@@ -15,8 +15,7 @@
 // hill256 works on bytes: a uint8 tensor (or a floating tensor holding integers 0..255) in, the
 // same dtype out, y = x·K mod 256. The product is computed in float32 on the CPU, which is exact
 // here: every partial sum is an integer below k²·255² ≤ 2^24 (k ≤ 16), where float32 represents
-// integers exactly; on other devices float64 is used. On the conv path the reduction mod 256 is a
-// float → int32 → uint8 conversion (modular), which saves a remainder pass over the data.
+// integers exactly; on other devices float64 is used.
 import { type DType, type Tensor, isFloating, keep, noGrad, scope, tensor } from '../tensor/index.ts';
 import { permute, reshape, indexSelect, pixelShuffle } from '../ops/shape.ts';
 import { toDevice, toDtype } from '../ops/convert.ts';
@@ -140,13 +139,7 @@ export class BlockCipher {
         t = step(t, conv2d(t, this.convWeights(direction, work, device), null, { stride: k, groups: c }));
         // Encryption moves the encrypted blocks; decryption decrypts in place, then moves back.
         if (perm) t = step(t, reshape(indexSelect(reshape(t, [n * c * k * k, blocks]), 1, perm), [n, c * k * k, gh, gw]));
-        if (hill) {
-          // mod 256 without a remainder pass: the products are whole numbers in [0, 2^24), exact
-          // as int32, and the int32 → uint8 conversion keeps the low 8 bits (conversion to an
-          // unsigned type is modular in C++). The blocks are then moved as bytes, a quarter of the data.
-          t = step(t, toDtype(t, 'int32'));
-          t = step(t, toDtype(t, 'uint8'));
-        }
+        if (hill) t = step(t, remainder(t, 256));
         t = step(t, pixelShuffle(t, k));
       } else {
         const perm = this.permutation(direction, gh, gw, device, true);
