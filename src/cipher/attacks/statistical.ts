@@ -18,9 +18,8 @@
 // near-empty directions (JPEG) are part of the signature that matches prior and target.
 import { type Tensor, noGrad, scope, tensor } from '../../tensor/index.ts';
 import { toDtype } from '../../ops/convert.ts';
-import { linalgEigh } from '../../ops/linalg.ts';
+import { bmm, linalgEigh } from '../../ops/linalg.ts';
 import { narrow, permute, reshape, transpose } from '../../ops/shape.ts';
-import { bmm } from '../../ops/linalg.ts';
 import { sum } from '../../ops/reduction.ts';
 import type { BatchSource } from '../../train/loop.ts';
 
