@@ -18,7 +18,7 @@ import { CIPHER_KINDS, type CipherKind, blockPermutation, describeKey, keyId } f
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { readImagesTensor } from '../../src/cipher/data.ts';
 import { type Assessment, REAL_RECOVERY_TOLERANCE, assessKey, knownPlaintextAttack, recoverShuffled } from '../../src/cipher/index.ts';
-import { type RunContext, TEST_FILE, experimentKey, log, readJson, writeJson } from './common.ts';
+import { type RunContext, TEST_FILE, experimentKey, log, writeJson, cachedUnit } from './common.ts';
 
 export interface SingleImageFigures {
   images: number;
@@ -65,11 +65,8 @@ export function attacksPath(ctx: RunContext): string {
 }
 
 export async function runAttacks(ctx: RunContext): Promise<AttackResults> {
-  const cached = readJson<AttackResults>(attacksPath(ctx));
-  if (cached) {
-    log(`attacks: finished earlier, skipped; delete ${attacksPath(ctx)} to rerun`);
-    return cached;
-  }
+  const cached = cachedUnit<AttackResults>(attacksPath(ctx), 'attacks');
+  if (cached) return cached;
   const t0 = performance.now();
   const images = ctx.quick ? 40 : 200;
   const singles = ctx.quick ? 20 : 100;

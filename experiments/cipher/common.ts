@@ -128,6 +128,13 @@ export function readJson<T>(path: string): T | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
 }
 
+/** A finished unit's stored result, or undefined; says so in the log when it is skipped. */
+export function cachedUnit<T>(path: string, unit: string): T | undefined {
+  const cached = readJson<T>(path);
+  if (cached) log(`${unit}: finished earlier, skipped; delete ${path} to rerun`);
+  return cached;
+}
+
 export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
 }

@@ -8,15 +8,14 @@ import { noGrad, scope } from '../../src/tensor/index.ts';
 import { clamp, div } from '../../src/ops/arithmetic.ts';
 import { toDtype } from '../../src/ops/convert.ts';
 import { DataLoader } from '../../src/data/loader.ts';
-import { AdaptationNetwork } from '../../src/models/adaptation.ts';
 import type { CipherKind } from '../../src/cipher/key.ts';
 import { describeKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
-import { type StatisticalRecovery, blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../src/cipher/attacks/statistical.ts';
+import { type StatisticalRecovery, blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../src/cipher/attacks/statistical.ts';
 import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
 import { psnrPerImage, ssimPerImage } from '../../src/train/metrics.ts';
-import { type RunContext, PRIOR_FILE, TEST_FILE, experimentKey, log, priorSet, readJson, trainSet, writeJson } from './common.ts';
+import { type RunContext, PRIOR_FILE, TEST_FILE, experimentKey, log, priorSet, trainSet, writeJson, cachedUnit } from './common.ts';
 
 export interface StatisticalPoint {
   cipherImages: number;
@@ -40,10 +39,8 @@ export function statisticalPath(ctx: RunContext): string {
 /** PSNR / SSIM of the recovered decryption on the first `count` test images. */
 export async function recoveredQuality(recovery: StatisticalRecovery, cipher: BlockCipher, count: number): Promise<{ psnr: number; ssim: number }> {
   const { x } = await readImagesTensor(TEST_FILE, { limit: count });
-  const net = new AdaptationNetwork({ k: cipher.key.k, channels: cipher.key.channels });
+  const net = decryptorFromRecovery(recovery);
   try {
-    const { matrix, offset } = recoveryAsWindowAffine(recovery);
-    net.setWindowAffine(matrix, offset);
     return noGrad(() => scope(() => {
       const plain = div(toDtype(x, 'float32'), 255);
       const decrypted = clamp(net.forward(encryptPixels(plain, cipher)), 0, 1);
@@ -57,11 +54,8 @@ export async function recoveredQuality(recovery: StatisticalRecovery, cipher: Bl
 }
 
 export async function runStatistical(ctx: RunContext): Promise<StatisticalResults> {
-  const cached = readJson<StatisticalResults>(statisticalPath(ctx));
-  if (cached) {
-    log(`statistical: finished earlier, skipped; delete ${statisticalPath(ctx)} to rerun`);
-    return cached;
-  }
+  const cached = cachedUnit<StatisticalResults>(statisticalPath(ctx), 'statistical');
+  if (cached) return cached;
   const counts = ctx.quick ? [50, 200] : [10, 100, 1_000, 10_000];
   const testImages = ctx.quick ? 100 : 1_000;
   const prior = await priorSet();
@@ -104,10 +98,8 @@ export async function runStatistical(ctx: RunContext): Promise<StatisticalResult
 /** Ciphertext (min–max scaled), recovered decryption, plaintext for the first 8 test images. */
 async function recoveredGrid(recovery: StatisticalRecovery, cipher: BlockCipher, path: string): Promise<void> {
   const { x } = await readImagesTensor(TEST_FILE, { limit: 8 });
-  const net = new AdaptationNetwork({ k: cipher.key.k, channels: cipher.key.channels });
+  const net = decryptorFromRecovery(recovery);
   try {
-    const { matrix, offset } = recoveryAsWindowAffine(recovery);
-    net.setWindowAffine(matrix, offset);
     const columns = noGrad(() => scope(() => {
       const plain = div(toDtype(x, 'float32'), 255);
       const y = encryptPixels(plain, cipher);

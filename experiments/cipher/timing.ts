@@ -13,7 +13,7 @@ import { train } from '../../src/train/loop.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptedSource } from '../../src/cipher/data.ts';
 import { buildErModel } from '../../src/cipher/er-model.ts';
-import { type RunContext, PLAIN_NORM, experimentKey, loadAverage, log, readJson, trainSet, writeJson } from './common.ts';
+import { type RunContext, PLAIN_NORM, experimentKey, loadAverage, log, trainSet, writeJson, cachedUnit } from './common.ts';
 
 export interface TimingResult {
   steps: number;
@@ -37,11 +37,8 @@ export function timingPath(ctx: RunContext): string {
 }
 
 export async function runTiming(ctx: RunContext): Promise<TimingResult> {
-  const cached = readJson<TimingResult>(timingPath(ctx));
-  if (cached) {
-    log(`timing: finished earlier, skipped; delete ${timingPath(ctx)} to rerun`);
-    return cached;
-  }
+  const cached = cachedUnit<TimingResult>(timingPath(ctx), 'timing');
+  if (cached) return cached;
   const steps = ctx.quick ? 3 : 10;
   const repeats = ctx.quick ? 2 : 3;
   const b = ctx.budget;

@@ -22,6 +22,7 @@ import { bmm, linalgEigh } from '../../ops/linalg.ts';
 import { narrow, permute, reshape, transpose } from '../../ops/shape.ts';
 import { sum } from '../../ops/reduction.ts';
 import type { BatchSource } from '../../train/loop.ts';
+import { AdaptationNetwork } from '../../models/adaptation.ts';
 
 /** Per-channel block statistics: mean, covariance and the two neighbour cross-covariances. */
 export interface BlockPairStatistics {
@@ -280,3 +281,13 @@ export function recoveryAsWindowAffine(r: StatisticalRecovery, norm: { mean?: re
   }
   return { matrix, offset };
 }
+
+/** An aligned adaptation network that applies the recovered decryption (optionally normalised); the caller disposes it. */
+export function decryptorFromRecovery(r: StatisticalRecovery, norm: { mean?: readonly number[]; std?: readonly number[] } = {}): AdaptationNetwork {
+  const k = Math.round(Math.sqrt(r.cipherMeans[0].length));
+  const net = new AdaptationNetwork({ k, channels: r.inverses.length });
+  const { matrix, offset } = recoveryAsWindowAffine(r, norm);
+  net.setWindowAffine(matrix, offset);
+  return net;
+}
+

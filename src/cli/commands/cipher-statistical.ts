@@ -6,10 +6,10 @@ import { type Tensor, noGrad, scope } from '../../tensor/index.ts';
 import { clamp, div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { narrow } from '../../ops/shape.ts';
-import { AdaptationNetwork } from '../../models/adaptation.ts';
+import type { AdaptationNetwork } from '../../models/adaptation.ts';
 import { CipherKeyError } from '../../cipher/key.ts';
 import { readImagesTensor, tensorSource } from '../../cipher/data.ts';
-import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../cipher/attacks/statistical.ts';
+import { blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../cipher/attacks/statistical.ts';
 import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
 import { psnrPerImage, ssimPerImage } from '../../train/metrics.ts';
 import { intArg } from './cipher.ts';
@@ -36,7 +36,7 @@ export function registerStatisticalAttack(attack: Command): void {
       const limit = o.images ? intArg(o.images, '--images') : undefined;
       const c = await readImagesTensor(o.cipher, { limit });
       const tensors: Tensor[] = [c.x];
-      const net = new AdaptationNetwork({ k, channels: c.x.shape[1] });
+      let net: AdaptationNetwork | undefined;
       try {
         if (c.x.dtype === 'uint8') {
           throw new CipherKeyError(`${o.cipher} holds bytes: a hill256 ciphertext (mod 256) does not transform its statistics linearly, so this attack does not apply; it breaks the real-valued kinds`);
@@ -50,8 +50,8 @@ export function registerStatisticalAttack(attack: Command): void {
         const ps = await blockPairStatistics(tensorSource(priorImages), { k });
         const recovery = recoverFromStatistics(cs, ps);
         const seconds = (performance.now() - t0) / 1000;
-        const { matrix, offset } = recoveryAsWindowAffine(recovery);
-        net.setWindowAffine(matrix, offset);
+        const decryptor = decryptorFromRecovery(recovery);
+        net = decryptor;
         const result: Record<string, unknown> = { cipherImages: cs.images, priorImages: ps.images, k, channels: cs.channels, seconds };
         let plain: Tensor | undefined;
         if (o.plain) {
@@ -63,7 +63,7 @@ export function registerStatisticalAttack(attack: Command): void {
           const scored = Math.min(1000, c.x.shape[0]);
           const q = noGrad(() => scope(() => {
             const truth = plain!.shape[0] > scored ? narrow(plain!, 0, 0, scored) : plain!;
-            const rec = clamp(net.forward(c.x.shape[0] > scored ? narrow(c.x, 0, 0, scored) : c.x), 0, 1);
+            const rec = clamp(decryptor.forward(c.x.shape[0] > scored ? narrow(c.x, 0, 0, scored) : c.x), 0, 1);
             const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
             return { images: scored, psnr: mean(psnrPerImage(rec, truth)), ssim: mean(ssimPerImage(rec, truth)) };
           }));
@@ -72,7 +72,7 @@ export function registerStatisticalAttack(attack: Command): void {
         if (o.grid) {
           const columns = noGrad(() => scope(() => {
             const y = narrow(c.x, 0, 0, Math.min(8, c.x.shape[0]));
-            const cols = [{ title: 'ciphertext', images: minMaxScale(y) }, { title: 'recovered (no key)', images: clamp(net.forward(y), 0, 1) }];
+            const cols = [{ title: 'ciphertext', images: minMaxScale(y) }, { title: 'recovered (no key)', images: clamp(decryptor.forward(y), 0, 1) }];
             if (plain) cols.push({ title: 'plaintext', images: narrow(plain, 0, 0, y.shape[0]) });
             return cols;
           }));
@@ -91,7 +91,7 @@ export function registerStatisticalAttack(attack: Command): void {
           if (o.grid) console.log(`wrote ${o.grid}`);
         }
       } finally {
-        net.dispose();
+        net?.dispose();
         for (const t of tensors) t.dispose();
       }
     });

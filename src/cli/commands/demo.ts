@@ -20,11 +20,11 @@ import { noGrad, scope } from '../../tensor/index.ts';
 import { clamp, div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { narrow } from '../../ops/shape.ts';
-import { AdaptationNetwork } from '../../models/adaptation.ts';
+import type { AdaptationNetwork } from '../../models/adaptation.ts';
 import { deriveKey, describeKey, randomSecret } from '../../cipher/key.ts';
 import { BlockCipher } from '../../cipher/hill.ts';
 import { readImagesTensor, tensorSource } from '../../cipher/data.ts';
-import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../cipher/attacks/statistical.ts';
+import { blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../cipher/attacks/statistical.ts';
 import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
 import { psnrPerImage } from '../../train/metrics.ts';
 
@@ -108,7 +108,7 @@ async function cipherDemo(data: string, out: string): Promise<void> {
   const { x } = await readImagesTensor(target);
   const p = await readImagesTensor(prior);
   const tensors = [x, p.x];
-  const net = new AdaptationNetwork({ k: 4 });
+  let net: AdaptationNetwork | undefined;
   try {
     const plain = noGrad(() => div(toDtype(x, 'float32'), 255));
     tensors.push(plain);
@@ -119,14 +119,13 @@ async function cipherDemo(data: string, out: string): Promise<void> {
     console.log(`   encrypted ${encrypted.shape[0]} training images with a fresh random key (${describeKey(key)})`);
     const t0 = performance.now();
     const recovery = recoverFromStatistics(await blockPairStatistics(tensorSource(encrypted), { k: 4 }), await blockPairStatistics(tensorSource(priorImages), { k: 4 }));
-    const { matrix, offset } = recoveryAsWindowAffine(recovery);
-    net.setWindowAffine(matrix, offset);
+    net = decryptorFromRecovery(recovery);
     const seconds = (performance.now() - t0) / 1000;
     const shown = 8;
     const { psnr, columns } = noGrad(() => scope(() => {
       const y = narrow(encrypted, 0, 0, 500);
       const truth = narrow(plain, 0, 0, 500);
-      const rec = clamp(net.forward(y), 0, 1);
+      const rec = clamp(net!.forward(y), 0, 1);
       const v = psnrPerImage(rec, truth);
       return {
         psnr: v.reduce((a, b) => a + b, 0) / v.length,
@@ -147,7 +146,7 @@ async function cipherDemo(data: string, out: string): Promise<void> {
     }
     console.log(`   picture: ${grid}`);
   } finally {
-    net.dispose();
+    net?.dispose();
     cipher.dispose();
     for (const t of tensors) t.dispose();
   }
