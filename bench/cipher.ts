@@ -9,20 +9,29 @@
 //   shuf32       uniform key with block shuffling, k = 4, float32 [1024, 3, 32, 32]
 //   orth32-bmm, orth224-bmm   the same as orth32/orth224 in the reshape/permute + bmm formulation
 //
-// Both sides run the same algorithm (src/cipher/hill.ts): by default one grouped conv2d with stride
-// k and pixel_shuffle (shuffle: index_select over block positions; hill256: remainder 256 and back
-// to uint8); the -bmm cases reshape/permute into blocks, bmm over channels, permute back. The keys
-// are the same matrices (sent to the peer) and the images the same seeded draws, so the
-// ciphertext sums agree. PyTorch runs in a
-// child process that stays up for the whole run; in each round one side runs a few iterations while
-// the other waits, and the side that goes first alternates, so the noise of a shared machine falls
-// on both alike. Results: bench/results/cipher.json and cipher.md.
+// The algorithm (src/cipher/hill.ts): one grouped conv2d with stride k (shuffle: index_select over
+// block positions; hill256: remainder 256, in place), then the blocks go back into place with one
+// strided copy_ into the output (for hill256 the copy also casts back to uint8). The reference
+// PyTorch implementation is the natural vectorised one: the same conv2d, then pixel_shuffle (and
+// for hill256 remainder and .to(uint8) as separate steps); the -bmm cases reshape/permute into
+// blocks, bmm over channels and permute back, on both sides. As a control, PyTorch also runs
+// nnlock's exact op sequence ("same"): that ratio measures the binding alone. The keys are the
+// same matrices (sent to the peer) and the images the same seeded draws, so the ciphertext sums
+// agree. In one process pair PyTorch runs in a child process that stays up for the whole pass;
+// in each round each side runs a few iterations while the others wait, and who goes first
+// rotates, so the noise of a shared machine falls on all alike.
 //
-// A second pass repeats every case with glibc's malloc set to keep large blocks on the heap in both
-// processes (MALLOC_ENV below; --no-malloc-pass skips it): on this machine whether a 12 MB tensor
-// lands in fresh, page-faulting memory is worth more than the binding itself.
+// Process pairs, and three malloc settings. On these machines the speed of the very same kernel
+// differs between processes by up to 4×, and it follows glibc's malloc: whether a process's 12 MB
+// tensors land on fresh, page-faulting memory depends on its allocation history (see
+// src/native/allocator.ts). So every setting runs in several fresh process pairs (--processes),
+// and their rounds are pooled:
+//   shipped   nnlock as it ships (its malloc policy on) against PyTorch as users run it
+//   defaults  both with glibc's defaults (NNLOCK_MALLOC=system): the bindings alone
+//   tuned     both with nnlock's thresholds (MALLOC_*_ variables, which nnlock then leaves alone)
+// Results: bench/results/cipher.json and cipher.md.
 //
-//   node --import tsx bench/cipher.ts [--threads N] [--rounds R] [--cases orth32,hill224] [--quick] [--no-malloc-pass]
+//   node --import tsx bench/cipher.ts [--threads N] [--rounds R] [--processes P] [--cases orth32,hill224] [--quick]
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
@@ -31,16 +40,18 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { type Tensor, scope, keep, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors } from '../src/tensor/index.ts';
-import { native } from '../src/native/index.ts';
+import { native, allocatorState } from '../src/native/index.ts';
+import { MMAP_THRESHOLD, TRIM_THRESHOLD } from '../src/native/allocator.ts';
 import { rand, randint } from '../src/ops/creation.ts';
 import { toDtype } from '../src/ops/convert.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.ts';
 import { BlockCipher, type CipherAlgorithm } from '../src/cipher/hill.ts';
-import { type BenchReport, compareCase, fmt, machineInfo, markdownTable, toMarkdown, writeReport, PythonPeer, timeIters, tick } from './lib/report.ts';
+import {
+  type BenchReport, type CaseResult, compareCase, fmt, machineInfo, markdownTable, median, toMarkdown, withThroughput, writeReport,
+  PythonPeer, timeIters, tick,
+} from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Case {
   name: string;
@@ -66,58 +77,47 @@ const CASES: Case[] = [
   { name: 'orth224-bmm', description: 'as orth224, reshape/permute + bmm formulation', kind: 'orthogonal', k: 8, shape: C224, shuffle: false, algorithm: 'bmm', warmup: 3, iters: 3 },
 ];
 
+type Setting = 'shipped' | 'defaults' | 'tuned';
+const SETTINGS: Setting[] = ['shipped', 'defaults', 'tuned'];
+const SETTING_TEXT: Record<Setting, string> = {
+  shipped: 'nnlock as shipped (its malloc policy) vs PyTorch with glibc defaults',
+  defaults: 'both with glibc defaults (NNLOCK_MALLOC=system)',
+  tuned: `both with MALLOC_MMAP_THRESHOLD_=${MMAP_THRESHOLD} MALLOC_TRIM_THRESHOLD_=${TRIM_THRESHOLD} (nnlock's thresholds)`,
+};
 
-/**
- * glibc's malloc serves blocks above a (dynamic) threshold with fresh mmap regions, so a process can
- * pay a page fault per 4 KiB on every large tensor it allocates; whether it does depends on its
- * allocation history, which differs between the two processes. Measured here: one 12 MB conv2d
- * output costs 23–26 ms fresh against 5–6 ms reused. These settings keep large blocks on the heap.
- */
-const MALLOC_ENV: Record<string, string> = { MALLOC_MMAP_THRESHOLD_: '1073741824', MALLOC_TRIM_THRESHOLD_: '4294967296' };
+/** The environment of one process pair (the PyTorch peer inherits it). */
+function settingEnv(setting: Setting): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^MALLOC_[A-Z_]+_$/.test(k) || k === 'NNLOCK_MALLOC') delete env[k];
+  if (setting === 'defaults') env.NNLOCK_MALLOC = 'system';
+  if (setting === 'tuned') Object.assign(env, { MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD), MALLOC_TRIM_THRESHOLD_: String(TRIM_THRESHOLD) });
+  return env;
+}
+
 const secret = new Uint8Array(32).map((_, i) => i * 7 + 1);
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      threads: { type: 'string' },
-      rounds: { type: 'string' },
-      cases: { type: 'string' },
-      seed: { type: 'string' },
-      python: { type: 'string' },
-      quick: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-      'no-malloc-pass': { type: 'boolean' },
-      emit: { type: 'string' },
-    },
-  });
-  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
-  const quick = values.quick ?? false;
-  const rounds = Number(values.rounds ?? (quick ? 2 : 12));
-  const seed = Number(values.seed ?? 0);
-  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
-  const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
-  const cases = wanted.map((n) => {
-    const c = CASES.find((k) => k.name === n);
-    if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
-    return quick ? { ...c, warmup: 1, iters: 1 } : c;
-  });
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
+/** What one process pair measured: raw per-iteration times by round, for both sides. */
+interface PassResult {
+  setting: Setting;
+  allocator: string;
+  torch: { torch: string; python: string; threads: number; parallel_info: string; torch_file: string };
+  nnlockParallel: string;
+  loadAverage: { start: number[]; end: number[] };
+  /** `same`: PyTorch running nnlock's own op sequence (conv cases), null where it is the reference. */
+  cases: { name: string; ours: number[][]; peer: number[][]; same: number[][] | null; oursCheck: number; peerCheck: number }[];
+}
 
+/** One process pair: this process against a fresh PyTorch peer, every case, `rounds` rounds. */
+async function runPass(setting: Setting, cases: Case[], threads: number, rounds: number, seed: number, python: string): Promise<PassResult> {
   setNumThreads(threads);
-  const loadAtStart = machineInfo().loadAverage;
-  const peer = new PythonPeer(python, path.join(here, 'cipher_torch.py'));
-  const results = [];
-  const checks: string[] = [];
-  const throughput: { case: string; images: number; nnlockImagesPerSecond: number; pytorchImagesPerSecond: number; ratio: number }[] = [];
-  let torchInfo: { torch: string; python: string; threads: number; parallel_info: string; torch_file: string };
+  const start = machineInfo().loadAverage;
+  const peer = new PythonPeer(python, path.join(path.dirname(fileURLToPath(import.meta.url)), 'cipher_torch.py'));
+  const out: PassResult['cases'] = [];
   try {
-    torchInfo = await peer.request({ cmd: 'init', threads });
-    if (getNumThreads() !== threads || torchInfo.threads !== threads) {
-      throw new Error(`thread counts differ: nnlock ${getNumThreads()}, PyTorch ${torchInfo.threads}, asked ${threads}`);
+    const torch = await peer.request<PassResult['torch']>({ cmd: 'init', threads });
+    if (getNumThreads() !== threads || torch.threads !== threads) {
+      throw new Error(`thread counts differ: nnlock ${getNumThreads()}, PyTorch ${torch.threads}, asked ${threads}`);
     }
-    console.log(`cipher bench: ${threads} thread(s) on both sides; nnlock libtorch ${libtorchVersion()}, PyTorch ${torchInfo.torch}; ${rounds} rounds`);
-
     for (const c of cases) {
       const live = liveTensors();
       const key = deriveKey(secret, { kind: c.kind, k: c.k, channels: c.shape[1], shuffle: c.shuffle });
@@ -131,115 +131,226 @@ async function main(): Promise<void> {
         last = y;
       };
       const perm = blockPermutation(key, c.shape[2] / c.k, c.shape[3] / c.k);
-      await peer.request({
-        cmd: 'setup', case: c.name, seed, kind: c.kind, k: c.k, shape: c.shape, algorithm: c.algorithm,
-        matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null,
-      });
+      // The reference (PyTorch's conv + pixel_shuffle, or bmm) and, for conv cases, the control:
+      // PyTorch running nnlock's own op sequence.
+      const sameName = `${c.name}/same`;
+      const withSame = c.algorithm === 'conv';
+      const setup = { cmd: 'setup', seed, kind: c.kind, k: c.k, shape: c.shape, matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null };
+      await peer.request({ ...setup, case: c.name, algorithm: c.algorithm });
+      if (withSame) await peer.request({ ...setup, case: sameName, algorithm: 'conv-copy' });
       timeIters(step, c.warmup);
       await peer.request({ cmd: 'run', case: c.name, iters: c.warmup });
-      const oursRounds: number[][] = [];
-      const peerRounds: number[][] = [];
+      if (withSame) await peer.request({ cmd: 'run', case: sameName, iters: c.warmup });
+      const ours: number[][] = [];
+      const theirs: number[][] = [];
+      const same: number[][] = [];
       let peerCheck = Number.NaN;
+      let sameCheck = Number.NaN;
+      const runOurs = async (): Promise<void> => {
+        ours.push(timeIters(step, c.iters));
+        await tick();
+      };
+      const runPeer = async (): Promise<void> => {
+        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: c.name, iters: c.iters });
+        theirs.push(reply.times_ms);
+        peerCheck = reply.check;
+      };
+      const runSame = async (): Promise<void> => {
+        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: sameName, iters: c.iters });
+        same.push(reply.times_ms);
+        sameCheck = reply.check;
+      };
+      const sides = withSame ? [runOurs, runPeer, runSame] : [runOurs, runPeer];
       for (let r = 0; r < rounds; r++) {
-        const runOurs = async (): Promise<void> => {
-          oursRounds.push(timeIters(step, c.iters));
-          await tick();
-        };
-        const runPeer = async (): Promise<void> => {
-          const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: c.name, iters: c.iters });
-          peerRounds.push(reply.times_ms);
-          peerCheck = reply.check;
-        };
-        if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+        // Who goes first rotates from round to round.
+        for (let i = 0; i < sides.length; i++) await sides[(i + r) % sides.length]();
       }
       const oursCheck = scope(() => sum(toDtype(last!, 'float64')).item());
       (last as Tensor | null)?.dispose();
       x.dispose();
       cipher.dispose();
       if (liveTensors() !== live) console.warn(`  warning: ${c.name} left ${liveTensors() - live} tensor(s) alive`);
-      const rel = Math.abs(oursCheck - peerCheck) / Math.max(1e-12, Math.abs(peerCheck));
-      checks.push(`${c.name}: ciphertext sum nnlock ${oursCheck.toPrecision(10)}, PyTorch ${peerCheck.toPrecision(10)} (relative difference ${rel.toExponential(1)})`);
-      const result = compareCase(c.name, c.description, oursRounds, peerRounds, { check: { ours: oursCheck, peer: peerCheck } });
-      results.push(result);
-      const n = c.shape[0];
-      const t = { case: c.name, images: n, nnlockImagesPerSecond: n / (result.ours.median / 1000), pytorchImagesPerSecond: n / (result.peer.median / 1000), ratio: result.ratio };
-      throughput.push(t);
-      console.log(`  ${c.name}: nnlock ${fmt(result.ours.median)} ms (${t.nnlockImagesPerSecond.toFixed(0)} images/s), PyTorch ${fmt(result.peer.median)} ms (${t.pytorchImagesPerSecond.toFixed(0)} images/s), ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)}, best-run ${fmt(result.bestRatio, 3)})`);
+      if (withSame && sameCheck !== peerCheck && Math.abs(sameCheck - peerCheck) > 1e-6 * Math.abs(peerCheck)) {
+        throw new Error(`${c.name}: PyTorch's two formulations disagree (${peerCheck} vs ${sameCheck})`);
+      }
+      out.push({ name: c.name, ours, peer: theirs, same: withSame ? same : null, oursCheck, peerCheck });
+      console.log(`  [${setting}] ${c.name}: nnlock ${fmt(median(ours.flat()))} ms, PyTorch ${fmt(median(theirs.flat()))} ms` +
+        (withSame ? `, PyTorch with nnlock's op sequence ${fmt(median(same.flat()))} ms` : ''));
     }
+    const allocator = allocatorState.apply
+      ? `nnlock policy: mmap threshold ${allocatorState.mmapThreshold}, trim threshold ${allocatorState.trimThreshold}, applied ${allocatorState.applied}`
+      : `nnlock policy off (${allocatorState.reason})`;
+    return {
+      setting, allocator, torch, nnlockParallel: native.parallelInfo(), loadAverage: { start, end: machineInfo().loadAverage }, cases: out,
+    };
   } finally {
     await peer.close();
   }
+}
 
-  const table = markdownTable(
-    ['case', 'images per call', 'nnlock images/s', 'PyTorch images/s', 'ratio (nnlock / PyTorch)'],
-    throughput.map((t) => [t.case, String(t.images), t.nnlockImagesPerSecond.toFixed(0), t.pytorchImagesPerSecond.toFixed(0), fmt(t.ratio, 3)]),
-  );
-  const sections = [`## Throughput (images per second, from the median call time)\n\n${table}\n`];
-  const report: BenchReport & { throughput: typeof throughput; mallocTuned?: { env: Record<string, string>; cases: BenchReport['cases']; throughput: typeof throughput } } = {
-    name: 'cipher',
-    title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
-    date: new Date().toISOString(),
-    ours: 'nnlock',
-    peer: 'PyTorch',
-    machine: machineInfo(),
-    settings: {
-      threads, rounds, seed, quick,
-      iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
-      warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
-      order: 'rounds alternate: nnlock first in odd rounds, PyTorch first in even rounds',
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: machineInfo().loadAverage,
-      malloc: process.env.MALLOC_MMAP_THRESHOLD_ ? `MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_} MALLOC_TRIM_THRESHOLD_=${process.env.MALLOC_TRIM_THRESHOLD_ ?? ''}` : 'glibc defaults',
+/** Runs one process pair as a child process (fresh heap) with the setting's environment. */
+async function runChild(setting: Setting, args: string[]): Promise<PassResult> {
+  const tmp = path.join(os.tmpdir(), `nnlock-cipher-bench-${process.pid}-${setting}.json`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, '--setting', setting, '--emit', tmp], {
+      stdio: ['ignore', 'inherit', 'inherit'], env: settingEnv(setting),
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the ${setting} process pair exited with code ${code}`))));
+  });
+  try {
+    return JSON.parse(await readFile(tmp, 'utf8')) as PassResult;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Pools the rounds of every process pair of one setting into one CaseResult per case. */
+function pool(passes: PassResult[], cases: Case[]): { results: CaseResult[]; same: (CaseResult | null)[]; perProcess: Record<string, number[]> } {
+  const perProcess: Record<string, number[]> = {};
+  const same: (CaseResult | null)[] = [];
+  const results = cases.map((c) => {
+    const runs = passes.map((p) => p.cases.find((x) => x.name === c.name)!);
+    perProcess[c.name] = runs.map((r) => median(r.peer.flat()) / median(r.ours.flat()));
+    const last = runs[runs.length - 1];
+    const check = { ours: last.oursCheck, peer: last.peerCheck };
+    const ours = runs.flatMap((r) => r.ours);
+    same.push(last.same ? withThroughput(compareCase(`${c.name}/same`, `${c.description}; PyTorch runs nnlock's op sequence`, ours,
+      runs.flatMap((r) => r.same ?? []), { check }), c.shape[0], 'images') : null);
+    return withThroughput(compareCase(c.name, c.description, ours, runs.flatMap((r) => r.peer), { check }), c.shape[0], 'images');
+  });
+  return { results, same, perProcess };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string' },
+      rounds: { type: 'string' },
+      processes: { type: 'string' },
+      cases: { type: 'string' },
+      seed: { type: 'string' },
+      python: { type: 'string' },
+      quick: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+      setting: { type: 'string' },
+      emit: { type: 'string' },
     },
-    versions: {
-      'nnlock libtorch': libtorchVersion(),
-      PyTorch: `${torchInfo.torch} (${path.dirname(torchInfo.torch_file)})`,
-      python: torchInfo.python,
-      node: process.version,
-    },
-    cases: results,
-    throughput,
-    notes: [
-      'Throughput in images per second (median call time) is tabled in the section "Throughput" below (the JSON field `throughput`).',
-      'ratio = PyTorch median time / nnlock median time: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster). In each case both sides run the same algorithm, so the ratio measures the binding, not the method. Across cases, conv vs bmm compares the two formulations (nnlock uses conv on the CPU).',
-      'The time per call includes allocating the output and freeing the previous one on both sides; the keys are prepared once (nnlock caches the key matrices as tensors in BlockCipher).',
-      ...checks,
-      `nnlock: ${native.parallelInfo().split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
-      `PyTorch: ${torchInfo.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
-    ],
-  };
+  });
+  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
+  const quick = values.quick ?? false;
+  const rounds = Number(values.rounds ?? (quick ? 2 : 8));
+  const processes = Number(values.processes ?? (quick ? 1 : 3));
+  const seed = Number(values.seed ?? 0);
+  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
+  const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
+  const cases = wanted.map((n) => {
+    const c = CASES.find((k) => k.name === n);
+    if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
+    return quick ? { ...c, warmup: 1, iters: 1 } : c;
+  });
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
+  if (!Number.isInteger(processes) || processes < 1) throw new Error(`bad process count ${processes}`);
+
   if (values.emit) {
-    await writeFile(values.emit, JSON.stringify(report));
+    const setting = values.setting as Setting;
+    if (!SETTINGS.includes(setting)) throw new Error(`bad setting ${values.setting} (have ${SETTINGS.join(', ')})`);
+    await writeFile(values.emit, JSON.stringify(await runPass(setting, cases, threads, rounds, seed, python)));
     return;
   }
-  // Second pass, both sides with glibc's malloc told to keep large blocks on the heap (see the
-  // file comment): the same cases, in a child process so that the setting applies from the start.
-  if (!values['no-malloc-pass'] && !process.env.MALLOC_MMAP_THRESHOLD_) {
-    const tmp = path.join(os.tmpdir(), `nnlock-cipher-bench-${process.pid}.json`);
-    console.log(`second pass with ${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (both sides)`);
-    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--threads', String(threads), '--rounds', String(rounds), '--seed', String(seed),
-      '--cases', cases.map((c) => c.name).join(','), '--python', python, '--emit', tmp, ...(quick ? ['--quick'] : [])];
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...MALLOC_ENV } });
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`malloc pass exited with code ${code}`))));
-    });
-    const tuned = JSON.parse(await readFile(tmp, 'utf8')) as typeof report;
-    await rm(tmp, { force: true });
-    report.mallocTuned = { env: MALLOC_ENV, cases: tuned.cases, throughput: tuned.throughput };
-    const t2 = markdownTable(
-      ['case', 'nnlock images/s', 'PyTorch images/s', 'ratio (nnlock / PyTorch)', 'paired ratio'],
-      tuned.throughput.map((t, i) => [t.case, t.nnlockImagesPerSecond.toFixed(0), t.pytorchImagesPerSecond.toFixed(0), fmt(t.ratio, 3), fmt(tuned.cases[i].pairedRatio, 3)]),
-    );
-    sections.push(`## Second pass: glibc malloc keeping large blocks on the heap\n\nBoth processes with ${Object.entries(MALLOC_ENV).map(([k, v]) => `\`${k}=${v}\``).join(', ')}: large tensors reuse heap memory instead of fresh, page-faulting mmap regions (JSON field \`mallocTuned\`).\n\n${t2}\n`);
+
+  console.log(`cipher bench: ${threads} thread(s) on both sides; ${processes} process pair(s) per setting, ${rounds} rounds each`);
+  const childArgs = ['--threads', String(threads), '--rounds', String(rounds), '--seed', String(seed), '--cases', cases.map((c) => c.name).join(','),
+    '--python', python, ...(quick ? ['--quick'] : [])];
+  const loadAtStart = machineInfo().loadAverage;
+  const passes: Record<Setting, PassResult[]> = { shipped: [], defaults: [], tuned: [] };
+  for (let p = 0; p < processes; p++) {
+    // The settings take turns, in a rotating order, so slow drift falls on all of them.
+    const order = SETTINGS.map((_, i) => SETTINGS[(i + p) % SETTINGS.length]);
+    for (const setting of order) {
+      console.log(`process pair ${p + 1}/${processes}: ${setting}`);
+      passes[setting].push(await runChild(setting, childArgs));
+    }
   }
+  const pooled = Object.fromEntries(SETTINGS.map((s) => [s, pool(passes[s], cases)])) as Record<Setting, ReturnType<typeof pool>>;
+  const first = passes.shipped[0];
+
+  const checks = pooled.shipped.results.map((r) => {
+    const rel = Math.abs(r.check!.ours - r.check!.peer) / Math.max(1e-12, Math.abs(r.check!.peer));
+    return `${r.name}: ciphertext sum nnlock ${r.check!.ours.toPrecision(10)}, PyTorch ${r.check!.peer.toPrecision(10)} (relative difference ${rel.toExponential(1)})`;
+  });
+  const summary = markdownTable(
+    ['case', 'malloc setting', 'nnlock images/s', 'PyTorch (reference) images/s', 'ratio', "PyTorch (nnlock's op sequence) images/s", 'ratio'],
+    cases.flatMap((c, i) => SETTINGS.map((s) => {
+      const r = pooled[s].results[i];
+      const same = pooled[s].same[i];
+      return [c.name, s, r.throughput!.ours.toFixed(0), r.throughput!.peer.toFixed(0), fmt(r.ratio, 3),
+        same ? same.throughput!.peer.toFixed(0) : '(same as reference)', same ? fmt(same.ratio, 3) : ''];
+    })),
+  );
+  const spread = markdownTable(
+    ['case', ...SETTINGS.map((s) => `${s}: ratio per process pair`)],
+    cases.map((c) => [c.name, ...SETTINGS.map((s) => pooled[s].perProcess[c.name].map((v) => fmt(v, 2)).join(', '))]),
+  );
+  const sections = [
+    `## Throughput by malloc setting (images per second from the pooled median call time; ratio = nnlock speed / PyTorch speed)\n\n` +
+      `${SETTINGS.map((s) => `- ${s}: ${SETTING_TEXT[s]}`).join('\n')}\n` +
+      `- reference: PyTorch's conv2d + pixel_shuffle (the -bmm cases: reshape/permute + bmm); nnlock's op sequence: the same conv2d, ` +
+      `remainder in place, and one strided copy_ instead of pixel_shuffle (src/cipher/hill.ts)\n\n${summary}\n`,
+    `## Ratio in each process pair\n\nThe same kernels, in fresh processes: how far one process pair can stray from another.\n\n${spread}\n`,
+    ...(['defaults', 'tuned'] as Setting[]).map((s) => `## Times, ${s}\n\n${SETTING_TEXT[s]}.\n\n${toMarkdown({ ...reportBase(), cases: pooled[s].results, notes: [] }).split('## Times\n')[1] ?? ''}`),
+  ];
+
+  function reportBase(): Omit<BenchReport, 'cases' | 'notes'> {
+    return {
+      name: 'cipher',
+      title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
+      date: new Date().toISOString(),
+      ours: 'nnlock',
+      peer: 'PyTorch',
+      machine: machineInfo(),
+      settings: {
+        threads, rounds, processes, seed, quick,
+        iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
+        warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
+        order: 'per setting, fresh process pairs; within a pair, rounds alternate which side goes first',
+        loadAverageAtStart: loadAtStart,
+        loadAverageAtEnd: machineInfo().loadAverage,
+        mainTable: SETTING_TEXT.shipped,
+      },
+      versions: {
+        'nnlock libtorch': libtorchVersion(),
+        PyTorch: `${first.torch.torch} (${path.dirname(first.torch.torch_file)})`,
+        python: first.torch.python,
+        node: process.version,
+      },
+    };
+  }
+  const report: BenchReport & { settingsCompared: Record<Setting, { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] }> } = {
+    ...reportBase(),
+    cases: pooled.shipped.results,
+    settingsCompared: Object.fromEntries(SETTINGS.map((s) => [s, {
+      what: SETTING_TEXT[s], cases: pooled[s].results, ratioPerProcessPair: pooled[s].perProcess, allocator: passes[s].map((p) => p.allocator),
+    }])) as Record<Setting, { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] }>,
+    notes: [
+      `The main tables are the setting "shipped": ${SETTING_TEXT.shipped}. The other settings follow below.`,
+      'ratio = PyTorch median time / nnlock median time: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster). Against the reference it measures nnlock\'s formulation (strided copy_ instead of pixel_shuffle; fused hill256 steps) and, in "shipped", its malloc policy (src/native/allocator.ts); against PyTorch running nnlock\'s op sequence with equal malloc settings it measures the binding alone.',
+      'The time per call includes allocating the output and freeing the previous one on both sides; the keys are prepared once (nnlock caches the key matrices as tensors in BlockCipher).',
+      ...checks,
+      `nnlock malloc, per setting: ${SETTINGS.map((s) => `${s}: ${passes[s][0].allocator}`).join('; ')}`,
+      `nnlock: ${first.nnlockParallel.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+      `PyTorch: ${first.torch.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+    ],
+  };
   if (values['no-write']) {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
   const written = await writeReport(report);
-  // The shared writer's Markdown, plus the throughput tables as sections of their own.
+  // The shared writer's Markdown (the "shipped" setting), plus the comparison of settings.
   await writeFileAtomic(written.md, `${toMarkdown(report)}\n${sections.join('\n')}`);
+  console.log(summary);
   console.log(`wrote ${path.relative(process.cwd(), written.json)} and ${path.relative(process.cwd(), written.md)}`);
 }
 

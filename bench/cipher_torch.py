@@ -6,7 +6,7 @@ Run with Debian's python3-torch (/usr/bin/python3). Protocol: one JSON object pe
 line out.
 
   {"cmd": "init", "threads": 2}                                  -> {"torch": ..., "threads": 2, ...}
-  {"cmd": "setup", "case": "orth32", "seed": 0, "kind": "orthogonal", "k": 4, "algorithm": "conv",
+  {"cmd": "setup", "case": "orth32", "seed": 0, "kind": "orthogonal", "k": 4, "algorithm": "conv" | "conv-copy" | "bmm",
    "shape": [1024, 3, 32, 32], "matrices": [[...k^4 numbers...], ...], "perm": null | [...]}
                                                                  -> {"ok": true}
   {"cmd": "run", "case": "orth32", "iters": 5}                   -> {"times_ms": [...], "check": 1.23}
@@ -41,6 +41,23 @@ def encrypt_conv(x, W, k, perm, hill):
     return y.to(torch.uint8) if hill else y
 
 
+def encrypt_conv_copy(x, W, k, perm, hill):
+    """nnlock's own op sequence (src/cipher/hill.ts), for the same-formulation control: the grouped
+    convolution as above, remainder in place, then the blocks written back by one strided copy_
+    into a fresh output (which also casts back to uint8 for hill256) instead of pixel_shuffle."""
+    n, c, h, w = x.shape
+    gh, gw = h // k, w // k
+    xf = x.to(torch.float32) if hill else x
+    z = F.conv2d(xf, W, stride=k, groups=c)
+    if perm is not None:
+        z = z.reshape(n * c * k * k, gh * gw).index_select(1, perm).reshape(n, c * k * k, gh, gw)
+    if hill:
+        z.remainder_(256)
+    y = torch.empty((n, c, h, w), dtype=x.dtype if hill else xf.dtype)
+    y.view(n, c, gh, k, gw, k).permute(0, 1, 3, 5, 2, 4).copy_(z.view(n, c, k, k, gh, gw))
+    return y
+
+
 def encrypt_bmm(x, K, k, perm, hill):
     """y = x·K per row-major k×k block and channel, the textbook way: reshape/permute into blocks,
     one batched matmul per channel (bmm over channels), optional block permutation, back to
@@ -69,7 +86,10 @@ def make_case(msg):
     x = torch.randint(0, 256, shape).to(torch.uint8) if hill else torch.rand(shape)
     c = shape[1]
     K = torch.tensor(msg["matrices"], dtype=torch.float64).reshape(c, k * k, k * k).to(torch.float32)
-    conv = msg.get("algorithm", "conv") == "conv"
+    algorithm = msg.get("algorithm", "conv")
+    if algorithm not in ("conv", "conv-copy", "bmm"):
+        raise ValueError("unknown algorithm %r" % (algorithm,))
+    conv = algorithm != "bmm"
     perm = None
     if msg.get("perm") is not None:
         p = torch.tensor(msg["perm"], dtype=torch.int64)
@@ -78,7 +98,12 @@ def make_case(msg):
     last = [None]
 
     def step():
-        last[0] = encrypt_conv(x, W, k, perm, hill) if conv else encrypt_bmm(x, K, k, perm, hill)
+        if algorithm == "conv":
+            last[0] = encrypt_conv(x, W, k, perm, hill)
+        elif algorithm == "conv-copy":
+            last[0] = encrypt_conv_copy(x, W, k, perm, hill)
+        else:
+            last[0] = encrypt_bmm(x, K, k, perm, hill)
 
     def check():
         return float(last[0].to(torch.float64).sum())

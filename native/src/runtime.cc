@@ -4,6 +4,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/api/include/torch/cuda.h>
 #include <torch/csrc/api/include/torch/version.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace nnlock {
 
@@ -109,6 +112,26 @@ static Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
 
 static Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), TORCH_VERSION); }
 
+// setMallocThresholds(mmapBytes, trimBytes): glibc malloc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
+// for this process. Returns false where the C library is not glibc (nothing changed). The policy
+// (whether and what) lives in src/native/allocator.ts.
+static Napi::Value SetMallocThresholds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, "setMallocThresholds", [&]() -> Napi::Value {
+    if (!info[0].IsNumber() || !info[1].IsNumber()) throw std::invalid_argument("thresholds must be numbers of bytes");
+    double mmapBytes = info[0].As<Napi::Number>().DoubleValue();
+    double trimBytes = info[1].As<Napi::Number>().DoubleValue();
+    if (!(mmapBytes >= 0 && mmapBytes <= 2147483647.0) || !(trimBytes >= 0 && trimBytes <= 2147483647.0))
+      throw std::invalid_argument("thresholds must be between 0 and 2^31 - 1 bytes");
+#if defined(__GLIBC__)
+    bool ok = mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmapBytes)) == 1 && mallopt(M_TRIM_THRESHOLD, static_cast<int>(trimBytes)) == 1;
+    return Napi::Boolean::New(env, ok);
+#else
+    return Napi::Boolean::New(env, false);
+#endif
+  });
+}
+
 static Napi::Value ParallelInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), at::get_parallel_info()); }
 
 void initRuntimeExports(Napi::Env env, Napi::Object exports) {
@@ -125,6 +148,7 @@ void initRuntimeExports(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));
   exports.Set("libtorchVersion", Napi::Function::New(env, Version));
   exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
+  exports.Set("setMallocThresholds", Napi::Function::New(env, SetMallocThresholds));
 }
 
 }  // namespace nnlock

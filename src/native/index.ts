@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { type AllocatorState, applyAllocatorPolicy } from './allocator.ts';
 
 /** Opaque reference to one at::Tensor, owned by the JavaScript object that holds it. */
 export interface NativeHandle {
@@ -44,6 +45,7 @@ export interface NativeBinding {
   cudaSynchronize(): void;
   libtorchVersion(): string;
   parallelInfo(): string;
+  setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,3 +65,6 @@ function load(): NativeBinding {
 }
 
 export const native: NativeBinding = load();
+
+/** The malloc policy applied when the addon loaded (see allocator.ts). */
+export const allocatorState: AllocatorState = applyAllocatorPolicy((m, t) => native.setMallocThresholds(m, t));

@@ -14,6 +14,7 @@ export interface CreateOptions {
 /** *_like factories: dtype and device default to those of the model tensor. */
 export type LikeOptions = CreateOptions;
 
+const emptyOp = op('aten::empty', 'memory_format');
 const zerosOp = op('aten::zeros');
 const onesOp = op('aten::ones');
 const fullOp = op('aten::full');
@@ -46,6 +47,11 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
     }
   }
   return t;
+}
+
+/** Uninitialised memory: for outputs that an op fills completely (e.g. copyInPlace into a view). */
+export function empty(shape: readonly number[], o: CreateOptions = {}): Tensor {
+  return finish(callTensor(emptyOp, [shape, ...tail(o, o.dtype ?? 'float32')]), o);
 }
 
 export function zeros(shape: readonly number[], o: CreateOptions = {}): Tensor {

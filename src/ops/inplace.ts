@@ -23,6 +23,7 @@ const zeroOp = op('aten::zero_');
 const fillOp = op('aten::fill_', 'Scalar');
 const fillTensorOp = op('aten::fill_', 'Tensor');
 const copyOp = op('aten::copy_');
+const remainderScalarOp = op('aten::remainder_', 'Scalar');
 const normalOp = op('aten::normal_');
 const uniformOp = op('aten::uniform_');
 
@@ -87,6 +88,11 @@ export function fillInPlace(self: Tensor, value: number | boolean | Tensor): Ten
 }
 
 /** Copies src into self (broadcasting, converting dtype and device). */
+/** self = self mod divisor, with the sign of the divisor (Python's %, torch.remainder). */
+export function remainderInPlace(self: Tensor, divisor: number): Tensor {
+  return callInPlace(remainderScalarOp, self, [divisor]);
+}
+
 export function copyInPlace(self: Tensor, src: Tensor): Tensor {
   return callInPlace(copyOp, self, [src]);
 }

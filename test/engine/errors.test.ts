@@ -221,7 +221,7 @@ const secondPositions: Record<string, (good: NativeHandle, bad: unknown) => unkn
 };
 // Entry points that take no handle, and how to pass them garbage.
 const otherEntryPoints = ['fromBytes', 'liveTensors', 'opHandle', 'call', 'opSchema', 'setGradEnabled', 'isGradEnabled', 'manualSeed',
-  'setNumThreads', 'getNumThreads', 'cudaIsAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'libtorchVersion', 'parallelInfo'];
+  'setNumThreads', 'getNumThreads', 'cudaIsAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'libtorchVersion', 'parallelInfo', 'setMallocThresholds'];
 
 test('the test knows every native entry point', () => {
   const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints]);
@@ -268,6 +268,9 @@ test('non-handles passed where a handle is expected: an Error naming the entry p
     expectError(() => native.setNumThreads(0), 'setNumThreads', 'at least 1');
     assert.ok(errorOf(() => native.setNumThreads({} as number)).length > 0);
     assert.ok(errorOf(() => native.opSchema({} as number)).length > 0);
+    expectError(() => native.setMallocThresholds({} as number, 1), 'setMallocThresholds', 'numbers of bytes');
+    expectError(() => native.setMallocThresholds(-1, 1), 'setMallocThresholds', 'between 0 and');
+    expectError(() => native.setMallocThresholds(1, 2 ** 40), 'setMallocThresholds', 'between 0 and');
   });
 });
 
