@@ -95,6 +95,7 @@ function settingEnv(setting: Setting): NodeJS.ProcessEnv {
 }
 
 const secret = new Uint8Array(32).map((_, i) => i * 7 + 1);
+const WARMUP_MS = 500;
 
 /** What one process pair measured: raw per-iteration times by round, for both sides. */
 interface PassResult {
@@ -138,26 +139,34 @@ async function runPass(setting: Setting, cases: Case[], threads: number, rounds:
       const setup = { cmd: 'setup', seed, kind: c.kind, k: c.k, shape: c.shape, matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null };
       await peer.request({ ...setup, case: c.name, algorithm: c.algorithm });
       if (withSame) await peer.request({ ...setup, case: sameName, algorithm: 'conv-copy' });
-      timeIters(step, c.warmup);
-      await peer.request({ cmd: 'run', case: c.name, iters: c.warmup });
-      if (withSame) await peer.request({ cmd: 'run', case: sameName, iters: c.warmup });
+      // Warm-up of at least WARMUP_MS a side: a fresh node process compiles its JavaScript on
+      // background threads for a while, which on two cores takes time from libtorch's threads.
+      const warm = timeIters(step, c.warmup);
+      const perIter = Math.max(0.1, Math.min(...warm));
+      const warmIters = Math.max(c.warmup, Math.ceil(WARMUP_MS / perIter));
+      timeIters(step, Math.max(0, warmIters - c.warmup));
+      await peer.request({ cmd: 'run', case: c.name, iters: warmIters });
+      if (withSame) await peer.request({ cmd: 'run', case: sameName, iters: warmIters });
       const ours: number[][] = [];
       const theirs: number[][] = [];
       const same: number[][] = [];
       let peerCheck = Number.NaN;
       let sameCheck = Number.NaN;
+      // Each turn runs one untimed call first: the first call after another process ran finds
+      // the caches full of that process's data and its own threads asleep, and which side follows
+      // which is not symmetric (PyTorch's two variants share one process and one input).
       const runOurs = async (): Promise<void> => {
-        ours.push(timeIters(step, c.iters));
+        ours.push(timeIters(step, c.iters + 1).slice(1));
         await tick();
       };
       const runPeer = async (): Promise<void> => {
-        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: c.name, iters: c.iters });
-        theirs.push(reply.times_ms);
+        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: c.name, iters: c.iters + 1 });
+        theirs.push(reply.times_ms.slice(1));
         peerCheck = reply.check;
       };
       const runSame = async (): Promise<void> => {
-        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: sameName, iters: c.iters });
-        same.push(reply.times_ms);
+        const reply = await peer.request<{ times_ms: number[]; check: number }>({ cmd: 'run', case: sameName, iters: c.iters + 1 });
+        same.push(reply.times_ms.slice(1));
         sameCheck = reply.check;
       };
       const sides = withSame ? [runOurs, runPeer, runSame] : [runOurs, runPeer];
@@ -240,7 +249,7 @@ async function main(): Promise<void> {
   const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
   const quick = values.quick ?? false;
   const rounds = Number(values.rounds ?? (quick ? 2 : 8));
-  const processes = Number(values.processes ?? (quick ? 1 : 3));
+  const processes = Number(values.processes ?? (quick ? 1 : 6));
   const seed = Number(values.seed ?? 0);
   const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
   const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tensor, liveTensors, scope, keep, currentScope, type Tensor } from '../../src/tensor/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
+import { zeros } from '../../src/ops/creation.ts';
+import { contiguous, narrow, permute, reshape } from '../../src/ops/shape.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks(); // before any tensor exists
@@ -259,6 +261,28 @@ test('100,000 steps of small ops, a scope per step, yielding every 1,000 steps: 
 test('100,000 steps of small ops in a loop that never yields: resident memory stays flat', async () => {
   const growthMb = await smallOpsLoop(0);
   assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps without yielding`);
+});
+
+test('V8 is told about a tensor\'s memory once: views of it add nothing, and dispose takes it back', () => {
+  // process.memoryUsage().external includes what the addon reports through AdjustExternalMemory.
+  // Counting views again made V8 start collections that took a core from libtorch (see handle.cc).
+  const external = (): number => process.memoryUsage().external;
+  const mib = 1024 * 1024;
+  const before = external();
+  const base = zeros([1024, 1024]); // 4 MiB of float32
+  const afterBase = external();
+  assert.ok(afterBase - before >= 4 * mib && afterBase - before < 4.5 * mib, `base: +${(afterBase - before) / mib} MiB`);
+  const views = [
+    reshape(base, [1024 * 1024]),
+    permute(base, [1, 0]),
+    narrow(base, 0, 0, 512),
+  ];
+  assert.ok(Math.abs(external() - afterBase) < 0.5 * mib, `three views: +${(external() - afterBase) / mib} MiB`);
+  // A copy is new memory and is counted.
+  const copy = contiguous(views[1]);
+  assert.ok(external() - afterBase >= 4 * mib, 'a copy counts its own storage');
+  for (const t of [copy, ...views, base]) t.dispose();
+  assert.ok(Math.abs(external() - before) < 0.5 * mib, `after dispose: ${(external() - before) / mib} MiB left`);
 });
 
 test('leaks no tensors', checkLeaks);
