@@ -24,17 +24,24 @@ import torch
 import torch.nn.functional as F
 
 
-def encrypt_conv(x, W, k, perm, hill):
+def block_products(x, W, k, perm, hill):
     """The same product as one grouped convolution: W[c·k² + j, 0, a, b] = K_c[a·k + b, j], stride k,
-    groups C, gives entry j of each block's row vector times K_c in channel c·k² + j; pixel_shuffle
-    puts the entries back into their blocks. perm (block positions) is an index over the gh·gw
-    positions, applied along the last dim of [N·C·k², gh·gw]."""
+    groups C, gives entry j of each block's row vector times K_c in channel c·k² + j, at the block's
+    position. perm (block positions) is an index over the gh·gw positions, applied along the last
+    dim of [N·C·k², gh·gw]. hill256 works in float32 (exact: every partial sum is an integer
+    below 2^24)."""
     n, c, h, w = x.shape
     gh, gw = h // k, w // k
-    xf = x.to(torch.float32) if hill else x
-    z = F.conv2d(xf, W, stride=k, groups=c)
+    z = F.conv2d(x.to(torch.float32) if hill else x, W, stride=k, groups=c)
     if perm is not None:
         z = z.reshape(n * c * k * k, gh * gw).index_select(1, perm).reshape(n, c * k * k, gh, gw)
+    return z
+
+
+def encrypt_conv(x, W, k, perm, hill):
+    """The reference: the block products, then pixel_shuffle puts the entries back into their
+    blocks (hill256: remainder and the cast back to uint8 as their own steps)."""
+    z = block_products(x, W, k, perm, hill)
     if hill:
         z = torch.remainder(z, 256)
     y = F.pixel_shuffle(z, k)
@@ -42,18 +49,15 @@ def encrypt_conv(x, W, k, perm, hill):
 
 
 def encrypt_conv_copy(x, W, k, perm, hill):
-    """nnlock's own op sequence (src/cipher/hill.ts), for the same-formulation control: the grouped
-    convolution as above, remainder in place, then the blocks written back by one strided copy_
-    into a fresh output (which also casts back to uint8 for hill256) instead of pixel_shuffle."""
+    """nnlock's own op sequence (src/cipher/hill.ts), for the same-formulation control: the block
+    products, remainder in place, then the blocks written back by one strided copy_ into a fresh
+    output (which also casts back to uint8 for hill256) instead of pixel_shuffle."""
     n, c, h, w = x.shape
     gh, gw = h // k, w // k
-    xf = x.to(torch.float32) if hill else x
-    z = F.conv2d(xf, W, stride=k, groups=c)
-    if perm is not None:
-        z = z.reshape(n * c * k * k, gh * gw).index_select(1, perm).reshape(n, c * k * k, gh, gw)
+    z = block_products(x, W, k, perm, hill)
     if hill:
         z.remainder_(256)
-    y = torch.empty((n, c, h, w), dtype=x.dtype if hill else xf.dtype)
+    y = torch.empty((n, c, h, w), dtype=x.dtype if hill else z.dtype)
     y.view(n, c, gh, k, gw, k).permute(0, 1, 3, 5, 2, 4).copy_(z.view(n, c, k, k, gh, gw))
     return y
 
