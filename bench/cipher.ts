@@ -9,9 +9,10 @@
 //   shuf32       uniform key with block shuffling, k = 4, float32 [1024, 3, 32, 32]
 //   orth32-bmm, orth224-bmm   the same as orth32/orth224 in the reshape/permute + bmm formulation
 //
-// The algorithm (src/cipher/hill.ts): one grouped conv2d with stride k (shuffle: index_select over
-// block positions; hill256: remainder 256, in place), then the blocks go back into place with one
-// strided copy_ into the output (for hill256 the copy also casts back to uint8). The reference
+// The algorithm (src/cipher/hill.ts), a cache-sized chunk of images at a time: one grouped conv2d
+// with stride k (shuffle: index_select over block positions; hill256: remainder 256, in place),
+// then the blocks go back into place with one strided copy_ into the chunk's slice of the output
+// (for hill256 the copy also casts back to uint8). The reference
 // PyTorch implementation is the natural vectorised one: the same conv2d, then pixel_shuffle (and
 // for hill256 remainder and .to(uint8) as separate steps); the -bmm cases reshape/permute into
 // blocks, bmm over channels and permute back, on both sides. As a control, PyTorch also runs
@@ -46,7 +47,7 @@ import { rand, randint } from '../src/ops/creation.ts';
 import { toDtype } from '../src/ops/convert.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.ts';
-import { BlockCipher, type CipherAlgorithm } from '../src/cipher/hill.ts';
+import { BlockCipher, type CipherAlgorithm, cipherChunkImages } from '../src/cipher/hill.ts';
 import {
   type BenchReport, type CaseResult, compareCase, fmt, machineInfo, markdownTable, median, toMarkdown, withThroughput, writeReport,
   PythonPeer, timeIters, tick,
@@ -136,7 +137,10 @@ async function runPass(setting: Setting, cases: Case[], threads: number, rounds:
       // PyTorch running nnlock's own op sequence.
       const sameName = `${c.name}/same`;
       const withSame = c.algorithm === 'conv';
-      const setup = { cmd: 'setup', seed, kind: c.kind, k: c.k, shape: c.shape, matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null };
+      const setup = {
+        cmd: 'setup', seed, kind: c.kind, k: c.k, shape: c.shape, matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null,
+        chunk: cipherChunkImages(c.shape[1], c.shape[2], c.shape[3]),
+      };
       await peer.request({ ...setup, case: c.name, algorithm: c.algorithm });
       if (withSame) await peer.request({ ...setup, case: sameName, algorithm: 'conv-copy' });
       // Warm-up of at least WARMUP_MS a side: a fresh node process compiles its JavaScript on
@@ -306,7 +310,7 @@ async function main(): Promise<void> {
     `## Throughput by malloc setting (images per second from the pooled median call time; ratio = nnlock speed / PyTorch speed)\n\n` +
       `${SETTINGS.map((s) => `- ${s}: ${SETTING_TEXT[s]}`).join('\n')}\n` +
       `- reference: PyTorch's conv2d + pixel_shuffle (the -bmm cases: reshape/permute + bmm); nnlock's op sequence: the same conv2d, ` +
-      `remainder in place, and one strided copy_ instead of pixel_shuffle (src/cipher/hill.ts)\n\n${summary}\n`,
+      `remainder in place, and one strided copy_ instead of pixel_shuffle, a cache-sized chunk of images at a time (src/cipher/hill.ts)\n\n${summary}\n`,
     `## Ratio in each process pair\n\nThe same kernels, in fresh processes: how far one process pair can stray from another.\n\n${spread}\n`,
     ...(['defaults', 'tuned'] as Setting[]).map((s) => `## Times, ${s}\n\n${SETTING_TEXT[s]}.\n\n${toMarkdown({ ...reportBase(), cases: pooled[s].results, notes: [] }).split('## Times\n')[1] ?? ''}`),
   ];

@@ -6,7 +6,7 @@ Run with Debian's python3-torch (/usr/bin/python3). Protocol: one JSON object pe
 line out.
 
   {"cmd": "init", "threads": 2}                                  -> {"torch": ..., "threads": 2, ...}
-  {"cmd": "setup", "case": "orth32", "seed": 0, "kind": "orthogonal", "k": 4, "algorithm": "conv" | "conv-copy" | "bmm",
+  {"cmd": "setup", "case": "orth32", "seed": 0, "kind": "orthogonal", "k": 4, "algorithm": "conv" | "conv-copy" | "bmm", "chunk": 170,
    "shape": [1024, 3, 32, 32], "matrices": [[...k^4 numbers...], ...], "perm": null | [...]}
                                                                  -> {"ok": true}
   {"cmd": "run", "case": "orth32", "iters": 5}                   -> {"times_ms": [...], "check": 1.23}
@@ -48,17 +48,21 @@ def encrypt_conv(x, W, k, perm, hill):
     return y.to(torch.uint8) if hill else y
 
 
-def encrypt_conv_copy(x, W, k, perm, hill):
-    """nnlock's own op sequence (src/cipher/hill.ts), for the same-formulation control: the block
-    products, remainder in place, then the blocks written back by one strided copy_ into a fresh
-    output (which also casts back to uint8 for hill256) instead of pixel_shuffle."""
+def encrypt_conv_copy(x, W, k, perm, hill, chunk):
+    """nnlock's own op sequence (src/cipher/hill.ts), for the same-formulation control: `chunk`
+    images at a time, the block products, remainder in place, then the blocks written back by one
+    strided copy_ into the chunk's slice of the output (which also casts back to uint8 for hill256)
+    instead of pixel_shuffle."""
     n, c, h, w = x.shape
     gh, gw = h // k, w // k
-    z = block_products(x, W, k, perm, hill)
-    if hill:
-        z.remainder_(256)
-    y = torch.empty((n, c, h, w), dtype=x.dtype if hill else z.dtype)
-    y.view(n, c, gh, k, gw, k).permute(0, 1, 3, 5, 2, 4).copy_(z.view(n, c, k, k, gh, gw))
+    y = torch.empty((n, c, h, w), dtype=x.dtype if hill else W.dtype)
+    for i in range(0, n, chunk):
+        xs = x[i:i + chunk]
+        m = xs.shape[0]
+        z = block_products(xs, W, k, perm, hill)
+        if hill:
+            z.remainder_(256)
+        y[i:i + m].view(m, c, gh, k, gw, k).permute(0, 1, 3, 5, 2, 4).copy_(z.view(m, c, k, k, gh, gw))
     return y
 
 
@@ -99,13 +103,14 @@ def make_case(msg):
         p = torch.tensor(msg["perm"], dtype=torch.int64)
         perm = p if conv else (p[:, None] * (k * k) + torch.arange(k * k)).reshape(-1)
     W = K.transpose(1, 2).reshape(c * k * k, 1, k, k).contiguous()
+    chunk = int(msg.get("chunk") or shape[0])
     last = [None]
 
     def step():
         if algorithm == "conv":
             last[0] = encrypt_conv(x, W, k, perm, hill)
         elif algorithm == "conv-copy":
-            last[0] = encrypt_conv_copy(x, W, k, perm, hill)
+            last[0] = encrypt_conv_copy(x, W, k, perm, hill, chunk)
         else:
             last[0] = encrypt_bmm(x, K, k, perm, hill)
 

@@ -18,7 +18,7 @@
 // here: every partial sum is an integer below k²·255² ≤ 2^24 (k ≤ 16), where float32 represents
 // integers exactly; on other devices float64 is used.
 import { type DType, type Tensor, isFloating, keep, noGrad, scope, tensor } from '../tensor/index.ts';
-import { permute, reshape, indexSelect, view } from '../ops/shape.ts';
+import { narrow, permute, reshape, indexSelect, view } from '../ops/shape.ts';
 import { empty } from '../ops/creation.ts';
 import { copyInPlace, remainderInPlace } from '../ops/inplace.ts';
 import { toDevice, toDtype } from '../ops/convert.ts';
@@ -30,6 +30,14 @@ import { bmm, remainder } from '../ops/linalg.ts';
 import { type CipherKey, CipherKeyError, assertFits, blockPermutation, invertPermutation } from './key.ts';
 
 type Direction = 'encrypt' | 'decrypt';
+
+/** float32 bytes of image data per chunk of the conv formulation: about the CPU's L2 cache. */
+export const CHUNK_BYTES = 2 * 1024 * 1024;
+
+/** Images per chunk for [C, H, W] images (at least one). */
+export function cipherChunkImages(c: number, h: number, w: number): number {
+  return Math.max(1, Math.floor(CHUNK_BYTES / (c * h * w * 4)));
+}
 export type CipherAlgorithm = 'conv' | 'bmm';
 
 /**
@@ -112,12 +120,8 @@ export class BlockCipher {
   private apply(x: Tensor, direction: Direction): Tensor {
     const { key } = this;
     if (x.ndim !== 4) throw new CipherKeyError(`${direction}: expected images [N, C, H, W], got shape [${x.shape.join(', ')}]`);
-    const [n, c, h, w] = x.shape;
+    const [, c, h, w] = x.shape;
     assertFits(key, c, h, w, 'image');
-    const k = key.k;
-    const gh = h / k;
-    const gw = w / k;
-    const blocks = gh * gw;
     const hill = key.kind === 'hill256';
     const inDtype = x.dtype;
     if (hill) checkBytes(x, direction);
@@ -128,6 +132,57 @@ export class BlockCipher {
     const device = x.device;
     const work: DType = hill ? (device === 'cpu' ? 'float32' : 'float64') : inDtype;
     const algorithm = this.options.algorithm ?? (device === 'cpu' ? 'conv' : 'bmm');
+    return algorithm === 'conv' ? this.applyConv(x, direction, work) : this.applyBmm(x, direction, work);
+  }
+
+  /**
+   * The conv formulation, a chunk of images at a time, each chunk written straight into its slice
+   * of the output: a chunk's intermediates (CHUNK_BYTES of float32) stay in the CPU's cache between
+   * steps, and its freed buffers are reused by the next chunk. Measured 1.3–1.6× faster than the
+   * whole batch at once, on 1024 CIFAR images and on 32 images of 224×224.
+   */
+  private applyConv(x: Tensor, direction: Direction, work: DType): Tensor {
+    const [n, c, h, w] = x.shape;
+    const { k } = this.key;
+    const gh = h / k;
+    const gw = w / k;
+    const hill = this.key.kind === 'hill256';
+    const device = x.device;
+    const weights = this.convWeights(direction, work, device);
+    const perm = this.permutation(direction, gh, gw, device, false);
+    const per = device === 'cpu' ? cipherChunkImages(c, h, w) : n;
+    return scope(() => {
+      const out = empty([n, c, h, w], { dtype: hill ? x.dtype : work, device });
+      for (let i = 0; i < n; i += per) {
+        const m = Math.min(per, n - i);
+        scope(() => {
+          const xs = m === n ? x : narrow(x, 0, i, m);
+          let t = conv2d(xs.dtype === work ? xs : toDtype(xs, work), weights, null, { stride: k, groups: c });
+          // Encryption moves the encrypted blocks; decryption decrypts in place, then moves back.
+          if (perm) t = reshape(indexSelect(reshape(t, [m * c * k * k, gh * gw]), 1, perm), [m, c * k * k, gh, gw]);
+          // t is the conv's (or index_select's) own output, never x: safe to change in place.
+          if (hill) remainderInPlace(t, 256);
+          // Blocks back into place: one strided copy from t, viewed as [m, C, k, k, gh, gw], into the
+          // output's slice, viewed the same way. The same result as pixel_shuffle, whose libtorch
+          // 1.13 CPU kernel measured 1.2–1.4× slower; for hill256 the copy also casts back to bytes.
+          const slice = m === n ? out : narrow(out, 0, i, m);
+          copyInPlace(permute(view(slice, [m, c, gh, k, gw, k]), [0, 1, 3, 5, 2, 4]), view(t, [m, c, k, k, gh, gw]));
+        });
+      }
+      return out;
+    });
+  }
+
+  /** The bmm formulation (the default off the CPU; see the file comment). */
+  private applyBmm(x: Tensor, direction: Direction, work: DType): Tensor {
+    const [n, c, h, w] = x.shape;
+    const { k } = this.key;
+    const gh = h / k;
+    const gw = w / k;
+    const blocks = gh * gw;
+    const hill = this.key.kind === 'hill256';
+    const device = x.device;
+    const inDtype = x.dtype;
     return scope(() => {
       // Each large intermediate is freed as soon as the next step has consumed it (as Python's
       // reference counting does), so at most two image-sized buffers are alive at a time and the
@@ -137,30 +192,15 @@ export class BlockCipher {
         return to;
       };
       let t = x.dtype === work ? x : toDtype(x, work);
-      if (algorithm === 'conv') {
-        const perm = this.permutation(direction, gh, gw, device, false);
-        t = step(t, conv2d(t, this.convWeights(direction, work, device), null, { stride: k, groups: c }));
-        // Encryption moves the encrypted blocks; decryption decrypts in place, then moves back.
-        if (perm) t = step(t, reshape(indexSelect(reshape(t, [n * c * k * k, blocks]), 1, perm), [n, c * k * k, gh, gw]));
-        // t is the conv's (or index_select's) own output, never x: safe to change in place.
-        if (hill) remainderInPlace(t, 256);
-        // Blocks back into place: one strided copy from t, viewed as [N, C, k, k, gh, gw], into the
-        // output, viewed the same way. The same result as pixel_shuffle, whose libtorch 1.13 CPU
-        // kernel measured 1.2–1.4× slower; for hill256 the copy also casts back to bytes.
-        const out = empty([n, c, h, w], { dtype: hill ? inDtype : work, device });
-        copyInPlace(permute(view(out, [n, c, gh, k, gw, k]), [0, 1, 3, 5, 2, 4]), view(t, [n, c, k, k, gh, gw]));
-        t = step(t, out);
-      } else {
-        const perm = this.permutation(direction, gh, gw, device, true);
-        const mats = this.matrices(direction, work, device);
-        // [N, C, gh, k, gw, k] → [C, N, gh, gw, k, k] → [C, N·B, k²]
-        t = step(t, reshape(permute(reshape(t, [n, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, n * blocks, k * k]));
-        t = step(t, bmm(t, mats));
-        // Shuffle: permute the blocks of each image and channel, viewed as [C·N, B·k²].
-        if (perm) t = step(t, reshape(indexSelect(reshape(t, [c * n, blocks * k * k]), 1, perm), [c, n * blocks, k * k]));
-        if (hill) t = step(t, remainder(t, 256));
-        t = step(t, reshape(permute(reshape(t, [c, n, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [n, c, h, w]));
-      }
+      const perm = this.permutation(direction, gh, gw, device, true);
+      const mats = this.matrices(direction, work, device);
+      // [N, C, gh, k, gw, k] → [C, N, gh, gw, k, k] → [C, N·B, k²]
+      t = step(t, reshape(permute(reshape(t, [n, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, n * blocks, k * k]));
+      t = step(t, bmm(t, mats));
+      // Shuffle: permute the blocks of each image and channel, viewed as [C·N, B·k²].
+      if (perm) t = step(t, reshape(indexSelect(reshape(t, [c * n, blocks * k * k]), 1, perm), [c, n * blocks, k * k]));
+      if (hill) t = step(t, remainder(t, 256));
+      t = step(t, reshape(permute(reshape(t, [c, n, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [n, c, h, w]));
       return t.dtype === inDtype ? t : step(t, toDtype(t, inDtype));
     });
   }

@@ -10,7 +10,7 @@ import { abs, mul, sub } from '../../src/ops/arithmetic.ts';
 import { max, min, norm } from '../../src/ops/reduction.ts';
 import { equal } from '../../src/ops/compare.ts';
 import { type CipherKey, CipherKeyError, blockPermutation, deriveKey } from '../../src/cipher/key.ts';
-import { BlockCipher, decryptTensor, encryptTensor } from '../../src/cipher/hill.ts';
+import { BlockCipher, cipherChunkImages, decryptTensor, encryptTensor } from '../../src/cipher/hill.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -176,6 +176,35 @@ test('orthogonal keys preserve each block\'s norm; shuffling moves blocks but ke
     };
     assert.deepEqual(sortRows(a), sortRows(b), 'same encrypted blocks, other places');
   });
+});
+
+test('batches larger than one chunk: the chunked conv path matches bmm and round-trips, also for a part-filled last chunk', () => {
+  manualSeed(8);
+  // 32×32×3 float32 is 12 KiB an image: several chunks, the last one partly filled.
+  const n = 2 * cipherChunkImages(3, 32, 32) + 7;
+  assert.ok(cipherChunkImages(3, 32, 32) > 1 && cipherChunkImages(3, 512, 512) === 1);
+  for (const kind of ['orthogonal', 'hill256'] as const) {
+    const key = deriveKey(secret, { kind, k: 4, channels: 3, shuffle: kind === 'hill256' });
+    const conv = new BlockCipher(key, { algorithm: 'conv' });
+    const mm = new BlockCipher(key, { algorithm: 'bmm' });
+    try {
+      scope(() => {
+        const x = kind === 'hill256' ? toDtype(randint(0, 256, [n, 3, 32, 32]), 'uint8') : rand([n, 3, 32, 32]);
+        const a = conv.encrypt(x);
+        const b = mm.encrypt(x);
+        assert.deepEqual(a.shape, [n, 3, 32, 32]);
+        assert.equal(a.dtype, x.dtype);
+        if (kind === 'hill256') assert.ok(equal(a, b) && equal(conv.decrypt(a), x), kind);
+        else assert.ok(relError(a, b) < 1e-6 && relError(conv.decrypt(a), x) < 1e-5, `${kind}: ${relError(a, b)}`);
+        // The last image, encrypted on its own, is what the last chunk wrote.
+        const last = conv.encrypt(narrow(x, 0, n - 1, 1));
+        assert.ok(equal(last, narrow(a, 0, n - 1, 1)), `${kind}: last image`);
+      });
+    } finally {
+      conv.dispose();
+      mm.dispose();
+    }
+  }
 });
 
 test('the same key encrypts the same way on every call and every batch split', () => {
