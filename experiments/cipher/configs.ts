@@ -50,6 +50,9 @@ export const STAT_CONFIGS: Config[] = [
   { name: 'uniform-aligned-stat', title: 'ciphertext, aligned adaptation network, statistical init', kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR },
   ...STAT_SEEDS,
   { name: 'orthogonal-aligned-stat', title: 'orthogonal-key ciphertext, aligned, statistical init', kind: 'orthogonal', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: STAT_ADAPTATION_LR },
+  // Frozen front end (learning rate 0): does the fine-tuning's drift explain the gap between keys?
+  { name: 'uniform-aligned-statfrozen', title: 'ciphertext, aligned, statistical init, adaptation frozen', kind: 'uniform', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: 0 },
+  { name: 'orthogonal-aligned-statfrozen', title: 'orthogonal-key ciphertext, aligned, statistical init, adaptation frozen', kind: 'orthogonal', adaptation: 'aligned', rounds: 1, init: 'statistical', adaptationLrScale: 0 },
 ];
 export const LONG20_BUDGET = { trainImages: 20_000, epochs: 10 };
 export const LONG20_CONFIGS: Config[] = [

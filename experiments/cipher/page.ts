@@ -115,7 +115,7 @@ export async function writePage(c: RunContext): Promise<void> {
         timing.variants.map((v) => [`\`${v.name}\``, v.median.toFixed(0), v.imagesPerSecond.map((x) => x.toFixed(0)).join(', '), v.secondsPerStep.toFixed(3), duration(v.secondsPerStep * steps), base ? (base.median / v.median).toFixed(2) + '×' : '-'])), '');
     }
     const bar: string[] = [];
-    const compared = ['uniform-aligned', 'uniform-aligned-whiten', 'uniform-aligned-stat', 'orthogonal-aligned-stat', 'uniform-aligned-r2', 'uniform-aligned-whiten-r2', 'orthogonal-aligned', 'orthogonal-aligned-whiten',
+    const compared = ['uniform-aligned', 'uniform-aligned-whiten', 'uniform-aligned-stat', 'orthogonal-aligned-stat', 'uniform-aligned-statfrozen', 'orthogonal-aligned-statfrozen', 'uniform-aligned-r2', 'uniform-aligned-whiten-r2', 'orthogonal-aligned', 'orthogonal-aligned-whiten',
       'uniform-padded', 'uniform-padded-whiten', 'uniform-padded-r2', 'plain-aligned-whiten'];
     for (const [name, base] of compared.map((n) => [n, 'plain'] as const)) {
       const r = byName.get(name);
