@@ -50,7 +50,7 @@ import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.
 import { BlockCipher, type CipherAlgorithm, cipherChunkImages } from '../src/cipher/hill.ts';
 import {
   type BenchReport, type CaseResult, compareCase, fmt, machineInfo, markdownTable, median, toMarkdown, withThroughput, writeReport,
-  PythonPeer, timeIters, tick,
+  PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, selectCases, timeIters, tick,
 } from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
@@ -238,14 +238,8 @@ function pool(passes: PassResult[], cases: Case[]): { results: CaseResult[]; sam
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      threads: { type: 'string' },
-      rounds: { type: 'string' },
+      ...PAIRED_BENCH_OPTIONS,
       processes: { type: 'string' },
-      cases: { type: 'string' },
-      seed: { type: 'string' },
-      python: { type: 'string' },
-      quick: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
       setting: { type: 'string' },
       emit: { type: 'string' },
     },
@@ -256,15 +250,10 @@ async function main(): Promise<void> {
   const processes = Number(values.processes ?? (quick ? 1 : 6));
   const seed = Number(values.seed ?? 0);
   const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
-  const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
-  const cases = wanted.map((n) => {
-    const c = CASES.find((k) => k.name === n);
-    if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
-    return quick ? { ...c, warmup: 1, iters: 1 } : c;
-  });
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
-  if (!Number.isInteger(processes) || processes < 1) throw new Error(`bad process count ${processes}`);
+  const cases = selectCases(CASES, values.cases, quick);
+  assertCount(threads, 'thread');
+  assertCount(rounds, 'round');
+  assertCount(processes, 'process');
 
   if (values.emit) {
     const setting = values.setting as Setting;

@@ -32,7 +32,7 @@ import { add, mul } from '../src/ops/arithmetic.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
-import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PythonPeer, timeIters, tick } from './lib/report.ts';
+import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, selectCases, timeIters, tick } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -168,29 +168,16 @@ const TARGETS: Record<string, number> = { conv: 0.95, cnn: 0.95 };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: {
-      threads: { type: 'string' },
-      rounds: { type: 'string' },
-      cases: { type: 'string' },
-      seed: { type: 'string' },
-      python: { type: 'string' },
-      quick: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-    },
+    options: PAIRED_BENCH_OPTIONS,
   });
   const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
   const quick = values.quick ?? false;
   const rounds = Number(values.rounds ?? (quick ? 2 : 24));
   const seed = Number(values.seed ?? 0);
   const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
-  const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
-  const cases = wanted.map((n) => {
-    const c = CASES.find((k) => k.name === n);
-    if (!c) throw new Error(`unknown case '${n}' (have ${CASES.map((k) => k.name).join(', ')})`);
-    return quick ? { ...c, warmup: 1, iters: 1 } : c;
-  });
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
+  const cases = selectCases(CASES, values.cases, quick);
+  assertCount(threads, 'thread');
+  assertCount(rounds, 'round');
 
   setNumThreads(threads);
   const loadAtStart = machineInfo().loadAverage;

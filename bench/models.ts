@@ -37,7 +37,7 @@ import { rand, randn, randint } from '../src/ops/creation.ts';
 import { abs } from '../src/ops/arithmetic.ts';
 import { mean } from '../src/ops/reduction.ts';
 import {
-  type BenchReport, type CaseResult, PythonPeer, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
+  type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
 } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -170,16 +170,10 @@ const TARGET = 0.95;
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      threads: { type: 'string' },
-      rounds: { type: 'string' },
+      ...PAIRED_BENCH_OPTIONS,
       iters: { type: 'string' },
       warmup: { type: 'string' },
-      cases: { type: 'string' },
-      seed: { type: 'string' },
       weights: { type: 'string' },
-      python: { type: 'string' },
-      quick: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
     },
   });
   const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());

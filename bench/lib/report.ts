@@ -294,6 +294,35 @@ export class PythonPeer {
   }
 }
 
+/**
+ * The command-line options every paired benchmark takes (node:util parseArgs form): --threads,
+ * --rounds, --cases, --seed, --python, --quick, --no-write. Benchmarks add their own.
+ */
+export const PAIRED_BENCH_OPTIONS = {
+  threads: { type: 'string' },
+  rounds: { type: 'string' },
+  cases: { type: 'string' },
+  seed: { type: 'string' },
+  python: { type: 'string' },
+  quick: { type: 'boolean' },
+  'no-write': { type: 'boolean' },
+} as const;
+
+/** The cases named in --cases (all when absent), in that order; --quick cuts each to one warm-up and one timed iteration. */
+export function selectCases<C extends { name: string; warmup: number; iters: number }>(all: readonly C[], list: string | undefined, quick: boolean): C[] {
+  const wanted = list ? list.split(',') : all.map((c) => c.name);
+  return wanted.map((n) => {
+    const c = all.find((k) => k.name === n);
+    if (!c) throw new Error(`unknown case '${n}' (have ${all.map((k) => k.name).join(', ')})`);
+    return quick ? { ...c, warmup: 1, iters: 1 } : c;
+  });
+}
+
+/** Throws unless `value` is an integer of at least 1 (a thread, round or process count). */
+export function assertCount(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`bad ${what} count ${value}`);
+}
+
 /** Runs step `iters` times; the wall time of each run in milliseconds. */
 export function timeIters(step: () => void, iters: number): number[] {
   const times: number[] = [];
