@@ -2,6 +2,8 @@
 // and that the addon applies it in this process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { MMAP_THRESHOLD, TRIM_THRESHOLD, allocatorPolicy, applyAllocatorPolicy } from '../../src/native/allocator.ts';
 import { allocatorState, native } from '../../src/native/index.ts';
 
@@ -47,4 +49,20 @@ test('in this process the addon applied the policy the environment asks for (gli
   }
   // Setting the same thresholds again is accepted (and changes nothing for the tests after this one).
   assert.equal(typeof native.setMallocThresholds(MMAP_THRESHOLD, TRIM_THRESHOLD), 'boolean');
+});
+
+test('the CLI reports the policy, and a bad NNLOCK_MALLOC is one clear line and exit code 1, no stack trace', () => {
+  const bin = fileURLToPath(new URL('../../bin/nnlock.js', import.meta.url));
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [bin, 'info', '--steps', '1', '--batch', '2'], {
+    env: { ...process.env, ...env }, encoding: 'utf8',
+  });
+  const good = run({});
+  assert.equal(good.status, 0, good.stderr);
+  assert.match(good.stdout, /malloc: nnlock's policy \(mmap threshold 256 MiB, trim threshold 512 MiB\)/);
+  const system = run({ NNLOCK_MALLOC: 'system' });
+  assert.match(system.stdout, /malloc: left alone \(NNLOCK_MALLOC=system\)/);
+  const bad = run({ NNLOCK_MALLOC: 'jemalloc' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim(), "nnlock: NNLOCK_MALLOC must be 'nnlock' (the default) or 'system', got 'jemalloc'");
+  assert.equal(bad.stdout, '');
 });

@@ -1,4 +1,4 @@
-// `nnlock info`: what the engine found (libtorch, threads, CUDA) and a few ResNet-20 training
+// `nnlock info`: what the engine found (libtorch, threads, CUDA, the malloc policy) and a few ResNet-20 training
 // steps with their speed, so a new installation can be checked in seconds.
 import type { Command } from 'commander';
 import { cuda, getNumThreads, libtorchVersion, liveTensors, manualSeed, scope } from '../../tensor/index.ts';
@@ -6,6 +6,7 @@ import { randn, randint } from '../../ops/creation.ts';
 import { crossEntropy } from '../../ops/loss.ts';
 import { resnetCifar } from '../../models/index.ts';
 import { SGD } from '../../nn/index.ts';
+import { allocatorState } from '../../native/index.ts';
 
 /** Times `steps` ResNet-20 training steps (after one warm-up) on random data; images per second. */
 export function timeTrainingSteps(steps: number, batch: number, onStep: (i: number, loss: number, ms: number) => void): number {
@@ -49,6 +50,9 @@ export function registerInfo(program: Command): void {
       const steps = Number(opts.steps);
       const batch = Number(opts.batch);
       console.log(`libtorch ${libtorchVersion()}, ${getNumThreads()} threads, CUDA ${cuda.isAvailable() ? `yes (${cuda.deviceCount()} devices)` : 'no'}`);
+      console.log(`malloc: ${allocatorState.apply
+        ? `nnlock's policy (mmap threshold ${allocatorState.mmapThreshold / 2 ** 20} MiB, trim threshold ${allocatorState.trimThreshold / 2 ** 20} MiB)${allocatorState.applied ? '' : ', not applied: the C library is not glibc'}`
+        : `left alone (${allocatorState.reason})`}`);
       const speed = timeTrainingSteps(steps, batch, (i, loss, ms) =>
         console.log(`step ${i}${i === 0 ? ' (warm-up)' : ''}: loss ${loss.toFixed(4)}, ${ms.toFixed(0)} ms`));
       console.log(`ResNet-20 training: ${speed.toFixed(0)} images/s (median of ${steps} steps, batch ${batch})`);
