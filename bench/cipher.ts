@@ -36,7 +36,6 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
-import { availableParallelism } from 'node:os';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
@@ -50,7 +49,7 @@ import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.
 import { BlockCipher, type CipherAlgorithm, cipherChunkImages } from '../src/cipher/hill.ts';
 import {
   type BenchReport, type CaseResult, compareCase, fmt, machineInfo, markdownTable, median, toMarkdown, withThroughput, writeReport,
-  PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, selectCases, timeIters, tick,
+  PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, pairedBenchSettings, selectCases, timesMarkdown, timeIters, tick,
 } from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
@@ -244,16 +243,10 @@ async function main(): Promise<void> {
       emit: { type: 'string' },
     },
   });
-  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
-  const quick = values.quick ?? false;
-  const rounds = Number(values.rounds ?? (quick ? 2 : 8));
+  const { threads, rounds, seed, python, quick } = pairedBenchSettings(values, { full: 8, quick: 2 });
   const processes = Number(values.processes ?? (quick ? 1 : 6));
-  const seed = Number(values.seed ?? 0);
-  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
-  const cases = selectCases(CASES, values.cases, quick);
-  assertCount(threads, 'thread');
-  assertCount(rounds, 'round');
   assertCount(processes, 'process');
+  const cases = selectCases(CASES, values.cases, quick);
 
   if (values.emit) {
     const setting = values.setting as Setting;
@@ -301,11 +294,11 @@ async function main(): Promise<void> {
       `- reference: PyTorch's conv2d + pixel_shuffle (the -bmm cases: reshape/permute + bmm); nnlock's op sequence: the same conv2d, ` +
       `remainder in place, and one strided copy_ instead of pixel_shuffle, a cache-sized chunk of images at a time (src/cipher/hill.ts)\n\n${summary}\n`,
     `## Ratio in each process pair\n\nThe same kernels, in fresh processes: how far one process pair can stray from another.\n\n${spread}\n`,
-    ...(['defaults', 'tuned'] as Setting[]).map((s) => `## Times, ${s}\n\n${SETTING_TEXT[s]}.\n\n${toMarkdown({ ...reportBase(), cases: pooled[s].results, notes: [] }).split('## Times\n')[1] ?? ''}`),
+    ...(['defaults', 'tuned'] as Setting[]).map((s) => `## Times, ${s}\n\n${SETTING_TEXT[s]}.\n\n${timesMarkdown(pooled[s].results, 'nnlock', 'PyTorch')}\n`),
   ];
 
-  function reportBase(): Omit<BenchReport, 'cases' | 'notes'> {
-    return {
+  type Compared = { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] };
+  const report: BenchReport & { settingsCompared: Record<Setting, Compared> } = {
       name: 'cipher',
       title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
       date: new Date().toISOString(),
@@ -316,7 +309,7 @@ async function main(): Promise<void> {
         threads, rounds, processes, seed, quick,
         iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
         warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
-        order: 'per setting, fresh process pairs; within a pair, rounds alternate which side goes first',
+        order: 'per setting, fresh process pairs; within a pair, who goes first rotates from round to round',
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: machineInfo().loadAverage,
         mainTable: SETTING_TEXT.shipped,
@@ -327,14 +320,10 @@ async function main(): Promise<void> {
         python: first.torch.python,
         node: process.version,
       },
-    };
-  }
-  const report: BenchReport & { settingsCompared: Record<Setting, { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] }> } = {
-    ...reportBase(),
     cases: pooled.shipped.results,
     settingsCompared: Object.fromEntries(SETTINGS.map((s) => [s, {
       what: SETTING_TEXT[s], cases: pooled[s].results, ratioPerProcessPair: pooled[s].perProcess, allocator: passes[s].map((p) => p.allocator),
-    }])) as Record<Setting, { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] }>,
+    }])) as Record<Setting, Compared>,
     notes: [
       `The main tables are the setting "shipped": ${SETTING_TEXT.shipped}. The other settings follow below.`,
       'ratio = PyTorch median time / nnlock median time: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster). Against the reference it measures nnlock\'s formulation (strided copy_ instead of pixel_shuffle; fused hill256 steps) and, in "shipped", its malloc policy (src/native/allocator.ts); against PyTorch running nnlock\'s op sequence with equal malloc settings it measures the binding alone.',

@@ -32,7 +32,7 @@ import { add, mul } from '../src/ops/arithmetic.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
-import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, selectCases, timeIters, tick } from './lib/report.ts';
+import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, selectCases, timeIters, tick } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -170,14 +170,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: PAIRED_BENCH_OPTIONS,
   });
-  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
-  const quick = values.quick ?? false;
-  const rounds = Number(values.rounds ?? (quick ? 2 : 24));
-  const seed = Number(values.seed ?? 0);
-  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
+  const { threads, rounds, seed, python, quick } = pairedBenchSettings(values, { full: 24, quick: 2 });
   const cases = selectCases(CASES, values.cases, quick);
-  assertCount(threads, 'thread');
-  assertCount(rounds, 'round');
 
   setNumThreads(threads);
   const loadAtStart = machineInfo().loadAverage;

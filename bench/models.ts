@@ -37,7 +37,7 @@ import { rand, randn, randint } from '../src/ops/creation.ts';
 import { abs } from '../src/ops/arithmetic.ts';
 import { mean } from '../src/ops/reduction.ts';
 import {
-  type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
+  type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
 } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -176,13 +176,9 @@ async function main(): Promise<void> {
       weights: { type: 'string' },
     },
   });
-  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? availableParallelism());
-  const quick = values.quick ?? false;
   // The default is sized for at most ~5 minutes on a 2-core machine even when other work shares
   // it (a round of all four cases takes ~8 s idle, ~17 s at load average 5); --quick: ~1 minute.
-  const rounds = Number(values.rounds ?? (quick ? 2 : 12));
-  const seed = Number(values.seed ?? 0);
-  const python = values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3';
+  const { threads, rounds, seed, python, quick } = pairedBenchSettings(values, { full: 12, quick: 2 });
   const weightsDir = path.resolve(values.weights ?? process.env.NNLOCK_BENCH_WEIGHTS ?? path.join(here, '..', '..', 'shared', 'data', 'weights'));
   const weights: Weights = {
     resnet20: path.join(weightsDir, 'resnet20-cifar10.safetensors'),
@@ -201,8 +197,6 @@ async function main(): Promise<void> {
     if (!Number.isInteger(iters) || iters < 1) throw new Error(`bad iteration count ${iters}`);
     return { ...c, warmup, iters };
   });
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`bad thread count ${threads}`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bad round count ${rounds}`);
 
   setNumThreads(threads);
   const loadAtStart = machineInfo().loadAverage;

@@ -168,25 +168,25 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
   return [line(headers), `|${align.map((a) => ` ${a} `).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-export function toMarkdown(r: BenchReport): string {
-  const rows = r.cases.map((c) => [
-    c.name,
-    c.description,
-    fmt(c.ours.median),
-    fmt(c.peer.median),
-    fmt(c.ratio, 3),
-    fmt(c.pairedRatio, 3),
-    fmt(c.bestRatio, 3),
-    c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
-  ]);
+/** The times table and the spread table of some cases, with the sides named `ours` and `peer`. */
+export function timesMarkdown(cases: readonly CaseResult[], ours: string, peer: string): string {
   const table = markdownTable(
-    ['case', 'what', `${r.ours} median (ms)`, `${r.peer} median (ms)`, `ratio (${r.ours} speed / ${r.peer} speed)`, 'paired ratio', 'best-run ratio', 'target met'],
-    rows,
+    ['case', 'what', `${ours} median (ms)`, `${peer} median (ms)`, `ratio (${ours} speed / ${peer} speed)`, 'paired ratio', 'best-run ratio', 'target met'],
+    cases.map((c) => [
+      c.name,
+      c.description,
+      fmt(c.ours.median),
+      fmt(c.peer.median),
+      fmt(c.ratio, 3),
+      fmt(c.pairedRatio, 3),
+      fmt(c.bestRatio, 3),
+      c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
+    ]),
     [false, false, true, true, true, true, true, false],
   );
   const spread = markdownTable(
-    ['case', `${r.ours} p25–p75 (ms)`, `${r.peer} p25–p75 (ms)`, `${r.ours} rounds`, `${r.peer} rounds`, 'check (ours / peer)'],
-    r.cases.map((c) => [
+    ['case', `${ours} p25–p75 (ms)`, `${peer} p25–p75 (ms)`, `${ours} rounds`, `${peer} rounds`, 'check (ours / peer)'],
+    cases.map((c) => [
       c.name,
       `${fmt(c.ours.p25)}–${fmt(c.ours.p75)}`,
       `${fmt(c.peer.p25)}–${fmt(c.peer.p75)}`,
@@ -196,6 +196,10 @@ export function toMarkdown(r: BenchReport): string {
     ]),
     [false, true, true, false, false, false],
   );
+  return [table, '', '## Spread', '', spread].join('\n');
+}
+
+export function toMarkdown(r: BenchReport): string {
   // Only reports whose cases carry throughput figures get this table.
   const withRates = r.cases.filter((c) => c.throughput !== undefined);
   const rates = withRates.length === 0 ? [] : ['## Throughput', '', markdownTable(
@@ -218,7 +222,7 @@ export function toMarkdown(r: BenchReport): string {
     `- versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ];
   const notes = r.notes.length ? ['', '## Notes', '', ...r.notes.map((n) => `- ${n}`)] : [];
-  return [`# ${r.title}`, '', ...facts, '', ...rates, ...(rates.length ? ['## Times', ''] : []), table, '', '## Spread', '', spread, ...notes, ''].join('\n');
+  return [`# ${r.title}`, '', ...facts, '', ...rates, ...(rates.length ? ['## Times', ''] : []), timesMarkdown(r.cases, r.ours, r.peer), ...notes, ''].join('\n');
 }
 
 /** Writes bench/results/<name>.json and <name>.md atomically; returns their paths. */
@@ -321,6 +325,19 @@ export function selectCases<C extends { name: string; warmup: number; iters: num
 /** Throws unless `value` is an integer of at least 1 (a thread, round or process count). */
 export function assertCount(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`bad ${what} count ${value}`);
+}
+
+/** The settings every paired benchmark reads from PAIRED_BENCH_OPTIONS (and its environment), checked. */
+export function pairedBenchSettings(
+  values: { threads?: string; rounds?: string; seed?: string; python?: string; quick?: boolean },
+  defaultRounds: { full: number; quick: number },
+): { threads: number; rounds: number; seed: number; python: string; quick: boolean } {
+  const quick = values.quick ?? false;
+  const threads = Number(values.threads ?? process.env.NNLOCK_BENCH_THREADS ?? os.availableParallelism());
+  const rounds = Number(values.rounds ?? (quick ? defaultRounds.quick : defaultRounds.full));
+  assertCount(threads, 'thread');
+  assertCount(rounds, 'round');
+  return { threads, rounds, seed: Number(values.seed ?? 0), python: values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3', quick };
 }
 
 /** Runs step `iters` times; the wall time of each run in milliseconds. */
