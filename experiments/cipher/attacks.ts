@@ -17,7 +17,7 @@ import { narrow } from '../../src/ops/shape.ts';
 import { CIPHER_KINDS, type CipherKind, blockPermutation, describeKey, keyId } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { readImagesTensor } from '../../src/cipher/data.ts';
-import { type Assessment, REAL_RECOVERY_TOLERANCE, assessKey, knownPlaintextAttack, recoverShuffled } from '../../src/cipher/index.ts';
+import { type Assessment, REAL_RECOVERY_TOLERANCE, assessKey, knownPlaintextAttack, recoverShuffled } from '../../src/attacks/index.ts';
 import { type RunContext, TEST_FILE, experimentKey, log, writeJson, cachedUnit } from './common.ts';
 
 export interface SingleImageFigures {

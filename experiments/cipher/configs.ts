@@ -18,7 +18,7 @@ export const SEED_CONFIGS: Config[] = [1, 2].flatMap((seed) => [
   { name: `uniform-aligned-s${seed}`, title: `ciphertext, aligned adaptation network, seed ${seed}`, kind: 'uniform', adaptation: 'aligned', rounds: 1, seed },
 ] satisfies Config[]);
 /**
- * The whitening initialisation of the adaptation network (src/cipher/whitening.ts), same budget:
+ * The whitening initialisation of the adaptation network (src/er/whitening.ts), same budget:
  * the aligned network over 3 seeds (the bar's comparison), the other variants once, and a control
  * that puts the same whitened network in front of ResNet-20 on plaintext.
  */

@@ -19,8 +19,8 @@ const NOTES: string[] = [
   '- Each configuration in the main table ran once (seed 0). Only the plaintext and aligned configurations were repeated with other seeds (see the spread section): at 4 epochs from scratch with learning rate 0.1, one seed against another moves accuracy by several points, so single-run differences between the other configurations of that order are not meaningful either.',
   '- Every random draw comes from the seed (the engine is reseeded every epoch from seed and epoch, the loader draws from seed, epoch and batch), so a resumed run draws the same numbers as an uninterrupted one, and the load of other jobs changes the times, not the results. (The first run was stopped right after `plain` finished, to change the run order; `uniform-none` had not finished an epoch and started over later.)',
   '- The multi-round runs spend the same steps as the single-round ones but end with a backbone trained for only half of them (the last round\'s), which is the price of restarting it.',
-  '- Whitening init (`src/cipher/whitening.ts`, `nnlock er train --init whiten`): before training, the adaptation network\'s convolution is set to the ZCA whitening (shrinkage ε = 0.01 × the mean eigenvalue) of the 48-value windows it reads, estimated from the training images as the service holds them (encrypted, not augmented), and its transposed convolution to depth-to-space. It uses no key and no plaintext. The plaintext baseline keeps the usual per-channel normalisation; the control `plain-aligned-whiten` shows what the whitened network does on plaintext.',
-  '- Statistical init (`src/cipher/attacks/statistical.ts`, `nnlock er train --init statistical --prior`): before training, the adaptation network is set to the decryption recovered from the training ciphertexts\' statistics and a plaintext prior (the 10,000 images of data_batch_3, outside the first 20,000 training images these runs use), followed by the plaintext baseline\'s normalisation, so the backbone starts on what is in effect normalised plaintext. It uses no key. Its adaptation network then trains at 1/100 of the backbone\'s learning rate, so the first gradients of a random backbone do not wreck it. The longer-budget pair for it uses 20,000 images, so that the prior stays out of training.',
+  '- Whitening init (`src/er/whitening.ts`, `nnlock er train --init whiten`): before training, the adaptation network\'s convolution is set to the ZCA whitening (shrinkage ε = 0.01 × the mean eigenvalue) of the 48-value windows it reads, estimated from the training images as the service holds them (encrypted, not augmented), and its transposed convolution to depth-to-space. It uses no key and no plaintext. The plaintext baseline keeps the usual per-channel normalisation; the control `plain-aligned-whiten` shows what the whitened network does on plaintext.',
+  '- Statistical init (`src/attacks/statistical.ts`, `nnlock er train --init statistical --prior`): before training, the adaptation network is set to the decryption recovered from the training ciphertexts\' statistics and a plaintext prior (the 10,000 images of data_batch_3, outside the first 20,000 training images these runs use), followed by the plaintext baseline\'s normalisation, so the backbone starts on what is in effect normalised plaintext. It uses no key. Its adaptation network then trains at 1/100 of the backbone\'s learning rate, so the first gradients of a random backbone do not wreck it. The longer-budget pair for it uses 20,000 images, so that the prior stays out of training.',
   '- `src/cli/commands/er.ts` (`nnlock er train --adaptation-lr`): the cosine schedule sets every parameter group\'s learning rate (`Optimizer.lr` setter), so the adaptation network\'s own rate is overwritten before the first epoch; these experiments use one rate for both, so they are not affected.',
 ];
 
@@ -44,7 +44,7 @@ export async function writePage(c: RunContext): Promise<void> {
     '',
     'A Hill cipher per 4×4 block and channel (y = x·K_c, K_c a 16×16 key matrix per channel; `src/cipher`), ' +
       'ResNet-20 trained on the ciphertext with and without an adaptation network in front of it ' +
-      '(`src/models/adaptation.ts`: a 4×4 stride-4 convolution then a 4×4 stride-4 transposed convolution), ' +
+      '(`src/er/adaptation.ts`: a 4×4 stride-4 convolution then a 4×4 stride-4 transposed convolution), ' +
       'and what the cipher leaks: the adaptation network\'s learned decryption and known-plaintext key recovery.',
     '',
     `Regenerate: \`node --import tsx experiments/cipher/run.ts\` (\`--only name,...\` for some units, \`--only page\` to rebuild this page, ` +
@@ -161,7 +161,7 @@ export async function writePage(c: RunContext): Promise<void> {
       'Rows: **raw** is the adaptation output itself, clamped to [0, 1], with no fitting (what an attacker holding the model gets for free); ' +
       '**per-channel affine** is a·out_c + b_c with a, b fitted per channel by least squares against the plaintext itself (an oracle fit: an upper bound on what a per-channel rescaling recovers); ' +
       '**colour affine** the same with a full 3×3 colour matrix; the **ciphertext** row is the ciphertext under the same per-channel oracle fit (what is visible without learning). ' +
-      '(`learnedDecryption` in `src/cipher/attacks/learned.ts`.)', '');
+      '(`learnedDecryption` in `src/attacks/learned.ts`.)', '');
     lines.push(table(
       ['model', 'raw PSNR', 'raw SSIM', 'per-channel affine PSNR', 'per-channel affine SSIM', 'colour affine PSNR', 'colour affine SSIM', 'ciphertext (per-channel fit) PSNR', 'ciphertext SSIM'],
       adapted.map((r) => {
@@ -195,7 +195,7 @@ export async function writePage(c: RunContext): Promise<void> {
     lines.push(`Known plaintext: the first ${attacks.images} test images (64 blocks of 4×4 per image and channel), encrypted with each kind's experiment key. ` +
       '`assessKey` sweeps the number n of known blocks per channel (the first n blocks in image order: image 0\'s top block rows first) and finds the smallest n that recovers every channel\'s 16×16 matrix ' +
       `(real kinds: max |K̂ − K| ≤ ${attacks.tolerance}; hill256: exactly); the single-image rows attack each of the first ${attacks.kinds[0]?.single.images ?? '-'} test images on its own; ` +
-      'the shuffled rows attack a key with block shuffling from k² + 4 = 20 real images (`recoverShuffled`). Float32 ciphertexts, least squares in float64 (`src/cipher/attacks/known-plaintext.ts`).', '');
+      'the shuffled rows attack a key with block shuffling from k² + 4 = 20 real images (`recoverShuffled`). Float32 ciphertexts, least squares in float64 (`src/attacks/known-plaintext.ts`).', '');
     lines.push(table(
       ['key kind', 'fewest known blocks per channel', 'known images that is', 'single images recovering the key', 'rank-deficient single images', 'max \\|K̂ − K\\| (median; worst) over them', 'shuffled: key', 'shuffled: permutation', 'time (s)'],
       attacks.kinds.map((k) => {
@@ -415,7 +415,7 @@ function statisticalSection(r: StatisticalResults | undefined): string[] {
   out.push('The attacker holds N ciphertexts (the first N training images, encrypted) and plaintext images of the same kind that are not those ' +
     `(the prior: ${r.priorImages.toLocaleString('en')} images of \`${r.prior.split('/').pop()}\`); no key and no known plaintext. ` +
     'Every block goes through the same linear map, so the covariance of a block and the cross-covariance with its right and lower neighbours transform predictably; ' +
-    'in whitened coordinates the ciphertext\'s statistics are a rotation of the plaintext\'s, and the rotation is read off their eigenvectors (`src/cipher/attacks/statistical.ts`; `nnlock cipher attack statistical`). ' +
+    'in whitened coordinates the ciphertext\'s statistics are a rotation of the plaintext\'s, and the rotation is read off their eigenvectors (`src/attacks/statistical.ts`; `nnlock cipher attack statistical`). ' +
     `Scored on the first ${r.testImages.toLocaleString('en')} test images: PSNR (dB) / SSIM of the recovered images against the plaintext.`, '');
   out.push(table(['key kind', ...counts.map((n) => `N = ${n.toLocaleString('en')}`)],
     r.kinds.map((k) => [k.kind, ...counts.map((n) => {

@@ -1,4 +1,4 @@
-// The ciphertext-only statistical attack (src/cipher/attacks/statistical.ts) on real CIFAR-10:
+// The ciphertext-only statistical attack (src/attacks/statistical.ts) on real CIFAR-10:
 // the attacker holds N ciphertexts (the first N training images, encrypted) and plaintext images
 // of the same kind that are not those (the prior: data_batch_3), no key and no plaintext of the
 // encrypted images. Measured: how well the recovered map decrypts the test images (PSNR, SSIM),
@@ -12,8 +12,9 @@ import type { CipherKind } from '../../src/cipher/key.ts';
 import { describeKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
-import { type StatisticalRecovery, blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../src/cipher/attacks/statistical.ts';
-import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
+import { type StatisticalRecovery, blockPairStatistics, recoverFromStatistics } from '../../src/attacks/statistical.ts';
+import { decryptorFromRecovery } from '../../src/er/statistical-init.ts';
+import { minMaxScale, writeImageGrid } from '../../src/er/pictures.ts';
 import { psnrPerImage, ssimPerImage } from '../../src/train/metrics.ts';
 import { type RunContext, PRIOR_FILE, TEST_FILE, experimentKey, log, priorSet, trainSet, writeJson, cachedUnit } from './common.ts';
 

@@ -12,7 +12,7 @@ import { DataLoader } from '../../src/data/loader.ts';
 import { train } from '../../src/train/loop.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptedSource } from '../../src/cipher/data.ts';
-import { buildErModel } from '../../src/cipher/er-model.ts';
+import { buildErModel } from '../../src/er/model-file.ts';
 import { type RunContext, PLAIN_NORM, experimentKey, loadAverage, log, trainSet, writeJson, cachedUnit } from './common.ts';
 
 export interface TimingResult {

@@ -26,7 +26,7 @@ import { KeyedStream } from '../crypto/keyed-stream.ts';
 import { hkdfSha256 } from '../crypto/tier-keys.ts';
 import {
   conditionNumber, inverse, inverseMod256Matrix, orthogonalFromQr, orthogonalityError, type Matrix,
-} from './matrix.ts';
+} from '../linalg/matrix.ts';
 
 export const CIPHER_KINDS = ['uniform', 'orthogonal', 'hill256'] as const;
 export type CipherKind = (typeof CIPHER_KINDS)[number];

@@ -3,5 +3,3 @@ export * from './vgg.ts';
 export * from './dncnn.ts';
 export * from './registry.ts';
 export * from './weights.ts';
-export * from './adaptation.ts';
-export * from './encryption-robust.ts';

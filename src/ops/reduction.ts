@@ -126,3 +126,16 @@ export function countNonzero(x: Tensor, dim?: Dims | null): Tensor {
   // An empty dim list counts over every dim.
   return callTensor(countNonzeroOp, [x, dim == null ? [] : dimList(dim)]);
 }
+
+const aminOp = op('aten::amin');
+const amaxOp = op('aten::amax');
+
+/** Minimum over dims (torch.amin). */
+export function amin(x: Tensor, dims: readonly number[], keepdim = false): Tensor {
+  return callTensor(aminOp, [x, dims, keepdim]);
+}
+
+/** Maximum over dims (torch.amax). */
+export function amax(x: Tensor, dims: readonly number[], keepdim = false): Tensor {
+  return callTensor(amaxOp, [x, dims, keepdim]);
+}

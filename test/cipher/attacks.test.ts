@@ -9,11 +9,11 @@ import { toDtype } from '../../src/ops/convert.ts';
 import { cat } from '../../src/ops/shape.ts';
 import { type CipherKind, deriveKey, blockPermutation } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
-import { knownPlaintextAttack, minimumBlocks, recoverShuffled } from '../../src/cipher/attacks/known-plaintext.ts';
-import { learnedDecryption, perChannelAffineFit } from '../../src/cipher/attacks/learned.ts';
-import { assessKey, assessmentMarkdown } from '../../src/cipher/attacks/assess.ts';
-import { AdaptationNetwork } from '../../src/models/adaptation.ts';
-import { EncryptionRobustModel } from '../../src/models/encryption-robust.ts';
+import { knownPlaintextAttack, minimumBlocks, recoverShuffled } from '../../src/attacks/known-plaintext.ts';
+import { learnedDecryption, perChannelAffineFit } from '../../src/attacks/learned.ts';
+import { assessKey, assessmentMarkdown } from '../../src/attacks/assess.ts';
+import { AdaptationNetwork } from '../../src/er/adaptation.ts';
+import { EncryptionRobustModel } from '../../src/er/model.ts';
 import { AdaptiveAvgPool2d, Flatten, Linear, Sequential } from '../../src/nn/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 

@@ -11,7 +11,7 @@ import {
 import { loadKey, parseKey, saveKey, serializeKey } from '../../src/cipher/key-file.ts';
 import {
   conditionNumber, identity, inverse, inverseMod256Matrix, matmul, matmulMod256, maxAbsDiff, orthogonalityError, singularValues, solveMod256,
-} from '../../src/cipher/matrix.ts';
+} from '../../src/linalg/matrix.ts';
 import { tensor } from '../../src/tensor/index.ts';
 import { linalgSvdvals } from '../../src/ops/linalg.ts';
 import { trackLeaks } from '../helpers/leaks.ts';

@@ -9,10 +9,10 @@ import { abs, sub } from '../../src/ops/arithmetic.ts';
 import { max, mean } from '../../src/ops/reduction.ts';
 import { matmul } from '../../src/ops/linear.ts';
 import { narrow, permute, reshape, transpose } from '../../src/ops/shape.ts';
-import { AdaptationNetwork } from '../../src/models/adaptation.ts';
+import { AdaptationNetwork } from '../../src/er/adaptation.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
-import { adaptationWindows, whitenAdaptation, windowStatistics, zcaWhitening } from '../../src/cipher/whitening.ts';
+import { adaptationWindows, whitenAdaptation, windowStatistics, zcaWhitening } from '../../src/er/whitening.ts';
 import { tensorSource } from '../../src/cipher/data.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 

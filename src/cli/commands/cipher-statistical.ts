@@ -1,16 +1,17 @@
 // `nnlock cipher attack statistical`: ciphertext-only recovery of the decryption from image
-// statistics (src/cipher/attacks/statistical.ts). Needs many ciphertexts and plaintext images of
+// statistics (src/attacks/statistical.ts). Needs many ciphertexts and plaintext images of
 // the same kind that are not the encrypted ones; no key, no known plaintext.
 import type { Command } from 'commander';
 import { type Tensor, noGrad, scope } from '../../tensor/index.ts';
 import { clamp, div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { narrow } from '../../ops/shape.ts';
-import type { AdaptationNetwork } from '../../models/adaptation.ts';
+import type { AdaptationNetwork } from '../../er/adaptation.ts';
 import { CipherKeyError } from '../../cipher/key.ts';
 import { readImagesTensor, tensorSource } from '../../cipher/data.ts';
-import { blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../cipher/attacks/statistical.ts';
-import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
+import { blockPairStatistics, recoverFromStatistics } from '../../attacks/statistical.ts';
+import { decryptorFromRecovery } from '../../er/statistical-init.ts';
+import { minMaxScale, writeImageGrid } from '../../er/pictures.ts';
 import { psnrPerImage, ssimPerImage } from '../../train/metrics.ts';
 import { intArg } from './cipher.ts';
 

@@ -20,12 +20,12 @@ import {
   ENCRYPTED_DATASET_FORMAT, decryptDatasetFiles, decryptImageFile, encryptCifarFiles, encryptImageFile, encryptPixels,
   readImagesTensor, safetensorsFormat,
 } from '../../cipher/data.ts';
-import { assessKey, assessmentMarkdown } from '../../cipher/attacks/assess.ts';
-import { knownPlaintextAttack } from '../../cipher/attacks/known-plaintext.ts';
-import { learnedDecryption, adaptedImages } from '../../cipher/attacks/learned.ts';
-import { loadErModel } from '../../cipher/er-model.ts';
+import { assessKey, assessmentMarkdown } from '../../attacks/assess.ts';
+import { knownPlaintextAttack } from '../../attacks/known-plaintext.ts';
+import { learnedDecryption, adaptedImages } from '../../attacks/learned.ts';
+import { loadErModel } from '../../er/model-file.ts';
 import { registerStatisticalAttack } from './cipher-statistical.ts';
-import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
+import { minMaxScale, writeImageGrid } from '../../er/pictures.ts';
 
 export function intArg(value: string, name: string, min = 1): number {
   const n = Number(value);

@@ -20,12 +20,13 @@ import { noGrad, scope } from '../../tensor/index.ts';
 import { clamp, div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { narrow } from '../../ops/shape.ts';
-import type { AdaptationNetwork } from '../../models/adaptation.ts';
+import type { AdaptationNetwork } from '../../er/adaptation.ts';
 import { deriveKey, describeKey, randomSecret } from '../../cipher/key.ts';
 import { BlockCipher } from '../../cipher/hill.ts';
 import { readImagesTensor, tensorSource } from '../../cipher/data.ts';
-import { blockPairStatistics, decryptorFromRecovery, recoverFromStatistics } from '../../cipher/attacks/statistical.ts';
-import { minMaxScale, writeImageGrid } from '../../cipher/pictures.ts';
+import { blockPairStatistics, recoverFromStatistics } from '../../attacks/statistical.ts';
+import { decryptorFromRecovery } from '../../er/statistical-init.ts';
+import { minMaxScale, writeImageGrid } from '../../er/pictures.ts';
 import { psnrPerImage } from '../../train/metrics.ts';
 
 const DEFAULT_DATA = resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'data');

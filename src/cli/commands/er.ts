@@ -8,10 +8,11 @@ import { div } from '../../ops/arithmetic.ts';
 import { toDtype } from '../../ops/convert.ts';
 import { SGD, cosine } from '../../nn/index.ts';
 import { loadWeights } from '../../models/weights.ts';
-import { ADAPTATION_INITS, type AdaptationInit, type AdaptationVariant } from '../../models/adaptation.ts';
-import { whitenAdaptation } from '../../cipher/whitening.ts';
-import { blockPairStatistics, recoverFromStatistics, recoveryAsWindowAffine } from '../../cipher/attacks/statistical.ts';
-import type { EncryptionRobustModel } from '../../models/encryption-robust.ts';
+import { ADAPTATION_INITS, type AdaptationInit, type AdaptationVariant } from '../../er/adaptation.ts';
+import { whitenAdaptation } from '../../er/whitening.ts';
+import { blockPairStatistics, recoverFromStatistics } from '../../attacks/statistical.ts';
+import { recoveryAsWindowAffine } from '../../er/statistical-init.ts';
+import type { EncryptionRobustModel } from '../../er/model.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { type Dataset, subset } from '../../data/dataset.ts';
 import { cifar10Files } from '../../data/cifar10.ts';
@@ -21,9 +22,9 @@ import { CipherKeyError, describeKey, keyId } from '../../cipher/key.ts';
 import { loadKey } from '../../cipher/key-file.ts';
 import { BlockCipher } from '../../cipher/hill.ts';
 import { encryptPixels, encryptedSource, loaderSource, readEncryptedDataset, readImagesTensor } from '../../cipher/data.ts';
-import { evaluateAccuracy, trainMultiRound } from '../../cipher/multi-round.ts';
-import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../cipher/er-model.ts';
-import { learnedDecryption } from '../../cipher/attacks/learned.ts';
+import { evaluateAccuracy, trainMultiRound } from '../../er/multi-round.ts';
+import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../er/model-file.ts';
+import { learnedDecryption } from '../../attacks/learned.ts';
 import { intArg, learnedMarkdown, numberArg, writeCipherGrid } from './cipher.ts';
 
 /** Comma-separated .bin files, or a CIFAR-10 folder (its train or test files). */

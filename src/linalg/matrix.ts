@@ -28,6 +28,13 @@ export function matmul(a: Matrix, b: Matrix, n: number, m: number, p: number): M
   return out;
 }
 
+/** (n×n)·v. */
+export function matVec(a: Matrix, v: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i] += a[i * n + j] * v[j];
+  return out;
+}
+
 export function transpose(a: Matrix, n: number, m = n): Matrix {
   const out = new Float64Array(n * m);
   for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[j * n + i] = a[i * m + j];

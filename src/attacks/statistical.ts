@@ -16,13 +16,13 @@
 // images like them. It breaks the real-valued kinds (uniform, orthogonal); hill256 works mod 256
 // and its statistics do not transform linearly. Exact whitening is used on purpose: the
 // near-empty directions (JPEG) are part of the signature that matches prior and target.
-import { type Tensor, noGrad, scope, tensor } from '../../tensor/index.ts';
-import { toDtype } from '../../ops/convert.ts';
-import { bmm, linalgEigh } from '../../ops/linalg.ts';
-import { narrow, permute, reshape, transpose } from '../../ops/shape.ts';
-import { sum } from '../../ops/reduction.ts';
-import type { BatchSource } from '../../train/loop.ts';
-import { AdaptationNetwork } from '../../models/adaptation.ts';
+import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
+import { toDtype } from '../ops/convert.ts';
+import { bmm, linalgEigh } from '../ops/linalg.ts';
+import { narrow, permute, reshape, transpose } from '../ops/shape.ts';
+import { sum } from '../ops/reduction.ts';
+import type { BatchSource } from '../train/loop.ts';
+import { type Matrix, matVec, matmul as denseMatmul, transpose as denseTranspose } from '../linalg/matrix.ts';
 
 /** Per-channel block statistics: mean, covariance and the two neighbour cross-covariances. */
 export interface BlockPairStatistics {
@@ -223,31 +223,9 @@ function matchSigns(y: Basis, x: Basis): number[] {
   return d;
 }
 
-// ---- small dense float64 helpers (n = k², at most a few hundred)
-
-function matMul(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let l = 0; l < n; l++) {
-      const ail = a[i * n + l];
-      if (ail === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j] += ail * b[l * n + j];
-    }
-  }
-  return out;
-}
-
-function matVec(a: Float64Array, v: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i] += a[i * n + j] * v[j];
-  return out;
-}
-
-function transposed(a: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[j * n + i] = a[i * n + j];
-  return out;
-}
+// Square n×n products, n = k² (at most a few hundred).
+const matMul = (a: Matrix, b: Matrix, n: number): Matrix => denseMatmul(a, b, n, n, n);
+const transposed = (a: Matrix, n: number): Matrix => denseTranspose(a, n);
 
 function scaleColumns(a: Float64Array, s: number[], n: number): Float64Array {
   return Float64Array.from(a, (v, idx) => v * s[idx % n]);
@@ -257,37 +235,3 @@ function scaleColumns(a: Float64Array, s: number[], n: number): Float64Array {
 function spectral(v: Float64Array, f: number[], n: number): Float64Array {
   return matMul(scaleColumns(v, f, n), transposed(v, n), n);
 }
-
-/**
- * The recovered decryption as an affine map of adaptation-network windows (for
- * AdaptationNetwork.setWindowAffine): output pixel p of channel c = (x_p − mean_c) / std_c, so a
- * backbone that expects normalised plaintext gets it. Matrix [C·k², C·k²] row-major, block-diagonal.
- */
-export function recoveryAsWindowAffine(r: StatisticalRecovery, norm: { mean?: readonly number[]; std?: readonly number[] } = {}): { matrix: Float64Array; offset: Float64Array } {
-  const channels = r.inverses.length;
-  const n = r.cipherMeans[0].length;
-  const hidden = channels * n;
-  const matrix = new Float64Array(hidden * hidden);
-  const offset = new Float64Array(hidden);
-  for (let c = 0; c < channels; c++) {
-    const inv = r.inverses[c];
-    const m = norm.mean?.[c] ?? 0;
-    const s = norm.std?.[c] ?? 1;
-    const shift = matVec(inv, r.cipherMeans[c], n);
-    for (let p = 0; p < n; p++) {
-      for (let q = 0; q < n; q++) matrix[(c * n + p) * hidden + c * n + q] = inv[p * n + q] / s;
-      offset[c * n + p] = (r.plainMeans[c][p] - shift[p] - m) / s;
-    }
-  }
-  return { matrix, offset };
-}
-
-/** An aligned adaptation network that applies the recovered decryption (optionally normalised); the caller disposes it. */
-export function decryptorFromRecovery(r: StatisticalRecovery, norm: { mean?: readonly number[]; std?: readonly number[] } = {}): AdaptationNetwork {
-  const k = Math.round(Math.sqrt(r.cipherMeans[0].length));
-  const net = new AdaptationNetwork({ k, channels: r.inverses.length });
-  const { matrix, offset } = recoveryAsWindowAffine(r, norm);
-  net.setWindowAffine(matrix, offset);
-  return net;
-}
-

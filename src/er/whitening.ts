@@ -19,7 +19,7 @@ import { matmul } from '../ops/linear.ts';
 import { sum } from '../ops/reduction.ts';
 import { narrow, pad, permute, pixelUnshuffle, reshape, transpose } from '../ops/shape.ts';
 import type { BatchSource } from '../train/loop.ts';
-import type { AdaptationNetwork, AdaptationVariant } from '../models/adaptation.ts';
+import type { AdaptationNetwork, AdaptationVariant } from './adaptation.ts';
 
 /**
  * The windows the adaptation network's convolution reads, one row each: [N·gh·gw, C·k²], entry

@@ -23,9 +23,9 @@ export type AdaptationVariant = 'aligned' | 'padded';
  * identity map (space-to-depth then depth-to-space; for the padded variant a one-pixel shift, the
  * closest it can get), so a pretrained backbone sees its usual inputs at the start; 'whiten': the
  * convolution starts as the ZCA whitening of the ciphertext windows it sees, estimated from the
- * training ciphertexts (src/cipher/whitening.ts sets it; the constructor starts it as identity);
+ * training ciphertexts (src/er/whitening.ts sets it; the constructor starts it as identity);
  * 'statistical': the decryption recovered from ciphertext statistics and a plaintext prior of
- * other images (src/cipher/attacks/statistical.ts sets it; identity until then).
+ * other images (src/attacks/statistical.ts sets it; identity until then).
  */
 export type AdaptationInit = 'default' | 'identity' | 'whiten' | 'statistical';
 export const ADAPTATION_INITS: readonly AdaptationInit[] = ['default', 'identity', 'whiten', 'statistical'];

@@ -12,16 +12,16 @@
 // for one ciphertext position it tries every plaintext position q, solving for K over the m images;
 // only the true q leaves no residual (with m = k² every candidate would fit). That K decrypts every
 // position, which recovers the permutation; then each channel's K is solved from all the blocks.
-import { type Tensor, noGrad, scope, tensor } from '../../tensor/index.ts';
-import { toDtype } from '../../ops/convert.ts';
-import { narrow } from '../../ops/shape.ts';
-import { linalgLstsq } from '../../ops/linalg.ts';
-import { matmul } from '../../ops/linear.ts';
-import { sub } from '../../ops/arithmetic.ts';
-import { norm } from '../../ops/reduction.ts';
-import { type CipherKey, type CipherKind, CipherKeyError, keyFromMatrices } from '../key.ts';
-import { channelBlocks } from '../hill.ts';
-import { type Matrix, inverse, inverseMod256Matrix, maxAbsDiff, nearestOrthogonal, solveMod256 } from '../matrix.ts';
+import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
+import { toDtype } from '../ops/convert.ts';
+import { narrow } from '../ops/shape.ts';
+import { linalgLstsq } from '../ops/linalg.ts';
+import { matmul } from '../ops/linear.ts';
+import { sub } from '../ops/arithmetic.ts';
+import { norm } from '../ops/reduction.ts';
+import { type CipherKey, type CipherKind, CipherKeyError, keyFromMatrices } from '../cipher/key.ts';
+import { channelBlocks } from '../cipher/hill.ts';
+import { type Matrix, inverse, inverseMod256Matrix, maxAbsDiff, nearestOrthogonal, solveMod256 } from '../linalg/matrix.ts';
 
 export interface ChannelRecovery {
   channel: number;

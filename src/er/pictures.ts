@@ -3,7 +3,7 @@
 // affine fit (see attacks/learned.ts), and plaintext. Real-valued ciphertexts are shown min–max
 // scaled per image and channel (they are not images); hill256 ones as the bytes they are.
 import { type Tensor, noGrad, scope } from '../tensor/index.ts';
-import { amin, amax } from './tensor-util.ts';
+import { amin, amax } from '../ops/reduction.ts';
 import { imageGridPng, type GridTile, type Channels } from '../io/image.ts';
 import { narrow } from '../ops/shape.ts';
 import { clamp, div, sub, add } from '../ops/arithmetic.ts';

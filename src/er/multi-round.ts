@@ -14,7 +14,7 @@ import { crossEntropy } from '../ops/loss.ts';
 import { correctCount } from '../train/metrics.ts';
 import { type BatchSource, train } from '../train/loop.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import type { EncryptionRobustModel } from '../models/encryption-robust.ts';
+import type { EncryptionRobustModel } from './model.ts';
 
 export interface MultiRoundOptions {
   /** The model to train; its current backbone serves round 0. */

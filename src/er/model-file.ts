@@ -5,11 +5,11 @@
 //   for (kind, keyId; "none" for a plaintext model), plus free-form training facts.
 import type { Module } from '../nn/index.ts';
 import { modelSpec } from '../models/registry.ts';
-import { AdaptationNetwork, type AdaptationInit, type AdaptationVariant } from '../models/adaptation.ts';
-import { EncryptionRobustModel } from '../models/encryption-robust.ts';
+import { AdaptationNetwork, type AdaptationInit, type AdaptationVariant } from './adaptation.ts';
+import { EncryptionRobustModel } from './model.ts';
 import { readTensorFile, writeTensorFile } from '../io/tensor-file.ts';
 import { describeReport, LoadStateDictError } from '../nn/index.ts';
-import { type CipherKey, CipherKeyError, keyId } from './key.ts';
+import { type CipherKey, CipherKeyError, keyId } from '../cipher/key.ts';
 
 export const ER_MODEL_FORMAT = 'nnlock-er-model';
 

@@ -1,14 +1,14 @@
 // A security assessment of one key: the matrices' numerical facts, a measured known-plaintext
 // attack (how many known blocks recover the key, how exactly, how many images that is, and whether
 // block shuffling stops it), and what the ciphertext leaks. Written as JSON and as Markdown.
-import { type Tensor, manualSeed, noGrad, scope } from '../../tensor/index.ts';
-import { rand, randint } from '../../ops/creation.ts';
-import { toDtype } from '../../ops/convert.ts';
-import { clamp, mul, round } from '../../ops/arithmetic.ts';
-import { narrow } from '../../ops/shape.ts';
-import { type CipherKey, blockPermutation, keyId } from '../key.ts';
-import { BlockCipher, channelBlocks } from '../hill.ts';
-import { inverseMod256Matrix, logAbsDet, orthogonalityError, singularValues } from '../matrix.ts';
+import { type Tensor, manualSeed, noGrad, scope } from '../tensor/index.ts';
+import { rand, randint } from '../ops/creation.ts';
+import { toDtype } from '../ops/convert.ts';
+import { clamp, mul, round } from '../ops/arithmetic.ts';
+import { narrow } from '../ops/shape.ts';
+import { type CipherKey, blockPermutation, keyId } from '../cipher/key.ts';
+import { BlockCipher, channelBlocks } from '../cipher/hill.ts';
+import { inverseMod256Matrix, logAbsDet, orthogonalityError, singularValues } from '../linalg/matrix.ts';
 import { type BlockSweepPoint, REAL_RECOVERY_TOLERANCE, blockSweep, minimumBlocks, recoverShuffled } from './known-plaintext.ts';
 
 export interface MatrixFacts {

@@ -13,16 +13,26 @@
 //
 // The same per-channel fit applied to the ciphertext itself is reported as a baseline: the
 // information visible without any learning.
-import { type Tensor, noGrad, scope, tensor } from '../../tensor/index.ts';
-import { cat, permute, reshape, narrow } from '../../ops/shape.ts';
-import { add, clamp, mul } from '../../ops/arithmetic.ts';
-import { sum } from '../../ops/reduction.ts';
-import { ones } from '../../ops/creation.ts';
-import { toDtype } from '../../ops/convert.ts';
-import { linalgLstsq } from '../../ops/linalg.ts';
-import { matmul } from '../../ops/linear.ts';
-import { psnrPerImage, ssimPerImage } from '../../train/metrics.ts';
-import type { EncryptionRobustModel } from '../../models/encryption-robust.ts';
+import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
+import { cat, permute, reshape, narrow } from '../ops/shape.ts';
+import { add, clamp, mul } from '../ops/arithmetic.ts';
+import { sum } from '../ops/reduction.ts';
+import { ones } from '../ops/creation.ts';
+import { toDtype } from '../ops/convert.ts';
+import { linalgLstsq } from '../ops/linalg.ts';
+import { matmul } from '../ops/linear.ts';
+import { psnrPerImage, ssimPerImage } from '../train/metrics.ts';
+
+/**
+ * What the attack needs of a trained model: the adaptation network's output. Structural, so this
+ * attack does not depend on src/er (which builds the models it is aimed at).
+ */
+export interface AdaptingModel {
+  readonly training: boolean;
+  eval(): unknown;
+  train(on?: boolean): unknown;
+  adapt(x: Tensor): Tensor;
+}
 
 export interface Quality {
   psnr: number;
@@ -111,7 +121,7 @@ function colourAffine(out: Tensor, ref: Tensor): { fitted: Tensor; matrix: numbe
  * Runs the model's adaptation network on `input` (the ciphertext as the network sees it) and scores
  * its output against `plain` (pixels in [0, 1]), both [N, C, H, W].
  */
-export function learnedDecryption(model: EncryptionRobustModel, input: Tensor, plain: Tensor, o: { batchSize?: number } = {}): LearnedDecryptionReport {
+export function learnedDecryption(model: AdaptingModel, input: Tensor, plain: Tensor, o: { batchSize?: number } = {}): LearnedDecryptionReport {
   const batch = o.batchSize ?? 256;
   const wasTraining = model.training;
   model.eval();
@@ -147,7 +157,7 @@ export function learnedDecryption(model: EncryptionRobustModel, input: Tensor, p
 }
 
 /** Adaptation outputs (raw) and their per-channel oracle fit, for pictures. */
-export function adaptedImages(model: EncryptionRobustModel, input: Tensor, plain: Tensor): { raw: Tensor; fitted: Tensor } {
+export function adaptedImages(model: AdaptingModel, input: Tensor, plain: Tensor): { raw: Tensor; fitted: Tensor } {
   const wasTraining = model.training;
   model.eval();
   try {
