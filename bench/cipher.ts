@@ -40,7 +40,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { type Tensor, scope, keep, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors } from '../src/tensor/index.ts';
-import { native, allocatorState } from '../src/native/index.ts';
+import { native } from '../src/native/index.ts';
+import { init } from '../src/tensor/init.ts';
+
+const { allocator: allocatorState } = init();
 import { MMAP_THRESHOLD, TRIM_THRESHOLD } from '../src/native/allocator.ts';
 import { rand, randint } from '../src/ops/creation.ts';
 import { toDtype } from '../src/ops/convert.ts';
@@ -189,9 +192,9 @@ async function runPass(setting: Setting, cases: Case[], threads: number, rounds:
       console.log(`  [${setting}] ${c.name}: nnlock ${fmt(median(ours.flat()))} ms, PyTorch ${fmt(median(theirs.flat()))} ms` +
         (withSame ? `, PyTorch with nnlock's op sequence ${fmt(median(same.flat()))} ms` : ''));
     }
-    const allocator = allocatorState.apply
-      ? `nnlock policy: mmap threshold ${allocatorState.mmapThreshold}, trim threshold ${allocatorState.trimThreshold}, applied ${allocatorState.applied}`
-      : `nnlock policy off (${allocatorState.reason})`;
+    const allocator = allocatorState!.apply
+      ? `nnlock policy: mmap threshold ${allocatorState!.mmapThreshold}, trim threshold ${allocatorState!.trimThreshold}, applied ${allocatorState!.applied}`
+      : `nnlock policy off (${(allocatorState as { reason: string }).reason})`;
     return {
       setting, allocator, torch, nnlockParallel: native.parallelInfo(), loadAverage: { start, end: machineInfo().loadAverage }, cases: out,
     };

@@ -33,6 +33,10 @@ import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
 import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, selectCases, timeIters, tick } from './lib/report.ts';
+import { init } from '../src/tensor/init.ts';
+
+// A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
+init();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

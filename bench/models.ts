@@ -39,6 +39,10 @@ import { mean } from '../src/ops/reduction.ts';
 import {
   type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
 } from './lib/report.ts';
+import { init } from '../src/tensor/init.ts';
+
+// A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
+init();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

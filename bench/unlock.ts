@@ -29,6 +29,10 @@ import {
   type WeightsFile, convLayers, protect, tierTokens, unlock, weightImportance, weightsDigest,
 } from '../src/protect/index.ts';
 import { type BenchReport, type CaseResult, compareCase, fmt, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
+import { init } from '../src/tensor/init.ts';
+
+// A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
+init();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESNET20 = path.join(here, '..', '..', 'shared', 'data', 'weights', 'resnet20-cifar10.safetensors');

@@ -8,7 +8,11 @@ import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { loadCifar10 } from '../../src/data/cifar10.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { type CipherKey, type CipherKind, deriveKey } from '../../src/cipher/key.ts';
-import { formatDuration } from '../../src/train/progress.ts';
+import { formatDuration } from '../../src/cli/progress.ts';
+import { init } from '../../src/tensor/init.ts';
+
+// A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
+init();
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const DATA = process.env.NNLOCK_DATA ?? join(ROOT, '..', 'shared', 'data');

@@ -58,7 +58,7 @@ export async function runTiming(ctx: RunContext): Promise<TimingResult> {
         const optimizer = new SGD(s.model.parameters(), { lr: 0.01, momentum: b.momentum, weightDecay: b.weightDecay });
         try {
           const { history } = await train({
-            model: s.model, optimizer, data: s.source, epochs: 1, quiet: true, seed: rep,
+            model: s.model, optimizer, data: s.source, epochs: 1, seed: rep,
             loss: (out, y) => crossEntropy(out, y), task: 'classification',
           });
           if (rep > 0) s.rates.push(history[0].imagesPerSecond);

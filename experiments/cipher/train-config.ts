@@ -18,7 +18,8 @@ import type { EncryptionRobustModel } from '../../src/er/model.ts';
 import { type CipherKind, describeKey, keyId } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
-import { evaluateAccuracy, trainMultiRound } from '../../src/er/multi-round.ts';
+import { trainMultiRound } from '../../src/er/multi-round.ts';
+import { evaluateAccuracy } from '../../src/train/evaluate.ts';
 import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../src/er/model-file.ts';
 import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../../src/attacks/learned.ts';
 import { minMaxScale, writeImageGrid } from '../../src/er/pictures.ts';
@@ -153,7 +154,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
   }
   const ckptDir = join(ctx.out, 'checkpoints', c.name);
   const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
-  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network (init ${init})`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainLoader.length} steps per epoch; checkpoints in ${ckptDir}`);
+  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network (init ${init})`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainLoader.batchCount} steps per epoch; checkpoints in ${ckptDir}`);
   try {
     const rounds = await trainMultiRound({
       model, rounds: c.rounds, epochs, data: trainSource, seed: b.seed,
@@ -188,7 +189,7 @@ export async function runConfig(ctx: RunContext, c: Config): Promise<ConfigResul
     const result: ConfigResult = {
       name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
       adaptation: c.adaptation, init, whitening, statistical, rounds: c.rounds, adaptationLrScale: c.adaptationLrScale, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
-      steps: trainLoader.length * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
+      steps: trainLoader.batchCount * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
       trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
       loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
     };

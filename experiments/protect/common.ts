@@ -16,8 +16,13 @@ import { correctCount } from '../../src/train/metrics.ts';
 import { denoisePatches } from '../../src/data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../src/data/image-folder.ts';
 import type { DenoiseImage } from '../../src/train/evaluate.ts';
-import type { TaskData, WeightsFile } from '../../src/protect/index.ts';
-import { formatDuration } from '../../src/train/progress.ts';
+import type { WeightsFile } from '../../src/protect/index.ts';
+import type { BatchSource } from '../../src/data/batch-source.ts';
+import { formatDuration } from '../../src/cli/progress.ts';
+import { init } from '../../src/tensor/init.ts';
+
+// A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
+init();
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const DATA = process.env.NNLOCK_DATA ?? join(ROOT, '..', 'shared', 'data');
@@ -169,9 +174,9 @@ export async function correctOn(model: Module, loader: DataLoader): Promise<numb
 }
 
 /** PSS/Taylor data as the CLI builds it: the first `images` training images, shuffled per epoch. */
-export async function cifarTaskData(images: number, batch: number, seed: number): Promise<TaskData> {
+export async function cifarTaskData(images: number, batch: number, seed: number): Promise<BatchSource> {
   const loader = new DataLoader(subset(await cifarTrain1(), range(0, images)), { batchSize: batch, shuffle: true, seed, workers: 0, ...RESNET20_NORM });
-  return { epoch: (e) => loader.epoch(e) };
+  return loader;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,12 +192,13 @@ export async function grayImages(dir: string, limit?: number): Promise<DenoiseIm
 }
 
 /** PSS/Taylor data for DnCNN as the CLI builds it: `images` clean 40×40 train400 patches, evenly spread, σ noise, target = residual. */
-export async function denoiseTaskData(images: number, batch: number, seed: number, sigma: number): Promise<TaskData> {
+export async function denoiseTaskData(images: number, batch: number, seed: number, sigma: number): Promise<BatchSource> {
   const patches = await denoisePatches(TRAIN400);
   const step = Math.max(1, Math.floor(patches.length / images));
   const picked = subset(patches, Array.from({ length: Math.min(images, patches.length) }, (_, i) => i * step));
   const loader = DataLoader.denoise(picked, { batchSize: batch, shuffle: true, seed, workers: 0, sigma });
   return {
+    batchCount: loader.batchCount,
     async *epoch(e) {
       for await (const b of loader.epoch(e)) {
         const y = noGrad(() => sub(b.noisy, b.clean));

@@ -151,18 +151,18 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
     const t = performance.now();
     try {
       const startAcc = await cache.getOr(`start|${s.name}|${ratio}`, async () => (await correctOn(model, curveLoader)) / curveImages) as number;
-      log(`exp4 ${s.name}: ${s.epochs} epochs × ${loader.length} steps on ${s.images} images (${s.init === 'tier0' ? 'fine-tuning the tier-0 model' : 'from scratch'}, SGD lr ${s.lr} cosine, momentum 0.9, wd 5e-4)`);
+      log(`exp4 ${s.name}: ${s.epochs} epochs × ${loader.batchCount} steps on ${s.images} images (${s.init === 'tier0' ? 'fine-tuning the tier-0 model' : 'from scratch'}, SGD lr ${s.lr} cosine, momentum 0.9, wd 5e-4)`);
       const { history } = await train({
         model, optimizer: opt, epochs: s.epochs, schedule: cosine(s.lr, s.epochs), seed: 1, task: 'classification',
-        data: { batchCount: loader.length, epoch: (e) => loader.epoch(e) }, loss: (o, y) => crossEntropy(o, y),
+        data: { batchCount: loader.batchCount, epoch: (e) => loader.epoch(e) }, loss: (o, y) => crossEntropy(o, y),
         evaluate: async (m, epoch): Promise<Record<string, number>> => ((epoch + 1) % every === 0 && epoch + 1 < s.epochs ? { testAccuracy: (await correctOn(m, curveLoader)) / curveImages } : {}),
         checkpoint: join(dir, `${s.name}-r${ratio}.ckpt`), info: { run: s.name },
       });
       const final = await fullAccuracy(model);
       const curve: [number, number][] = [[0, startAcc]];
-      for (const h of history) if (h.testAccuracy !== undefined) curve.push([h.epoch * loader.length, h.testAccuracy]);
-      curve.push([s.epochs * loader.length, final.curve]);
-      const r: RunResult = { spec: s, steps: s.epochs * loader.length, curve, finalFull: final.full, trainSeconds: history.reduce((a, h) => a + h.seconds, 0) };
+      for (const h of history) if (h.testAccuracy !== undefined) curve.push([h.epoch * loader.batchCount, h.testAccuracy]);
+      curve.push([s.epochs * loader.batchCount, final.curve]);
+      const r: RunResult = { spec: s, steps: s.epochs * loader.batchCount, curve, finalFull: final.full, trainSeconds: history.reduce((a, h) => a + h.seconds, 0) };
       await cache.set(key, r);
       runs.push(r);
       log(`exp4 ${s.name}: test accuracy ${fmt(final.full)} on ${fullImages} images after ${r.steps} steps (${Math.round((performance.now() - t) / 1000)} s)`);

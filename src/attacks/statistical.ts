@@ -21,7 +21,7 @@ import { toDtype } from '../ops/convert.ts';
 import { bmm, linalgEigh } from '../ops/linalg.ts';
 import { narrow, permute, reshape, transpose } from '../ops/shape.ts';
 import { sum } from '../ops/reduction.ts';
-import type { BatchSource } from '../train/loop.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { type Matrix, matVec, matmul as denseMatmul, transpose as denseTranspose } from '../linalg/matrix.ts';
 
 /** Per-channel block statistics: mean, covariance and the two neighbour cross-covariances. */

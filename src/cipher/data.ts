@@ -24,7 +24,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { InMemoryDataset } from '../data/dataset.ts';
 import { CIFAR10_CLASSES as CIFAR_CLASSES } from '../data/cifar10.ts';
 import type { DataLoader } from '../data/loader.ts';
-import type { BatchSource, Batch } from '../train/loop.ts';
+import type { Batch, BatchSource } from '../data/batch-source.ts';
 import { type CipherKey, CipherKeyError, keyId } from './key.ts';
 import { BlockCipher } from './hill.ts';
 
@@ -71,7 +71,7 @@ function toBytes(x: Tensor): Tensor {
  */
 export function encryptedSource(loader: DataLoader, cipher: BlockCipher | null): BatchSource {
   return {
-    batchCount: loader.length,
+    batchCount: loader.batchCount,
     async *epoch(e: number): AsyncIterable<Batch> {
       for await (const b of loader.epoch(e)) {
         if (!cipher) {
@@ -99,16 +99,6 @@ export function tensorSource(images: Tensor, batchSize = 500): BatchSource {
         const m = Math.min(batchSize, n - i);
         yield noGrad(() => scope(() => ({ x: clone(narrow(images, 0, i, m)), y: tensor(new BigInt64Array(m), [m]) })));
       }
-    },
-  };
-}
-
-/** A batch source straight from a loader (e.g. over an already encrypted dataset). */
-export function loaderSource(loader: DataLoader): BatchSource {
-  return {
-    batchCount: loader.length,
-    async *epoch(e: number): AsyncIterable<Batch> {
-      for await (const b of loader.epoch(e)) yield { x: b.x, y: b.y };
     },
   };
 }

@@ -1,48 +1,68 @@
-// The nnlock command line. Each command lives in its own file under src/cli/commands and
-// registers itself here; errors are printed as one clear line (no stack) with exit code 1.
+// The nnlock command line: `nnlock <noun> <verb>` as gh and cargo do it. Each noun lives in
+// src/cli/commands/<noun>/ (one file per verb) and registers itself here. Commands parse, call
+// the library and print through a CliIO; they hold no workflow of their own.
+//
+// Exit codes: 0 done, 1 the command failed (one clear line on stderr, no stack unless
+// NNLOCK_DEBUG), 2 the command line is wrong (commander's errors and UsageError).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { type CliIO, processIO } from './io.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import { type MovedCommand, rewriteLegacy } from './legacy.ts';
+import { init } from '../tensor/init.ts';
+import { legacyModel, registerModel } from './commands/model/index.ts';
+import { legacyProtect, registerProtect } from './commands/protect/index.ts';
+import { legacyCipher, registerCipher } from './commands/cipher/index.ts';
+import { legacyAttack, registerAttack } from './commands/attack/index.ts';
+import { legacyEr, registerEr } from './commands/er/index.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerDemo } from './commands/demo.ts';
-import { registerEval } from './commands/eval.ts';
-import { registerCipher } from './commands/cipher.ts';
-import { registerEr } from './commands/er.ts';
-import { registerImportance } from './commands/importance.ts';
-import { registerProtect } from './commands/protect.ts';
-import { registerUnlock } from './commands/unlock.ts';
-import { registerKeys } from './commands/keys.ts';
-import { registerProtectInfo } from './commands/protect-info.ts';
-import { registerTrain } from './commands/train.ts';
-import { registerDenoise } from './commands/denoise.ts';
 
-export function buildProgram(): Command {
+/** Old command lines of 0.1 and where they moved (see legacy.ts). */
+export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr];
+
+/** nnlock's version, from package.json (read without loading libtorch). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(io: CliIO = processIO()): Command {
   const program = new Command('nnlock')
     .description('Protect deep-learning services with keys: tiered selective encryption of CNNs, and learning on block-encrypted images.')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
-  registerDemo(program);
-  registerInfo(program);
-  registerEval(program);
-  registerCipher(program);
-  registerEr(program);
-  registerImportance(program);
-  registerProtect(program);
-  registerUnlock(program);
-  registerKeys(program);
-  registerProtectInfo(program);
-  registerTrain(program);
-  registerDenoise(program);
+    .version(version())
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    // libtorch loads, and nnlock's process settings apply, only when a command runs: --help and
+    // --version answer without either.
+    .hook('preAction', () => {
+      init();
+    });
+  registerModel(program, io);
+  registerProtect(program, io);
+  registerCipher(program, io);
+  registerAttack(program, io);
+  registerEr(program, io);
+  registerInfo(program, io);
+  registerDemo(program, io);
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+/** Runs `nnlock` with process-style argv (node, script, ...args); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const { args, notes } = rewriteLegacy(argv.slice(2), LEGACY);
+  for (const n of notes) io.stderr.write(`nnlock: ${n}\n`);
+  const program = buildProgram(io).exitOverride();
   try {
-    await program.parseAsync(argv);
-    return 0;
+    await program.parseAsync(args, { from: 'user' });
+    return EXIT_OK;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    process.stderr.write(`nnlock: ${(e as Error).message}\n`);
-    if (process.env.NNLOCK_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+    }
+    io.stderr.write(`nnlock: ${(e as Error).message.replace(/^nnlock: /, '')}\n`);
+    if (e instanceof UsageError) io.stderr.write('(run with --help for usage)\n');
+    if (io.env.NNLOCK_DEBUG) io.stderr.write(`${(e as Error).stack}\n`);
+    return e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

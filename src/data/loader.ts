@@ -108,7 +108,8 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
   }
 
   /** Batches per epoch. */
-  get length(): number {
+  /** Batches in one pass (BatchSource). */
+  get batchCount(): number {
     return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
   }
 
@@ -127,7 +128,7 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
   }
 
   private job(epoch: number, batch: number): BatchJob {
-    if (!Number.isInteger(batch) || batch < 0 || batch >= this.length) throw new RangeError(`DataLoader: batch ${batch} out of range 0..${this.length - 1}`);
+    if (!Number.isInteger(batch) || batch < 0 || batch >= this.batchCount) throw new RangeError(`DataLoader: batch ${batch} out of range 0..${this.batchCount - 1}`);
     const order = this.order(epoch);
     const start = batch * this.batchSize;
     const end = Math.min(start + this.batchSize, this.size);
@@ -149,7 +150,7 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
 
   /** The batches of one epoch, built in this thread. */
   *epochSync(epoch: number, options: { startBatch?: number } = {}): Generator<B, void, undefined> {
-    for (let k = options.startBatch ?? 0; k < this.length; k++) yield this.batch(epoch, k);
+    for (let k = options.startBatch ?? 0; k < this.batchCount; k++) yield this.batch(epoch, k);
   }
 
   /**
@@ -159,7 +160,7 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
    */
   epoch(epoch: number, options: { startBatch?: number } = {}): AsyncIterableIterator<B> & AsyncDisposable {
     const start = options.startBatch ?? 0;
-    if (!Number.isInteger(start) || start < 0 || start > this.length) throw new RangeError(`DataLoader: startBatch ${start} out of range 0..${this.length}`);
+    if (!Number.isInteger(start) || start < 0 || start > this.batchCount) throw new RangeError(`DataLoader: startBatch ${start} out of range 0..${this.batchCount}`);
     if (this.workers === 0) return inThread(this.epochSync(epoch, options));
     return new WorkerEpoch<B>(this, epoch, start);
   }
@@ -248,7 +249,7 @@ class WorkerEpoch<B extends Record<string, Tensor>> implements AsyncIterableIter
 
   constructor(private readonly loader: DataLoader<B>, private readonly epochNumber: number, start: number) {
     this.parts = loader.workerParts();
-    this.end = loader.length;
+    this.end = loader.batchCount;
     this.nextToYield = start;
     this.nextToSend = start;
     const n = Math.min(loader.workers, Math.max(1, this.end - start));

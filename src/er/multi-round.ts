@@ -12,7 +12,8 @@ import { type Tensor, noGrad, scope } from '../tensor/index.ts';
 import type { Module, Optimizer, Schedule } from '../nn/index.ts';
 import { crossEntropy } from '../ops/loss.ts';
 import { correctCount } from '../train/metrics.ts';
-import { type BatchSource, train } from '../train/loop.ts';
+import type { BatchSource } from '../data/batch-source.ts';
+import { type TrainOptions, train } from '../train/loop.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { EncryptionRobustModel } from './model.ts';
 
@@ -36,7 +37,12 @@ export interface MultiRoundOptions {
   /** JSON log of every round, rewritten after each. */
   logFile?: string;
   info?: Record<string, string>;
-  quiet?: boolean;
+  /** At the start of each round (0-based). */
+  onRound?: (round: number, rounds: number) => void;
+  /** Passed to each round's train(): progress of its steps and epochs. */
+  onStep?: TrainOptions['onStep'];
+  onEpoch?: TrainOptions['onEpoch'];
+  onResume?: TrainOptions['onResume'];
   /** Called after each round (e.g. to save the model). */
   afterRound?: (round: number, result: RoundResult) => Promise<void> | void;
 }
@@ -59,7 +65,7 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
       const old = o.model.replaceBackbone(await o.newBackbone(round));
       old.dispose();
     }
-    if (!o.quiet) process.stderr.write(`round ${round + 1}/${o.rounds}${round > 0 ? ' (backbone restarted, adaptation kept)' : ''}\n`);
+    o.onRound?.(round, o.rounds);
     const optimizer = o.makeOptimizer(o.model, round);
     try {
       const { history } = await train({
@@ -67,7 +73,8 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
         loss: (out: Tensor, y: Tensor) => crossEntropy(out, y), task: 'classification',
         schedule: o.schedule?.(round), evaluate: o.evaluate ? (m) => o.evaluate!(m) : undefined,
         seed: seed * 7919 + round, checkpoint: o.checkpointDir ? join(o.checkpointDir, `round-${round}.ckpt`) : undefined,
-        info: { ...(o.info ?? {}), round: String(round) }, quiet: o.quiet,
+        info: { ...(o.info ?? {}), round: String(round) },
+        onStep: o.onStep, onEpoch: o.onEpoch, onResume: o.onResume,
       });
       const result: RoundResult = { round, history, final: history[history.length - 1] ?? {} };
       results.push(result);
@@ -78,23 +85,4 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
     }
   }
   return results;
-}
-
-/** Top-1 accuracy of a classifier over one pass of a batch source (epoch 0 order). */
-export async function evaluateAccuracy(model: Module, data: BatchSource): Promise<{ accuracy: number; count: number }> {
-  const wasTraining = model.training;
-  model.eval();
-  let correct = 0;
-  let count = 0;
-  try {
-    for await (const b of data.epoch(0)) {
-      correct += noGrad(() => scope(() => correctCount(model.forward(b.x), b.y)));
-      count += b.x.shape[0];
-      b.x.dispose();
-      b.y.dispose();
-    }
-  } finally {
-    model.train(wasTraining);
-  }
-  return { accuracy: count ? correct / count : 0, count };
 }

@@ -18,7 +18,7 @@ import { linalgEigh } from '../ops/linalg.ts';
 import { matmul } from '../ops/linear.ts';
 import { sum } from '../ops/reduction.ts';
 import { narrow, pad, permute, pixelUnshuffle, reshape, transpose } from '../ops/shape.ts';
-import type { BatchSource } from '../train/loop.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import type { AdaptationNetwork, AdaptationVariant } from './adaptation.ts';
 
 /**

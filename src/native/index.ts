@@ -4,7 +4,6 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { type AllocatorState, applyAllocatorPolicy } from './allocator.ts';
 
 /** Opaque reference to one at::Tensor, owned by the JavaScript object that holds it. */
 export interface NativeHandle {
@@ -64,7 +63,21 @@ function load(): NativeBinding {
   }
 }
 
-export const native: NativeBinding = load();
+let binding: NativeBinding | undefined;
 
-/** The malloc policy applied when the addon loaded (see allocator.ts). */
-export const allocatorState: AllocatorState = applyAllocatorPolicy((m, t) => native.setMallocThresholds(m, t));
+/** Whether the addon (and so libtorch) has been loaded into this thread yet. */
+export function nativeLoaded(): boolean {
+  return binding !== undefined;
+}
+
+/**
+ * The addon, loaded on first use. Importing nnlock loads no libtorch: `nnlock --help` and a
+ * library user who never computes anything pay nothing, and a missing addon is reported where it
+ * is first needed.
+ */
+export const native: NativeBinding = new Proxy({} as NativeBinding, {
+  get(_target, name) {
+    binding ??= load();
+    return binding[name as keyof NativeBinding];
+  },
+});

@@ -4,3 +4,4 @@ export * from './tensor.ts';
 export * from './scope.ts';
 export * from './create.ts';
 export * from './runtime.ts';
+export * from './init.ts';

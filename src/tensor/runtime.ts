@@ -1,5 +1,4 @@
 // Process-level settings of the engine: seeds, threads, grad mode, CUDA, counters.
-import { availableParallelism } from 'node:os';
 import { native } from '../native/index.ts';
 
 export function manualSeed(seed: number): void {
@@ -49,14 +48,3 @@ export function noGrad<T>(fn: () => T): T {
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
-
-/**
- * Debian's libtorch starts with one intra-op thread; use every core unless NNLOCK_THREADS says
- * otherwise. Called once when nnlock is imported.
- */
-export function initThreads(): void {
-  const fromEnv = Number(process.env.NNLOCK_THREADS);
-  setNumThreads(Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism());
-}
-
-initThreads();

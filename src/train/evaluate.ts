@@ -3,31 +3,40 @@
 import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
 import { clamp, sub } from '../ops/arithmetic.ts';
 import type { Module } from '../nn/index.ts';
-import type { DataLoader } from '../data/loader.ts';
+import type { BatchSource } from '../data/batch-source.ts';
 import { addGaussianNoise } from '../data/denoise-patches.ts';
 import { correctCount, psnrPerImage, ssimPerImage } from './metrics.ts';
-import { progress } from './progress.ts';
 
 export interface Forward {
   forward(x: Tensor): Tensor;
 }
 
-/** Top-1 accuracy of a classifier over one pass of a loader (no shuffling needed). */
-export async function evaluateAccuracy(model: Module | Forward, loader: DataLoader, o: { quiet?: boolean; title?: string } = {}): Promise<number> {
+/**
+ * Top-1 accuracy of a classifier over one pass (epoch 0's order) of a batch source. The model is
+ * put in eval mode and given back in the mode it had. `onBatch` reports progress.
+ */
+export async function evaluateAccuracy(
+  model: Module | Forward,
+  data: BatchSource,
+  o: { onBatch?: (done: number, total: number, accuracy: number) => void } = {},
+): Promise<{ accuracy: number; count: number }> {
+  const wasTraining = 'eval' in model ? model.training : false;
   if ('eval' in model) model.eval();
-  const bar = progress(o.title ?? 'eval', loader.length, { unit: 'batch/s', quiet: o.quiet });
   let correct = 0;
-  let seen = 0;
+  let count = 0;
   let step = 0;
-  for await (const batch of loader.epoch(0)) {
-    correct += noGrad(() => scope(() => correctCount(model.forward(batch.x), batch.y)));
-    seen += batch.x.shape[0];
-    batch.x.dispose();
-    batch.y.dispose();
-    bar.update(++step, { acc: correct / seen });
+  try {
+    for await (const b of data.epoch(0)) {
+      correct += noGrad(() => scope(() => correctCount(model.forward(b.x), b.y)));
+      count += b.x.shape[0];
+      b.x.dispose();
+      b.y.dispose();
+      o.onBatch?.(++step, data.batchCount, correct / count);
+    }
+  } finally {
+    if ('eval' in model) model.train(wasTraining);
   }
-  bar.stop();
-  return correct / seen;
+  return { accuracy: count ? correct / count : 0, count };
 }
 
 export interface DenoiseImage {

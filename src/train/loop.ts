@@ -1,25 +1,15 @@
-// The training loop: epochs of steps with a progress display, evaluation after each epoch,
+// The training loop: epochs of steps, progress reported through callbacks, evaluation after each epoch,
 // a checkpoint after each epoch (atomic, resumable), a JSON log, and determinism from a seed
 // (the engine is reseeded at every epoch from seed and epoch, so a resumed run draws the same
 // numbers as an uninterrupted one).
 import { type Tensor, manualSeed, scope } from '../tensor/index.ts';
+import type { BatchSource, TaskKind } from '../data/batch-source.ts';
 import type { Module, Optimizer, Schedule } from '../nn/index.ts';
 import { applySchedule } from '../nn/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { correctCount, psnrOfMse } from './metrics.ts';
-import { formatDuration, progress } from './progress.ts';
 
-export interface Batch {
-  x: Tensor;
-  y: Tensor;
-}
-
-/** Where batches come from: one pass per epoch, reproducible from the epoch number. */
-export interface BatchSource {
-  epoch(e: number): AsyncIterable<Batch>;
-  readonly batchCount: number;
-}
 
 export interface TrainOptions {
   model: Module;
@@ -28,8 +18,8 @@ export interface TrainOptions {
   epochs: number;
   /** Loss of a batch: cross-entropy for classifiers, MSE for denoisers. */
   loss: (output: Tensor, target: Tensor) => Tensor;
-  /** 'classification' reports accuracy, 'regression' PSNR of the MSE loss. */
-  task: 'classification' | 'regression';
+  /** 'classification' reports accuracy, 'denoising' the PSNR of the MSE loss. */
+  task: TaskKind;
   /** Learning rate by epoch (applied before each epoch). */
   schedule?: Schedule;
   /** Metrics on held-out data after each epoch, e.g. { testAccuracy }. */
@@ -40,9 +30,32 @@ export interface TrainOptions {
   /** JSON log of the run, rewritten after every epoch. */
   logFile?: string;
   info?: Record<string, string>;
-  quiet?: boolean;
+  /** After every step: the running means of the epoch so far (for a progress display). */
+  onStep?: (p: StepProgress) => void;
+  /** After every epoch (and its evaluation), with its record. */
+  onEpoch?: (record: Record<string, number>, p: EpochProgress) => void;
+  /** When a checkpoint is found: training continues after `epoch` finished epochs. */
+  onResume?: (epoch: number, checkpoint: string) => void;
   /** Stop after this many epochs of this call (to test interruptions); the run stays resumable. */
   stopAfter?: number;
+}
+
+export interface StepProgress {
+  /** 0-based epoch, of `epochs`. */
+  epoch: number;
+  epochs: number;
+  /** Steps done in this epoch, of `steps`. */
+  step: number;
+  steps: number;
+  /** Running loss, images per second, and accuracy (classification) or PSNR (denoising). */
+  fields: Record<string, number>;
+}
+
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  /** Estimated seconds for the epochs left, from this epoch's time. */
+  secondsLeft: number;
 }
 
 export interface TrainResult {
@@ -59,11 +72,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (state) {
       start = state.epoch;
       history = state.history;
-      if (!o.quiet) process.stderr.write(`resuming from ${o.checkpoint} after epoch ${start}\n`);
+      o.onResume?.(start, o.checkpoint);
     }
   }
   const resumedFrom = start;
-  const log = (line: string) => o.quiet || process.stderr.write(`${line}\n`);
   let ran = 0;
   for (let epoch = start; epoch < o.epochs; epoch++) {
     if (o.stopAfter !== undefined && ran >= o.stopAfter) break;
@@ -71,7 +83,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (o.schedule) applySchedule(o.optimizer, o.schedule, epoch);
     o.model.train();
     const t0 = performance.now();
-    const bar = progress(`epoch ${epoch + 1}/${o.epochs}`, o.data.batchCount, { unit: 'batch/s', quiet: o.quiet });
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
@@ -96,7 +107,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const fields: Record<string, number> = { loss: lossSum / seen, 'img/s': seen / ((performance.now() - t0) / 1000) };
       if (o.task === 'classification') fields.acc = correct / seen;
       else fields.psnr = psnrOfMse(lossSum / seen);
-      bar.update(steps, fields);
+      o.onStep?.({ epoch, epochs: o.epochs, step: steps, steps: o.data.batchCount, fields });
     }
     const seconds = (performance.now() - t0) / 1000;
     const record: Record<string, number> = {
@@ -104,15 +115,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     };
     if (o.task === 'classification') record.trainAccuracy = correct / Math.max(seen, 1);
     else record.trainPsnr = psnrOfMse(lossSum / Math.max(seen, 1));
-    bar.stop();
     if (o.evaluate) {
       o.model.eval();
       Object.assign(record, await o.evaluate(o.model, epoch));
     }
     history.push(record);
     ran++;
-    const left = (o.epochs - epoch - 1) * seconds;
-    log(`epoch ${epoch + 1}/${o.epochs}: ${Object.entries(record).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`).join(', ')}; about ${formatDuration(left)} left`);
+    o.onEpoch?.(record, { epoch, epochs: o.epochs, secondsLeft: (o.epochs - epoch - 1) * seconds });
     if (o.checkpoint) await saveCheckpoint(o.checkpoint, o.model, o.optimizer, { epoch: epoch + 1, history, info: o.info ?? {} });
     if (o.logFile) await writeFileAtomic(o.logFile, JSON.stringify({ info: o.info ?? {}, seed, history }, null, 2));
   }

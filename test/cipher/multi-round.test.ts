@@ -18,7 +18,8 @@ import { EncryptionRobustModel } from '../../src/er/model.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { encryptedSource, encryptPixels } from '../../src/cipher/data.ts';
-import { evaluateAccuracy, trainMultiRound } from '../../src/er/multi-round.ts';
+import { trainMultiRound } from '../../src/er/multi-round.ts';
+import { evaluateAccuracy } from '../../src/train/evaluate.ts';
 import { buildErModel, loadErModel, saveErModel } from '../../src/er/model-file.ts';
 import { minMaxScale, writeImageGrid } from '../../src/er/pictures.ts';
 import { adaptedImages } from '../../src/attacks/learned.ts';
@@ -56,7 +57,7 @@ test('multi-round training keeps the adaptation network, restarts the backbone, 
   const afterRound: number[] = [];
   try {
     const run = () => trainMultiRound({
-      model, rounds: 3, epochs: 2, data: encryptedSource(loader, cipher), quiet: true, seed: 3,
+      model, rounds: 3, epochs: 2, data: encryptedSource(loader, cipher), seed: 3,
       newBackbone: (r) => {
         manualSeed(100 + r);
         const b = tinyBackbone();

@@ -42,7 +42,7 @@ const labelsOf = (batches: Awaited<ReturnType<typeof collect>>) => batches.flatM
 
 test('batches: shapes, dtypes, length, drop-last', async () => {
   const loader = new DataLoader(ds, { batchSize: 16, workers: 0 });
-  assert.equal(loader.length, 4);
+  assert.equal(loader.batchCount, 4);
   const batches = await collect(loader, 0);
   assert.deepEqual(batches.map((b) => b.x.shape), [[16, 3, 4, 4], [16, 3, 4, 4], [16, 3, 4, 4], [2, 3, 4, 4]]);
   assert.equal(batches[0].x.dtype, 'float32');
@@ -50,7 +50,7 @@ test('batches: shapes, dtypes, length, drop-last', async () => {
   assert.deepEqual(batches[3].y.shape, [2]);
   assert.deepEqual([...labelsOf(batches)].sort(), [...ds.labels].map(Number).sort(), 'every item once');
   const dropping = new DataLoader(ds, { batchSize: 16, workers: 0, dropLast: true });
-  assert.equal(dropping.length, 3);
+  assert.equal(dropping.batchCount, 3);
   assert.equal((await collect(dropping, 0)).length, 3);
 });
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MMAP_THRESHOLD, TRIM_THRESHOLD, allocatorPolicy, applyAllocatorPolicy } from '../../src/native/allocator.ts';
-import { allocatorState, native } from '../../src/native/index.ts';
+import { native, nativeLoaded } from '../../src/native/index.ts';
+import { engineState, init } from '../../src/tensor/init.ts';
 
 test('by default the policy keeps large blocks on the heap', () => {
   assert.deepEqual(allocatorPolicy({}), { apply: true, mmapThreshold: MMAP_THRESHOLD, trimThreshold: TRIM_THRESHOLD });
@@ -40,8 +41,11 @@ test('applyAllocatorPolicy passes the thresholds to the setter and reports what 
   assert.equal(applyAllocatorPolicy(() => false, {}).applied, false);
 });
 
-test('in this process the addon applied the policy the environment asks for (glibc)', () => {
+test('importing nnlock applies nothing; init() applies the policy the environment asks for (glibc)', () => {
+  assert.equal(nativeLoaded(), false, 'importing must not load the addon');
+  assert.deepEqual(engineState(), { allocator: null, threads: null }, 'no malloc policy before init(), and no libtorch loaded');
   const expected = allocatorPolicy(process.env);
+  const allocatorState = init().allocator!;
   assert.equal(allocatorState.apply, expected.apply);
   if (expected.apply && process.platform === 'linux' && process.report?.getReport) {
     const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;

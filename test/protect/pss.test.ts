@@ -14,9 +14,10 @@ import { narrow } from '../../src/ops/shape.ts';
 import { sub } from '../../src/ops/arithmetic.ts';
 import { toDtype } from '../../src/ops/convert.ts';
 import {
-  type TaskBatch, type TaskData, LOG_ALPHA_MAX, LOG_ALPHA_MIN, convLayerOf, hardConcreteGate, l0Penalty, pssImportance, rankKernels,
+  LOG_ALPHA_MAX, LOG_ALPHA_MIN, convLayerOf, hardConcreteGate, l0Penalty, pssImportance, rankKernels,
   taskLoss, taylorImportance, weightScores,
 } from '../../src/protect/index.ts';
+import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';
 
@@ -52,9 +53,9 @@ function synth(): Synth {
   return m;
 }
 
-function makeData(n: number, batch: number): TaskData & { dispose(): void } {
+function makeData(n: number, batch: number): BatchSource & { dispose(): void } {
   manualSeed(11);
-  const batches: TaskBatch[] = [];
+  const batches: Batch[] = [];
   for (let i = 0; i < n / batch; i++) {
     batches.push(keep(noGrad(() => scope(() => {
       const x = randn([batch, 4, 6, 6]);
@@ -64,6 +65,7 @@ function makeData(n: number, batch: number): TaskData & { dispose(): void } {
     }))));
   }
   return {
+    batchCount: batches.length,
     // Hands out views the consumer may dispose; the batches themselves live until dispose().
     *epoch() {
       for (const b of batches) yield noGrad(() => ({ x: narrow(b.x, 0, 0, batch), y: narrow(b.y, 0, 0, batch) }));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { manualSeed, tensor } from '../../src/tensor/index.ts';
 import { crossEntropy, equal } from '../../src/ops/index.ts';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, multiStep } from '../../src/nn/index.ts';
-import { type Batch, type BatchSource, train } from '../../src/train/loop.ts';
+import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
+import { train } from '../../src/train/loop.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -55,7 +56,7 @@ test('a tiny network learns: loss drops clearly and accuracy rises', async () =>
   const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
   const { history } = await train({
     model, optimizer: opt, data: syntheticSource(256, 32, 1), epochs: 4, task: 'classification',
-    loss: (out, y) => crossEntropy(out, y), seed: 3, quiet: true,
+    loss: (out, y) => crossEntropy(out, y), seed: 3,
   });
   assert.equal(history.length, 4);
   assert.ok(history[3].trainLoss < 0.5 * history[0].trainLoss, `loss ${history[0].trainLoss} → ${history[3].trainLoss}`);
@@ -72,7 +73,7 @@ test('interrupted and resumed training equals an uninterrupted run, bit for bit'
     const common = {
       model, optimizer: opt, data: syntheticSource(128, 16, 9), epochs: 3, task: 'classification' as const,
       loss: (out: ReturnType<typeof tensor>, y: ReturnType<typeof tensor>) => crossEntropy(out, y),
-      schedule: multiStep(0.05, [2]), seed: 7, quiet: true, checkpoint, logFile: `${checkpoint}.json`,
+      schedule: multiStep(0.05, [2]), seed: 7, checkpoint, logFile: `${checkpoint}.json`,
     };
     let result;
     for (const stopAfter of stops) {
@@ -103,7 +104,7 @@ test('interrupted and resumed training equals an uninterrupted run, bit for bit'
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
     const r = await train({
       model, optimizer: opt, data: syntheticSource(128, 16, 9), epochs: 3, task: 'classification',
-      loss: (out, y) => crossEntropy(out, y), schedule: multiStep(0.05, [2]), seed: 7, quiet: true, checkpoint, logFile: `${checkpoint}.json`,
+      loss: (out, y) => crossEntropy(out, y), schedule: multiStep(0.05, [2]), seed: 7, checkpoint, logFile: `${checkpoint}.json`,
     });
     return { model, opt, history: r.history, resumedFrom: r.resumedFrom };
   }

@@ -2,6 +2,7 @@
 // ResNet-20 protected with tiered keys: accuracy per tier, a bit-exact unlock, a wrong key
 // refused, and a chart of the tiers. Without the fixtures, the same on a small synthetic model.
 import type { Command } from 'commander';
+import type { CliIO } from '../io.ts';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cuda, getNumThreads, libtorchVersion, liveTensors } from '../../tensor/index.ts';
@@ -31,7 +32,7 @@ import { psnrPerImage } from '../../train/metrics.ts';
 
 const DEFAULT_DATA = resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'data');
 
-export function registerDemo(program: Command): void {
+export function registerDemo(program: Command, _io: CliIO): void {
   program
     .command('demo')
     .description('a tour: the engine, a real model protected with tiered keys, then block-encrypted images and what their statistics give away')
@@ -70,7 +71,7 @@ export function registerDemo(program: Command): void {
       for (let tier = 0; tier <= 3; tier++) {
         const restored = tier === 0 ? result.file : unlock(result.file, tokens[tier - 1]).file;
         const model = modelFor(spec, restored, 'protected model');
-        accuracy.push(await evaluateAccuracy(model, loader, { quiet: true }));
+        accuracy.push((await evaluateAccuracy(model, loader)).accuracy);
         model.dispose();
         const who = ['no key (the published file)', 'tier-1 key', 'tier-2 key', 'tier-3 key (master)'][tier];
         console.log(`   tier ${tier}: accuracy ${accuracy[tier].toFixed(4)} on ${images} test images  ← ${who}`);

@@ -16,13 +16,15 @@ import type { EncryptionRobustModel } from '../../er/model.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { type Dataset, subset } from '../../data/dataset.ts';
 import { cifar10Files } from '../../data/cifar10.ts';
-import type { BatchSource } from '../../train/loop.ts';
+import type { BatchSource } from '../../data/batch-source.ts';
 import type { CipherKey } from '../../cipher/key.ts';
 import { CipherKeyError, describeKey, keyId } from '../../cipher/key.ts';
 import { loadKey } from '../../cipher/key-file.ts';
 import { BlockCipher } from '../../cipher/hill.ts';
-import { encryptPixels, encryptedSource, loaderSource, readEncryptedDataset, readImagesTensor } from '../../cipher/data.ts';
-import { evaluateAccuracy, trainMultiRound } from '../../er/multi-round.ts';
+import { encryptPixels, encryptedSource, readEncryptedDataset, readImagesTensor } from '../../cipher/data.ts';
+import { trainingProgress } from '../progress.ts';
+import { trainMultiRound } from '../../er/multi-round.ts';
+import { evaluateAccuracy } from '../../train/evaluate.ts';
 import { type ErModelSpec, buildBackbone, buildErModel, loadErModel, saveErModel } from '../../er/model-file.ts';
 import { learnedDecryption } from '../../attacks/learned.ts';
 import { intArg, learnedMarkdown, numberArg, writeCipherGrid } from './cipher.ts';
@@ -66,7 +68,7 @@ async function batches(o: {
     const { dataset } = await readEncryptedDataset(o.files, o.key.kind === 'hill256' ? undefined : o.key);
     const ds = limited(dataset, o.limit);
     const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: o.shuffle, seed: o.seed, workers: o.workers });
-    return { source: loaderSource(loader), count: ds.length, close() {} };
+    return { source: loader, count: ds.length, close() {} };
   }
   const { dataset } = await readEncryptedDataset(o.files);
   if (!(dataset.images instanceof Uint8Array)) throw new Error(`${o.files.join(', ')}: expected plaintext CIFAR-10 .bin files (use --encrypted-data for an encrypted dataset)`);
@@ -226,7 +228,9 @@ export function registerEr(program: Command): void {
           console.error(`training ${o.arch}${adaptation === 'none' ? '' : ` with a ${adaptation} adaptation network (init ${init})`} on ${train.count} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`);
         }
         const results = await trainMultiRound({
-          model, newBackbone, rounds, epochs, data: train.source, seed, quiet: o.quiet,
+          model, newBackbone, rounds, epochs, data: train.source, seed,
+          onRound: o.quiet ? undefined : (r, n) => console.error(`round ${r + 1}/${n}${r > 0 ? ' (backbone restarted, adaptation kept)' : ''}`),
+          ...trainingProgress({ quiet: o.quiet }),
           makeOptimizer: (m: EncryptionRobustModel) => {
             const backboneParams = m.backbone.parameters();
             const groups = [{ params: backboneParams, lr, weightDecay: numberArg(o.weightDecay, '--weight-decay') }];

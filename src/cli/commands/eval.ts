@@ -1,5 +1,6 @@
 // `nnlock eval`: accuracy of a classifier on a dataset.
 import type { Command } from 'commander';
+import { batchProgress } from '../progress.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { evaluateAccuracy } from '../../train/evaluate.ts';
 import { loadDataset, normalisationFrom, positiveInt } from '../data-args.ts';
@@ -31,7 +32,7 @@ export function registerEval(program: Command): void {
         const norm = normalisationFrom(metadata, o);
         const loader = new DataLoader(ds, { batchSize: positiveInt(o.batch, '--batch'), shuffle: false, ...norm });
         const t0 = performance.now();
-        const accuracy = await evaluateAccuracy(model, loader, { quiet: o.json });
+        const { accuracy } = await evaluateAccuracy(model, loader, { onBatch: o.json ? undefined : batchProgress('eval', loader.batchCount) });
         const seconds = (performance.now() - t0) / 1000;
         const protectedNote = tier === undefined ? '' : `, protected model at tier ${tier}${tiers ? `/${tiers}` : ''}`;
         if (o.json) console.log(JSON.stringify({ accuracy, images: ds.length, seconds, tier }));

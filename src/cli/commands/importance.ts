@@ -6,7 +6,7 @@ import {
   type ImportanceMap, PSS_DEFAULTS, WEIGHT_ONLY_STRATEGIES, type WeightStrategy, assertStrategy, pssImportance, resolveLayers, saveImportance,
   taskLoss, taylorImportance, weightImportance, weightsDigest,
 } from '../../protect/index.ts';
-import { progress } from '../../train/progress.ts';
+import { progress } from '../progress.ts';
 import { architectureOf, modelFor, parseLayers, parseSeed, positiveInt, readModelFile, requireArchitecture, trainingData } from './protect-args.ts';
 
 interface ImportanceCliOptions {

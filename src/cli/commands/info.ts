@@ -1,12 +1,13 @@
 // `nnlock info`: what the engine found (libtorch, threads, CUDA, the malloc policy) and a few ResNet-20 training
 // steps with their speed, so a new installation can be checked in seconds.
 import type { Command } from 'commander';
+import type { CliIO } from '../io.ts';
 import { cuda, getNumThreads, libtorchVersion, liveTensors, manualSeed, scope } from '../../tensor/index.ts';
 import { randn, randint } from '../../ops/creation.ts';
 import { crossEntropy } from '../../ops/loss.ts';
 import { resnetCifar } from '../../models/index.ts';
 import { SGD } from '../../nn/index.ts';
-import { allocatorState } from '../../native/index.ts';
+import { engineState } from '../../tensor/init.ts';
 
 /** Times `steps` ResNet-20 training steps (after one warm-up) on random data; images per second. */
 export function timeTrainingSteps(steps: number, batch: number, onStep: (i: number, loss: number, ms: number) => void): number {
@@ -40,7 +41,7 @@ export function timeTrainingSteps(steps: number, batch: number, onStep: (i: numb
   return batch / (median / 1000);
 }
 
-export function registerInfo(program: Command): void {
+export function registerInfo(program: Command, _io: CliIO): void {
   program
     .command('info')
     .description('show the engine (libtorch, threads, CUDA) and time a few ResNet-20 training steps')
@@ -50,7 +51,8 @@ export function registerInfo(program: Command): void {
       const steps = Number(opts.steps);
       const batch = Number(opts.batch);
       console.log(`libtorch ${libtorchVersion()}, ${getNumThreads()} threads, CUDA ${cuda.isAvailable() ? `yes (${cuda.deviceCount()} devices)` : 'no'}`);
-      console.log(`malloc: ${allocatorState.apply
+      const allocatorState = engineState().allocator;
+      console.log(`malloc: ${!allocatorState ? 'not set (init() was not called)' : allocatorState.apply
         ? `nnlock's policy (mmap threshold ${allocatorState.mmapThreshold / 2 ** 20} MiB, trim threshold ${allocatorState.trimThreshold / 2 ** 20} MiB)${allocatorState.applied ? '' : ', not applied: the C library is not glibc'}`
         : `left alone (${allocatorState.reason})`}`);
       const speed = timeTrainingSteps(steps, batch, (i, loss, ms) =>

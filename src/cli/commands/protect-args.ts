@@ -1,6 +1,6 @@
 // Shared by the protection commands (importance, protect, unlock, keys, protect-info): reading
 // keys, checking the architecture, and the data access PSS, Taylor and calibration need. The data
-// access is kept here, behind the small TaskData / evaluate interfaces of src/protect, so the
+// access is kept here, behind the small BatchSource / evaluate interfaces of src/protect, so the
 // protection code never depends on how data is loaded.
 import { basename } from 'node:path';
 import type { Module } from '../../nn/index.ts';
@@ -13,7 +13,8 @@ import { denoisePatches } from '../../data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../data/image-folder.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../train/evaluate.ts';
 import { type DecodedKeyToken, decodeKeyToken } from '../../crypto/index.ts';
-import { type TaskData, readKeyFile } from '../../protect/index.ts';
+import { readKeyFile } from '../../protect/index.ts';
+import type { BatchSource } from '../../data/batch-source.ts';
 export { architectureOf, modelFor, readModelFile, requireArchitecture } from '../model-args.ts';
 import { loadDataset, normalisationFrom, positiveInt } from '../data-args.ts';
 
@@ -71,18 +72,19 @@ export interface TrainDataOptions {
  * clean 40×40 patches of an image folder, evenly spread, with seeded Gaussian noise, the target
  * being the noise residual (DnCNN predicts it).
  */
-export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: TrainDataOptions): Promise<TaskData> {
+export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: TrainDataOptions): Promise<BatchSource> {
   const path = dataPath(data);
   if (spec.task === 'classification') {
     const ds = await loadDataset(path, 'train', o.images);
     const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, ...normalisationFrom(metadata) });
-    return { epoch: (e) => loader.epoch(e) };
+    return loader;
   }
   const patches = await denoisePatches(path);
   const step = Math.max(1, Math.floor(patches.length / o.images));
   const picked = subset(patches, Array.from({ length: Math.min(o.images, patches.length) }, (_, i) => i * step));
   const loader = DataLoader.denoise(picked, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, sigma: o.sigma });
   return {
+    batchCount: loader.batchCount,
     async *epoch(e) {
       for await (const b of loader.epoch(e)) {
         const y = noGrad(() => sub(b.noisy, b.clean));
@@ -110,7 +112,7 @@ export async function evaluator(spec: ModelSpec, data: string, metadata: Record<
   if (spec.task === 'classification') {
     const ds = await loadDataset(path, 'test', o.images);
     const loader = new DataLoader(ds, { batchSize: 500, shuffle: false, workers: 0, ...normalisationFrom(metadata) });
-    return { evaluate: (m) => evaluateAccuracy(m, loader, { quiet: true }), unit: 'accuracy', count: ds.length };
+    return { evaluate: async (m) => (await evaluateAccuracy(m, loader)).accuracy, unit: 'accuracy', count: ds.length };
   }
   let files: string[];
   try {

@@ -9,6 +9,7 @@ import { modelSpec } from '../../models/index.ts';
 import { loadWeights, saveWeights } from '../../models/weights.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { train } from '../../train/loop.ts';
+import { trainingProgress } from '../progress.ts';
 import { evaluateAccuracy } from '../../train/evaluate.ts';
 import { CIFAR10_MEAN, CIFAR10_STD, loadDataset, positiveInt, positiveNumber } from '../data-args.ts';
 
@@ -62,9 +63,10 @@ export function registerTrain(program: Command): void {
       try {
         const { history } = await train({
           model, optimizer: opt, epochs, schedule, seed, task: 'classification',
-          data: { batchCount: loader.length, epoch: (e) => loader.epoch(e) },
+          data: loader,
+          ...trainingProgress({}),
           loss: (out, y) => crossEntropy(out, y),
-          evaluate: async (m) => ({ testAccuracy: await evaluateAccuracy(m, testLoader, { quiet: true }) }),
+          evaluate: async (m) => ({ testAccuracy: (await evaluateAccuracy(m, testLoader)).accuracy }),
           checkpoint: o.checkpoint, logFile: o.log,
           info: { architecture: spec.name, data: o.data, seed: String(seed) },
         });

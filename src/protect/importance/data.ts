@@ -1,28 +1,13 @@
-// What the data-driven strategies (PSS, Taylor) need from data: batches of inputs and targets,
-// one pass per epoch, and a loss. Kept this small on purpose so any source fits: src/data's
-// DataLoader (its classification batches are already { x, y }), the training loop's BatchSource,
-// or a few tensors made by a test.
+// What the data-driven strategies (PSS, Taylor) need besides data (a BatchSource): the loss of
+// the model's task, and its conv modules.
 import type { Tensor } from '../../tensor/index.ts';
+import type { TaskKind } from '../../data/batch-source.ts';
 import type { Module } from '../../nn/index.ts';
 import { Conv2d } from '../../nn/index.ts';
 import { crossEntropy, mseLoss } from '../../ops/loss.ts';
 
-export interface TaskBatch {
-  /** Model input [N, C, H, W]. */
-  x: Tensor;
-  /** Target: int64 labels [N] for classification, the wanted output for regression (for DnCNN the
-   *  noise residual noisy − clean, since the network predicts the residual). */
-  y: Tensor;
-}
-
-export interface TaskData {
-  /** The batches of pass `epoch`. The consumer disposes each batch's tensors once used. */
-  epoch(epoch: number): Iterable<TaskBatch> | AsyncIterable<TaskBatch>;
-}
-
 export type TaskLoss = (output: Tensor, target: Tensor) => Tensor;
 
-export type TaskKind = 'classification' | 'denoising';
 
 /** Cross-entropy for classifiers, MSE for denoisers (what the paper trains the gates with). */
 export function taskLoss(task: TaskKind): TaskLoss {

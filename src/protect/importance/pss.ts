@@ -22,7 +22,8 @@ import { clampInPlace, normalInPlace } from '../../ops/inplace.ts';
 import { sum } from '../../ops/reduction.ts';
 import { reshape } from '../../ops/shape.ts';
 import { Adam, type Module } from '../../nn/index.ts';
-import { type TaskData, type TaskLoss, freeze, pickConvModules } from './data.ts';
+import type { BatchSource } from '../../data/batch-source.ts';
+import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 import { type ImportanceMap, layerScores } from './scores.ts';
 
 export interface PssOptions {
@@ -81,7 +82,7 @@ export function l0Penalty(logAlpha: Tensor, beta = PSS_DEFAULTS.beta, gamma = PS
 }
 
 /** Learns the gates of each requested conv layer in turn; importance = the learned log α. */
-export async function pssImportance(model: Module, data: TaskData, options: PssOptions): Promise<ImportanceMap> {
+export async function pssImportance(model: Module, data: BatchSource, options: PssOptions): Promise<ImportanceMap> {
   const o = { ...PSS_DEFAULTS, ...options };
   if (!(o.lambda >= 0) || !(o.lr > 0) || !(o.epochs >= 1) || !(o.droprateInit > 0 && o.droprateInit < 1)) {
     throw new RangeError('pss: needs lambda ≥ 0, lr > 0, epochs ≥ 1 and 0 < droprateInit < 1');

@@ -8,7 +8,8 @@ import { abs, div, mul } from '../../ops/arithmetic.ts';
 import { addInPlace } from '../../ops/inplace.ts';
 import { sum } from '../../ops/reduction.ts';
 import type { Module } from '../../nn/index.ts';
-import { type TaskData, type TaskLoss, freeze, pickConvModules } from './data.ts';
+import type { BatchSource } from '../../data/batch-source.ts';
+import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 import { type ImportanceMap, layerScores } from './scores.ts';
 
 export interface TaylorOptions {
@@ -18,7 +19,7 @@ export interface TaylorOptions {
   batches?: number;
 }
 
-export async function taylorImportance(model: Module, data: TaskData, options: TaylorOptions): Promise<ImportanceMap> {
+export async function taylorImportance(model: Module, data: BatchSource, options: TaylorOptions): Promise<ImportanceMap> {
   const maxBatches = options.batches ?? 8;
   if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new RangeError('taylor: batches must be a positive integer');
   const convs = pickConvModules(model, options.layers);

@@ -1,6 +1,7 @@
-// Progress for long work: a live bar on a terminal (cli-progress), plain periodic lines
+// Progress for long work, the CLI's side of the library's callbacks: a live bar on a terminal (cli-progress), plain periodic lines
 // elsewhere (CI logs, files), both with rate and time left.
 import cliProgress from 'cli-progress';
+import type { TrainOptions } from '../train/loop.ts';
 
 export interface ProgressFields {
   [name: string]: string | number;
@@ -71,5 +72,40 @@ export function progress(title: string, total: number, o: { unit?: string; quiet
     stop(summary) {
       if (summary) stream.write(`${title} ${summary}\n`);
     },
+  };
+}
+
+/** A progress bar per epoch and a summary line after each, for train()'s callbacks (stderr). */
+export function trainingProgress(o: { quiet?: boolean; stream?: NodeJS.WriteStream }): Pick<TrainOptions, 'onStep' | 'onEpoch' | 'onResume'> {
+  if (o.quiet) return {};
+  const stream = o.stream ?? process.stderr;
+  let bar: Progress | null = null;
+  let barEpoch = -1;
+  return {
+    onResume: (epoch, checkpoint) => stream.write(`resuming from ${checkpoint} after epoch ${epoch}\n`),
+    onStep: (p) => {
+      if (p.epoch !== barEpoch) {
+        bar?.stop();
+        bar = progress(`epoch ${p.epoch + 1}/${p.epochs}`, p.steps, { unit: 'batch/s', stream });
+        barEpoch = p.epoch;
+      }
+      bar!.update(p.step, p.fields);
+    },
+    onEpoch: (record, p) => {
+      bar?.stop();
+      bar = null;
+      barEpoch = -1;
+      const fields = Object.entries(record).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`);
+      stream.write(`epoch ${p.epoch + 1}/${p.epochs}: ${fields.join(', ')}; about ${formatDuration(p.secondsLeft)} left\n`);
+    },
+  };
+}
+
+/** An onBatch callback (evaluateAccuracy) that drives a progress bar of `total` batches. */
+export function batchProgress(title: string, total: number, o: { stream?: NodeJS.WriteStream } = {}): (done: number, total: number, accuracy: number) => void {
+  const bar = progress(title, total, { unit: 'batch/s', stream: o.stream });
+  return (done, n, accuracy) => {
+    bar.update(done, { acc: accuracy });
+    if (done === n) bar.stop();
   };
 }

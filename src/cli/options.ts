@@ -1,0 +1,112 @@
+// The CLI's flag vocabulary and its validated parsers. One flag means one thing in every command:
+// commands declare their options through `option(FLAG.x, ...)` so the spelling, the short form
+// and the value check come from here. Parsers run where the option is declared (commander's
+// argParser): a bad value is a usage error before the command starts.
+import { InvalidArgumentError, Option } from 'commander';
+
+/** Every flag that appears in more than one command, with its one meaning. */
+export const FLAG = {
+  /** The file or folder a command writes. */
+  out: '-o, --out <path>',
+  /** Model weights (safetensors with PyTorch names), plain or protected. */
+  weights: '-w, --weights <file>',
+  /** Architecture name (resnet20, vgg16-bn, dncnn-17, ...). */
+  arch: '-a, --arch <name>',
+  /** Training (or input) data: a CIFAR-10 folder or .bin files, or an image folder. */
+  data: '-d, --data <path>',
+  /** Held-out data evaluated after every epoch. */
+  test: '--test <path>',
+  /** Files or images a command transforms (encrypt, decrypt, denoise). */
+  input: '-i, --input <path>',
+  /** A block cipher key file (nnlock cipher keygen). */
+  key: '-K, --key <file>',
+  /** A protected model's key file (one token per tier). */
+  keys: '--keys <file>',
+  /** One tier token (nnlock-key-v1:...). */
+  token: '--token <token>',
+  /** A tier number (0 = the published model). */
+  tier: '--tier <m>',
+  /** How many tiers a protected model has. */
+  tiers: '--tiers <M>',
+  /** Cipher block size k (k×k pixels). */
+  block: '--block <k>',
+  seed: '--seed <n>',
+  batch: '--batch <n>',
+  epochs: '--epochs <n>',
+  lr: '--lr <x>',
+  /** Use only the first n images of the data. */
+  limit: '--limit <n>',
+  /** Noise σ on the 0..255 scale (denoisers). */
+  sigma: '--sigma <s>',
+  /** Overwrite files that exist. */
+  force: '--force',
+} as const;
+
+export type FlagName = keyof typeof FLAG;
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(message);
+}
+
+/** Value parsers for commander's argParser; each throws a usage error that names the problem. */
+export const parse = {
+  int(min = Number.MIN_SAFE_INTEGER): (v: string) => number {
+    return (v) => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isSafeInteger(n)) fail(`must be an integer, got '${v}'`);
+      if (n < min) fail(`must be an integer ≥ ${min}, got '${v}'`);
+      return n;
+    };
+  },
+  positiveInt: (v: string): number => parse.int(1)(v),
+  nonNegativeInt: (v: string): number => parse.int(0)(v),
+  number: (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) fail(`must be a number, got '${v}'`);
+    return n;
+  },
+  positiveNumber: (v: string): number => {
+    const n = parse.number(v);
+    if (n <= 0) fail(`must be a positive number, got '${v}'`);
+    return n;
+  },
+  nonNegativeNumber: (v: string): number => {
+    const n = parse.number(v);
+    if (n < 0) fail(`must be a number ≥ 0, got '${v}'`);
+    return n;
+  },
+  /** A fraction in (0, 1]. */
+  fraction: (v: string): number => {
+    const n = parse.number(v);
+    if (!(n > 0 && n <= 1)) fail(`must be a fraction in (0, 1], got '${v}'`);
+    return n;
+  },
+  /** Comma-separated numbers. */
+  numbers: (v: string): number[] => v.split(',').map((x) => parse.number(x.trim())),
+  /** Exactly three comma-separated numbers (per-channel mean or std). */
+  triple: (v: string): number[] => {
+    const n = parse.numbers(v);
+    if (n.length !== 3) fail(`must be three comma-separated numbers, got '${v}'`);
+    return n;
+  },
+  /** Comma-separated names, empty ones dropped. */
+  names: (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean),
+  /** One of a fixed set. */
+  oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
+    return (v) => {
+      if (!(choices as readonly string[]).includes(v)) fail(`must be one of ${choices.join(', ')}, got '${v}'`);
+      return v as T;
+    };
+  },
+};
+
+/**
+ * An option with the vocabulary's flags (or a command's own flags string), its description, a
+ * value parser and a default. The default is given as the parsed value.
+ */
+export function option<T>(flags: string, description: string, parser?: (v: string) => T, defaultValue?: T): Option {
+  const o = new Option(flags, description);
+  if (parser) o.argParser((v: string) => parser(v));
+  if (defaultValue !== undefined) o.default(defaultValue);
+  return o;
+}
