@@ -25,11 +25,10 @@ import { libtorchVersion, manualSeed } from '../src/tensor/index.ts';
 import { modelSpec } from '../src/models/index.ts';
 import { entriesFromTensors } from '../src/io/tensor-file.ts';
 import { parseSafetensors, readSafetensors, serializeSafetensors } from '../src/io/safetensors.ts';
-import {
-  type WeightsFile, convLayers, protect, tierTokens, unlock, weightImportance, weightsDigest,
-} from '../src/protect/index.ts';
+import { convLayers, protect, tierTokens, unlock, weightImportance, weightsDigest } from '../src/protect/index.ts';
 import { type BenchReport, type CaseResult, compareCase, fmt, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
+import { type SafetensorsFile } from '../src/io/safetensors.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
 init();
@@ -42,7 +41,7 @@ const TIERS = 3;
 interface Model {
   name: string;
   description: string;
-  file: WeightsFile;
+  file: SafetensorsFile;
   iters: number;
 }
 
@@ -50,7 +49,7 @@ function key(label: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`nnlock unlock bench ${label}`).digest());
 }
 
-function sameBytes(a: WeightsFile, b: WeightsFile): boolean {
+function sameBytes(a: SafetensorsFile, b: SafetensorsFile): boolean {
   for (const [name, e] of a.tensors) {
     const f = b.tensors.get(name);
     if (!f || Buffer.compare(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)) !== 0) return false;
@@ -73,7 +72,7 @@ async function main(): Promise<void> {
   }
   manualSeed(0);
   const vgg = modelSpec('vgg19').create();
-  const vggFile: WeightsFile = { tensors: entriesFromTensors(vgg.stateDict()), metadata: { architecture: 'vgg19', note: 'random weights (seed 0)' } };
+  const vggFile: SafetensorsFile = { tensors: entriesFromTensors(vgg.stateDict()), metadata: { architecture: 'vgg19', note: 'random weights (seed 0)' } };
   const vggParams = vgg.parameterCount();
   vgg.dispose();
   models.push({ name: 'vgg19', description: `VGG19 for 32×32 inputs, ${(vggParams / 1e6).toFixed(1)}M parameters, random weights`, file: vggFile, iters: quick ? 1 : 2 });
@@ -99,8 +98,8 @@ async function main(): Promise<void> {
     const encrypted = Buffer.concat([cipher.update(originalBytes), cipher.final()]);
     const tag = cipher.getAuthTag();
 
-    let lastUnlocked: WeightsFile | null = null;
-    let lastDecrypted: WeightsFile | null = null;
+    let lastUnlocked: SafetensorsFile | null = null;
+    let lastDecrypted: SafetensorsFile | null = null;
     const unlockWith = (token: string) => () => {
       lastUnlocked = unlock(parseSafetensors(protectedBytes), token).file;
     };

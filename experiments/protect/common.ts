@@ -16,10 +16,10 @@ import { correctCount } from '../../src/train/metrics.ts';
 import { denoisePatches } from '../../src/data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../src/data/image-folder.ts';
 import type { DenoiseImage } from '../../src/train/evaluate.ts';
-import type { WeightsFile } from '../../src/protect/index.ts';
 import type { BatchSource } from '../../src/data/batch-source.ts';
 import { formatDuration } from '../../src/cli/progress.ts';
 import { init } from '../../src/tensor/init.ts';
+import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
 init();
@@ -109,7 +109,7 @@ export function experimentKey(k: number): { masterKey: Uint8Array; modelId: Uint
 // ---------------------------------------------------------------------------------------------
 // Models
 
-export function loadIntoModel(model: Module, file: WeightsFile, strict = true): void {
+export function loadIntoModel(model: Module, file: SafetensorsFile, strict = true): void {
   const tensors = tensorsFromEntries(file.tensors);
   try {
     model.loadStateDict(tensors, { strict });
@@ -118,12 +118,12 @@ export function loadIntoModel(model: Module, file: WeightsFile, strict = true): 
   }
 }
 
-export async function readWeights(path: string): Promise<WeightsFile> {
+export async function readWeights(path: string): Promise<SafetensorsFile> {
   return readSafetensors(path);
 }
 
 /** True when both files hold the same tensors, byte for byte. */
-export function bitIdentical(a: WeightsFile, b: WeightsFile): { identical: boolean; differing: string[] } {
+export function bitIdentical(a: SafetensorsFile, b: SafetensorsFile): { identical: boolean; differing: string[] } {
   const differing: string[] = [];
   for (const [name, e] of a.tensors) {
     const f = b.tensors.get(name);

@@ -23,15 +23,14 @@
 // published model with the flagged kernels set to zero (against zeroing the true decoys, an oracle).
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type Strategy, type WeightsFile, bytesToFloat64, convLayers, float64ToBytes, protect, selectKernels } from '../../src/protect/index.ts';
+import { type Strategy, bytesToFloat64, convLayers, float64ToBytes, protect, selectKernels } from '../../src/protect/index.ts';
 import { type TestResult, brownForsytheTest, fTest, ksTest, welchTest } from '../lib/stats.ts';
 import { barChartSvg } from '../lib/svg.ts';
 import { modelSpec } from '../../src/models/index.ts';
-import {
-  JsonCache, RESNET20, type RunContext, type Section, correctOn, experimentKey, fmt, loadIntoModel, log, pct, readSection, readWeights, table, testLoader,
-} from './common.ts';
+import { JsonCache, RESNET20, type RunContext, type Section, correctOn, experimentKey, fmt, loadIntoModel, log, pct, readSection, readWeights, table, testLoader } from './common.ts';
 import { STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 import type { Exp1Data } from './exp1-ratio.ts';
+import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 const TESTS = ['ks', 'welch', 'bf', 'f'] as const;
 type TestName = (typeof TESTS)[number];
@@ -139,7 +138,7 @@ export function decoyScores(values: Float64Array, kernels: number, ks: number): 
 }
 
 /** A copy of `file` with the given kernels of each layer set to zero. */
-function zeroKernels(file: WeightsFile, kernelsByLayer: Map<string, Int32Array>): WeightsFile {
+function zeroKernels(file: SafetensorsFile, kernelsByLayer: Map<string, Int32Array>): SafetensorsFile {
   const tensors = new Map(file.tensors);
   for (const [name, idx] of kernelsByLayer) {
     const e = file.tensors.get(name)!;
@@ -265,7 +264,7 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
   const perKey: DetectorResult[] = [];
   let originalAcc = 0;
   try {
-    const accuracy = async (id: string, f: () => WeightsFile): Promise<number> => cache.getOr(`${id}|${ratio}|${images}`, async () => {
+    const accuracy = async (id: string, f: () => SafetensorsFile): Promise<number> => cache.getOr(`${id}|${ratio}|${images}`, async () => {
       loadIntoModel(model, f());
       return (await correctOn(model, loader)) / images;
     });

@@ -4,11 +4,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { modelSpec } from '../../src/models/index.ts';
-import {
-  type ImportanceMap, PSS_DEFAULTS, type Strategy, type WeightStrategy, type WeightsFile, convLayers, loadImportance, pssImportance, saveImportance,
-  taskLoss, taylorImportance, weightImportance, weightsDigest,
-} from '../../src/protect/index.ts';
+import { type ImportanceMap, PSS_DEFAULTS, type Strategy, type WeightStrategy, convLayers, loadImportance, pssImportance, saveImportance, taskLoss, taylorImportance, weightImportance, weightsDigest } from '../../src/protect/index.ts';
 import { type RunContext, cifarTaskData, denoiseTaskData, loadIntoModel, log } from './common.ts';
+import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 export const STRATEGIES: readonly Strategy[] = ['pss', 'random', 'magnitude', 'magnitude-asc', 'closest-mean', 'l1', 'taylor'];
 export const STRATEGY_LABELS: Record<string, string> = {
@@ -35,7 +33,7 @@ export function resnetSettings(quick: boolean): DataStrategySettings {
  * experiments); the data-driven strategies are cached in `cacheFile`.
  */
 export async function importanceOf(
-  strategy: Strategy, file: WeightsFile, arch: 'resnet20' | 'dncnn-17', seed: number, cacheFile: string, s: DataStrategySettings, sigma = 25,
+  strategy: Strategy, file: SafetensorsFile, arch: 'resnet20' | 'dncnn-17', seed: number, cacheFile: string, s: DataStrategySettings, sigma = 25,
 ): Promise<ImportanceMap> {
   const layers = convLayers(file.tensors);
   if (strategy !== 'pss' && strategy !== 'taylor') return weightImportance(strategy as WeightStrategy, file.tensors, layers, seed);

@@ -2,14 +2,16 @@
 // file's metadata) and, for a protected file, the key that unlocks it in memory.
 import { existsSync } from 'node:fs';
 import type { Module } from '../nn/index.ts';
-import { LoadStateDictError, describeReport } from '../nn/index.ts';
+import { describeReport } from '../nn/index.ts';
 import { type ModelSpec, modelSpec } from '../models/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import type { DecodedKeyToken } from '../crypto/index.ts';
-import { PROTECT_METADATA_KEY, type WeightsFile, loadWeightsFile, unlock } from '../protect/index.ts';
+import { PROTECT_METADATA_KEY, unlock } from '../protect/index.ts';
+import { WeightsMismatchError, loadWeightsSync } from '../models/weights.ts';
+import { type SafetensorsFile } from '../io/safetensors.ts';
 
 /** Reads a safetensors file, with "no such file" for a missing one. */
-export async function readModelFile(path: string): Promise<WeightsFile> {
+export async function readModelFile(path: string): Promise<SafetensorsFile> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   return readSafetensors(path);
 }
@@ -26,15 +28,15 @@ export function requireArchitecture(spec: ModelSpec | undefined, path: string, w
 }
 
 /** Builds the architecture and loads the file into it strictly: a wrong architecture fails here, clearly. */
-export function modelFor(spec: ModelSpec, file: WeightsFile, path: string): Module {
+export function modelFor(spec: ModelSpec, file: SafetensorsFile, path: string): Module {
   const model = spec.create();
   try {
-    loadWeightsFile(model, file);
+    loadWeightsSync(model, file);
   } catch (e) {
     model.dispose();
-    if (e instanceof LoadStateDictError) {
+    if (e instanceof WeightsMismatchError) {
       const said = file.metadata.architecture ? ` (the file says its architecture is '${file.metadata.architecture}')` : '';
-      throw new Error(`${path} is not a ${spec.name} model${said}: ${describeReport(e.report)}`);
+      throw new Error(`${path} is not a ${spec.name} model${said}: ${describeReport(e.report.report)}`);
     }
     throw e;
   }
@@ -42,7 +44,7 @@ export function modelFor(spec: ModelSpec, file: WeightsFile, path: string): Modu
   return model;
 }
 
-export function isProtected(file: WeightsFile): boolean {
+export function isProtected(file: SafetensorsFile): boolean {
   return file.metadata[PROTECT_METADATA_KEY] !== undefined;
 }
 

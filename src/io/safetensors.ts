@@ -15,6 +15,7 @@
 
 import * as fs from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
+import type { DType } from '../tensor/dtype.ts';
 
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16'
@@ -22,10 +23,6 @@ export type SafetensorsDtype =
   | 'U64' | 'U32' | 'U16' | 'U8'
   | 'BOOL';
 
-export type NnlockDtype =
-  | 'float64' | 'float32' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8'
-  | 'uint8' | 'bool';
 
 export interface TensorEntry {
   dtype: SafetensorsDtype;
@@ -36,7 +33,8 @@ export interface TensorEntry {
   data: Uint8Array;
 }
 
-export interface SafetensorsContents {
+/** A safetensors file in memory: raw tensor entries by name, and string metadata. The one file type. */
+export interface SafetensorsFile {
   tensors: Map<string, TensorEntry>;
   metadata: Record<string, string>;
 }
@@ -66,7 +64,7 @@ const DTYPE_RANK: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDty
   ['I32', 7], ['U32', 8], ['F32', 9], ['F64', 10], ['I64', 11], ['U64', 12],
 ]);
 
-const TO_NNLOCK: ReadonlyMap<SafetensorsDtype, NnlockDtype> = new Map<SafetensorsDtype, NnlockDtype>([
+const TO_NNLOCK: ReadonlyMap<SafetensorsDtype, DType> = new Map<SafetensorsDtype, DType>([
   ['F64', 'float64'], ['F32', 'float32'], ['F16', 'float16'], ['BF16', 'bfloat16'],
   ['I64', 'int64'], ['I32', 'int32'], ['I16', 'int16'], ['I8', 'int8'],
   ['U8', 'uint8'], ['BOOL', 'bool'],
@@ -91,7 +89,7 @@ export function dtypeSize(dtype: SafetensorsDtype): number {
   return size;
 }
 
-export function toNnlockDtype(dtype: SafetensorsDtype): NnlockDtype {
+export function toDType(dtype: SafetensorsDtype): DType {
   const nn = TO_NNLOCK.get(dtype);
   if (nn === undefined) {
     throw new SafetensorsError(
@@ -103,7 +101,7 @@ export function toNnlockDtype(dtype: SafetensorsDtype): NnlockDtype {
   return nn;
 }
 
-export function fromNnlockDtype(dtype: string): SafetensorsDtype {
+export function fromDType(dtype: string): SafetensorsDtype {
   const st = FROM_NNLOCK.get(dtype);
   if (st === undefined) throw new SafetensorsError(`nnlock dtype ${JSON.stringify(dtype)} has no safetensors equivalent`);
   return st;
@@ -213,7 +211,7 @@ function parseEntry(name: string, value: unknown, dataLength: number): RawEntry 
  * Parse a whole safetensors file held in memory. The returned tensors' data
  * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
  */
-export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
+export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (bytes.byteLength < 8) {
     throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   }
@@ -265,7 +263,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
 }
 
 /** Read and parse a safetensors file. Errors name the path. */
-export async function readSafetensors(path: string): Promise<SafetensorsContents> {
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
     const file = await fs.promises.readFile(path);

@@ -1,18 +1,14 @@
 // Tensors to and from safetensors files: the bridge between src/io/safetensors.ts (bytes) and
 // the tensor layer. Names and dtypes are kept as they are, so files move to and from PyTorch.
 import { type DType, type Tensor, fromBytes, toBytes } from '../tensor/index.ts';
-import { fromNnlockDtype, readSafetensors, serializeSafetensors, type TensorEntry, toNnlockDtype, writeSafetensors } from './safetensors.ts';
+import { fromDType, readSafetensors, serializeSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
 
-export interface TensorFile {
-  tensors: Map<string, Tensor>;
-  metadata: Record<string, string>;
-}
 
 /** Tensors from parsed safetensors entries (copies: the file buffer can be dropped). */
 export function tensorsFromEntries(entries: Map<string, TensorEntry>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   try {
-    for (const [name, e] of entries) out.set(name, fromBytes(e.data, e.shape, toNnlockDtype(e.dtype) as DType));
+    for (const [name, e] of entries) out.set(name, fromBytes(e.data, e.shape, toDType(e.dtype)));
   } catch (err) {
     for (const t of out.values()) t.dispose();
     throw err;
@@ -22,11 +18,12 @@ export function tensorsFromEntries(entries: Map<string, TensorEntry>): Map<strin
 
 export function entriesFromTensors(tensors: Map<string, Tensor>): Map<string, TensorEntry> {
   const out = new Map<string, TensorEntry>();
-  for (const [name, t] of tensors) out.set(name, { dtype: fromNnlockDtype(t.dtype), shape: t.shape, data: toBytes(t) });
+  for (const [name, t] of tensors) out.set(name, { dtype: fromDType(t.dtype), shape: t.shape, data: toBytes(t) });
   return out;
 }
 
-export async function readTensorFile(path: string): Promise<TensorFile> {
+/** A file's tensors decoded (the caller disposes them) and its metadata. */
+export async function readTensorFile(path: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   const { tensors, metadata } = await readSafetensors(path);
   return { tensors: tensorsFromEntries(tensors), metadata };
 }

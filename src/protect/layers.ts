@@ -7,7 +7,7 @@
 // Arithmetic (statistics, decoys, baselines) happens in float64 on converted copies.
 import { type DType, fromBytes, noGrad, scope, tensor, toBytes } from '../tensor/index.ts';
 import { toDtype } from '../ops/convert.ts';
-import { type SafetensorsDtype, type TensorEntry, dtypeSize, toNnlockDtype } from '../io/safetensors.ts';
+import { type SafetensorsDtype, type TensorEntry, dtypeSize, toDType } from '../io/safetensors.ts';
 
 const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
 
@@ -85,7 +85,7 @@ export function bytesToFloat64(bytes: Uint8Array, dtype: SafetensorsDtype): Floa
       // Half types have no JavaScript array: let libtorch convert.
       const n = copy.byteLength / 2;
       return noGrad(() => scope(() => {
-        const t = toDtype(fromBytes(copy, [n], toNnlockDtype(dtype) as DType), 'float64');
+        const t = toDtype(fromBytes(copy, [n], toDType(dtype) as DType), 'float64');
         return new Float64Array(toBytes(t).buffer);
       }));
     }
@@ -99,7 +99,7 @@ export function float64ToBytes(values: Float64Array, dtype: SafetensorsDtype): U
     case 'F64': return new Uint8Array(values.slice().buffer);
     case 'F32': return new Uint8Array(Float32Array.from(values).buffer);
     case 'F16': case 'BF16':
-      return noGrad(() => scope(() => toBytes(toDtype(tensor(values, [values.length], 'float64'), toNnlockDtype(dtype) as DType))));
+      return noGrad(() => scope(() => toBytes(toDtype(tensor(values, [values.length], 'float64'), toDType(dtype) as DType))));
     default: throw new Error(`float64ToBytes: ${dtype} is not a floating dtype`);
   }
 }

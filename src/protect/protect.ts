@@ -3,8 +3,7 @@
 // ordinary safetensors file (format.ts). The owner keeps the master key (the top tier's key);
 // every lower tier's key derives from it.
 import { randomBytes } from 'node:crypto';
-import type { TensorEntry } from '../io/safetensors.ts';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { tensorsFromEntries } from '../io/tensor-file.ts';
 import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAad, sectionKey, tierKey } from '../crypto/index.ts';
 import type { Module } from '../nn/index.ts';
@@ -13,16 +12,8 @@ import type { ImportanceMap } from './importance/scores.ts';
 import { type LayerSelection, selectKernels } from './selection.ts';
 import { decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
-import {
-  FORMAT_NAME, FORMAT_VERSION, PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer,
-  encodePayload, encodeSection, isProtectMetadataKey, serializeHeader, tierMetadataKey, weightsDigest,
-} from './format.ts';
+import { FORMAT_NAME, FORMAT_VERSION, PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer, encodePayload, encodeSection, isProtectMetadataKey, serializeHeader, tierMetadataKey, weightsDigest } from './format.ts';
 
-/** A safetensors file in memory: raw tensor entries and string metadata. */
-export interface WeightsFile {
-  tensors: Map<string, TensorEntry>;
-  metadata: Record<string, string>;
-}
 
 export interface CalibrateOptions {
   /** Targets of tiers 1..M−1 (or 1..M), higher is better; see calibrateFractions. */
@@ -63,7 +54,7 @@ export interface LayerSummary {
 }
 
 export interface ProtectResult {
-  file: WeightsFile;
+  file: SafetensorsFile;
   header: ProtectHeader;
   masterKey: Uint8Array;
   modelId: Uint8Array;
@@ -98,7 +89,7 @@ function loadFraction(model: Module, selections: readonly LayerSelection[], deco
   }
 }
 
-export async function protect(source: WeightsFile, o: ProtectOptions): Promise<ProtectResult> {
+export async function protect(source: SafetensorsFile, o: ProtectOptions): Promise<ProtectResult> {
   if (source.metadata[PROTECT_METADATA_KEY] !== undefined) {
     throw new ProtectError('ALREADY_PROTECTED', 'this model is already protected: protect the original file instead');
   }
@@ -189,22 +180,4 @@ export function tierTokens(masterKey: Uint8Array, modelId: Uint8Array, tiers: nu
     k.fill(0);
     return t;
   });
-}
-
-/** Loads a file's tensors into a model (strict: the architecture must match). */
-export function loadWeightsFile(model: Module, file: WeightsFile): void {
-  const tensors = tensorsFromEntries(file.tensors);
-  try {
-    model.loadStateDict(tensors);
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
-}
-
-export async function readWeightsFile(path: string): Promise<WeightsFile> {
-  return readSafetensors(path);
-}
-
-export async function writeWeightsFile(path: string, file: WeightsFile): Promise<void> {
-  await writeSafetensors(path, file.tensors, file.metadata);
 }

@@ -10,10 +10,9 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { tensorsFromEntries } from '../io/tensor-file.ts';
 import { type DecodedKeyToken, KeyError, decodeKeyToken, open, sectionAad, sectionKey, tierKey, verifyKeyCheck } from '../crypto/index.ts';
 import { convLayerOf, copyBytes } from './layers.ts';
-import {
-  ProtectError, type ProtectHeader, checkHeaderLayers, decodePayload, isProtectMetadataKey, parseHeader, readSection, weightsDigest,
-} from './format.ts';
-import { type WeightsFile, loadWeightsFile } from './protect.ts';
+import { ProtectError, type ProtectHeader, checkHeaderLayers, decodePayload, isProtectMetadataKey, parseHeader, readSection, weightsDigest } from './format.ts';
+import { loadWeightsSync } from '../models/weights.ts';
+import { type SafetensorsFile } from '../io/safetensors.ts';
 
 /** Metadata entry of a file unlocked below its top tier: "m/M" (it still holds decoys). */
 export const UNLOCKED_TIER_METADATA_KEY = 'nnlock.unlocked-tier';
@@ -25,7 +24,7 @@ export interface UnlockOptions {
 
 export interface UnlockResult {
   /** The restored model: tensors and the original metadata (this format's entries removed). */
-  file: WeightsFile;
+  file: SafetensorsFile;
   tier: number;
   tiers: number;
   keyTier: number;
@@ -39,14 +38,14 @@ function hex(s: string): Uint8Array {
 }
 
 /** The public facts of a protected file (no key needed). */
-export function inspectProtected(file: WeightsFile): ProtectHeader {
+export function inspectProtected(file: SafetensorsFile): ProtectHeader {
   const header = parseHeader(file.metadata);
   checkHeaderLayers(header, file.tensors);
   return header;
 }
 
 /** Restores tiers 1..m of a protected file in memory. The input is not modified. */
-export function unlock(file: WeightsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
+export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
   const header = inspectProtected(file);
   const M = header.tiers;
   const modelId = hex(header.modelId);
@@ -130,5 +129,5 @@ export function unlockedTensors(result: UnlockResult): Map<string, Tensor> {
 
 /** Loads an unlocked result into a model (strict: the architecture must match). */
 export function loadUnlocked(model: Module, result: UnlockResult): void {
-  loadWeightsFile(model, result.file);
+  loadWeightsSync(model, result.file);
 }

@@ -8,8 +8,8 @@ import {
   serializeSafetensors,
   readSafetensors,
   writeSafetensors,
-  toNnlockDtype,
-  fromNnlockDtype,
+  toDType,
+  fromDType,
   dtypeSize,
   SafetensorsError,
   MAX_HEADER_SIZE,
@@ -472,13 +472,13 @@ test('dtype mapping to nnlock names', () => {
     ['U8', 'uint8'], ['BOOL', 'bool'],
   ];
   for (const [st, nn] of pairs) {
-    assert.equal(toNnlockDtype(st), nn);
-    assert.equal(fromNnlockDtype(nn), st);
+    assert.equal(toDType(st), nn);
+    assert.equal(fromDType(nn), st);
   }
   for (const st of ['U16', 'U32', 'U64'] as SafetensorsDtype[]) {
-    assertSafetensorsError(() => toNnlockDtype(st), new RegExp(`${st} has no nnlock equivalent`));
+    assertSafetensorsError(() => toDType(st), new RegExp(`${st} has no nnlock equivalent`));
   }
-  assertSafetensorsError(() => toNnlockDtype('X' as SafetensorsDtype), /unknown dtype/);
-  assertSafetensorsError(() => fromNnlockDtype('uint16'), /no safetensors equivalent/);
-  assertSafetensorsError(() => fromNnlockDtype('complex64'), /no safetensors equivalent/);
+  assertSafetensorsError(() => toDType('X' as SafetensorsDtype), /unknown dtype/);
+  assertSafetensorsError(() => fromDType('uint16'), /no safetensors equivalent/);
+  assertSafetensorsError(() => fromDType('complex64'), /no safetensors equivalent/);
 });

@@ -5,7 +5,7 @@ import { relu } from '../../src/ops/activation.ts';
 import { adaptiveAvgPool2d } from '../../src/ops/pool.ts';
 import { flatten } from '../../src/ops/shape.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';
-import type { WeightsFile } from '../../src/protect/index.ts';
+import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 /** conv(3→8) → relu → conv(8→16) → relu → pool → linear(16→4). */
 export class TinyNet extends Module {
@@ -24,7 +24,7 @@ export function tinyNet(seed = 1): TinyNet {
 }
 
 /** A model's weights as an in-memory safetensors file. */
-export function fileOf(model: Module, metadata: Record<string, string> = {}): WeightsFile {
+export function fileOf(model: Module, metadata: Record<string, string> = {}): SafetensorsFile {
   return { tensors: noGrad(() => entriesFromTensors(model.stateDict())), metadata };
 }
 

@@ -7,11 +7,9 @@ import { manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
 import { randn } from '../../src/ops/creation.ts';
 import { mseLoss } from '../../src/ops/loss.ts';
 import type { Module } from '../../src/nn/index.ts';
-import {
-  type ConvLayer, type LayerSelection, breakpoints, calibrateFractions, convLayerOf, convLayers, loadUnlocked, loadWeightsFile, protect, restoredTotal,
-  tierTokens, unlock, weightImportance,
-} from '../../src/protect/index.ts';
+import { type ConvLayer, type LayerSelection, breakpoints, calibrateFractions, convLayerOf, convLayers, loadUnlocked, protect, restoredTotal, tierTokens, unlock, weightImportance } from '../../src/protect/index.ts';
 import { TinyNet, fileOf, tinyNet } from './fixtures.ts';
+import { loadWeightsSync } from '../../src/models/weights.ts';
 
 const checkLeaks = trackLeaks();
 
@@ -59,7 +57,7 @@ test('protect with calibrated tiers: each tier unlocks to the metric calibration
   manualSeed(4);
   const x = randn([8, 3, 8, 8]);
   const reference = new TinyNet();
-  loadWeightsFile(reference, original);
+  loadWeightsSync(reference, original);
   const target = noGrad(() => reference.forward(x));
   reference.dispose();
   // Higher is better: minus the MSE between the model's outputs and the original's.
@@ -73,7 +71,7 @@ test('protect with calibrated tiers: each tier unlocks to the metric calibration
     const probe = await protect(original, { importance, ratio: 0.3, tiers: 1, ...keys });
     const bottom = (() => {
       const m = new TinyNet();
-      loadWeightsFile(m, probe.file);
+      loadWeightsSync(m, probe.file);
       const v = evaluate(m);
       m.dispose();
       return v;

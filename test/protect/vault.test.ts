@@ -10,12 +10,10 @@ import { randn } from '../../src/ops/creation.ts';
 import { allclose, equal } from '../../src/ops/compare.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { readSafetensors, serializeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
-import {
-  PROTECT_METADATA_KEY, ProtectError, type ProtectResult, convLayers, deriveTierToken, inspectProtected, loadUnlocked, loadWeightsFile, protect, rankKernels,
-  readKeyFile, tierMetadataKey, tierTokens, unlock, unlockFile, weightImportance, weightsDigest, formatKeyFile, writeKeyFile,
-  type WeightsFile,
-} from '../../src/protect/index.ts';
+import { PROTECT_METADATA_KEY, ProtectError, type ProtectResult, convLayers, deriveTierToken, inspectProtected, loadUnlocked, protect, rankKernels, readKeyFile, tierMetadataKey, tierTokens, unlock, unlockFile, weightImportance, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
 import { TinyNet, changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
+import { type SafetensorsFile } from '../../src/io/safetensors.ts';
+import { loadWeightsSync } from '../../src/models/weights.ts';
 
 const checkLeaks = trackLeaks();
 
@@ -36,7 +34,7 @@ async function protectedModel(): Promise<ProtectResult> {
 }
 
 /** A copy of a file with one tensor's bytes replaced, or one metadata entry. */
-function edited(file: WeightsFile, edit: { tensor?: [string, (b: Uint8Array) => void]; meta?: [string, string] }): WeightsFile {
+function edited(file: SafetensorsFile, edit: { tensor?: [string, (b: Uint8Array) => void]; meta?: [string, string] }): SafetensorsFile {
   const tensors = new Map(file.tensors);
   if (edit.tensor) {
     const [name, change] = edit.tensor;
@@ -124,9 +122,9 @@ test('intermediate tiers restore exactly their prefix of each ranking, nested', 
 test('tier-0 outputs differ from the original; the full tier gives identical outputs', () => scope(async () => {
   const r = await protectedModel();
   const x = (manualSeed(3), randn([4, 3, 8, 8]));
-  const net = (w: WeightsFile) => {
+  const net = (w: SafetensorsFile) => {
     const m = new TinyNet();
-    loadWeightsFile(m, w);
+    loadWeightsSync(m, w);
     return m;
   };
   const [orig, tier0] = [original, r.file].map(net);

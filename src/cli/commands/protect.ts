@@ -2,15 +2,10 @@
 // safetensors file with decoys in place) and a key file (mode 0600) with one token per tier.
 import type { Command } from 'commander';
 import { existsSync, unlinkSync } from 'node:fs';
-import {
-  type ImportanceMap, PROTECT_METADATA_KEY, WEIGHT_ONLY_STRATEGIES, type WeightStrategy, assertStrategy, formatKeyFile, loadImportance, protect,
-  pssImportance, resolveLayers, taskLoss, taylorImportance, tierTokens, weightImportance, weightsDigest, writeKeyFile, writeWeightsFile,
-  type CalibrateOptions,
-} from '../../protect/index.ts';
+import { type ImportanceMap, PROTECT_METADATA_KEY, WEIGHT_ONLY_STRATEGIES, type WeightStrategy, assertStrategy, formatKeyFile, loadImportance, protect, pssImportance, resolveLayers, taskLoss, taylorImportance, tierTokens, weightImportance, weightsDigest, writeKeyFile, type CalibrateOptions } from '../../protect/index.ts';
 import type { Module } from '../../nn/index.ts';
-import {
-  architectureOf, evaluator, modelFor, parseLayers, parseNumberList, parseRatio, parseSeed, positiveInt, readModelFile, requireArchitecture, trainingData,
-} from './protect-args.ts';
+import { architectureOf, evaluator, modelFor, parseLayers, parseNumberList, parseRatio, parseSeed, positiveInt, readModelFile, requireArchitecture, trainingData } from './protect-args.ts';
+import { writeSafetensors } from '../../io/safetensors.ts';
 
 interface ProtectCliOptions {
   out: string;
@@ -130,7 +125,7 @@ Examples:
         r.masterKey.fill(0);
         await writeKeyFile(keyPath, formatKeyFile({ tokens, modelId: r.header.modelId, tiers: r.header.tiers, model: o.out }), { force: o.force });
         try {
-          await writeWeightsFile(o.out, r.file);
+          await writeSafetensors(o.out, r.file.tensors, r.file.metadata);
         } catch (e) {
           unlinkSync(keyPath); // keys of a model that was never written are useless
           throw e;

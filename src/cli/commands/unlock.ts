@@ -2,8 +2,9 @@
 // the unlocked model only when --out is given, and optionally measure it on validation data.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { inspectProtected, unlock, writeWeightsFile } from '../../protect/index.ts';
+import { inspectProtected, unlock } from '../../protect/index.ts';
 import { architectureOf, evaluator, keyFrom, modelFor, positiveInt, readModelFile } from './protect-args.ts';
+import { writeSafetensors } from '../../io/safetensors.ts';
 
 interface UnlockCliOptions {
   key?: string;
@@ -56,7 +57,7 @@ Examples:
         }
       }
       if (o.out) {
-        await writeWeightsFile(o.out, r.file);
+        await writeSafetensors(o.out, r.file.tensors, r.file.metadata);
         console.log(`unlocked model${r.tier < r.tiers ? ` (tier ${r.tier} of ${r.tiers}: still holds decoys)` : ''}: ${o.out}`);
       } else {
         console.log('nothing written (pass --out to write the unlocked model)');
