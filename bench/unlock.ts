@@ -25,7 +25,10 @@ import { libtorchVersion, manualSeed } from '../src/tensor/index.ts';
 import { modelSpec } from '../src/models/index.ts';
 import { entriesFromTensors } from '../src/io/tensor-file.ts';
 import { parseSafetensors, readSafetensors, serializeSafetensors } from '../src/io/safetensors.ts';
-import { convLayers, protect, tierTokens, unlock, weightImportance, weightsDigest } from '../src/protect/index.ts';
+import { computeImportance, protectModel, weightsDigest } from '../src/protect/index.ts';
+// The timed step is the synchronous core of unlockModel (no promise per iteration: timeIters is synchronous).
+import { unlock } from '../src/protect/unlock.ts';
+import { encodeKeyToken } from '../src/crypto/index.ts';
 import { type BenchReport, type CaseResult, compareCase, fmt, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 import { type SafetensorsFile } from '../src/io/safetensors.ts';
@@ -81,11 +84,11 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const sizes: Record<string, unknown> = {};
   for (const m of models) {
-    const layers = convLayers(m.file.tensors);
     const params = [...m.file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
-    const importance = weightImportance('l1', m.file.tensors, layers);
-    const p = await protect(m.file, { importance, ratio: RATIO, tiers: TIERS, masterKey: key(`${m.name} master`), modelId: key(`${m.name} id`).subarray(0, 16), architecture: m.name });
-    const tokens = tierTokens(p.masterKey, p.modelId, TIERS);
+    const { scores: importance } = await computeImportance('l1', m.file);
+    const masterToken = encodeKeyToken({ tier: TIERS, key: key(`${m.name} master`) });
+    const p = await protectModel(m.file, { importance, ratio: RATIO, tiers: TIERS, masterToken, modelId: key(`${m.name} id`).subarray(0, 16), architecture: m.name });
+    const tokens = p.tokens;
     const originalBytes = serializeSafetensors(m.file.tensors, m.file.metadata);
     const protectedBytes = serializeSafetensors(p.file.tensors, p.file.metadata);
     const selected = p.layers.reduce((n, l) => n + l.selected, 0);

@@ -5,10 +5,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
-import { tensorsFromEntries } from '../../src/io/tensor-file.ts';
+import { loadWeightsSync } from '../../src/models/weights.ts';
+import { type ImportanceMap, type ProtectedModel, denoiserTrainingData, protectModel } from '../../src/protect/index.ts';
+import { encodeKeyToken } from '../../src/crypto/index.ts';
 import type { Module } from '../../src/nn/index.ts';
 import { scope, noGrad } from '../../src/tensor/index.ts';
-import { sub } from '../../src/ops/arithmetic.ts';
 import { loadCifar10 } from '../../src/data/cifar10.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
@@ -100,22 +101,22 @@ export class JsonCache<T> {
 // Keys: fixed, reproducible master keys and model ids, one per key index (never use such keys for
 // real models: they are public). Decoys are drawn from a stream keyed by them.
 
-export function experimentKey(k: number): { masterKey: Uint8Array; modelId: Uint8Array } {
+export function experimentKey(k: number, tiers: number): { masterToken: string; modelId: Uint8Array } {
   const masterKey = new Uint8Array(createHash('sha256').update(`nnlock experiments master key ${k}`).digest());
   const modelId = new Uint8Array(createHash('sha256').update(`nnlock experiments model id ${k}`).digest().subarray(0, 16));
-  return { masterKey, modelId };
+  return { masterToken: encodeKeyToken({ tier: tiers, key: masterKey }), modelId };
+}
+
+/** protectModel with experiment key k (the same decoys on every run). */
+export async function protectWithKey(file: SafetensorsFile, k: number, o: { importance: ImportanceMap; ratio: number; tiers: number; architecture: string }): Promise<ProtectedModel> {
+  return protectModel(file, { ...o, ...experimentKey(k, o.tiers) });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Models
 
 export function loadIntoModel(model: Module, file: SafetensorsFile, strict = true): void {
-  const tensors = tensorsFromEntries(file.tensors);
-  try {
-    model.loadStateDict(tensors, { strict });
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
+  loadWeightsSync(model, file, { strict });
 }
 
 export async function readWeights(path: string): Promise<SafetensorsFile> {
@@ -193,20 +194,7 @@ export async function grayImages(dir: string, limit?: number): Promise<DenoiseIm
 
 /** PSS/Taylor data for DnCNN as the CLI builds it: `images` clean 40×40 train400 patches, evenly spread, σ noise, target = residual. */
 export async function denoiseTaskData(images: number, batch: number, seed: number, sigma: number): Promise<BatchSource> {
-  const patches = await denoisePatches(TRAIN400);
-  const step = Math.max(1, Math.floor(patches.length / images));
-  const picked = subset(patches, Array.from({ length: Math.min(images, patches.length) }, (_, i) => i * step));
-  const loader = DataLoader.denoise(picked, { batchSize: batch, shuffle: true, seed, workers: 0, sigma });
-  return {
-    batchCount: loader.batchCount,
-    async *epoch(e) {
-      for await (const b of loader.epoch(e)) {
-        const y = noGrad(() => sub(b.noisy, b.clean));
-        b.clean.dispose();
-        yield { x: b.noisy, y };
-      }
-    },
-  };
+  return denoiserTrainingData(await denoisePatches(TRAIN400), { images, batch, seed, sigma });
 }
 
 // ---------------------------------------------------------------------------------------------

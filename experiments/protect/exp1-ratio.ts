@@ -12,10 +12,11 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { modelSpec } from '../../src/models/index.ts';
-import { type ImportanceMap, type Strategy, convLayers, protect, selectedCount } from '../../src/protect/index.ts';
+import { type ImportanceMap, type Strategy, convLayers } from '../../src/protect/index.ts';
+import { selectedCount } from '../../src/protect/selection.ts';
 import { lineChartSvg } from '../lib/svg.ts';
 import {
-  JsonCache, RESNET20, type RunContext, type Section, correctOn, experimentKey, fmt, loadIntoModel, log, pct, readWeights, table, testLoader,
+  JsonCache, RESNET20, type RunContext, type Section, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, readWeights, table, testLoader,
 } from './common.ts';
 import { STRATEGIES, STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 
@@ -81,8 +82,7 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
     return cache.getOr(key, async () => {
       if (s === 'none') loadIntoModel(model, file);
       else {
-        const { masterKey, modelId } = experimentKey(k);
-        const p = await protect(file, { importance: await importanceFor(s, k), ratio: r, tiers: 1, masterKey, modelId, architecture: 'resnet20' });
+        const p = await protectWithKey(file, k, { importance: await importanceFor(s, k), ratio: r, tiers: 1, architecture: 'resnet20' });
         loadIntoModel(model, p.file);
       }
       return correctOn(model, part === 'sweep' ? sweepLoader : restLoader);

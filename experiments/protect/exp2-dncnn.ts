@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { imageGridPng, readImage, writePng, type GridTile } from '../../src/io/image.ts';
 import { modelSpec } from '../../src/models/index.ts';
-import { type Strategy, convLayers, protect, tierTokens, unlock } from '../../src/protect/index.ts';
+import { type Strategy, convLayers, unlockModel } from '../../src/protect/index.ts';
 import { evaluateDenoiser, mean, type DenoiseImage } from '../../src/train/evaluate.ts';
 import { barChartSvg } from '../lib/svg.ts';
 import {
-  DNCNN, JsonCache, type RunContext, type Section, SET12, TRAIN400, bitIdentical, experimentKey, fmt, grayImages, loadIntoModel, log, pct, readWeights, table,
+  DNCNN, JsonCache, type RunContext, type Section, SET12, TRAIN400, bitIdentical, fmt, grayImages, loadIntoModel, log, pct, protectWithKey, readWeights, table,
 } from './common.ts';
 import { type DataStrategySettings, STRATEGY_LABELS, importanceOf } from './importance.ts';
 
@@ -58,7 +58,6 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
     ? { images: 16, batch: 16, epochs: 1, taylorBatches: 1, seed: 0 }
     : { images: 64, batch: 16, epochs: 1, taylorBatches: 4, seed: 0 };
   const model = modelSpec('dncnn-17').create();
-  const { masterKey, modelId } = experimentKey(0);
   try {
     // 1. Pick the strategy: tier-0 PSNR on a few train400 images (lower = better protection).
     const validation = await grayImages(TRAIN400, quick ? 1 : 4);
@@ -68,7 +67,7 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
         const t = performance.now();
         const imp = await importanceOf(s, file, 'dncnn-17', 0, join(ctx.out, 'importance', `dncnn-${s}.safetensors`), settings, SIGMA);
         const seconds = (performance.now() - t) / 1000;
-        const p = await protect(file, { importance: imp, ratio: RATIO, tiers: TIERS, masterKey, modelId, architecture: 'dncnn-17' });
+        const p = await protectWithKey(file, 0, { importance: imp, ratio: RATIO, tiers: TIERS, architecture: 'dncnn-17' });
         loadIntoModel(model, p.file);
         const tier0Psnr = mean(evaluateDenoiser(model, validation, SIGMA, 0).map((r) => r.psnr));
         log(`exp2 candidate ${s}: tier-0 PSNR ${tier0Psnr.toFixed(2)} dB on ${validation.length} train400 images (importance ${seconds.toFixed(0)} s)`);
@@ -81,15 +80,15 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
 
     // 2. Protect with it; evaluate every tier on Set12 through the real unlock path.
     const importance = await importanceOf(best.strategy as Strategy, file, 'dncnn-17', 0, join(ctx.out, 'importance', `dncnn-${best.strategy}.safetensors`), settings, SIGMA);
-    const p = await protect(file, { importance, ratio: RATIO, tiers: TIERS, masterKey, modelId, architecture: 'dncnn-17' });
-    const tokens = tierTokens(p.masterKey, p.modelId, TIERS);
+    const p = await protectWithKey(file, 0, { importance, ratio: RATIO, tiers: TIERS, architecture: 'dncnn-17' });
+    const tokens = p.tokens;
     let images: DenoiseImage[] = await grayImages(SET12);
     if (quick) images = images.slice(0, 2);
     const gridNames = GRID_IMAGES.filter((n) => images.some((i) => i.name === n)).slice(0, quick ? 2 : 3);
     const tiers: TierEval[] = [];
     let full = p.file;
     for (let m = 0; m <= TIERS; m++) {
-      const unlocked = m === 0 ? p.file : unlock(p.file, tokens[m - 1]).file; // each tier with its own key
+      const unlocked = m === 0 ? p.file : (await unlockModel(p.file, tokens[m - 1])).file; // each tier with its own key
       if (m === TIERS) full = unlocked;
       const e = await cache.getOr(`tier|${best.strategy}|${m}|${images.length}`, async () => {
         const t = performance.now();
@@ -162,7 +161,7 @@ function render(d: Exp2Data, svg: string, quick: boolean): string {
   return [
     `DnCNN-S-25 (17 conv layers, ${d.totalKernels} kernels), all conv layers protected at ratio ${pct(d.ratio)} (${d.selected} kernels), ${d.tiers.length - 1} tiers with the default fractions ` +
       `f_m = 0.6 + 0.4·m/M (${d.fractions.map((f) => fmt(f, 3)).join(', ')}), master key = experiment key 0. Noise σ = ${d.sigma} (seeded per image as \`nnlock denoise --seed 0\`); ` +
-      `PSNR of clamp(noisy − net(noisy), 0, 1)${quick ? ' — QUICK RUN: only the first 2 Set12 images' : ' on all 12 Set12 images'}. Each tier is unlocked with its own tier key (\`unlock(file, tierToken)\`).`,
+      `PSNR of clamp(noisy − net(noisy), 0, 1)${quick ? ' — QUICK RUN: only the first 2 Set12 images' : ' on all 12 Set12 images'}. Each tier is unlocked with its own tier key (\`unlockModel(file, tierToken)\`).`,
     '',
     `**Importance strategy: ${STRATEGY_LABELS[d.strategy]}.** PSS with the defaults (1,024 patches × 2 epochs per layer) would take about ${pssDefaultMinutes} min for DnCNN here ` +
       `(extrapolated from the few-patch run below: the cost grows with patches × epochs), so PSS ran with **few patches**: ${s.images} clean 40×40 train400 patches (σ = 25 noise), batch ${s.batch}, ${s.epochs} epoch (${s.epochs * Math.ceil(s.images / s.batch)} Adam steps per layer, otherwise the defaults); ` +

@@ -23,11 +23,13 @@
 // published model with the flagged kernels set to zero (against zeroing the true decoys, an oracle).
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type Strategy, bytesToFloat64, convLayers, float64ToBytes, protect, selectKernels } from '../../src/protect/index.ts';
+import { type Strategy, convLayers } from '../../src/protect/index.ts';
+import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
+import { selectKernels } from '../../src/protect/selection.ts';
 import { type TestResult, brownForsytheTest, fTest, ksTest, welchTest } from '../lib/stats.ts';
 import { barChartSvg } from '../lib/svg.ts';
 import { modelSpec } from '../../src/models/index.ts';
-import { JsonCache, RESNET20, type RunContext, type Section, correctOn, experimentKey, fmt, loadIntoModel, log, pct, readSection, readWeights, table, testLoader } from './common.ts';
+import { JsonCache, RESNET20, type RunContext, type Section, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, readSection, readWeights, table, testLoader } from './common.ts';
 import { STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 import type { Exp1Data } from './exp1-ratio.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
@@ -184,8 +186,7 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
     const rows = new Map<string, LayerRow>();
     for (let k = 0; k < keys; k++) {
       const importance = await importanceOf(s, file, 'resnet20', k, s === 'pss' ? resnetImportanceFile(ctx, 'pss') : '', resnetSettings(ctx.quick));
-      const { masterKey, modelId } = experimentKey(k);
-      const p = await protect(file, { importance, ratio, tiers: 1, masterKey, modelId, architecture: 'resnet20' });
+      const p = await protectWithKey(file, k, { importance, ratio, tiers: 1, architecture: 'resnet20' });
       const selections = selectKernels(layers, importance, ratio);
       for (const sel of selections) {
         const l = sel.layer;
@@ -272,8 +273,7 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
     const importance = await importanceOf('pss', file, 'resnet20', 0, resnetImportanceFile(ctx, 'pss'), resnetSettings(ctx.quick));
     const selections = selectKernels(layers, importance, ratio);
     for (let k = 0; k < keys; k++) {
-      const { masterKey, modelId } = experimentKey(k);
-      const p = await protect(file, { importance, ratio, tiers: 1, masterKey, modelId, architecture: 'resnet20' });
+      const p = await protectWithKey(file, k, { importance, ratio, tiers: 1, architecture: 'resnet20' });
       const flaggedBy = new Map<string, Int32Array>();
       const truth = new Map<string, Int32Array>();
       let flagged = 0, hits = 0, chanceNum = 0;

@@ -18,10 +18,9 @@ import { modelSpec } from '../../src/models/index.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { train } from '../../src/train/loop.ts';
-import { protect } from '../../src/protect/index.ts';
 import { lineChartSvg } from '../lib/svg.ts';
 import {
-  JsonCache, RESNET20, RESNET20_NORM, type RunContext, type Section, cifarTrain1, correctOn, experimentKey, fmt, loadIntoModel, log, pct, range,
+  JsonCache, RESNET20, RESNET20_NORM, type RunContext, type Section, cifarTrain1, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, range,
   readSection, readWeights, table, testLoader,
 } from './common.ts';
 import { importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
@@ -74,8 +73,7 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
 
   const file = await readWeights(RESNET20);
   const importance = await importanceOf('pss', file, 'resnet20', 0, resnetImportanceFile(ctx, 'pss'), resnetSettings(quick));
-  const { masterKey, modelId } = experimentKey(0);
-  const published = (await protect(file, { importance, ratio, tiers: 1, masterKey, modelId, architecture: 'resnet20' })).file;
+  const published = (await protectWithKey(file, 0, { importance, ratio, tiers: 1, architecture: 'resnet20' })).file;
   const curveLoader = await testLoader(0, curveImages);
   const restLoader = await testLoader(curveImages, fullImages);
   const spec = modelSpec('resnet20');

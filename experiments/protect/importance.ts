@@ -3,9 +3,8 @@
 // the weight-only strategies cost a pass over the weights and are recomputed each time.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { modelSpec } from '../../src/models/index.ts';
-import { type ImportanceMap, PSS_DEFAULTS, type Strategy, type WeightStrategy, convLayers, loadImportance, pssImportance, saveImportance, taskLoss, taylorImportance, weightImportance, weightsDigest } from '../../src/protect/index.ts';
-import { type RunContext, cifarTaskData, denoiseTaskData, loadIntoModel, log } from './common.ts';
+import { type ImportanceMap, PSS_DEFAULTS, type Strategy, computeImportance, convLayers, isWeightOnly, loadImportance, saveImportance, weightsDigest } from '../../src/protect/index.ts';
+import { type RunContext, cifarTaskData, denoiseTaskData, log } from './common.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 export const STRATEGIES: readonly Strategy[] = ['pss', 'random', 'magnitude', 'magnitude-asc', 'closest-mean', 'l1', 'taylor'];
@@ -35,54 +34,38 @@ export function resnetSettings(quick: boolean): DataStrategySettings {
 export async function importanceOf(
   strategy: Strategy, file: SafetensorsFile, arch: 'resnet20' | 'dncnn-17', seed: number, cacheFile: string, s: DataStrategySettings, sigma = 25,
 ): Promise<ImportanceMap> {
-  const layers = convLayers(file.tensors);
-  if (strategy !== 'pss' && strategy !== 'taylor') return weightImportance(strategy as WeightStrategy, file.tensors, layers, seed);
+  if (isWeightOnly(strategy)) return (await computeImportance(strategy, file, undefined, { seed })).scores;
   const digest = Buffer.from(weightsDigest(file.tensors)).toString('hex');
   if (existsSync(cacheFile)) {
     const saved = await loadImportance(cacheFile);
     if (saved.source === digest && saved.strategy === strategy) return saved.scores;
     log(`${cacheFile} was made for other weights or settings: recomputing`);
   }
-  const spec = modelSpec(arch);
-  const model = spec.create();
-  try {
-    loadIntoModel(model, file);
-    model.eval();
-    const data = arch === 'resnet20' ? await cifarTaskData(s.images, s.batch, s.seed) : await denoiseTaskData(s.images, s.batch, s.seed, sigma);
-    const loss = taskLoss(spec.task);
-    const names = layers.map((l) => l.name);
-    const t0 = performance.now();
-    let scores: ImportanceMap;
-    let settings: Record<string, unknown>;
-    if (strategy === 'pss') {
-      const stepsPerLayer = s.epochs * Math.ceil(s.images / s.batch);
-      const total = stepsPerLayer * names.length;
-      let done = 0;
-      log(`${arch}: PSS importance, ${names.length} layers × ${stepsPerLayer} steps of ${s.batch} (${s.images} ${arch === 'resnet20' ? 'images' : 'patches'}, ${s.epochs} epoch(s))`);
-      settings = { ...PSS_DEFAULTS, images: s.images, batch: s.batch, epochs: s.epochs, seed: s.seed };
-      scores = await pssImportance(model, data, {
-        loss, layers: names, epochs: s.epochs, seed: s.seed,
-        onStep: (info) => {
-          done++;
-          if (done % Math.max(1, Math.floor(total / 20)) === 0 || done === total) {
-            const el = (performance.now() - t0) / 1000;
-            log(`  pss ${done}/${total} steps, layer ${info.layerIndex + 1}/${info.layerCount}, loss ${info.loss.toFixed(4)}, ~${Math.round((el / done) * (total - done))} s left`);
-          }
-        },
-      });
-    } else {
-      log(`${arch}: Taylor importance, ${s.taylorBatches} batches of ${s.batch}`);
-      settings = { batches: s.taylorBatches, batch: s.batch, images: s.images, seed: s.seed };
-      scores = await taylorImportance(model, data, { loss, layers: names, batches: s.taylorBatches });
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    mkdirSync(dirname(cacheFile), { recursive: true });
-    log(`${arch}: ${strategy} importance in ${seconds.toFixed(0)} s → ${cacheFile}`);
-    await saveImportance(cacheFile, scores, { strategy, settings: { ...settings, seconds }, source: digest, architecture: arch });
-    return scores;
-  } finally {
-    model.dispose();
-  }
+  const data = arch === 'resnet20' ? await cifarTaskData(s.images, s.batch, s.seed) : await denoiseTaskData(s.images, s.batch, s.seed, sigma);
+  const layers = convLayers(file.tensors).length;
+  const stepsPerLayer = s.epochs * Math.ceil(s.images / s.batch);
+  const total = stepsPerLayer * layers;
+  const t0 = performance.now();
+  let done = 0;
+  log(strategy === 'pss'
+    ? `${arch}: PSS importance, ${layers} layers × ${stepsPerLayer} steps of ${s.batch} (${s.images} ${arch === 'resnet20' ? 'images' : 'patches'}, ${s.epochs} epoch(s))`
+    : `${arch}: Taylor importance, ${s.taylorBatches} batches of ${s.batch}`);
+  const imp = await computeImportance(strategy, file, data, {
+    architecture: arch, seed: s.seed, pss: { epochs: s.epochs }, batches: s.taylorBatches,
+    settings: { images: s.images, batch: s.batch, ...(strategy === 'pss' ? { epochs: s.epochs } : {}) },
+    onStep: (info) => {
+      done++;
+      if (done % Math.max(1, Math.floor(total / 20)) === 0 || done === total) {
+        const el = (performance.now() - t0) / 1000;
+        log(`  pss ${done}/${total} steps, layer ${info.layerIndex + 1}/${info.layerCount}, loss ${info.loss.toFixed(4)}, ~${Math.round((el / done) * (total - done))} s left`);
+      }
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  log(`${arch}: ${strategy} importance in ${seconds.toFixed(0)} s → ${cacheFile}`);
+  await saveImportance(cacheFile, imp.scores, { ...imp, settings: { ...imp.settings, seconds } });
+  return imp.scores;
 }
 
 export function resnetImportanceFile(ctx: RunContext, strategy: 'pss' | 'taylor'): string {

@@ -1,11 +1,33 @@
 // Selective protection of CNNs (Tian, Zhou and Duan, CVPR 2021): kernel importance, selection,
-// DPRM decoys, nested tiers, the protected-file format, protect and unlock.
-export * from './layers.ts';
-export * from './importance/index.ts';
-export * from './selection.ts';
-export * from './decoys.ts';
-export * from './tiers.ts';
-export * from './format.ts';
-export * from './protect.ts';
-export * from './unlock.ts';
-export * from './keys.ts';
+// DPRM decoys, nested tiers, the protected-file format, protect and unlock. This is `nnlock/protect`:
+// the API (api.ts) and what its callers need around it. The parts (selection.ts, decoys.ts,
+// tiers.ts, format.ts, ...) are imported from their files by whoever studies them.
+export {
+  type ModelSource, type ProtectModelOptions, type ProtectedModel, type WriteProtectedOptions, type UnlockModelOptions, type UnlockSummary,
+  type UnlockedModel, type TierToken, protectModel, writeProtected, unlockModel, deriveKeys, isProtected,
+} from './api.ts';
+export { type ComputeImportanceOptions, type ImportanceStep, type PssSettings, computeImportance, isWeightOnly } from './importance/compute.ts';
+export { type ImportanceMap, type LayerScores, type Strategy, STRATEGIES, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './importance/scores.ts';
+export { type ImportanceFile, type ImportanceInfo, loadImportance, saveImportance } from './importance/io.ts';
+export { PSS_DEFAULTS } from './importance/pss.ts';
+export { type DenoisePairs, type DenoiserDataOptions, denoiserTrainingData, residualSource } from './importance/training-data.ts';
+export { type ConvLayer, convLayers, resolveLayers } from './layers.ts';
+export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type ProtectHeader, type ProtectedLayerInfo, weightsDigest } from './format.ts';
+export type { CalibrationResult } from './tiers.ts';
+export { type LayerProgress, type LayerSummary } from './protect.ts';
+export { UNLOCKED_TIER_METADATA_KEY, inspectProtected } from './unlock.ts';
+export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
+export { KeyError, type KeyErrorCode } from '../crypto/index.ts';
+
+// The lower level, still used by `nnlock demo`, the CLI's model loading and the package check;
+// new code calls protectModel / unlockModel (protect() hands out the master key's bytes).
+/** @deprecated use protectModel: protect() returns the master key's bytes, which the caller must wipe. */
+export { protect } from './protect.ts';
+/** @deprecated use protectModel's tokens. */
+export { tierTokens } from './protect.ts';
+/** @deprecated use unlockModel. */
+export { unlock } from './unlock.ts';
+/** @deprecated use computeImportance. */
+export { weightImportance } from './importance/baselines.ts';
+/** @deprecated key files are read as tokens: readKeyToken. */
+export { readKeyFile } from './keys.ts';

@@ -5,8 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { type DecodedKeyToken, KeyError, decodeKeyToken, encodeKeyToken, tierKey, verifyKeyCheck } from '../crypto/index.ts';
-import type { ProtectHeader } from './format.ts';
+import { type DecodedKeyToken, KeyError, decodeKeyToken } from '../crypto/index.ts';
 
 export interface KeyFileInfo {
   /** Tokens of the tiers to write, any order. */
@@ -32,15 +31,26 @@ export async function writeKeyFile(path: string, text: string, options: { force?
   await writeFileAtomic(path, text, { mode: 0o600 });
 }
 
-/** Every token in a key file's text (or a bare token). */
-export function parseKeyTokens(text: string): DecodedKeyToken[] {
-  const candidates = text.split('\n').filter((l) => !l.trim().startsWith('#')).flatMap((l) => l.match(/nnlock1-\S+/g) ?? []);
-  if (candidates.length === 0) throw new KeyError('MALFORMED_TOKEN', 'malformed key token: no nnlock1-… token found');
-  return candidates.map((c) => decodeKeyToken(c));
-}
-
 /** The highest-tier key of a key file. */
 export async function readKeyFile(path: string): Promise<DecodedKeyToken> {
+  return decodeKeyToken(await readKeyToken(path));
+}
+
+/** The token of the highest tier in a key file's text (or a bare token). */
+export function highestToken(text: string): string {
+  const candidates = text.split('\n').filter((l) => !l.trim().startsWith('#')).flatMap((l) => l.match(/nnlock1-\S+/g) ?? []);
+  if (candidates.length === 0) throw new KeyError('MALFORMED_TOKEN', 'malformed key token: no nnlock1-… token found');
+  let best = { tier: -1, token: '' };
+  for (const c of candidates) {
+    const d = decodeKeyToken(c);
+    d.key.fill(0);
+    if (d.tier > best.tier) best = { tier: d.tier, token: c };
+  }
+  return best.token;
+}
+
+/** The highest-tier token of a key file (it derives every tier below). */
+export async function readKeyToken(path: string): Promise<string> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -48,20 +58,5 @@ export async function readKeyFile(path: string): Promise<DecodedKeyToken> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`cannot read key file ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  const tokens = parseKeyTokens(text);
-  return tokens.reduce((best, t) => (t.tier > best.tier ? t : best));
-}
-
-/** Token of a lower tier from a key of a protected model (checked against the model first). */
-export function deriveTierToken(header: ProtectHeader, key: DecodedKeyToken, tier: number): string {
-  const modelId = new Uint8Array(Buffer.from(header.modelId, 'hex'));
-  if (key.tier < 1 || key.tier > header.tiers) throw new KeyError('WRONG_KEY', `wrong key: it is a tier-${key.tier} key, but this model has tiers 1..${header.tiers}`);
-  verifyKeyCheck(key.key, modelId, key.tier, header.keyChecks[key.tier - 1]);
-  if (!Number.isInteger(tier) || tier < 1) throw new RangeError(`tier must be an integer ≥ 1, got ${tier}`);
-  const k = tierKey(key.key, key.tier, tier, modelId);
-  try {
-    return encodeKeyToken({ tier, key: k });
-  } finally {
-    k.fill(0);
-  }
+  return highestToken(text);
 }

@@ -4,7 +4,7 @@
 // every lower tier's key derives from it.
 import { randomBytes } from 'node:crypto';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
-import { tensorsFromEntries } from '../io/tensor-file.ts';
+import { loadWeightsSync } from '../models/weights.ts';
 import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAad, sectionKey, tierKey } from '../crypto/index.ts';
 import type { Module } from '../nn/index.ts';
 import { type ConvLayer, copyBytes, resolveLayers } from './layers.ts';
@@ -43,6 +43,18 @@ export interface ProtectOptions {
   masterKey?: Uint8Array;
   /** Default 16 fresh random bytes. */
   modelId?: Uint8Array;
+  /** Called after each layer's decoys are drawn. */
+  onLayer?: (info: LayerProgress) => void;
+}
+
+/** What onLayer reports: one protected layer done. */
+export interface LayerProgress {
+  layer: string;
+  /** 0-based position among the protected layers. */
+  index: number;
+  count: number;
+  kernels: number;
+  selected: number;
 }
 
 export interface LayerSummary {
@@ -81,14 +93,13 @@ function loadFraction(model: Module, selections: readonly LayerSelection[], deco
     const e = original.get(s.layer.name)!;
     entries.set(s.layer.name, { ...e, data: restorePrefix(decoyed.get(s.layer.name)!, e.data, s, prefixCount(s.ranked.length, f)) });
   }
-  const tensors = tensorsFromEntries(entries);
-  try {
-    model.loadStateDict(tensors, { strict: false });
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
+  loadWeightsSync(model, { tensors: entries, metadata: {} }, { strict: false, source: 'the partially restored protected weights' });
 }
 
+/**
+ * Protects an in-memory file. The lower level of protectModel (api.ts): it returns the master key's
+ * bytes, which the caller must wipe; on failure it wipes the key itself.
+ */
 export async function protect(source: SafetensorsFile, o: ProtectOptions): Promise<ProtectResult> {
   if (source.metadata[PROTECT_METADATA_KEY] !== undefined) {
     throw new ProtectError('ALREADY_PROTECTED', 'this model is already protected: protect the original file instead');
@@ -101,24 +112,31 @@ export async function protect(source: SafetensorsFile, o: ProtectOptions): Promi
   const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers);
   const selections = selectKernels(layers, o.importance, o.ratio);
   const masterKey = o.masterKey ? new Uint8Array(o.masterKey) : generateMasterKey();
+  try {
+    return await protectWith(source, o, selections, layers, M, masterKey);
+  } catch (e) {
+    masterKey.fill(0);
+    throw e;
+  }
+}
+
+async function protectWith(source: SafetensorsFile, o: ProtectOptions, selections: LayerSelection[], layers: ConvLayer[], M: number, masterKey: Uint8Array): Promise<ProtectResult> {
   if (masterKey.length !== KEY_BYTES) throw new RangeError(`the master key must be ${KEY_BYTES} bytes`);
   const modelId = o.modelId ? new Uint8Array(o.modelId) : new Uint8Array(randomBytes(16));
   if (modelId.length !== 16) throw new RangeError('modelId must be 16 bytes');
 
   // Decoys first: calibration measures the partially restored protected model.
   const decoyed = new Map<string, Uint8Array>();
-  for (const s of selections) decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId));
+  for (const [index, s] of selections.entries()) {
+    decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId));
+    o.onLayer?.({ layer: s.layer.name, index, count: selections.length, kernels: s.layer.kernels, selected: s.ranked.length });
+  }
 
   let fractions: number[];
   let calibration: CalibrationResult | undefined;
   if (o.calibrate) {
     const c = o.calibrate;
-    const base = tensorsFromEntries(source.tensors);
-    try {
-      c.model.loadStateDict(base);
-    } finally {
-      for (const t of base.values()) t.dispose();
-    }
+    loadWeightsSync(c.model, source, { source: 'the weights to protect' });
     calibration = await calibrateFractions({
       selections, targets: c.targets, tiers: o.tiers ?? c.targets.length + 1, onEvaluate: c.onEvaluate,
       metricAt: async (f) => {

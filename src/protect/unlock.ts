@@ -1,17 +1,12 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
-// original kernels back, in memory. Nothing is written unless asked (unlockFile with `out`), and
+// original kernels back, in memory (unlockModel in api.ts adds reading and loading), and
 // every check runs before anything is restored or written: the key's fingerprint ("wrong key"),
 // the tier, the digest of the published weights ("the protected weights were modified"), then the
 // authentication of every section needed.
-import type { Tensor } from '../tensor/index.ts';
-import type { Module } from '../nn/index.ts';
 import type { TensorEntry } from '../io/safetensors.ts';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
-import { tensorsFromEntries } from '../io/tensor-file.ts';
 import { type DecodedKeyToken, KeyError, decodeKeyToken, open, sectionAad, sectionKey, tierKey, verifyKeyCheck } from '../crypto/index.ts';
 import { convLayerOf, copyBytes } from './layers.ts';
 import { ProtectError, type ProtectHeader, checkHeaderLayers, decodePayload, isProtectMetadataKey, parseHeader, readSection, weightsDigest } from './format.ts';
-import { loadWeightsSync } from '../models/weights.ts';
 import { type SafetensorsFile } from '../io/safetensors.ts';
 
 /** Metadata entry of a file unlocked below its top tier: "m/M" (it still holds decoys). */
@@ -44,7 +39,7 @@ export function inspectProtected(file: SafetensorsFile): ProtectHeader {
   return header;
 }
 
-/** Restores tiers 1..m of a protected file in memory. The input is not modified. */
+/** Restores tiers 1..m of a protected file in memory. The input is not modified (unlockModel is the API). */
 export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
   const header = inspectProtected(file);
   const M = header.tiers;
@@ -112,22 +107,4 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
   } finally {
     token.key.fill(0);
   }
-}
-
-/** Reads a protected file and unlocks it; writes the result to `out` only when given. */
-export async function unlockFile(path: string, key: string | DecodedKeyToken, options: UnlockOptions & { out?: string } = {}): Promise<UnlockResult> {
-  const file = await readSafetensors(path);
-  const result = unlock(file, key, options);
-  if (options.out) await writeSafetensors(options.out, result.file.tensors, result.file.metadata);
-  return result;
-}
-
-/** The unlocked tensors as engine tensors (the caller disposes them). */
-export function unlockedTensors(result: UnlockResult): Map<string, Tensor> {
-  return tensorsFromEntries(result.file.tensors);
-}
-
-/** Loads an unlocked result into a model (strict: the architecture must match). */
-export function loadUnlocked(model: Module, result: UnlockResult): void {
-  loadWeightsSync(model, result.file);
 }

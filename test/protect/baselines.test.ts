@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
-import { convLayerOf, rankKernels, weightImportance, weightScores } from '../../src/protect/index.ts';
+import { convLayerOf, rankKernels, weightImportance, weightScores } from '../../src/protect/internals.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 
 const checkLeaks = trackLeaks();

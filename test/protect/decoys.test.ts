@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
-import { convLayerOf, decoyLayer, positionStats } from '../../src/protect/index.ts';
+import { convLayerOf, decoyLayer, positionStats } from '../../src/protect/internals.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 import { KeyedStream } from '../../src/crypto/index.ts';
 import { changedKernels, testKey } from './fixtures.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
 import {
   PROTECT_METADATA_KEY, ProtectError, decodePayload, encodePayload, parseHeader, serializeHeader, weightsDigest, type ProtectHeader,
-} from '../../src/protect/index.ts';
+} from '../../src/protect/internals.ts';
 
 const checkLeaks = trackLeaks();
 

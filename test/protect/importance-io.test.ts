@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
-import { IMPORTANCE_METADATA_KEY, checkImportanceCovers, convLayers, layerScores, loadImportance, saveImportance } from '../../src/protect/index.ts';
+import { IMPORTANCE_METADATA_KEY, checkImportanceCovers, convLayers, layerScores, loadImportance, saveImportance } from '../../src/protect/internals.ts';
 import { fileOf, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();

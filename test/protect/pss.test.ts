@@ -16,7 +16,7 @@ import { toDtype } from '../../src/ops/convert.ts';
 import {
   LOG_ALPHA_MAX, LOG_ALPHA_MIN, convLayerOf, hardConcreteGate, l0Penalty, pssImportance, rankKernels,
   taskLoss, taylorImportance, weightScores,
-} from '../../src/protect/index.ts';
+} from '../../src/protect/internals.ts';
 import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';

@@ -4,7 +4,7 @@ import { trackLeaks } from '../helpers/leaks.ts';
 import {
   type ConvLayer, type LayerSelection, checkFractions, checkStrictTiers, convLayerOf, defaultFractions, layerScores, prefixCount,
   rankKernels, selectKernels, selectedCount, tierCounts,
-} from '../../src/protect/index.ts';
+} from '../../src/protect/internals.ts';
 
 const checkLeaks = trackLeaks();
 

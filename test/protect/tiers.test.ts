@@ -7,7 +7,7 @@ import { manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
 import { randn } from '../../src/ops/creation.ts';
 import { mseLoss } from '../../src/ops/loss.ts';
 import type { Module } from '../../src/nn/index.ts';
-import { type ConvLayer, type LayerSelection, breakpoints, calibrateFractions, convLayerOf, convLayers, loadUnlocked, protect, restoredTotal, tierTokens, unlock, weightImportance } from '../../src/protect/index.ts';
+import { type ConvLayer, type LayerSelection, breakpoints, calibrateFractions, convLayerOf, convLayers, protect, restoredTotal, tierTokens, unlock, weightImportance } from '../../src/protect/internals.ts';
 import { TinyNet, fileOf, tinyNet } from './fixtures.ts';
 import { loadWeightsSync } from '../../src/models/weights.ts';
 
@@ -87,7 +87,7 @@ test('protect with calibrated tiers: each tier unlocks to the metric calibration
     const tokens = tierTokens(r.masterKey, r.modelId, 3);
     for (let m = 0; m <= 3; m++) {
       const net = new TinyNet();
-      loadUnlocked(net, unlock(r.file, tokens[2], { tier: m }));
+      loadWeightsSync(net, unlock(r.file, tokens[2], { tier: m }).file);
       assert.equal(evaluate(net), cal.metrics[m], `tier ${m}`);
       net.dispose();
     }

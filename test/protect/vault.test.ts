@@ -10,7 +10,11 @@ import { randn } from '../../src/ops/creation.ts';
 import { allclose, equal } from '../../src/ops/compare.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { readSafetensors, serializeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
-import { PROTECT_METADATA_KEY, ProtectError, type ProtectResult, convLayers, deriveTierToken, inspectProtected, loadUnlocked, protect, rankKernels, readKeyFile, tierMetadataKey, tierTokens, unlock, unlockFile, weightImportance, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
+import { PROTECT_METADATA_KEY, ProtectError, convLayers, deriveKeys, inspectProtected, readKeyToken, unlockModel, weightImportance, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
+import { tierMetadataKey } from '../../src/protect/format.ts';
+import { type ProtectResult, protect, tierTokens } from '../../src/protect/protect.ts';
+import { unlock } from '../../src/protect/unlock.ts';
+import { rankKernels } from '../../src/protect/selection.ts';
 import { TinyNet, changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 import { loadWeightsSync } from '../../src/models/weights.ts';
@@ -129,7 +133,7 @@ test('tier-0 outputs differ from the original; the full tier gives identical out
   };
   const [orig, tier0] = [original, r.file].map(net);
   const full = new TinyNet();
-  loadUnlocked(full, unlock(r.file, tokens[2]));
+  loadWeightsSync(full, unlock(r.file, tokens[2]).file);
   try {
     noGrad(() => {
       const yo = orig.forward(x);
@@ -144,11 +148,11 @@ test('tier-0 outputs differ from the original; the full tier gives identical out
 test('key chain: tokens of lower tiers derive from higher ones only', async () => {
   const r = await protectedModel();
   const header = inspectProtected(r.file);
-  assert.equal(deriveTierToken(header, decodeKeyToken(tokens[2]), 1), tokens[0]);
-  assert.equal(deriveTierToken(header, decodeKeyToken(tokens[1]), 1), tokens[0]);
-  assert.equal(deriveTierToken(header, decodeKeyToken(tokens[1]), 2), tokens[1]);
-  assert.throws(() => deriveTierToken(header, decodeKeyToken(tokens[0]), 2), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW');
-  assert.throws(() => deriveTierToken(header, { tier: 3, key: testKey(8) }, 1), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY');
+  assert.deepEqual(await deriveKeys(header, tokens[2], [1]), [{ tier: 1, token: tokens[0] }]);
+  assert.deepEqual(await deriveKeys(header, tokens[1], [1]), [{ tier: 1, token: tokens[0] }]);
+  assert.deepEqual(await deriveKeys(header, tokens[1], [2]), [{ tier: 2, token: tokens[1] }]);
+  await assert.rejects(deriveKeys(header, tokens[0], [2]), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW');
+  await assert.rejects(deriveKeys(header, encodeKeyToken({ tier: 3, key: testKey(8) }), [1]), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY');
 });
 
 test('a lower-tier key asking for a higher tier: TIER_TOO_LOW', async () => {
@@ -219,7 +223,7 @@ test('a changed decoy (or any weight) is reported as modified weights', async ()
   assert.throws(() => unlock(forged, tokens[2]), (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY');
 });
 
-test('files: protect, key file (0600), unlock writes only when asked and nothing on failure', async () => {
+test('files: key file (0600), its highest token, unlockModel from a path', async () => {
   const r = await protectedModel();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-vault-'));
   try {
@@ -229,21 +233,16 @@ test('files: protect, key file (0600), unlock writes only when asked and nothing
     await writeKeyFile(keyPath, formatKeyFile({ tokens, modelId: r.header.modelId, tiers: 3 }));
     assert.equal(fs.statSync(keyPath).mode & 0o777, 0o600);
     await assert.rejects(writeKeyFile(keyPath, 'x'), /refusing to overwrite/);
-    const key = await readKeyFile(keyPath);
-    assert.equal(key.tier, 3);
-    const out = path.join(dir, 'unlocked.safetensors');
-    const u = await unlockFile(prot, key);
+    const key = await readKeyToken(keyPath);
+    assert.equal(key, tokens[2]);
+    const u = await unlockModel(prot, key);
     assert.equal(u.tier, 3);
-    assert.ok(!fs.existsSync(out));
-    await unlockFile(prot, tokens[1], { out });
-    const back = await readSafetensors(out);
-    assert.equal(back.metadata['nnlock.unlocked-tier'], '2/3');
-    fs.unlinkSync(out);
-    await assert.rejects(unlockFile(prot, encodeKeyToken({ tier: 3, key: testKey(9) }), { out }), /wrong key/);
-    await assert.rejects(unlockFile(prot, tokens[0], { tier: 3, out }), /cannot unlock tier 3/);
-    assert.ok(!fs.existsSync(out));
-    await assert.rejects(unlockFile(path.join(dir, 'missing.safetensors'), tokens[2]), /no such file/);
-    await assert.rejects(readKeyFile(path.join(dir, 'missing.keys')), /no such file/);
+    const two = await unlockModel(prot, tokens[1]);
+    assert.equal(two.file.metadata['nnlock.unlocked-tier'], '2/3');
+    await assert.rejects(unlockModel(prot, encodeKeyToken({ tier: 3, key: testKey(9) })), /wrong key/);
+    await assert.rejects(unlockModel(prot, tokens[0], { tier: 3 }), /cannot unlock tier 3/);
+    await assert.rejects(unlockModel(path.join(dir, 'missing.safetensors'), tokens[2]), /no such file/);
+    await assert.rejects(readKeyToken(path.join(dir, 'missing.keys')), /no such file/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

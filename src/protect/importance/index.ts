@@ -1,7 +1,9 @@
-// Kernel importance: strategies, data interface and importance files.
+// Kernel importance: strategies, the one dispatcher, training data and importance files.
 export * from './scores.ts';
 export * from './data.ts';
 export * from './baselines.ts';
 export * from './pss.ts';
 export * from './taylor.ts';
 export * from './io.ts';
+export * from './compute.ts';
+export * from './training-data.ts';

@@ -1,0 +1,140 @@
+// What the `nnlock protect` verbs share: the key token from the command line, the model file and
+// its architecture, and the data behind the small interfaces the library takes (a BatchSource for
+// PSS and Taylor, an evaluate function for calibration and reports). Data access stays here, so
+// src/protect never depends on how data is found on disk.
+//
+// (src/cli/model-args.ts, the model engineer's, loads models for eval/denoise and unlocks protected
+// ones there; the few lines it shares with this file are not worth coupling the two.)
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import type { Module } from '../../../nn/index.ts';
+import { type ModelSpec, modelSpec } from '../../../models/index.ts';
+import { loadWeightsSync } from '../../../models/weights.ts';
+import { type SafetensorsFile, readSafetensors } from '../../../io/safetensors.ts';
+import { DataLoader } from '../../../data/loader.ts';
+import { denoisePatches } from '../../../data/denoise-patches.ts';
+import { forEachImage, listImages } from '../../../data/image-folder.ts';
+import type { BatchSource } from '../../../data/batch-source.ts';
+import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../../train/evaluate.ts';
+import { denoiserTrainingData, readKeyToken } from '../../../protect/index.ts';
+import { loadDataset, normalisationFrom } from '../../data-args.ts';
+import { UsageError } from '../../errors.ts';
+import type { CliIO, Output } from '../../io.ts';
+import { type Progress, progress } from '../../progress.ts';
+
+/** The tier token from --token, --keys or $NNLOCK_KEY (a token on the command line is visible to other local users). */
+export async function tokenFrom(o: { token?: string; keys?: string }, io: CliIO): Promise<string> {
+  if (o.token !== undefined && o.keys !== undefined) throw new UsageError('give --token or --keys, not both');
+  if (o.token !== undefined) return o.token;
+  if (o.keys !== undefined) return readKeyToken(o.keys);
+  if (io.env.NNLOCK_KEY) return io.env.NNLOCK_KEY;
+  throw new UsageError('no key given: pass --keys <file> (or --token <token>, or set NNLOCK_KEY)');
+}
+
+/** Refuses to start work whose output could not be written anyway. */
+export function refuseOverwrite(paths: readonly (string | undefined)[], force: boolean | undefined): void {
+  if (force) return;
+  for (const p of paths) if (p !== undefined && existsSync(p)) throw new Error(`${p} exists (use --force to overwrite)`);
+}
+
+/** Reads a safetensors file, with "no such file" for a missing one. */
+export async function readModel(path: string): Promise<SafetensorsFile> {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  return readSafetensors(path);
+}
+
+/** The architecture named by --arch or the file's metadata (undefined when neither says). */
+export function specOf(arch: string | undefined, metadata: Record<string, string>): ModelSpec | undefined {
+  const name = arch ?? metadata.architecture;
+  return name ? modelSpec(name) : undefined;
+}
+
+export function requireSpec(spec: ModelSpec | undefined, path: string, why: string): ModelSpec {
+  if (!spec) throw new UsageError(`${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);
+  return spec;
+}
+
+/** A ratio of kernels, in [0, 1). */
+export function ratio(v: string): number {
+  const r = Number(v);
+  if (v.trim() === '' || !(r >= 0 && r < 1)) throw new InvalidArgumentError(`must be a number in [0, 1), got '${v}'`);
+  return r;
+}
+
+/** `--data cifar10:<dir>` is accepted as well as a plain path. */
+function dataPath(spec: string): string {
+  return spec.replace(/^(cifar10|images):/, '');
+}
+
+/**
+ * Training data for PSS and Taylor: the first `images` CIFAR-10 training images, normalised as the
+ * weights file says, for classifiers; for denoisers the clean 40×40 patches of an image folder
+ * (denoiserTrainingData: evenly spread, seeded noise, target = the residual).
+ */
+export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: { images: number; batch: number; seed: number; sigma: number }): Promise<BatchSource> {
+  const path = dataPath(data);
+  if (spec.task === 'denoising') return denoiserTrainingData(await denoisePatches(path), o);
+  const ds = await loadDataset(path, 'train', o.images);
+  const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, ...normalisationFrom(metadata) });
+  return loader;
+}
+
+export interface Evaluator {
+  evaluate: (m: Module) => Promise<number>;
+  unit: string;
+  count: number;
+}
+
+/**
+ * The owner's metric: top-1 accuracy (a fraction) on CIFAR-10 test images for classifiers; mean
+ * PSNR (dB) of clamp(noisy − net(noisy), 0, 1) over a folder of grayscale images for denoisers.
+ */
+export async function evaluator(spec: ModelSpec, data: string, metadata: Record<string, string>, o: { images?: number; sigma: number; seed: number }): Promise<Evaluator> {
+  const path = dataPath(data);
+  if (spec.task === 'classification') {
+    const ds = await loadDataset(path, 'test', o.images);
+    const loader = new DataLoader(ds, { batchSize: 500, shuffle: false, workers: 0, ...normalisationFrom(metadata) });
+    return { evaluate: async (m) => (await evaluateAccuracy(m, loader)).accuracy, unit: 'accuracy', count: ds.length };
+  }
+  let files: string[];
+  try {
+    files = await listImages(path);
+  } catch {
+    throw new Error(`${path}: no such folder of images`);
+  }
+  if (o.images !== undefined) files = files.slice(0, o.images);
+  if (files.length === 0) throw new Error(`${path}: no images`);
+  const images: DenoiseImage[] = [];
+  await forEachImage(files, { channels: 1 }, (img, i) => images.push({ name: basename(files[i]), data: img.data, channels: 1, height: img.height, width: img.width }));
+  return { evaluate: async (m) => mean(evaluateDenoiser(m, images, o.sigma, o.seed).map((r) => r.psnr)), unit: 'PSNR dB', count: images.length };
+}
+
+/** Builds the architecture, loads `file` into it (strictly: a wrong --arch fails here), measures it (when asked) and disposes it. */
+export async function measure(spec: ModelSpec, file: SafetensorsFile, ev?: Evaluator): Promise<number | undefined> {
+  const model = spec.create();
+  try {
+    loadWeightsSync(model, file, { source: `the weights (as ${spec.name})` });
+    model.eval();
+    return await ev?.evaluate(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** A PSS progress bar, started on the first step (when the layer count is known). */
+export function stepProgress(out: Output, stepsPerLayer: number): { onStep: (s: { layerIndex: number; layerCount: number; loss: number }) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let done = 0;
+  return {
+    onStep: (s) => {
+      bar ??= progress('pss', s.layerCount * stepsPerLayer, { unit: 'steps/s', quiet: !out.progressStream, stream: out.progressStream as NodeJS.WriteStream });
+      bar.update(++done, { layer: `${s.layerIndex + 1}/${s.layerCount}`, loss: s.loss });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,119 @@
+// "Score the kernels by strategy": the one place that dispatches a strategy name to its
+// implementation, with the settings it ran with and the digest of the weights it scored, so the
+// result can be saved as an importance file (io.ts) or handed to protectModel as it is.
+import type { Module } from '../../nn/index.ts';
+import type { BatchSource, TaskKind } from '../../data/batch-source.ts';
+import type { SafetensorsFile, TensorEntry } from '../../io/safetensors.ts';
+import { entriesFromTensors } from '../../io/tensor-file.ts';
+import { noGrad } from '../../tensor/index.ts';
+import { modelSpec } from '../../models/registry.ts';
+import { loadWeightsSync } from '../../models/weights.ts';
+import { resolveLayers } from '../layers.ts';
+import { weightsDigest } from '../format.ts';
+import { type ImportanceMap, type Strategy, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './scores.ts';
+import { type WeightStrategy, weightImportance } from './baselines.ts';
+import { PSS_DEFAULTS, type PssOptions, pssImportance } from './pss.ts';
+import { taylorImportance } from './taylor.ts';
+import { taskLoss } from './data.ts';
+import type { ImportanceFile } from './io.ts';
+
+/** The tunable settings of PSS (see PssOptions for each). */
+export type PssSettings = Partial<Pick<PssOptions, 'epochs' | 'lr' | 'lambda' | 'beta' | 'gamma' | 'zeta' | 'droprateInit'>>;
+
+/** What PSS reports after each of its steps. */
+export type ImportanceStep = Parameters<NonNullable<PssOptions['onStep']>>[0];
+
+export interface ComputeImportanceOptions {
+  /** Conv layers to score (weight or module names); default every conv layer. */
+  layers?: readonly string[];
+  /** Seed of the random strategy's draws and of PSS's gates (default 0). */
+  seed?: number;
+  /**
+   * The model's task, which picks the loss of pss and taylor (cross-entropy or MSE). Default: the
+   * architecture's task when it is known, else classification.
+   */
+  task?: TaskKind;
+  /**
+   * Architecture name (resnet20, dncnn-17, ...), to build the model when `model` is a weights file
+   * and the strategy runs it (pss, taylor). Default: the file's `architecture` metadata.
+   */
+  architecture?: string;
+  /** PSS settings beyond its defaults (PSS_DEFAULTS). */
+  pss?: PssSettings;
+  /** Taylor: batches averaged (default 8). */
+  batches?: number;
+  /** Extra facts recorded in the result's settings (e.g. which data, how many images). */
+  settings?: Record<string, unknown>;
+  /** Called after each PSS step (the only strategy that takes long). */
+  onStep?: (step: ImportanceStep) => void;
+}
+
+/** True for the strategies that read only the weights (no model run, no data). */
+export function isWeightOnly(strategy: Strategy): strategy is WeightStrategy {
+  return WEIGHT_ONLY_STRATEGIES.includes(strategy);
+}
+
+function isModule(m: Module | SafetensorsFile): m is Module {
+  return typeof (m as Module).stateDict === 'function';
+}
+
+/**
+ * Scores the kernels of a model's conv layers by `strategy` (pss, taylor, l1, magnitude,
+ * magnitude-asc, closest-mean, random). `model` is a Module or its weights file; weight-only
+ * strategies need no data, pss and taylor need `data` (a BatchSource of the model's task, see
+ * denoiserTrainingData for denoisers) and run the model (built from the architecture when a file is
+ * given, and disposed again). Returns the scores with the strategy, its settings, the digest of
+ * the weights scored and the architecture: what saveImportance writes and protectModel takes.
+ */
+export async function computeImportance(
+  strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {},
+): Promise<ImportanceFile> {
+  const s = assertStrategy(strategy);
+  const seed = options.seed ?? 0;
+  const tensors: Map<string, TensorEntry> = isModule(model) ? noGrad(() => entriesFromTensors(model.stateDict())) : model.tensors;
+  const architecture = options.architecture ?? (isModule(model) ? undefined : model.metadata.architecture);
+  const layers = resolveLayers(tensors, options.layers);
+  const source = Buffer.from(weightsDigest(tensors)).toString('hex');
+  const extra = options.settings ?? {};
+  if (isWeightOnly(s)) {
+    return { strategy: s, scores: weightImportance(s, tensors, layers, seed), settings: { seed, ...extra }, source, architecture };
+  }
+  if (!data) throw new Error(`strategy ${s} needs training data (a BatchSource of the model's task)`);
+  let module: Module;
+  let owned = false;
+  let task = options.task;
+  if (isModule(model)) module = model;
+  else {
+    if (!architecture) throw new Error(`strategy ${s} runs the model, and the file does not say its architecture: give it (e.g. resnet20, vgg16-bn, dncnn-17)`);
+    const spec = modelSpec(architecture);
+    task ??= spec.task;
+    module = spec.create();
+    owned = true;
+    try {
+      loadWeightsSync(module, model, { source: `the ${architecture} weights` });
+    } catch (e) {
+      module.dispose();
+      throw e;
+    }
+    module.eval();
+  }
+  if (!task && architecture) task = modelSpec(architecture).task;
+  try {
+    const loss = taskLoss(task ?? 'classification');
+    const names = layers.map((l) => l.name);
+    let scores: ImportanceMap;
+    let settings: Record<string, unknown>;
+    if (s === 'pss') {
+      const pss = { ...PSS_DEFAULTS, ...options.pss, seed };
+      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep });
+      settings = { ...pss, ...extra };
+    } else {
+      const batches = options.batches ?? 8;
+      scores = await taylorImportance(module, data, { loss, layers: names, batches });
+      settings = { batches, seed, ...extra };
+    }
+    return { strategy: s, scores, settings, source, architecture };
+  } finally {
+    if (owned) module.dispose();
+  }
+}
