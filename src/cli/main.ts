@@ -33,6 +33,9 @@ export function buildProgram(io: CliIO = processIO()): Command {
     .version(version())
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)')
+    // Before the nouns are added, so every command inherits it: a parse error is thrown back to
+    // main() (exit 2), never a process.exit from inside commander.
+    .exitOverride()
     // libtorch loads, and nnlock's process settings apply, only when a command runs: --help and
     // --version answer without either.
     .hook('preAction', () => {
@@ -52,7 +55,7 @@ export function buildProgram(io: CliIO = processIO()): Command {
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const { args, notes } = rewriteLegacy(argv.slice(2), LEGACY);
   for (const n of notes) io.stderr.write(`nnlock: ${n}\n`);
-  const program = buildProgram(io).exitOverride();
+  const program = buildProgram(io);
   try {
     await program.parseAsync(args, { from: 'user' });
     return EXIT_OK;
