@@ -5,12 +5,11 @@ import type { Module } from '../nn/index.ts';
 import { ResNetCifar, RESNET_CIFAR_DEPTHS } from './resnet-cifar.ts';
 import { VGG, type VggDepth } from './vgg.ts';
 import { DnCNN } from './dncnn.ts';
-
-export type Task = 'classification' | 'denoising';
+import type { TaskKind } from '../data/batch-source.ts';
 
 export interface ModelSpec {
   name: string;
-  task: Task;
+  task: TaskKind;
   inputChannels: number;
   create(numClasses?: number): Module;
 }

@@ -15,8 +15,9 @@ import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../
 import { type DecodedKeyToken, decodeKeyToken } from '../../crypto/index.ts';
 import { readKeyFile } from '../../protect/index.ts';
 import type { BatchSource } from '../../data/batch-source.ts';
-export { architectureOf, modelFor, readModelFile, requireArchitecture } from '../model-args.ts';
-import { loadDataset, normalisationFrom, positiveInt } from '../data-args.ts';
+export { architectureOf, modelFromFile as modelFor, readModelFile, requireArchitecture } from '../../models/load.ts';
+import { openDataset } from '../../data/open.ts';
+import { normalisationFrom } from '../../data/normalisation.ts';
 
 /** The key when one is given (--key, --key-file or $NNLOCK_KEY), else undefined. */
 export async function optionalKey(o: { key?: string; keyFile?: string }): Promise<DecodedKeyToken | undefined> {
@@ -75,7 +76,7 @@ export interface TrainDataOptions {
 export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: TrainDataOptions): Promise<BatchSource> {
   const path = dataPath(data);
   if (spec.task === 'classification') {
-    const ds = await loadDataset(path, 'train', o.images);
+    const ds = await openDataset(path, { split: 'train', limit: o.images });
     const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, ...normalisationFrom(metadata) });
     return loader;
   }
@@ -110,7 +111,7 @@ export interface EvalOptions {
 export async function evaluator(spec: ModelSpec, data: string, metadata: Record<string, string>, o: EvalOptions): Promise<{ evaluate: (m: Module) => Promise<number>; unit: string; count: number }> {
   const path = dataPath(data);
   if (spec.task === 'classification') {
-    const ds = await loadDataset(path, 'test', o.images);
+    const ds = await openDataset(path, { split: 'test', limit: o.images });
     const loader = new DataLoader(ds, { batchSize: 500, shuffle: false, workers: 0, ...normalisationFrom(metadata) });
     return { evaluate: async (m) => (await evaluateAccuracy(m, loader)).accuracy, unit: 'accuracy', count: ds.length };
   }
@@ -127,4 +128,8 @@ export async function evaluator(spec: ModelSpec, data: string, metadata: Record<
   return { evaluate: async (m) => mean(evaluateDenoiser(m, images, o.sigma, o.seed).map((r) => r.psnr)), unit: 'PSNR dB', count: images.length };
 }
 
-export { positiveInt };
+export function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}
