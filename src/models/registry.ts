@@ -44,5 +44,3 @@ export function modelSpec(name: string): ModelSpec {
 function unknown(name: string): Error {
   return new Error(`unknown architecture '${name}': expected resnet20|32|44|56|110, vgg11|13|16|19[-bn][-wX] or dncnn-N[-c3]`);
 }
-
-export const EXAMPLE_ARCHITECTURES = ['resnet20', 'resnet56', 'vgg16-bn', 'vgg19-bn-w0.25', 'dncnn-17'];
