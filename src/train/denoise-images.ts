@@ -94,7 +94,7 @@ function outputNames(file: string, out: string | undefined): [string, string] | 
 async function writeImages(r: DenoiseResult, image: DenoiseImage, [denoisedFile, noisyFile]: [string, string] | []): Promise<Pick<DenoisedImageScore, 'denoisedFile' | 'noisyFile'>> {
   if (!denoisedFile || !noisyFile) return {};
   const { channels, height, width } = image;
-  await writePng(denoisedFile, r.output, channels as Channels, height, width);
-  await writePng(noisyFile, r.noisy.map((v) => Math.min(1, Math.max(0, v))), channels as Channels, height, width);
+  await writePng(denoisedFile, r.output, channels, height, width);
+  await writePng(noisyFile, r.noisy.map((v) => Math.min(1, Math.max(0, v))), channels, height, width);
   return { denoisedFile, noisyFile };
 }
