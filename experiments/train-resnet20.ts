@@ -4,7 +4,7 @@
 //   node --import tsx experiments/train-resnet20.ts [--epochs 3] [--limit 30000] [--resume-limit 10000]
 //
 // Writes experiments/results/train-resnet20.{json,md} and a learning-curve SVG. Both runs go
-// through the real command line (`nnlock train`), and the interruption is a real SIGKILL.
+// through the real command line (`nnlock model train`), and the interruption is a real SIGKILL.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,7 +46,7 @@ function nnlock(args: string[], killWhen?: () => boolean): Promise<{ code: numbe
   });
 }
 
-const common = (limitN: string) => ['train', '-a', 'resnet20', '-d', data, '--limit', limitN, '--batch', '128', '--seed', '1'];
+const common = (limitN: string) => ['model', 'train', '-a', 'resnet20', '-d', data, '--limit', limitN, '--batch', '128', '--seed', '1'];
 
 // 1. The learning run: accuracy per epoch.
 const learnLog = join(work, 'learn.json');
@@ -82,7 +82,7 @@ await writeFileAtomic(join(out, 'train-resnet20.json'), JSON.stringify(result, n
 const rows = history.map((h) => `| ${h.epoch} | ${h.lr.toFixed(4)} | ${h.trainLoss.toFixed(4)} | ${h.trainAccuracy.toFixed(4)} | ${h.testAccuracy.toFixed(4)} | ${h.imagesPerSecond.toFixed(0)} |`);
 await writeFileAtomic(join(out, 'train-resnet20.md'), [
   '# ResNet-20 from scratch on the shared CIFAR-10', '',
-  `Command: \`node --import tsx experiments/train-resnet20.ts --epochs ${epochs} --limit ${limit}\` (nnlock train, batch 128, SGD momentum 0.9, cosine schedule from 0.1, weight decay 5e-4, crop+flip, seed 1; test on test_batch.bin, 5,000 images).`, '',
+  `Command: \`node --import tsx experiments/train-resnet20.ts --epochs ${epochs} --limit ${limit}\` (nnlock model train, batch 128, SGD momentum 0.9, cosine schedule from 0.1, weight decay 5e-4, crop+flip, seed 1; test on test_batch.bin, 5,000 images).`, '',
   '| epoch | lr | train loss | train acc | test acc | train img/s |', '| ---: | ---: | ---: | ---: | ---: | ---: |', ...rows, '',
   `Resume check (${resumeLimit} images, ${shortEpochs} epochs): a run killed with SIGKILL after its first checkpoint and started again ${identical ? 'ends with weights bit-identical to' : 'DIFFERS from'} an uninterrupted run (${a.tensors.size} tensors compared, ${differing} differ).`, '',
   '![learning curve](train-resnet20.svg)', '',

@@ -25,7 +25,7 @@ export function augmentedShape(shape: readonly number[], options: AugmentOptions
  * Copies the window of src (C×H×W) whose top-left corner is at (top - padding, left - padding),
  * mirrored left-right when `flip`, into out (C×outH×outW). Outside src reads as 0.
  */
-export function cropInto<T extends Pixels>(
+function cropInto<T extends Pixels>(
   src: Pixels, shape: readonly number[], top: number, left: number, padding: number,
   outH: number, outW: number, flip: boolean, out: T,
 ): T {

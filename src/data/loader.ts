@@ -107,7 +107,6 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
     return new DataLoader<DenoiseBatch>(dataset, options, 'denoise', noise);
   }
 
-  /** Batches per epoch. */
   /** Batches in one pass (BatchSource). */
   get batchCount(): number {
     return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);

@@ -54,7 +54,7 @@ function toRaw(pipeline: ReturnType<typeof sharp>) {
   return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 }
 
-export function hwcToChw(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {
+function hwcToChw(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {
   const plane = height * width;
   if (channels === 1) return Uint8Array.from(src.subarray(0, plane));
   const out = new Uint8Array(channels * plane);
@@ -65,7 +65,7 @@ export function hwcToChw(src: Uint8Array, channels: number, height: number, widt
 }
 
 /** CHW bytes, or CHW floats in [0, 1] (clamped and rounded), to HWC bytes. */
-export function chwToHwc(src: Uint8Array | Float32Array, channels: number, height: number, width: number): Uint8Array {
+function chwToHwc(src: Uint8Array | Float32Array, channels: number, height: number, width: number): Uint8Array {
   const plane = height * width;
   if (src.length !== channels * plane) {
     throw new RangeError(`image: ${src.length} values do not hold ${channels}×${height}×${width} (${channels * plane})`);

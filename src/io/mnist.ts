@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 
-export const MNIST_IMAGES_MAGIC = 2051;
-export const MNIST_LABELS_MAGIC = 2049;
+const MNIST_IMAGES_MAGIC = 2051;
+const MNIST_LABELS_MAGIC = 2049;
 
 export interface IdxArray {
   dims: number[];

@@ -17,6 +17,11 @@ import * as fs from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
 import type { DType } from '../tensor/dtype.ts';
 
+/**
+ * The dtype codes of the safetensors format, as they appear in a file's header. Not a second
+ * element-type vocabulary: nnlock's one dtype is DType (src/tensor/dtype.ts); toDType and
+ * fromDType convert, and U16/U32/U64 have no DType (they are read but not turned into tensors).
+ */
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16'
   | 'I64' | 'I32' | 'I16' | 'I8'
@@ -70,8 +75,8 @@ const TO_NNLOCK: ReadonlyMap<SafetensorsDtype, DType> = new Map<SafetensorsDtype
   ['U8', 'uint8'], ['BOOL', 'bool'],
 ]);
 
-const FROM_NNLOCK: ReadonlyMap<string, SafetensorsDtype> = new Map(
-  [...TO_NNLOCK].map(([st, nn]) => [nn, st] as [string, SafetensorsDtype]),
+const FROM_NNLOCK: ReadonlyMap<DType, SafetensorsDtype> = new Map(
+  [...TO_NNLOCK].map(([st, nn]) => [nn, st] as [DType, SafetensorsDtype]),
 );
 
 /** The reference rejects headers above 100 MB; so do we, before allocating. */
@@ -101,7 +106,7 @@ export function toDType(dtype: SafetensorsDtype): DType {
   return nn;
 }
 
-export function fromDType(dtype: string): SafetensorsDtype {
+export function fromDType(dtype: DType): SafetensorsDtype {
   const st = FROM_NNLOCK.get(dtype);
   if (st === undefined) throw new SafetensorsError(`nnlock dtype ${JSON.stringify(dtype)} has no safetensors equivalent`);
   return st;

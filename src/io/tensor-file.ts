@@ -1,7 +1,7 @@
 // Tensors to and from safetensors files: the bridge between src/io/safetensors.ts (bytes) and
 // the tensor layer. Names and dtypes are kept as they are, so files move to and from PyTorch.
 import { type DType, type Tensor, fromBytes, toBytes } from '../tensor/index.ts';
-import { fromDType, readSafetensors, serializeSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
+import { fromDType, readSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
 
 
 /** Tensors from parsed safetensors entries (copies: the file buffer can be dropped). */
@@ -31,8 +31,4 @@ export async function readTensorFile(path: string): Promise<{ tensors: Map<strin
 /** Writes atomically: the file is either the old one or the complete new one. */
 export async function writeTensorFile(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
   await writeSafetensors(path, entriesFromTensors(tensors), metadata);
-}
-
-export function serializeTensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
-  return serializeSafetensors(entriesFromTensors(tensors), metadata);
 }

@@ -3,3 +3,4 @@ export * from './vgg.ts';
 export * from './dncnn.ts';
 export * from './registry.ts';
 export * from './weights.ts';
+export * from './load.ts';

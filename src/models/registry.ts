@@ -5,12 +5,11 @@ import type { Module } from '../nn/index.ts';
 import { ResNetCifar, RESNET_CIFAR_DEPTHS } from './resnet-cifar.ts';
 import { VGG, type VggDepth } from './vgg.ts';
 import { DnCNN } from './dncnn.ts';
-
-export type Task = 'classification' | 'denoising';
+import type { TaskKind } from '../data/batch-source.ts';
 
 export interface ModelSpec {
   name: string;
-  task: Task;
+  task: TaskKind;
   inputChannels: number;
   create(numClasses?: number): Module;
 }
@@ -45,5 +44,3 @@ export function modelSpec(name: string): ModelSpec {
 function unknown(name: string): Error {
   return new Error(`unknown architecture '${name}': expected resnet20|32|44|56|110, vgg11|13|16|19[-bn][-wX] or dncnn-N[-c3]`);
 }
-
-export const EXAMPLE_ARCHITECTURES = ['resnet20', 'resnet56', 'vgg16-bn', 'vgg19-bn-w0.25', 'dncnn-17'];

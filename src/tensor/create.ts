@@ -15,7 +15,7 @@ function checkShape(shape: readonly number[], length: number): void {
 }
 
 /** Converts numbers to the typed array that holds `dtype`. */
-export function typedArrayFor(values: ArrayLike<number>, dtype: DType): TypedArray {
+function typedArrayFor(values: ArrayLike<number>, dtype: DType): TypedArray {
   switch (dtype) {
     case 'float32': return Float32Array.from(values);
     case 'float64': return Float64Array.from(values);

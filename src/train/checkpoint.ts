@@ -4,7 +4,9 @@
 import { existsSync } from 'node:fs';
 import type { Tensor } from '../tensor/index.ts';
 import type { Module, Optimizer } from '../nn/index.ts';
-import { readTensorFile, writeTensorFile } from '../io/tensor-file.ts';
+import { type TensorEntry, readSafetensors } from '../io/safetensors.ts';
+import { tensorsFromEntries, writeTensorFile } from '../io/tensor-file.ts';
+import { loadWeightsSync } from '../models/weights.ts';
 
 export interface CheckpointState {
   /** Epochs completed. */
@@ -32,20 +34,21 @@ export async function saveCheckpoint(path: string, model: Module, optimizer: Opt
 /** Restores model and optimizer from a checkpoint; null when there is none at `path`. */
 export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer): Promise<CheckpointState | null> {
   if (!existsSync(path)) return null;
-  const { tensors, metadata } = await readTensorFile(path);
-  try {
-    if (metadata.format !== 'nnlock-checkpoint-v1') throw new Error(`${path} is not an nnlock checkpoint`);
-    const modelState = new Map<string, Tensor>();
-    const optimState = new Map<string, Tensor>();
-    for (const [k, t] of tensors) {
-      if (k.startsWith('model/')) modelState.set(k.slice(6), t);
-      else if (k.startsWith('optim/')) optimState.set(k.slice(6), t);
-    }
-    model.loadStateDict(modelState);
-    optimizer.loadState(optimState, JSON.parse(metadata.optimizer ?? '{}'));
-    optimizer.lr = Number(metadata.lr);
-    return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]'), info: JSON.parse(metadata.info ?? '{}') };
-  } finally {
-    for (const t of tensors.values()) t.dispose();
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== 'nnlock-checkpoint-v1') throw new Error(`${path} is not an nnlock checkpoint`);
+  const modelEntries = new Map<string, TensorEntry>();
+  const optimEntries = new Map<string, TensorEntry>();
+  for (const [k, e] of tensors) {
+    if (k.startsWith('model/')) modelEntries.set(k.slice(6), e);
+    else if (k.startsWith('optim/')) optimEntries.set(k.slice(6), e);
   }
+  loadWeightsSync(model, { tensors: modelEntries, metadata }, { source: `the model in checkpoint ${path}` });
+  const optimState = tensorsFromEntries(optimEntries);
+  try {
+    optimizer.loadState(optimState, JSON.parse(metadata.optimizer ?? '{}'));
+  } finally {
+    for (const t of optimState.values()) t.dispose();
+  }
+  optimizer.lr = Number(metadata.lr);
+  return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]'), info: JSON.parse(metadata.info ?? '{}') };
 }

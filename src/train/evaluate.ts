@@ -6,6 +6,7 @@ import type { Module } from '../nn/index.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import { addGaussianNoise } from '../data/denoise-patches.ts';
 import { correctCount, psnrPerImage, ssimPerImage } from './metrics.ts';
+import type { Image } from '../io/image.ts';
 
 export interface Forward {
   forward(x: Tensor): Tensor;
@@ -39,13 +40,9 @@ export async function evaluateAccuracy(
   return { accuracy: count ? correct / count : 0, count };
 }
 
-export interface DenoiseImage {
+/** A clean image to denoise (CHW bytes, as src/io/image.ts reads it), and its name in reports. */
+export interface DenoiseImage extends Image {
   name: string;
-  /** 1×H×W (or C×H×W) bytes. */
-  data: Uint8Array;
-  channels: number;
-  height: number;
-  width: number;
 }
 
 export interface DenoiseResult {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DType } from '../../src/tensor/dtype.ts';
 import {
   parseSafetensors,
   serializeSafetensors,
@@ -466,7 +467,7 @@ describe('serializeSafetensors validates its input', () => {
 // Dtype names
 
 test('dtype mapping to nnlock names', () => {
-  const pairs: [SafetensorsDtype, string][] = [
+  const pairs: [SafetensorsDtype, DType][] = [
     ['F32', 'float32'], ['F64', 'float64'], ['F16', 'float16'], ['BF16', 'bfloat16'],
     ['I64', 'int64'], ['I32', 'int32'], ['I16', 'int16'], ['I8', 'int8'],
     ['U8', 'uint8'], ['BOOL', 'bool'],
@@ -479,6 +480,6 @@ test('dtype mapping to nnlock names', () => {
     assertSafetensorsError(() => toDType(st), new RegExp(`${st} has no nnlock equivalent`));
   }
   assertSafetensorsError(() => toDType('X' as SafetensorsDtype), /unknown dtype/);
-  assertSafetensorsError(() => fromDType('uint16'), /no safetensors equivalent/);
-  assertSafetensorsError(() => fromDType('complex64'), /no safetensors equivalent/);
+  assertSafetensorsError(() => fromDType('uint16' as DType), /no safetensors equivalent/);
+  assertSafetensorsError(() => fromDType('complex64' as DType), /no safetensors equivalent/);
 });

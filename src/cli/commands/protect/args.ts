@@ -2,9 +2,6 @@
 // its architecture, and the data behind the small interfaces the library takes (a BatchSource for
 // PSS and Taylor, an evaluate function for calibration and reports). Data access stays here, so
 // src/protect never depends on how data is found on disk.
-//
-// (src/cli/model-args.ts, the model engineer's, loads models for eval/denoise and unlocks protected
-// ones there; the few lines it shares with this file are not worth coupling the two.)
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InvalidArgumentError } from 'commander';
@@ -18,7 +15,8 @@ import { forEachImage, listImages } from '../../../data/image-folder.ts';
 import type { BatchSource } from '../../../data/batch-source.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../../train/evaluate.ts';
 import { denoiserTrainingData, readKeyToken } from '../../../protect/index.ts';
-import { loadDataset, normalisationFrom } from '../../data-args.ts';
+import { openDataset } from '../../../data/open.ts';
+import { normalisationFrom } from '../../../data/normalisation.ts';
 import { UsageError } from '../../errors.ts';
 import type { CliIO, Output } from '../../io.ts';
 import { type Progress, progress } from '../../progress.ts';
@@ -38,17 +36,8 @@ export function refuseOverwrite(paths: readonly (string | undefined)[], force: b
   for (const p of paths) if (p !== undefined && existsSync(p)) throw new Error(`${p} exists (use --force to overwrite)`);
 }
 
-/** Reads a safetensors file, with "no such file" for a missing one. */
-export async function readModel(path: string): Promise<SafetensorsFile> {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  return readSafetensors(path);
-}
-
-/** The architecture named by --arch or the file's metadata (undefined when neither says). */
-export function specOf(arch: string | undefined, metadata: Record<string, string>): ModelSpec | undefined {
-  const name = arch ?? metadata.architecture;
-  return name ? modelSpec(name) : undefined;
-}
+/** The model file ("no such file" when missing) and the architecture it or --arch names. */
+export { readModelFile as readModel, architectureOf as specOf } from '../../../models/load.ts';
 
 export function requireSpec(spec: ModelSpec | undefined, path: string, why: string): ModelSpec {
   if (!spec) throw new UsageError(`${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);
@@ -75,7 +64,7 @@ function dataPath(spec: string): string {
 export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: { images: number; batch: number; seed: number; sigma: number }): Promise<BatchSource> {
   const path = dataPath(data);
   if (spec.task === 'denoising') return denoiserTrainingData(await denoisePatches(path), o);
-  const ds = await loadDataset(path, 'train', o.images);
+  const ds = await openDataset(path, { split: 'train', limit: o.images });
   const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, ...normalisationFrom(metadata) });
   return loader;
 }
@@ -93,7 +82,7 @@ export interface Evaluator {
 export async function evaluator(spec: ModelSpec, data: string, metadata: Record<string, string>, o: { images?: number; sigma: number; seed: number }): Promise<Evaluator> {
   const path = dataPath(data);
   if (spec.task === 'classification') {
-    const ds = await loadDataset(path, 'test', o.images);
+    const ds = await openDataset(path, { split: 'test', limit: o.images });
     const loader = new DataLoader(ds, { batchSize: 500, shuffle: false, workers: 0, ...normalisationFrom(metadata) });
     return { evaluate: async (m) => (await evaluateAccuracy(m, loader)).accuracy, unit: 'accuracy', count: ds.length };
   }

@@ -1,0 +1,62 @@
+// The weights a model command runs: a plain file, or a protected one unlocked in memory with the
+// key given by --keys (a key file), --token (one tier token) or $NNLOCK_KEY, to the key's tier or
+// --tier. A protected file without a key runs as published (tier 0: decoys in place). Nothing
+// unlocked touches the disk.
+//
+// Uses src/protect's unlock(); when unlockModel (the protect workflow API) lands, this is the one
+// place to switch over.
+import type { SafetensorsFile } from '../../../io/safetensors.ts';
+import { readModelFile } from '../../../models/load.ts';
+import { type DecodedKeyToken, decodeKeyToken } from '../../../crypto/index.ts';
+import { PROTECT_METADATA_KEY, inspectProtected, readKeyFile, unlock } from '../../../protect/index.ts';
+import { UsageError } from '../../errors.ts';
+import { FLAG, option, parse } from '../../options.ts';
+import type { Option } from 'commander';
+
+export interface UnlockFlags {
+  keys?: string;
+  token?: string;
+  tier?: number;
+}
+
+export interface CommandWeights {
+  file: SafetensorsFile;
+  /** For a protected file: the tier it runs at, of how many. */
+  protection?: { tier: number; tiers: number };
+}
+
+/** The --keys, --token and --tier options of a command that runs a possibly protected model. */
+export function unlockOptions(): Option[] {
+  return [
+    option(FLAG.keys, 'key file of a protected model: unlocked in memory, nothing is written'),
+    option(FLAG.token, 'one tier token of a protected model (visible to other local users: prefer --keys)'),
+    option(FLAG.tier, "with a key: restore this tier (default: the key's own)", parse.nonNegativeInt),
+  ];
+}
+
+async function keyOf(o: UnlockFlags, env: Record<string, string | undefined>): Promise<DecodedKeyToken | undefined> {
+  if (o.keys !== undefined && o.token !== undefined) throw new UsageError('--keys and --token both give a key: pass one');
+  if (o.token !== undefined) return decodeKeyToken(o.token);
+  if (o.keys !== undefined) return readKeyFile(o.keys);
+  if (env.NNLOCK_KEY) return decodeKeyToken(env.NNLOCK_KEY);
+  if (o.tier !== undefined) throw new UsageError('--tier needs a key: pass --keys <file> or --token <token>');
+  return undefined;
+}
+
+/** Reads `path` and, when it is protected and a key is given, unlocks it in memory. */
+export async function commandWeights(path: string, o: UnlockFlags, env: Record<string, string | undefined>): Promise<CommandWeights> {
+  const key = await keyOf(o, env);
+  const file = await readModelFile(path);
+  if (file.metadata[PROTECT_METADATA_KEY] === undefined) {
+    if (key) throw new Error(`${path} is not a protected model: it needs no key`);
+    return { file };
+  }
+  if (!key) return { file, protection: { tier: 0, tiers: inspectProtected(file).tiers } };
+  const r = unlock(file, key, { tier: o.tier });
+  return { file: r.file, protection: { tier: r.tier, tiers: r.tiers } };
+}
+
+/** ", protected model at tier t/M" for a result line, or nothing for a plain model. */
+export function protectionNote(w: CommandWeights): string {
+  return w.protection ? `, protected model at tier ${w.protection.tier}/${w.protection.tiers}` : '';
+}

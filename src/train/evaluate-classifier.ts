@@ -1,0 +1,55 @@
+// Evaluating a classifier from its weights file: build the architecture the file names, feed it
+// the data normalised as the file says, and report top-1 accuracy.
+import type { SafetensorsFile } from '../io/safetensors.ts';
+import { openModel } from '../models/load.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { DataLoader } from '../data/loader.ts';
+import { type Split, openDataset } from '../data/open.ts';
+import { type Normalisation, normalisationFrom } from '../data/normalisation.ts';
+import { evaluateAccuracy } from './evaluate.ts';
+
+export interface EvaluateClassifierOptions {
+  /** Architecture when the file does not name it. */
+  arch?: string;
+  /** Split of a CIFAR-10 folder (default 'test'). */
+  split?: Split;
+  /** Evaluate the first `limit` images only. */
+  limit?: number;
+  /** Batch size (default 500). */
+  batch?: number;
+  /** Overrides the normalisation the file records (default: the file's, else CIFAR-10's). */
+  normalisation?: Partial<Normalisation>;
+  /** What to call the weights in errors (default: the path). */
+  source?: string;
+  /** Loader worker threads (default 1). */
+  workers?: number;
+  /** After every batch: batches done, of total, and the accuracy so far. */
+  onBatch?: (done: number, total: number, accuracy: number) => void;
+}
+
+export interface ClassifierEvaluation {
+  /** Top-1 accuracy, a fraction. */
+  accuracy: number;
+  images: number;
+  architecture: string;
+  seconds: number;
+}
+
+/**
+ * Top-1 accuracy of the classifier in `weights` (a path, or a file in memory such as an unlocked
+ * protected model) on `data` (a dataset, or a path spec for openDataset).
+ */
+export async function evaluateClassifier(weights: string | SafetensorsFile, data: string | Dataset, options: EvaluateClassifierOptions = {}): Promise<ClassifierEvaluation> {
+  const { model, spec, metadata } = await openModel(weights, { arch: options.arch, source: options.source });
+  try {
+    if (spec.task !== 'classification') throw new Error(`${spec.name} is a ${spec.task} model, not a classifier`);
+    const ds = typeof data === 'string' ? await openDataset(data, { split: options.split ?? 'test', limit: options.limit }) : data;
+    const norm = normalisationFrom(metadata, options.normalisation);
+    const loader = new DataLoader(ds, { batchSize: options.batch ?? 500, shuffle: false, mean: norm.mean, std: norm.std, workers: options.workers });
+    const t0 = performance.now();
+    const { accuracy, count } = await evaluateAccuracy(model, loader, { onBatch: options.onBatch });
+    return { accuracy, images: count, architecture: spec.name, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    model.dispose();
+  }
+}

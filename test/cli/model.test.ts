@@ -1,0 +1,150 @@
+// `nnlock model train|eval|denoise` through the CLI's main(), on tiny synthetic data made here: a
+// CIFAR-format folder of a few images, a denoiser and a folder of PNGs. The 0.1 forms (`train`,
+// `eval --key`, `denoise --images`) run once each, to show the aliases still work.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { manualSeed } from '../../src/tensor/index.ts';
+import { DnCNN, saveWeights } from '../../src/models/index.ts';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
+import { writePng } from '../../src/io/image.ts';
+import { protect, resolveLayers, tierTokens, weightImportance } from '../../src/protect/index.ts';
+import { runCli } from '../helpers/cli.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
+
+const checkLeaks = trackLeaks();
+const dir = mkdtempSync(join(tmpdir(), 'nnlock-model-cli-'));
+const p = (name: string) => join(dir, name);
+const ARCH = 'vgg11-bn-w0.125';
+
+/** CIFAR-10 binary records: a label byte, then 3×32×32 bytes; class 0 bright, class 1 dark. */
+function cifarBin(count: number, seed: number): Uint8Array {
+  const out = new Uint8Array(count * 3073);
+  let s = seed;
+  for (let i = 0; i < count; i++) {
+    const label = i % 2;
+    out[i * 3073] = label;
+    for (let j = 1; j < 3073; j++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      out[i * 3073 + j] = (label === 0 ? 140 : 20) + (s >>> 25);
+    }
+  }
+  return out;
+}
+
+before(async () => {
+  mkdirSync(p('cifar'));
+  writeFileSync(p('cifar/data_batch_1.bin'), cifarBin(48, 1));
+  writeFileSync(p('cifar/test_batch.bin'), cifarBin(20, 2));
+  manualSeed(3);
+  const dncnn = new DnCNN({ depth: 3, channels: 1 });
+  await saveWeights(dncnn, p('dncnn.safetensors'), { architecture: 'dncnn-3' });
+  dncnn.dispose();
+  mkdirSync(p('images'));
+  for (const [i, name] of ['a.png', 'b.png'].entries()) {
+    await writePng(p(`images/${name}`), Uint8Array.from({ length: 24 * 24 }, (_, j) => (j * (i + 3)) % 256), 1, 24, 24);
+  }
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const trainArgs = ['-a', ARCH, '-d', p('cifar'), '--epochs', '1', '--batch', '16'];
+
+test('model train writes weights that say their architecture, classes and normalisation; --json is the run', async () => {
+  const r = await runCli(['model', 'train', ...trainArgs, '-o', p('m.safetensors'), '--json', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+  const result = JSON.parse(r.out);
+  assert.equal(result.weights, p('m.safetensors'));
+  assert.equal(result.history.length, 1);
+  assert.ok(result.testAccuracy >= 0 && result.testAccuracy <= 1);
+  const { metadata } = await readSafetensors(p('m.safetensors'));
+  assert.equal(metadata.architecture, ARCH);
+  assert.equal(JSON.parse(metadata.class_names).length, 10);
+  assert.equal(metadata.input_mean.split(',').length, 3);
+});
+
+test('model train refuses to overwrite without --force; the 0.1 `train` form still works', async () => {
+  let r = await runCli(['model', 'train', ...trainArgs, '-o', p('m.safetensors'), '--quiet']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /m\.safetensors exists/);
+  r = await runCli(['train', ...trainArgs, '-o', p('m.safetensors'), '--force', '--test-limit', '8']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /`nnlock train` is now `nnlock model train`/);
+  assert.match(r.err, /training vgg11-bn-w0\.125 \(\d+ parameters\) on 48 images, testing on 8/);
+  assert.match(r.out, /wrote .*m\.safetensors: test accuracy \d\.\d{4} after 1 epochs/);
+});
+
+test('model eval reports accuracy as text and as JSON', async () => {
+  let r = await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^accuracy \d\.\d{4} on 20 images \(vgg11-bn-w0\.125, /);
+  r = await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar/data_batch_1.bin'), '--limit', '10', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const result = JSON.parse(r.out);
+  assert.equal(result.images, 10);
+  assert.equal(result.architecture, ARCH);
+  assert.ok(result.accuracy >= 0 && result.accuracy <= 1);
+});
+
+test('model eval runs a protected model at tier 0 without a key, unlocked with --token or the 0.1 --key', async () => {
+  const file = await readSafetensors(p('m.safetensors'));
+  const importance = weightImportance('l1', file.tensors, resolveLayers(file.tensors));
+  const result = await protect(file, { importance, ratio: 0.3, tiers: 2, architecture: ARCH });
+  await writeSafetensors(p('locked.safetensors'), result.file.tensors, result.file.metadata);
+  const tokens = tierTokens(result.masterKey, result.modelId, 2);
+  const plain = JSON.parse((await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--json'])).out);
+
+  let r = await runCli(['model', 'eval', '-w', p('locked.safetensors'), '-d', p('cifar'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).tier, 0);
+  r = await runCli(['model', 'eval', '-w', p('locked.safetensors'), '-d', p('cifar'), '--token', tokens[1], '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual({ ...JSON.parse(r.out), seconds: 0 }, { ...plain, seconds: 0, tier: 2, tiers: 2 });
+  r = await runCli(['eval', '-w', p('locked.safetensors'), '-d', p('cifar'), '--key', tokens[1], '--tier', '1', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /`--key` of `nnlock eval` is now `--token` of `nnlock model eval`/);
+  assert.match(r.out, /protected model at tier 1\/2/);
+  r = await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--token', tokens[1]]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /is not a protected model/);
+});
+
+test('usage errors exit 2: a bad number, two keys, --tier without a key, a missing flag', async () => {
+  for (const args of [
+    ['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--batch', '0'],
+    ['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--keys', 'k', '--token', 't'],
+    ['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--tier', '1'],
+    ['model', 'train', '-a', ARCH, '-o', p('x.safetensors')],
+    ['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--sigma', '-3'],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.out, '');
+  }
+});
+
+test('model denoise scores every image and writes its PNGs; the 0.1 --images form still works', async () => {
+  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den'), '--json', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  const result = JSON.parse(r.out);
+  assert.deepEqual(result.images.map((i: { name: string }) => i.name), ['a.png', 'b.png']);
+  assert.equal(result.sigma, 25);
+  assert.ok(result.psnrNoisy > 15 && result.psnrNoisy < 25, String(result.psnrNoisy));
+  for (const f of ['a-denoised.png', 'a-noisy.png', 'b-denoised.png', 'b-noisy.png']) assert.ok(existsSync(p(`den/${f}`)), f);
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /exists/);
+  r = await runCli(['denoise', '-w', p('dncnn.safetensors'), '--images', p('images'), '--sigma', '15']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /`--images` of `nnlock denoise` is now `--input` of `nnlock model denoise`/);
+  assert.match(r.out, /^a\.png +PSNR [\d.]+ dB {2}SSIM [\d.]+/);
+  assert.match(r.out, /mean +PSNR .*σ = 15/);
+  r = await runCli(['model', 'denoise', '-w', p('m.safetensors'), '-i', p('images')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /not a denoiser/);
+});
+
+test('leaks no tensors', checkLeaks);
