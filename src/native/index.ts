@@ -65,8 +65,7 @@ function load(): NativeBinding {
   try {
     return require(addonPath) as NativeBinding;
   } catch (e) {
-    throw new Error(`nnlock: the native addon at ${addonPath} failed to load: ${(e as Error).message}. ` +
-      `Rebuild it with \`${setupCommand()}\` (libtorch may have moved or changed version).`);
+    throw new Error(`nnlock: the native addon at ${addonPath} failed to load: ${(e as Error).message}. ` + `Rebuild it with \`${setupCommand()}\` (libtorch may have moved or changed version).`);
   }
 }
 

@@ -55,11 +55,24 @@ after(() => {
 });
 
 test('the tarball holds dist, the CLI, the native sources and the docs, and no tests, experiments, benches or sources', () => {
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/nnlock.js', 'dist/index.js', 'dist/index.d.ts',
-    'dist/cli/main.js', 'dist/data/loader-worker.js', 'native/binding.gyp', 'native/find-libtorch.mjs', 'native/setup.mjs', 'native/src/addon.cc']) {
+  for (const f of [
+    'package.json',
+    'README.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'bin/nnlock.js',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+    'dist/data/loader-worker.js',
+    'native/binding.gyp',
+    'native/find-libtorch.mjs',
+    'native/setup.mjs',
+    'native/src/addon.cc',
+  ]) {
     assert.ok(packed.includes(f), `${f} is missing from the tarball`);
   }
-  const stray = packed.filter((f) => /^(test|experiments|bench|src|scripts|native\/build)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  const stray = packed.filter((f) => /^(test|experiments|bench|src|scripts|native\/build)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
   assert.deepEqual(stray, []);
   // Every entry point of the exports map is in the tarball, with its types.
   for (const [name, target] of Object.entries(pkg.exports)) {
@@ -101,15 +114,20 @@ test('a script importing nnlock, nnlock/protect, nnlock/io and nnlock/data prote
 });
 
 test('TypeScript resolves the installed types of every entry point', () => {
-  const names = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => k.replace(/^\./, 'nnlock'));
+  const names = Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => k.replace(/^\./, 'nnlock'));
   const lines = names.map((n, i) => `import * as m${i} from '${n}';`);
   lines.push(`export const all = [${names.map((_, i) => `m${i}`).join(', ')}];`);
   lines.push("import { randn } from 'nnlock';", 'export const shape: number[] = randn([2]).shape;');
   writeFileSync(join(app, 'check.ts'), `${lines.join('\n')}\n`);
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], strict: true, noEmit: true, types: [] },
-    files: ['check.ts'],
-  }));
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], strict: true, noEmit: true, types: [] },
+      files: ['check.ts'],
+    }),
+  );
   const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
   const ok = inApp(process.execPath, [tsc, '-p', 'tsconfig.json']);
   assert.equal(ok.code, 0, ok.out + ok.err);
