@@ -92,6 +92,17 @@ test('an installed nnlock answers --help and --version without libtorch, and nee
   assert.equal(version.out.trim(), pkg.version);
 });
 
+test('importing every entry point loads no libtorch and changes no engine setting', () => {
+  const names = Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => k.replace(/^\./, 'nnlock'));
+  const script = `${names.map((n, i) => `import * as m${i} from '${n}';`).join('\n')}\nconsole.log(JSON.stringify(m0.engineState()));\n`;
+  writeFileSync(join(app, 'imports.mjs'), script);
+  const r = inApp(process.execPath, ['imports.mjs'], { NNLOCK_ADDON: MISSING_ADDON });
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), { allocator: null, threads: null });
+});
+
 test('an installed nnlock without its addon says in one line to run `npx nnlock setup`', () => {
   const check = inApp('npx', ['--no-install', 'nnlock', 'setup', '--check']);
   assert.equal(check.code, 1);
