@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1mnnlock setup:\033[0m %s\n' "$*"; }
+# Bold only on a terminal, and never when NO_COLOR is set (https://no-color.org): logs stay plain.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-}" != dumb ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '%snnlock setup:%s %s\n' "$bold" "$plain" "$*"; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -29,14 +31,6 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 3. The native addon, when it is missing or older than its sources.
-addon=native/build/Release/nnlock.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp native/find-libtorch.mjs -newer "$addon" 2>/dev/null | head -n 1)" ]; then
-  node native/find-libtorch.mjs report
-  say "building the native addon (about a minute)"
-  nodedir=()
-  if [ -f /usr/include/node/node_api.h ]; then nodedir=(--nodedir=/usr); fi
-  (cd native && npx --no-install node-gyp rebuild "${nodedir[@]}" -j "$(nproc)" --loglevel=error >/dev/null) || {
-    echo "nnlock setup: the native build failed; rerun with: (cd native && npx node-gyp rebuild --nodedir=/usr)" >&2; exit 1; }
-fi
-say "ready ($(node native/find-libtorch.mjs report))"
+# 3. The native addon, when it is missing or older than its sources (native/setup.mjs, which is
+#    also `npx nnlock setup` in an installed package; its own lines are plain text).
+node native/setup.mjs

@@ -200,7 +200,9 @@ function inThread<B>(gen: Generator<B, void, undefined>): AsyncIterableIterator<
 // `new Worker(url)` and `new Worker(url, { execArgv: ['--import', 'tsx'] })` fail with "Unknown file
 // extension .ts". So the .ts entry is started by a tiny CommonJS bootstrap that registers tsx in the
 // worker first (tsx's API resolved here, so the worker does not depend on the current folder).
-const ENTRY = new URL('./loader-worker.ts', import.meta.url).href;
+// The entry has this module's own extension: loader-worker.ts next to the sources, loader-worker.js
+// in the compiled dist/ of the package (where there is no tsx and none is needed).
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './loader-worker.ts' : './loader-worker.js', import.meta.url).href;
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
 (async () => {

@@ -47,19 +47,25 @@ export interface NativeBinding {
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
 }
 
+// The package root: two folders up from src/native/index.ts in a checkout and from
+// dist/native/index.js in an installed package, so the addon is found the same way in both.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const addonPath = process.env.NNLOCK_ADDON ?? join(root, 'native', 'build', 'Release', 'nnlock.node');
 
+/** What builds the addon here: scripts/setup.sh in a checkout, `npx nnlock setup` once installed. */
+function setupCommand(): string {
+  return existsSync(join(root, 'scripts', 'setup.sh')) ? 'bash scripts/setup.sh' : 'npx nnlock setup';
+}
+
 function load(): NativeBinding {
   if (!existsSync(addonPath)) {
-    throw new Error(`nnlock: the native addon is not built (${addonPath} is missing). Run \`bash scripts/setup.sh\`, which finds or installs libtorch and builds it.`);
+    throw new Error(`nnlock: the native addon is not built (${addonPath} is missing). Run \`${setupCommand()}\`, which finds libtorch and builds it.`);
   }
   const require = createRequire(import.meta.url);
   try {
     return require(addonPath) as NativeBinding;
   } catch (e) {
-    throw new Error(`nnlock: the native addon at ${addonPath} failed to load: ${(e as Error).message}. ` +
-      'Rebuild it with `bash scripts/setup.sh` (libtorch may have moved or changed version).');
+    throw new Error(`nnlock: the native addon at ${addonPath} failed to load: ${(e as Error).message}. ` + `Rebuild it with \`${setupCommand()}\` (libtorch may have moved or changed version).`);
   }
 }
 

@@ -1,0 +1,53 @@
+// The layering rule of nnlock (docs/ARCHITECTURE.md), checked by `npm run lint:layers`
+// (scripts/check-layers.mjs) and by scripts/test.sh:
+//
+//   tensor ← ops ← nn ← models ← train        the core chain (an arrow points at what may import)
+//   io, data, crypto, linalg                  below the features, never importing them
+//   protect · cipher ← attacks ← er           the features; er and attacks may import cipher,
+//                                             er may import attacks; protect stands alone
+//   cli, bench, experiments                   on top; nothing in src/ imports them
+//
+// dependency-cruiser 17 reads TypeScript only through TypeScript < 7, and this project uses
+// TypeScript 7, so check-layers.mjs compiles the sources with tsc into a temporary folder of the
+// same layout and runs the check on that JavaScript: paths below are the sources' own. A type-only
+// import (`import type`) is erased by the compiler and so escapes this check.
+const CORE = '(native|tensor|ops|nn|models|train|io|data|crypto|linalg)';
+const FEATURES = '(protect|cipher|attacks|er)';
+
+/** "from may not import to", named so a failure says which part of the rule broke. */
+const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
+
+module.exports = {
+  forbidden: [
+    forbid('tensor-below-ops', 'tensor is the bottom of the core chain: it imports no ops, nn, models or train', '^src/tensor/', '^src/(ops|nn|models|train)/'),
+    forbid('ops-below-nn', 'ops sit on tensor only: they import no nn, models or train', '^src/ops/', '^src/(nn|models|train)/'),
+    forbid('nn-below-models', 'nn (modules, layers, optimizers) imports no models or train', '^src/nn/', '^src/(models|train)/'),
+    forbid('models-below-train', 'models import no train', '^src/models/', '^src/train/'),
+    forbid('core-below-features', 'the core (tensor … train, io, data, crypto, linalg) imports no feature', `^src/${CORE}/`, `^src/${FEATURES}/`),
+    forbid('cipher-imports-no-feature', 'cipher is the base of attacks and er: it imports neither (nor protect)', '^src/cipher/', '^src/(attacks|er|protect)/'),
+    forbid('attacks-never-import-er', 'attacks may import cipher, never er (nor protect)', '^src/attacks/', '^src/(er|protect)/'),
+    forbid('er-imports-no-protect', 'er may import cipher and attacks, not protect', '^src/er/', '^src/protect/'),
+    forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er)/'),
+    forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
+    forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),
+    {
+      name: 'no-cycles-between-folders',
+      comment: "no import cycle runs through two folders of src/ (a cycle inside one folder is that folder's business)",
+      severity: 'error',
+      from: { path: '^src/([^/]+)/' },
+      to: { circular: true, pathNot: '^src/$1/' },
+    },
+    {
+      name: 'no-unresolvable',
+      comment: 'an import that does not resolve would hide a dependency from every rule above',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)node_modules/' },
+    moduleSystems: ['es6', 'cjs'],
+  },
+};
