@@ -193,6 +193,21 @@ test('er train (two rounds), eval, show and attack learned on a tiny backbone', 
   assert.match(r.err, /only the aligned network can represent the inverse/);
 });
 
+test('info reports the engine (with --json); demo without the fixtures says where to find them', async () => {
+  let r = await run('info', '--steps', '1', '--batch', '2', '--json');
+  assert.equal(r.code, 0, r.err);
+  const info = JSON.parse(r.out);
+  assert.match(info.malloc, /^(nnlock's policy \(mmap threshold 256 MiB, trim threshold 512 MiB\)|left alone)/);
+  assert.equal(info.steps.length, 2, 'warm-up and one timed step');
+  assert.ok(info.imagesPerSecond > 0 && info.threads >= 1);
+  r = await run('info', '--steps', '0');
+  assert.equal(r.code, 2, 'a usage error');
+  r = await run('demo', '--data', p('no-fixtures'), '-o', p('demo'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /== engine: libtorch/);
+  assert.match(r.out, /shared fixtures were not found/);
+});
+
 test('--help is there for every command', async () => {
   for (const cmd of [['cipher', 'keygen'], ['cipher', 'encrypt'], ['cipher', 'decrypt'], ['attack', 'assess'], ['attack', 'known-plaintext'], ['attack', 'statistical'],
     ['attack', 'learned'], ['info'], ['demo']]) {
