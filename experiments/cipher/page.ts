@@ -415,7 +415,7 @@ function statisticalSection(r: StatisticalResults | undefined): string[] {
   out.push('The attacker holds N ciphertexts (the first N training images, encrypted) and plaintext images of the same kind that are not those ' +
     `(the prior: ${r.priorImages.toLocaleString('en')} images of \`${r.prior.split('/').pop()}\`); no key and no known plaintext. ` +
     'Every block goes through the same linear map, so the covariance of a block and the cross-covariance with its right and lower neighbours transform predictably; ' +
-    'in whitened coordinates the ciphertext\'s statistics are a rotation of the plaintext\'s, and the rotation is read off their eigenvectors (`src/attacks/statistical.ts`; `nnlock cipher attack statistical`). ' +
+    'in whitened coordinates the ciphertext\'s statistics are a rotation of the plaintext\'s, and the rotation is read off their eigenvectors (`src/attacks/statistical.ts`; `nnlock attack statistical`). ' +
     `Scored on the first ${r.testImages.toLocaleString('en')} test images: PSNR (dB) / SSIM of the recovered images against the plaintext.`, '');
   out.push(table(['key kind', ...counts.map((n) => `N = ${n.toLocaleString('en')}`)],
     r.kinds.map((k) => [k.kind, ...counts.map((n) => {

@@ -4,18 +4,13 @@
 // encrypted images. Measured: how well the recovered map decrypts the test images (PSNR, SSIM),
 // by N and key kind, and a picture. Stored as statistical.json; skipped on rerun.
 import { join } from 'node:path';
-import { noGrad, scope } from '../../src/tensor/index.ts';
-import { clamp, div } from '../../src/ops/arithmetic.ts';
-import { toDtype } from '../../src/ops/convert.ts';
+import { type Tensor, noGrad } from '../../src/tensor/index.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import type { CipherKind } from '../../src/cipher/key.ts';
 import { describeKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
-import { encryptPixels, encryptedSource, readImagesTensor } from '../../src/cipher/data.ts';
-import { type StatisticalRecovery, blockPairStatistics, recoverFromStatistics } from '../../src/attacks/statistical.ts';
-import { decryptorFromRecovery } from '../../src/er/statistical-init.ts';
-import { minMaxScale, writeImageGrid } from '../../src/er/pictures.ts';
-import { psnrPerImage, ssimPerImage } from '../../src/train/metrics.ts';
+import { encryptPixels, encryptedSource, readPixels } from '../../src/cipher/data.ts';
+import { type StatisticalRecovery, blockPairStatistics, recoverFromStatistics, recoveryQuality, writeRecoveryGrid } from '../../src/attacks/index.ts';
 import { type RunContext, PRIOR_FILE, TEST_FILE, experimentKey, log, priorSet, trainSet, writeJson, cachedUnit } from './common.ts';
 
 export interface StatisticalPoint {
@@ -37,21 +32,22 @@ export function statisticalPath(ctx: RunContext): string {
   return join(ctx.results, 'runs', 'statistical.json');
 }
 
-/** PSNR / SSIM of the recovered decryption on the first `count` test images. */
+/** PSNR / SSIM of the recovered decryption on the first `count` test images (encrypted with `cipher`). */
 export async function recoveredQuality(recovery: StatisticalRecovery, cipher: BlockCipher, count: number): Promise<{ psnr: number; ssim: number }> {
-  const { x } = await readImagesTensor(TEST_FILE, { limit: count });
-  const net = decryptorFromRecovery(recovery);
+  const { plain, encrypted } = await encryptedTestImages(cipher, count);
   try {
-    return noGrad(() => scope(() => {
-      const plain = div(toDtype(x, 'float32'), 255);
-      const decrypted = clamp(net.forward(encryptPixels(plain, cipher)), 0, 1);
-      const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-      return { psnr: mean(psnrPerImage(decrypted, plain)), ssim: mean(ssimPerImage(decrypted, plain)) };
-    }));
+    const { psnr, ssim } = recoveryQuality(recovery, encrypted, plain);
+    return { psnr, ssim };
   } finally {
-    net.dispose();
-    x.dispose();
+    plain.dispose();
+    encrypted.dispose();
   }
+}
+
+/** The first `count` test images as pixels in [0, 1] and their ciphertext as the network sees it. */
+async function encryptedTestImages(cipher: BlockCipher, count: number): Promise<{ plain: Tensor; encrypted: Tensor }> {
+  const plain = await readPixels(TEST_FILE, { limit: count });
+  return { plain, encrypted: noGrad(() => encryptPixels(plain, cipher)) };
 }
 
 export async function runStatistical(ctx: RunContext): Promise<StatisticalResults> {
@@ -98,25 +94,11 @@ export async function runStatistical(ctx: RunContext): Promise<StatisticalResult
 
 /** Ciphertext (min–max scaled), recovered decryption, plaintext for the first 8 test images. */
 async function recoveredGrid(recovery: StatisticalRecovery, cipher: BlockCipher, path: string): Promise<void> {
-  const { x } = await readImagesTensor(TEST_FILE, { limit: 8 });
-  const net = decryptorFromRecovery(recovery);
+  const { plain, encrypted } = await encryptedTestImages(cipher, 8);
   try {
-    const columns = noGrad(() => scope(() => {
-      const plain = div(toDtype(x, 'float32'), 255);
-      const y = encryptPixels(plain, cipher);
-      return [
-        { title: 'ciphertext', images: minMaxScale(y) },
-        { title: 'recovered (no key)', images: clamp(net.forward(y), 0, 1) },
-        { title: 'plaintext', images: plain },
-      ];
-    }));
-    try {
-      await writeImageGrid(path, columns, { count: 8 });
-    } finally {
-      for (const c of columns) c.images.dispose();
-    }
+    await writeRecoveryGrid(path, recovery, encrypted, plain, 8);
   } finally {
-    net.dispose();
-    x.dispose();
+    plain.dispose();
+    encrypted.dispose();
   }
 }

@@ -8,6 +8,7 @@ import { clamp, mul, round } from '../ops/arithmetic.ts';
 import { narrow } from '../ops/shape.ts';
 import { type CipherKey, blockPermutation, keyId } from '../cipher/key.ts';
 import { BlockCipher, channelBlocks } from '../cipher/hill.ts';
+import { readPixels } from '../cipher/data.ts';
 import { inverseMod256Matrix, logAbsDet, orthogonalityError, singularValues } from '../linalg/matrix.ts';
 import { type BlockSweepPoint, REAL_RECOVERY_TOLERANCE, blockSweep, minimumBlocks, recoverShuffled } from './known-plaintext.ts';
 
@@ -284,4 +285,17 @@ export function assessmentMarkdown(r: Assessment): string {
       `| adjacent-pixel correlation | ${l.adjacentCorrelationPlain.toFixed(4)} | ${l.adjacentCorrelationCipher.toFixed(4)} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Assesses a key with known plaintext from a file (CIFAR-10 .bin or an image; its first `limit`
+ * images, default 200), or with synthetic images when no file is given. See assessKey.
+ */
+export async function assessKeyWithFile(key: CipherKey, o: Omit<AssessOptions, 'plain'> & { plain?: string; limit?: number } = {}): Promise<Assessment> {
+  const plain = o.plain ? await readPixels(o.plain, { limit: o.limit ?? 200, channels: key.channels === 1 ? 1 : 3 }) : undefined;
+  try {
+    return assessKey(key, { ...o, plain });
+  } finally {
+    plain?.dispose();
+  }
 }

@@ -32,6 +32,8 @@ export interface AdaptingModel {
   eval(): unknown;
   train(on?: boolean): unknown;
   adapt(x: Tensor): Tensor;
+  /** The adaptation network, when the model reports whether it has one (null: it has none). */
+  readonly adaptation?: unknown;
 }
 
 export interface Quality {

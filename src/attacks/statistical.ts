@@ -21,6 +21,7 @@ import { toDtype } from '../ops/convert.ts';
 import { bmm, linalgEigh } from '../ops/linalg.ts';
 import { narrow, permute, reshape, transpose } from '../ops/shape.ts';
 import { sum } from '../ops/reduction.ts';
+import { add } from '../ops/arithmetic.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import { type Matrix, matVec, matmul as denseMatmul, transpose as denseTranspose } from '../linalg/matrix.ts';
 
@@ -124,6 +125,38 @@ export interface StatisticalRecovery {
   plainMeans: Float64Array[];
   /** Per channel, the generalized eigenvalues of ciphertext and prior (ascending): they should agree. */
   eigenvalues: { cipher: number[]; prior: number[] }[];
+}
+
+/**
+ * Applies a recovered decryption to ciphertexts y [N, C, H, W] (real-valued): every k×k block b of
+ * channel c becomes inverse_c·(b − cipherMean_c) + plainMean_c, in y's dtype. The attacker's
+ * estimate of the plaintext pixels (unclamped).
+ */
+export function decryptWithRecovery(r: StatisticalRecovery, y: Tensor): Tensor {
+  const c = r.inverses.length;
+  const n = r.cipherMeans[0].length;
+  const k = Math.round(Math.sqrt(n));
+  const [count, channels, h, w] = y.shape;
+  if (channels !== c) throw new RangeError(`decryptWithRecovery: the recovery has ${c} channels, the ciphertext ${channels}`);
+  if (h % k || w % k) throw new RangeError(`decryptWithRecovery: image size ${h}×${w} is not a multiple of the block size k=${k}`);
+  // Row form: x_row = y_row·inverseᵀ + (plainMean − inverse·cipherMean).
+  const m = new Float64Array(c * n * n);
+  const b = new Float64Array(c * n);
+  for (let ch = 0; ch < c; ch++) {
+    const inv = r.inverses[ch];
+    const shift = matVec(inv, r.cipherMeans[ch], n);
+    for (let p = 0; p < n; p++) {
+      for (let q = 0; q < n; q++) m[(ch * n + q) * n + p] = inv[p * n + q];
+      b[ch * n + p] = r.plainMeans[ch][p] - shift[p];
+    }
+  }
+  return noGrad(() => scope(() => {
+    const gh = h / k;
+    const gw = w / k;
+    const rows = reshape(permute(reshape(y, [count, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, count * gh * gw, n]);
+    const x = add(bmm(rows, toDtype(tensor(m, [c, n, n], 'float64'), y.dtype)), toDtype(tensor(b, [c, 1, n], 'float64'), y.dtype));
+    return reshape(permute(reshape(x, [c, count, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [count, c, h, w]);
+  }));
 }
 
 /** Weight of the vertical cross-covariance in the matrix whose eigenvectors are matched (breaks the x/y symmetry). */

@@ -341,6 +341,20 @@ export async function readImagesTensor(path: string, o: { limit?: number; channe
 }
 
 /**
+ * Images from a file as pixels for the real-valued side of the cipher: bytes (CIFAR-10, PNG, JPEG)
+ * become float32 values in [0, 1]; real-valued ciphertexts (safetensors) stay as they are.
+ */
+export async function readPixels(path: string, o: { limit?: number; channels?: Channels } = {}): Promise<Tensor> {
+  const { x } = await readImagesTensor(path, o);
+  if (x.dtype !== 'uint8') return x;
+  try {
+    return noGrad(() => scope(() => div(toDtype(x, 'float32'), 255)));
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
  * An aligned copy of bytes that may be a view into a bigger buffer. (Not `bytes.slice()`: on a
  * Node Buffer, what readFile returns, slice() is a view of the whole file's memory, not a copy.)
  */

@@ -19,8 +19,9 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.ts';
 import {
-  type CipherKey, CipherKeyError, assertKind, deriveKey, keyFromMatrices, parseSecretHex, toHex,
+  type CipherKey, CipherKeyError, type KeyOptions, assertKind, deriveKey, keyFromMatrices, parseSecretHex, randomSecret, toHex,
 } from './key.ts';
+import { assertWritable } from './files.ts';
 
 export const KEY_FILE_FORMAT = 'nnlock-cipher-key';
 export const KEY_FILE_VERSION = 1;
@@ -50,6 +51,28 @@ export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 's
 /** Writes a key file atomically, readable by its owner only (mode 0600). */
 export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm): Promise<void> {
   await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600 });
+}
+
+/**
+ * Derives a key from a 256-bit secret (a fresh random one unless given) and writes it as a NEW key
+ * file, readable by its owner only; an existing file is refused unless `force`. Returns the key.
+ */
+export async function createKeyFile(path: string, o: KeyOptions & { secret?: Uint8Array; form?: KeyFileForm; force?: boolean }): Promise<CipherKey> {
+  assertWritable([path], o.force);
+  const key = deriveKey(o.secret ?? randomSecret(), o);
+  await saveKey(key, path, o.form ?? 'secret');
+  return key;
+}
+
+/** Reads a secret file: 64 hex digits (256 bits), surrounding white space ignored. */
+export async function loadSecret(path: string): Promise<Uint8Array> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CipherKeyError(`secret file ${path}: cannot read it`);
+  }
+  return parseSecretHex(text);
 }
 
 function corrupt(where: string, why: string): CipherKeyError {

@@ -20,6 +20,10 @@ import {
   decryptDatasetFiles, decryptImageFile, decryptPixels, encryptCifarFiles, encryptImageFile, encryptPixels, encryptedSource,
   readEncryptedDataset, readImagesTensor,
 } from '../../src/cipher/data.ts';
+import * as nnlockCipher from '../../src/cipher/index.ts';
+import { rand } from '../../src/ops/creation.ts';
+import { max } from '../../src/ops/reduction.ts';
+import { abs, sub } from '../../src/ops/arithmetic.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -162,6 +166,58 @@ test('encryptedSource: batches from a plaintext loader come out encrypted (after
     }
   } finally {
     cipher.dispose();
+  }
+});
+
+test('encryptFiles / decryptFiles: several images into a folder, nothing overwritten without force', async () => {
+  const { encryptFiles, decryptFiles, generateKey } = nnlockCipher;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-files-'));
+  try {
+    const inputs = ['a.png', 'b.png'].map((n) => path.join(dir, n));
+    const px = Uint8Array.from({ length: 3 * 8 * 8 }, (_, i) => (i * 37) % 256);
+    for (const f of inputs) await writePng(f, px, 3, 8, 8);
+    const key = generateKey({ kind: 'hill256', k: 4, channels: 3 });
+    const seen: string[] = [];
+    const r = await encryptFiles(inputs, path.join(dir, 'enc'), key, { onFile: (f) => seen.push(f.input) });
+    assert.equal(r.mode, 'images');
+    assert.deepEqual(r.files.map((f) => path.basename(f.output)), ['a.png', 'b.png']);
+    assert.deepEqual(seen, inputs);
+    await assert.rejects(() => encryptFiles(inputs, path.join(dir, 'enc'), key), /a\.png exists; pass --force/);
+    await encryptFiles(inputs, path.join(dir, 'enc'), key, { force: true });
+    const d = await decryptFiles(r.files.map((f) => f.output), path.join(dir, 'dec'), key);
+    assert.equal(d.count, 2);
+    assert.deepEqual((await readImage(d.files[0].output, { channels: 3 })).data, px);
+    await assert.rejects(() => encryptFiles([inputs[0], path.join(dir, 'x.bin')], path.join(dir, 'm'), key), /x\.bin: no such file/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the README snippet "encrypt images with a block-cipher key in code" runs on synthetic tensors', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-snippet-'));
+  const images = rand([4, 3, 32, 32]);
+  try {
+    const keyFile = path.join(dir, 'key.json');
+    // ---- the snippet (imports from 'nnlock/cipher': BlockCipher, generateKey, loadKey, saveKey) ----
+    const { BlockCipher: Cipher, generateKey, loadKey, saveKey } = nnlockCipher;
+    const key = generateKey({ kind: 'orthogonal', k: 4, channels: 3 });
+    await saveKey(key, keyFile); // mode 0600: keep it secret
+    const cipher = new Cipher(await loadKey(keyFile));
+    const encrypted = cipher.encrypt(images); // same shape, real values: what a model trains on
+    const decrypted = cipher.decrypt(encrypted); // the images again, to about 1e-6
+    cipher.dispose(); // frees the key's tensors
+    // ---- end of the snippet ----
+    scope(() => {
+      assert.deepEqual(encrypted.shape, [4, 3, 32, 32]);
+      assert.ok(max(abs(sub(encrypted, images))).item() > 0.01, 'the ciphertext differs from the images');
+      assert.ok(max(abs(sub(decrypted, images))).item() < 1e-5, 'decryption restores the images');
+    });
+    encrypted.dispose();
+    decrypted.dispose();
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+  } finally {
+    images.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

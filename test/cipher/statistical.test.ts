@@ -13,7 +13,13 @@ import { AdaptationNetwork } from '../../src/er/adaptation.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { blockPairStatistics, recoverFromStatistics } from '../../src/attacks/statistical.ts';
-import { recoveryAsWindowAffine } from '../../src/er/statistical-init.ts';
+import { decryptorFromRecovery, recoveryAsWindowAffine } from '../../src/er/statistical-init.ts';
+import { decryptWithRecovery, statisticalAttack } from '../../src/attacks/index.ts';
+import { sub, abs } from '../../src/ops/arithmetic.ts';
+import { max } from '../../src/ops/reduction.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { tensorSource } from '../../src/cipher/data.ts';
 import { psnrPerImage } from '../../src/train/metrics.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -115,6 +121,45 @@ test('recoverFromStatistics refuses mismatched statistics', async () => {
   } finally {
     a.dispose();
     b.dispose();
+  }
+});
+
+test('statisticalAttack: the workflow recovers, scores and draws; decryptWithRecovery is the adaptation network\'s decryption', async () => {
+  manualSeed(14);
+  const prior = smoothImages(2000);
+  const plain = smoothImages(2000);
+  const key = deriveKey(new Uint8Array(32).fill(5), { kind: 'orthogonal', k: 4, channels: 3 });
+  const cipher = new BlockCipher(key);
+  const encrypted = noGrad(() => cipher.encrypt(plain));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-stat-'));
+  try {
+    const grid = path.join(dir, 'grid.png');
+    const { report, recovery } = await statisticalAttack(encrypted, prior, { k: 4, plain, scoreImages: 200, grid, gridImages: 3 });
+    assert.equal(report.cipherImages, 2000);
+    assert.equal(report.priorImages, 2000);
+    assert.equal(report.recovered?.images, 200);
+    assert.ok(report.recovered!.psnr > 30, `recovered at ${report.recovered!.psnr.toFixed(1)} dB`);
+    assert.ok(report.recovered!.ssim > 0.5 && report.recovered!.ssim <= 1);
+    assert.ok(fs.statSync(grid).size > 100);
+    const net = decryptorFromRecovery(recovery);
+    try {
+      noGrad(() => scope(() => {
+        const y = narrow(encrypted, 0, 0, 20);
+        const diff = max(abs(sub(decryptWithRecovery(recovery, y), net.forward(y)))).item();
+        assert.ok(diff < 1e-4, `the two decryptions differ by ${diff}`);
+      }));
+    } finally {
+      net.dispose();
+    }
+    const bytes = noGrad(() => tensor(new Uint8Array(2 * 3 * 8 * 8), [2, 3, 8, 8]));
+    await assert.rejects(() => statisticalAttack(bytes, prior, { k: 4 }), /hill256 ciphertext \(mod 256\) does not transform its statistics linearly/);
+    bytes.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    encrypted.dispose();
+    cipher.dispose();
+    prior.dispose();
+    plain.dispose();
   }
 });
 

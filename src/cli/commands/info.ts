@@ -1,63 +1,46 @@
-// `nnlock info`: what the engine found (libtorch, threads, CUDA, the malloc policy) and a few ResNet-20 training
-// steps with their speed, so a new installation can be checked in seconds.
+// `nnlock info`: what the engine found (libtorch, threads, CUDA, the malloc policy) and a few
+// ResNet-20 training steps with their speed, so a new installation can be checked in seconds.
 import type { Command } from 'commander';
-import type { CliIO } from '../io.ts';
-import { cuda, getNumThreads, libtorchVersion, liveTensors, manualSeed, scope } from '../../tensor/index.ts';
-import { randn, randint } from '../../ops/creation.ts';
-import { crossEntropy } from '../../ops/loss.ts';
-import { resnetCifar } from '../../models/index.ts';
-import { SGD } from '../../nn/index.ts';
+import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../io.ts';
+import { FLAG, option, parse } from '../options.ts';
+import { throwInsteadOfExit } from './cipher/throw-on-exit.ts';
+import { cuda, getNumThreads, libtorchVersion, liveTensors } from '../../tensor/index.ts';
 import { engineState } from '../../tensor/init.ts';
+import { type TrainingStepTiming, timeTrainingSteps } from '../../train/step-timing.ts';
 
-/** Times `steps` ResNet-20 training steps (after one warm-up) on random data; images per second. */
-export function timeTrainingSteps(steps: number, batch: number, onStep: (i: number, loss: number, ms: number) => void): number {
-  manualSeed(0);
-  const model = resnetCifar(20);
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
-  const x = randn([batch, 3, 32, 32]);
-  const y = randint(0, 10, [batch]);
-  const times: number[] = [];
-  try {
-    for (let i = 0; i <= steps; i++) {
-      const t0 = performance.now();
-      const loss = scope(() => {
-        opt.zeroGrad();
-        const l = crossEntropy(model.forward(x), y);
-        l.backward();
-        opt.step();
-        return l.item();
-      });
-      const ms = performance.now() - t0;
-      if (i > 0) times.push(ms);
-      onStep(i, loss, ms);
-    }
-  } finally {
-    x.dispose();
-    y.dispose();
-    opt.dispose();
-    model.dispose();
-  }
-  const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  return batch / (median / 1000);
+/** The engine's facts as a reader would want them (what `nnlock info` and `nnlock demo` print first). */
+export function engineFacts(): { libtorch: string; threads: number; cudaDevices: number; malloc: string } {
+  const a = engineState().allocator;
+  const malloc = !a ? 'not set (init() was not called)' : a.apply
+    ? `nnlock's policy (mmap threshold ${a.mmapThreshold / 2 ** 20} MiB, trim threshold ${a.trimThreshold / 2 ** 20} MiB)${a.applied ? '' : ', not applied: the C library is not glibc'}`
+    : `left alone (${a.reason})`;
+  return { libtorch: libtorchVersion(), threads: getNumThreads(), cudaDevices: cuda.isAvailable() ? cuda.deviceCount() : 0, malloc };
 }
 
-export function registerInfo(program: Command, _io: CliIO): void {
-  program
-    .command('info')
-    .description('show the engine (libtorch, threads, CUDA) and time a few ResNet-20 training steps')
-    .option('--steps <n>', 'training steps to time', '5')
-    .option('--batch <n>', 'batch size', '64')
-    .action((opts: { steps: string; batch: string }) => {
-      const steps = Number(opts.steps);
-      const batch = Number(opts.batch);
-      console.log(`libtorch ${libtorchVersion()}, ${getNumThreads()} threads, CUDA ${cuda.isAvailable() ? `yes (${cuda.deviceCount()} devices)` : 'no'}`);
-      const allocatorState = engineState().allocator;
-      console.log(`malloc: ${!allocatorState ? 'not set (init() was not called)' : allocatorState.apply
-        ? `nnlock's policy (mmap threshold ${allocatorState.mmapThreshold / 2 ** 20} MiB, trim threshold ${allocatorState.trimThreshold / 2 ** 20} MiB)${allocatorState.applied ? '' : ', not applied: the C library is not glibc'}`
-        : `left alone (${allocatorState.reason})`}`);
-      const speed = timeTrainingSteps(steps, batch, (i, loss, ms) =>
-        console.log(`step ${i}${i === 0 ? ' (warm-up)' : ''}: loss ${loss.toFixed(4)}, ${ms.toFixed(0)} ms`));
-      console.log(`ResNet-20 training: ${speed.toFixed(0)} images/s (median of ${steps} steps, batch ${batch})`);
-      console.log(`live tensors after cleanup: ${liveTensors()}`);
-    });
+interface InfoFlags extends OutputFlags {
+  steps: number;
+  batch: number;
+}
+
+export function registerInfo(program: Command, io: CliIO): void {
+  throwInsteadOfExit(withOutputFlags(program.command('info'))
+    .description('show the engine (libtorch, threads, CUDA, malloc) and time a few ResNet-20 training steps')
+    .addOption(option('--steps <n>', 'training steps to time', parse.positiveInt, 5))
+    .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 64))
+    .action((o: InfoFlags) => {
+      const out = new Output(io, o);
+      const e = engineFacts();
+      const steps: TrainingStepTiming[] = [];
+      const imagesPerSecond = timeTrainingSteps(o.steps, o.batch, (t) => {
+        steps.push(t);
+        out.note(`step ${t.step}${t.step === 0 ? ' (warm-up)' : ''}: loss ${t.loss.toFixed(4)}, ${t.ms.toFixed(0)} ms`);
+      });
+      const live = liveTensors();
+      out.result({ ...e, steps, batch: o.batch, imagesPerSecond, liveTensors: live }, [
+        `libtorch ${e.libtorch}, ${e.threads} threads, CUDA ${e.cudaDevices ? `yes (${e.cudaDevices} devices)` : 'no'}`,
+        `malloc: ${e.malloc}`,
+        `ResNet-20 training: ${imagesPerSecond.toFixed(0)} images/s (median of ${o.steps} steps, batch ${o.batch})`,
+        `live tensors after cleanup: ${live}`,
+      ]);
+    }));
 }

@@ -1,11 +1,26 @@
-// `nnlock cipher ...`. Stub during the move to the noun–verb grammar: registers the 0.1 commands.
+// `nnlock cipher keygen|encrypt|decrypt`: block-wise Hill-cipher keys, and encryption of images
+// and CIFAR-10 files. The attacks on the cipher are `nnlock attack ...` (commands/attack/).
 import type { Command } from 'commander';
 import type { CliIO } from '../../io.ts';
 import type { MovedCommand } from '../../legacy.ts';
-import { registerCipher as registerCipherCommands } from '../cipher.ts';
+import { throwInsteadOfExit } from './throw-on-exit.ts';
+import { registerKeygen } from './keygen.ts';
+import { registerEncrypt } from './encrypt.ts';
+import { registerDecrypt } from './decrypt.ts';
 
-export const legacyCipher: MovedCommand[] = [];
+/**
+ * 0.1 forms: `cipher keygen -k` (the block size; -k meant a key file elsewhere). Also `nnlock demo
+ * --images` (now --limit): main.ts reads the nouns' lists, and the demo lives with the cipher.
+ */
+export const legacyCipher: MovedCommand[] = [
+  { from: ['cipher', 'keygen'], to: ['cipher', 'keygen'], flags: { '-k': '--block' } },
+  { from: ['demo'], to: ['demo'], flags: { '--images': '--limit' } },
+];
 
-export function registerCipher(program: Command, _io: CliIO): void {
-  registerCipherCommands(program);
+export function registerCipher(program: Command, io: CliIO): void {
+  const cipher = program.command('cipher').description('block-wise Hill-cipher image encryption: keys, encryption and decryption (attacks: nnlock attack)');
+  registerKeygen(cipher, io);
+  registerEncrypt(cipher, io);
+  registerDecrypt(cipher, io);
+  throwInsteadOfExit(cipher);
 }
