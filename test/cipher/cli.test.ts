@@ -1,6 +1,6 @@
-// The cipher and er commands, run in-process on synthetic files. The program is built here from
-// the two register functions only (with main()'s error handling), so this file does not depend on
-// the other commands that src/cli/main.ts registers.
+// The cipher commands, run in-process on synthetic files. The program is built here from the
+// cipher register function only (with main()'s error handling), so this file does not depend on
+// the other commands that src/cli/main.ts registers. (The er commands: test/er/cli.test.ts.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerCipher } from '../../src/cli/commands/cipher.ts';
-import { registerEr } from '../../src/cli/commands/er.ts';
+import { buildErModel, saveErModel } from '../../src/er/model-file.ts';
 import { writeCifar10 } from '../../src/io/cifar.ts';
 import { loadKey } from '../../src/cipher/key-file.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -20,11 +20,10 @@ const N = 40;
 const images = new Uint8Array(N * 3072).map((_, i) => ((i % 3072) * 7 + Math.floor(i / 3072) * 31 + ((i * 2654435761) >>> 24)) % 256);
 const labels = Array.from({ length: N }, (_, i) => i % 10);
 
-/** What src/cli/main.ts main() does, for a program with the cipher and er commands only. */
+/** What src/cli/main.ts main() does, for a program with the cipher commands only. */
 async function main(argv: string[]): Promise<number> {
   const program = new Command('nnlock').exitOverride();
   registerCipher(program);
-  registerEr(program);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -121,18 +120,7 @@ test('known-plaintext attack from files recovers a working key without the key',
   assert.match(a.out, /Shuffled positions: 20 known images, key recovered: yes/);
 });
 
-test('er train whitens the adaptation network from the training ciphertexts by default; refuses --init whiten without one', async () => {
-  let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--epochs', '1', '--batch', '16', '--workers', '0',
-    '--whiten-images', '20', '-o', p('er-whiten.safetensors'));
-  assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /adaptation network whitened from 20 training images \(window eigenvalues [\d.e+-]+ to [\d.e+-]+, ε [\d.e+-]+\)/);
-  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--adaptation', 'none', '--init', 'whiten', '-o', p('x.safetensors'), '--quiet');
-  assert.equal(r.code, 1);
-  assert.match(r.err, /--init whiten initialises the adaptation network/);
-  assert.ok(!fs.existsSync(p('x.safetensors')));
-});
-
-test('cipher attack statistical runs from files (JSON, grid) and refuses hill256; er train --init statistical needs a prior', async () => {
+test('cipher attack statistical runs from files (JSON, grid) and refuses hill256', async () => {
   // 40 random images: too few and too unnatural for a good recovery (the unit test measures that); here: the plumbing.
   let r = await run('cipher', 'attack', 'statistical', '--cipher', p('enc.safetensors'), '--prior', p('plain.bin'), '--plain', p('plain.bin'), '--grid', p('stat.png'), '--json');
   assert.equal(r.code, 0, r.err);
@@ -144,47 +132,21 @@ test('cipher attack statistical runs from files (JSON, grid) and refuses hill256
   r = await run('cipher', 'attack', 'statistical', '--cipher', p('enc.bin'), '--prior', p('plain.bin'));
   assert.equal(r.code, 1);
   assert.match(r.err, /hill256 ciphertext \(mod 256\) does not transform its statistics linearly/);
-  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--init', 'statistical', '-o', p('x.safetensors'), '--quiet');
-  assert.equal(r.code, 1);
-  assert.match(r.err, /--init statistical needs --prior/);
-  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--prior', p('plain.bin'), '-o', p('x.safetensors'), '--quiet');
-  assert.match(r.err, /--prior is only used by --init statistical/);
-  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--epochs', '1', '--batch', '16', '--workers', '0',
-    '--init', 'statistical', '--prior', p('plain.bin'), '-o', p('er-stat.safetensors'));
-  assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /adaptation network set to the decryption recovered from the statistics of 40 training ciphertexts and 40 prior images \(no key\)/);
-  assert.ok(!fs.existsSync(p('x.safetensors')));
 });
 
-test('er train (two rounds), eval, show and attack learned on a tiny backbone', async () => {
-  let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--rounds', '2', '--epochs', '1',
-    '--batch', '16', '--workers', '0', '--init', 'identity', '-o', p('er.safetensors'), '--quiet');
-  assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /round 2: train accuracy [\d.]+, test accuracy [\d.]+/);
-  r = await run('er', 'eval', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--json');
-  assert.equal(r.code, 0, r.err);
-  const ev = JSON.parse(r.out);
-  assert.equal(ev.images, N);
-  assert.ok(Number.isFinite(ev.decryption.raw.psnr) && Math.abs(ev.decryption.raw.ssim) <= 1);
-  assert.ok(ev.decryption.colourAffine.psnr >= ev.decryption.perChannelAffine.psnr - 0.5, 'the colour fit is at least as good as the per-channel one');
-  r = await run('er', 'show', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--count', '3', '-o', p('grid.png'));
-  assert.equal(r.code, 0, r.err);
-  assert.ok(fs.statSync(p('grid.png')).size > 100);
-  r = await run('cipher', 'attack', 'learned', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--images', '20', '-o', p('learned'));
+test('attack learned scores a model file from `nnlock er train`', async () => {
+  const key = await loadKey(p('o.json'));
+  const spec = { architecture: 'vgg11-bn-w0.125', adaptation: 'aligned' as const, k: 4, channels: 3, numClasses: 10, init: 'identity' as const };
+  const model = buildErModel(spec);
+  await saveErModel(p('er.safetensors'), model, spec, key).finally(() => model.dispose());
+  const r = await run('cipher', 'attack', 'learned', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--images', '20', '-o', p('learned'));
   assert.equal(r.code, 0, r.err);
   assert.match(fs.readFileSync(p('learned.md'), 'utf8'), /per-channel affine fit \(oracle\)/);
-  // The model refuses another key; key-inverse init is refused where it cannot be exact.
-  r = await run('er', 'eval', '-m', p('er.safetensors'), '-K', p('h.json'), '-d', p('plain.bin'));
-  assert.match(r.err, /was trained for key [0-9a-f]{16} \(orthogonal\), not for key/);
-  r = await run('er', 'train', '-K', p('h.json'), '-d', p('plain.bin'), '--init', 'key-inverse', '-o', p('x.safetensors'));
-  assert.match(r.err, /hill256 cipher \(mod 256\) is not linear/);
-  r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--adaptation', 'padded', '--init', 'key-inverse', '-o', p('x.safetensors'));
-  assert.match(r.err, /only the aligned network can represent the inverse/);
 });
 
 test('--help is there for every command', async () => {
   for (const cmd of [['cipher', 'keygen'], ['cipher', 'encrypt'], ['cipher', 'decrypt'], ['cipher', 'attack', 'assess'], ['cipher', 'attack', 'known-plaintext'], ['cipher', 'attack', 'statistical'],
-    ['cipher', 'attack', 'learned'], ['er', 'train'], ['er', 'eval'], ['er', 'show']]) {
+    ['cipher', 'attack', 'learned']]) {
     let text = '';
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string | Uint8Array) => { text += String(s); return true; }) as typeof process.stdout.write;
