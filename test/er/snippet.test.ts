@@ -13,7 +13,6 @@ const checkLeaks = trackLeaks();
 
 export const ER_SNIPPET = `import { BlockCipher, deriveKey, randomSecret } from 'nnlock/cipher';
 import { encryptedBatches, trainEncryptionRobust } from 'nnlock/er';
-
 // Your images: any { length, shape, get(i) } of CHW bytes and labels (here 64 made-up 32×32 ones).
 const n = 64, size = 3 * 32 * 32, pixels = new Uint8Array(n * size).map((_, i) => (i * 97) % 256);
 const images = { length: n, shape: [3, 32, 32], get: (i: number) => ({ image: pixels.subarray(i * size, (i + 1) * size), label: i % 10 }) };
@@ -26,8 +25,7 @@ const { model, history } = await trainEncryptionRobust({
   out: 'er.safetensors', // rewritten after every round
 });
 for (const h of history) console.log(\`round \${h.round} epoch \${h.epoch}: loss \${h.trainLoss.toFixed(3)}, accuracy \${h.trainAccuracy}\`);
-model.dispose();
-cipher.dispose();
+model.dispose(); cipher.dispose();
 `;
 
 test('the ER training snippet runs as written', () => {
