@@ -117,7 +117,7 @@ export interface ErTrainConfig {
   logFile?: string;
   /** Model file (safetensors) written after every round. */
   out?: string;
-  /** Extra metadata for the model file. */
+  /** Extra metadata for the model file (roundsCompleted, epochsPerRound, init and testAccuracy are the recipe's). */
   metadata?: Record<string, string>;
   /** Recorded in checkpoints and the log (default: architecture, adaptation, init, keyId, kind). */
   info?: Record<string, string>;

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { writeCifar10 } from '../../src/io/cifar.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { saveKey } from '../../src/cipher/key-file.ts';
+import { encryptCifarFiles } from '../../src/cipher/data.ts';
 import { runCli } from '../helpers/cli.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
@@ -102,6 +103,27 @@ test('er refuses a model trained for another key, and inits that cannot be exact
   assert.match(r.err, /give exactly one of --data and --encrypted-data/);
   r = await runCli(['er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '--epochs', '0', '-o', p('x.safetensors')]);
   assert.equal(r.code, 2, 'numeric flags are checked where declared');
+  assert.ok(!fs.existsSync(p('x.safetensors')));
+});
+
+test('er train on an encrypted dataset as stored, and the plaintext baseline', async () => {
+  await encryptCifarFiles([p('plain.bin')], p('enc.safetensors'), deriveKey(new Uint8Array(32).fill(3), { kind: 'orthogonal', k: 4 }));
+  let r = await runCli(['er', 'train', '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--encrypted-test', p('enc.safetensors'), ...tiny,
+    '--init', 'identity', '-o', p('enc-er.safetensors'), '--json', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).history[0].testAccuracy >= 0, true);
+  r = await runCli(['er', 'eval', '-m', p('enc-er.safetensors'), '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, N);
+  r = await runCli(['er', 'train', '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--augment', ...tiny, '-o', p('x.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /augmentation works on plaintext before encryption/);
+  r = await runCli(['er', 'train', '-d', p('plain.bin'), '--test', p('plain.bin'), ...tiny, '--augment', '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '-o', p('plain-er.safetensors')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /training vgg11-bn-w0\.125 on 40 plaintext images/);
+  r = await runCli(['er', 'eval', '-m', p('plain-er.safetensors'), '-d', p('plain.bin'), '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).keyId, 'none');
   assert.ok(!fs.existsSync(p('x.safetensors')));
 });
 
