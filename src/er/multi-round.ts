@@ -8,10 +8,9 @@
 // skips finished rounds (their checkpoints restore the whole model, adaptation included).
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { type Tensor, noGrad, scope } from '../tensor/index.ts';
+import type { Tensor } from '../tensor/index.ts';
 import type { Module, Optimizer, Schedule } from '../nn/index.ts';
 import { crossEntropy } from '../ops/loss.ts';
-import { correctCount } from '../train/metrics.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import { type TrainOptions, train } from '../train/loop.ts';
 import { writeFileAtomic } from '../io/atomic.ts';

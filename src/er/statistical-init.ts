@@ -2,7 +2,7 @@
 // attack (src/attacks/statistical.ts) recovers from image statistics, written into the network's
 // window convolution. It needs no key: the service holds the ciphertexts, and public images of
 // the same kind give the plaintext statistics.
-import { type StatisticalRecovery } from '../attacks/statistical.ts';
+import type { StatisticalRecovery } from '../attacks/statistical.ts';
 import { matVec } from '../linalg/matrix.ts';
 import { AdaptationNetwork } from './adaptation.ts';
 

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../io.ts';
 import { FLAG, option, parse } from '../options.ts';
-import { throwInsteadOfExit } from './cipher/throw-on-exit.ts';
 import { liveTensors } from '../../tensor/index.ts';
 import { DataLoader } from '../../data/loader.ts';
 import { loadCifar10 } from '../../data/cifar10.ts';
@@ -33,7 +32,7 @@ interface DemoFlags extends OutputFlags {
 }
 
 export function registerDemo(program: Command, io: CliIO): void {
-  throwInsteadOfExit(withOutputFlags(program.command('demo'))
+  withOutputFlags(program.command('demo'))
     .description('a tour: the engine, a real model protected with tiered keys, then block-encrypted images and what their statistics give away')
     .addOption(option(FLAG.data, 'the shared fixtures (CIFAR-10, weights)', undefined, io.env.NNLOCK_DATA ?? DEFAULT_DATA))
     .addOption(option(FLAG.limit, 'test images per tier evaluation', parse.positiveInt, 1000))
@@ -67,7 +66,7 @@ export function registerDemo(program: Command, io: CliIO): void {
         `   ciphertext-only attack (no key, no known plaintext; the statistics of another batch of CIFAR images): ${attack.seconds.toFixed(1)} s,`,
         `   recovered images at ${attack.recovered?.psnr.toFixed(2)} dB PSNR against the plaintext (${attack.recovered?.images} images)`, `   picture: ${attack.grid}`,
         '', `live tensors at the end: ${liveTensors()}`]);
-    }));
+    });
 }
 
 /**

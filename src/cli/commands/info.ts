@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../io.ts';
 import { FLAG, option, parse } from '../options.ts';
-import { throwInsteadOfExit } from './cipher/throw-on-exit.ts';
 import { cuda, getNumThreads, libtorchVersion, liveTensors } from '../../tensor/index.ts';
 import { engineState } from '../../tensor/init.ts';
 import { type TrainingStepTiming, timeTrainingSteps } from '../../train/step-timing.ts';
@@ -23,7 +22,7 @@ interface InfoFlags extends OutputFlags {
 }
 
 export function registerInfo(program: Command, io: CliIO): void {
-  throwInsteadOfExit(withOutputFlags(program.command('info'))
+  withOutputFlags(program.command('info'))
     .description('show the engine (libtorch, threads, CUDA, malloc) and time a few ResNet-20 training steps')
     .addOption(option('--steps <n>', 'training steps to time', parse.positiveInt, 5))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 64))
@@ -42,5 +41,5 @@ export function registerInfo(program: Command, io: CliIO): void {
         `ResNet-20 training: ${imagesPerSecond.toFixed(0)} images/s (median of ${o.steps} steps, batch ${o.batch})`,
         `live tensors after cleanup: ${live}`,
       ]);
-    }));
+    });
 }

@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import type { CliIO } from '../../io.ts';
 import type { MovedCommand } from '../../legacy.ts';
-import { throwInsteadOfExit } from '../cipher/throw-on-exit.ts';
 import { registerAssess } from './assess.ts';
 import { registerKnownPlaintext } from './known-plaintext.ts';
 import { registerStatistical } from './statistical.ts';
@@ -26,5 +25,4 @@ export function registerAttack(program: Command, io: CliIO): void {
   registerKnownPlaintext(attack, io);
   registerStatistical(attack, io);
   registerLearned(attack, io);
-  throwInsteadOfExit(attack);
 }

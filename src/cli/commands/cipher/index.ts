@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import type { CliIO } from '../../io.ts';
 import type { MovedCommand } from '../../legacy.ts';
-import { throwInsteadOfExit } from './throw-on-exit.ts';
 import { registerKeygen } from './keygen.ts';
 import { registerEncrypt } from './encrypt.ts';
 import { registerDecrypt } from './decrypt.ts';
@@ -22,5 +21,4 @@ export function registerCipher(program: Command, io: CliIO): void {
   registerKeygen(cipher, io);
   registerEncrypt(cipher, io);
   registerDecrypt(cipher, io);
-  throwInsteadOfExit(cipher);
 }

@@ -1,11 +1,21 @@
-// `nnlock er ...`. Stub during the move to the noun–verb grammar: registers the 0.1 commands.
+// `nnlock er train | eval | show`: the Encryption-Robust CNN (an adaptation network in front of a
+// backbone) trained on block-encrypted images, evaluated, and pictured. One file per verb; the
+// workflows are src/er's (trainEncryptionRobust, decryptionDiagnostics).
 import type { Command } from 'commander';
 import type { CliIO } from '../../io.ts';
 import type { MovedCommand } from '../../legacy.ts';
-import { registerEr as registerErCommands } from '../er.ts';
+import { registerErTrain } from './train.ts';
+import { registerErEval } from './eval.ts';
+import { registerErShow } from './show.ts';
 
-export const legacyEr: MovedCommand[] = [];
+/** 0.1's `er train -t FILE` (test data) is `--test FILE`: `-t` meant three things across commands. */
+export const legacyEr: MovedCommand[] = [{ from: ['er', 'train'], to: ['er', 'train'], flags: { '-t': '--test' } }];
 
-export function registerEr(program: Command, _io: CliIO): void {
-  registerErCommands(program);
+export function registerEr(program: Command, io: CliIO): void {
+  const er = program
+    .command('er')
+    .description('Encryption-Robust CNN: an adaptation network + backbone trained on block-encrypted images');
+  registerErTrain(er, io);
+  registerErEval(er, io);
+  registerErShow(er, io);
 }

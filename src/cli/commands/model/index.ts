@@ -18,7 +18,7 @@ export function registerModel(program: Command, io: CliIO): void {
   // main() makes the root throw instead of exiting; subcommands copy that setting only when they
   // are created after it, so the noun sets it for its verbs itself (a usage error must reach
   // main() as exit code 2, not end the process).
-  const model = program.command('model').description('train a classifier, evaluate one, denoise images').exitOverride();
+  const model = program.command('model').description('train a classifier, evaluate one, denoise images');
   registerModelTrain(model, io);
   registerModelEval(model, io);
   registerModelDenoise(model, io);

@@ -23,9 +23,7 @@ export const legacyProtect: MovedCommand[] = [
 ];
 
 export function registerProtect(program: Command, io: CliIO): void {
-  // exitOverride here, before the verbs exist, so they inherit it: a parse error of a verb then
-  // reaches main() as a CommanderError (exit 2) instead of commander calling process.exit.
-  const noun = program.command('protect').description('protect a model with tiered keys: importance, lock, unlock, keys, info').exitOverride();
+  const noun = program.command('protect').description('protect a model with tiered keys: importance, lock, unlock, keys, info');
   registerImportanceVerb(noun, io);
   registerLockVerb(noun, io);
   registerUnlockVerb(noun, io);

@@ -21,7 +21,7 @@ import { encryptedSource, encryptPixels } from '../../src/cipher/data.ts';
 import { trainMultiRound } from '../../src/er/multi-round.ts';
 import { evaluateAccuracy } from '../../src/train/evaluate.ts';
 import { buildErModel, loadErModel, saveErModel } from '../../src/er/model-file.ts';
-import { minMaxScale, writeImageGrid } from '../../src/er/pictures.ts';
+import { minMaxScale, writeImageGrid } from '../../src/cipher/pictures.ts';
 import { adaptedImages } from '../../src/attacks/learned.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 

@@ -3,7 +3,7 @@
 // the convolution's output has (shrunk) identity covariance on the data it was estimated from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Tensor, manualSeed, noGrad, scope, tensor } from '../../src/tensor/index.ts';
+import { type Tensor, manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
 import { rand, randn } from '../../src/ops/creation.ts';
 import { abs, sub } from '../../src/ops/arithmetic.ts';
 import { max, mean } from '../../src/ops/reduction.ts';

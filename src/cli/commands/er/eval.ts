@@ -1,0 +1,60 @@
+// `nnlock er eval`: test accuracy of a trained Encryption-Robust model on encrypted images, and
+// optionally how well its adaptation network decrypts (decryptionDiagnostics).
+import type { Command } from 'commander';
+import { keyId } from '../../../cipher/key.ts';
+import { loadKey } from '../../../cipher/key-file.ts';
+import { BlockCipher } from '../../../cipher/hill.ts';
+import { readImagesTensor } from '../../../cipher/data.ts';
+import { loadErModel } from '../../../er/model-file.ts';
+import { encryptedBatches } from '../../../er/data.ts';
+import { decryptionDiagnostics, decryptionMarkdown } from '../../../er/diagnostics.ts';
+import { evaluateAccuracy } from '../../../train/evaluate.ts';
+import { type CliIO, Output, withOutputFlags } from '../../io.ts';
+import { UsageError } from '../../errors.ts';
+import { FLAG, option, parse } from '../../options.ts';
+import { dataFiles, erData } from './data-args.ts';
+
+interface EvalFlags {
+  model: string; key?: string; data?: string; encryptedData?: string; limit?: number; decryption?: boolean;
+  mean?: number[]; std?: number[]; json?: boolean; quiet?: boolean;
+}
+
+export function registerErEval(er: Command, io: CliIO): void {
+  const cmd = er.command('eval')
+    .description('test accuracy of a trained model on encrypted images; optionally how well its adaptation network decrypts')
+    .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
+    .addOption(option(FLAG.key, 'the cipher key file it was trained for (omit for a plaintext model)'))
+    .addOption(option(FLAG.data, 'plaintext CIFAR-10 test file(s) or folder, encrypted on the fly'))
+    .option('--encrypted-data <files>', 'instead of --data: an encrypted dataset')
+    .addOption(option(FLAG.limit, 'first n images', parse.positiveInt))
+    .option('--decryption', 'also score the adaptation output against the plaintext (PSNR/SSIM, first 1000 images)')
+    .addOption(option('--mean <r,g,b>', 'plaintext normalisation of a plaintext model', parse.triple))
+    .addOption(option('--std <r,g,b>', 'plaintext normalisation std', parse.triple));
+  withOutputFlags(cmd).action(async (o: EvalFlags) => {
+    const out = new Output(io, o);
+    const key = o.key ? await loadKey(o.key) : null;
+    if (o.decryption && (!key || !o.data)) throw new UsageError('--decryption needs --key and plaintext --data');
+    const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true }, 'test', key, o.limit))!;
+    const { model, spec } = await loadErModel(o.model, key);
+    const cipher = key ? new BlockCipher(key) : null;
+    try {
+      const source = encryptedBatches(data.dataset, cipher, { batch: 500, shuffle: false, encrypted: data.encrypted, ...(key ? {} : { mean: o.mean, std: o.std }) });
+      const t0 = performance.now();
+      const { accuracy, count } = await evaluateAccuracy(model, source);
+      const seconds = (performance.now() - t0) / 1000;
+      const result: Record<string, unknown> = { model: o.model, accuracy, images: count, seconds, adaptation: spec.adaptation, keyId: key ? keyId(key) : 'none' };
+      const text = [`accuracy ${accuracy.toFixed(4)} on ${count} ${key ? 'encrypted ' : ''}images (${spec.architecture}, adaptation ${spec.adaptation}; ${seconds.toFixed(1)} s)`];
+      if (o.decryption) {
+        if (!model.adaptation) throw new Error(`${o.model} has no adaptation network: --decryption scores one`);
+        const { x } = await readImagesTensor(dataFiles(o.data!, 'test')[0], { limit: 1000 });
+        const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
+        result.decryption = report;
+        text.push('', decryptionMarkdown(report!, { model: o.model, adaptation: spec.adaptation, key: key! }));
+      }
+      out.result(result, text);
+    } finally {
+      cipher?.dispose();
+      model.dispose();
+    }
+  });
+}

@@ -1,0 +1,90 @@
+// What a trained Encryption-Robust model's adaptation network learned, shown two ways: its
+// learned decryption (PSNR/SSIM of its output against the plaintext, raw and after oracle affine
+// fits: src/attacks/learned.ts) and a picture grid. `nnlock er eval --decryption`, `nnlock er
+// show` and the cipher experiments all use this one function.
+import { type Tensor, noGrad, scope } from '../tensor/index.ts';
+import { div } from '../ops/arithmetic.ts';
+import { toDtype } from '../ops/convert.ts';
+import { narrow } from '../ops/shape.ts';
+import { basename } from 'node:path';
+import type { BlockCipher } from '../cipher/hill.ts';
+import { type CipherKey, describeKey } from '../cipher/key.ts';
+import { encryptPixels } from '../cipher/data.ts';
+import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../attacks/learned.ts';
+import type { EncryptionRobustModel } from './model.ts';
+import { type GridColumn, minMaxScale, writeImageGrid } from '../cipher/pictures.ts';
+
+export interface DecryptionDiagnosticsOptions {
+  /**
+   * Also write a PNG grid to `path`: one row per image (the first `rows`, default 8), columns
+   * ciphertext (real kinds min–max scaled per image and channel; hill256 as its bytes), adaptation
+   * output raw (clamped to [0, 1]), the same min–max scaled, the same after the per-channel affine
+   * oracle fit (fitted over every image given), plaintext. A model without an adaptation network
+   * gets ciphertext and plaintext only.
+   */
+  grid?: { path: string; rows?: number; tileSize?: number };
+}
+
+export interface DecryptionDiagnostics {
+  /** Learned decryption over every image given; null for a model without an adaptation network. */
+  report: LearnedDecryptionReport | null;
+  /** The grid written, if asked. */
+  grid?: string;
+}
+
+/**
+ * Encrypts `images` (plaintext [N, C, H, W]: uint8 bytes, or float pixels in [0, 1]) with `cipher`
+ * and scores `model`'s adaptation output against them; optionally writes the picture grid.
+ */
+export async function decryptionDiagnostics(model: EncryptionRobustModel, cipher: BlockCipher, images: Tensor, o: DecryptionDiagnosticsOptions = {}): Promise<DecryptionDiagnostics> {
+  const rows = Math.min(o.grid?.rows ?? 8, images.shape[0]);
+  const { report, columns } = noGrad(() => scope(() => {
+    const plain = images.dtype === 'uint8' ? div(toDtype(images, 'float32'), 255) : images;
+    const input = encryptPixels(plain, cipher);
+    const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
+    const first = (x: Tensor) => narrow(x, 0, 0, rows);
+    if (!model.adaptation) {
+      return { report: null, columns: o.grid ? [{ title: 'ciphertext', images: first(shown) }, { title: 'plaintext', images: first(plain) }] : [] };
+    }
+    const r = learnedDecryption(model, input, plain);
+    if (!o.grid) return { report: r, columns: [] as GridColumn[] };
+    const { raw, fitted } = adaptedImages(model, input, plain);
+    return {
+      report: r,
+      columns: [
+        { title: 'ciphertext', images: first(shown) }, { title: 'adapted (raw)', images: first(raw) },
+        { title: 'adapted (min-max)', images: first(minMaxScale(model.adapt(input))) },
+        { title: 'adapted (fit)', images: first(fitted) }, { title: 'plaintext', images: first(plain) },
+      ],
+    };
+  }));
+  try {
+    if (o.grid) await writeImageGrid(o.grid.path, columns, { count: rows, tileSize: o.grid.tileSize });
+  } finally {
+    for (const c of columns) c.images.dispose();
+  }
+  return { report, ...(o.grid ? { grid: o.grid.path } : {}) };
+}
+
+/** The learned-decryption report as a Markdown section: a table of PSNR/SSIM by comparison, then the notes. */
+export function decryptionMarkdown(r: LearnedDecryptionReport, o: { model: string; adaptation: string; key: CipherKey }): string {
+  const row = (name: string, q: { psnr: number; ssim: number }) => `| ${name} | ${q.psnr.toFixed(2)} | ${q.ssim.toFixed(4)} |`;
+  return [
+    `# Learned decryption by ${basename(o.model)}`,
+    '',
+    `- key: ${describeKey(o.key)}`,
+    `- adaptation network: ${o.adaptation}; ${r.images} test images`,
+    '',
+    '| output compared with the plaintext | PSNR (dB) | SSIM |',
+    '|---|---:|---:|',
+    row('adaptation output, raw (clamped to [0, 1])', r.raw),
+    row('adaptation output, per-channel affine fit (oracle)', r.perChannelAffine),
+    row('adaptation output, colour affine fit (oracle)', r.colourAffine),
+    row('ciphertext, per-channel affine fit (oracle) — baseline', r.ciphertextPerChannelAffine),
+    '',
+    `Per-channel fit: scale ${r.perChannelAffine.scale.map((v) => v.toPrecision(3)).join(', ')}; offset ${r.perChannelAffine.offset.map((v) => v.toPrecision(3)).join(', ')}.`,
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}

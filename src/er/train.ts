@@ -1,0 +1,255 @@
+// Training an Encryption-Robust model, the whole recipe in one function: build the model (an
+// adaptation network in front of a backbone), initialise the adaptation network, then train in
+// rounds (each round keeps the adaptation network and restarts the backbone) with SGD, a separate
+// learning rate for the adaptation network and a cosine schedule per round; evaluate after every
+// epoch, checkpoint (resumable), and save the model file after every round.
+//
+// `nnlock er train` and the cipher experiments (experiments/cipher/train-config.ts) both call it,
+// so the same configuration gives the same history whichever way it is run.
+//
+// Seeds (kept from the recorded experiments, so their figures reproduce): the engine is seeded with
+// seed·1000 before the model is built (every configuration starts from the same backbone at round
+// 0) and with seed·1000 + r before the backbone of round r is built; round r trains with seed
+// seed·7919 + r (src/er/multi-round.ts); the data order is the BatchSource's own.
+import { manualSeed } from '../tensor/index.ts';
+import { type Module, SGD, cosine } from '../nn/index.ts';
+import type { BatchSource } from '../data/batch-source.ts';
+import type { EpochProgress, StepProgress } from '../train/loop.ts';
+import { evaluateAccuracy } from '../train/evaluate.ts';
+import { loadWeights } from '../models/weights.ts';
+import { type CipherKey, CipherKeyError, keyId } from '../cipher/key.ts';
+import { type StatisticalRecovery, blockPairStatistics, recoverFromStatistics } from '../attacks/statistical.ts';
+import type { AdaptationVariant } from './adaptation.ts';
+import type { EncryptionRobustModel } from './model.ts';
+import { type ErModelSpec, buildBackbone, buildErModel, saveErModel } from './model-file.ts';
+import { type RoundResult, trainMultiRound } from './multi-round.ts';
+import { type WhiteningReport, whitenAdaptation } from './whitening.ts';
+import { recoveryAsWindowAffine } from './statistical-init.ts';
+
+/** Plaintext normalisation: per-channel mean and std of pixels in [0, 1]. */
+export interface Normalisation {
+  mean?: readonly number[];
+  std?: readonly number[];
+}
+
+/**
+ * How the adaptation network starts, with what each start needs:
+ *   default      PyTorch's random initialisation
+ *   identity     the identity map (a one-pixel shift for the padded variant)
+ *   whiten       ZCA whitening of the windows of `source` (the training ciphertexts as stored:
+ *                unaugmented, unshuffled), the first `maxImages` images; no key needed
+ *   statistical  the decryption recovered from the statistics of `ciphertexts` (the training
+ *                ciphertexts) against `prior` (plaintext images of the same kind that are not the
+ *                training images); no key needed; `norm` folds the backbone's input normalisation in
+ *   key-inverse  the exact inverse of the cipher, from `config.cipher` (an oracle: it uses the key)
+ */
+export type ErInit =
+  | { kind: 'default' }
+  | { kind: 'identity' }
+  | { kind: 'whiten'; source: BatchSource; maxImages?: number; shrinkage?: number }
+  | { kind: 'statistical'; ciphertexts: BatchSource; prior: BatchSource; norm?: Normalisation }
+  | { kind: 'key-inverse'; norm?: Normalisation };
+
+export type ErInitName = ErInit['kind'];
+export const ER_INITS: readonly ErInitName[] = ['default', 'identity', 'whiten', 'statistical', 'key-inverse'];
+
+/** What the initialisation did, for the caller's report. */
+export type ErInitReport =
+  | { kind: 'default' | 'identity' | 'key-inverse' }
+  | ({ kind: 'whiten' } & WhiteningReport)
+  | { kind: 'statistical'; cipherImages: number; priorImages: number; seconds: number; recovery: StatisticalRecovery };
+
+/** One epoch's record: train()'s (epoch 1-based, lr, trainLoss, trainAccuracy, seconds, ...) with its round (1-based) and the evaluation's. */
+export interface ErEpochRecord extends Record<string, number> {
+  round: number;
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+}
+
+export interface ErRoundProgress {
+  /** 0-based round, of `rounds`. */
+  round: number;
+  rounds: number;
+}
+
+export interface ErTrainConfig {
+  /** Backbone architecture (a src/models/registry.ts classifier name, e.g. resnet20). */
+  architecture: string;
+  /** Default 10. */
+  numClasses?: number;
+  /** The adaptation network in front of the backbone, or 'none' (the baseline). */
+  adaptation: AdaptationVariant | 'none';
+  /**
+   * The key the images are encrypted with, or null/absent for plaintext: it sets the block size
+   * and channels of the adaptation network, its id is written into the model file, and the
+   * key-inverse init reads its inverse.
+   */
+  cipher?: CipherKey | null;
+  /** Block size and channels without a cipher (default 4 and 3). */
+  k?: number;
+  channels?: number;
+  /** Default { kind: 'default' }. */
+  init?: ErInit;
+  /** Training batches (encryptedBatches makes them). */
+  train: BatchSource;
+  /** Held-out batches, evaluated after every epoch (testAccuracy and evalSeconds in the record). */
+  test?: BatchSource;
+  /** Default 1. */
+  rounds?: number;
+  /** Epochs per round. */
+  epochs: number;
+  /** Backbone learning rate, cosine-annealed to 0 within each round (default 0.1). */
+  lr?: number;
+  /** The adaptation network's learning rate (default lr); it keeps its ratio to lr under the schedule. */
+  adaptationLr?: number;
+  /** Default 0.9. */
+  momentum?: number;
+  /** Backbone weight decay (default 5e-4; the adaptation network has none). */
+  weightDecay?: number;
+  /** Default 0 (see the seeds in the file comment). */
+  seed?: number;
+  /** Backbone weights (safetensors) loaded at the start of every round; else a fresh init each round. */
+  pretrained?: string;
+  /** Folder of resumable checkpoints, round-<r>.ckpt. */
+  checkpointDir?: string;
+  /** JSON log of every round and epoch, rewritten after each round. */
+  logFile?: string;
+  /** Model file (safetensors) written after every round. */
+  out?: string;
+  /** Extra metadata for the model file (roundsCompleted, epochsPerRound, init and testAccuracy are the recipe's). */
+  metadata?: Record<string, string>;
+  /** Recorded in checkpoints and the log (default: architecture, adaptation, init, keyId, kind). */
+  info?: Record<string, string>;
+  /** After the initialisation, before training. */
+  onInit?: (report: ErInitReport) => void | Promise<void>;
+  /** At the start of each round. */
+  onRound?: (p: ErRoundProgress) => void;
+  /** After every step: the epoch's running means. */
+  onStep?: (p: StepProgress & ErRoundProgress) => void;
+  /** After every epoch and its evaluation. */
+  onEpoch?: (record: ErEpochRecord, p: EpochProgress & ErRoundProgress) => void;
+  /** When a round resumes from its checkpoint after `epoch` finished epochs. */
+  onResume?: (epoch: number, checkpoint: string) => void;
+}
+
+export interface ErTrainResult {
+  /** The trained model (eval mode); the caller disposes it. */
+  model: EncryptionRobustModel;
+  /** How to rebuild it (what the model file says). */
+  spec: ErModelSpec;
+  /** Every epoch of every round, in order. */
+  history: ErEpochRecord[];
+  /** Per round: its epochs and its last epoch. */
+  rounds: RoundResult[];
+  init: ErInitReport;
+}
+
+/** Trains an Encryption-Robust model as `config` says (see the file comment and ErTrainConfig). */
+export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTrainResult> {
+  const key = config.cipher ?? null;
+  const init = config.init ?? { kind: 'default' };
+  checkErInit(init, config.adaptation, key);
+  const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
+  const adaptationLr = config.adaptationLr ?? lr;
+  const spec: ErModelSpec = {
+    architecture: config.architecture, adaptation: config.adaptation, k: key?.k ?? config.k ?? 4, channels: key?.channels ?? config.channels ?? 3,
+    numClasses: config.numClasses ?? 10, init: init.kind === 'key-inverse' ? 'default' : init.kind,
+  };
+  const newBackbone = async (round: number): Promise<Module> => {
+    manualSeed(seed * 1000 + round);
+    const b = buildBackbone(spec.architecture, spec.numClasses);
+    if (config.pretrained) await loadWeights(b, config.pretrained);
+    return b;
+  };
+  manualSeed(seed * 1000);
+  const model = buildErModel(spec);
+  try {
+    if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
+    const initReport = await initialise(model, init, key);
+    await config.onInit?.(initReport);
+    let round = 0;
+    const at = (p: object) => ({ ...p, round, rounds });
+    const results = await trainMultiRound({
+      model, newBackbone, rounds, epochs, data: config.train, seed,
+      makeOptimizer: (m) => {
+        const groups = [{ params: m.backbone.parameters(), lr, weightDecay }];
+        if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: adaptationLr, weightDecay: 0 });
+        return new SGD(groups, { lr, momentum });
+      },
+      // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
+      schedule: () => cosine(lr, epochs),
+      evaluate: config.test ? async (m) => {
+        const t0 = performance.now();
+        const { accuracy } = await evaluateAccuracy(m, config.test!);
+        return { testAccuracy: accuracy, evalSeconds: (performance.now() - t0) / 1000 };
+      } : undefined,
+      checkpointDir: config.checkpointDir, logFile: config.logFile,
+      info: config.info ?? { architecture: spec.architecture, adaptation: spec.adaptation, init: init.kind, keyId: key ? keyId(key) : 'none', kind: key?.kind ?? 'none' },
+      onRound: (r) => {
+        round = r;
+        config.onRound?.({ round, rounds });
+      },
+      onStep: config.onStep && ((p) => config.onStep!(at(p) as StepProgress & ErRoundProgress)),
+      onEpoch: config.onEpoch && ((record, p) => config.onEpoch!({ ...record, round: round + 1 } as ErEpochRecord, at(p) as EpochProgress & ErRoundProgress)),
+      onResume: config.onResume,
+      afterRound: async (r, result) => {
+        if (!config.out) return;
+        await saveErModel(config.out, model, spec, key, {
+          ...(config.metadata ?? {}), roundsCompleted: String(r + 1), epochsPerRound: String(epochs), init: init.kind,
+          ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
+        });
+      },
+    });
+    model.eval();
+    const history = results.flatMap((r) => r.history.map((h) => ({ ...h, round: r.round + 1 }) as ErEpochRecord));
+    return { model, spec, history, rounds: results, init: initReport };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Refuses an initialisation the model or the cipher cannot take (trainEncryptionRobust calls it
+ * first; callers may call it before they read any data).
+ */
+export function checkErInit(init: ErInit | ErInitName, adaptation: AdaptationVariant | 'none', key: CipherKey | null): void {
+  if (typeof init === 'string') init = { kind: init } as ErInit;
+  if (!ER_INITS.includes(init.kind)) throw new RangeError(`init must be one of ${ER_INITS.join(', ')}, got '${init.kind}'`);
+  if (init.kind !== 'default' && adaptation === 'none') throw new RangeError(`init ${init.kind} initialises the adaptation network: not without one (adaptation 'none')`);
+  if (init.kind === 'statistical') {
+    if (!key) throw new RangeError('init statistical works on ciphertexts: give the cipher key they were encrypted with (it reads only its block size)');
+    if (key.kind === 'hill256') throw new CipherKeyError('init statistical: a hill256 cipher (mod 256) does not transform image statistics linearly');
+    if (adaptation !== 'aligned') throw new RangeError('init statistical needs the aligned adaptation network (the recovered decryption works block by block)');
+  }
+  if (init.kind === 'key-inverse') {
+    if (!key) throw new RangeError('init key-inverse needs the cipher key');
+    if (adaptation !== 'aligned') throw new RangeError('init key-inverse needs the aligned adaptation network: only the aligned network can represent the inverse');
+    if (key.kind === 'hill256') throw new CipherKeyError('init key-inverse: a hill256 cipher (mod 256) is not linear over the reals; no network weights invert it exactly');
+    if (key.shuffle) throw new CipherKeyError('init key-inverse: the adaptation network cannot undo the block shuffle (it works block by block in place)');
+  }
+}
+
+async function initialise(model: EncryptionRobustModel, init: ErInit, key: CipherKey | null): Promise<ErInitReport> {
+  const net = model.adaptation;
+  // The model's constructor already applied default and identity (spec.init); none needs a network.
+  if (init.kind === 'default' || init.kind === 'identity') return { kind: init.kind };
+  if (!net) throw new RangeError(`init ${init.kind}: the model has no adaptation network`);
+  if (init.kind === 'key-inverse') {
+    net.setBlockInverse(key!.inverses, init.norm ?? {});
+    return { kind: 'key-inverse' };
+  }
+  if (init.kind === 'whiten') {
+    const w = await whitenAdaptation(net, init.source, { maxImages: init.maxImages, shrinkage: init.shrinkage });
+    return { kind: 'whiten', ...w };
+  }
+  const t0 = performance.now();
+  const cs = await blockPairStatistics(init.ciphertexts, { k: net.k });
+  const ps = await blockPairStatistics(init.prior, { k: net.k });
+  const recovery = recoverFromStatistics(cs, ps);
+  const seconds = (performance.now() - t0) / 1000;
+  const { matrix, offset } = recoveryAsWindowAffine(recovery, init.norm ?? {});
+  net.setWindowAffine(matrix, offset);
+  return { kind: 'statistical', cipherImages: cs.images, priorImages: ps.images, seconds, recovery };
+}
