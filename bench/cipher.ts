@@ -51,8 +51,24 @@ import { sum } from '../src/ops/reduction.ts';
 import { type CipherKind, blockPermutation, deriveKey } from '../src/cipher/key.ts';
 import { BlockCipher, type CipherAlgorithm, cipherChunkImages } from '../src/cipher/hill.ts';
 import {
-  type BenchReport, type CaseResult, compareCase, fmt, machineInfo, markdownTable, median, toMarkdown, withThroughput, writeReport,
-  PAIRED_BENCH_OPTIONS, PythonPeer, assertCount, pairedBenchSettings, selectCases, timesMarkdown, timeIters, tick,
+  type BenchReport,
+  type CaseResult,
+  compareCase,
+  fmt,
+  machineInfo,
+  markdownTable,
+  median,
+  toMarkdown,
+  withThroughput,
+  writeReport,
+  PAIRED_BENCH_OPTIONS,
+  PythonPeer,
+  assertCount,
+  pairedBenchSettings,
+  selectCases,
+  timesMarkdown,
+  timeIters,
+  tick,
 } from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
@@ -140,7 +156,13 @@ async function runPass(setting: Setting, cases: Case[], threads: number, rounds:
       const sameName = `${c.name}/same`;
       const withSame = c.algorithm === 'conv';
       const setup = {
-        cmd: 'setup', seed, kind: c.kind, k: c.k, shape: c.shape, matrices: key.matrices.map((m) => Array.from(m)), perm: perm ? Array.from(perm) : null,
+        cmd: 'setup',
+        seed,
+        kind: c.kind,
+        k: c.k,
+        shape: c.shape,
+        matrices: key.matrices.map((m) => Array.from(m)),
+        perm: perm ? Array.from(perm) : null,
         chunk: cipherChunkImages(c.shape[1], c.shape[2], c.shape[3]),
       };
       await peer.request({ ...setup, case: c.name, algorithm: c.algorithm });
@@ -189,14 +211,21 @@ async function runPass(setting: Setting, cases: Case[], threads: number, rounds:
         throw new Error(`${c.name}: PyTorch's two formulations disagree (${peerCheck} vs ${sameCheck})`);
       }
       out.push({ name: c.name, ours, peer: theirs, same: withSame ? same : null, oursCheck, peerCheck });
-      console.log(`  [${setting}] ${c.name}: nnlock ${fmt(median(ours.flat()))} ms, PyTorch ${fmt(median(theirs.flat()))} ms` +
-        (withSame ? `, PyTorch with nnlock's op sequence ${fmt(median(same.flat()))} ms` : ''));
+      console.log(
+        `  [${setting}] ${c.name}: nnlock ${fmt(median(ours.flat()))} ms, PyTorch ${fmt(median(theirs.flat()))} ms` +
+          (withSame ? `, PyTorch with nnlock's op sequence ${fmt(median(same.flat()))} ms` : ''),
+      );
     }
     const allocator = allocatorState!.apply
       ? `nnlock policy: mmap threshold ${allocatorState!.mmapThreshold}, trim threshold ${allocatorState!.trimThreshold}, applied ${allocatorState!.applied}`
       : `nnlock policy off (${(allocatorState as { reason: string }).reason})`;
     return {
-      setting, allocator, torch, nnlockParallel: native.parallelInfo(), loadAverage: { start, end: machineInfo().loadAverage }, cases: out,
+      setting,
+      allocator,
+      torch,
+      nnlockParallel: native.parallelInfo(),
+      loadAverage: { start, end: machineInfo().loadAverage },
+      cases: out,
     };
   } finally {
     await peer.close();
@@ -208,7 +237,8 @@ async function runChild(setting: Setting, args: string[]): Promise<PassResult> {
   const tmp = path.join(os.tmpdir(), `nnlock-cipher-bench-${process.pid}-${setting}.json`);
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, '--setting', setting, '--emit', tmp], {
-      stdio: ['ignore', 'inherit', 'inherit'], env: settingEnv(setting),
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: settingEnv(setting),
     });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the ${setting} process pair exited with code ${code}`))));
@@ -230,9 +260,32 @@ function pool(passes: PassResult[], cases: Case[]): { results: CaseResult[]; sam
     const last = runs[runs.length - 1];
     const check = { ours: last.oursCheck, peer: last.peerCheck };
     const ours = runs.flatMap((r) => r.ours);
-    same.push(last.same ? withThroughput(compareCase(`${c.name}/same`, `${c.description}; PyTorch runs nnlock's op sequence`, ours,
-      runs.flatMap((r) => r.same ?? []), { check }), c.shape[0], 'images') : null);
-    return withThroughput(compareCase(c.name, c.description, ours, runs.flatMap((r) => r.peer), { check }), c.shape[0], 'images');
+    same.push(
+      last.same
+        ? withThroughput(
+            compareCase(
+              `${c.name}/same`,
+              `${c.description}; PyTorch runs nnlock's op sequence`,
+              ours,
+              runs.flatMap((r) => r.same ?? []),
+              { check },
+            ),
+            c.shape[0],
+            'images',
+          )
+        : null,
+    );
+    return withThroughput(
+      compareCase(
+        c.name,
+        c.description,
+        ours,
+        runs.flatMap((r) => r.peer),
+        { check },
+      ),
+      c.shape[0],
+      'images',
+    );
   });
   return { results, same, perProcess };
 }
@@ -259,8 +312,19 @@ async function main(): Promise<void> {
   }
 
   console.log(`cipher bench: ${threads} thread(s) on both sides; ${processes} process pair(s) per setting, ${rounds} rounds each`);
-  const childArgs = ['--threads', String(threads), '--rounds', String(rounds), '--seed', String(seed), '--cases', cases.map((c) => c.name).join(','),
-    '--python', python, ...(quick ? ['--quick'] : [])];
+  const childArgs = [
+    '--threads',
+    String(threads),
+    '--rounds',
+    String(rounds),
+    '--seed',
+    String(seed),
+    '--cases',
+    cases.map((c) => c.name).join(','),
+    '--python',
+    python,
+    ...(quick ? ['--quick'] : []),
+  ];
   const loadAtStart = machineInfo().loadAverage;
   const passes: Record<Setting, PassResult[]> = { shipped: [], defaults: [], tuned: [] };
   for (let p = 0; p < processes; p++) {
@@ -280,12 +344,21 @@ async function main(): Promise<void> {
   });
   const summary = markdownTable(
     ['case', 'malloc setting', 'nnlock images/s', 'PyTorch (reference) images/s', 'ratio', "PyTorch (nnlock's op sequence) images/s", 'ratio'],
-    cases.flatMap((c, i) => SETTINGS.map((s) => {
-      const r = pooled[s].results[i];
-      const same = pooled[s].same[i];
-      return [c.name, s, r.throughput!.ours.toFixed(0), r.throughput!.peer.toFixed(0), fmt(r.ratio, 3),
-        same ? same.throughput!.peer.toFixed(0) : '(same as reference)', same ? fmt(same.ratio, 3) : ''];
-    })),
+    cases.flatMap((c, i) =>
+      SETTINGS.map((s) => {
+        const r = pooled[s].results[i];
+        const same = pooled[s].same[i];
+        return [
+          c.name,
+          s,
+          r.throughput!.ours.toFixed(0),
+          r.throughput!.peer.toFixed(0),
+          fmt(r.ratio, 3),
+          same ? same.throughput!.peer.toFixed(0) : '(same as reference)',
+          same ? fmt(same.ratio, 3) : '',
+        ];
+      }),
+    ),
   );
   const spread = markdownTable(
     ['case', ...SETTINGS.map((s) => `${s}: ratio per process pair`)],
@@ -302,39 +375,59 @@ async function main(): Promise<void> {
 
   type Compared = { what: string; cases: CaseResult[]; ratioPerProcessPair: Record<string, number[]>; allocator: string[] };
   const report: BenchReport & { settingsCompared: Record<Setting, Compared> } = {
-      name: 'cipher',
-      title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
-      date: new Date().toISOString(),
-      ours: 'nnlock',
-      peer: 'PyTorch',
-      machine: machineInfo(),
-      settings: {
-        threads, rounds, processes, seed, quick,
-        iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
-        warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
-        order: 'per setting, fresh process pairs; within a pair, who goes first rotates from round to round',
-        loadAverageAtStart: loadAtStart,
-        loadAverageAtEnd: machineInfo().loadAverage,
-        mainTable: SETTING_TEXT.shipped,
-      },
-      versions: {
-        'nnlock libtorch': libtorchVersion(),
-        PyTorch: `${first.torch.torch} (${path.dirname(first.torch.torch_file)})`,
-        python: first.torch.python,
-        node: process.version,
-      },
+    name: 'cipher',
+    title: 'Cipher benchmark: block-wise Hill-cipher encryption, nnlock vs PyTorch (same machine, same run, same threads)',
+    date: new Date().toISOString(),
+    ours: 'nnlock',
+    peer: 'PyTorch',
+    machine: machineInfo(),
+    settings: {
+      threads,
+      rounds,
+      processes,
+      seed,
+      quick,
+      iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
+      warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
+      order: 'per setting, fresh process pairs; within a pair, who goes first rotates from round to round',
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: machineInfo().loadAverage,
+      mainTable: SETTING_TEXT.shipped,
+    },
+    versions: {
+      'nnlock libtorch': libtorchVersion(),
+      PyTorch: `${first.torch.torch} (${path.dirname(first.torch.torch_file)})`,
+      python: first.torch.python,
+      node: process.version,
+    },
     cases: pooled.shipped.results,
-    settingsCompared: Object.fromEntries(SETTINGS.map((s) => [s, {
-      what: SETTING_TEXT[s], cases: pooled[s].results, ratioPerProcessPair: pooled[s].perProcess, allocator: passes[s].map((p) => p.allocator),
-    }])) as Record<Setting, Compared>,
+    settingsCompared: Object.fromEntries(
+      SETTINGS.map((s) => [
+        s,
+        {
+          what: SETTING_TEXT[s],
+          cases: pooled[s].results,
+          ratioPerProcessPair: pooled[s].perProcess,
+          allocator: passes[s].map((p) => p.allocator),
+        },
+      ]),
+    ) as Record<Setting, Compared>,
     notes: [
       `The main tables are the setting "shipped": ${SETTING_TEXT.shipped}. The other settings follow below.`,
       'ratio = PyTorch median time / nnlock median time: nnlock speed relative to PyTorch (≥ 1: nnlock as fast or faster). Against the reference it measures nnlock\'s formulation (strided copy_ instead of pixel_shuffle; fused hill256 steps) and, in "shipped", its malloc policy (src/native/allocator.ts); against PyTorch running nnlock\'s op sequence with equal malloc settings it measures the binding alone.',
       'The time per call includes allocating the output and freeing the previous one on both sides; the keys are prepared once (nnlock caches the key matrices as tensors in BlockCipher).',
       ...checks,
       `nnlock malloc, per setting: ${SETTINGS.map((s) => `${s}: ${passes[s][0].allocator}`).join('; ')}`,
-      `nnlock: ${first.nnlockParallel.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
-      `PyTorch: ${first.torch.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+      `nnlock: ${first.nnlockParallel
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
+      `PyTorch: ${first.torch.parallel_info
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
     ],
   };
   if (values['no-write']) {

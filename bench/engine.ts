@@ -17,9 +17,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
-import {
-  type Tensor, scope, keep, noGrad, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors,
-} from '../src/tensor/index.ts';
+import { type Tensor, scope, keep, noGrad, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors } from '../src/tensor/index.ts';
 import { native } from '../src/native/index.ts';
 import { conv2d } from '../src/ops/conv.ts';
 import { relu } from '../src/ops/activation.ts';
@@ -91,14 +89,16 @@ const cnn: Case = {
     manualSeed(seed);
     const x = randn([64, 3, 32, 32]);
     const labels = randint(0, 10, [64]);
-    const params = scope(() => keep([
-      leaf(mul(randn([32, 3, 3, 3]), 0.1)),
-      zeros([32], { requiresGrad: true }),
-      leaf(mul(randn([64, 32, 3, 3]), 0.05)),
-      zeros([64], { requiresGrad: true }),
-      leaf(mul(randn([10, 64 * 8 * 8]), 0.01)),
-      zeros([10], { requiresGrad: true }),
-    ]));
+    const params = scope(() =>
+      keep([
+        leaf(mul(randn([32, 3, 3, 3]), 0.1)),
+        zeros([32], { requiresGrad: true }),
+        leaf(mul(randn([64, 32, 3, 3]), 0.05)),
+        zeros([64], { requiresGrad: true }),
+        leaf(mul(randn([10, 64 * 8 * 8]), 0.01)),
+        zeros([10], { requiresGrad: true }),
+      ]),
+    );
     const bufs: (Tensor | null)[] = params.map(() => null);
     const lr = 0.01;
     const momentum = 0.9;
@@ -169,7 +169,6 @@ const smallop: Case = {
 const CASES: Case[] = [conv, cnn, smallop];
 const TARGETS: Record<string, number> = { conv: 0.95, cnn: 0.95 };
 
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: PAIRED_BENCH_OPTIONS,
@@ -210,7 +209,13 @@ async function main(): Promise<void> {
           peerRounds.push(reply.times_ms);
           peerCheck = reply.check;
         };
-        if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+        if (r % 2 === 0) {
+          await runOurs();
+          await runPeer();
+        } else {
+          await runPeer();
+          await runOurs();
+        }
         const o = oursRounds[oursRounds.length - 1];
         const p = peerRounds[peerRounds.length - 1];
         console.log(`  ${c.name} round ${r + 1}/${rounds}: nnlock ${fmt(o.reduce((a, b) => a + b, 0) / o.length)} ms, PyTorch ${fmt(p.reduce((a, b) => a + b, 0) / p.length)} ms (means)`);
@@ -219,10 +224,14 @@ async function main(): Promise<void> {
       ours.dispose();
       if (liveTensors() !== live) console.warn(`  warning: ${c.name} left ${liveTensors() - live} tensor(s) alive`);
       const rel = Math.abs(oursCheck - peerCheck) / Math.max(1e-12, Math.abs(peerCheck));
-      checks.push(`${c.name}: both sides ran ${c.warmup + rounds * c.iters} steps from the same seeded start; check value nnlock ${oursCheck.toPrecision(7)}, PyTorch ${peerCheck.toPrecision(7)} (relative difference ${rel.toExponential(1)})`);
+      checks.push(
+        `${c.name}: both sides ran ${c.warmup + rounds * c.iters} steps from the same seeded start; check value nnlock ${oursCheck.toPrecision(7)}, PyTorch ${peerCheck.toPrecision(7)} (relative difference ${rel.toExponential(1)})`,
+      );
       const result = compareCase(c.name, c.description, oursRounds, peerRounds, { target: TARGETS[c.name], check: { ours: oursCheck, peer: peerCheck } });
       results.push(result);
-      console.log(`  ${c.name}: nnlock median ${fmt(result.ours.median)} ms, PyTorch median ${fmt(result.peer.median)} ms, ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)}, best-run ${fmt(result.bestRatio, 3)})`);
+      console.log(
+        `  ${c.name}: nnlock median ${fmt(result.ours.median)} ms, PyTorch median ${fmt(result.peer.median)} ms, ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)}, best-run ${fmt(result.bestRatio, 3)})`,
+      );
     }
   } finally {
     await peer.close();
@@ -236,7 +245,10 @@ async function main(): Promise<void> {
     peer: 'PyTorch',
     machine: machineInfo(),
     settings: {
-      threads, rounds, seed, quick,
+      threads,
+      rounds,
+      seed,
+      quick,
       iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
       warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
       order: 'rounds alternate: nnlock first in odd rounds, PyTorch first in even rounds',
@@ -254,10 +266,21 @@ async function main(): Promise<void> {
       'paired ratio = median over rounds of (PyTorch round median / nnlock round median); best-run ratio = PyTorch fastest iteration / nnlock fastest iteration (the least disturbed runs, useful when other work shares the cores).',
       ...checks,
       ...(Math.max(loadAtStart[0], machineInfo().loadAverage[0]) > availableParallelism()
-        ? [`the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end, on ${availableParallelism()} cores): absolute times are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`]
+        ? [
+            `the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end, on ${availableParallelism()} cores): absolute times are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`,
+          ]
         : []),
-      `nnlock: ${native.parallelInfo().split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
-      `PyTorch: ${torchInfo.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+      `nnlock: ${native
+        .parallelInfo()
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
+      `PyTorch: ${torchInfo.parallel_info
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
     ],
   };
   if (values['no-write']) {

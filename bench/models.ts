@@ -26,9 +26,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
-import {
-  type Tensor, scope, noGrad, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors,
-} from '../src/tensor/index.ts';
+import { type Tensor, scope, noGrad, manualSeed, setNumThreads, getNumThreads, libtorchVersion, liveTensors } from '../src/tensor/index.ts';
 import { native } from '../src/native/index.ts';
 import { type Module, SGD } from '../src/nn/index.ts';
 import { DnCNN, loadWeights, resnetCifar } from '../src/models/index.ts';
@@ -36,9 +34,7 @@ import { crossEntropy } from '../src/ops/loss.ts';
 import { rand, randn, randint } from '../src/ops/creation.ts';
 import { abs } from '../src/ops/arithmetic.ts';
 import { mean } from '../src/ops/reduction.ts';
-import {
-  type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport,
-} from './lib/report.ts';
+import { type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
@@ -239,7 +235,13 @@ async function main(): Promise<void> {
           peerCheck = reply.check;
           peerFirst = reply.first ?? Number.NaN;
         };
-        if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+        if (r % 2 === 0) {
+          await runOurs();
+          await runPeer();
+        } else {
+          await runPeer();
+          await runOurs();
+        }
         loads.push(machineInfo().loadAverage[0]);
         const o = oursRounds[oursRounds.length - 1];
         const p = peerRounds[peerRounds.length - 1];
@@ -256,14 +258,15 @@ async function main(): Promise<void> {
       const firstNote = ours.first
         ? `; loss of the first step nnlock ${oursFirst.toPrecision(7)}, PyTorch ${peerFirst.toPrecision(7)} (relative difference ${relDiff(oursFirst, peerFirst)}): rounding differences between the two runs grow over steps of SGD at lr 0.1 on one memorised batch, so the last loss agrees less closely than the first`
         : '';
-      checks.push(`${c.name}: both sides ran ${c.warmup + rounds * c.iters} iterations from the same weights and inputs; check (${what}) nnlock ${oursCheck.toPrecision(7)}, PyTorch ${peerCheck.toPrecision(7)} (relative difference ${relDiff(oursCheck, peerCheck)})${firstNote}`);
-      const result = withThroughput(
-        compareCase(c.name, c.description, oursRounds, peerRounds, { target: TARGET, check: { ours: oursCheck, peer: peerCheck } }),
-        c.images, 'img',
+      checks.push(
+        `${c.name}: both sides ran ${c.warmup + rounds * c.iters} iterations from the same weights and inputs; check (${what}) nnlock ${oursCheck.toPrecision(7)}, PyTorch ${peerCheck.toPrecision(7)} (relative difference ${relDiff(oursCheck, peerCheck)})${firstNote}`,
       );
+      const result = withThroughput(compareCase(c.name, c.description, oursRounds, peerRounds, { target: TARGET, check: { ours: oursCheck, peer: peerCheck } }), c.images, 'img');
       results.push(result);
       const t = result.throughput!;
-      console.log(`  ${c.name}: nnlock ${fmt(t.ours)} img/s (median ${fmt(result.ours.median)} ms), PyTorch ${fmt(t.peer)} img/s (median ${fmt(result.peer.median)} ms), ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)}, best-run ${fmt(result.bestRatio, 3)}); check ${oursCheck.toPrecision(7)} / ${peerCheck.toPrecision(7)}`);
+      console.log(
+        `  ${c.name}: nnlock ${fmt(t.ours)} img/s (median ${fmt(result.ours.median)} ms), PyTorch ${fmt(t.peer)} img/s (median ${fmt(result.peer.median)} ms), ratio ${fmt(result.ratio, 3)} (paired ${fmt(result.pairedRatio, 3)}, best-run ${fmt(result.bestRatio, 3)}); check ${oursCheck.toPrecision(7)} / ${peerCheck.toPrecision(7)}`,
+      );
     }
   } finally {
     await peer.close();
@@ -281,7 +284,10 @@ async function main(): Promise<void> {
     peer: 'PyTorch',
     machine: machineInfo(),
     settings: {
-      threads, rounds, seed, quick,
+      threads,
+      rounds,
+      seed,
+      quick,
       iters: Object.fromEntries(cases.map((c) => [c.name, c.iters])),
       warmup: Object.fromEntries(cases.map((c) => [c.name, c.warmup])),
       imagesPerIteration: Object.fromEntries(cases.map((c) => [c.name, c.images])),
@@ -305,10 +311,21 @@ async function main(): Promise<void> {
       'PyTorch side: the reference modules of test/interop/torch_models.py, torch.optim.SGD with zero_grad(set_to_none=True), torch.no_grad() for inference; nnlock side: resnetCifar(20), DnCNN, SGD, crossEntropy, noGrad. Weights loaded strictly from the same files on both sides.',
       ...checks,
       ...(busy
-        ? [`the machine was busy with other work (1-minute load average ${loadAtStart[0]} at the start, ${loadAtEnd[0]} at the end, mean ${loadMean} over the rounds, on ${availableParallelism()} cores): absolute figures are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`]
+        ? [
+            `the machine was busy with other work (1-minute load average ${loadAtStart[0]} at the start, ${loadAtEnd[0]} at the end, mean ${loadMean} over the rounds, on ${availableParallelism()} cores): absolute figures are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`,
+          ]
         : []),
-      `nnlock: ${native.parallelInfo().split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
-      `PyTorch: ${torchInfo.parallel_info.split('\n').filter((l) => /get_num_threads|backend/.test(l)).map((l) => l.trim()).join('; ')}`,
+      `nnlock: ${native
+        .parallelInfo()
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
+      `PyTorch: ${torchInfo.parallel_info
+        .split('\n')
+        .filter((l) => /get_num_threads|backend/.test(l))
+        .map((l) => l.trim())
+        .join('; ')}`,
     ],
   };
   console.log(`done in ${fmt(seconds, 0)} s; 1-minute load average ${loadAtStart[0]} at the start, ${loadAtEnd[0]} at the end, mean ${loadMean} over the rounds`);

@@ -118,7 +118,10 @@ async function main(): Promise<void> {
     const parsedProtected = parseSafetensors(protectedBytes);
     const digestTimes = timeIters(() => weightsDigest(parsedProtected.tensors), m.iters * 3);
 
-    for (const [variant, token, what] of [['master', tokens[TIERS - 1], `all ${TIERS} tiers (master key)`], ['tier1', tokens[0], 'tier 1 only (tier-1 key)']] as const) {
+    for (const [variant, token, what] of [
+      ['master', tokens[TIERS - 1], `all ${TIERS} tiers (master key)`],
+      ['tier1', tokens[0], 'tier 1 only (tier-1 key)'],
+    ] as const) {
       const ours = unlockWith(token);
       ours();
       decryptWhole();
@@ -127,28 +130,41 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         const a = () => oursRounds.push(timeIters(ours, m.iters));
         const b = () => peerRounds.push(timeIters(decryptWhole, m.iters));
-        if (r % 2 === 0) { a(); await tick(); b(); } else { b(); await tick(); a(); }
+        if (r % 2 === 0) {
+          a();
+          await tick();
+          b();
+        } else {
+          b();
+          await tick();
+          a();
+        }
         await tick();
       }
       const fullOk = variant === 'master' ? sameBytes(lastUnlocked!, m.file) : true;
       const aesOk = sameBytes(lastDecrypted!, m.file);
-      const c = compareCase(
-        `${m.name}-${variant}`, `${m.description}: unlock ${what} vs AES-256-GCM decryption of the whole file`, oursRounds, peerRounds,
-        { check: { ours: fullOk ? 1 : 0, peer: aesOk ? 1 : 0 } },
-      );
+      const c = compareCase(`${m.name}-${variant}`, `${m.description}: unlock ${what} vs AES-256-GCM decryption of the whole file`, oursRounds, peerRounds, {
+        check: { ours: fullOk ? 1 : 0, peer: aesOk ? 1 : 0 },
+      });
       cases.push(c);
       console.log(`${c.name}: unlock median ${fmt(c.ours.median)} ms, whole-file AES-GCM median ${fmt(c.peer.median)} ms, ratio ${fmt(c.ratio, 3)} (> 1: unlock faster)`);
     }
     const overhead = protectedBytes.byteLength - originalBytes.byteLength;
     sizes[m.name] = {
-      parameters: params, convKernels: kernels, protectedKernels: selected, originalBytes: originalBytes.byteLength, protectedBytes: protectedBytes.byteLength,
-      overheadBytes: overhead, overheadPercent: (100 * overhead) / originalBytes.byteLength, aesFileOverheadBytes: 28,
+      parameters: params,
+      convKernels: kernels,
+      protectedKernels: selected,
+      originalBytes: originalBytes.byteLength,
+      protectedBytes: protectedBytes.byteLength,
+      overheadBytes: overhead,
+      overheadPercent: (100 * overhead) / originalBytes.byteLength,
+      aesFileOverheadBytes: 28,
     };
     notes.push(
       `${m.name}: ${params.toLocaleString('en-US')} parameters, ${selected.toLocaleString('en-US')} of ${kernels.toLocaleString('en-US')} kernels protected (ratio ${RATIO}, ⌊N·r⌋ + 1 per layer, ${TIERS} tiers); ` +
-      `file ${originalBytes.byteLength.toLocaleString('en-US')} bytes, protected ${protectedBytes.byteLength.toLocaleString('en-US')} bytes: overhead ${overhead.toLocaleString('en-US')} bytes (${fmt((100 * overhead) / originalBytes.byteLength, 2)}%; ` +
-      `the sealed originals, base64 in the metadata, plus indices and the header); whole-file AES-GCM adds 28 bytes (nonce + tag). ` +
-      `Of each unlock, the SHA-256 digest of the published weights alone takes ${fmt(median(digestTimes))} ms (median).`,
+        `file ${originalBytes.byteLength.toLocaleString('en-US')} bytes, protected ${protectedBytes.byteLength.toLocaleString('en-US')} bytes: overhead ${overhead.toLocaleString('en-US')} bytes (${fmt((100 * overhead) / originalBytes.byteLength, 2)}%; ` +
+        `the sealed originals, base64 in the metadata, plus indices and the header); whole-file AES-GCM adds 28 bytes (nonce + tag). ` +
+        `Of each unlock, the SHA-256 digest of the published weights alone takes ${fmt(median(digestTimes))} ms (median).`,
     );
     console.log(`${m.name}: protected file overhead ${overhead} bytes (${fmt((100 * overhead) / originalBytes.byteLength, 2)}%), digest ${fmt(median(digestTimes))} ms`);
   }
@@ -160,16 +176,28 @@ async function main(): Promise<void> {
     ours: 'nnlock unlock',
     peer: 'whole-file AES-256-GCM',
     machine: machineInfo(),
-    settings: { rounds, quick, ratio: RATIO, tiers: TIERS, importance: 'l1', iters: Object.fromEntries(models.map((m) => [m.name, m.iters])), order: 'rounds alternate which side goes first', loadAverageAtStart: loadAtStart, sizes },
+    settings: {
+      rounds,
+      quick,
+      ratio: RATIO,
+      tiers: TIERS,
+      importance: 'l1',
+      iters: Object.fromEntries(models.map((m) => [m.name, m.iters])),
+      order: 'rounds alternate which side goes first',
+      loadAverageAtStart: loadAtStart,
+      sizes,
+    },
     versions: { node: process.version, openssl: process.versions.openssl, 'nnlock libtorch': libtorchVersion() },
     cases,
     notes: [
       'No PyTorch peer: this benchmark compares two ways of getting the weights back in Node (selective unlock against decrypting the whole file with node:crypto AES-256-GCM), so PyTorch has no part in it.',
-      'Both sides start from the file\'s bytes in memory and end with parsed tensor entries: unlock = parseSafetensors + unlock (key check, SHA-256 digest of the published weights, HKDF, AES-GCM open of the tier sections, kernel copies); AES = decrypt + parseSafetensors. Disk reads are not timed.',
+      "Both sides start from the file's bytes in memory and end with parsed tensor entries: unlock = parseSafetensors + unlock (key check, SHA-256 digest of the published weights, HKDF, AES-GCM open of the tier sections, kernel copies); AES = decrypt + parseSafetensors. Disk reads are not timed.",
       'ratio = whole-file AES median / unlock median (> 1: unlock is faster). check = 1 when the result is bit-identical to the original weights (unlock with the master key; tier-1 unlocks still hold decoys and are not compared).',
       ...notes,
       ...(Math.max(loadAtStart[0], machineInfo().loadAverage[0]) > machineInfo().availableParallelism
-        ? [`the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end): absolute times are inflated; rounds alternate, so the noise falls on both sides`]
+        ? [
+            `the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end): absolute times are inflated; rounds alternate, so the noise falls on both sides`,
+          ]
         : []),
     ],
   };

@@ -33,12 +33,14 @@ function nnlock(args: string[], killWhen?: () => boolean): Promise<{ code: numbe
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     let killed = false;
-    const timer = killWhen && setInterval(() => {
-      if (!killed && killWhen()) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    }, 200);
+    const timer =
+      killWhen &&
+      setInterval(() => {
+        if (!killed && killWhen()) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }, 200);
     child.on('exit', (code) => {
       if (timer) clearInterval(timer);
       resolve({ code, killed });
@@ -75,23 +77,52 @@ for (const [name, e] of a.tensors) {
 }
 
 const result = {
-  data, epochs: Number(epochs), trainImages: Number(limit), history,
-  resume: { images: Number(resumeLimit), epochs: Number(shortEpochs), killedAfterFirstCheckpoint: killedRun.killed, resumedExit: resumed.code, bitIdentical: identical, differingTensors: differing, tensors: a.tensors.size },
+  data,
+  epochs: Number(epochs),
+  trainImages: Number(limit),
+  history,
+  resume: {
+    images: Number(resumeLimit),
+    epochs: Number(shortEpochs),
+    killedAfterFirstCheckpoint: killedRun.killed,
+    resumedExit: resumed.code,
+    bitIdentical: identical,
+    differingTensors: differing,
+    tensors: a.tensors.size,
+  },
 };
 await writeFileAtomic(join(out, 'train-resnet20.json'), JSON.stringify(result, null, 2));
 const rows = history.map((h) => `| ${h.epoch} | ${h.lr.toFixed(4)} | ${h.trainLoss.toFixed(4)} | ${h.trainAccuracy.toFixed(4)} | ${h.testAccuracy.toFixed(4)} | ${h.imagesPerSecond.toFixed(0)} |`);
-await writeFileAtomic(join(out, 'train-resnet20.md'), [
-  '# ResNet-20 from scratch on the shared CIFAR-10', '',
-  `Command: \`node --import tsx experiments/train-resnet20.ts --epochs ${epochs} --limit ${limit}\` (nnlock model train, batch 128, SGD momentum 0.9, cosine schedule from 0.1, weight decay 5e-4, crop+flip, seed 1; test on test_batch.bin, 5,000 images).`, '',
-  '| epoch | lr | train loss | train acc | test acc | train img/s |', '| ---: | ---: | ---: | ---: | ---: | ---: |', ...rows, '',
-  `Resume check (${resumeLimit} images, ${shortEpochs} epochs): a run killed with SIGKILL after its first checkpoint and started again ${identical ? 'ends with weights bit-identical to' : 'DIFFERS from'} an uninterrupted run (${a.tensors.size} tensors compared, ${differing} differ).`, '',
-  '![learning curve](train-resnet20.svg)', '',
-].join('\n'));
-await writeFileAtomic(join(out, 'train-resnet20.svg'), lineChartSvg({
-  title: 'ResNet-20 on CIFAR-10 (shared fixtures)', xLabel: 'epoch', yLabel: 'accuracy',
-  series: [
-    { name: 'train', points: history.map((h) => [h.epoch, h.trainAccuracy]) },
-    { name: 'test', points: history.map((h) => [h.epoch, h.testAccuracy]) },
-  ],
-}));
-console.log(JSON.stringify(result.resume), history.map((h) => h.testAccuracy));
+await writeFileAtomic(
+  join(out, 'train-resnet20.md'),
+  [
+    '# ResNet-20 from scratch on the shared CIFAR-10',
+    '',
+    `Command: \`node --import tsx experiments/train-resnet20.ts --epochs ${epochs} --limit ${limit}\` (nnlock model train, batch 128, SGD momentum 0.9, cosine schedule from 0.1, weight decay 5e-4, crop+flip, seed 1; test on test_batch.bin, 5,000 images).`,
+    '',
+    '| epoch | lr | train loss | train acc | test acc | train img/s |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    `Resume check (${resumeLimit} images, ${shortEpochs} epochs): a run killed with SIGKILL after its first checkpoint and started again ${identical ? 'ends with weights bit-identical to' : 'DIFFERS from'} an uninterrupted run (${a.tensors.size} tensors compared, ${differing} differ).`,
+    '',
+    '![learning curve](train-resnet20.svg)',
+    '',
+  ].join('\n'),
+);
+await writeFileAtomic(
+  join(out, 'train-resnet20.svg'),
+  lineChartSvg({
+    title: 'ResNet-20 on CIFAR-10 (shared fixtures)',
+    xLabel: 'epoch',
+    yLabel: 'accuracy',
+    series: [
+      { name: 'train', points: history.map((h) => [h.epoch, h.trainAccuracy]) },
+      { name: 'test', points: history.map((h) => [h.epoch, h.testAccuracy]) },
+    ],
+  }),
+);
+console.log(
+  JSON.stringify(result.resume),
+  history.map((h) => h.testAccuracy),
+);

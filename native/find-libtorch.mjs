@@ -43,11 +43,14 @@ function fromSystem() {
 
 function fromPython() {
   const python = process.env.PYTHON ?? 'python3';
-  const code = 'import torch, os; from torch.utils import cpp_extension as c; ' +
+  const code =
+    'import torch, os; from torch.utils import cpp_extension as c; ' +
     'print(os.path.dirname(torch.__file__)); print(torch.__version__); print(int(torch.cuda.is_available() or torch.version.cuda is not None))';
   let out;
   try {
-    out = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
+    out = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .trim()
+      .split('\n');
   } catch {
     return null;
   }
@@ -69,8 +72,10 @@ function find() {
   }
   const f = fromSystem();
   if (f) return f;
-  fail('no libtorch found. Install one of: Debian/Ubuntu `apt-get install libtorch-dev`; ' +
-    'an unpacked libtorch folder with LIBTORCH=/path/to/libtorch; or PyTorch for Python with LIBTORCH_USE_PYTORCH=1.');
+  fail(
+    'no libtorch found. Install one of: Debian/Ubuntu `apt-get install libtorch-dev`; ' +
+      'an unpacked libtorch folder with LIBTORCH=/path/to/libtorch; or PyTorch for Python with LIBTORCH_USE_PYTORCH=1.',
+  );
 }
 
 function fail(message) {
@@ -89,10 +94,18 @@ export function libtorchInfo() {
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const info = libtorchInfo();
   switch (process.argv[2]) {
-    case 'include': console.log(info.include.join(' ')); break;
-    case 'libdir': console.log(info.libdir); break;
-    case 'libs': console.log(info.libs.join(' ')); break;
-    case 'version': console.log(info.version); break;
+    case 'include':
+      console.log(info.include.join(' '));
+      break;
+    case 'libdir':
+      console.log(info.libdir);
+      break;
+    case 'libs':
+      console.log(info.libs.join(' '));
+      break;
+    case 'version':
+      console.log(info.version);
+      break;
     default:
       console.log(`libtorch ${info.version} from ${info.source}: include ${info.include[0]}, lib ${info.libdir}, CUDA ${info.cuda ? 'yes' : 'no'}`);
       if (!/^(1\.1[3-9]|1\.[2-9]\d|[2-9]\.)/.test(info.version)) {

@@ -32,7 +32,10 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 export function summarize(values: readonly number[]): Summary {
@@ -133,17 +136,21 @@ export interface BenchReport {
 }
 
 /** A CaseResult from raw per-iteration times of both sides, grouped by round. */
-export function compareCase(
-  name: string, description: string, oursRounds: number[][], peerRounds: number[][],
-  extra: { target?: number; check?: { ours: number; peer: number } } = {},
-): CaseResult {
+export function compareCase(name: string, description: string, oursRounds: number[][], peerRounds: number[][], extra: { target?: number; check?: { ours: number; peer: number } } = {}): CaseResult {
   const ours = summarize(oursRounds.flat());
   const peer = summarize(peerRounds.flat());
   const oursMed = oursRounds.map(median);
   const peerMed = peerRounds.map(median);
   const ratio = peer.median / ours.median;
   const result: CaseResult = {
-    name, description, unit: 'ms', ours, peer, oursRounds: oursMed, peerRounds: peerMed, ratio,
+    name,
+    description,
+    unit: 'ms',
+    ours,
+    peer,
+    oursRounds: oursMed,
+    peerRounds: peerMed,
+    ratio,
     pairedRatio: median(oursMed.map((o, i) => peerMed[i] / o)),
     bestRatio: peer.min / ours.min,
   };
@@ -202,24 +209,41 @@ export function timesMarkdown(cases: readonly CaseResult[], ours: string, peer: 
 export function toMarkdown(r: BenchReport): string {
   // Only reports whose cases carry throughput figures get this table.
   const withRates = r.cases.filter((c) => c.throughput !== undefined);
-  const rates = withRates.length === 0 ? [] : ['## Throughput', '', markdownTable(
-    ['case', 'per iteration', `${r.ours} (median)`, `${r.peer} (median)`, 'ratio', `${r.ours} (best)`, `${r.peer} (best)`, 'target met'],
-    withRates.map((c) => {
-      const t = c.throughput!;
-      return [
-        c.name, `${t.perIter} ${t.unit}`, `${fmt(t.ours)} ${t.unit}/s`, `${fmt(t.peer)} ${t.unit}/s`, fmt(c.ratio, 3),
-        `${fmt(t.oursBest)} ${t.unit}/s`, `${fmt(t.peerBest)} ${t.unit}/s`,
-        c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
-      ];
-    }),
-    [false, true, true, true, true, true, true, false],
-  ), ''];
+  const rates =
+    withRates.length === 0
+      ? []
+      : [
+          '## Throughput',
+          '',
+          markdownTable(
+            ['case', 'per iteration', `${r.ours} (median)`, `${r.peer} (median)`, 'ratio', `${r.ours} (best)`, `${r.peer} (best)`, 'target met'],
+            withRates.map((c) => {
+              const t = c.throughput!;
+              return [
+                c.name,
+                `${t.perIter} ${t.unit}`,
+                `${fmt(t.ours)} ${t.unit}/s`,
+                `${fmt(t.peer)} ${t.unit}/s`,
+                fmt(c.ratio, 3),
+                `${fmt(t.oursBest)} ${t.unit}/s`,
+                `${fmt(t.peerBest)} ${t.unit}/s`,
+                c.target === undefined ? '' : `${c.meetsTarget ? 'yes' : 'no'} (≥ ${c.target})`,
+              ];
+            }),
+            [false, true, true, true, true, true, true, false],
+          ),
+          '',
+        ];
   const m = r.machine;
   const facts = [
     `- date: ${r.date}`,
     `- machine: ${m.cpuModel}, ${m.logicalCores} logical cores, ${m.totalMemoryGiB} GiB, ${m.platform} ${m.kernel} (${m.arch}), load average ${m.loadAverage.join(' ')}`,
-    `- settings: ${Object.entries(r.settings).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`,
-    `- versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- settings: ${Object.entries(r.settings)
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join(', ')}`,
+    `- versions: ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   ];
   const notes = r.notes.length ? ['', '## Notes', '', ...r.notes.map((n) => `- ${n}`)] : [];
   return [`# ${r.title}`, '', ...facts, '', ...rates, ...(rates.length ? ['## Times', ''] : []), timesMarkdown(r.cases, r.ours, r.peer), ...notes, ''].join('\n');

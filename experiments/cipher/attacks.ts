@@ -80,7 +80,9 @@ export async function runAttacks(ctx: RunContext): Promise<AttackResults> {
       log(`attacks: ${kind}: minimum known blocks per channel ${assessment.knownPlaintext.minimumBlocks}; single-image attacks on ${singles} images`);
       const single = singleImages(kind, x, singles);
       const shuffled = shuffledAttack(kind, x);
-      log(`attacks: ${kind}: ${single.recovered}/${single.images} single images recover the key; shuffled: key ${shuffled.keyRecovered ? 'recovered' : 'NOT recovered'}, permutation ${shuffled.permutationRecovered ? 'recovered' : `not recovered (${shuffled.unmatchedPositions} unmatched)`}`);
+      log(
+        `attacks: ${kind}: ${single.recovered}/${single.images} single images recover the key; shuffled: key ${shuffled.keyRecovered ? 'recovered' : 'NOT recovered'}, permutation ${shuffled.permutationRecovered ? 'recovered' : `not recovered (${shuffled.unmatchedPositions} unmatched)`}`,
+      );
       kinds.push({ kind, key: describeKey(key), keyId: keyId(key), assessment, single, shuffled });
     }
   } finally {
@@ -105,20 +107,24 @@ function singleImages(kind: CipherKind, bytes: Tensor, count: number): SingleIma
   const n = Math.min(count, bytes.shape[0]);
   try {
     for (let i = 0; i < n; i++) {
-      noGrad(() => scope(() => {
-        const plain = knownPlaintext(kind, narrow(bytes, 0, i, 1));
-        const r = knownPlaintextAttack(plain, cipher.encrypt(plain), kind, key.k, { trueKey: key });
-        if (!r.determined) undetermined++;
-        for (const ch of r.channels) minRank = Math.min(minRank, ch.rank);
-        if (r.recovered) errors.push(Math.max(...r.channels.map((ch) => ch.maxAbsError ?? Infinity)));
-      }));
+      noGrad(() =>
+        scope(() => {
+          const plain = knownPlaintext(kind, narrow(bytes, 0, i, 1));
+          const r = knownPlaintextAttack(plain, cipher.encrypt(plain), kind, key.k, { trueKey: key });
+          if (!r.determined) undetermined++;
+          for (const ch of r.channels) minRank = Math.min(minRank, ch.rank);
+          if (r.recovered) errors.push(Math.max(...r.channels.map((ch) => ch.maxAbsError ?? Infinity)));
+        }),
+      );
     }
   } finally {
     cipher.dispose();
   }
   const sorted = [...errors].sort((a, b) => a - b);
   return {
-    images: n, recovered: errors.length, undetermined,
+    images: n,
+    recovered: errors.length,
+    undetermined,
     worstMaxAbsError: sorted.length ? sorted[sorted.length - 1] : null,
     medianMaxAbsError: sorted.length ? sorted[Math.floor(sorted.length / 2)] : null,
     minRank,
@@ -130,23 +136,32 @@ function shuffledAttack(kind: CipherKind, bytes: Tensor): ShuffledFigures {
   const m = key.k * key.k + 4;
   const cipher = new BlockCipher(key);
   try {
-    return noGrad(() => scope(() => {
-      const plain = knownPlaintext(kind, narrow(bytes, 0, 0, m));
-      const t0 = performance.now();
-      const r = recoverShuffled(plain, cipher.encrypt(plain), kind, key.k);
-      const seconds = (performance.now() - t0) / 1000;
-      let err: number | null = null;
-      if (r.key) {
-        err = 0;
-        r.key.matrices.forEach((mm, c) => mm.forEach((v, i) => { err = Math.max(err!, Math.abs(v - key.matrices[c][i])); }));
-      }
-      const truth = blockPermutation(key, 32 / key.k, 32 / key.k);
-      return {
-        images: m, keyRecovered: err !== null && (kind === 'hill256' ? err === 0 : err <= REAL_RECOVERY_TOLERANCE), maxAbsError: err,
-        permutationRecovered: r.permutation !== null && truth !== null && r.permutation.every((v, i) => v === truth[i]),
-        unmatchedPositions: r.unmatched, seconds,
-      };
-    }));
+    return noGrad(() =>
+      scope(() => {
+        const plain = knownPlaintext(kind, narrow(bytes, 0, 0, m));
+        const t0 = performance.now();
+        const r = recoverShuffled(plain, cipher.encrypt(plain), kind, key.k);
+        const seconds = (performance.now() - t0) / 1000;
+        let err: number | null = null;
+        if (r.key) {
+          err = 0;
+          r.key.matrices.forEach((mm, c) =>
+            mm.forEach((v, i) => {
+              err = Math.max(err!, Math.abs(v - key.matrices[c][i]));
+            }),
+          );
+        }
+        const truth = blockPermutation(key, 32 / key.k, 32 / key.k);
+        return {
+          images: m,
+          keyRecovered: err !== null && (kind === 'hill256' ? err === 0 : err <= REAL_RECOVERY_TOLERANCE),
+          maxAbsError: err,
+          permutationRecovered: r.permutation !== null && truth !== null && r.permutation.every((v, i) => v === truth[i]),
+          unmatchedPositions: r.unmatched,
+          seconds,
+        };
+      }),
+    );
   } finally {
     cipher.dispose();
   }

@@ -47,10 +47,26 @@ export interface Budget {
 }
 
 export const FULL_BUDGET: Budget = {
-  trainImages: 10_000, epochs: 4, batch: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, testImages: 5_000, decryptionImages: 1_000, seed: 0,
+  trainImages: 10_000,
+  epochs: 4,
+  batch: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  testImages: 5_000,
+  decryptionImages: 1_000,
+  seed: 0,
 };
 export const QUICK_BUDGET: Budget = {
-  trainImages: 512, epochs: 2, batch: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, testImages: 500, decryptionImages: 200, seed: 0,
+  trainImages: 512,
+  epochs: 2,
+  batch: 128,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  testImages: 500,
+  decryptionImages: 200,
+  seed: 0,
 };
 
 export interface RunContext {
@@ -156,11 +172,7 @@ export function fmt(v: number | null | undefined, digits = 4): string {
 }
 
 export function table(headers: string[], rows: (string | number)[][]): string {
-  return [
-    `| ${headers.join(' | ')} |`,
-    `| ${headers.map((_, i) => (i > 0 ? '---:' : '---')).join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  return [`| ${headers.join(' | ')} |`, `| ${headers.map((_, i) => (i > 0 ? '---:' : '---')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 export function duration(seconds: number): string {

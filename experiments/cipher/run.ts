@@ -45,7 +45,12 @@ import { ALL_CONFIGS, CONFIGS, RUN_ORDER, UNITS } from './configs.ts';
 import { writePage } from './page.ts';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
-const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : RUN_ORDER;
+const only = values.only
+  ? values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : RUN_ORDER;
 for (const n of only) if (n !== 'page' && !UNITS.includes(n)) throw new Error(`--only: no unit '${n}' (have ${UNITS.join(', ')}, page)`);
 requireData();
 const ctx = runContext(values.quick ?? false);
@@ -59,8 +64,7 @@ for (const unit of only) {
   else if (unit === 'timing') await runTiming(ctx);
   else if (unit === 'figures') {
     for (const cfg of CONFIGS) await refreshFigures(ctx, cfg);
-  }
-  else await runConfig(ctx, ALL_CONFIGS.find((c) => c.name === unit)!);
+  } else await runConfig(ctx, ALL_CONFIGS.find((c) => c.name === unit)!);
   await writePage(ctx);
 }
 await writePage(ctx);

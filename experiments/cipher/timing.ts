@@ -58,15 +58,22 @@ export async function runTiming(ctx: RunContext): Promise<TimingResult> {
         const optimizer = new SGD(s.model.parameters(), { lr: 0.01, momentum: b.momentum, weightDecay: b.weightDecay });
         try {
           const { history } = await train({
-            model: s.model, optimizer, data: s.source, epochs: 1, seed: rep,
-            loss: (out, y) => crossEntropy(out, y), task: 'classification',
+            model: s.model,
+            optimizer,
+            data: s.source,
+            epochs: 1,
+            seed: rep,
+            loss: (out, y) => crossEntropy(out, y),
+            task: 'classification',
           });
           if (rep > 0) s.rates.push(history[0].imagesPerSecond);
         } finally {
           optimizer.dispose();
         }
       }
-      log(`timing: repeat ${rep + 1}/${repeats}${rep === 0 ? ' (warm-up)' : ''}: ${setups.map((s) => `${s.v.name} ${s.rates.length ? s.rates[s.rates.length - 1].toFixed(0) : '-'} img/s`).join(', ')}`);
+      log(
+        `timing: repeat ${rep + 1}/${repeats}${rep === 0 ? ' (warm-up)' : ''}: ${setups.map((s) => `${s.v.name} ${s.rates.length ? s.rates[s.rates.length - 1].toFixed(0) : '-'} img/s`).join(', ')}`,
+      );
     }
   } finally {
     for (const s of setups) s.model.dispose();
@@ -78,9 +85,13 @@ export async function runTiming(ctx: RunContext): Promise<TimingResult> {
     return o.length % 2 ? o[h] : (o[h - 1] + o[h]) / 2;
   };
   const result: TimingResult = {
-    steps, batch: b.batch, repeats: repeats - 1,
+    steps,
+    batch: b.batch,
+    repeats: repeats - 1,
     variants: setups.map((s) => ({ name: s.v.name, imagesPerSecond: s.rates, median: median(s.rates), secondsPerStep: b.batch / median(s.rates) })),
-    loadAverageBefore: before, loadAverageAfter: loadAverage(), date: new Date().toISOString(),
+    loadAverageBefore: before,
+    loadAverageAfter: loadAverage(),
+    date: new Date().toISOString(),
   };
   await writeJson(timingPath(ctx), result);
   return result;

@@ -17,10 +17,7 @@ import { type CipherKind, describeKey, keyId } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import { readImagesTensor } from '../../src/cipher/data.ts';
 import type { LearnedDecryptionReport } from '../../src/attacks/learned.ts';
-import {
-  type AdaptationInit, type EncryptionRobustModel, type ErInit, type WhiteningReport, decryptionDiagnostics, encryptedBatches, loadErModel,
-  trainEncryptionRobust,
-} from '../../src/er/index.ts';
+import { type AdaptationInit, type EncryptionRobustModel, type ErInit, type WhiteningReport, decryptionDiagnostics, encryptedBatches, loadErModel, trainEncryptionRobust } from '../../src/er/index.ts';
 import { recoveredQuality } from './statistical.ts';
 import { type Budget, type RunContext, PLAIN_NORM, PRIOR_DISJOINT_FROM, priorSet, TEST_FILE, experimentKey, loadAverage, log, readJson, testSet, trainSet, writeJson } from './common.ts';
 
@@ -142,45 +139,86 @@ export async function runConfig(ctx: RunContext, c: Config, data: ExperimentData
   let statistical: ConfigResult['statistical'];
   const ckptDir = join(ctx.out, 'checkpoints', c.name);
   const modelPath = join(ctx.out, 'models', `${c.name}.safetensors`);
-  log(`${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network (init ${initName})`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainSource.batchCount} steps per epoch; checkpoints in ${ckptDir}`);
+  log(
+    `${c.name}: ${c.title}: ResNet-20${c.adaptation === 'none' ? '' : ` + ${c.adaptation} adaptation network (init ${initName})`} on ${train.length} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}; ${c.rounds} round(s) × ${epochs} epoch(s), batch ${b.batch}, ${trainSource.batchCount} steps per epoch; checkpoints in ${ckptDir}`,
+  );
   let model: EncryptionRobustModel | undefined;
   try {
     const trained = await trainEncryptionRobust({
       // Same seeds as `nnlock er train`: every configuration starts from the same ResNet-20 weights at round 0.
-      architecture: 'resnet20', adaptation: c.adaptation, cipher: key, init, train: trainSource,
+      architecture: 'resnet20',
+      adaptation: c.adaptation,
+      cipher: key,
+      init,
+      train: trainSource,
       test: encryptedBatches(test, cipher, { batch: 500, shuffle: false, ...norm }),
-      rounds: c.rounds, epochs, lr: b.lr, adaptationLr: b.lr * (c.adaptationLrScale ?? 1), momentum: b.momentum, weightDecay: b.weightDecay, seed: b.seed,
-      checkpointDir: ckptDir, logFile: join(ckptDir, 'log.json'), out: modelPath,
+      rounds: c.rounds,
+      epochs,
+      lr: b.lr,
+      adaptationLr: b.lr * (c.adaptationLrScale ?? 1),
+      momentum: b.momentum,
+      weightDecay: b.weightDecay,
+      seed: b.seed,
+      checkpointDir: ckptDir,
+      logFile: join(ckptDir, 'log.json'),
+      out: modelPath,
       info: { config: c.name, kind: c.kind ?? 'none', adaptation: c.adaptation },
       onInit: async (r) => {
         if (r.kind === 'whiten') {
           const { kind: _, ...w } = r;
           whitening = w;
-          log(`${c.name}: adaptation network whitened from ${w.images} training ${key ? 'ciphertexts' : 'images'} (eigenvalues ${w.eigenvalueRange.map((v) => v.toExponential(2)).join('..')}, ε ${w.epsilon.toExponential(2)})`);
+          log(
+            `${c.name}: adaptation network whitened from ${w.images} training ${key ? 'ciphertexts' : 'images'} (eigenvalues ${w.eigenvalueRange.map((v) => v.toExponential(2)).join('..')}, ε ${w.epsilon.toExponential(2)})`,
+          );
         }
         if (r.kind === 'statistical') {
           const q = await recoveredQuality(r.recovery, cipher!, b.decryptionImages);
           statistical = { priorImages: r.priorImages, cipherImages: r.cipherImages, seconds: r.seconds, ...q };
-          log(`${c.name}: adaptation network set to the decryption recovered from ${r.cipherImages} training ciphertexts and ${r.priorImages} prior images in ${r.seconds.toFixed(1)} s: it decrypts the test images to ${q.psnr.toFixed(2)} dB PSNR / SSIM ${q.ssim.toFixed(4)}`);
+          log(
+            `${c.name}: adaptation network set to the decryption recovered from ${r.cipherImages} training ciphertexts and ${r.priorImages} prior images in ${r.seconds.toFixed(1)} s: it decrypts the test images to ${q.psnr.toFixed(2)} dB PSNR / SSIM ${q.ssim.toFixed(4)}`,
+          );
         }
       },
-      onEpoch: (h) => log(`${c.name}: test accuracy ${h.testAccuracy.toFixed(4)} on ${test.length} ${key ? 'encrypted ' : ''}test images (${h.evalSeconds.toFixed(1)} s; load ${loadAverage().join(' ')})`),
+      onEpoch: (h) =>
+        log(`${c.name}: test accuracy ${h.testAccuracy.toFixed(4)} on ${test.length} ${key ? 'encrypted ' : ''}test images (${h.evalSeconds.toFixed(1)} s; load ${loadAverage().join(' ')})`),
     });
     model = trained.model;
     const history = trained.history as unknown as EpochRecord[]; // with a test source: testAccuracy, evalSeconds
     const last = history[history.length - 1];
     const result: ConfigResult = {
-      name: c.name, title: c.title, kind: c.kind ?? 'plaintext', key: key ? describeKey(key) : 'none', keyId: key ? keyId(key) : 'none',
-      adaptation: c.adaptation, init: initName, whitening, statistical, rounds: c.rounds, adaptationLrScale: c.adaptationLrScale, epochsPerRound: epochs, trainImages: train.length, testImages: test.length, batch: b.batch, seed: b.seed,
-      steps: trainSource.batchCount * b.epochs, imagesSeen: train.length * b.epochs, history, testAccuracy: last.testAccuracy,
-      trainSeconds: history.reduce((s, h) => s + h.seconds, 0), evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
-      loadAverage: loadAverage(), date: new Date().toISOString(), quick: ctx.quick,
+      name: c.name,
+      title: c.title,
+      kind: c.kind ?? 'plaintext',
+      key: key ? describeKey(key) : 'none',
+      keyId: key ? keyId(key) : 'none',
+      adaptation: c.adaptation,
+      init: initName,
+      whitening,
+      statistical,
+      rounds: c.rounds,
+      adaptationLrScale: c.adaptationLrScale,
+      epochsPerRound: epochs,
+      trainImages: train.length,
+      testImages: test.length,
+      batch: b.batch,
+      seed: b.seed,
+      steps: trainSource.batchCount * b.epochs,
+      imagesSeen: train.length * b.epochs,
+      history,
+      testAccuracy: last.testAccuracy,
+      trainSeconds: history.reduce((s, h) => s + h.seconds, 0),
+      evalSeconds: history.reduce((s, h) => s + (h.evalSeconds ?? 0), 0),
+      loadAverage: loadAverage(),
+      date: new Date().toISOString(),
+      quick: ctx.quick,
     };
     if (model.adaptation && cipher && (c.seed === undefined || c.figures)) {
       const grid = `grid-${c.name}.png`;
       result.learned = await decryptionFigures(model, cipher, b.decryptionImages, join(ctx.results, grid), data.testFile);
       result.grid = grid;
-      log(`${c.name}: learned decryption on ${result.learned.images} test images: raw PSNR ${result.learned.raw.psnr.toFixed(2)} dB / SSIM ${result.learned.raw.ssim.toFixed(4)}; per-channel affine fit ${result.learned.perChannelAffine.psnr.toFixed(2)} dB / ${result.learned.perChannelAffine.ssim.toFixed(4)}`);
+      log(
+        `${c.name}: learned decryption on ${result.learned.images} test images: raw PSNR ${result.learned.raw.psnr.toFixed(2)} dB / SSIM ${result.learned.raw.ssim.toFixed(4)}; per-channel affine fit ${result.learned.perChannelAffine.psnr.toFixed(2)} dB / ${result.learned.perChannelAffine.ssim.toFixed(4)}`,
+      );
     }
     await writeJson(resultPath(ctx, c.name), result);
     log(`${c.name}: done: test accuracy ${result.testAccuracy.toFixed(4)}, training ${result.trainSeconds.toFixed(0)} s + evaluation ${result.evalSeconds.toFixed(0)} s`);

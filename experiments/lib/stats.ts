@@ -22,10 +22,7 @@ export interface TestResult {
 // ---------------------------------------------------------------------------------------------
 // Special functions
 
-const LANCZOS = [
-  676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
+const LANCZOS = [676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7; about 15 significant digits). */
 export function lnGamma(x: number): number {
@@ -40,7 +37,9 @@ export function lnGamma(x: number): number {
 /** Continued fraction of the incomplete beta function (modified Lentz). */
 function betaContinuedFraction(a: number, b: number, x: number): number {
   const TINY = 1e-300;
-  const qab = a + b, qap = a + 1, qam = a - 1;
+  const qab = a + b,
+    qap = a + 1,
+    qam = a - 1;
   let c = 1;
   let d = 1 - (qab * x) / qap;
   if (Math.abs(d) < TINY) d = TINY;
@@ -98,8 +97,11 @@ export function fUpperTail(f: number, d1: number, d2: number): number {
 export function erfc(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const r =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
   return x >= 0 ? r : 2 - r;
 }
 
@@ -164,9 +166,12 @@ export function medianOf(x: ArrayLike<number>): number {
 export function ksTest(x: ArrayLike<number>, y: ArrayLike<number>): TestResult {
   const a = Float64Array.from(x).sort();
   const b = Float64Array.from(y).sort();
-  const n = a.length, m = b.length;
+  const n = a.length,
+    m = b.length;
   if (n === 0 || m === 0) return { statistic: Number.NaN, p: Number.NaN };
-  let i = 0, j = 0, d = 0;
+  let i = 0,
+    j = 0,
+    d = 0;
   while (i < n && j < m) {
     const v = Math.min(a[i], b[j]);
     while (i < n && a[i] === v) i++;
@@ -180,9 +185,11 @@ export function ksTest(x: ArrayLike<number>, y: ArrayLike<number>): TestResult {
 
 /** Welch's unequal-variance t-test; `df` is the Welch–Satterthwaite degrees of freedom. */
 export function welchTest(x: ArrayLike<number>, y: ArrayLike<number>): TestResult & { df: number } {
-  const n = x.length, m = y.length;
+  const n = x.length,
+    m = y.length;
   if (n < 2 || m < 2) return { statistic: Number.NaN, p: Number.NaN, df: Number.NaN };
-  const vx = varianceOf(x) / n, vy = varianceOf(y) / m;
+  const vx = varianceOf(x) / n,
+    vy = varianceOf(y) / m;
   const se2 = vx + vy;
   if (se2 === 0) return { statistic: Number.NaN, p: Number.NaN, df: Number.NaN };
   const t = (meanOf(x) - meanOf(y)) / Math.sqrt(se2);
@@ -201,7 +208,8 @@ export function brownForsytheTest(...groups: ArrayLike<number>[]): TestResult {
   });
   const means = z.map(meanOf);
   const grand = z.reduce((s, g) => s + g.reduce((a, b) => a + b, 0), 0) / N;
-  let between = 0, within = 0;
+  let between = 0,
+    within = 0;
   z.forEach((g, i) => {
     between += g.length * (means[i] - grand) ** 2;
     for (const v of g) within += (v - means[i]) ** 2;
@@ -213,7 +221,8 @@ export function brownForsytheTest(...groups: ArrayLike<number>[]): TestResult {
 
 /** Classical two-sided F-test of equal variances, F = s²ₓ / s²ᵧ (assumes normal samples). */
 export function fTest(x: ArrayLike<number>, y: ArrayLike<number>): TestResult {
-  const n = x.length, m = y.length;
+  const n = x.length,
+    m = y.length;
   if (n < 2 || m < 2) return { statistic: Number.NaN, p: Number.NaN };
   const f = varianceOf(x) / varianceOf(y);
   const upper = fUpperTail(f, n - 1, m - 1);

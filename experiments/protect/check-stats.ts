@@ -59,7 +59,9 @@ cases.forEach((c, i) => {
     const sOk = Math.abs(o.statistic - s) <= 1e-9 * Math.max(1, Math.abs(s));
     const pOk = Math.abs(o.p - p) <= pTol * Math.max(p, 1e-3);
     if (!sOk || !pOk) bad++;
-    console.log(`case ${i} (n=${c.x.length}, m=${c.y.length}) ${name.padEnd(5)} statistic ${o.statistic.toPrecision(8)} vs ${s.toPrecision(8)}  p ${o.p.toPrecision(6)} vs SciPy ${p.toPrecision(6)} ${sOk && pOk ? 'ok' : 'MISMATCH'}`);
+    console.log(
+      `case ${i} (n=${c.x.length}, m=${c.y.length}) ${name.padEnd(5)} statistic ${o.statistic.toPrecision(8)} vs ${s.toPrecision(8)}  p ${o.p.toPrecision(6)} vs SciPy ${p.toPrecision(6)} ${sOk && pOk ? 'ok' : 'MISMATCH'}`,
+    );
   }
 });
 if (bad) {

@@ -128,7 +128,13 @@ export function bitIdentical(a: SafetensorsFile, b: SafetensorsFile): { identica
   const differing: string[] = [];
   for (const [name, e] of a.tensors) {
     const f = b.tensors.get(name);
-    if (!f || e.dtype !== f.dtype || e.shape.join() !== f.shape.join() || Buffer.compare(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)) !== 0) differing.push(name);
+    if (
+      !f ||
+      e.dtype !== f.dtype ||
+      e.shape.join() !== f.shape.join() ||
+      Buffer.compare(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)) !== 0
+    )
+      differing.push(name);
   }
   for (const name of b.tensors.keys()) if (!a.tensors.has(name)) differing.push(name);
   return { identical: differing.length === 0, differing };
@@ -233,9 +239,5 @@ export function pct(r: number): string {
 
 /** A Markdown table (cells are not escaped: keep pipes out of them). */
 export function table(headers: string[], rows: (string | number)[][], right: boolean[] = []): string {
-  return [
-    `| ${headers.join(' | ')} |`,
-    `| ${headers.map((_, i) => (right[i] ?? i > 0 ? '---:' : '---')).join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  return [`| ${headers.join(' | ')} |`, `| ${headers.map((_, i) => ((right[i] ?? i > 0) ? '---:' : '---')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }

@@ -15,9 +15,7 @@ import { modelSpec } from '../../src/models/index.ts';
 import { type ImportanceMap, type Strategy, convLayers } from '../../src/protect/index.ts';
 import { selectedCount } from '../../src/protect/selection.ts';
 import { lineChartSvg } from '../lib/svg.ts';
-import {
-  JsonCache, RESNET20, type RunContext, type Section, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, readWeights, table, testLoader,
-} from './common.ts';
+import { JsonCache, RESNET20, type RunContext, type Section, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, readWeights, table, testLoader } from './common.ts';
 import { STRATEGIES, STRATEGY_LABELS, importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 
 export const THRESHOLD = 0.12;
@@ -91,7 +89,7 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
 
   try {
     const baseSweep = (await correct('none', 0, 0, 'sweep')) / sweepImages;
-    const baseFull = (await correct('none', 0, 0, 'sweep') + await correct('none', 0, 0, 'rest')) / fullImages;
+    const baseFull = ((await correct('none', 0, 0, 'sweep')) + (await correct('none', 0, 0, 'rest'))) / fullImages;
     log(`exp1: unprotected ResNet-20: ${fmt(baseSweep)} on the first ${sweepImages} test images, ${fmt(baseFull)} on ${fullImages}`);
 
     // 1. The sweep.
@@ -123,7 +121,19 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
     for (const s of STRATEGIES) {
       for (const r of extension) {
-        if (mean(sweep[s][ratioKey(Object.keys(sweep[s]).map(Number).sort((a, b) => a - b).at(-1)!)]) <= THRESHOLD) break;
+        if (
+          mean(
+            sweep[s][
+              ratioKey(
+                Object.keys(sweep[s])
+                  .map(Number)
+                  .sort((a, b) => a - b)
+                  .at(-1)!,
+              )
+            ],
+          ) <= THRESHOLD
+        )
+          break;
         const accs = await sweepAt(s, r);
         log(`exp1 extension: ${s} ratio ${pct(r)}: accuracy ${accs.map((a) => fmt(a, 3)).join(', ')}`);
       }
@@ -134,11 +144,13 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
     const threshold: Exp1Data['threshold'] = {};
     for (const s of STRATEGIES) {
       threshold[s] = null;
-      const ratios = Object.keys(sweep[s]).map(Number).sort((a, b) => a - b);
+      const ratios = Object.keys(sweep[s])
+        .map(Number)
+        .sort((a, b) => a - b);
       for (const r of ratios) {
         if (mean(sweep[s][ratioKey(r)]) > THRESHOLD + margin) continue;
         const accs: number[] = [];
-        for (let k = 0; k < keys; k++) accs.push((await correct(s, r, k, 'sweep') + await correct(s, r, k, 'rest')) / fullImages);
+        for (let k = 0; k < keys; k++) accs.push(((await correct(s, r, k, 'sweep')) + (await correct(s, r, k, 'rest'))) / fullImages);
         (full[s] ??= {})[ratioKey(r)] = accs;
         log(`exp1 full test set: ${s} ratio ${pct(r)}: accuracy ${accs.map((a) => fmt(a)).join(', ')} (mean ${fmt(mean(accs))})`);
         if (mean(accs) <= THRESHOLD) {
@@ -155,19 +167,55 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
       protectedKernels[ratioKey(r)] = { count, share: count / totalKernels };
     }
     const data: Exp1Data = {
-      sweepImages, fullImages, keys, ratios: allRatios, protectedKernels, totalKernels, baseline: { sweep: baseSweep, full: baseFull },
-      sweep, full, threshold, importanceSeconds,
+      sweepImages,
+      fullImages,
+      keys,
+      ratios: allRatios,
+      protectedKernels,
+      totalKernels,
+      baseline: { sweep: baseSweep, full: baseFull },
+      sweep,
+      full,
+      threshold,
+      importanceSeconds,
     };
     const svg = 'exp1-accuracy-vs-ratio.svg';
-    await writeFileAtomic(join(ctx.results, svg), lineChartSvg({
-      title: `ResNet-20 tier-0 accuracy vs protected ratio (first ${sweepImages} test images, mean of ${keys} keys)`,
-      xLabel: 'ratio of protected kernels per layer (%)', yLabel: 'top-1 accuracy', yMin: 0, yMax: 0.9, width: 760,
-      series: [
-        ...STRATEGIES.map((s) => ({ name: STRATEGY_LABELS[s], points: Object.keys(sweep[s]).map(Number).sort((a, b) => a - b).map((r): [number, number] => [r * 100, mean(sweep[s][ratioKey(r)])]) })),
-        { name: `threshold ${THRESHOLD}`, points: [[allRatios[0] * 100, THRESHOLD], [allRatios.at(-1)! * 100, THRESHOLD]] },
-      ],
-    }));
-    return { n: 1, title: 'Accuracy against the ratio of protected kernels (ResNet-20)', markdown: render(data, svg, settings), data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick };
+    await writeFileAtomic(
+      join(ctx.results, svg),
+      lineChartSvg({
+        title: `ResNet-20 tier-0 accuracy vs protected ratio (first ${sweepImages} test images, mean of ${keys} keys)`,
+        xLabel: 'ratio of protected kernels per layer (%)',
+        yLabel: 'top-1 accuracy',
+        yMin: 0,
+        yMax: 0.9,
+        width: 760,
+        series: [
+          ...STRATEGIES.map((s) => ({
+            name: STRATEGY_LABELS[s],
+            points: Object.keys(sweep[s])
+              .map(Number)
+              .sort((a, b) => a - b)
+              .map((r): [number, number] => [r * 100, mean(sweep[s][ratioKey(r)])]),
+          })),
+          {
+            name: `threshold ${THRESHOLD}`,
+            points: [
+              [allRatios[0] * 100, THRESHOLD],
+              [allRatios.at(-1)! * 100, THRESHOLD],
+            ],
+          },
+        ],
+      }),
+    );
+    return {
+      n: 1,
+      title: 'Accuracy against the ratio of protected kernels (ResNet-20)',
+      markdown: render(data, svg, settings),
+      data,
+      seconds: (performance.now() - t0) / 1000,
+      date: new Date().toISOString(),
+      quick,
+    };
   } finally {
     model.dispose();
   }
@@ -176,13 +224,18 @@ export async function runExp1(ctx: RunContext): Promise<Section> {
 function render(d: Exp1Data, svg: string, settings: ReturnType<typeof resnetSettings>): string {
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const sd = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
-  const rows = STRATEGIES.map((s) => [STRATEGY_LABELS[s], ...d.ratios.map((r) => {
-    const v = d.sweep[s][String(r)];
-    return v ? `${fmt(mean(v), 3)}${v.length > 1 ? ` ± ${fmt(sd(v), 3)}` : ''}` : '';
-  })]);
+  const rows = STRATEGIES.map((s) => [
+    STRATEGY_LABELS[s],
+    ...d.ratios.map((r) => {
+      const v = d.sweep[s][String(r)];
+      return v ? `${fmt(mean(v), 3)}${v.length > 1 ? ` ± ${fmt(sd(v), 3)}` : ''}` : '';
+    }),
+  ]);
   const thr = STRATEGIES.map((s) => {
     const r = d.threshold[s];
-    const tried = Object.keys(d.full[s] ?? {}).map(Number).sort((a, b) => a - b);
+    const tried = Object.keys(d.full[s] ?? {})
+      .map(Number)
+      .sort((a, b) => a - b);
     const at = r === null ? undefined : d.full[s][String(r)];
     const below = tried.filter((x) => r !== null && x < r);
     return [

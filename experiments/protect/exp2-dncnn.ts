@@ -10,9 +10,7 @@ import { modelSpec } from '../../src/models/index.ts';
 import { type Strategy, convLayers, unlockModel } from '../../src/protect/index.ts';
 import { evaluateDenoiser, mean, type DenoiseImage } from '../../src/train/evaluate.ts';
 import { barChartSvg } from '../lib/svg.ts';
-import {
-  DNCNN, JsonCache, type RunContext, type Section, SET12, TRAIN400, bitIdentical, fmt, grayImages, loadIntoModel, log, pct, protectWithKey, readWeights, table,
-} from './common.ts';
+import { DNCNN, JsonCache, type RunContext, type Section, SET12, TRAIN400, bitIdentical, fmt, grayImages, loadIntoModel, log, pct, protectWithKey, readWeights, table } from './common.ts';
 import { type DataStrategySettings, STRATEGY_LABELS, importanceOf } from './importance.ts';
 
 const SIGMA = 25;
@@ -54,16 +52,14 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
   const file = await readWeights(DNCNN);
   const layers = convLayers(file.tensors);
   const totalKernels = layers.reduce((n, l) => n + l.kernels, 0);
-  const settings: DataStrategySettings = quick
-    ? { images: 16, batch: 16, epochs: 1, taylorBatches: 1, seed: 0 }
-    : { images: 64, batch: 16, epochs: 1, taylorBatches: 4, seed: 0 };
+  const settings: DataStrategySettings = quick ? { images: 16, batch: 16, epochs: 1, taylorBatches: 1, seed: 0 } : { images: 64, batch: 16, epochs: 1, taylorBatches: 4, seed: 0 };
   const model = modelSpec('dncnn-17').create();
   try {
     // 1. Pick the strategy: tier-0 PSNR on a few train400 images (lower = better protection).
     const validation = await grayImages(TRAIN400, quick ? 1 : 4);
     const candidates: Exp2Data['candidates'] = [];
     for (const s of ['pss', 'taylor', 'l1'] as Strategy[]) {
-      const c = await cache.getOr(`candidate|${s}`, async () => {
+      const c = (await cache.getOr(`candidate|${s}`, async () => {
         const t = performance.now();
         const imp = await importanceOf(s, file, 'dncnn-17', 0, join(ctx.out, 'importance', `dncnn-${s}.safetensors`), settings, SIGMA);
         const seconds = (performance.now() - t) / 1000;
@@ -72,7 +68,7 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
         const tier0Psnr = mean(evaluateDenoiser(model, validation, SIGMA, 0).map((r) => r.psnr));
         log(`exp2 candidate ${s}: tier-0 PSNR ${tier0Psnr.toFixed(2)} dB on ${validation.length} train400 images (importance ${seconds.toFixed(0)} s)`);
         return { strategy: s, tier0Psnr, seconds };
-      }) as Exp2Data['candidates'][number];
+      })) as Exp2Data['candidates'][number];
       candidates.push(c);
     }
     const best = candidates.reduce((a, b) => (b.tier0Psnr < a.tier0Psnr ? b : a));
@@ -90,7 +86,7 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
     for (let m = 0; m <= TIERS; m++) {
       const unlocked = m === 0 ? p.file : (await unlockModel(p.file, tokens[m - 1])).file; // each tier with its own key
       if (m === TIERS) full = unlocked;
-      const e = await cache.getOr(`tier|${best.strategy}|${m}|${images.length}`, async () => {
+      const e = (await cache.getOr(`tier|${best.strategy}|${m}|${images.length}`, async () => {
         const t = performance.now();
         loadIntoModel(model, unlocked);
         const rs = evaluateDenoiser(model, images, SIGMA, 0);
@@ -98,12 +94,19 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
           if (!gridNames.includes(r.name)) continue;
           const img = images.find((i) => i.name === r.name)!;
           await writePng(join(pngDir, `tier${m}-${r.name}`), r.output, 1, img.height, img.width);
-          if (m === 0) await writePng(join(pngDir, `noisy-${r.name}`), r.noisy.map((v) => Math.min(1, Math.max(0, v))), 1, img.height, img.width);
+          if (m === 0)
+            await writePng(
+              join(pngDir, `noisy-${r.name}`),
+              r.noisy.map((v) => Math.min(1, Math.max(0, v))),
+              1,
+              img.height,
+              img.width,
+            );
         }
         const out: TierEval = { names: rs.map((r) => r.name), psnr: rs.map((r) => r.psnr), ssim: rs.map((r) => r.ssim), psnrNoisy: rs.map((r) => r.psnrNoisy) };
         log(`exp2 tier ${m}: PSNR ${mean(out.psnr).toFixed(2)} dB, SSIM ${mean(out.ssim).toFixed(4)} on ${rs.length} Set12 images (${((performance.now() - t) / 1000).toFixed(0)} s)`);
         return out;
-      }) as TierEval;
+      })) as TierEval;
       tiers.push(e);
     }
     const psnrs = tiers.map((t) => mean(t.psnr));
@@ -130,15 +133,29 @@ export async function runExp2(ctx: RunContext): Promise<Section> {
     }
     await imageGridPng(join(ctx.results, grid), tiles, { columns: tiles.length / gridNames.length });
     const svg = 'exp2-dncnn-psnr-per-tier.svg';
-    await writeFileAtomic(join(ctx.results, svg), barChartSvg({
-      title: `DnCNN-S-25, Set12, σ=25: mean PSNR per tier (${STRATEGY_LABELS[best.strategy]}, ratio ${pct(RATIO)})`, yLabel: 'PSNR (dB)',
-      categories: psnrs.map((_, m) => (m === 0 ? 'tier 0 (no key)' : `tier ${m}`)), series: [{ name: 'mean PSNR', values: psnrs }],
-    }));
+    await writeFileAtomic(
+      join(ctx.results, svg),
+      barChartSvg({
+        title: `DnCNN-S-25, Set12, σ=25: mean PSNR per tier (${STRATEGY_LABELS[best.strategy]}, ratio ${pct(RATIO)})`,
+        yLabel: 'PSNR (dB)',
+        categories: psnrs.map((_, m) => (m === 0 ? 'tier 0 (no key)' : `tier ${m}`)),
+        series: [{ name: 'mean PSNR', values: psnrs }],
+      }),
+    );
 
     const data: Exp2Data = {
-      ratio: RATIO, sigma: SIGMA, strategy: best.strategy, candidates, validationImages: validation.map((v) => v.name), settings,
-      fractions: p.fractions, restoredPerTier: Array.from({ length: TIERS + 1 }, (_, m) => p.layers.reduce((n, l) => n + l.perTier[m], 0)),
-      selected: p.layers.reduce((n, l) => n + l.selected, 0), totalKernels, tiers, strictlyOrdered,
+      ratio: RATIO,
+      sigma: SIGMA,
+      strategy: best.strategy,
+      candidates,
+      validationImages: validation.map((v) => v.name),
+      settings,
+      fractions: p.fractions,
+      restoredPerTier: Array.from({ length: TIERS + 1 }, (_, m) => p.layers.reduce((n, l) => n + l.perTier[m], 0)),
+      selected: p.layers.reduce((n, l) => n + l.selected, 0),
+      totalKernels,
+      tiers,
+      strictlyOrdered,
       fullTier: { psnr: fullPsnr, withinReference: Math.abs(fullPsnr - REFERENCE_PSNR) <= 0.05, bitIdentical: ident.identical, differing: ident.differing },
       grid,
     };
@@ -152,7 +169,10 @@ function render(d: Exp2Data, svg: string, quick: boolean): string {
   const psnrs = d.tiers.map((t) => mean(t.psnr));
   const rows = d.tiers.map((t, m) => [
     m === 0 ? '0 (no key)' : m === d.tiers.length - 1 ? `${m} (master key)` : String(m),
-    m === 0 ? '0' : fmt(d.fractions[m - 1], 3), String(d.restoredPerTier[m]), fmt(mean(t.psnr), 2), fmt(mean(t.ssim), 4),
+    m === 0 ? '0' : fmt(d.fractions[m - 1], 3),
+    String(d.restoredPerTier[m]),
+    fmt(mean(t.psnr), 2),
+    fmt(mean(t.ssim), 4),
   ]);
   const perImage = d.tiers[0].names.map((n, i) => [n, ...d.tiers.map((t) => fmt(t.psnr[i], 2))]);
   const s = d.settings;
@@ -167,7 +187,10 @@ function render(d: Exp2Data, svg: string, quick: boolean): string {
       `(extrapolated from the few-patch run below: the cost grows with patches × epochs), so PSS ran with **few patches**: ${s.images} clean 40×40 train400 patches (σ = 25 noise), batch ${s.batch}, ${s.epochs} epoch (${s.epochs * Math.ceil(s.images / s.batch)} Adam steps per layer, otherwise the defaults); ` +
       `Taylor used the same ${s.images} patches (${s.taylorBatches} batches). The strategy used is the one with the lowest tier-0 PSNR at ${pct(d.ratio)} on ${d.validationImages.length} train400 images (not Set12):`,
     '',
-    table(['candidate', 'tier-0 PSNR on train400 validation (dB)', 'importance time (s)'], d.candidates.map((c) => [STRATEGY_LABELS[c.strategy], fmt(c.tier0Psnr, 2), fmt(c.seconds, 0)])),
+    table(
+      ['candidate', 'tier-0 PSNR on train400 validation (dB)', 'importance time (s)'],
+      d.candidates.map((c) => [STRATEGY_LABELS[c.strategy], fmt(c.tier0Psnr, 2), fmt(c.seconds, 0)]),
+    ),
     '',
     table(['tier', 'fraction f_m', 'kernels restored', 'mean PSNR (dB)', 'mean SSIM'], rows),
     '',

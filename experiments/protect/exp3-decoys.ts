@@ -83,7 +83,6 @@ export interface Exp3Data {
   detector: { strategy: string; images: number; original: number; perKey: DetectorResult[] };
 }
 
-
 /** Cholesky factor L (row-major n×n, lower) of a symmetric positive-definite matrix, with a tiny ridge. */
 function cholesky(a: Float64Array, n: number): Float64Array {
   let trace = 0;
@@ -117,7 +116,8 @@ export function decoyScores(values: Float64Array, kernels: number, ks: number): 
   }
   for (let i = 0; i < ks; i++) for (let j = 0; j < i; j++) cov[j * ks + i] = cov[i * ks + j];
   const l = cholesky(cov, ks);
-  let logDetFull = 0, logDetDiag = 0;
+  let logDetFull = 0,
+    logDetDiag = 0;
   for (let i = 0; i < ks; i++) {
     logDetFull += 2 * Math.log(l[i * ks + i]);
     logDetDiag += Math.log(cov[i * ks + i]);
@@ -126,7 +126,8 @@ export function decoyScores(values: Float64Array, kernels: number, ks: number): 
   const y = new Float64Array(ks);
   for (let k = 0; k < kernels; k++) {
     // Mahalanobis under the full covariance: solve L y = x − μ, then |y|².
-    let full = 0, diag = 0;
+    let full = 0,
+      diag = 0;
     for (let i = 0; i < ks; i++) {
       let sum = values[k * ks + i] - mu[i];
       for (let j = 0; j < i; j++) sum -= l[i * ks + j] * y[j];
@@ -134,7 +135,7 @@ export function decoyScores(values: Float64Array, kernels: number, ks: number): 
       full += y[i] * y[i];
       diag += (values[k * ks + i] - mu[i]) ** 2 / cov[i * ks + i];
     }
-    out[k] = (-0.5 * diag - 0.5 * logDetDiag) - (-0.5 * full - 0.5 * logDetFull);
+    out[k] = -0.5 * diag - 0.5 * logDetDiag - (-0.5 * full - 0.5 * logDetFull);
   }
   return out;
 }
@@ -202,7 +203,9 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
           if (changed !== (isSel[i] === 1)) decoysMatchSelection = false;
         }
         const row = rows.get(l.name) ?? {
-          layer: l.name, kernels: l.kernels, selected: sel.ranked.length,
+          layer: l.name,
+          kernels: l.kernels,
+          selected: sel.ranked.length,
           positions: { decoy: emptyCounts(), selected: emptyCounts() },
           norm: { decoy: { p: { ks: [], welch: [], bf: [], f: [] } }, selected: { p: { ks: [], welch: [], bf: [], f: [] } } },
         };
@@ -213,8 +216,11 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
         // The selection of PSS does not depend on the key: test (b) once.
         const doSelected = s === 'random' || k === 0;
         for (let q = 0; q < ks; q++) {
-          const decoy = new Float64Array(nSel), chosen = new Float64Array(nSel), rest = new Float64Array(nUn);
-          let a = 0, b = 0;
+          const decoy = new Float64Array(nSel),
+            chosen = new Float64Array(nSel),
+            rest = new Float64Array(nUn);
+          let a = 0,
+            b = 0;
           for (let i = 0; i < l.kernels; i++) {
             if (isSel[i]) {
               decoy[a] = pub[i * ks + q];
@@ -236,7 +242,9 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
           for (let q = 0; q < ks; q++) t += Math.abs(v[i * ks + q]);
           return t;
         };
-        const decoyN: number[] = [], chosenN: number[] = [], restN: number[] = [];
+        const decoyN: number[] = [],
+          chosenN: number[] = [],
+          restN: number[] = [];
         for (let i = 0; i < l.kernels; i++) {
           if (isSel[i]) {
             decoyN.push(l1(pub, i));
@@ -265,10 +273,11 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
   const perKey: DetectorResult[] = [];
   let originalAcc = 0;
   try {
-    const accuracy = async (id: string, f: () => SafetensorsFile): Promise<number> => cache.getOr(`${id}|${ratio}|${images}`, async () => {
-      loadIntoModel(model, f());
-      return (await correctOn(model, loader)) / images;
-    });
+    const accuracy = async (id: string, f: () => SafetensorsFile): Promise<number> =>
+      cache.getOr(`${id}|${ratio}|${images}`, async () => {
+        loadIntoModel(model, f());
+        return (await correctOn(model, loader)) / images;
+      });
     originalAcc = await accuracy('original', () => file);
     const importance = await importanceOf('pss', file, 'resnet20', 0, resnetImportanceFile(ctx, 'pss'), resnetSettings(ctx.quick));
     const selections = selectKernels(layers, importance, ratio);
@@ -276,7 +285,9 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
       const p = await protectWithKey(file, k, { importance, ratio, tiers: 1, architecture: 'resnet20' });
       const flaggedBy = new Map<string, Int32Array>();
       const truth = new Map<string, Int32Array>();
-      let flagged = 0, hits = 0, chanceNum = 0;
+      let flagged = 0,
+        hits = 0,
+        chanceNum = 0;
       for (const sel of selections) {
         const l = sel.layer;
         const scores = decoyScores(bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype), l.kernels, l.kernelSize);
@@ -290,31 +301,51 @@ export async function runExp3(ctx: RunContext): Promise<Section> {
         chanceNum += (sel.ranked.length * sel.ranked.length) / l.kernels;
       }
       const r: DetectorResult = {
-        key: k, flagged, hits, precision: hits / flagged, chance: chanceNum / flagged,
+        key: k,
+        flagged,
+        hits,
+        precision: hits / flagged,
+        chance: chanceNum / flagged,
         tier0: await accuracy(`tier0-k${k}`, () => p.file),
         zeroFlagged: await accuracy(`zero-flagged-k${k}`, () => zeroKernels(p.file, flaggedBy)),
         zeroTrueDecoys: await accuracy(`zero-true-k${k}`, () => zeroKernels(p.file, truth)),
       };
       perKey.push(r);
-      log(`exp3 detector, key ${k}: precision ${fmt(r.precision, 3)} (chance ${fmt(r.chance, 3)}); accuracy tier 0 ${fmt(r.tier0, 3)}, flagged zeroed ${fmt(r.zeroFlagged, 3)}, true decoys zeroed ${fmt(r.zeroTrueDecoys, 3)}`);
+      log(
+        `exp3 detector, key ${k}: precision ${fmt(r.precision, 3)} (chance ${fmt(r.chance, 3)}); accuracy tier 0 ${fmt(r.tier0, 3)}, flagged zeroed ${fmt(r.zeroFlagged, 3)}, true decoys zeroed ${fmt(r.zeroTrueDecoys, 3)}`,
+      );
     }
   } finally {
     model.dispose();
   }
 
   const data: Exp3Data = {
-    ratio, ratioSource, keys, strategies, pooled, normRejections, layers: layerRows, decoysMatchSelection,
+    ratio,
+    ratioSource,
+    keys,
+    strategies,
+    pooled,
+    normRejections,
+    layers: layerRows,
+    decoysMatchSelection,
     detector: { strategy: 'pss', images, original: originalAcc, perKey },
   };
   const svg = 'exp3-decoy-tests.svg';
-  await writeFileAtomic(join(ctx.results, svg), barChartSvg({
-    title: `Share of kernel positions with p < 0.05 (ResNet-20, ratio ${pct(ratio)}; 5% = indistinguishable)`, yLabel: 'fraction of positions with p < 0.05', width: 820,
-    categories: TESTS.map((t) => TEST_LABELS[t].replace(/ \(.*\)/, '')),
-    series: strategies.flatMap((s) => COMPARISONS.map((c) => ({
-      name: `${STRATEGY_LABELS[s]}: ${c === 'decoy' ? 'decoys' : 'selected'}`,
-      values: TESTS.map((t) => pooled[s][c].rejected[t] / Math.max(1, pooled[s][c].tested)),
-    }))),
-  }));
+  await writeFileAtomic(
+    join(ctx.results, svg),
+    barChartSvg({
+      title: `Share of kernel positions with p < 0.05 (ResNet-20, ratio ${pct(ratio)}; 5% = indistinguishable)`,
+      yLabel: 'fraction of positions with p < 0.05',
+      width: 820,
+      categories: TESTS.map((t) => TEST_LABELS[t].replace(/ \(.*\)/, '')),
+      series: strategies.flatMap((s) =>
+        COMPARISONS.map((c) => ({
+          name: `${STRATEGY_LABELS[s]}: ${c === 'decoy' ? 'decoys' : 'selected'}`,
+          values: TESTS.map((t) => pooled[s][c].rejected[t] / Math.max(1, pooled[s][c].tested)),
+        })),
+      ),
+    }),
+  );
   return { n: 3, title: 'Can decoys be told from genuine kernels?', markdown: render(data, svg), data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick: ctx.quick };
 }
 
@@ -323,35 +354,43 @@ function frac(c: Counts, t: TestName): string {
 }
 
 function render(d: Exp3Data, svg: string): string {
-  const pooledRows = d.strategies.flatMap((s) => COMPARISONS.map((c) => [
-    `${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.pooled[s][c].tested), ...TESTS.map((t) => frac(d.pooled[s][c], t)),
-  ]));
-  const normRows = d.strategies.flatMap((s) => COMPARISONS.map((c) => [
-    `${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.normRejections[s][c].tested), ...TESTS.map((t) => frac(d.normRejections[s][c], t)),
-  ]));
-  const layerTable = (s: string) => table(
-    ['layer', 'kernels', 'selected', 'decoys: KS', 'decoys: Welch', 'decoys: BF', 'selected: KS', 'selected: Welch', 'selected: BF', 'L1 norm KS p, decoys (per key)', 'L1 norm KS p, selected'],
-    d.layers[s].map((r) => [
-      r.layer.replace(/\.weight$/, ''), String(r.kernels), String(r.selected),
-      frac(r.positions.decoy, 'ks'), frac(r.positions.decoy, 'welch'), frac(r.positions.decoy, 'bf'),
-      frac(r.positions.selected, 'ks'), frac(r.positions.selected, 'welch'), frac(r.positions.selected, 'bf'),
-      r.norm.decoy.p.ks.map((p) => p.toExponential(1)).join(', ') || '–', r.norm.selected.p.ks.map((p) => p.toExponential(1)).join(', ') || '–',
-    ]),
+  const pooledRows = d.strategies.flatMap((s) =>
+    COMPARISONS.map((c) => [`${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.pooled[s][c].tested), ...TESTS.map((t) => frac(d.pooled[s][c], t))]),
   );
+  const normRows = d.strategies.flatMap((s) =>
+    COMPARISONS.map((c) => [`${STRATEGY_LABELS[s]}: ${COMPARISON_LABELS[c]}`, String(d.normRejections[s][c].tested), ...TESTS.map((t) => frac(d.normRejections[s][c], t))]),
+  );
+  const layerTable = (s: string) =>
+    table(
+      ['layer', 'kernels', 'selected', 'decoys: KS', 'decoys: Welch', 'decoys: BF', 'selected: KS', 'selected: Welch', 'selected: BF', 'L1 norm KS p, decoys (per key)', 'L1 norm KS p, selected'],
+      d.layers[s].map((r) => [
+        r.layer.replace(/\.weight$/, ''),
+        String(r.kernels),
+        String(r.selected),
+        frac(r.positions.decoy, 'ks'),
+        frac(r.positions.decoy, 'welch'),
+        frac(r.positions.decoy, 'bf'),
+        frac(r.positions.selected, 'ks'),
+        frac(r.positions.selected, 'welch'),
+        frac(r.positions.selected, 'bf'),
+        r.norm.decoy.p.ks.map((p) => p.toExponential(1)).join(', ') || '–',
+        r.norm.selected.p.ks.map((p) => p.toExponential(1)).join(', ') || '–',
+      ]),
+    );
   return [
     `Shared ResNet-20, every conv layer, ratio ${pct(d.ratio)} (${d.ratioSource}), ${d.keys} key(s). For each layer and each of the 9 positions of its 3×3 kernels, ` +
       'two samples: the values at that position of the selected kernels (decoys as published, or the original values) and of the unselected kernels. ' +
       `Positions are tested when both samples have at least ${MIN_SAMPLE} values. Decoy tests are pooled over keys (the decoys differ per key); for PSS the selection does not depend on the key, so the "selected originals" tests are counted once. ` +
       `Every selected kernel (and only those) differs in the published file: **${d.decoysMatchSelection ? 'yes' : 'NO'}**. ` +
-      'Statistics written in `experiments/lib/stats.ts` (KS with the asymptotic Kolmogorov p-value and Stephens\' correction; Welch with the exact Student-t tail; Brown–Forsythe = Levene centred on medians; F = ratio of variances), checked against SciPy by `experiments/protect/check-stats.ts`.',
+      "Statistics written in `experiments/lib/stats.ts` (KS with the asymptotic Kolmogorov p-value and Stephens' correction; Welch with the exact Student-t tail; Brown–Forsythe = Levene centred on medians; F = ratio of variances), checked against SciPy by `experiments/protect/check-stats.ts`.",
     '',
     '**Fraction of positions with p < 0.05** (about 5% if the two samples are indistinguishable):',
     '',
     table(['comparison', 'positions tested', ...TESTS.map((t) => TEST_LABELS[t])], pooledRows),
     '',
     'The F-test assumes normal samples; conv weights are heavier-tailed than a Gaussian, so it rejects more often than 5% even where the samples are exchangeable ' +
-      '(the random strategy\'s selected originals); Brown–Forsythe is the robust test of variances. KS compares whole distributions: rejections well above 5% for the decoys while means and variances stay near 5% ' +
-      'point to a difference in shape (DPRM draws Gaussian values; the F-test\'s excess on exchangeable samples shows the genuine weights are not Gaussian).',
+      "(the random strategy's selected originals); Brown–Forsythe is the robust test of variances. KS compares whole distributions: rejections well above 5% for the decoys while means and variances stay near 5% " +
+      "point to a difference in shape (DPRM draws Gaussian values; the F-test's excess on exchangeable samples shows the genuine weights are not Gaussian).",
     '',
     `![decoy tests](${svg})`,
     '',
@@ -359,14 +398,16 @@ function render(d: Exp3Data, svg: string): string {
     '',
     table(['comparison', 'layer tests', ...TESTS.map((t) => TEST_LABELS[t])], normRows),
     '',
-    'Every position\'s marginal is matched by DPRM, but a decoy\'s 9 values are drawn independently while a genuine kernel\'s positions are correlated, so whole-kernel statistics (here the L1 norm) separate them in most layers; the detector below uses exactly that.',
+    "Every position's marginal is matched by DPRM, but a decoy's 9 values are drawn independently while a genuine kernel's positions are correlated, so whole-kernel statistics (here the L1 norm) separate them in most layers; the detector below uses exactly that.",
     '',
     '**A decoy detector on the published file alone** (PSS selection; see the top of `exp3-decoys.ts`): per layer, every kernel scored by log N_diag(x) − log N_full(x) ' +
-      '(the independent-positions model of DPRM against the full 3×3 covariance of the layer\'s kernels), the S highest flagged. ' +
+      "(the independent-positions model of DPRM against the full 3×3 covariance of the layer's kernels), the S highest flagged. " +
       `Accuracy on the first ${d.detector.images} test images (original model: ${fmt(d.detector.original, 3)}):`,
     '',
-    table(['key', 'flagged', 'true decoys among them', 'precision', 'chance precision', 'tier 0 (published)', 'flagged kernels zeroed', 'true decoys zeroed (oracle)'],
-      d.detector.perKey.map((r) => [String(r.key), String(r.flagged), String(r.hits), fmt(r.precision, 3), fmt(r.chance, 3), fmt(r.tier0, 3), fmt(r.zeroFlagged, 3), fmt(r.zeroTrueDecoys, 3)])),
+    table(
+      ['key', 'flagged', 'true decoys among them', 'precision', 'chance precision', 'tier 0 (published)', 'flagged kernels zeroed', 'true decoys zeroed (oracle)'],
+      d.detector.perKey.map((r) => [String(r.key), String(r.flagged), String(r.hits), fmt(r.precision, 3), fmt(r.chance, 3), fmt(r.tier0, 3), fmt(r.zeroFlagged, 3), fmt(r.zeroTrueDecoys, 3)]),
+    ),
     '',
     ...d.strategies.flatMap((s) => [
       `<details><summary>Per layer, ${STRATEGY_LABELS[s]} (fractions of positions with p < 0.05; KS p-values of the kernel L1 norms)</summary>`,

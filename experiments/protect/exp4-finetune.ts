@@ -20,8 +20,23 @@ import { subset } from '../../src/data/dataset.ts';
 import { train } from '../../src/train/loop.ts';
 import { lineChartSvg } from '../lib/svg.ts';
 import {
-  JsonCache, RESNET20, RESNET20_NORM, type RunContext, type Section, cifarTrain1, correctOn, fmt, loadIntoModel, log, pct, protectWithKey, range,
-  readSection, readWeights, table, testLoader,
+  JsonCache,
+  RESNET20,
+  RESNET20_NORM,
+  type RunContext,
+  type Section,
+  cifarTrain1,
+  correctOn,
+  fmt,
+  loadIntoModel,
+  log,
+  pct,
+  protectWithKey,
+  range,
+  readSection,
+  readWeights,
+  table,
+  testLoader,
 } from './common.ts';
 import { importanceOf, resnetImportanceFile, resnetSettings } from './importance.ts';
 import type { Exp1Data } from './exp1-ratio.ts';
@@ -65,7 +80,15 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
   const batch = 125;
   const curveImages = quick ? 200 : 1000;
   const fullImages = quick ? 1000 : 5000;
-  const sizes: [number, number][] = quick ? [[250, 2], [500, 1]] : [[1000, 20], [5000, 4]];
+  const sizes: [number, number][] = quick
+    ? [
+        [250, 2],
+        [500, 1],
+      ]
+    : [
+        [1000, 20],
+        [5000, 4],
+      ];
   const curveEvery = (epochs: number) => Math.max(1, Math.round(epochs / 5));
   const dir = join(ctx.out, 'exp4');
   mkdirSync(dir, { recursive: true });
@@ -86,14 +109,14 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
   const probe = spec.create();
   let original: number, tier0: number;
   try {
-    original = await cache.getOr('original', async () => {
+    original = (await cache.getOr('original', async () => {
       loadIntoModel(probe, file);
       return (await fullAccuracy(probe)).full;
-    }) as number;
-    tier0 = await cache.getOr(`tier0|${ratio}`, async () => {
+    })) as number;
+    tier0 = (await cache.getOr(`tier0|${ratio}`, async () => {
       loadIntoModel(probe, published);
       return (await fullAccuracy(probe)).full;
-    }) as number;
+    })) as number;
   } finally {
     probe.dispose();
   }
@@ -105,7 +128,7 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
   const bnRecalibrated: Exp4Data['bnRecalibrated'] = [];
   for (const [images] of sizes) {
     const passes = Math.max(1, Math.ceil(32 / Math.ceil(images / batch))); // ≥ 32 batches: 0.9^32 ≈ 3% of the old statistics left
-    const full = await cache.getOr(`bn-recalibration|${images}|${passes}|${ratio}`, async () => {
+    const full = (await cache.getOr(`bn-recalibration|${images}|${passes}|${ratio}`, async () => {
       const m = spec.create();
       try {
         loadIntoModel(m, published);
@@ -113,7 +136,11 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
         m.train();
         for (let e = 0; e < passes; e++) {
           for await (const b of loader.epoch(e)) {
-            noGrad(() => scope(() => { m.forward(b.x); }));
+            noGrad(() =>
+              scope(() => {
+                m.forward(b.x);
+              }),
+            );
             b.x.dispose();
             b.y.dispose();
           }
@@ -122,7 +149,7 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
       } finally {
         m.dispose();
       }
-    }) as number;
+    })) as number;
     bnRecalibrated.push({ images, passes, full });
     log(`exp4: tier-0 model with batch-norm statistics re-estimated on ${images} images (${passes} passes, no training): accuracy ${fmt(full)}`);
   }
@@ -148,13 +175,22 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
     const every = curveEvery(s.epochs);
     const t = performance.now();
     try {
-      const startAcc = await cache.getOr(`start|${s.name}|${ratio}`, async () => (await correctOn(model, curveLoader)) / curveImages) as number;
-      log(`exp4 ${s.name}: ${s.epochs} epochs × ${loader.batchCount} steps on ${s.images} images (${s.init === 'tier0' ? 'fine-tuning the tier-0 model' : 'from scratch'}, SGD lr ${s.lr} cosine, momentum 0.9, wd 5e-4)`);
+      const startAcc = (await cache.getOr(`start|${s.name}|${ratio}`, async () => (await correctOn(model, curveLoader)) / curveImages)) as number;
+      log(
+        `exp4 ${s.name}: ${s.epochs} epochs × ${loader.batchCount} steps on ${s.images} images (${s.init === 'tier0' ? 'fine-tuning the tier-0 model' : 'from scratch'}, SGD lr ${s.lr} cosine, momentum 0.9, wd 5e-4)`,
+      );
       const { history } = await train({
-        model, optimizer: opt, epochs: s.epochs, schedule: cosine(s.lr, s.epochs), seed: 1, task: 'classification',
-        data: { batchCount: loader.batchCount, epoch: (e) => loader.epoch(e) }, loss: (o, y) => crossEntropy(o, y),
+        model,
+        optimizer: opt,
+        epochs: s.epochs,
+        schedule: cosine(s.lr, s.epochs),
+        seed: 1,
+        task: 'classification',
+        data: { batchCount: loader.batchCount, epoch: (e) => loader.epoch(e) },
+        loss: (o, y) => crossEntropy(o, y),
         evaluate: async (m, epoch): Promise<Record<string, number>> => ((epoch + 1) % every === 0 && epoch + 1 < s.epochs ? { testAccuracy: (await correctOn(m, curveLoader)) / curveImages } : {}),
-        checkpoint: join(dir, `${s.name}-r${ratio}.ckpt`), info: { run: s.name },
+        checkpoint: join(dir, `${s.name}-r${ratio}.ckpt`),
+        info: { run: s.name },
       });
       const final = await fullAccuracy(model);
       const curve: [number, number][] = [[0, startAcc]];
@@ -172,33 +208,51 @@ export async function runExp4(ctx: RunContext): Promise<Section> {
 
   const data: Exp4Data = { ratio, ratioSource, batch, curveImages, fullImages, original, tier0, bnRecalibrated, runs };
   const svg = 'exp4-finetune.svg';
-  await writeFileAtomic(join(ctx.results, svg), lineChartSvg({
-    title: `Fine-tuning attack vs from scratch (first ${curveImages} test images)`, xLabel: 'optimizer steps (batch 125)', yLabel: 'test accuracy',
-    yMin: 0, yMax: 0.9, width: 760,
-    series: [
-      ...runs.map((r) => ({ name: `${r.spec.init === 'tier0' ? 'attack' : 'scratch'}, ${r.spec.images} img`, points: r.curve })),
-      { name: `original ${fmt(original, 3)}`, points: [[0, original], [Math.max(...runs.map((r) => r.steps)), original]] },
-    ],
-  }));
+  await writeFileAtomic(
+    join(ctx.results, svg),
+    lineChartSvg({
+      title: `Fine-tuning attack vs from scratch (first ${curveImages} test images)`,
+      xLabel: 'optimizer steps (batch 125)',
+      yLabel: 'test accuracy',
+      yMin: 0,
+      yMax: 0.9,
+      width: 760,
+      series: [
+        ...runs.map((r) => ({ name: `${r.spec.init === 'tier0' ? 'attack' : 'scratch'}, ${r.spec.images} img`, points: r.curve })),
+        {
+          name: `original ${fmt(original, 3)}`,
+          points: [
+            [0, original],
+            [Math.max(...runs.map((r) => r.steps)), original],
+          ],
+        },
+      ],
+    }),
+  );
   return { n: 4, title: 'Fine-tuning attack on the tier-0 ResNet-20', markdown: render(data, svg), data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick };
 }
 
 function render(d: Exp4Data, svg: string): string {
   const rows = d.runs.map((r) => [
-    r.spec.init === 'tier0' ? 'attack: fine-tune tier-0 model' : 'baseline: from scratch', String(r.spec.images), String(r.spec.epochs), String(r.steps), String(r.spec.lr),
-    `**${fmt(r.finalFull)}**`, fmt(r.trainSeconds, 0),
+    r.spec.init === 'tier0' ? 'attack: fine-tune tier-0 model' : 'baseline: from scratch',
+    String(r.spec.images),
+    String(r.spec.epochs),
+    String(r.steps),
+    String(r.spec.lr),
+    `**${fmt(r.finalFull)}**`,
+    fmt(r.trainSeconds, 0),
   ]);
   return [
     `The published (tier-0) ResNet-20 protected with PSS at ratio ${pct(d.ratio)} (${d.ratioSource}), key 0. Original accuracy ${fmt(d.original)}, tier-0 accuracy ${fmt(d.tier0)} (${d.fullImages} test images). ` +
       `The attacker has the first N images of data_batch_1.bin with labels (random crop with 4-pixel padding + horizontal flip) and fine-tunes every parameter with SGD (momentum 0.9, weight decay 5e-4, cosine schedule per epoch from lr 0.01); ` +
       `the baseline trains a fresh ResNet-20 on the same images with the same batch (${d.batch}) and the **same number of optimizer steps** (lr 0.1, otherwise the same). ` +
       `Final accuracies on the full ${d.fullImages}-image test set; the curves on the first ${d.curveImages} test images. ` +
-      'Before any training, the first rows re-estimate only the batch-norm running statistics of the tier-0 model on the attacker\'s images (forward passes in training mode, at least 32 batches, no gradient step).',
+      "Before any training, the first rows re-estimate only the batch-norm running statistics of the tier-0 model on the attacker's images (forward passes in training mode, at least 32 batches, no gradient step).",
     '',
-    table(['run', 'images N', 'epochs', 'steps', 'lr', `test accuracy (${d.fullImages})`, 'train time (s)'], [
-      ...d.bnRecalibrated.map((b) => ['attack without training: batch-norm statistics re-estimated', String(b.images), `${b.passes} passes`, '0', '–', `**${fmt(b.full)}**`, '–']),
-      ...rows,
-    ]),
+    table(
+      ['run', 'images N', 'epochs', 'steps', 'lr', `test accuracy (${d.fullImages})`, 'train time (s)'],
+      [...d.bnRecalibrated.map((b) => ['attack without training: batch-norm statistics re-estimated', String(b.images), `${b.passes} passes`, '0', '–', `**${fmt(b.full)}**`, '–']), ...rows],
+    ),
     '',
     `![fine-tuning curves](${svg})`,
   ].join('\n');

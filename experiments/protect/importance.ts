@@ -9,7 +9,13 @@ import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 export const STRATEGIES: readonly Strategy[] = ['pss', 'random', 'magnitude', 'magnitude-asc', 'closest-mean', 'l1', 'taylor'];
 export const STRATEGY_LABELS: Record<string, string> = {
-  pss: 'PSS', random: 'random', magnitude: 'magnitude desc.', 'magnitude-asc': 'magnitude asc.', 'closest-mean': 'closest to mean', l1: 'L1 norm', taylor: 'Taylor',
+  pss: 'PSS',
+  random: 'random',
+  magnitude: 'magnitude desc.',
+  'magnitude-asc': 'magnitude asc.',
+  'closest-mean': 'closest to mean',
+  l1: 'L1 norm',
+  taylor: 'Taylor',
 };
 
 /** Settings of the data-driven strategies (the CLI's defaults for the full run). */
@@ -22,9 +28,7 @@ export interface DataStrategySettings {
 }
 
 export function resnetSettings(quick: boolean): DataStrategySettings {
-  return quick
-    ? { images: 256, batch: 128, epochs: 1, taylorBatches: 2, seed: 0 }
-    : { images: 1024, batch: 128, epochs: PSS_DEFAULTS.epochs, taylorBatches: 8, seed: 0 };
+  return quick ? { images: 256, batch: 128, epochs: 1, taylorBatches: 2, seed: 0 } : { images: 1024, batch: 128, epochs: PSS_DEFAULTS.epochs, taylorBatches: 8, seed: 0 };
 }
 
 /**
@@ -32,7 +36,13 @@ export function resnetSettings(quick: boolean): DataStrategySettings {
  * experiments); the data-driven strategies are cached in `cacheFile`.
  */
 export async function importanceOf(
-  strategy: Strategy, file: SafetensorsFile, arch: 'resnet20' | 'dncnn-17', seed: number, cacheFile: string, s: DataStrategySettings, sigma = 25,
+  strategy: Strategy,
+  file: SafetensorsFile,
+  arch: 'resnet20' | 'dncnn-17',
+  seed: number,
+  cacheFile: string,
+  s: DataStrategySettings,
+  sigma = 25,
 ): Promise<ImportanceMap> {
   if (isWeightOnly(strategy)) return (await computeImportance(strategy, file, undefined, { seed })).scores;
   const digest = Buffer.from(weightsDigest(file.tensors)).toString('hex');
@@ -47,11 +57,16 @@ export async function importanceOf(
   const total = stepsPerLayer * layers;
   const t0 = performance.now();
   let done = 0;
-  log(strategy === 'pss'
-    ? `${arch}: PSS importance, ${layers} layers × ${stepsPerLayer} steps of ${s.batch} (${s.images} ${arch === 'resnet20' ? 'images' : 'patches'}, ${s.epochs} epoch(s))`
-    : `${arch}: Taylor importance, ${s.taylorBatches} batches of ${s.batch}`);
+  log(
+    strategy === 'pss'
+      ? `${arch}: PSS importance, ${layers} layers × ${stepsPerLayer} steps of ${s.batch} (${s.images} ${arch === 'resnet20' ? 'images' : 'patches'}, ${s.epochs} epoch(s))`
+      : `${arch}: Taylor importance, ${s.taylorBatches} batches of ${s.batch}`,
+  );
   const imp = await computeImportance(strategy, file, data, {
-    architecture: arch, seed: s.seed, pss: { epochs: s.epochs }, batches: s.taylorBatches,
+    architecture: arch,
+    seed: s.seed,
+    pss: { epochs: s.epochs },
+    batches: s.taylorBatches,
     settings: { images: s.images, batch: s.batch, ...(strategy === 'pss' ? { epochs: s.epochs } : {}) },
     onStep: (info) => {
       done++;

@@ -55,31 +55,46 @@ function summary(all: Section[]): string[] {
     if (s.n === 1) {
       const d = s.data as Exp1Data;
       const order = Object.entries(d.threshold).sort((a, b) => (a[1] ?? Infinity) - (b[1] ?? Infinity));
-      out.push(`**Ratio for tier-0 accuracy ≤ ${THRESHOLD}** (ResNet-20, full ${d.fullImages}-image test set, mean of ${d.keys} keys): ` +
-        order.map(([k, r]) => `${STRATEGY_LABELS[k]} ${r === null ? `> ${pct(Math.max(...Object.keys(d.sweep[k]).map(Number)))}` : pct(r)}`).join(', ') +
-        `. At 0.5%: ${Object.keys(d.sweep).map((k) => `${STRATEGY_LABELS[k]} ${fmt(mean(d.sweep[k]['0.005'] ?? [NaN]), 2)}`).join(', ')} (first ${d.sweepImages} images).`);
+      out.push(
+        `**Ratio for tier-0 accuracy ≤ ${THRESHOLD}** (ResNet-20, full ${d.fullImages}-image test set, mean of ${d.keys} keys): ` +
+          order.map(([k, r]) => `${STRATEGY_LABELS[k]} ${r === null ? `> ${pct(Math.max(...Object.keys(d.sweep[k]).map(Number)))}` : pct(r)}`).join(', ') +
+          `. At 0.5%: ${Object.keys(d.sweep)
+            .map((k) => `${STRATEGY_LABELS[k]} ${fmt(mean(d.sweep[k]['0.005'] ?? [NaN]), 2)}`)
+            .join(', ')} (first ${d.sweepImages} images).`,
+      );
     } else if (s.n === 2) {
       const d = s.data as Exp2Data;
       const p = d.tiers.map((t) => mean(t.psnr));
-      out.push(`**DnCNN-S-25, Set12, σ = 25, ${STRATEGY_LABELS[d.strategy]} at ${pct(d.ratio)}, ${p.length - 1} tiers**: PSNR ${p.map((v) => fmt(v, 2)).join(' / ')} dB for tiers 0…${p.length - 1} ` +
-        `(${d.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); the master key gives ${d.fullTier.bitIdentical ? 'bit-identical' : 'NOT bit-identical'} weights and ${fmt(d.fullTier.psnr, 2)} dB ` +
-        `(${d.fullTier.withinReference ? 'within' : 'outside'} 30.38 ± 0.05).`);
+      out.push(
+        `**DnCNN-S-25, Set12, σ = 25, ${STRATEGY_LABELS[d.strategy]} at ${pct(d.ratio)}, ${p.length - 1} tiers**: PSNR ${p.map((v) => fmt(v, 2)).join(' / ')} dB for tiers 0…${p.length - 1} ` +
+          `(${d.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); the master key gives ${d.fullTier.bitIdentical ? 'bit-identical' : 'NOT bit-identical'} weights and ${fmt(d.fullTier.psnr, 2)} dB ` +
+          `(${d.fullTier.withinReference ? 'within' : 'outside'} 30.38 ± 0.05).`,
+      );
     } else if (s.n === 3) {
       const d = s.data as Exp3Data;
       const pss = d.pooled.pss;
       const det = d.detector.perKey;
-      out.push(`**Decoys vs genuine kernels** (PSS, ${pct(d.ratio)}): per position, p < 0.05 in ${pct(pss.decoy.rejected.ks / pss.decoy.tested)} (KS), ${pct(pss.decoy.rejected.welch / pss.decoy.tested)} (Welch), ` +
-        `${pct(pss.decoy.rejected.bf / pss.decoy.tested)} (Brown–Forsythe) of positions (5% = indistinguishable); the selected originals differ from the rest in ${pct(pss.selected.rejected.ks / pss.selected.tested)} (KS). ` +
-        `Whole-kernel L1 norms give the decoys away in ${pct(d.normRejections.pss.decoy.rejected.ks / d.normRejections.pss.decoy.tested)} of layer tests (KS), and a covariance detector on the published file finds them with precision ` +
-        `${fmt(mean(det.map((r) => r.precision)), 2)} (chance ${fmt(mean(det.map((r) => r.chance)), 2)}); zeroing what it flags leaves accuracy at ${fmt(mean(det.map((r) => r.zeroFlagged)), 2)}.`);
+      out.push(
+        `**Decoys vs genuine kernels** (PSS, ${pct(d.ratio)}): per position, p < 0.05 in ${pct(pss.decoy.rejected.ks / pss.decoy.tested)} (KS), ${pct(pss.decoy.rejected.welch / pss.decoy.tested)} (Welch), ` +
+          `${pct(pss.decoy.rejected.bf / pss.decoy.tested)} (Brown–Forsythe) of positions (5% = indistinguishable); the selected originals differ from the rest in ${pct(pss.selected.rejected.ks / pss.selected.tested)} (KS). ` +
+          `Whole-kernel L1 norms give the decoys away in ${pct(d.normRejections.pss.decoy.rejected.ks / d.normRejections.pss.decoy.tested)} of layer tests (KS), and a covariance detector on the published file finds them with precision ` +
+          `${fmt(mean(det.map((r) => r.precision)), 2)} (chance ${fmt(mean(det.map((r) => r.chance)), 2)}); zeroing what it flags leaves accuracy at ${fmt(mean(det.map((r) => r.zeroFlagged)), 2)}.`,
+      );
     } else if (s.n === 4) {
       const d = s.data as Exp4Data;
-      out.push(`**Fine-tuning attack** (tier-0 ResNet-20, PSS ${pct(d.ratio)}, tier-0 accuracy ${fmt(d.tier0, 3)}, original ${fmt(d.original, 3)}): ` +
-        d.runs.filter((r) => r.spec.init === 'tier0').map((r) => {
-          const base = d.runs.find((b) => b.spec.init === 'scratch' && b.spec.images === r.spec.images);
-          return `with ${r.spec.images} labelled images and ${r.steps} steps, ${fmt(r.finalFull, 3)} (from scratch: ${base ? fmt(base.finalFull, 3) : '–'})`;
-        }).join('; ') +
-        (d.bnRecalibrated.length ? `; re-estimating only the batch-norm statistics (no training) already gives ${d.bnRecalibrated.map((b) => `${fmt(b.full, 3)} (${b.images} images)`).join(', ')}.` : '.'));
+      out.push(
+        `**Fine-tuning attack** (tier-0 ResNet-20, PSS ${pct(d.ratio)}, tier-0 accuracy ${fmt(d.tier0, 3)}, original ${fmt(d.original, 3)}): ` +
+          d.runs
+            .filter((r) => r.spec.init === 'tier0')
+            .map((r) => {
+              const base = d.runs.find((b) => b.spec.init === 'scratch' && b.spec.images === r.spec.images);
+              return `with ${r.spec.images} labelled images and ${r.steps} steps, ${fmt(r.finalFull, 3)} (from scratch: ${base ? fmt(base.finalFull, 3) : '–'})`;
+            })
+            .join('; ') +
+          (d.bnRecalibrated.length
+            ? `; re-estimating only the batch-norm statistics (no training) already gives ${d.bnRecalibrated.map((b) => `${fmt(b.full, 3)} (${b.images} images)`).join(', ')}.`
+            : '.'),
+      );
     }
   }
   return out.map((l) => `- ${l}`);

@@ -62,7 +62,10 @@ function matrixFacts(key: CipherKey): MatrixFacts[] {
   return key.matrices.map((m, channel) => {
     const s = singularValues(m, n);
     const f: MatrixFacts = {
-      channel, condition: s[n - 1] === 0 ? Infinity : s[0] / s[n - 1], minSingularValue: s[n - 1], maxSingularValue: s[0],
+      channel,
+      condition: s[n - 1] === 0 ? Infinity : s[0] / s[n - 1],
+      minSingularValue: s[n - 1],
+      maxSingularValue: s[0],
       logAbsDet: logAbsDet(m, n).logAbs,
     };
     if (key.kind === 'hill256') f.detMod256 = inverseMod256Matrix(m, n).det;
@@ -94,13 +97,23 @@ function fractionRepeated(x: Tensor, k: number): number {
 function adjacentCorrelation(x: Tensor): number {
   const [n, c, h, w] = x.shape;
   const v = scope(() => toDtype(x, 'float64').toArray());
-  let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, m = 0;
+  let sa = 0,
+    sb = 0,
+    saa = 0,
+    sbb = 0,
+    sab = 0,
+    m = 0;
   for (let i = 0; i < n * c; i++) {
     for (let r = 0; r < h; r++) {
       for (let col = 0; col + 1 < w; col++) {
         const a = v[(i * h + r) * w + col];
         const b = v[(i * h + r) * w + col + 1];
-        sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b; m++;
+        sa += a;
+        sb += b;
+        saa += a * a;
+        sbb += b * b;
+        sab += a * b;
+        m++;
       }
     }
   }
@@ -126,78 +139,97 @@ export function assessKey(key: CipherKey, o: AssessOptions = {}): Assessment {
   const hill = key.kind === 'hill256';
   const cipher = new BlockCipher(key);
   try {
-    return noGrad(() => scope(() => {
-      manualSeed(o.seed ?? 0);
-      // Known plaintext in the cipher's own domain: bytes for hill256, pixels in [0, 1] otherwise.
-      // Default: enough random blocks for 4k² per channel, in images of 8k×8k (64 blocks each).
-      const side = 8 * k;
-      let known: Tensor;
-      let data: string;
-      if (o.plain) {
-        known = hill ? toBytes(o.plain) : o.plain;
-        data = `given images (${o.plain.shape[0]} of ${o.plain.shape[2]}×${o.plain.shape[3]})`;
-      } else {
-        const count = Math.ceil((4 * n2) / 64);
-        known = hill ? toDtype(randint(0, 256, [count, key.channels, side, side]), 'uint8') : rand([count, key.channels, side, side]);
-        data = `synthetic: ${count} random image(s) of ${side}×${side}${hill ? ' (uniform bytes)' : ' (uniform pixels in [0, 1])'}`;
-      }
-      const [, , h, w] = known.shape;
-      // The aligned attack: the key without its shuffle, i.e. block pairs at known positions.
-      const unshuffled: CipherKey = { ...key, shuffle: false, shuffleKey: null };
-      const aligned = new BlockCipher(unshuffled);
-      const t0 = performance.now();
-      let sweep: BlockSweepPoint[];
-      let minimum: number | null;
-      try {
-        const y = aligned.encrypt(known);
-        sweep = blockSweep(known, y, unshuffled);
-        minimum = minimumBlocks(known, y, unshuffled);
-      } finally {
-        aligned.dispose();
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      const blocksPerImage = (h / k) * (w / k);
-      const report: Assessment = {
-        format: 'nnlock-cipher-assessment', version: 1, date: new Date().toISOString(),
-        key: { kind: key.kind, k, blockDimension: n2, channels: key.channels, shuffle: key.shuffle, keyId: keyId(key), maxCondition: key.maxCondition },
-        matrices: matrixFacts(key),
-        knownPlaintext: {
-          data, imageSize: [h, w], blocksPerImage, minimumBlocks: minimum,
-          imagesNeeded: minimum === null ? null : Math.ceil(minimum / blocksPerImage), sweep, seconds,
-        },
-        findings: [], verdict: '',
-      };
-      if (key.shuffle && (o.shuffledAttack ?? true)) {
-        const m = n2 + 4;
-        const s0 = performance.now();
-        const sp = hill ? toDtype(randint(0, 256, [m, key.channels, side, side]), 'uint8') : rand([m, key.channels, side, side]);
-        const r = recoverShuffled(sp, cipher.encrypt(sp), key.kind, k);
-        let err: number | null = null;
-        if (r.key) {
-          let worst = 0;
-          r.key.matrices.forEach((mm, c) => mm.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - key.matrices[c][i])); }));
-          err = worst;
+    return noGrad(() =>
+      scope(() => {
+        manualSeed(o.seed ?? 0);
+        // Known plaintext in the cipher's own domain: bytes for hill256, pixels in [0, 1] otherwise.
+        // Default: enough random blocks for 4k² per channel, in images of 8k×8k (64 blocks each).
+        const side = 8 * k;
+        let known: Tensor;
+        let data: string;
+        if (o.plain) {
+          known = hill ? toBytes(o.plain) : o.plain;
+          data = `given images (${o.plain.shape[0]} of ${o.plain.shape[2]}×${o.plain.shape[3]})`;
+        } else {
+          const count = Math.ceil((4 * n2) / 64);
+          known = hill ? toDtype(randint(0, 256, [count, key.channels, side, side]), 'uint8') : rand([count, key.channels, side, side]);
+          data = `synthetic: ${count} random image(s) of ${side}×${side}${hill ? ' (uniform bytes)' : ' (uniform pixels in [0, 1])'}`;
         }
-        const truth = blockPermutation(key, side / k, side / k);
-        report.knownPlaintext.shuffled = {
-          images: m, keyRecovered: err !== null && (hill ? err === 0 : err <= REAL_RECOVERY_TOLERANCE), maxAbsError: err,
-          permutationRecovered: r.permutation !== null && truth !== null && r.permutation.every((v, i) => v === truth[i]),
-          unmatchedPositions: r.unmatched, seconds: (performance.now() - s0) / 1000,
+        const [, , h, w] = known.shape;
+        // The aligned attack: the key without its shuffle, i.e. block pairs at known positions.
+        const unshuffled: CipherKey = { ...key, shuffle: false, shuffleKey: null };
+        const aligned = new BlockCipher(unshuffled);
+        const t0 = performance.now();
+        let sweep: BlockSweepPoint[];
+        let minimum: number | null;
+        try {
+          const y = aligned.encrypt(known);
+          sweep = blockSweep(known, y, unshuffled);
+          minimum = minimumBlocks(known, y, unshuffled);
+        } finally {
+          aligned.dispose();
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        const blocksPerImage = (h / k) * (w / k);
+        const report: Assessment = {
+          format: 'nnlock-cipher-assessment',
+          version: 1,
+          date: new Date().toISOString(),
+          key: { kind: key.kind, k, blockDimension: n2, channels: key.channels, shuffle: key.shuffle, keyId: keyId(key), maxCondition: key.maxCondition },
+          matrices: matrixFacts(key),
+          knownPlaintext: {
+            data,
+            imageSize: [h, w],
+            blocksPerImage,
+            minimumBlocks: minimum,
+            imagesNeeded: minimum === null ? null : Math.ceil(minimum / blocksPerImage),
+            sweep,
+            seconds,
+          },
+          findings: [],
+          verdict: '',
         };
-      }
-      if (o.plain) {
-        const count = Math.min(known.shape[0], 500);
-        const sample = narrow(known, 0, 0, count);
-        const ysample = cipher.encrypt(sample);
-        report.leakage = {
-          data: `${data}, first ${count}`,
-          repeatedBlocksPlain: fractionRepeated(sample, k), repeatedBlocksCipher: fractionRepeated(ysample, k),
-          adjacentCorrelationPlain: adjacentCorrelation(sample), adjacentCorrelationCipher: adjacentCorrelation(ysample),
-        };
-      }
-      findings(report);
-      return report;
-    }));
+        if (key.shuffle && (o.shuffledAttack ?? true)) {
+          const m = n2 + 4;
+          const s0 = performance.now();
+          const sp = hill ? toDtype(randint(0, 256, [m, key.channels, side, side]), 'uint8') : rand([m, key.channels, side, side]);
+          const r = recoverShuffled(sp, cipher.encrypt(sp), key.kind, k);
+          let err: number | null = null;
+          if (r.key) {
+            let worst = 0;
+            r.key.matrices.forEach((mm, c) =>
+              mm.forEach((v, i) => {
+                worst = Math.max(worst, Math.abs(v - key.matrices[c][i]));
+              }),
+            );
+            err = worst;
+          }
+          const truth = blockPermutation(key, side / k, side / k);
+          report.knownPlaintext.shuffled = {
+            images: m,
+            keyRecovered: err !== null && (hill ? err === 0 : err <= REAL_RECOVERY_TOLERANCE),
+            maxAbsError: err,
+            permutationRecovered: r.permutation !== null && truth !== null && r.permutation.every((v, i) => v === truth[i]),
+            unmatchedPositions: r.unmatched,
+            seconds: (performance.now() - s0) / 1000,
+          };
+        }
+        if (o.plain) {
+          const count = Math.min(known.shape[0], 500);
+          const sample = narrow(known, 0, 0, count);
+          const ysample = cipher.encrypt(sample);
+          report.leakage = {
+            data: `${data}, first ${count}`,
+            repeatedBlocksPlain: fractionRepeated(sample, k),
+            repeatedBlocksCipher: fractionRepeated(ysample, k),
+            adjacentCorrelationPlain: adjacentCorrelation(sample),
+            adjacentCorrelationCipher: adjacentCorrelation(ysample),
+          };
+        }
+        findings(report);
+        return report;
+      }),
+    );
   } finally {
     cipher.dispose();
   }
@@ -214,21 +246,27 @@ function findings(r: Assessment): void {
   const n2 = r.key.blockDimension;
   f.push(`The cipher is linear per block (y = x·K${r.key.kind === 'hill256' ? ' mod 256' : ''}): ${n2} unknowns per column of K, so known plaintext breaks it by solving a linear system.`);
   if (kp.minimumBlocks !== null) {
-    f.push(`Measured: ${kp.minimumBlocks} known blocks per channel recovered every channel's key matrix exactly (${kp.data}); that is ${kp.imagesNeeded} known image(s) of ${kp.imageSize[0]}×${kp.imageSize[1]} (${kp.blocksPerImage} blocks each).`);
+    f.push(
+      `Measured: ${kp.minimumBlocks} known blocks per channel recovered every channel's key matrix exactly (${kp.data}); that is ${kp.imagesNeeded} known image(s) of ${kp.imageSize[0]}×${kp.imageSize[1]} (${kp.blocksPerImage} blocks each).`,
+    );
   } else {
     f.push(`The given known plaintext (${kp.data}) did not determine the key: its blocks span fewer than ${n2} dimensions (e.g. flat or highly correlated images). More varied images would.`);
   }
   if (kp.shuffled) {
     const s = kp.shuffled;
-    f.push(s.keyRecovered
-      ? `Block shuffling does not stop the attack: from ${s.images} known images (more than k² = ${n2}) the key was recovered (max error ${s.maxAbsError?.toExponential(2)}) and ${s.permutationRecovered ? 'the whole block permutation too' : `all but ${s.unmatchedPositions} block positions`} in ${s.seconds.toFixed(2)} s.`
-      : `The shuffled-position attack with ${s.images} images did not recover the key in this run.`);
+    f.push(
+      s.keyRecovered
+        ? `Block shuffling does not stop the attack: from ${s.images} known images (more than k² = ${n2}) the key was recovered (max error ${s.maxAbsError?.toExponential(2)}) and ${s.permutationRecovered ? 'the whole block permutation too' : `all but ${s.unmatchedPositions} block positions`} in ${s.seconds.toFixed(2)} s.`
+        : `The shuffled-position attack with ${s.images} images did not recover the key in this run.`,
+    );
   } else if (!r.key.shuffle) {
     f.push('Block positions are not shuffled: each ciphertext block sits where its plaintext block was, so the image layout (edges between blocks, flat regions) stays visible.');
   }
   if (r.leakage) {
     const l = r.leakage;
-    f.push(`Deterministic: equal plaintext blocks give equal ciphertext blocks (${(100 * l.repeatedBlocksPlain).toFixed(1)} % of plaintext blocks repeat; ${(100 * l.repeatedBlocksCipher).toFixed(1)} % of ciphertext blocks).`);
+    f.push(
+      `Deterministic: equal plaintext blocks give equal ciphertext blocks (${(100 * l.repeatedBlocksPlain).toFixed(1)} % of plaintext blocks repeat; ${(100 * l.repeatedBlocksCipher).toFixed(1)} % of ciphertext blocks).`,
+    );
     f.push(`Adjacent-pixel correlation: plaintext ${l.adjacentCorrelationPlain.toFixed(3)}, ciphertext ${l.adjacentCorrelationCipher.toFixed(3)}.`);
   } else {
     f.push('Deterministic: the same key maps equal plaintext blocks to equal ciphertext blocks, in every image (no nonce).');
@@ -237,9 +275,10 @@ function findings(r: Assessment): void {
     const worst = Math.max(...r.matrices.map((m) => m.condition));
     f.push(`Real-valued ciphertext: the worst condition number is ${worst.toPrecision(4)} (limit ${r.key.maxCondition}); decryption is numerically stable.`);
   }
-  if (r.key.kind === 'orthogonal') f.push('Orthogonal keys preserve each block\'s Euclidean norm (block energy, hence contrast and flat regions, leaks), and a known block pair constrains K further.');
-  r.verdict = 'Not a secure cipher against an attacker with known plaintext: it obscures images from casual viewing and keeps them usable by a trained network, but '
-    + `${kp.imagesNeeded ?? 'a few'} known image(s) per key${r.key.shuffle ? ` (${kp.shuffled?.images ?? n2 + 4} with shuffled blocks)` : ''} reveal the key. Rotate keys per dataset and keep plaintext–ciphertext pairs secret.`;
+  if (r.key.kind === 'orthogonal') f.push("Orthogonal keys preserve each block's Euclidean norm (block energy, hence contrast and flat regions, leaks), and a known block pair constrains K further.");
+  r.verdict =
+    'Not a secure cipher against an attacker with known plaintext: it obscures images from casual viewing and keeps them usable by a trained network, but ' +
+    `${kp.imagesNeeded ?? 'a few'} known image(s) per key${r.key.shuffle ? ` (${kp.shuffled?.images ?? n2 + 4} with shuffled blocks)` : ''} reveal the key. Rotate keys per dataset and keep plaintext–ciphertext pairs secret.`;
 }
 
 /** The assessment as Markdown. */
@@ -263,7 +302,10 @@ export function assessmentMarkdown(r: Assessment): string {
     '',
     '| channel | condition number | σmin | σmax | log\\|det\\| | det mod 256 | ‖KᵀK − I‖max |',
     '|---|---:|---:|---:|---:|---:|---:|',
-    ...r.matrices.map((m) => `| ${m.channel} | ${m.condition.toPrecision(5)} | ${m.minSingularValue.toPrecision(4)} | ${m.maxSingularValue.toPrecision(4)} | ${m.logAbsDet.toFixed(2)} | ${m.detMod256 ?? ''} | ${m.orthogonalityError?.toExponential(1) ?? ''} |`),
+    ...r.matrices.map(
+      (m) =>
+        `| ${m.channel} | ${m.condition.toPrecision(5)} | ${m.minSingularValue.toPrecision(4)} | ${m.maxSingularValue.toPrecision(4)} | ${m.logAbsDet.toFixed(2)} | ${m.detMod256 ?? ''} | ${m.orthogonalityError?.toExponential(1) ?? ''} |`,
+    ),
     '',
     '## Known-plaintext attack',
     '',
@@ -275,14 +317,24 @@ export function assessmentMarkdown(r: Assessment): string {
   ];
   if (kp.shuffled) {
     const s = kp.shuffled;
-    lines.push('', `Shuffled positions: ${s.images} known images, key recovered: ${s.keyRecovered ? 'yes' : 'no'} (max error ${s.maxAbsError === null ? '-' : s.maxAbsError.toExponential(2)}), permutation recovered: ${s.permutationRecovered ? 'yes' : `no (${s.unmatchedPositions} unmatched)`}, ${s.seconds.toFixed(2)} s.`);
+    lines.push(
+      '',
+      `Shuffled positions: ${s.images} known images, key recovered: ${s.keyRecovered ? 'yes' : 'no'} (max error ${s.maxAbsError === null ? '-' : s.maxAbsError.toExponential(2)}), permutation recovered: ${s.permutationRecovered ? 'yes' : `no (${s.unmatchedPositions} unmatched)`}, ${s.seconds.toFixed(2)} s.`,
+    );
   }
   if (r.leakage) {
     const l = r.leakage;
-    lines.push('', '## Leakage', '', `Data: ${l.data}.`, '',
-      '| measure | plaintext | ciphertext |', '|---|---:|---:|',
+    lines.push(
+      '',
+      '## Leakage',
+      '',
+      `Data: ${l.data}.`,
+      '',
+      '| measure | plaintext | ciphertext |',
+      '|---|---:|---:|',
       `| blocks that repeat | ${(100 * l.repeatedBlocksPlain).toFixed(2)} % | ${(100 * l.repeatedBlocksCipher).toFixed(2)} % |`,
-      `| adjacent-pixel correlation | ${l.adjacentCorrelationPlain.toFixed(4)} | ${l.adjacentCorrelationCipher.toFixed(4)} |`);
+      `| adjacent-pixel correlation | ${l.adjacentCorrelationPlain.toFixed(4)} | ${l.adjacentCorrelationCipher.toFixed(4)} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -52,18 +52,30 @@ export async function knownPlaintextAttackOnFiles(o: KnownPlaintextFilesOptions)
     if (p.x.shape.join() !== c.x.shape.join()) throw new Error(`plaintext [${p.x.shape}] and ciphertext [${c.x.shape}] differ in shape`);
     if (o.kind === 'hill256' && c.x.dtype !== 'uint8') throw new CipherKeyError(`${o.cipher} holds real values, not a hill256 ciphertext`);
     if (o.kind !== 'hill256' && c.x.dtype === 'uint8') throw new CipherKeyError(`${o.cipher} holds bytes: a ${o.kind} ciphertext is real-valued (did you mean --kind hill256?)`);
-    const result = noGrad(() => scope(() => {
-      // The known plaintext in the cipher's domain: bytes for hill256, pixels in [0, 1] otherwise.
-      const plain = o.kind === 'hill256' ? p.x : div(toDtype(p.x, 'float32'), 255);
-      return knownPlaintextAttack(plain, c.x, o.kind, o.k, { blocks: o.blocks, trueKey: o.trueKey });
-    }));
+    const result = noGrad(() =>
+      scope(() => {
+        // The known plaintext in the cipher's domain: bytes for hill256, pixels in [0, 1] otherwise.
+        const plain = o.kind === 'hill256' ? p.x : div(toDtype(p.x, 'float32'), 255);
+        return knownPlaintextAttack(plain, c.x, o.kind, o.k, { blocks: o.blocks, trueKey: o.trueKey });
+      }),
+    );
     const keyFile = o.outKey && result.key ? o.outKey : null;
     if (keyFile && result.key) await saveKey(result.key, keyFile, 'matrices');
     return {
-      kind: o.kind, k: o.k, blocksPerChannel: result.blocks, determined: result.determined, recovered: result.recovered,
-      recoveredKeyId: result.key ? keyId(result.key) : null, keyFile,
+      kind: o.kind,
+      k: o.k,
+      blocksPerChannel: result.blocks,
+      determined: result.determined,
+      recovered: result.recovered,
+      recoveredKeyId: result.key ? keyId(result.key) : null,
+      keyFile,
       channels: result.channels.map((ch) => ({
-        channel: ch.channel, rank: ch.rank, determined: ch.determined, relativeResidual: ch.relativeResidual, maxAbsError: ch.maxAbsError, recovered: ch.recovered,
+        channel: ch.channel,
+        rank: ch.rank,
+        determined: ch.determined,
+        relativeResidual: ch.relativeResidual,
+        maxAbsError: ch.maxAbsError,
+        recovered: ch.recovered,
       })),
     };
   } finally {

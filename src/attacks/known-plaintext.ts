@@ -62,23 +62,29 @@ export function recoverChannelMatrix(kind: CipherKind, plainBlocks: Tensor, ciph
     const r = solveMod256(x, y, n, m, m);
     const determined = r.solution !== null && r.consistent;
     return {
-      channel, blocks: n, rank: r.rank, determined, relativeResidual: r.consistent ? 0 : 1,
+      channel,
+      blocks: n,
+      rank: r.rank,
+      determined,
+      relativeResidual: r.consistent ? 0 : 1,
       matrix: determined ? Float64Array.from(r.solution!) : null,
     };
   }
-  return noGrad(() => scope(() => {
-    const x = toDtype(plainBlocks, 'float64');
-    const y = toDtype(cipherBlocks, 'float64');
-    // gelsd: SVD-based, so rank deficiency (n < k² or dependent blocks) is detected, not hidden.
-    const { solution, rank } = linalgLstsq(x, y, { driver: 'gelsd', rcond: 1e-10 });
-    const r = rank.item();
-    const residual = norm(sub(matmul(x, solution), y)).item() / Math.max(norm(y).item(), 1e-300);
-    const determined = r === m && n >= m;
-    let matrix: Matrix | null = determined ? Float64Array.from(solution.toTypedArray() as Float64Array) : null;
-    // An orthogonal key is known to be orthogonal: project the estimate onto the nearest one.
-    if (matrix && kind === 'orthogonal') matrix = nearestOrthogonal(matrix, m) ?? matrix;
-    return { channel, blocks: n, rank: r, determined, relativeResidual: residual, matrix };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const x = toDtype(plainBlocks, 'float64');
+      const y = toDtype(cipherBlocks, 'float64');
+      // gelsd: SVD-based, so rank deficiency (n < k² or dependent blocks) is detected, not hidden.
+      const { solution, rank } = linalgLstsq(x, y, { driver: 'gelsd', rcond: 1e-10 });
+      const r = rank.item();
+      const residual = norm(sub(matmul(x, solution), y)).item() / Math.max(norm(y).item(), 1e-300);
+      const determined = r === m && n >= m;
+      let matrix: Matrix | null = determined ? Float64Array.from(solution.toTypedArray() as Float64Array) : null;
+      // An orthogonal key is known to be orthogonal: project the estimate onto the nearest one.
+      if (matrix && kind === 'orthogonal') matrix = nearestOrthogonal(matrix, m) ?? matrix;
+      return { channel, blocks: n, rank: r, determined, relativeResidual: residual, matrix };
+    }),
+  );
 }
 
 function compare(rec: ChannelRecovery, kind: CipherKind, truth: Matrix): ChannelRecovery {
@@ -106,10 +112,7 @@ export interface KnownPlaintextResult {
  * first `blocks` blocks per channel (default: all) of plain/cipher [N, C, H, W] and solves for K.
  * Give the true key to score the result.
  */
-export function knownPlaintextAttack(
-  plain: Tensor, cipher: Tensor, kind: CipherKind, k: number,
-  o: { blocks?: number; trueKey?: CipherKey } = {},
-): KnownPlaintextResult {
+export function knownPlaintextAttack(plain: Tensor, cipher: Tensor, kind: CipherKind, k: number, o: { blocks?: number; trueKey?: CipherKey } = {}): KnownPlaintextResult {
   if (plain.ndim !== 4 || cipher.ndim !== 4 || plain.shape.join() !== cipher.shape.join()) {
     throw new RangeError(`knownPlaintextAttack: plaintext [${plain.shape}] and ciphertext [${cipher.shape}] must be the same [N, C, H, W]`);
   }
@@ -133,7 +136,12 @@ export function knownPlaintextAttack(
   let key: CipherKey | null = null;
   if (determined) {
     try {
-      key = keyFromMatrices(kind, k, channels.map((r) => r.matrix!), RECOVERED_KEY_CHECKS);
+      key = keyFromMatrices(
+        kind,
+        k,
+        channels.map((r) => r.matrix!),
+        RECOVERED_KEY_CHECKS,
+      );
     } catch (e) {
       if (!(e instanceof CipherKeyError)) throw e;
     }
@@ -164,14 +172,18 @@ export function blockSweep(plain: Tensor, cipher: Tensor, key: CipherKey, counts
   const [n, , h, w] = plain.shape;
   const avail = (n * h * w) / n2;
   const wanted = counts ?? [n2 - 1, n2, n2 + 1, n2 + 4, 2 * n2, 4 * n2];
-  return wanted.filter((c) => c >= 1 && c <= avail).map((blocks) => {
-    const r = knownPlaintextAttack(plain, cipher, key.kind, key.k, { blocks, trueKey: key });
-    const errs = r.channels.map((ch) => ch.maxAbsError ?? null);
-    return {
-      blocks, determined: r.determined, recovered: r.recovered ?? false,
-      maxAbsError: errs.some((e) => e === null) ? null : Math.max(...(errs as number[])),
-    };
-  });
+  return wanted
+    .filter((c) => c >= 1 && c <= avail)
+    .map((blocks) => {
+      const r = knownPlaintextAttack(plain, cipher, key.kind, key.k, { blocks, trueKey: key });
+      const errs = r.channels.map((ch) => ch.maxAbsError ?? null);
+      return {
+        blocks,
+        determined: r.determined,
+        recovered: r.recovered ?? false,
+        maxAbsError: errs.some((e) => e === null) ? null : Math.max(...(errs as number[])),
+      };
+    });
 }
 
 /** The smallest block count per channel that recovers the key, searching n = 1.. (binary search after a doubling scan). */
@@ -230,8 +242,8 @@ export function recoverShuffled(plain: Tensor, cipher: Tensor, kind: CipherKind,
     for (let i = 0; i < m; i++) out.set(data.subarray((i * positions + pos) * n2, (i * positions + pos + 1) * n2), i * n2);
     return out;
   };
-  const solve = (ch: number, q: number, p: number): ChannelRecovery => scope(() =>
-    recoverChannelMatrix(kind, tensor(rowsAt(px[ch], q), [m, n2], 'float64'), tensor(rowsAt(cy[ch], p), [m, n2], 'float64'), ch));
+  const solve = (ch: number, q: number, p: number): ChannelRecovery =>
+    scope(() => recoverChannelMatrix(kind, tensor(rowsAt(px[ch], q), [m, n2], 'float64'), tensor(rowsAt(cy[ch], p), [m, n2], 'float64'), ch));
   const failed = (anchor: number | null): ShuffledRecovery => ({ images: m, anchor, key: null, permutation: null, unmatched: positions });
   // 1. Anchor: for a ciphertext position p, the plaintext position q whose blocks (over the m images)
   //    map onto p's by one matrix. Tries p = 0, 1, ... in case p's blocks happen to be degenerate.

@@ -30,10 +30,12 @@ export async function learnedAttack(model: AdaptingModel, key: CipherKey, data: 
   const { x } = await readImagesTensor(data, { limit: o.limit ?? 1000 });
   const cipher = new BlockCipher(key);
   try {
-    const report = noGrad(() => scope(() => {
-      const plain = div(toDtype(x, 'float32'), 255);
-      return learnedDecryption(model, encryptPixels(plain, cipher), plain);
-    }));
+    const report = noGrad(() =>
+      scope(() => {
+        const plain = div(toDtype(x, 'float32'), 255);
+        return learnedDecryption(model, encryptPixels(plain, cipher), plain);
+      }),
+    );
     if (o.grid) await writeLearnedGrid(o.grid, model, cipher, x, o.gridImages ?? 8);
     return report;
   } finally {
@@ -48,19 +50,29 @@ export async function learnedAttack(model: AdaptingModel, key: CipherKey, data: 
  */
 export async function writeLearnedGrid(path: string, model: AdaptingModel, cipher: BlockCipher, x: Tensor, count = 8): Promise<void> {
   const n = Math.min(count, x.shape[0]);
-  await drawImageGrid(path, () => {
-    const plain = div(toDtype(x, 'float32'), 255);
-    const input = encryptPixels(plain, cipher);
-    const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
-    const first = (t: Tensor) => narrow(t, 0, 0, n);
-    if (model.adaptation === null) return [{ title: 'ciphertext', images: first(shown) }, { title: 'plaintext', images: first(plain) }];
-    const { raw, fitted } = adaptedImages(model, input, plain);
-    const cols: GridColumn[] = [
-      { title: 'ciphertext', images: first(shown) }, { title: 'adapted (raw)', images: first(raw) },
-      { title: 'adapted (fit)', images: first(fitted) }, { title: 'plaintext', images: first(plain) },
-    ];
-    return cols;
-  }, { count: n });
+  await drawImageGrid(
+    path,
+    () => {
+      const plain = div(toDtype(x, 'float32'), 255);
+      const input = encryptPixels(plain, cipher);
+      const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
+      const first = (t: Tensor) => narrow(t, 0, 0, n);
+      if (model.adaptation === null)
+        return [
+          { title: 'ciphertext', images: first(shown) },
+          { title: 'plaintext', images: first(plain) },
+        ];
+      const { raw, fitted } = adaptedImages(model, input, plain);
+      const cols: GridColumn[] = [
+        { title: 'ciphertext', images: first(shown) },
+        { title: 'adapted (raw)', images: first(raw) },
+        { title: 'adapted (fit)', images: first(fitted) },
+        { title: 'plaintext', images: first(plain) },
+      ];
+      return cols;
+    },
+    { count: n },
+  );
 }
 
 /** The report as Markdown; `model` names the model (e.g. its file name), `adaptation` its network variant. */

@@ -73,25 +73,27 @@ export function quality(output: Tensor, reference: Tensor, batchSize = 256): Qua
 
 /** Least-squares a, b per channel with a·out_c + b ≈ ref_c over every pixel of every image. */
 export function perChannelAffineFit(out: Tensor, ref: Tensor): { scale: number[]; offset: number[] } {
-  return noGrad(() => scope(() => {
-    const o = toDtype(out, 'float64');
-    const r = toDtype(ref, 'float64');
-    const count = out.numel / out.shape[1];
-    const so = sum(o, [0, 2, 3]).toArray();
-    const sr = sum(r, [0, 2, 3]).toArray();
-    const soo = sum(mul(o, o), [0, 2, 3]).toArray();
-    const sor = sum(mul(o, r), [0, 2, 3]).toArray();
-    const scale: number[] = [];
-    const offset: number[] = [];
-    for (let c = 0; c < so.length; c++) {
-      const varO = soo[c] / count - (so[c] / count) ** 2;
-      const cov = sor[c] / count - (so[c] / count) * (sr[c] / count);
-      const a = varO > 1e-20 ? cov / varO : 0;
-      scale.push(a);
-      offset.push(sr[c] / count - a * (so[c] / count));
-    }
-    return { scale, offset };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const o = toDtype(out, 'float64');
+      const r = toDtype(ref, 'float64');
+      const count = out.numel / out.shape[1];
+      const so = sum(o, [0, 2, 3]).toArray();
+      const sr = sum(r, [0, 2, 3]).toArray();
+      const soo = sum(mul(o, o), [0, 2, 3]).toArray();
+      const sor = sum(mul(o, r), [0, 2, 3]).toArray();
+      const scale: number[] = [];
+      const offset: number[] = [];
+      for (let c = 0; c < so.length; c++) {
+        const varO = soo[c] / count - (so[c] / count) ** 2;
+        const cov = sor[c] / count - (so[c] / count) * (sr[c] / count);
+        const a = varO > 1e-20 ? cov / varO : 0;
+        scale.push(a);
+        offset.push(sr[c] / count - a * (so[c] / count));
+      }
+      return { scale, offset };
+    }),
+  );
 }
 
 function applyPerChannel(out: Tensor, fit: { scale: number[]; offset: number[] }): Tensor {
@@ -105,18 +107,20 @@ function applyPerChannel(out: Tensor, fit: { scale: number[]; offset: number[] }
 
 /** Full colour affine fit: pixels [P, C] · A [C, C] + b ≈ reference pixels. */
 function colourAffine(out: Tensor, ref: Tensor): { fitted: Tensor; matrix: number[][]; offset: number[] } {
-  return noGrad(() => scope(() => {
-    const [n, c, h, w] = out.shape;
-    const pix = (t: Tensor) => reshape(permute(toDtype(t, 'float64'), [0, 2, 3, 1]), [n * h * w, c]);
-    const design = cat([pix(out), ones([n * h * w, 1], { dtype: 'float64' })], 1);
-    const { solution } = linalgLstsq(design, pix(ref), { driver: 'gelsd' });
-    const fittedPix = matmul(design, solution);
-    const fitted = clamp(toDtype(permute(reshape(fittedPix, [n, h, w, c]), [0, 3, 1, 2]), 'float32'), 0, 1);
-    const sol = solution.toArray();
-    const matrix = Array.from({ length: c }, (_, i) => sol.slice(i * c, (i + 1) * c));
-    const offset = sol.slice(c * c, c * c + c);
-    return { fitted, matrix, offset };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const [n, c, h, w] = out.shape;
+      const pix = (t: Tensor) => reshape(permute(toDtype(t, 'float64'), [0, 2, 3, 1]), [n * h * w, c]);
+      const design = cat([pix(out), ones([n * h * w, 1], { dtype: 'float64' })], 1);
+      const { solution } = linalgLstsq(design, pix(ref), { driver: 'gelsd' });
+      const fittedPix = matmul(design, solution);
+      const fitted = clamp(toDtype(permute(reshape(fittedPix, [n, h, w, c]), [0, 3, 1, 2]), 'float32'), 0, 1);
+      const sol = solution.toArray();
+      const matrix = Array.from({ length: c }, (_, i) => sol.slice(i * c, (i + 1) * c));
+      const offset = sol.slice(c * c, c * c + c);
+      return { fitted, matrix, offset };
+    }),
+  );
 }
 
 /**
@@ -128,31 +132,37 @@ export function learnedDecryption(model: AdaptingModel, input: Tensor, plain: Te
   const wasTraining = model.training;
   model.eval();
   try {
-    return noGrad(() => scope(() => {
-      const n = input.shape[0];
-      const parts: Tensor[] = [];
-      for (let s = 0; s < n; s += batch) {
-        const m = Math.min(batch, n - s);
-        parts.push(scope(() => model.adapt(narrow(input, 0, s, m))));
-      }
-      const out = parts.length === 1 ? parts[0] : cat(parts, 0);
-      const raw = quality(clamp(out, 0, 1), plain);
-      const fit = perChannelAffineFit(out, plain);
-      const affine = quality(applyPerChannel(out, fit), plain);
-      const colour = colourAffine(out, plain);
-      const colourQ = quality(colour.fitted, plain);
-      const cfit = perChannelAffineFit(input, plain);
-      const cq = quality(applyPerChannel(input, cfit), plain);
-      const notes = [
-        'raw: adaptation output clamped to [0, 1], no fitting.',
-        'perChannelAffine and colourAffine are fitted by least squares against the plaintext itself (oracle fits): upper bounds for a linear recolouring, not something an attacker gets for free.',
-        'ciphertextPerChannelAffine: the ciphertext under the same oracle fit, the baseline without learning.',
-      ];
-      return {
-        images: n, raw, perChannelAffine: { ...affine, ...fit }, colourAffine: { ...colourQ, matrix: colour.matrix, offset: colour.offset },
-        ciphertextPerChannelAffine: cq, notes,
-      };
-    }));
+    return noGrad(() =>
+      scope(() => {
+        const n = input.shape[0];
+        const parts: Tensor[] = [];
+        for (let s = 0; s < n; s += batch) {
+          const m = Math.min(batch, n - s);
+          parts.push(scope(() => model.adapt(narrow(input, 0, s, m))));
+        }
+        const out = parts.length === 1 ? parts[0] : cat(parts, 0);
+        const raw = quality(clamp(out, 0, 1), plain);
+        const fit = perChannelAffineFit(out, plain);
+        const affine = quality(applyPerChannel(out, fit), plain);
+        const colour = colourAffine(out, plain);
+        const colourQ = quality(colour.fitted, plain);
+        const cfit = perChannelAffineFit(input, plain);
+        const cq = quality(applyPerChannel(input, cfit), plain);
+        const notes = [
+          'raw: adaptation output clamped to [0, 1], no fitting.',
+          'perChannelAffine and colourAffine are fitted by least squares against the plaintext itself (oracle fits): upper bounds for a linear recolouring, not something an attacker gets for free.',
+          'ciphertextPerChannelAffine: the ciphertext under the same oracle fit, the baseline without learning.',
+        ];
+        return {
+          images: n,
+          raw,
+          perChannelAffine: { ...affine, ...fit },
+          colourAffine: { ...colourQ, matrix: colour.matrix, offset: colour.offset },
+          ciphertextPerChannelAffine: cq,
+          notes,
+        };
+      }),
+    );
   } finally {
     model.train(wasTraining);
   }
@@ -163,11 +173,13 @@ export function adaptedImages(model: AdaptingModel, input: Tensor, plain: Tensor
   const wasTraining = model.training;
   model.eval();
   try {
-    return noGrad(() => scope(() => {
-      const out = model.adapt(input);
-      const fit = perChannelAffineFit(out, plain);
-      return { raw: clamp(out, 0, 1), fitted: applyPerChannel(out, fit) };
-    }));
+    return noGrad(() =>
+      scope(() => {
+        const out = model.adapt(input);
+        const fit = perChannelAffineFit(out, plain);
+        return { raw: clamp(out, 0, 1), fitted: applyPerChannel(out, fit) };
+      }),
+    );
   } finally {
     model.train(wasTraining);
   }

@@ -56,22 +56,31 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 /** Scores a recovery on the first `count` ciphertexts against their plaintext (pixels in [0, 1]). */
 export function recoveryQuality(recovery: StatisticalRecovery, ciphertexts: Tensor, plain: Tensor, count = ciphertexts.shape[0]): RecoveryQuality {
   const n = Math.min(count, ciphertexts.shape[0], plain.shape[0]);
-  return noGrad(() => scope(() => {
-    const truth = narrow(plain, 0, 0, n);
-    const rec = clamp(decryptWithRecovery(recovery, narrow(ciphertexts, 0, 0, n)), 0, 1);
-    return { images: n, psnr: mean(psnrPerImage(rec, truth)), ssim: mean(ssimPerImage(rec, truth)) };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const truth = narrow(plain, 0, 0, n);
+      const rec = clamp(decryptWithRecovery(recovery, narrow(ciphertexts, 0, 0, n)), 0, 1);
+      return { images: n, psnr: mean(psnrPerImage(rec, truth)), ssim: mean(ssimPerImage(rec, truth)) };
+    }),
+  );
 }
 
 /** Writes the grid ciphertext (min–max scaled) | recovered (no key) | plaintext (when given) for the first `count` images. */
 export async function writeRecoveryGrid(path: string, recovery: StatisticalRecovery, ciphertexts: Tensor, plain: Tensor | null, count = 8): Promise<void> {
   const n = Math.min(count, ciphertexts.shape[0]);
-  await drawImageGrid(path, () => {
-    const y = narrow(ciphertexts, 0, 0, n);
-    const cols: GridColumn[] = [{ title: 'ciphertext', images: minMaxScale(y) }, { title: 'recovered (no key)', images: clamp(decryptWithRecovery(recovery, y), 0, 1) }];
-    if (plain) cols.push({ title: 'plaintext', images: narrow(plain, 0, 0, n) });
-    return cols;
-  }, { count: n });
+  await drawImageGrid(
+    path,
+    () => {
+      const y = narrow(ciphertexts, 0, 0, n);
+      const cols: GridColumn[] = [
+        { title: 'ciphertext', images: minMaxScale(y) },
+        { title: 'recovered (no key)', images: clamp(decryptWithRecovery(recovery, y), 0, 1) },
+      ];
+      if (plain) cols.push({ title: 'plaintext', images: narrow(plain, 0, 0, n) });
+      return cols;
+    },
+    { count: n },
+  );
 }
 
 /**
@@ -116,7 +125,9 @@ export async function statisticalAttackOnFiles(files: StatisticalAttackFiles, o:
   const tensors = [c];
   try {
     if (c.dtype === 'uint8') {
-      throw new CipherKeyError(`${files.cipher} holds bytes: a hill256 ciphertext (mod 256) does not transform its statistics linearly, so this attack does not apply; it breaks the real-valued kinds`);
+      throw new CipherKeyError(
+        `${files.cipher} holds bytes: a hill256 ciphertext (mod 256) does not transform its statistics linearly, so this attack does not apply; it breaks the real-valued kinds`,
+      );
     }
     const prior = await readPixels(files.prior, { channels: c.shape[1] === 1 ? 1 : 3 });
     tensors.push(prior);
@@ -133,7 +144,12 @@ export async function statisticalAttackOnFiles(files: StatisticalAttackFiles, o:
  * with the statistics of `prior`, scoring the recovery against the images themselves: the attack
  * shown end to end (`nnlock demo`). The key is used only to encrypt.
  */
-export async function attackEncryptedImages(images: string, prior: string, key: CipherKey, o: Omit<StatisticalAttackOptions, 'plain' | 'k'> & { limit?: number } = {}): Promise<StatisticalAttackReport> {
+export async function attackEncryptedImages(
+  images: string,
+  prior: string,
+  key: CipherKey,
+  o: Omit<StatisticalAttackOptions, 'plain' | 'k'> & { limit?: number } = {},
+): Promise<StatisticalAttackReport> {
   const plain = await readPixels(images, { limit: o.limit });
   const cipher = new BlockCipher(key);
   const tensors = [plain];

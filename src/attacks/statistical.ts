@@ -106,8 +106,10 @@ function batchMoments(x: Tensor, k: number): Moments[] {
     n: n * gh * gw,
     sum: sums.slice(ch * nn, (ch + 1) * nn),
     second: second.slice(ch * nn * nn, (ch + 1) * nn * nn),
-    pairsH: n * gh * (gw - 1), crossH: crossH.slice(ch * nn * nn, (ch + 1) * nn * nn),
-    pairsV: n * (gh - 1) * gw, crossV: crossV.slice(ch * nn * nn, (ch + 1) * nn * nn),
+    pairsH: n * gh * (gw - 1),
+    crossH: crossH.slice(ch * nn * nn, (ch + 1) * nn * nn),
+    pairsV: n * (gh - 1) * gw,
+    crossV: crossV.slice(ch * nn * nn, (ch + 1) * nn * nn),
   }));
 }
 
@@ -150,13 +152,15 @@ export function decryptWithRecovery(r: StatisticalRecovery, y: Tensor): Tensor {
       b[ch * n + p] = r.plainMeans[ch][p] - shift[p];
     }
   }
-  return noGrad(() => scope(() => {
-    const gh = h / k;
-    const gw = w / k;
-    const rows = reshape(permute(reshape(y, [count, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, count * gh * gw, n]);
-    const x = add(bmm(rows, toDtype(tensor(m, [c, n, n], 'float64'), y.dtype)), toDtype(tensor(b, [c, 1, n], 'float64'), y.dtype));
-    return reshape(permute(reshape(x, [c, count, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [count, c, h, w]);
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const gh = h / k;
+      const gw = w / k;
+      const rows = reshape(permute(reshape(y, [count, c, gh, k, gw, k]), [1, 0, 2, 4, 3, 5]), [c, count * gh * gw, n]);
+      const x = add(bmm(rows, toDtype(tensor(m, [c, n, n], 'float64'), y.dtype)), toDtype(tensor(b, [c, 1, n], 'float64'), y.dtype));
+      return reshape(permute(reshape(x, [c, count, gh, gw, k, k]), [1, 0, 2, 4, 3, 5]), [count, c, h, w]);
+    }),
+  );
 }
 
 /** Weight of the vertical cross-covariance in the matrix whose eigenvectors are matched (breaks the x/y symmetry). */
@@ -204,22 +208,32 @@ interface Basis {
 
 function whitenedBasis(s: BlockPairStatistics, c: number): Basis {
   const n = s.k * s.k;
-  return noGrad(() => scope(() => {
-    const { values: lam, vectors: v } = linalgEigh(tensor(s.covariance[c], [n, n], 'float64'));
-    const l = lam.toArray();
-    if (!(l[0] > 0)) throw new Error(`recoverFromStatistics: channel ${c}: the block covariance is singular (smallest eigenvalue ${l[0]}); need more, and more varied, images`);
-    const vv = v.toTypedArray() as Float64Array;
-    const whiten = spectral(vv, l.map((e) => e ** -0.5), n);
-    const unwhiten = spectral(vv, l.map((e) => e ** 0.5), n);
-    const th = matMul(matMul(whiten, s.horizontal[c], n), whiten, n);
-    const tv = matMul(matMul(whiten, s.vertical[c], n), whiten, n);
-    const m = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) m[i * n + j] = (th[i * n + j] + th[j * n + i]) / 2 + VERTICAL_WEIGHT * (tv[i * n + j] + tv[j * n + i]) / 2;
-    }
-    const e = linalgEigh(tensor(m, [n, n], 'float64'));
-    return { whiten, unwhiten, vectors: Float64Array.from(e.vectors.toTypedArray() as Float64Array), values: e.values.toArray(), th, tv };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const { values: lam, vectors: v } = linalgEigh(tensor(s.covariance[c], [n, n], 'float64'));
+      const l = lam.toArray();
+      if (!(l[0] > 0)) throw new Error(`recoverFromStatistics: channel ${c}: the block covariance is singular (smallest eigenvalue ${l[0]}); need more, and more varied, images`);
+      const vv = v.toTypedArray() as Float64Array;
+      const whiten = spectral(
+        vv,
+        l.map((e) => e ** -0.5),
+        n,
+      );
+      const unwhiten = spectral(
+        vv,
+        l.map((e) => e ** 0.5),
+        n,
+      );
+      const th = matMul(matMul(whiten, s.horizontal[c], n), whiten, n);
+      const tv = matMul(matMul(whiten, s.vertical[c], n), whiten, n);
+      const m = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) m[i * n + j] = (th[i * n + j] + th[j * n + i]) / 2 + (VERTICAL_WEIGHT * (tv[i * n + j] + tv[j * n + i])) / 2;
+      }
+      const e = linalgEigh(tensor(m, [n, n], 'float64'));
+      return { whiten, unwhiten, vectors: Float64Array.from(e.vectors.toTypedArray() as Float64Array), values: e.values.toArray(), th, tv };
+    }),
+  );
 }
 
 /**
@@ -230,16 +244,21 @@ function whitenedBasis(s: BlockPairStatistics, c: number): Basis {
 function matchSigns(y: Basis, x: Basis): number[] {
   const n = Math.round(Math.sqrt(y.vectors.length));
   const g = new Float64Array(n * n);
-  for (const [ty, tx] of [[y.th, x.th], [y.tv, x.tv]] as const) {
+  for (const [ty, tx] of [
+    [y.th, x.th],
+    [y.tv, x.tv],
+  ] as const) {
     const my = matMul(matMul(transposed(y.vectors, n), ty, n), y.vectors, n);
     const mx = matMul(matMul(transposed(x.vectors, n), tx, n), x.vectors, n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) g[i * n + j] += my[i * n + j] * mx[i * n + j] + my[j * n + i] * mx[j * n + i];
   }
-  const lead = noGrad(() => scope(() => {
-    const e = linalgEigh(tensor(g, [n, n], 'float64'));
-    const v = e.vectors.toTypedArray() as Float64Array;
-    return Array.from({ length: n }, (_, i) => v[i * n + n - 1]);
-  }));
+  const lead = noGrad(() =>
+    scope(() => {
+      const e = linalgEigh(tensor(g, [n, n], 'float64'));
+      const v = e.vectors.toTypedArray() as Float64Array;
+      return Array.from({ length: n }, (_, i) => v[i * n + n - 1]);
+    }),
+  );
   const d: number[] = lead.map((v) => (v < 0 ? -1 : 1));
   for (let pass = 0; pass < 100; pass++) {
     let improved = false;

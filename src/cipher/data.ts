@@ -33,8 +33,14 @@ export const ENCRYPTED_DATASET_FORMAT = 'nnlock-encrypted-dataset';
 
 function metadataOf(key: CipherKey, format: string): Record<string, string> {
   return {
-    format, version: '1', kind: key.kind, k: String(key.k), channels: String(key.channels),
-    shuffle: String(key.shuffle), keyId: keyId(key), plaintext: 'pixels/255',
+    format,
+    version: '1',
+    kind: key.kind,
+    k: String(key.k),
+    channels: String(key.channels),
+    shuffle: String(key.shuffle),
+    keyId: keyId(key),
+    plaintext: 'pixels/255',
   };
 }
 
@@ -174,7 +180,8 @@ export async function decryptImageFile(inPath: string, outPath: string, key: Cip
       return cipher.decrypt(y).toTypedArray() as Float32Array;
     });
     if (isPng(outPath)) await writePng(outPath, plain, c as Channels, h, w);
-    else if (isSafetensors(outPath)) await writeSafetensors(outPath, { image: { dtype: 'F32', shape: [c, h, w], data: new Uint8Array(plain.buffer) } }, { format: 'nnlock-image', plaintext: 'pixels/255' });
+    else if (isSafetensors(outPath))
+      await writeSafetensors(outPath, { image: { dtype: 'F32', shape: [c, h, w], data: new Uint8Array(plain.buffer) } }, { format: 'nnlock-image', plaintext: 'pixels/255' });
     else throw new Error(`write the decrypted image to a .png or .safetensors file, not ${outPath}`);
     return { height: h, width: w };
   } finally {
@@ -208,10 +215,14 @@ export async function encryptCifarFiles(inPaths: string[], outPath: string, key:
     }
     if (hill) await writeCifar10(outPath, out as Uint8Array, labels);
     else {
-      await writeSafetensors(outPath, {
-        images: { dtype: 'F32', shape: [count, 3, 32, 32], data: new Uint8Array(out.buffer) },
-        labels: { dtype: 'U8', shape: [count], data: Uint8Array.from(labels) },
-      }, { ...metadataOf(key, ENCRYPTED_DATASET_FORMAT), source: 'cifar10' });
+      await writeSafetensors(
+        outPath,
+        {
+          images: { dtype: 'F32', shape: [count, 3, 32, 32], data: new Uint8Array(out.buffer) },
+          labels: { dtype: 'U8', shape: [count], data: Uint8Array.from(labels) },
+        },
+        { ...metadataOf(key, ENCRYPTED_DATASET_FORMAT), source: 'cifar10' },
+      );
     }
   } finally {
     cipher.dispose();
@@ -260,8 +271,10 @@ export async function readEncryptedDataset(paths: string[], key?: CipherKey): Pr
 export async function decryptDatasetFiles(inPaths: string[], outPath: string, key: CipherKey): Promise<{ count: number; maxPixelError: number }> {
   const { dataset } = await readEncryptedDataset(inPaths, key.kind === 'hill256' ? undefined : key);
   const hill = key.kind === 'hill256';
-  if (hill !== (dataset.images instanceof Uint8Array)) {
-    throw new CipherKeyError(`this is a ${hill ? 'hill256' : key.kind} key but the dataset holds ${dataset.images instanceof Uint8Array ? 'bytes (a hill256 ciphertext)' : 'floats (a uniform/orthogonal ciphertext)'}`);
+  if (hill !== dataset.images instanceof Uint8Array) {
+    throw new CipherKeyError(
+      `this is a ${hill ? 'hill256' : key.kind} key but the dataset holds ${dataset.images instanceof Uint8Array ? 'bytes (a hill256 ciphertext)' : 'floats (a uniform/orthogonal ciphertext)'}`,
+    );
   }
   const [c, h, w] = dataset.shape;
   if (c !== 3 || h !== 32 || w !== 32) throw new Error(`decryptDatasetFiles writes CIFAR-10 binary files (3×32×32 images); this dataset holds ${c}×${h}×${w}`);

@@ -5,9 +5,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { CipherKey } from './key.ts';
-import {
-  ENCRYPTED_DATASET_FORMAT, decryptDatasetFiles, decryptImageFile, encryptCifarFiles, encryptImageFile, safetensorsFormat,
-} from './data.ts';
+import { ENCRYPTED_DATASET_FORMAT, decryptDatasetFiles, decryptImageFile, encryptCifarFiles, encryptImageFile, safetensorsFormat } from './data.ts';
 
 export interface FileSetOptions {
   /** Overwrite outputs that exist (default: refuse, before anything is written). */
@@ -65,7 +63,9 @@ function imageOutputs(inputs: readonly string[], out: string, ext: string): stri
 }
 
 async function eachImage(
-  inputs: readonly string[], outputs: readonly string[], o: FileSetOptions,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  o: FileSetOptions,
   transform: (input: string, output: string) => Promise<{ height: number; width: number }>,
 ): Promise<TransformedFile[]> {
   assertWritable(outputs, o.force);

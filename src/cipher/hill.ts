@@ -49,7 +49,10 @@ export class BlockCipher {
   private readonly cache = new Map<string, Tensor>();
 
   /** algorithm: 'conv' or 'bmm'; default conv on the CPU, bmm elsewhere (see the file comment). */
-  constructor(readonly key: CipherKey, readonly options: { algorithm?: CipherAlgorithm } = {}) {}
+  constructor(
+    readonly key: CipherKey,
+    readonly options: { algorithm?: CipherAlgorithm } = {},
+  ) {}
 
   private cached(id: string, make: () => Tensor): Tensor {
     let t = this.cache.get(id);
@@ -126,8 +129,10 @@ export class BlockCipher {
     const inDtype = x.dtype;
     if (hill) checkBytes(x, direction);
     else if (inDtype !== 'float32' && inDtype !== 'float64') {
-      throw new CipherKeyError(`${direction}: a ${key.kind} key works on float32 or float64 images, got ${inDtype}` +
-        (inDtype === 'uint8' ? ' (convert bytes to floats in [0, 1] first, or use a hill256 key for 8-bit images)' : ''));
+      throw new CipherKeyError(
+        `${direction}: a ${key.kind} key works on float32 or float64 images, got ${inDtype}` +
+          (inDtype === 'uint8' ? ' (convert bytes to floats in [0, 1] first, or use a hill256 key for 8-bit images)' : ''),
+      );
     }
     const device = x.device;
     const work: DType = hill ? (device === 'cpu' ? 'float32' : 'float64') : inDtype;
@@ -219,17 +224,18 @@ export class BlockCipher {
 function checkBytes(x: Tensor, direction: Direction): void {
   if (x.dtype === 'uint8') return;
   if (x.dtype === 'bool') throw new CipherKeyError(`${direction}: a hill256 key works on 8-bit images; got a bool tensor`);
-  const bad = noGrad(() => scope(() => {
-    if (x.numel === 0) return null;
-    const lo = min(x).item();
-    const hi = max(x).item();
-    if (lo < 0 || hi > 255) return `values span ${lo}..${hi}`;
-    if (isFloating(x.dtype) && !equal(round(x), x)) return 'values are not whole numbers';
-    return null;
-  }));
+  const bad = noGrad(() =>
+    scope(() => {
+      if (x.numel === 0) return null;
+      const lo = min(x).item();
+      const hi = max(x).item();
+      if (lo < 0 || hi > 255) return `values span ${lo}..${hi}`;
+      if (isFloating(x.dtype) && !equal(round(x), x)) return 'values are not whole numbers';
+      return null;
+    }),
+  );
   if (bad) {
-    throw new CipherKeyError(`${direction}: a hill256 key works on byte values 0..255 (a uint8 tensor, or integers 0..255); ${bad}` +
-      ' (pixels in [0, 1]? multiply by 255 and round first)');
+    throw new CipherKeyError(`${direction}: a hill256 key works on byte values 0..255 (a uint8 tensor, or integers 0..255); ${bad}` + ' (pixels in [0, 1]? multiply by 255 and round first)');
   }
 }
 

@@ -18,9 +18,7 @@
 // incompatible derivation, fails with a clear error instead of silently giving another key.
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.ts';
-import {
-  type CipherKey, CipherKeyError, type KeyOptions, assertKind, deriveKey, keyFromMatrices, parseSecretHex, randomSecret, toHex,
-} from './key.ts';
+import { type CipherKey, CipherKeyError, type KeyOptions, assertKind, deriveKey, keyFromMatrices, parseSecretHex, randomSecret, toHex } from './key.ts';
 import { assertWritable } from './files.ts';
 
 export const KEY_FILE_FORMAT = 'nnlock-cipher-key';
@@ -31,8 +29,13 @@ export type KeyFileForm = 'secret' | 'matrices';
 /** The JSON text of a key file. */
 export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 'secret' : 'matrices'): string {
   const head = {
-    format: KEY_FILE_FORMAT, version: KEY_FILE_VERSION,
-    kind: key.kind, k: key.k, channels: key.channels, shuffle: key.shuffle, maxCondition: key.maxCondition,
+    format: KEY_FILE_FORMAT,
+    version: KEY_FILE_VERSION,
+    kind: key.kind,
+    k: key.k,
+    channels: key.channels,
+    shuffle: key.shuffle,
+    maxCondition: key.maxCondition,
   };
   if (form === 'secret') {
     if (!key.secret) throw new CipherKeyError('this key was not derived from a secret: save it in the "matrices" form');

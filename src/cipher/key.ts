@@ -24,9 +24,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeyedStream } from '../crypto/keyed-stream.ts';
 import { hkdfSha256 } from '../crypto/tier-keys.ts';
-import {
-  conditionNumber, inverse, inverseMod256Matrix, orthogonalFromQr, orthogonalityError, type Matrix,
-} from '../linalg/matrix.ts';
+import { conditionNumber, inverse, inverseMod256Matrix, orthogonalFromQr, orthogonalityError, type Matrix } from '../linalg/matrix.ts';
 
 export const CIPHER_KINDS = ['uniform', 'orthogonal', 'hill256'] as const;
 export type CipherKind = (typeof CIPHER_KINDS)[number];
@@ -206,7 +204,9 @@ export function generateKey(o: KeyOptions): CipherKey {
  * whose estimates carry rounding error, pass a looser one).
  */
 export function keyFromMatrices(
-  kind: CipherKind, k: number, matrices: readonly ArrayLike<number>[],
+  kind: CipherKind,
+  k: number,
+  matrices: readonly ArrayLike<number>[],
   o: { shuffleKey?: Uint8Array | null; maxCondition?: number; orthogonalTolerance?: number } = {},
 ): CipherKey {
   assertKind(kind);

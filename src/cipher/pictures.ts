@@ -10,11 +10,13 @@ import { clamp, div, sub, add } from '../ops/arithmetic.ts';
 
 /** Scales each image and channel of [N, C, H, W] to [0, 1] by its own min and max. */
 export function minMaxScale(x: Tensor): Tensor {
-  return noGrad(() => scope(() => {
-    const lo = amin(x, [2, 3], true);
-    const hi = amax(x, [2, 3], true);
-    return clamp(div(sub(x, lo), add(sub(hi, lo), 1e-12)), 0, 1);
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const lo = amin(x, [2, 3], true);
+      const hi = amax(x, [2, 3], true);
+      return clamp(div(sub(x, lo), add(sub(hi, lo), 1e-12)), 0, 1);
+    }),
+  );
 }
 
 export interface GridColumn {

@@ -90,7 +90,11 @@ export const parse = {
     return n;
   },
   /** Comma-separated names, empty ones dropped. */
-  names: (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean),
+  names: (v: string): string[] =>
+    v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
   /** One of a fixed set. */
   oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
     return (v) => {

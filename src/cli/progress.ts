@@ -41,10 +41,15 @@ export function progress(title: string, total: number, o: { unit?: string; quiet
   const stream = o.stream ?? process.stderr;
   const rate = (done: number) => done / Math.max((performance.now() - start) / 1000, 1e-9);
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      format: `${title} {bar} {value}/{total}  {fields}  {rate} ${unit}  eta {left}`,
-      hideCursor: true, stream, barsize: 24,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${title} {bar} {value}/{total}  {fields}  {rate} ${unit}  eta {left}`,
+        hideCursor: true,
+        stream,
+        barsize: 24,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { fields: '', rate: '0', left: '--' });
     return {
       update(done, fields = {}) {
@@ -95,7 +100,9 @@ export function trainingProgress(o: { quiet?: boolean; stream?: NodeJS.WriteStre
       bar?.stop();
       bar = null;
       barEpoch = -1;
-      const fields = Object.entries(record).filter(([k]) => k !== 'epoch').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`);
+      const fields = Object.entries(record)
+        .filter(([k]) => k !== 'epoch')
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`);
       stream.write(`epoch ${p.epoch + 1}/${p.epochs}: ${fields.join(', ')}; about ${formatDuration(p.secondsLeft)} left\n`);
     },
   };

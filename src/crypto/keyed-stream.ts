@@ -26,12 +26,7 @@ const TWO_POW_53 = 2 ** 53;
  * Raw ChaCha20 keystream: `n` bytes starting at block `counter` with the
  * 12-byte `nonce`. Low-level; exported for known-answer tests and KeyedStream.
  */
-export function chacha20Keystream(
-  key: Uint8Array,
-  counter: number,
-  nonce12: Uint8Array,
-  n: number,
-): Uint8Array {
+export function chacha20Keystream(key: Uint8Array, counter: number, nonce12: Uint8Array, n: number): Uint8Array {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
   if (n > (TWO_POW_32 - counter) * BLOCK_BYTES) {
     throw new RangeError('ChaCha20 keystream request would overflow the 32-bit block counter');

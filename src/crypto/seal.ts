@@ -26,12 +26,7 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): U
  * known-answer tests. Never call it with a nonce that was used before with the
  * same key; use `seal` instead.
  */
-export function sealWithNonce(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  plaintext: Uint8Array,
-  aad: Uint8Array,
-): Uint8Array {
+export function sealWithNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   assertKey(key, 'sealing key');
   if (nonce.length !== NONCE_BYTES) {
     throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
@@ -57,10 +52,7 @@ export function sealWithNonce(
 export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   assertKey(key, 'sealing key');
   if (sealed.length < SEAL_OVERHEAD) {
-    throw new KeyError(
-      'TRUNCATED',
-      `sealed section is truncated: ${sealed.length} bytes, need at least ${SEAL_OVERHEAD} (nonce + tag)`,
-    );
+    throw new KeyError('TRUNCATED', `sealed section is truncated: ${sealed.length} bytes, need at least ${SEAL_OVERHEAD} (nonce + tag)`);
   }
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const ct = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
@@ -74,10 +66,7 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint
     tail = decipher.final();
   } catch {
     body.fill(0);
-    throw new KeyError(
-      'TAMPERED_OR_WRONG_KEY',
-      'sealed section failed authentication: the key is wrong, or the section or model file was modified',
-    );
+    throw new KeyError('TAMPERED_OR_WRONG_KEY', 'sealed section failed authentication: the key is wrong, or the section or model file was modified');
   }
   const out = new Uint8Array(body.length + tail.length);
   out.set(body, 0);

@@ -24,13 +24,7 @@ export const KEY_BYTES = 32;
 /** Highest tier number accepted by the chain and by key tokens. */
 export const MAX_TIER = 255;
 
-export type KeyErrorCode =
-  | 'MALFORMED_TOKEN'
-  | 'WRONG_KEY'
-  | 'TIER_TOO_LOW'
-  | 'TAMPERED_OR_WRONG_KEY'
-  | 'TRUNCATED'
-  | 'INVALID_KEY';
+export type KeyErrorCode = 'MALFORMED_TOKEN' | 'WRONG_KEY' | 'TIER_TOO_LOW' | 'TAMPERED_OR_WRONG_KEY' | 'TRUNCATED' | 'INVALID_KEY';
 
 /**
  * Error raised for anything key related: malformed tokens, wrong keys, keys of
@@ -79,10 +73,7 @@ function labelled(label: string, ...rest: Uint8Array[]): Uint8Array {
 
 export function assertKey(key: Uint8Array, what = 'key'): void {
   if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
-    throw new KeyError(
-      'INVALID_KEY',
-      `${what} must be ${KEY_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`,
-    );
+    throw new KeyError('INVALID_KEY', `${what} must be ${KEY_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`);
   }
 }
 
@@ -99,12 +90,7 @@ function assertTier(tier: number, what = 'tier'): void {
 }
 
 /** HKDF-SHA-256 (RFC 5869) via node:crypto. Returns `length` bytes. */
-export function hkdfSha256(
-  ikm: Uint8Array,
-  salt: Uint8Array,
-  info: Uint8Array,
-  length: number,
-): Uint8Array {
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
 }
 
@@ -124,20 +110,12 @@ export function deriveLowerKey(key: Uint8Array, modelId: Uint8Array): Uint8Array
  * The key of `tier`, from the key of `topTier` (walks topTier - tier steps down).
  * Throws KeyError 'TIER_TOO_LOW' when tier > topTier (the chain only goes down).
  */
-export function tierKey(
-  topKey: Uint8Array,
-  topTier: number,
-  tier: number,
-  modelId: Uint8Array,
-): Uint8Array {
+export function tierKey(topKey: Uint8Array, topTier: number, tier: number, modelId: Uint8Array): Uint8Array {
   assertKey(topKey);
   assertTier(topTier, 'topTier');
   assertTier(tier);
   if (tier > topTier) {
-    throw new KeyError(
-      'TIER_TOO_LOW',
-      `a tier-${topTier} key cannot derive the key of tier ${tier}: keys only grant their own tier and lower`,
-    );
+    throw new KeyError('TIER_TOO_LOW', `a tier-${topTier} key cannot derive the key of tier ${tier}: keys only grant their own tier and lower`);
   }
   let k: Uint8Array = new Uint8Array(topKey);
   for (let t = topTier; t > tier; t--) k = deriveLowerKey(k, modelId);
@@ -179,19 +157,11 @@ export function keyCheck(tierKey: Uint8Array, modelId: Uint8Array, tier: number)
  * Compare a candidate key's fingerprint to the expected one (constant time).
  * Throws KeyError 'WRONG_KEY' on mismatch.
  */
-export function verifyKeyCheck(
-  tierKey: Uint8Array,
-  modelId: Uint8Array,
-  tier: number,
-  expected: string,
-): void {
+export function verifyKeyCheck(tierKey: Uint8Array, modelId: Uint8Array, tier: number, expected: string): void {
   const got = Buffer.from(keyCheck(tierKey, modelId, tier), 'utf8');
   const want = Buffer.from(expected, 'utf8');
   if (got.length !== want.length || !timingSafeEqual(got, want)) {
-    throw new KeyError(
-      'WRONG_KEY',
-      `wrong key: this key does not match the tier-${tier} key of this model`,
-    );
+    throw new KeyError('WRONG_KEY', `wrong key: this key does not match the tier-${tier} key of this model`);
   }
 }
 
@@ -250,10 +220,7 @@ export function decodeKeyToken(token: string): DecodedKeyToken {
   }
   const m = TOKEN_RE.exec(t);
   if (!m) {
-    throw malformed(
-      `expected ${TOKEN_PREFIX}-t<tier>-<43 base64url characters>-<8 hex characters>` +
-        ` (got ${t.length} characters); check that it was copied completely`,
-    );
+    throw malformed(`expected ${TOKEN_PREFIX}-t<tier>-<43 base64url characters>-<8 hex characters>` + ` (got ${t.length} characters); check that it was copied completely`);
   }
   const tier = Number(m[2]);
   if (tier > MAX_TIER) throw malformed(`tier ${tier} is out of range [0, ${MAX_TIER}]`);

@@ -25,10 +25,7 @@ export function augmentedShape(shape: readonly number[], options: AugmentOptions
  * Copies the window of src (C×H×W) whose top-left corner is at (top - padding, left - padding),
  * mirrored left-right when `flip`, into out (C×outH×outW). Outside src reads as 0.
  */
-function cropInto<T extends Pixels>(
-  src: Pixels, shape: readonly number[], top: number, left: number, padding: number,
-  outH: number, outW: number, flip: boolean, out: T,
-): T {
+function cropInto<T extends Pixels>(src: Pixels, shape: readonly number[], top: number, left: number, padding: number, outH: number, outW: number, flip: boolean, out: T): T {
   const [c, h, w] = shape;
   if (out.length !== c * outH * outW) throw new RangeError(`cropInto: out has ${out.length} values, ${c}×${outH}×${outW} needs ${c * outH * outW}`);
   for (let ch = 0; ch < c; ch++) {

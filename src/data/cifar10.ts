@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { readCifar10 } from '../io/cifar.ts';
 import { InMemoryDataset } from './dataset.ts';
 
-export const CIFAR10_CLASSES: readonly string[] = Object.freeze([
-  'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
-]);
+export const CIFAR10_CLASSES: readonly string[] = Object.freeze(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
 
 /** Reads CIFAR-10 binary files into one dataset, in the order given. */
 export async function loadCifar10(paths: string[]): Promise<InMemoryDataset> {

@@ -61,7 +61,10 @@ export class InMemoryDataset implements Dataset {
 export class Subset implements Dataset {
   readonly indices: Int32Array;
 
-  constructor(readonly base: Dataset, indices: ArrayLike<number>) {
+  constructor(
+    readonly base: Dataset,
+    indices: ArrayLike<number>,
+  ) {
     this.indices = Int32Array.from(indices);
     for (const i of this.indices) checkIndex(i, base.length);
   }

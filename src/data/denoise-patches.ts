@@ -38,7 +38,10 @@ export function patchCount(side: number, patch: number, stride: number): number 
 /** Resizes one decoded grayscale image (cubic, as DnCNN's cv2.INTER_CUBIC). */
 async function resizeGray(img: Image, height: number, width: number): Promise<Uint8Array> {
   const raw = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
-    .resize(width, height, { fit: 'fill', kernel: 'cubic' }).toColourspace('b-w').raw().toBuffer();
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+    .toColourspace('b-w')
+    .raw()
+    .toBuffer();
   return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
 }
 
@@ -117,4 +120,3 @@ export function addGaussianNoise(clean: Float32Array, sigma: number, seed: numbe
 export function denoiseLoader(patches: Dataset, options: DenoiseLoaderOptions): DataLoader<DenoiseBatch> {
   return DataLoader.denoise(patches, options);
 }
-

@@ -14,7 +14,13 @@ export interface ImageFolderOptions {
 }
 
 export class ImageFolderDataset extends InMemoryDataset {
-  constructor(images: Uint8Array, labels: Int32Array, shape: number[], classes: string[], readonly files: readonly string[]) {
+  constructor(
+    images: Uint8Array,
+    labels: Int32Array,
+    shape: number[],
+    classes: string[],
+    readonly files: readonly string[],
+  ) {
     super(images, labels, shape, classes);
   }
 }
@@ -37,9 +43,7 @@ function byteOrder(a: string, b: string): number {
  * Reads files a few at a time, in order, handing each to `use` (sharp decodes on libuv's pool;
  * reading all at once would hold every decoded file in memory).
  */
-export async function forEachImage(
-  files: string[], options: ReadImageOptions, use: (image: Image, index: number) => void, concurrency = 8,
-): Promise<void> {
+export async function forEachImage(files: string[], options: ReadImageOptions, use: (image: Image, index: number) => void, concurrency = 8): Promise<void> {
   for (let i = 0; i < files.length; i += concurrency) {
     const chunk = files.slice(i, i + concurrency);
     const images = await Promise.all(chunk.map((f) => readImage(f, options)));
@@ -54,7 +58,10 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions)
   } catch {
     throw new Error(`loadImageFolder: ${root}: no such folder`);
   }
-  const classes = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort(byteOrder);
+  const classes = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort(byteOrder);
   if (classes.length === 0) throw new Error(`loadImageFolder: ${root}: no class subfolders`);
   const files: string[] = [];
   const labels: number[] = [];

@@ -10,7 +10,10 @@ const port = parentPort!;
 port.on('message', (job: BatchJob) => {
   try {
     const arrays = collate(spec, job);
-    port.postMessage({ batch: job.batch, arrays }, Object.values(arrays).map((a) => a.data.buffer as ArrayBuffer));
+    port.postMessage(
+      { batch: job.batch, arrays },
+      Object.values(arrays).map((a) => a.data.buffer as ArrayBuffer),
+    );
   } catch (e) {
     port.postMessage({ batch: job.batch, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }

@@ -84,15 +84,25 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
 
     const { data, index } = storageOf(dataset);
     const channels = data.shape[0];
-    for (const [name, v] of [['mean', options.mean], ['std', options.std]] as const) {
+    for (const [name, v] of [
+      ['mean', options.mean],
+      ['std', options.std],
+    ] as const) {
       if (v !== undefined && v.length !== channels) throw new RangeError(`DataLoader: ${name} has ${v.length} values for ${channels} channels`);
     }
     if (options.std?.some((s) => !(s > 0))) throw new RangeError(`DataLoader: std must be positive, got [${options.std.join(', ')}]`);
     this.index = index;
     this.size = index === null ? data.length : index.length;
     this.spec = {
-      kind, images: data.images, labels: data.labels, shape: [...data.shape], seed: this.seed,
-      mean: options.mean, std: options.std, augment: options.augment, noise,
+      kind,
+      images: data.images,
+      labels: data.labels,
+      shape: [...data.shape],
+      seed: this.seed,
+      mean: options.mean,
+      std: options.std,
+      augment: options.augment,
+      noise,
     };
     // Fail here, not in a worker: one trial batch checks the augmentation against the item shape.
     if (this.size > 0) collate(this.spec, { epoch: 0, batch: 0, indices: new Int32Array([this.storageIndex(0)]) });
@@ -248,7 +258,11 @@ class WorkerEpoch<B extends Record<string, Tensor>> implements AsyncIterableIter
   private closed = false;
   private readonly parts: ReturnType<DataLoader<B>['workerParts']>;
 
-  constructor(private readonly loader: DataLoader<B>, private readonly epochNumber: number, start: number) {
+  constructor(
+    private readonly loader: DataLoader<B>,
+    private readonly epochNumber: number,
+    start: number,
+  ) {
     this.parts = loader.workerParts();
     this.end = loader.batchCount;
     this.nextToYield = start;

@@ -32,6 +32,10 @@ export async function openDataset(spec: string, options: OpenDatasetOptions = {}
     ds = isCifar10Folder(dir) ? await loadCifar10(cifar10Files(dir, options.split ?? 'train')) : await loadImageFolder(dir, { channels: 3, size: 32 });
   } else throw new Error(`${spec}: expected CIFAR-10 .bin file(s), a CIFAR-10 folder, or an image folder with class subfolders`);
   const { limit } = options;
-  if (limit !== undefined && limit < ds.length) ds = subset(ds, Array.from({ length: limit }, (_, i) => i));
+  if (limit !== undefined && limit < ds.length)
+    ds = subset(
+      ds,
+      Array.from({ length: limit }, (_, i) => i),
+    );
   return ds;
 }

@@ -70,7 +70,8 @@ export class Rng {
     if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) throw new RangeError(`rng.int: n must be an integer in 1..2^32, got ${n}`);
     const limit = 2 ** 32 - (2 ** 32 % n); // largest multiple of n that fits
     let x: number;
-    do x = this.nextU32(); while (x >= limit);
+    do x = this.nextU32();
+    while (x >= limit);
     return x % n;
   }
 

@@ -153,8 +153,10 @@ export class AdaptationNetwork extends Module {
     const db = Float32Array.from({ length: channels }, (_, c) => -mean[c] / std[c]);
     noGrad(() => {
       const values: [Tensor | null, Float32Array][] = [
-        [this.conv.weight, convWeight], [this.conv.bias, convBias ?? new Float32Array(channels * n)],
-        [this.deconv.weight, dw], [this.deconv.bias, db],
+        [this.conv.weight, convWeight],
+        [this.conv.bias, convBias ?? new Float32Array(channels * n)],
+        [this.deconv.weight, dw],
+        [this.deconv.bias, db],
       ];
       for (const [param, data] of values) {
         if (!param) continue;

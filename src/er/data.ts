@@ -37,9 +37,13 @@ export function encryptedBatches(dataset: Dataset, cipher: BlockCipher | null, o
   if (o.encrypted && o.augment) throw new Error('augmentation works on plaintext before encryption: it cannot be applied to an encrypted dataset');
   if (cipher && (o.mean || o.std)) throw new Error('mean/std normalise plaintext: the network sees ciphertext as it is');
   const loader = new DataLoader(dataset, {
-    batchSize: o.batch, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, workers: o.workers ?? 1,
+    batchSize: o.batch,
+    shuffle: o.shuffle ?? true,
+    seed: o.seed ?? 0,
+    workers: o.workers ?? 1,
     ...(o.augment ? { augment: { crop: { padding: 4 }, hflip: true } } : {}),
-    ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}),
+    ...(o.mean ? { mean: o.mean } : {}),
+    ...(o.std ? { std: o.std } : {}),
   });
   return encryptedSource(loader, o.encrypted ? null : cipher);
 }

@@ -38,26 +38,38 @@ export interface DecryptionDiagnostics {
  */
 export async function decryptionDiagnostics(model: EncryptionRobustModel, cipher: BlockCipher, images: Tensor, o: DecryptionDiagnosticsOptions = {}): Promise<DecryptionDiagnostics> {
   const rows = Math.min(o.grid?.rows ?? 8, images.shape[0]);
-  const { report, columns } = noGrad(() => scope(() => {
-    const plain = images.dtype === 'uint8' ? div(toDtype(images, 'float32'), 255) : images;
-    const input = encryptPixels(plain, cipher);
-    const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
-    const first = (x: Tensor) => narrow(x, 0, 0, rows);
-    if (!model.adaptation) {
-      return { report: null, columns: o.grid ? [{ title: 'ciphertext', images: first(shown) }, { title: 'plaintext', images: first(plain) }] : [] };
-    }
-    const r = learnedDecryption(model, input, plain);
-    if (!o.grid) return { report: r, columns: [] as GridColumn[] };
-    const { raw, fitted } = adaptedImages(model, input, plain);
-    return {
-      report: r,
-      columns: [
-        { title: 'ciphertext', images: first(shown) }, { title: 'adapted (raw)', images: first(raw) },
-        { title: 'adapted (min-max)', images: first(minMaxScale(model.adapt(input))) },
-        { title: 'adapted (fit)', images: first(fitted) }, { title: 'plaintext', images: first(plain) },
-      ],
-    };
-  }));
+  const { report, columns } = noGrad(() =>
+    scope(() => {
+      const plain = images.dtype === 'uint8' ? div(toDtype(images, 'float32'), 255) : images;
+      const input = encryptPixels(plain, cipher);
+      const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
+      const first = (x: Tensor) => narrow(x, 0, 0, rows);
+      if (!model.adaptation) {
+        return {
+          report: null,
+          columns: o.grid
+            ? [
+                { title: 'ciphertext', images: first(shown) },
+                { title: 'plaintext', images: first(plain) },
+              ]
+            : [],
+        };
+      }
+      const r = learnedDecryption(model, input, plain);
+      if (!o.grid) return { report: r, columns: [] as GridColumn[] };
+      const { raw, fitted } = adaptedImages(model, input, plain);
+      return {
+        report: r,
+        columns: [
+          { title: 'ciphertext', images: first(shown) },
+          { title: 'adapted (raw)', images: first(raw) },
+          { title: 'adapted (min-max)', images: first(minMaxScale(model.adapt(input))) },
+          { title: 'adapted (fit)', images: first(fitted) },
+          { title: 'plaintext', images: first(plain) },
+        ],
+      };
+    }),
+  );
   try {
     if (o.grid) await writeImageGrid(o.grid.path, columns, { count: rows, tileSize: o.grid.tileSize });
   } finally {

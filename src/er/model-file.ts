@@ -37,8 +37,14 @@ export function buildErModel(s: ErModelSpec): EncryptionRobustModel {
 export async function saveErModel(path: string, model: EncryptionRobustModel, s: ErModelSpec, key: CipherKey | null, extra: Record<string, string> = {}): Promise<void> {
   await writeTensorFile(path, model.stateDict(), {
     ...extra,
-    format: ER_MODEL_FORMAT, architecture: s.architecture, adaptation: s.adaptation, k: String(s.k), channels: String(s.channels),
-    numClasses: String(s.numClasses), kind: key?.kind ?? 'none', keyId: key ? keyId(key) : 'none',
+    format: ER_MODEL_FORMAT,
+    architecture: s.architecture,
+    adaptation: s.adaptation,
+    k: String(s.k),
+    channels: String(s.channels),
+    numClasses: String(s.numClasses),
+    kind: key?.kind ?? 'none',
+    keyId: key ? keyId(key) : 'none',
   });
 }
 
@@ -56,12 +62,18 @@ export async function loadErModel(path: string, key?: CipherKey | null): Promise
     const adaptation = metadata.adaptation as ErModelSpec['adaptation'];
     if (!['aligned', 'padded', 'none'].includes(adaptation)) throw new Error(`${path}: unknown adaptation '${metadata.adaptation}'`);
     const spec: ErModelSpec = {
-      architecture: metadata.architecture, adaptation, k: Number(metadata.k), channels: Number(metadata.channels), numClasses: Number(metadata.numClasses),
+      architecture: metadata.architecture,
+      adaptation,
+      k: Number(metadata.k),
+      channels: Number(metadata.channels),
+      numClasses: Number(metadata.numClasses),
     };
     if (key !== undefined) {
       const want = key ? keyId(key) : 'none';
       if (metadata.keyId !== want) {
-        throw new CipherKeyError(`${path} was trained for ${metadata.keyId === 'none' ? 'plaintext images' : `key ${metadata.keyId} (${metadata.kind})`}, not for ${key ? `key ${want} (${key.kind})` : 'plaintext images'}`);
+        throw new CipherKeyError(
+          `${path} was trained for ${metadata.keyId === 'none' ? 'plaintext images' : `key ${metadata.keyId} (${metadata.kind})`}, not for ${key ? `key ${want} (${key.kind})` : 'plaintext images'}`,
+        );
       }
     }
     const model = buildErModel(spec);

@@ -68,12 +68,20 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
     const optimizer = o.makeOptimizer(o.model, round);
     try {
       const { history } = await train({
-        model: o.model, optimizer, data: o.data, epochs: o.epochs,
-        loss: (out: Tensor, y: Tensor) => crossEntropy(out, y), task: 'classification',
-        schedule: o.schedule?.(round), evaluate: o.evaluate ? (m) => o.evaluate!(m) : undefined,
-        seed: seed * 7919 + round, checkpoint: o.checkpointDir ? join(o.checkpointDir, `round-${round}.ckpt`) : undefined,
+        model: o.model,
+        optimizer,
+        data: o.data,
+        epochs: o.epochs,
+        loss: (out: Tensor, y: Tensor) => crossEntropy(out, y),
+        task: 'classification',
+        schedule: o.schedule?.(round),
+        evaluate: o.evaluate ? (m) => o.evaluate!(m) : undefined,
+        seed: seed * 7919 + round,
+        checkpoint: o.checkpointDir ? join(o.checkpointDir, `round-${round}.ckpt`) : undefined,
         info: { ...(o.info ?? {}), round: String(round) },
-        onStep: o.onStep, onEpoch: o.onEpoch, onResume: o.onResume,
+        onStep: o.onStep,
+        onEpoch: o.onEpoch,
+        onResume: o.onResume,
       });
       const result: RoundResult = { round, history, final: history[history.length - 1] ?? {} };
       results.push(result);

@@ -38,4 +38,3 @@ export function decryptorFromRecovery(r: StatisticalRecovery, norm: { mean?: rea
   net.setWindowAffine(matrix, offset);
   return net;
 }
-

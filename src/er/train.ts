@@ -153,8 +153,12 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
   const adaptationLr = config.adaptationLr ?? lr;
   const spec: ErModelSpec = {
-    architecture: config.architecture, adaptation: config.adaptation, k: key?.k ?? config.k ?? 4, channels: key?.channels ?? config.channels ?? 3,
-    numClasses: config.numClasses ?? 10, init: init.kind === 'key-inverse' ? 'default' : init.kind,
+    architecture: config.architecture,
+    adaptation: config.adaptation,
+    k: key?.k ?? config.k ?? 4,
+    channels: key?.channels ?? config.channels ?? 3,
+    numClasses: config.numClasses ?? 10,
+    init: init.kind === 'key-inverse' ? 'default' : init.kind,
   };
   const newBackbone = async (round: number): Promise<Module> => {
     manualSeed(seed * 1000 + round);
@@ -171,7 +175,12 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
     let round = 0;
     const at = (p: object) => ({ ...p, round, rounds });
     const results = await trainMultiRound({
-      model, newBackbone, rounds, epochs, data: config.train, seed,
+      model,
+      newBackbone,
+      rounds,
+      epochs,
+      data: config.train,
+      seed,
       makeOptimizer: (m) => {
         const groups = [{ params: m.backbone.parameters(), lr, weightDecay }];
         if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: adaptationLr, weightDecay: 0 });
@@ -179,12 +188,15 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       },
       // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
       schedule: () => cosine(lr, epochs),
-      evaluate: config.test ? async (m) => {
-        const t0 = performance.now();
-        const { accuracy } = await evaluateAccuracy(m, config.test!);
-        return { testAccuracy: accuracy, evalSeconds: (performance.now() - t0) / 1000 };
-      } : undefined,
-      checkpointDir: config.checkpointDir, logFile: config.logFile,
+      evaluate: config.test
+        ? async (m) => {
+            const t0 = performance.now();
+            const { accuracy } = await evaluateAccuracy(m, config.test!);
+            return { testAccuracy: accuracy, evalSeconds: (performance.now() - t0) / 1000 };
+          }
+        : undefined,
+      checkpointDir: config.checkpointDir,
+      logFile: config.logFile,
       info: config.info ?? { architecture: spec.architecture, adaptation: spec.adaptation, init: init.kind, keyId: key ? keyId(key) : 'none', kind: key?.kind ?? 'none' },
       onRound: (r) => {
         round = r;
@@ -196,7 +208,10 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       afterRound: async (r, result) => {
         if (!config.out) return;
         await saveErModel(config.out, model, spec, key, {
-          ...(config.metadata ?? {}), roundsCompleted: String(r + 1), epochsPerRound: String(epochs), init: init.kind,
+          ...(config.metadata ?? {}),
+          roundsCompleted: String(r + 1),
+          epochsPerRound: String(epochs),
+          init: init.kind,
           ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
         });
       },

@@ -67,15 +67,17 @@ export async function windowStatistics(source: BatchSource, o: { k: number; vari
     try {
       if (images >= maxImages) continue;
       const take = Math.min(b.x.shape[0], maxImages - images);
-      const { first, second, rows } = noGrad(() => scope(() => {
-        const xs = take < b.x.shape[0] ? narrow(b.x, 0, 0, take) : b.x;
-        const win = toDtype(adaptationWindows(xs, o.k, o.variant), 'float64');
-        return {
-          first: sum(win, [0]).toTypedArray() as Float64Array,
-          second: matmul(transpose(win, 0, 1), win).toTypedArray() as Float64Array,
-          rows: win.shape[0],
-        };
-      }));
+      const { first, second, rows } = noGrad(() =>
+        scope(() => {
+          const xs = take < b.x.shape[0] ? narrow(b.x, 0, 0, take) : b.x;
+          const win = toDtype(adaptationWindows(xs, o.k, o.variant), 'float64');
+          return {
+            first: sum(win, [0]).toTypedArray() as Float64Array,
+            second: matmul(transpose(win, 0, 1), win).toTypedArray() as Float64Array,
+            rows: win.shape[0],
+          };
+        }),
+      );
       dim = first.length;
       s1 ??= new Float64Array(dim);
       s2 ??= new Float64Array(dim * dim);
@@ -112,20 +114,23 @@ export interface Whitening {
 export function zcaWhitening(stats: WindowStatistics, shrinkage = 0.01): Whitening {
   if (!(shrinkage > 0)) throw new RangeError(`zcaWhitening: shrinkage must be positive, got ${shrinkage}`);
   const { dim } = stats;
-  return noGrad(() => scope(() => {
-    const cov = tensor(stats.covariance, [dim, dim], 'float64');
-    const { values, vectors } = linalgEigh(cov);
-    const eigenvalues = values.toArray();
-    const epsilon = shrinkage * Math.max(eigenvalues.reduce((a, v) => a + v, 0) / dim, Number.MIN_VALUE);
-    const scaled = mul(vectors, pow(add(values, epsilon), -0.5));
-    const w = matmul(scaled, transpose(vectors, 0, 1));
-    const offset = matmul(w, tensor(stats.mean, [dim, 1], 'float64'));
-    return {
-      matrix: Float64Array.from(w.toTypedArray() as Float64Array),
-      offset: Float64Array.from(offset.toTypedArray() as Float64Array, (v) => -v),
-      eigenvalues, epsilon,
-    };
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const cov = tensor(stats.covariance, [dim, dim], 'float64');
+      const { values, vectors } = linalgEigh(cov);
+      const eigenvalues = values.toArray();
+      const epsilon = shrinkage * Math.max(eigenvalues.reduce((a, v) => a + v, 0) / dim, Number.MIN_VALUE);
+      const scaled = mul(vectors, pow(add(values, epsilon), -0.5));
+      const w = matmul(scaled, transpose(vectors, 0, 1));
+      const offset = matmul(w, tensor(stats.mean, [dim, 1], 'float64'));
+      return {
+        matrix: Float64Array.from(w.toTypedArray() as Float64Array),
+        offset: Float64Array.from(offset.toTypedArray() as Float64Array, (v) => -v),
+        eigenvalues,
+        epsilon,
+      };
+    }),
+  );
 }
 
 export interface WhiteningReport {

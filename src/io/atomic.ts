@@ -56,10 +56,7 @@ async function existingMode(target: string): Promise<number | undefined> {
 function explainOpenError(err: unknown, target: string): unknown {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') {
-    const wrapped = new Error(
-      `writeFileAtomic: cannot write ${target}: folder ${path.dirname(target)} does not exist`,
-      { cause: err },
-    ) as NodeJS.ErrnoException;
+    const wrapped = new Error(`writeFileAtomic: cannot write ${target}: folder ${path.dirname(target)} does not exist`, { cause: err }) as NodeJS.ErrnoException;
     wrapped.code = e.code;
     return wrapped;
   }
@@ -77,7 +74,11 @@ function fsyncDirSync(dir: string): void {
     // ignore
   } finally {
     if (fd !== undefined) {
-      try { fs.closeSync(fd); } catch { /* ignore */ }
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* ignore */
+      }
     }
   }
 }
@@ -94,11 +95,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(
-  target: string,
-  data: AtomicData,
-  options: AtomicWriteOptions = {},
-): Promise<void> {
+export async function writeFileAtomic(target: string, data: AtomicData, options: AtomicWriteOptions = {}): Promise<void> {
   const chunks = toChunks(data);
   const tmp = tempPathFor(target);
   const mode = options.mode ?? (await existingMode(target));
@@ -134,11 +131,7 @@ export async function writeFileAtomic(
   await fsyncDir(path.dirname(target));
 }
 
-export function writeFileAtomicSync(
-  target: string,
-  data: AtomicData,
-  options: AtomicWriteOptions = {},
-): void {
+export function writeFileAtomicSync(target: string, data: AtomicData, options: AtomicWriteOptions = {}): void {
   const chunks = toChunks(data);
   const tmp = tempPathFor(target);
   const mode = options.mode ?? existingModeSync(target);
@@ -165,10 +158,18 @@ export function writeFileAtomicSync(
     created = false;
   } catch (err) {
     if (fd !== undefined) {
-      try { fs.closeSync(fd); } catch { /* already failing */ }
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
     }
     if (created) {
-      try { fs.unlinkSync(tmp); } catch { /* already failing */ }
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* already failing */
+      }
     }
     throw err;
   }

@@ -136,8 +136,12 @@ export async function imageGridPng(path: string, tiles: GridTile[], options: Gri
     checkChannels(t.channels, 'imageGridPng');
     let hwc = chwToHwc(t.data, t.channels, t.height, t.width);
     if (t.height !== th || t.width !== tw) {
-      hwc = new Uint8Array(await sharp(hwc, { raw: { width: t.width, height: t.height, channels: t.channels } })
-        .resize(tw, th, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer());
+      hwc = new Uint8Array(
+        await sharp(hwc, { raw: { width: t.width, height: t.height, channels: t.channels } })
+          .resize(tw, th, { fit: 'fill', kernel: 'nearest' })
+          .raw()
+          .toBuffer(),
+      );
     }
     const x0 = gap + (i % columns) * (tw + gap);
     const y0 = gap + Math.floor(i / columns) * (strip + th + gap) + strip;
@@ -157,12 +161,13 @@ export async function imageGridPng(path: string, tiles: GridTile[], options: Gri
       if (!t.label) return '';
       const x = gap + (i % columns) * (tw + gap);
       const y = gap + Math.floor(i / columns) * (strip + th + gap) + strip - 4;
-      return `<text x="${x}" y="${y}" clip-path="url(#c${i})">${escapeXml(t.label)}</text>`
-        + `<clipPath id="c${i}"><rect x="${x}" y="${y - strip}" width="${tw}" height="${strip + 4}"/></clipPath>`;
+      return `<text x="${x}" y="${y}" clip-path="url(#c${i})">${escapeXml(t.label)}</text>` + `<clipPath id="c${i}"><rect x="${x}" y="${y - strip}" width="${tw}" height="${strip + 4}"/></clipPath>`;
     });
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`
-      + `<g font-family="DejaVu Sans, sans-serif" font-size="11" fill="black">${texts.join('')}</g></svg>`;
-    const drawn = await image.composite([{ input: Buffer.from(svg), top: 0, left: 0 }]).raw().toBuffer({ resolveWithObject: true });
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` + `<g font-family="DejaVu Sans, sans-serif" font-size="11" fill="black">${texts.join('')}</g></svg>`;
+    const drawn = await image
+      .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     image = sharp(drawn.data, { raw: { width, height, channels: drawn.info.channels } }).removeAlpha();
     image = image.toColourspace(channels === 1 ? 'b-w' : 'srgb');
   }

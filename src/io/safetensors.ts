@@ -22,12 +22,7 @@ import type { DType } from '../tensor/dtype.ts';
  * element-type vocabulary: nnlock's one dtype is DType (src/tensor/dtype.ts); toDType and
  * fromDType convert, and U16/U32/U64 have no DType (they are read but not turned into tensors).
  */
-export type SafetensorsDtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16'
-  | 'I64' | 'I32' | 'I16' | 'I8'
-  | 'U64' | 'U32' | 'U16' | 'U8'
-  | 'BOOL';
-
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
 export interface TensorEntry {
   dtype: SafetensorsDtype;
@@ -55,9 +50,18 @@ export class SafetensorsError extends Error {
 
 /** Bytes per element. */
 const DTYPE_SIZE: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDtype, number>([
-  ['F64', 8], ['F32', 4], ['F16', 2], ['BF16', 2],
-  ['I64', 8], ['I32', 4], ['I16', 2], ['I8', 1],
-  ['U64', 8], ['U32', 4], ['U16', 2], ['U8', 1],
+  ['F64', 8],
+  ['F32', 4],
+  ['F16', 2],
+  ['BF16', 2],
+  ['I64', 8],
+  ['I32', 4],
+  ['I16', 2],
+  ['I8', 1],
+  ['U64', 8],
+  ['U32', 4],
+  ['U16', 2],
+  ['U8', 1],
   ['BOOL', 1],
 ]);
 
@@ -65,19 +69,35 @@ const DTYPE_SIZE: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDty
  *  (it is the declaration order of its Dtype enum, "increasing alignment").
  *  Using the same order makes our files byte-identical to the reference's. */
 const DTYPE_RANK: ReadonlyMap<SafetensorsDtype, number> = new Map<SafetensorsDtype, number>([
-  ['BOOL', 0], ['U8', 1], ['I8', 2], ['I16', 3], ['U16', 4], ['F16', 5], ['BF16', 6],
-  ['I32', 7], ['U32', 8], ['F32', 9], ['F64', 10], ['I64', 11], ['U64', 12],
+  ['BOOL', 0],
+  ['U8', 1],
+  ['I8', 2],
+  ['I16', 3],
+  ['U16', 4],
+  ['F16', 5],
+  ['BF16', 6],
+  ['I32', 7],
+  ['U32', 8],
+  ['F32', 9],
+  ['F64', 10],
+  ['I64', 11],
+  ['U64', 12],
 ]);
 
 const TO_NNLOCK: ReadonlyMap<SafetensorsDtype, DType> = new Map<SafetensorsDtype, DType>([
-  ['F64', 'float64'], ['F32', 'float32'], ['F16', 'float16'], ['BF16', 'bfloat16'],
-  ['I64', 'int64'], ['I32', 'int32'], ['I16', 'int16'], ['I8', 'int8'],
-  ['U8', 'uint8'], ['BOOL', 'bool'],
+  ['F64', 'float64'],
+  ['F32', 'float32'],
+  ['F16', 'float16'],
+  ['BF16', 'bfloat16'],
+  ['I64', 'int64'],
+  ['I32', 'int32'],
+  ['I16', 'int16'],
+  ['I8', 'int8'],
+  ['U8', 'uint8'],
+  ['BOOL', 'bool'],
 ]);
 
-const FROM_NNLOCK: ReadonlyMap<DType, SafetensorsDtype> = new Map(
-  [...TO_NNLOCK].map(([st, nn]) => [nn, st] as [DType, SafetensorsDtype]),
-);
+const FROM_NNLOCK: ReadonlyMap<DType, SafetensorsDtype> = new Map([...TO_NNLOCK].map(([st, nn]) => [nn, st] as [DType, SafetensorsDtype]));
 
 /** The reference rejects headers above 100 MB; so do we, before allocating. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -97,11 +117,7 @@ export function dtypeSize(dtype: SafetensorsDtype): number {
 export function toDType(dtype: SafetensorsDtype): DType {
   const nn = TO_NNLOCK.get(dtype);
   if (nn === undefined) {
-    throw new SafetensorsError(
-      isSafetensorsDtype(dtype)
-        ? `dtype ${dtype} has no nnlock equivalent (unsigned 16/32/64-bit integers are not supported)`
-        : `unknown dtype ${JSON.stringify(dtype)}`,
-    );
+    throw new SafetensorsError(isSafetensorsDtype(dtype) ? `dtype ${dtype} has no nnlock equivalent (unsigned 16/32/64-bit integers are not supported)` : `unknown dtype ${JSON.stringify(dtype)}`);
   }
   return nn;
 }
@@ -205,9 +221,7 @@ function parseEntry(name: string, value: unknown, dataLength: number): RawEntry 
   }
   const expected = byteLengthOf(dtype, dims);
   if (BigInt(end - begin) !== expected) {
-    throw new SafetensorsError(
-      `${where}: ${end - begin} bytes of data but dtype ${dtype} and shape ${JSON.stringify(dims)} need ${expected}`,
-    );
+    throw new SafetensorsError(`${where}: ${end - begin} bytes of data but dtype ${dtype} and shape ${JSON.stringify(dims)} need ${expected}`);
   }
   return { name, dtype, shape: dims, begin, end };
 }
@@ -308,9 +322,7 @@ function serializeChunks(tensors: TensorInput, metadata?: Record<string, string>
     if (!(t.data instanceof Uint8Array)) throw new SafetensorsError(`${where}: data must be a Uint8Array`);
     const expected = byteLengthOf(t.dtype, t.shape);
     if (BigInt(t.data.byteLength) !== expected) {
-      throw new SafetensorsError(
-        `${where}: ${t.data.byteLength} bytes of data but dtype ${t.dtype} and shape ${JSON.stringify(t.shape)} need ${expected}`,
-      );
+      throw new SafetensorsError(`${where}: ${t.data.byteLength} bytes of data but dtype ${t.dtype} and shape ${JSON.stringify(t.shape)} need ${expected}`);
     }
   }
   let meta: [string, string][] | undefined;
@@ -338,9 +350,7 @@ function serializeChunks(tensors: TensorInput, metadata?: Record<string, string>
   let offset = 0;
   for (const [name, t] of items) {
     const end = offset + t.data.byteLength;
-    parts.push(
-      `${JSON.stringify(name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`,
-    );
+    parts.push(`${JSON.stringify(name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":${JSON.stringify(t.shape)},"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
@@ -367,10 +377,6 @@ export function serializeSafetensors(tensors: TensorInput, metadata?: Record<str
 }
 
 /** Serialize and write atomically (readers never see a partial file). */
-export async function writeSafetensors(
-  path: string,
-  tensors: TensorInput,
-  metadata?: Record<string, string>,
-): Promise<void> {
+export async function writeSafetensors(path: string, tensors: TensorInput, metadata?: Record<string, string>): Promise<void> {
   await writeFileAtomic(path, serializeChunks(tensors, metadata));
 }

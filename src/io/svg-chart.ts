@@ -22,11 +22,19 @@ function label(v: number): string {
 }
 
 export function lineChartSvg(o: { title: string; xLabel: string; yLabel: string; series: Series[]; yMin?: number; yMax?: number; width?: number; height?: number }): string {
-  const W = o.width ?? 640, H = o.height ?? 400, L = 60, R = 150, T = 36, B = 48;
+  const W = o.width ?? 640,
+    H = o.height ?? 400,
+    L = 60,
+    R = 150,
+    T = 36,
+    B = 48;
   const all = o.series.flatMap((s) => s.points);
-  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const xMin = Math.min(...xs), xMax = Math.max(...xs);
-  const yMin = o.yMin ?? Math.min(...ys), yMax = o.yMax ?? Math.max(...ys);
+  const xs = all.map((p) => p[0]),
+    ys = all.map((p) => p[1]);
+  const xMin = Math.min(...xs),
+    xMax = Math.max(...xs);
+  const yMin = o.yMin ?? Math.min(...ys),
+    yMax = o.yMax ?? Math.max(...ys);
   const px = (x: number) => L + ((x - xMin) / (xMax - xMin || 1)) * (W - L - R);
   const py = (y: number) => H - B - ((y - yMin) / (yMax - yMin || 1)) * (H - T - B);
   const parts = [
@@ -49,10 +57,25 @@ export function lineChartSvg(o: { title: string; xLabel: string; yLabel: string;
   return parts.join('\n');
 }
 
-export function barChartSvg(o: { title: string; yLabel: string; categories: string[]; series: { name: string; values: number[] }[]; yMin?: number; yMax?: number; width?: number; height?: number }): string {
-  const W = o.width ?? 640, H = o.height ?? 400, L = 60, R = 150, T = 36, B = 48;
+export function barChartSvg(o: {
+  title: string;
+  yLabel: string;
+  categories: string[];
+  series: { name: string; values: number[] }[];
+  yMin?: number;
+  yMax?: number;
+  width?: number;
+  height?: number;
+}): string {
+  const W = o.width ?? 640,
+    H = o.height ?? 400,
+    L = 60,
+    R = 150,
+    T = 36,
+    B = 48;
   const values = o.series.flatMap((s) => s.values);
-  const yMin = o.yMin ?? Math.min(0, ...values), yMax = o.yMax ?? Math.max(...values);
+  const yMin = o.yMin ?? Math.min(0, ...values),
+    yMax = o.yMax ?? Math.max(...values);
   const py = (y: number) => H - B - ((y - yMin) / (yMax - yMin || 1)) * (H - T - B);
   const groupW = (W - L - R) / o.categories.length;
   const barW = (groupW * 0.8) / o.series.length;

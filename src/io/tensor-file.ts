@@ -3,7 +3,6 @@
 import { type DType, type Tensor, fromBytes, toBytes } from '../tensor/index.ts';
 import { fromDType, readSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
 
-
 /** Tensors from parsed safetensors entries (copies: the file buffer can be dropped). */
 export function tensorsFromEntries(entries: Map<string, TensorEntry>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();

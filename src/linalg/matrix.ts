@@ -130,7 +130,9 @@ export function singularValues(a: Matrix, n: number): Float64Array {
       const cp = cols[p];
       for (let q = p + 1; q < n; q++) {
         const cq = cols[q];
-        let alpha = 0, beta = 0, gamma = 0;
+        let alpha = 0,
+          beta = 0,
+          gamma = 0;
         for (let i = 0; i < n; i++) {
           alpha += cp[i] * cp[i];
           beta += cq[i] * cq[i];

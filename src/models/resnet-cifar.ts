@@ -27,7 +27,11 @@ export class BasicBlock extends Module {
   readonly bn2: BatchNorm2d;
   readonly downsample: boolean;
 
-  constructor(inPlanes: number, readonly planes: number, stride: number) {
+  constructor(
+    inPlanes: number,
+    readonly planes: number,
+    stride: number,
+  ) {
     super();
     this.conv1 = this.registerModule('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
@@ -67,7 +71,10 @@ export class ResNetCifar extends Module {
   readonly layer3: Sequential;
   readonly linear: Linear;
 
-  constructor(readonly depth: number, readonly numClasses = 10) {
+  constructor(
+    readonly depth: number,
+    readonly numClasses = 10,
+  ) {
     super();
     if ((depth - 2) % 6 !== 0 || depth < 8) throw new RangeError(`ResNetCifar: depth must be 6n+2 (20, 32, 44, 56, 110), got ${depth}`);
     const n = (depth - 2) / 6;

@@ -51,9 +51,12 @@ export class VGG extends Module {
     this.features = this.registerModule('features', new Sequential(...layers));
     const classes = config.numClasses ?? 10;
     const head = config.head ?? 'linear';
-    this.classifier = this.registerModule('classifier', head === 'linear'
-      ? new Sequential(new Linear(inC, classes))
-      : new Sequential(new Dropout(), new Linear(inC, inC), new ReLU(true), new Dropout(), new Linear(inC, inC), new ReLU(true), new Linear(inC, classes)));
+    this.classifier = this.registerModule(
+      'classifier',
+      head === 'linear'
+        ? new Sequential(new Linear(inC, classes))
+        : new Sequential(new Dropout(), new Linear(inC, inC), new ReLU(true), new Dropout(), new Linear(inC, inC), new ReLU(true), new Linear(inC, classes)),
+    );
   }
 
   forward(x: Tensor): Tensor {

@@ -14,9 +14,7 @@
 export const MMAP_THRESHOLD = 256 * 1024 * 1024;
 export const TRIM_THRESHOLD = 512 * 1024 * 1024;
 
-export type AllocatorPolicy =
-  | { apply: true; mmapThreshold: number; trimThreshold: number }
-  | { apply: false; reason: string };
+export type AllocatorPolicy = { apply: true; mmapThreshold: number; trimThreshold: number } | { apply: false; reason: string };
 
 export type AllocatorState = AllocatorPolicy & { applied: boolean };
 
@@ -34,10 +32,7 @@ export function allocatorPolicy(env: Record<string, string | undefined>): Alloca
 }
 
 /** Applies the policy through the addon; `applied` is false where the C library is not glibc. */
-export function applyAllocatorPolicy(
-  setThresholds: (mmapBytes: number, trimBytes: number) => boolean,
-  env: Record<string, string | undefined> = process.env,
-): AllocatorState {
+export function applyAllocatorPolicy(setThresholds: (mmapBytes: number, trimBytes: number) => boolean, env: Record<string, string | undefined> = process.env): AllocatorState {
   const policy = allocatorPolicy(env);
   if (!policy.apply) return { ...policy, applied: false };
   return { ...policy, applied: setThresholds(policy.mmapThreshold, policy.trimThreshold) };

@@ -135,8 +135,7 @@ export function clamp(x: Tensor, min?: Tensor | number | null, max?: Tensor | nu
     return callTensor(clampOp, [x, min ?? null, max ?? null]);
   }
   // A tensor bound: ATen's Tensor overload wants both bounds as tensors, so lift a number to 0-d.
-  const lift = (v: Tensor | number | null | undefined): Tensor | null =>
-    typeof v === 'number' ? full([], v, { dtype: x.dtype, device: x.device }) : v ?? null;
+  const lift = (v: Tensor | number | null | undefined): Tensor | null => (typeof v === 'number' ? full([], v, { dtype: x.dtype, device: x.device }) : (v ?? null));
   const lo = lift(min);
   const hi = lift(max);
   try {

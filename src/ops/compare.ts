@@ -3,10 +3,15 @@ import type { Tensor } from '../tensor/index.ts';
 import { call, callTensor, op } from './dispatch.ts';
 
 type Cmp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
-const cmpOps = Object.fromEntries((['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((n) => [n, {
-  tensor: op(`aten::${n}`, 'Tensor'),
-  scalar: op(`aten::${n}`, 'Scalar'),
-}])) as Record<Cmp, { tensor: ReturnType<typeof op>; scalar: ReturnType<typeof op> }>;
+const cmpOps = Object.fromEntries(
+  (['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((n) => [
+    n,
+    {
+      tensor: op(`aten::${n}`, 'Tensor'),
+      scalar: op(`aten::${n}`, 'Scalar'),
+    },
+  ]),
+) as Record<Cmp, { tensor: ReturnType<typeof op>; scalar: ReturnType<typeof op> }>;
 const isfiniteOp = op('aten::isfinite');
 const isnanOp = op('aten::isnan');
 const allcloseOp = op('aten::allclose');

@@ -29,7 +29,5 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 
 /** input [N, C, H, W], weight [C, O/groups, kh, kw] (PyTorch's layout for transposed convs). */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
-  return callTensor(convTranspose2dOp, [
-    input, weight, bias, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.outputPadding ?? 0), o.groups ?? 1, pair(o.dilation ?? 1),
-  ]);
+  return callTensor(convTranspose2dOp, [input, weight, bias, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.outputPadding ?? 0), o.groups ?? 1, pair(o.dilation ?? 1)]);
 }

@@ -77,11 +77,18 @@ export function full(shape: readonly number[], value: number | boolean, o: Creat
 export function arange(end: number, o?: CreateOptions): Tensor;
 export function arange(start: number, end: number, step?: number, o?: CreateOptions): Tensor;
 export function arange(a: number, b?: number | CreateOptions, c?: number, d?: CreateOptions): Tensor {
-  let start = 0, end: number, step = 1, o: CreateOptions;
+  let start = 0,
+    end: number,
+    step = 1,
+    o: CreateOptions;
   if (typeof b === 'number') {
-    start = a; end = b; step = c ?? 1; o = d ?? {};
+    start = a;
+    end = b;
+    step = c ?? 1;
+    o = d ?? {};
   } else {
-    end = a; o = b ?? {};
+    end = a;
+    o = b ?? {};
   }
   if (step === 0) throw new RangeError('arange: step must be non-zero');
   // The integral Scalars the converter makes from whole numbers give ATen's int64 inference.

@@ -6,7 +6,10 @@ import { Tensor } from '../tensor/index.ts';
 /** One ATen op, e.g. new Op('aten::conv2d') or new Op('aten::add', 'Tensor'). Resolved on first use. */
 export class Op {
   private id = -1;
-  constructor(readonly name: string, readonly overload = '') {}
+  constructor(
+    readonly name: string,
+    readonly overload = '',
+  ) {}
 
   get handle(): number {
     if (this.id < 0) this.id = native.opHandle(this.name, this.overload);

@@ -35,10 +35,14 @@ const bceWithLogitsOp = op('aten::binary_cross_entropy_with_logits');
 // at::Reduction::Reduction: None = 0, Mean = 1, Sum = 2.
 function reductionCode(r: Reduction | undefined): number {
   switch (r ?? 'mean') {
-    case 'none': return 0;
-    case 'mean': return 1;
-    case 'sum': return 2;
-    default: throw new RangeError(`unknown reduction '${String(r)}' (expected 'none', 'mean' or 'sum')`);
+    case 'none':
+      return 0;
+    case 'mean':
+      return 1;
+    case 'sum':
+      return 2;
+    default:
+      throw new RangeError(`unknown reduction '${String(r)}' (expected 'none', 'mean' or 'sum')`);
   }
 }
 

@@ -173,13 +173,18 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
     if (saved) {
       if (isImportanceFile(saved)) {
         const digest = Buffer.from(weightsDigest(file.tensors)).toString('hex');
-        if (saved.source && saved.source !== digest && !o.allowOtherImportance) throw new Error('the importance scores were computed on other weights than this model\'s');
+        if (saved.source && saved.source !== digest && !o.allowOtherImportance) throw new Error("the importance scores were computed on other weights than this model's");
         scores = saved.scores;
       } else scores = saved;
     } else {
       const task = o.task ?? (architecture && needsModel ? modelSpec(architecture).task : undefined);
       const computed = await computeImportance(strategy!, isWeightOnly(strategy!) ? file : model!, o.data, {
-        ...o.strategy, layers, seed: o.seed, task, architecture, onStep: o.onStep,
+        ...o.strategy,
+        layers,
+        seed: o.seed,
+        task,
+        architecture,
+        onStep: o.onStep,
       });
       scores = computed.scores;
     }
@@ -192,15 +197,28 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
     let r: Awaited<ReturnType<typeof protect>> | undefined;
     try {
       r = await protect(file, {
-        importance: scores, ratio: o.ratio ?? 0.08, layers, tiers: o.tiers ?? key?.tier, fractions: o.fractions, architecture,
-        masterKey: key?.key, modelId: modelIdBytes(o.modelId), onLayer: o.onLayer,
+        importance: scores,
+        ratio: o.ratio ?? 0.08,
+        layers,
+        tiers: o.tiers ?? key?.tier,
+        fractions: o.fractions,
+        architecture,
+        masterKey: key?.key,
+        modelId: modelIdBytes(o.modelId),
+        onLayer: o.onLayer,
         calibrate: o.targets ? { targets: o.targets, model: model!, evaluate: o.evaluate!, onEvaluate: o.onEvaluate } : undefined,
       });
       if (key && key.tier !== r.header.tiers) throw new RangeError(`the master token is of tier ${key.tier}, but the model has ${r.header.tiers} tiers`);
       const tokens = tierTokens(r.masterKey, r.modelId, r.header.tiers);
       const { file: out, header, fractions, layers: summary, calibration } = r;
       return {
-        file: out, header, tokens, fractions, layers: summary, calibration, strategy,
+        file: out,
+        header,
+        tokens,
+        fractions,
+        layers: summary,
+        calibration,
+        strategy,
         write: (path, w) => writeProtected(path, { file: out, header, tokens }, w),
       };
     } finally {
@@ -213,9 +231,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
 }
 
 /** Writes a protected model and its key file (see ProtectedModel.write). */
-export async function writeProtected(
-  path: string, p: Pick<ProtectedModel, 'file' | 'header' | 'tokens'>, options: WriteProtectedOptions = {},
-): Promise<{ model: string; keys: string }> {
+export async function writeProtected(path: string, p: Pick<ProtectedModel, 'file' | 'header' | 'tokens'>, options: WriteProtectedOptions = {}): Promise<{ model: string; keys: string }> {
   const keys = options.keys ?? `${path}.keys`;
   if (!options.force) for (const f of [path, keys]) if (existsSync(f)) throw new Error(`${f} exists (use --force to overwrite)`);
   // Keys first: a published model whose keys failed to write could never be unlocked.

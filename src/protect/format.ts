@@ -50,7 +50,10 @@ export type ProtectErrorCode = 'NOT_PROTECTED' | 'ALREADY_PROTECTED' | 'MALFORME
 
 /** Problems with a protected file itself (key problems are KeyError, from src/crypto). */
 export class ProtectError extends Error {
-  constructor(readonly code: ProtectErrorCode, message: string) {
+  constructor(
+    readonly code: ProtectErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ProtectError';
   }
@@ -113,16 +116,31 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   if (!Array.isArray(h.layers) || h.layers.length === 0) throw malformed('layers must be a non-empty list');
   const layers: ProtectedLayerInfo[] = h.layers.map((l: unknown, i: number) => {
     const o = l as Record<string, unknown>;
-    if (typeof o !== 'object' || o === null || typeof o.name !== 'string' || !isSafetensorsDtype(o.dtype) ||
-      !Array.isArray(o.shape) || o.shape.length !== 4 || !o.shape.every((d) => Number.isInteger(d) && (d as number) > 0)) {
+    if (
+      typeof o !== 'object' ||
+      o === null ||
+      typeof o.name !== 'string' ||
+      !isSafetensorsDtype(o.dtype) ||
+      !Array.isArray(o.shape) ||
+      o.shape.length !== 4 ||
+      !o.shape.every((d) => Number.isInteger(d) && (d as number) > 0)
+    ) {
       throw malformed(`layer ${i} must be { name, dtype, shape: 4 positive integers }`);
     }
     return { name: o.name, dtype: o.dtype, shape: o.shape as number[] };
   });
   if (h.architecture !== undefined && typeof h.architecture !== 'string') throw malformed('architecture must be a string');
   return {
-    format: FORMAT_NAME, version: FORMAT_VERSION, modelId: h.modelId, tiers, keyChecks: h.keyChecks as string[], layers,
-    architecture: h.architecture as string | undefined, weightsDigest: h.weightsDigest, cipher: 'AES-256-GCM', kdf: 'HKDF-SHA-256',
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    modelId: h.modelId,
+    tiers,
+    keyChecks: h.keyChecks as string[],
+    layers,
+    architecture: h.architecture as string | undefined,
+    weightsDigest: h.weightsDigest,
+    cipher: 'AES-256-GCM',
+    kdf: 'HKDF-SHA-256',
   };
 }
 

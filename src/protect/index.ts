@@ -3,8 +3,19 @@
 // the API (api.ts) and what its callers need around it. The parts (selection.ts, decoys.ts,
 // tiers.ts, format.ts, ...) are imported from their files by whoever studies them.
 export {
-  type ModelSource, type ProtectModelOptions, type ProtectedModel, type WriteProtectedOptions, type UnlockModelOptions, type UnlockSummary,
-  type UnlockedModel, type TierToken, protectModel, writeProtected, unlockModel, deriveKeys, isProtected,
+  type ModelSource,
+  type ProtectModelOptions,
+  type ProtectedModel,
+  type WriteProtectedOptions,
+  type UnlockModelOptions,
+  type UnlockSummary,
+  type UnlockedModel,
+  type TierToken,
+  protectModel,
+  writeProtected,
+  unlockModel,
+  deriveKeys,
+  isProtected,
 } from './api.ts';
 export { type ComputeImportanceOptions, type ImportanceStep, type PssSettings, computeImportance, isWeightOnly } from './importance/compute.ts';
 export { type ImportanceMap, type LayerScores, type Strategy, STRATEGIES, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './importance/scores.ts';

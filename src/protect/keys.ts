@@ -19,7 +19,7 @@ export interface KeyFileInfo {
 export function formatKeyFile(info: KeyFileInfo): string {
   const decoded = info.tokens.map((t) => ({ t, tier: decodeKeyToken(t).tier })).sort((a, b) => b.tier - a.tier);
   const lines = [
-    '# nnlock key file: keep it secret. A key of tier m unlocks tiers 1..m; give each user only their tier\'s line.',
+    "# nnlock key file: keep it secret. A key of tier m unlocks tiers 1..m; give each user only their tier's line.",
     `# model ${info.modelId}${info.model ? ` (${info.model})` : ''}, ${info.tiers} tier${info.tiers === 1 ? '' : 's'}`,
     ...decoded.map(({ t, tier }) => `tier ${tier}${tier === info.tiers ? ' (master)' : ''}: ${t}`),
   ];
@@ -38,7 +38,10 @@ export async function readKeyFile(path: string): Promise<DecodedKeyToken> {
 
 /** The token of the highest tier in a key file's text (or a bare token). */
 export function highestToken(text: string): string {
-  const candidates = text.split('\n').filter((l) => !l.trim().startsWith('#')).flatMap((l) => l.match(/nnlock1-\S+/g) ?? []);
+  const candidates = text
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('#'))
+    .flatMap((l) => l.match(/nnlock1-\S+/g) ?? []);
   if (candidates.length === 0) throw new KeyError('MALFORMED_TOKEN', 'malformed key token: no nnlock1-… token found');
   let best = { tier: -1, token: '' };
   for (const c of candidates) {

@@ -79,28 +79,38 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
 export function bytesToFloat64(bytes: Uint8Array, dtype: SafetensorsDtype): Float64Array {
   const copy = copyBytes(bytes); // file views are not aligned for typed arrays
   switch (dtype) {
-    case 'F64': return new Float64Array(copy.buffer, 0, copy.byteLength / 8);
-    case 'F32': return Float64Array.from(new Float32Array(copy.buffer, 0, copy.byteLength / 4));
-    case 'F16': case 'BF16': {
+    case 'F64':
+      return new Float64Array(copy.buffer, 0, copy.byteLength / 8);
+    case 'F32':
+      return Float64Array.from(new Float32Array(copy.buffer, 0, copy.byteLength / 4));
+    case 'F16':
+    case 'BF16': {
       // Half types have no JavaScript array: let libtorch convert.
       const n = copy.byteLength / 2;
-      return noGrad(() => scope(() => {
-        const t = toDtype(fromBytes(copy, [n], toDType(dtype) as DType), 'float64');
-        return new Float64Array(toBytes(t).buffer);
-      }));
+      return noGrad(() =>
+        scope(() => {
+          const t = toDtype(fromBytes(copy, [n], toDType(dtype) as DType), 'float64');
+          return new Float64Array(toBytes(t).buffer);
+        }),
+      );
     }
-    default: throw new Error(`bytesToFloat64: ${dtype} is not a floating dtype`);
+    default:
+      throw new Error(`bytesToFloat64: ${dtype} is not a floating dtype`);
   }
 }
 
 /** float64 values as raw little-endian bytes of a floating dtype (round to nearest). */
 export function float64ToBytes(values: Float64Array, dtype: SafetensorsDtype): Uint8Array {
   switch (dtype) {
-    case 'F64': return new Uint8Array(values.slice().buffer);
-    case 'F32': return new Uint8Array(Float32Array.from(values).buffer);
-    case 'F16': case 'BF16':
+    case 'F64':
+      return new Uint8Array(values.slice().buffer);
+    case 'F32':
+      return new Uint8Array(Float32Array.from(values).buffer);
+    case 'F16':
+    case 'BF16':
       return noGrad(() => scope(() => toBytes(toDtype(tensor(values, [values.length], 'float64'), toDType(dtype) as DType))));
-    default: throw new Error(`float64ToBytes: ${dtype} is not a floating dtype`);
+    default:
+      throw new Error(`float64ToBytes: ${dtype} is not a floating dtype`);
   }
 }
 

@@ -12,8 +12,20 @@ import type { ImportanceMap } from './importance/scores.ts';
 import { type LayerSelection, selectKernels } from './selection.ts';
 import { decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
-import { FORMAT_NAME, FORMAT_VERSION, PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer, encodePayload, encodeSection, isProtectMetadataKey, serializeHeader, tierMetadataKey, weightsDigest } from './format.ts';
-
+import {
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  PROTECT_METADATA_KEY,
+  ProtectError,
+  type ProtectHeader,
+  type SectionLayer,
+  encodePayload,
+  encodeSection,
+  isProtectMetadataKey,
+  serializeHeader,
+  tierMetadataKey,
+  weightsDigest,
+} from './format.ts';
 
 export interface CalibrateOptions {
   /** Targets of tiers 1..M−1 (or 1..M), higher is better; see calibrateFractions. */
@@ -138,7 +150,10 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
     const c = o.calibrate;
     loadWeightsSync(c.model, source, { source: 'the weights to protect' });
     calibration = await calibrateFractions({
-      selections, targets: c.targets, tiers: o.tiers ?? c.targets.length + 1, onEvaluate: c.onEvaluate,
+      selections,
+      targets: c.targets,
+      tiers: o.tiers ?? c.targets.length + 1,
+      onEvaluate: c.onEvaluate,
       metricAt: async (f) => {
         loadFraction(c.model, selections, decoyed, source.tensors, f);
         return c.evaluate(c.model);
@@ -178,14 +193,25 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
     k.fill(0);
   }
   const header: ProtectHeader = {
-    format: FORMAT_NAME, version: FORMAT_VERSION, modelId: Buffer.from(modelId).toString('hex'), tiers, keyChecks,
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    modelId: Buffer.from(modelId).toString('hex'),
+    tiers,
+    keyChecks,
     layers: layers.map((l) => ({ name: l.name, dtype: l.dtype, shape: [...l.shape] })),
-    architecture: o.architecture ?? source.metadata.architecture, weightsDigest: Buffer.from(digest).toString('hex'),
-    cipher: 'AES-256-GCM', kdf: 'HKDF-SHA-256',
+    architecture: o.architecture ?? source.metadata.architecture,
+    weightsDigest: Buffer.from(digest).toString('hex'),
+    cipher: 'AES-256-GCM',
+    kdf: 'HKDF-SHA-256',
   };
   metadata[PROTECT_METADATA_KEY] = serializeHeader(header);
   return {
-    file: { tensors, metadata }, header, masterKey, modelId, fractions, calibration,
+    file: { tensors, metadata },
+    header,
+    masterKey,
+    modelId,
+    fractions,
+    calibration,
     layers: selections.map((s, i) => ({ name: s.layer.name, kernels: s.layer.kernels, selected: s.ranked.length, perTier: counts[i] })),
   };
 }

@@ -23,7 +23,7 @@ export function rankKernels(scores: LayerScores): Int32Array {
   const s = scores.scores;
   for (let i = 0; i < s.length; i++) if (Number.isNaN(s[i])) throw new Error(`importance score ${i} is NaN`);
   const idx = Array.from({ length: s.length }, (_, i) => i);
-  idx.sort((i, j) => (s[j] - s[i]) || (i - j));
+  idx.sort((i, j) => s[j] - s[i] || i - j);
   return Int32Array.from(idx);
 }
 

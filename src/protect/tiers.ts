@@ -51,8 +51,7 @@ export function checkStrictTiers(selections: readonly LayerSelection[], fraction
   for (const [i, f] of fractions.entries()) {
     const n = restoredTotal(selections, f);
     if (n <= prev) {
-      throw new RangeError(`tier ${i + 1} would restore no more kernels than tier ${i} (${n} vs ${prev}): ` +
-        'protect more kernels (a higher ratio), use fewer tiers, or give other fractions');
+      throw new RangeError(`tier ${i + 1} would restore no more kernels than tier ${i} (${n} vs ${prev}): ` + 'protect more kernels (a higher ratio), use fewer tiers, or give other fractions');
     }
     prev = n;
   }

@@ -4,21 +4,36 @@ export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | '
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
 
 /** The typed array a tensor of this dtype reads out to. float16/bfloat16 come out as raw Uint16 bits. */
-export type ArrayFor<D extends DType> =
-  D extends 'float32' ? Float32Array :
-  D extends 'float64' ? Float64Array :
-  D extends 'int64' ? BigInt64Array :
-  D extends 'int32' ? Int32Array :
-  D extends 'int16' ? Int16Array :
-  D extends 'int8' ? Int8Array :
-  D extends 'float16' | 'bfloat16' ? Uint16Array :
-  Uint8Array;
+export type ArrayFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'int64'
+      ? BigInt64Array
+      : D extends 'int32'
+        ? Int32Array
+        : D extends 'int16'
+          ? Int16Array
+          : D extends 'int8'
+            ? Int8Array
+            : D extends 'float16' | 'bfloat16'
+              ? Uint16Array
+              : Uint8Array;
 
 export function isFloating(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
@@ -44,13 +59,23 @@ export function dtypeOfArray(a: TypedArray): DType {
 /** Views raw little-endian bytes as the typed array of a dtype (copying only when misaligned). */
 export function viewBytes(buffer: ArrayBuffer, dtype: DType): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(buffer);
-    case 'float64': return new Float64Array(buffer);
-    case 'int64': return new BigInt64Array(buffer);
-    case 'int32': return new Int32Array(buffer);
-    case 'int16': return new Int16Array(buffer);
-    case 'int8': return new Int8Array(buffer);
-    case 'float16': case 'bfloat16': return new Uint16Array(buffer);
-    case 'uint8': case 'bool': return new Uint8Array(buffer);
+    case 'float32':
+      return new Float32Array(buffer);
+    case 'float64':
+      return new Float64Array(buffer);
+    case 'int64':
+      return new BigInt64Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+    case 'int16':
+      return new Int16Array(buffer);
+    case 'int8':
+      return new Int8Array(buffer);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(buffer);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buffer);
   }
 }

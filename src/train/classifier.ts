@@ -116,7 +116,11 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   const norm = config.normalisation ?? CIFAR10_NORMALISATION;
   const classes = trainData.classes;
   const loader = new DataLoader(trainData, {
-    batchSize: batch, seed, mean: norm.mean, std: norm.std, workers: config.workers,
+    batchSize: batch,
+    seed,
+    mean: norm.mean,
+    std: norm.std,
+    workers: config.workers,
     augment: config.augment === false ? undefined : { crop: { padding: 4 }, hflip: true },
   });
   const testLoader = heldOut && new DataLoader(heldOut, { batchSize: 500, shuffle: false, mean: norm.mean, std: norm.std, workers: config.workers });
@@ -126,20 +130,38 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   try {
     if (config.init) await loadWeights(model, config.init, { source: typeof config.init === 'string' ? config.init : 'the initial weights' });
     config.onStart?.({
-      architecture: spec.name, parameters: model.parameterCount(), trainImages: trainData.length, testImages: heldOut?.length ?? 0,
+      architecture: spec.name,
+      parameters: model.parameterCount(),
+      trainImages: trainData.length,
+      testImages: heldOut?.length ?? 0,
       resuming: !!config.checkpoint && existsSync(config.checkpoint),
     });
     const { history, resumedFrom } = await train({
-      model, optimizer, epochs, schedule: lrSchedule, seed, task: 'classification', data: loader,
+      model,
+      optimizer,
+      epochs,
+      schedule: lrSchedule,
+      seed,
+      task: 'classification',
+      data: loader,
       loss: (out, y) => crossEntropy(out, y),
       evaluate: testLoader && (async (m) => ({ testAccuracy: (await evaluateAccuracy(m, testLoader)).accuracy })),
-      checkpoint: config.checkpoint, logFile: config.log, onStep: config.onStep, onEpoch: config.onEpoch, onResume: config.onResume, stopAfter: config.stopAfter,
+      checkpoint: config.checkpoint,
+      logFile: config.log,
+      onStep: config.onStep,
+      onEpoch: config.onEpoch,
+      onResume: config.onResume,
+      stopAfter: config.stopAfter,
       info: { architecture: spec.name, data: typeof config.data === 'string' ? config.data : 'in memory', seed: String(seed) },
     });
     const testAccuracy = history.at(-1)?.testAccuracy;
     const metadata: Record<string, string> = {
-      architecture: spec.name, ...normalisationMetadata(norm), ...(classes ? classNamesMetadata(classes) : {}),
-      trained_by: 'nnlock', epochs: String(epochs), ...(testAccuracy === undefined ? {} : { test_accuracy: String(testAccuracy) }),
+      architecture: spec.name,
+      ...normalisationMetadata(norm),
+      ...(classes ? classNamesMetadata(classes) : {}),
+      trained_by: 'nnlock',
+      epochs: String(epochs),
+      ...(testAccuracy === undefined ? {} : { test_accuracy: String(testAccuracy) }),
     };
     if (config.out) await saveWeights(model, config.out, metadata);
     return { model, history, resumedFrom, metadata, testAccuracy };

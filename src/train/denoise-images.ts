@@ -77,8 +77,12 @@ export async function denoiseImages(weights: string | SafetensorsFile, input: st
       options.onImage?.(i + 1, files.length, score);
     }
     return {
-      architecture: spec.name, sigma, images: scores,
-      psnr: mean(scores.map((s) => s.psnr)), ssim: mean(scores.map((s) => s.ssim)), psnrNoisy: mean(scores.map((s) => s.psnrNoisy)),
+      architecture: spec.name,
+      sigma,
+      images: scores,
+      psnr: mean(scores.map((s) => s.psnr)),
+      ssim: mean(scores.map((s) => s.ssim)),
+      psnrNoisy: mean(scores.map((s) => s.psnrNoisy)),
     };
   } finally {
     model.dispose();
@@ -95,6 +99,12 @@ async function writeImages(r: DenoiseResult, image: DenoiseImage, [denoisedFile,
   if (!denoisedFile || !noisyFile) return {};
   const { channels, height, width } = image;
   await writePng(denoisedFile, r.output, channels, height, width);
-  await writePng(noisyFile, r.noisy.map((v) => Math.min(1, Math.max(0, v))), channels, height, width);
+  await writePng(
+    noisyFile,
+    r.noisy.map((v) => Math.min(1, Math.max(0, v))),
+    channels,
+    height,
+    width,
+  );
   return { denoisedFile, noisyFile };
 }

@@ -61,23 +61,27 @@ export interface DenoiseResult {
  */
 export function evaluateDenoiser(model: Module, images: DenoiseImage[], sigma: number, seed: number): DenoiseResult[] {
   model.eval();
-  return images.map((img, i) => noGrad(() => scope(() => {
-    const shape = [1, img.channels, img.height, img.width];
-    const cleanF = Float32Array.from(img.data, (v) => v / 255);
-    const noisyF = addGaussianNoise(cleanF, sigma, seed + i);
-    const clean = tensor(cleanF, shape);
-    const noisy = tensor(noisyF, shape);
-    const residual = model.forward(noisy);
-    const out = clamp(sub(noisy, residual), 0, 1);
-    return {
-      name: img.name,
-      psnrNoisy: psnrPerImage(clamp(noisy, 0, 1), clean)[0],
-      psnr: psnrPerImage(out, clean)[0],
-      ssim: ssimPerImage(out, clean)[0],
-      output: out.toTypedArray() as Float32Array,
-      noisy: noisyF,
-    };
-  })));
+  return images.map((img, i) =>
+    noGrad(() =>
+      scope(() => {
+        const shape = [1, img.channels, img.height, img.width];
+        const cleanF = Float32Array.from(img.data, (v) => v / 255);
+        const noisyF = addGaussianNoise(cleanF, sigma, seed + i);
+        const clean = tensor(cleanF, shape);
+        const noisy = tensor(noisyF, shape);
+        const residual = model.forward(noisy);
+        const out = clamp(sub(noisy, residual), 0, 1);
+        return {
+          name: img.name,
+          psnrNoisy: psnrPerImage(clamp(noisy, 0, 1), clean)[0],
+          psnr: psnrPerImage(out, clean)[0],
+          ssim: ssimPerImage(out, clean)[0],
+          output: out.toTypedArray() as Float32Array,
+          noisy: noisyF,
+        };
+      }),
+    ),
+  );
 }
 
 export function mean(values: number[]): number {

@@ -10,7 +10,6 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { correctCount, psnrOfMse } from './metrics.ts';
 
-
 export interface TrainOptions {
   model: Module;
   optimizer: Optimizer;
@@ -111,7 +110,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const record: Record<string, number> = {
-      epoch: epoch + 1, lr: o.optimizer.lr, trainLoss: lossSum / Math.max(seen, 1), seconds, imagesPerSecond: seen / seconds,
+      epoch: epoch + 1,
+      lr: o.optimizer.lr,
+      trainLoss: lossSum / Math.max(seen, 1),
+      seconds,
+      imagesPerSecond: seen / seconds,
     };
     if (o.task === 'classification') record.trainAccuracy = correct / Math.max(seen, 1);
     else record.trainPsnr = psnrOfMse(lossSum / Math.max(seen, 1));

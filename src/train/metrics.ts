@@ -14,10 +14,12 @@ export function correctCount(logits: Tensor, labels: Tensor): number {
 
 /** PSNR in dB of each image of a batch [N, C, H, W] against the reference, for a peak of 1. */
 export function psnrPerImage(output: Tensor, reference: Tensor): number[] {
-  return noGrad(() => scope(() => {
-    const err = mean(square(sub(output, reference)), [1, 2, 3]);
-    return err.toArray().map((mse) => (mse === 0 ? Infinity : -10 * Math.log10(mse)));
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const err = mean(square(sub(output, reference)), [1, 2, 3]);
+      return err.toArray().map((mse) => (mse === 0 ? Infinity : -10 * Math.log10(mse)));
+    }),
+  );
 }
 
 /** Mean PSNR of a batch computed from the batch MSE (for progress lines during training). */
@@ -38,28 +40,29 @@ function gaussianWindow(channels: number, size = 11, sigma = 1.5): Tensor {
  * valid window positions and channels (no padding, as MATLAB's 'valid' filtering).
  */
 export function ssimPerImage(output: Tensor, reference: Tensor): number[] {
-  return noGrad(() => scope(() => {
-    const channels = output.shape[1];
-    const w = gaussianWindow(channels);
-    const f = (x: Tensor) => conv2d(x, w, null, { groups: channels });
-    const c1 = 0.01 ** 2;
-    const c2 = 0.03 ** 2;
-    const muX = f(output);
-    const muY = f(reference);
-    const muX2 = square(muX);
-    const muY2 = square(muY);
-    const muXY = mul(muX, muY);
-    const sX = sub(f(square(output)), muX2);
-    const sY = sub(f(square(reference)), muY2);
-    const sXY = sub(f(mul(output, reference)), muXY);
-    const num = mul(add(mul(muXY, 2), c1), add(mul(sXY, 2), c2));
-    const den = mul(add(add(muX2, muY2), c1), add(add(sX, sY), c2));
-    return mean(div(num, den), [1, 2, 3]).toArray();
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const channels = output.shape[1];
+      const w = gaussianWindow(channels);
+      const f = (x: Tensor) => conv2d(x, w, null, { groups: channels });
+      const c1 = 0.01 ** 2;
+      const c2 = 0.03 ** 2;
+      const muX = f(output);
+      const muY = f(reference);
+      const muX2 = square(muX);
+      const muY2 = square(muY);
+      const muXY = mul(muX, muY);
+      const sX = sub(f(square(output)), muX2);
+      const sY = sub(f(square(reference)), muY2);
+      const sXY = sub(f(mul(output, reference)), muXY);
+      const num = mul(add(mul(muXY, 2), c1), add(mul(sXY, 2), c2));
+      const den = mul(add(add(muX2, muY2), c1), add(add(sX, sY), c2));
+      return mean(div(num, den), [1, 2, 3]).toArray();
+    }),
+  );
 }
 
 /** Mean squared error as a number. */
 export function mse(output: Tensor, reference: Tensor): number {
   return noGrad(() => scope(() => mseLoss(output, reference).item()));
 }
-

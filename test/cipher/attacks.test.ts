@@ -28,14 +28,16 @@ const KINDS: CipherKind[] = ['uniform', 'orthogonal', 'hill256'];
  */
 function independentBlocks(kind: CipherKind, k: number, channels: number): Tensor {
   const n = k * k;
-  const rows = kind === 'hill256'
-    ? deriveKey(new Uint8Array(32).fill(99), { kind: 'hill256', k, channels }).matrices
-    : deriveKey(new Uint8Array(32).fill(99), { kind: 'orthogonal', k, channels }).matrices; // independent rows
+  const rows =
+    kind === 'hill256' ? deriveKey(new Uint8Array(32).fill(99), { kind: 'hill256', k, channels }).matrices : deriveKey(new Uint8Array(32).fill(99), { kind: 'orthogonal', k, channels }).matrices; // independent rows
   const data = new Float32Array(channels * k * k * n);
   // image [c, r, col] with col = p·k + b for block p, pixel (r, b): value rows[c][p][r·k + b]
-  for (let c = 0; c < channels; c++) for (let p = 0; p < n; p++) for (let r = 0; r < k; r++) for (let b = 0; b < k; b++) {
-    data[(c * k + r) * (k * n) + p * k + b] = rows[c][p * n + r * k + b];
-  }
+  for (let c = 0; c < channels; c++)
+    for (let p = 0; p < n; p++)
+      for (let r = 0; r < k; r++)
+        for (let b = 0; b < k; b++) {
+          data[(c * k + r) * (k * n) + p * k + b] = rows[c][p * n + r * k + b];
+        }
   const t = tensor(data, [1, channels, k, k * n]);
   if (kind !== 'hill256') return t;
   const bytes = toDtype(t, 'uint8');

@@ -76,7 +76,10 @@ test('encrypt and decrypt a CIFAR-10 file (exact for hill256, byte-identical aft
   r = await run('cipher', 'decrypt', '-K', p('h.json'), p('enc.safetensors'), '-o', p('x.bin'));
   assert.equal(r.code, 1);
   assert.match(r.err, /encrypted with a orthogonal key, not with this hill256 key|holds floats/);
-  fs.writeFileSync(p('bad.json'), fs.readFileSync(p('o.json'), 'utf8').replace(/"secret": "(.)/, (_m, c: string) => `"secret": "${c === 'a' ? 'b' : 'a'}`));
+  fs.writeFileSync(
+    p('bad.json'),
+    fs.readFileSync(p('o.json'), 'utf8').replace(/"secret": "(.)/, (_m, c: string) => `"secret": "${c === 'a' ? 'b' : 'a'}`),
+  );
   r = await run('cipher', 'encrypt', '-K', p('bad.json'), p('plain.bin'), '-o', p('x.safetensors'));
   assert.equal(r.code, 1);
   assert.match(r.err, /corrupt key file .*bad\.json: fingerprint mismatch/);
@@ -92,8 +95,25 @@ test('encrypt and decrypt a CIFAR-10 file (exact for hill256, byte-identical aft
 });
 
 test('known-plaintext attack from files recovers a working key without the key', async () => {
-  const r = await run('cipher', 'attack', 'known-plaintext', '--plain', p('plain.bin'), '--cipher', p('enc.safetensors'), '--kind', 'orthogonal',
-    '-k', '4', '--images', '1', '--true-key', p('o.json'), '--out-key', p('rec.json'));
+  const r = await run(
+    'cipher',
+    'attack',
+    'known-plaintext',
+    '--plain',
+    p('plain.bin'),
+    '--cipher',
+    p('enc.safetensors'),
+    '--kind',
+    'orthogonal',
+    '-k',
+    '4',
+    '--images',
+    '1',
+    '--true-key',
+    p('o.json'),
+    '--out-key',
+    p('rec.json'),
+  );
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /`nnlock cipher attack known-plaintext` is now `nnlock attack known-plaintext`/);
   assert.match(r.err, /`-k` of .* is now `--block`/);
@@ -126,8 +146,31 @@ test('attack statistical runs from files (JSON, grid) and refuses hill256 (er tr
 });
 
 test('er train (two rounds), eval, show and attack learned on a tiny backbone', async () => {
-  let r = await run('er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), '-a', 'vgg11-bn-w0.125', '--rounds', '2', '--epochs', '1',
-    '--batch', '16', '--workers', '0', '--init', 'identity', '-o', p('er.safetensors'), '--quiet');
+  let r = await run(
+    'er',
+    'train',
+    '-K',
+    p('o.json'),
+    '-d',
+    p('plain.bin'),
+    '-t',
+    p('plain.bin'),
+    '-a',
+    'vgg11-bn-w0.125',
+    '--rounds',
+    '2',
+    '--epochs',
+    '1',
+    '--batch',
+    '16',
+    '--workers',
+    '0',
+    '--init',
+    'identity',
+    '-o',
+    p('er.safetensors'),
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /round 2: train accuracy [\d.]+, test accuracy [\d.]+/);
   r = await run('er', 'eval', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--json');
@@ -168,8 +211,17 @@ test('info reports the engine (with --json); demo without the fixtures says wher
 });
 
 test('--help is there for every command', async () => {
-  for (const cmd of [['cipher', 'keygen'], ['cipher', 'encrypt'], ['cipher', 'decrypt'], ['attack', 'assess'], ['attack', 'known-plaintext'], ['attack', 'statistical'],
-    ['attack', 'learned'], ['info'], ['demo']]) {
+  for (const cmd of [
+    ['cipher', 'keygen'],
+    ['cipher', 'encrypt'],
+    ['cipher', 'decrypt'],
+    ['attack', 'assess'],
+    ['attack', 'known-plaintext'],
+    ['attack', 'statistical'],
+    ['attack', 'learned'],
+    ['info'],
+    ['demo'],
+  ]) {
     const r = await run(...cmd, '--help');
     assert.equal(r.code, 0, cmd.join(' '));
     assert.match(r.out, new RegExp(`Usage: nnlock ${cmd.join(' ')}`), cmd.join(' '));

@@ -17,8 +17,15 @@ import { DataLoader } from '../../src/data/loader.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
 import {
-  decryptDatasetFiles, decryptImageFile, decryptPixels, encryptCifarFiles, encryptImageFile, encryptPixels, encryptedSource,
-  readEncryptedDataset, readImagesTensor,
+  decryptDatasetFiles,
+  decryptImageFile,
+  decryptPixels,
+  encryptCifarFiles,
+  encryptImageFile,
+  encryptPixels,
+  encryptedSource,
+  readEncryptedDataset,
+  readImagesTensor,
 } from '../../src/cipher/data.ts';
 import * as nnlockCipher from '../../src/cipher/index.ts';
 import { rand } from '../../src/ops/creation.ts';
@@ -180,11 +187,18 @@ test('encryptFiles / decryptFiles: several images into a folder, nothing overwri
     const seen: string[] = [];
     const r = await encryptFiles(inputs, path.join(dir, 'enc'), key, { onFile: (f) => seen.push(f.input) });
     assert.equal(r.mode, 'images');
-    assert.deepEqual(r.files.map((f) => path.basename(f.output)), ['a.png', 'b.png']);
+    assert.deepEqual(
+      r.files.map((f) => path.basename(f.output)),
+      ['a.png', 'b.png'],
+    );
     assert.deepEqual(seen, inputs);
     await assert.rejects(() => encryptFiles(inputs, path.join(dir, 'enc'), key), /a\.png exists; pass --force/);
     await encryptFiles(inputs, path.join(dir, 'enc'), key, { force: true });
-    const d = await decryptFiles(r.files.map((f) => f.output), path.join(dir, 'dec'), key);
+    const d = await decryptFiles(
+      r.files.map((f) => f.output),
+      path.join(dir, 'dec'),
+      key,
+    );
     assert.equal(d.count, 2);
     assert.deepEqual((await readImage(d.files[0].output, { channels: 3 })).data, px);
     await assert.rejects(() => encryptFiles([inputs[0], path.join(dir, 'x.bin')], path.join(dir, 'm'), key), /x\.bin: no such file/);

@@ -35,8 +35,10 @@ function referenceEncrypt(x: number[], shape: number[], key: CipherKey): number[
       const m = key.matrices[c];
       for (let p = 0; p < gh * gw; p++) {
         const src = perm ? perm[p] : p; // ciphertext position p holds plaintext block src
-        const sr = Math.floor(src / gw), sc = src % gw;
-        const dr = Math.floor(p / gw), dc = p % gw;
+        const sr = Math.floor(src / gw),
+          sc = src % gw;
+        const dr = Math.floor(p / gw),
+          dc = p % gw;
         const block: number[] = [];
         for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) block.push(x[((i * ch + c) * h + sr * k + a) * w + sc * k + b]);
         for (let j = 0; j < kk; j++) {
@@ -103,7 +105,10 @@ test('the conv and bmm formulations agree (bit for bit for hill256), with and wi
 
 test('hill256: exact round trips on random bytes; ciphertext is uint8 0..255 (k = 4 and 8, with and without shuffle)', () => {
   manualSeed(2);
-  for (const [k, size] of [[4, 32], [8, 64]] as const) {
+  for (const [k, size] of [
+    [4, 32],
+    [8, 64],
+  ] as const) {
     for (const shuffle of [false, true]) {
       const cipher = new BlockCipher(deriveKey(secret, { kind: 'hill256', k, channels: 3, shuffle }));
       try {
@@ -131,7 +136,10 @@ test('hill256: exact round trips on random bytes; ciphertext is uint8 0..255 (k 
 test('uniform and orthogonal: round trips within 1e-5 relative error (float32), ~1e-13 (float64)', () => {
   manualSeed(3);
   for (const kind of ['uniform', 'orthogonal'] as const) {
-    for (const [k, size] of [[4, 32], [8, 64]] as const) {
+    for (const [k, size] of [
+      [4, 32],
+      [8, 64],
+    ] as const) {
       for (const shuffle of [false, true]) {
         const cipher = new BlockCipher(deriveKey(secret, { kind, k, channels: 3, shuffle }));
         try {
@@ -154,7 +162,7 @@ test('uniform and orthogonal: round trips within 1e-5 relative error (float32), 
   }
 });
 
-test('orthogonal keys preserve each block\'s norm; shuffling moves blocks but keeps the multiset', () => {
+test("orthogonal keys preserve each block's norm; shuffling moves blocks but keeps the multiset", () => {
   manualSeed(4);
   const plain = deriveKey(secret, { kind: 'orthogonal', k: 4, channels: 1 });
   const shuffled = deriveKey(secret, { kind: 'orthogonal', k: 4, channels: 1, shuffle: true });
@@ -167,11 +175,12 @@ test('orthogonal keys preserve each block\'s norm; shuffling moves blocks but ke
     const sortRows = (t: Tensor) => {
       const v = t.toArray();
       const blocks: string[] = [];
-      for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) {
-        const blk: number[] = [];
-        for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) blk.push(Math.round(v[(r * 4 + i) * 16 + c * 4 + j] * 1e4));
-        blocks.push(blk.join(','));
-      }
+      for (let r = 0; r < 4; r++)
+        for (let c = 0; c < 4; c++) {
+          const blk: number[] = [];
+          for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) blk.push(Math.round(v[(r * 4 + i) * 16 + c * 4 + j] * 1e4));
+          blocks.push(blk.join(','));
+        }
       return blocks.sort();
     };
     assert.deepEqual(sortRows(a), sortRows(b), 'same encrypted blocks, other places');
@@ -230,7 +239,10 @@ test('errors: image size not a multiple of k, wrong channels, wrong dtype, wrong
     assert.throws(() => encryptTensor(rand([1, 1, 32, 32]), u), /the key has 3 channel matrices but the image has 1 channels/);
     assert.throws(() => encryptTensor(rand([3, 32, 32]), u), /expected images \[N, C, H, W\]/);
     assert.throws(() => encryptTensor(toDtype(randint(0, 256, [1, 3, 8, 8]), 'uint8'), u), /works on float32 or float64 images, got uint8 \(convert bytes/);
-    assert.throws(() => encryptTensor(rand([1, 3, 8, 8]), h), (e: Error) => e instanceof CipherKeyError && /byte values 0\.\.255.*not whole numbers/.test(e.message));
+    assert.throws(
+      () => encryptTensor(rand([1, 3, 8, 8]), h),
+      (e: Error) => e instanceof CipherKeyError && /byte values 0\.\.255.*not whole numbers/.test(e.message),
+    );
     assert.throws(() => encryptTensor(mul(rand([1, 3, 8, 8]), 300), h), /values span/);
     assert.throws(() => decryptTensor(rand([1, 3, 9, 12]), h), /image size 9×12 is not a multiple/);
   });

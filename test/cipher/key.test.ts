@@ -5,13 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  CipherKeyError, DEFAULT_MAX_CONDITION, blockPermutation, deriveKey, invertPermutation, keyFromMatrices, keyId, parseSecretHex,
-} from '../../src/cipher/key.ts';
+import { CipherKeyError, DEFAULT_MAX_CONDITION, blockPermutation, deriveKey, invertPermutation, keyFromMatrices, keyId, parseSecretHex } from '../../src/cipher/key.ts';
 import { loadKey, parseKey, saveKey, serializeKey } from '../../src/cipher/key-file.ts';
-import {
-  conditionNumber, identity, inverse, inverseMod256Matrix, matmul, matmulMod256, maxAbsDiff, orthogonalityError, singularValues, solveMod256,
-} from '../../src/linalg/matrix.ts';
+import { conditionNumber, identity, inverse, inverseMod256Matrix, matmul, matmulMod256, maxAbsDiff, orthogonalityError, singularValues, solveMod256 } from '../../src/linalg/matrix.ts';
 import { tensor } from '../../src/tensor/index.ts';
 import { linalgSvdvals } from '../../src/ops/linalg.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -138,8 +134,14 @@ test('block permutation: deterministic per key and grid, a true permutation, abs
   const key = deriveKey(secretA, { kind: 'uniform', k: 4, shuffle: true });
   const p = blockPermutation(key, 8, 8)!;
   assert.deepEqual(p, blockPermutation(deriveKey(secretA, { kind: 'uniform', k: 4, shuffle: true }), 8, 8));
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 64 }, (_, i) => i));
-  assert.notDeepEqual(Array.from(p), Array.from({ length: 64 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 64 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    Array.from(p),
+    Array.from({ length: 64 }, (_, i) => i),
+  );
   const inv = invertPermutation(p);
   for (let i = 0; i < 64; i++) assert.equal(p[inv[i]], i);
   assert.notDeepEqual(Array.from(blockPermutation(deriveKey(secretB, { kind: 'uniform', k: 4, shuffle: true }), 8, 8)!), Array.from(p));
@@ -195,12 +197,15 @@ test('corrupt key files give clear errors', async () => {
     [JSON.stringify({ ...JSON.parse(goodM), matrices: 'x' }), /must be an array of number arrays/],
   ];
   for (const [text, re] of cases) {
-    assert.throws(() => parseKey(text, 'x.json'), (e: Error) => {
-      assert.ok(e instanceof CipherKeyError, `CipherKeyError for ${text.slice(0, 60)}`);
-      assert.match(e.message, re);
-      assert.ok(!e.message.includes(j.secret), 'the secret never appears in an error');
-      return true;
-    });
+    assert.throws(
+      () => parseKey(text, 'x.json'),
+      (e: Error) => {
+        assert.ok(e instanceof CipherKeyError, `CipherKeyError for ${text.slice(0, 60)}`);
+        assert.match(e.message, re);
+        assert.ok(!e.message.includes(j.secret), 'the secret never appears in an error');
+        return true;
+      },
+    );
   }
   assert.equal(parseKey(good).fingerprint, key.fingerprint);
   await assert.rejects(loadKey('/nonexistent/key.json'), /key file \/nonexistent\/key\.json: no such file/);

@@ -28,15 +28,17 @@ const checkLeaks = trackLeaks();
 
 /** n images [n, 3, 32, 32] of smoothed noise around 0.5 (anisotropic 5×5 kernel, per-image brightness; rarely clipped). */
 function smoothImages(n: number): Tensor {
-  return noGrad(() => scope(() => {
-    const kernel = new Float32Array(25);
-    for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) kernel[i * 5 + j] = Math.exp(-((i - 2) ** 2) / 3 - ((j - 2) ** 2) / 1.2 - 0.3 * (i - 2) * (j - 2));
-    const w = tensor(Array.from({ length: 3 }, () => Array.from(kernel)).flat(), [3, 1, 5, 5]);
-    const noise = randn([n, 3, 36, 36]);
-    const field = conv2d(noise, w, null, { groups: 3 }); // [n, 3, 32, 32]
-    const brightness = mul(randn([n, 1, 1, 1]), 0.1);
-    return clamp(add(add(mul(field, 0.04), brightness), 0.5), 0, 1);
-  }));
+  return noGrad(() =>
+    scope(() => {
+      const kernel = new Float32Array(25);
+      for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) kernel[i * 5 + j] = Math.exp(-((i - 2) ** 2) / 3 - (j - 2) ** 2 / 1.2 - 0.3 * (i - 2) * (j - 2));
+      const w = tensor(Array.from({ length: 3 }, () => Array.from(kernel)).flat(), [3, 1, 5, 5]);
+      const noise = randn([n, 3, 36, 36]);
+      const field = conv2d(noise, w, null, { groups: 3 }); // [n, 3, 32, 32]
+      const brightness = mul(randn([n, 1, 1, 1]), 0.1);
+      return clamp(add(add(mul(field, 0.04), brightness), 0.5), 0, 1);
+    }),
+  );
 }
 
 const source = (images: Tensor, batch = 100) => tensorSource(images, batch);
@@ -50,8 +52,7 @@ test('blockPairStatistics: per-channel mean, covariance and neighbour cross-cova
     assert.equal(s.channels, 2);
     const px = images.toTypedArray() as Float32Array;
     // Channel 1, direct: blocks (gh, gw) ∈ {0,1}², entry p = i·4 + j.
-    const block = (img: number, c: number, bh: number, bw: number) =>
-      Array.from({ length: 16 }, (_, p) => px[((img * 2 + c) * 8 + bh * 4 + Math.floor(p / 4)) * 8 + bw * 4 + (p % 4)]);
+    const block = (img: number, c: number, bh: number, bw: number) => Array.from({ length: 16 }, (_, p) => px[((img * 2 + c) * 8 + bh * 4 + Math.floor(p / 4)) * 8 + bw * 4 + (p % 4)]);
     const all: number[][] = [];
     const pairs: [number[], number[]][] = [];
     for (let img = 0; img < 6; img++) {
@@ -62,7 +63,11 @@ test('blockPairStatistics: per-channel mean, covariance and neighbour cross-cova
     }
     const mu = Array.from({ length: 16 }, (_, p) => all.reduce((a, b) => a + b[p], 0) / all.length);
     for (let p = 0; p < 16; p++) assert.ok(Math.abs(mu[p] - s.mean[1][p]) < 1e-12);
-    for (const [i, j] of [[0, 0], [2, 9], [15, 3]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [2, 9],
+      [15, 3],
+    ]) {
       const cov = all.reduce((a, b) => a + (b[i] - mu[i]) * (b[j] - mu[j]), 0) / all.length;
       assert.ok(Math.abs(cov - s.covariance[1][i * 16 + j]) < 1e-12, 'covariance');
       const cross = pairs.reduce((a, [l, r]) => a + l[i] * r[j], 0) / pairs.length - mu[i] * mu[j];
@@ -86,15 +91,17 @@ test('ciphertext-only recovery: the statistics of other images of the same kind 
       const r = recoverFromStatistics(await blockPairStatistics(source(encrypted), { k: 4 }), await blockPairStatistics(source(prior), { k: 4 }));
       const { matrix, offset } = recoveryAsWindowAffine(r);
       net.setWindowAffine(matrix, offset);
-      noGrad(() => scope(() => {
-        const test = narrow(plain, 0, 0, 200);
-        const decrypted = net.forward(cipher.encrypt(test));
-        const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-        const recovered = mean(psnrPerImage(clamp(decrypted, 0, 1), test));
-        const baseline = mean(psnrPerImage(clamp(cipher.encrypt(test), 0, 1), test));
-        assert.ok(recovered > 30, `${kind}: recovered images at ${recovered.toFixed(1)} dB PSNR (ciphertext itself: ${baseline.toFixed(1)} dB)`);
-        if (process.env.NNLOCK_VERBOSE) console.log(kind, 'recovered PSNR', recovered, 'ciphertext PSNR', baseline);
-      }));
+      noGrad(() =>
+        scope(() => {
+          const test = narrow(plain, 0, 0, 200);
+          const decrypted = net.forward(cipher.encrypt(test));
+          const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+          const recovered = mean(psnrPerImage(clamp(decrypted, 0, 1), test));
+          const baseline = mean(psnrPerImage(clamp(cipher.encrypt(test), 0, 1), test));
+          assert.ok(recovered > 30, `${kind}: recovered images at ${recovered.toFixed(1)} dB PSNR (ciphertext itself: ${baseline.toFixed(1)} dB)`);
+          if (process.env.NNLOCK_VERBOSE) console.log(kind, 'recovered PSNR', recovered, 'ciphertext PSNR', baseline);
+        }),
+      );
     } finally {
       encrypted.dispose();
       net.dispose();
@@ -124,7 +131,7 @@ test('recoverFromStatistics refuses mismatched statistics', async () => {
   }
 });
 
-test('statisticalAttack: the workflow recovers, scores and draws; decryptWithRecovery is the adaptation network\'s decryption', async () => {
+test("statisticalAttack: the workflow recovers, scores and draws; decryptWithRecovery is the adaptation network's decryption", async () => {
   manualSeed(14);
   const prior = smoothImages(2000);
   const plain = smoothImages(2000);
@@ -143,11 +150,13 @@ test('statisticalAttack: the workflow recovers, scores and draws; decryptWithRec
     assert.ok(fs.statSync(grid).size > 100);
     const net = decryptorFromRecovery(recovery);
     try {
-      noGrad(() => scope(() => {
-        const y = narrow(encrypted, 0, 0, 20);
-        const diff = max(abs(sub(decryptWithRecovery(recovery, y), net.forward(y)))).item();
-        assert.ok(diff < 1e-4, `the two decryptions differ by ${diff}`);
-      }));
+      noGrad(() =>
+        scope(() => {
+          const y = narrow(encrypted, 0, 0, 20);
+          const diff = max(abs(sub(decryptWithRecovery(recovery, y), net.forward(y)))).item();
+          assert.ok(diff < 1e-4, `the two decryptions differ by ${diff}`);
+        }),
+      );
     } finally {
       net.dispose();
     }

@@ -44,7 +44,13 @@ before(async () => {
   dncnn.dispose();
   mkdirSync(p('images'));
   for (const [i, name] of ['a.png', 'b.png'].entries()) {
-    await writePng(p(`images/${name}`), Uint8Array.from({ length: 24 * 24 }, (_, j) => (j * (i + 3)) % 256), 1, 24, 24);
+    await writePng(
+      p(`images/${name}`),
+      Uint8Array.from({ length: 24 * 24 }, (_, j) => (j * (i + 3)) % 256),
+      1,
+      24,
+      24,
+    );
   }
 });
 
@@ -130,7 +136,10 @@ test('model denoise scores every image and writes its PNGs; the 0.1 --images for
   let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den'), '--json', '--quiet']);
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(r.out);
-  assert.deepEqual(result.images.map((i: { name: string }) => i.name), ['a.png', 'b.png']);
+  assert.deepEqual(
+    result.images.map((i: { name: string }) => i.name),
+    ['a.png', 'b.png'],
+  );
   assert.equal(result.sigma, 25);
   assert.ok(result.psnrNoisy > 15 && result.psnrNoisy < 25, String(result.psnrNoisy));
   for (const f of ['a-denoised.png', 'a-noisy.png', 'b-denoised.png', 'b-noisy.png']) assert.ok(existsSync(p(`den/${f}`)), f);

@@ -9,9 +9,7 @@ const KEY = new Uint8Array(32).map((_, i) => i);
 test('ChaCha20 known answer: RFC 8439 section 2.3.2 block (counter 1)', () => {
   // Source: RFC 8439, "ChaCha20 and Poly1305 for IETF Protocols", 2.3.2.
   const nonce = hex('000000090000004a00000000');
-  const want =
-    '10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e' +
-    'd2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e';
+  const want = '10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e' + 'd2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e';
   assert.equal(toHex(chacha20Keystream(KEY, 1, nonce, 64)), want);
   // Streaming from counter 0 reaches the same block at byte 64.
   assert.equal(toHex(chacha20Keystream(KEY, 0, nonce, 128).subarray(64)), want);
@@ -19,9 +17,7 @@ test('ChaCha20 known answer: RFC 8439 section 2.3.2 block (counter 1)', () => {
 
 test('ChaCha20 known answer: RFC 8439 appendix A.1 test vector #1 (counter 0)', () => {
   // Source: RFC 8439, A.1, Test Vector #1: all-zero key and nonce, block counter 0.
-  const want =
-    '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7' +
-    'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586';
+  const want = '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7' + 'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586';
   assert.equal(toHex(chacha20Keystream(new Uint8Array(32), 0, new Uint8Array(12), 64)), want);
 });
 
@@ -130,7 +126,10 @@ test('shuffle is a deterministic permutation; permutation(n) too', () => {
   const s2 = new KeyedStream(KEY, 'shuffle').shuffle(arr.slice());
   assert.deepEqual(s1, s2);
   assert.notDeepEqual(s1, arr);
-  assert.deepEqual(s1.slice().sort((a, b) => a - b), arr);
+  assert.deepEqual(
+    s1.slice().sort((a, b) => a - b),
+    arr,
+  );
   const inPlace = arr.slice();
   assert.equal(new KeyedStream(KEY, 'shuffle').shuffle(inPlace), inPlace);
   assert.deepEqual(new KeyedStream(KEY, 'shuffle').shuffle([]), []);

@@ -87,10 +87,16 @@ test('tierKey(top, M, m) equals M-m applications of deriveLowerKey', () => {
 
 test('tierKey rejects going up and bad tiers', () => {
   const top = fixedKey();
-  assert.throws(() => tierKey(top, 1, 2, MODEL), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW');
+  assert.throws(
+    () => tierKey(top, 1, 2, MODEL),
+    (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW',
+  );
   assert.throws(() => tierKey(top, 1, -1, MODEL), RangeError);
   assert.throws(() => tierKey(top, 1.5, 0, MODEL), RangeError);
-  assert.throws(() => tierKey(top.subarray(0, 16), 1, 0, MODEL), (e: unknown) => e instanceof KeyError && e.code === 'INVALID_KEY');
+  assert.throws(
+    () => tierKey(top.subarray(0, 16), 1, 0, MODEL),
+    (e: unknown) => e instanceof KeyError && e.code === 'INVALID_KEY',
+  );
   assert.throws(() => deriveLowerKey(top, new Uint8Array(0)), TypeError);
 });
 

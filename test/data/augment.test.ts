@@ -10,9 +10,11 @@ const at = (a: ArrayLike<number>, h: number, w: number, c: number, y: number, x:
 
 test('hflip mirrors each row of each channel', () => {
   const f = hflip(img, shape);
-  for (let c = 0; c < 2; c++) for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) {
-    assert.equal(at(f, 3, 4, c, y, x), at(img, 3, 4, c, y, 3 - x));
-  }
+  for (let c = 0; c < 2; c++)
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 4; x++) {
+        assert.equal(at(f, 3, 4, c, y, x), at(img, 3, 4, c, y, 3 - x));
+      }
   assert.deepEqual(hflip(f, shape), img);
   assert.ok(hflip(new Float32Array(img), shape) instanceof Float32Array);
 });

@@ -10,7 +10,11 @@ import { labelCounts } from '../../src/data/dataset.ts';
 let dir: string;
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-cifar10-'));
-  for (const [name, n] of [['data_batch_10.bin', 2], ['data_batch_2.bin', 3], ['test_batch.bin', 4]] as const) {
+  for (const [name, n] of [
+    ['data_batch_10.bin', 2],
+    ['data_batch_2.bin', 3],
+    ['test_batch.bin', 4],
+  ] as const) {
     const labels = Array.from({ length: n }, (_, i) => (i + n) % 10);
     await writeCifar10(path.join(dir, name), new Uint8Array(n * 3072).fill(n), labels);
   }
@@ -18,7 +22,10 @@ before(async () => {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('cifar10Files finds a split in numeric order; loadCifar10 gives a 3×32×32 dataset with class names', async () => {
-  assert.deepEqual(cifar10Files(dir, 'train').map((f) => path.basename(f)), ['data_batch_2.bin', 'data_batch_10.bin']);
+  assert.deepEqual(
+    cifar10Files(dir, 'train').map((f) => path.basename(f)),
+    ['data_batch_2.bin', 'data_batch_10.bin'],
+  );
   const train = await loadCifar10(cifar10Files(dir, 'train'));
   assert.equal(train.length, 5);
   assert.deepEqual(train.shape, [3, 32, 32]);

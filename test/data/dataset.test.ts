@@ -23,7 +23,10 @@ test('subset picks items in order, nests, and resolves to the base storage witho
   assert.equal(s.get(0).label, 0);
   assert.deepEqual(s.classes, ds.classes);
   const ss = subset(s, [1, 1, 0]);
-  assert.deepEqual([0, 1, 2].map((i) => ss.get(i).label), [1, 1, 0]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => ss.get(i).label),
+    [1, 1, 0],
+  );
   const { data, index } = storageOf(ss);
   assert.equal(data, ds);
   assert.deepEqual([...index!], [1, 1, 3]);
@@ -40,6 +43,9 @@ test('labelCounts and materialise of any Dataset', () => {
   };
   const m = materialise(custom);
   assert.ok(m.images instanceof Float32Array);
-  assert.deepEqual([...m.get(2).image].map((v) => +v.toFixed(3)), [0.2, 0.8]);
+  assert.deepEqual(
+    [...m.get(2).image].map((v) => +v.toFixed(3)),
+    [0.2, 0.8],
+  );
   assert.equal(storageOf(custom).data.length, 3);
 });

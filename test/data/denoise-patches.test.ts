@@ -82,7 +82,13 @@ test('noisy = clean + σ/255 noise, seeded; clean in [0, 1]; worker path identic
   const loader = denoiseLoader(ds, { batchSize: 16, sigma: 25, seed: 3, workers: 0 });
   const batches = [];
   for await (const b of loader.epoch(0)) batches.push(read(b));
-  assert.deepEqual(batches.map((b) => b.shape), [[16, 1, 20, 20], [13, 1, 20, 20]]);
+  assert.deepEqual(
+    batches.map((b) => b.shape),
+    [
+      [16, 1, 20, 20],
+      [13, 1, 20, 20],
+    ],
+  );
   const diffs = batches.flatMap((b) => b.noisy.map((v, i) => v - b.clean[i]));
   const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
   const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / diffs.length);

@@ -15,7 +15,9 @@ before(async () => {
   for (const cls of ['dog', 'cat', 'bird']) fs.mkdirSync(path.join(dir, 'ok', cls), { recursive: true });
   await writePng(path.join(dir, 'ok', 'cat', 'b.png'), solid(20, 3, 6, 8), 3, 6, 8);
   await writePng(path.join(dir, 'ok', 'cat', 'a.png'), solid(10, 1, 6, 8), 1, 6, 8);
-  await sharp(Buffer.from(solid(200, 3, 6, 8)), { raw: { width: 8, height: 6, channels: 3 } }).jpeg().toFile(path.join(dir, 'ok', 'dog', 'x.JPG'));
+  await sharp(Buffer.from(solid(200, 3, 6, 8)), { raw: { width: 8, height: 6, channels: 3 } })
+    .jpeg()
+    .toFile(path.join(dir, 'ok', 'dog', 'x.JPG'));
   await writePng(path.join(dir, 'ok', 'bird', 'z.png'), solid(90, 1, 3, 4), 1, 3, 4); // smaller
   fs.writeFileSync(path.join(dir, 'ok', 'dog', 'readme.txt'), 'ignored');
 });
@@ -24,7 +26,10 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 test('class index = sorted subfolder name; files in name order; resized to the size asked', async () => {
   const ds = await loadImageFolder(path.join(dir, 'ok'), { channels: 3, size: 4 });
   assert.deepEqual(ds.classes, ['bird', 'cat', 'dog']);
-  assert.deepEqual(ds.files.map((f) => path.relative(path.join(dir, 'ok'), f)), ['bird/z.png', 'cat/a.png', 'cat/b.png', 'dog/x.JPG']);
+  assert.deepEqual(
+    ds.files.map((f) => path.relative(path.join(dir, 'ok'), f)),
+    ['bird/z.png', 'cat/a.png', 'cat/b.png', 'dog/x.JPG'],
+  );
   assert.deepEqual([...ds.labels], [0, 1, 1, 2]);
   assert.deepEqual(ds.shape, [3, 4, 4]);
   assert.equal(ds.get(1).image[40], 10, 'grayscale file read as RGB');

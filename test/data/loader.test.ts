@@ -44,7 +44,15 @@ test('batches: shapes, dtypes, length, drop-last', async () => {
   const loader = new DataLoader(ds, { batchSize: 16, workers: 0 });
   assert.equal(loader.batchCount, 4);
   const batches = await collect(loader, 0);
-  assert.deepEqual(batches.map((b) => b.x.shape), [[16, 3, 4, 4], [16, 3, 4, 4], [16, 3, 4, 4], [2, 3, 4, 4]]);
+  assert.deepEqual(
+    batches.map((b) => b.x.shape),
+    [
+      [16, 3, 4, 4],
+      [16, 3, 4, 4],
+      [16, 3, 4, 4],
+      [2, 3, 4, 4],
+    ],
+  );
   assert.equal(batches[0].x.dtype, 'float32');
   assert.equal(batches[0].y.dtype, 'int64');
   assert.deepEqual(batches[3].y.shape, [2]);
@@ -66,7 +74,10 @@ test('same seed → same batches; another epoch or seed → another order; an ep
   assert.deepEqual(await collect(new DataLoader(ds, opts), 2), e2, 'epoch 2 without running 0 and 1');
   assert.deepEqual(await collect(new DataLoader(ds, opts), 2, 3), e2.slice(3), 'resume mid-epoch');
   assert.notDeepEqual([...new DataLoader(ds, { ...opts, seed: 6 }).order(0)], [...a.order(0)]);
-  assert.deepEqual([...new DataLoader(ds, { ...opts, shuffle: false }).order(4)], Array.from({ length: N }, (_, i) => i));
+  assert.deepEqual(
+    [...new DataLoader(ds, { ...opts, shuffle: false }).order(4)],
+    Array.from({ length: N }, (_, i) => i),
+  );
 });
 
 test('normalisation: bytes / 255, then (x − mean) / std per channel; float datasets are not divided by 255', async () => {
@@ -88,7 +99,10 @@ test('normalisation: bytes / 255, then (x − mean) / std per channel; float dat
 });
 
 test('the worker path gives exactly the in-thread batches (augmented, normalised, on a subset)', async () => {
-  const part = subset(ds, Array.from({ length: 37 }, (_, i) => (i * 3) % N));
+  const part = subset(
+    ds,
+    Array.from({ length: 37 }, (_, i) => (i * 3) % N),
+  );
   const opts: LoaderOptions = { batchSize: 5, seed: 9, mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.4], augment: { crop: { padding: 2 }, hflip: true } };
   const inThread = await collect(new DataLoader(part, { ...opts, workers: 0 }), 3);
   assert.deepEqual(await collect(new DataLoader(part, { ...opts, workers: 1 }), 3), inThread);
@@ -121,7 +135,9 @@ test('a process that stops iterating early (break, or just never asks again) exi
   const loaderUrl = new URL('../../src/data/loader.ts', import.meta.url).href;
   const datasetUrl = new URL('../../src/data/dataset.ts', import.meta.url).href;
   const script = path.join(dir, 'early.mts');
-  fs.writeFileSync(script, `
+  fs.writeFileSync(
+    script,
+    `
     import { DataLoader } from ${JSON.stringify(loaderUrl)};
     import { InMemoryDataset } from ${JSON.stringify(datasetUrl)};
     const ds = new InMemoryDataset(new Uint8Array(100 * 12), new Uint8Array(100), [3, 2, 2]);
@@ -132,7 +148,8 @@ test('a process that stops iterating early (break, or just never asks again) exi
     const first = await it.next();
     first.value.x.dispose(); first.value.y.dispose();
     console.log('done');
-  `);
+  `,
+  );
   try {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: root, timeout: 30000 });
     assert.match(stdout, /done/);

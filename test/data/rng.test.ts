@@ -7,7 +7,14 @@ const draw = (r: Rng, n: number) => Array.from({ length: n }, () => r.nextU32())
 test('same seed parts → same stream; any differing part → a different stream', () => {
   assert.deepEqual(draw(new Rng(42, 1, 3), 8), draw(new Rng(42, 1, 3), 8));
   const base = draw(new Rng(42, 1, 3), 8);
-  for (const parts of [[43, 1, 3], [42, 2, 3], [42, 1, 4], [42, 1], [42, 1, 3, 0], [42 + 2 ** 32, 1, 3]]) {
+  for (const parts of [
+    [43, 1, 3],
+    [42, 2, 3],
+    [42, 1, 4],
+    [42, 1],
+    [42, 1, 3, 0],
+    [42 + 2 ** 32, 1, 3],
+  ]) {
     assert.notDeepEqual(draw(new Rng(...parts), 8), base, `parts ${parts}`);
   }
 });
@@ -40,7 +47,10 @@ test('normal() has mean ≈ 0 and variance ≈ 1', () => {
 
 test('permutation is a permutation, and seeded', () => {
   const p = new Rng(5).permutation(1000);
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(new Rng(5).permutation(1000), p);
   assert.notDeepEqual(new Rng(6).permutation(1000), p);
 });

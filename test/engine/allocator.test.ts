@@ -15,7 +15,7 @@ test('by default the policy keeps large blocks on the heap', () => {
   assert.ok(MMAP_THRESHOLD >= 32 * 1024 * 1024 && TRIM_THRESHOLD >= MMAP_THRESHOLD);
 });
 
-test('the policy steps aside for NNLOCK_MALLOC=system and for the user\'s own malloc settings', () => {
+test("the policy steps aside for NNLOCK_MALLOC=system and for the user's own malloc settings", () => {
   assert.deepEqual(allocatorPolicy({ NNLOCK_MALLOC: 'system' }), { apply: false, reason: 'NNLOCK_MALLOC=system' });
   assert.deepEqual(allocatorPolicy({ NNLOCK_MALLOC: ' System ' }).apply, false);
   const own = allocatorPolicy({ MALLOC_TRIM_THRESHOLD_: '1', MALLOC_ARENA_MAX_: '2' });
@@ -32,10 +32,18 @@ test('a misspelt NNLOCK_MALLOC is an error, not a silent default', () => {
 
 test('applyAllocatorPolicy passes the thresholds to the setter and reports what it did', () => {
   const calls: [number, number][] = [];
-  const state = applyAllocatorPolicy((m, t) => { calls.push([m, t]); return true; }, {});
+  const state = applyAllocatorPolicy((m, t) => {
+    calls.push([m, t]);
+    return true;
+  }, {});
   assert.deepEqual(calls, [[MMAP_THRESHOLD, TRIM_THRESHOLD]]);
   assert.equal(state.applied, true);
-  const off = applyAllocatorPolicy(() => { throw new Error('must not be called'); }, { NNLOCK_MALLOC: 'system' });
+  const off = applyAllocatorPolicy(
+    () => {
+      throw new Error('must not be called');
+    },
+    { NNLOCK_MALLOC: 'system' },
+  );
   assert.equal(off.applied, false);
   // A C library other than glibc: the setter says false, and so does the state.
   assert.equal(applyAllocatorPolicy(() => false, {}).applied, false);
@@ -57,9 +65,11 @@ test('importing nnlock applies nothing; init() applies the policy the environmen
 
 test('the CLI reports the policy, and a bad NNLOCK_MALLOC is one clear line and exit code 1, no stack trace', () => {
   const bin = fileURLToPath(new URL('../../bin/nnlock.js', import.meta.url));
-  const run = (env: Record<string, string>) => spawnSync(process.execPath, [bin, 'info', '--steps', '1', '--batch', '2'], {
-    env: { ...process.env, ...env }, encoding: 'utf8',
-  });
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [bin, 'info', '--steps', '1', '--batch', '2'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
   const good = run({});
   assert.equal(good.status, 0, good.stderr);
   assert.match(good.stdout, /malloc: nnlock's policy \(mmap threshold 256 MiB, trim threshold 512 MiB\)/);

@@ -101,9 +101,13 @@ test('noGrad() disables recording and restores the mode, also when fn throws', (
     assert.equal(isGradEnabled(), true);
     assert.equal(mulS(x, 2).requiresGrad, true, 'recording is back after noGrad');
 
-    assert.throws(() => noGrad(() => {
-      throw new Error('inside noGrad');
-    }), /inside noGrad/);
+    assert.throws(
+      () =>
+        noGrad(() => {
+          throw new Error('inside noGrad');
+        }),
+      /inside noGrad/,
+    );
     assert.equal(isGradEnabled(), true, 'restored after a throw');
 
     assert.throws(() => noGrad(() => callTensor(op('aten::mm'), [x, x])), /aten::mm/);
@@ -160,12 +164,15 @@ test('an in-place op on a leaf that requires grad throws a clear error', () => {
       [op('aten::mul_', 'Scalar'), [x, 2]],
       [op('aten::relu_'), [x]],
     ] as const) {
-      assert.throws(() => callTensor(o, args), (e: unknown) => {
-        assert.ok(e instanceof Error);
-        assert.ok(e.message.startsWith(`${o.name}.`) || e.message.startsWith(`${o.name}:`), e.message);
-        assert.match(e.message, /a leaf Variable that requires grad is being used in an in-place operation/);
-        return true;
-      });
+      assert.throws(
+        () => callTensor(o, args),
+        (e: unknown) => {
+          assert.ok(e instanceof Error);
+          assert.ok(e.message.startsWith(`${o.name}.`) || e.message.startsWith(`${o.name}:`), e.message);
+          assert.match(e.message, /a leaf Variable that requires grad is being used in an in-place operation/);
+          return true;
+        },
+      );
     }
     assert.deepEqual(x.toArray(), [1, 2, 3], 'the refused op changed nothing');
   });

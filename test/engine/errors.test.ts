@@ -41,7 +41,6 @@ function expectError(fn: () => unknown, who: string, ...patterns: (string | RegE
   }
 }
 
-
 test('unknown op names and overloads', () => {
   expectError(() => op('aten::no_such_op').handle, 'aten::no_such_op', 'no such op');
   expectError(() => op('aten::add', 'NoSuchOverload').handle, 'aten::add.NoSuchOverload', 'no such op');
@@ -104,7 +103,7 @@ test("dtype errors carry libtorch's message", () => {
     expectError(() => mm(f, i), 'aten::mm', 'expected scalar type Float but found Int');
     expectError(() => callTensor(op('aten::add_', 'Tensor'), [i, tensor([1.5])]), 'aten::add_.Tensor', "result type Float can't be cast to the desired output type Int");
     expectError(() => callTensor(op('aten::mean'), [i]), 'aten::mean', 'could not infer output dtype');
-    expectError(() => callTensor(op('aten::bitwise_and', 'Tensor'), [f, f]), 'aten::bitwise_and.Tensor', 'not implemented for \'Float\'');
+    expectError(() => callTensor(op('aten::bitwise_and', 'Tensor'), [f, f]), 'aten::bitwise_and.Tensor', "not implemented for 'Float'");
   });
 });
 
@@ -121,7 +120,13 @@ test('use after dispose: as an op argument and for metadata and data', () => {
   expectError(() => d.dtype, 'dtype', 'tensor used after dispose()');
   expectError(() => d.device, 'device', 'tensor used after dispose()');
   expectError(() => d.requiresGrad, 'requiresGrad', 'tensor used after dispose()');
-  expectError(() => { d.requiresGrad = true; }, 'setRequiresGrad', 'tensor used after dispose()');
+  expectError(
+    () => {
+      d.requiresGrad = true;
+    },
+    'setRequiresGrad',
+    'tensor used after dispose()',
+  );
   expectError(() => d.item(), 'item', 'tensor used after dispose()');
   expectError(() => d.grad, 'grad', 'tensor used after dispose()');
   expectError(() => d.setGrad(null), 'setGrad', 'tensor used after dispose()');
@@ -170,8 +175,8 @@ test('autograd misuse: backward of a non-scalar without a gradient, requiresGrad
     const y = callTensor(op('aten::mul', 'Scalar'), [x, 2]);
     expectError(() => y.backward(), 'backward', 'grad can be implicitly created only for scalar outputs');
     expectError(() => y.backward(tensor([1, 1])), 'backward', 'invalid gradient at index 0', 'got [2] but expected shape compatible with [3]');
-    expectError(() => tensor(new Int32Array([1, 2])).requiresGrad = true, 'setRequiresGrad', 'Only Tensors of floating point and complex dtype can require gradients');
-    expectError(() => tensor(new BigInt64Array([1n])).requiresGrad = true, 'setRequiresGrad', 'floating point');
+    expectError(() => (tensor(new Int32Array([1, 2])).requiresGrad = true), 'setRequiresGrad', 'Only Tensors of floating point and complex dtype can require gradients');
+    expectError(() => (tensor(new BigInt64Array([1n])).requiresGrad = true), 'setRequiresGrad', 'floating point');
     // x * x saves its inputs for backward; the first backward frees them.
     const s = callTensor(op('aten::sum'), [callTensor(op('aten::mul', 'Tensor'), [x, x])]);
     s.backward();
@@ -220,8 +225,24 @@ const secondPositions: Record<string, (good: NativeHandle, bad: unknown) => unkn
   setGrad: (g, b) => [g, b],
 };
 // Entry points that take no handle, and how to pass them garbage.
-const otherEntryPoints = ['fromBytes', 'liveTensors', 'opHandle', 'call', 'opSchema', 'setGradEnabled', 'isGradEnabled', 'manualSeed',
-  'setNumThreads', 'getNumThreads', 'cudaIsAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'libtorchVersion', 'parallelInfo', 'setMallocThresholds'];
+const otherEntryPoints = [
+  'fromBytes',
+  'liveTensors',
+  'opHandle',
+  'call',
+  'opSchema',
+  'setGradEnabled',
+  'isGradEnabled',
+  'manualSeed',
+  'setNumThreads',
+  'getNumThreads',
+  'cudaIsAvailable',
+  'cudaDeviceCount',
+  'cudaSynchronize',
+  'libtorchVersion',
+  'parallelInfo',
+  'setMallocThresholds',
+];
 
 test('the test knows every native entry point', () => {
   const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints]);
@@ -290,21 +311,19 @@ test('objects that look like handles are rejected, not trusted', () => {
   });
 });
 
-test('setNumThreads and opSchema name themselves on garbage input',
-  () => {
-    expectError(() => native.setNumThreads({} as number), 'setNumThreads');
-    expectError(() => native.opSchema({} as number), 'opSchema');
-  });
+test('setNumThreads and opSchema name themselves on garbage input', () => {
+  expectError(() => native.setNumThreads({} as number), 'setNumThreads');
+  expectError(() => native.opSchema({} as number), 'opSchema');
+});
 
-test('setGrad rejects a gradient of the wrong shape or dtype when it is set',
-  () => {
-    scope(() => {
-      const x = tensor([1, 2, 3]);
-      x.requiresGrad = true;
-      expectError(() => x.setGrad(tensor([1, 2])), 'setGrad');
-      expectError(() => x.setGrad(tensor(new Int32Array([1, 2, 3]))), 'setGrad');
-    });
+test('setGrad rejects a gradient of the wrong shape or dtype when it is set', () => {
+  scope(() => {
+    const x = tensor([1, 2, 3]);
+    x.requiresGrad = true;
+    expectError(() => x.setGrad(tensor([1, 2])), 'setGrad');
+    expectError(() => x.setGrad(tensor(new Int32Array([1, 2, 3]))), 'setGrad');
   });
+});
 
 test('a gradient of the wrong shape set through setGrad fails at backward, with an Error', () => {
   scope(() => {
@@ -329,7 +348,13 @@ test('the process is still fine: ops compute correctly and nothing leaked', () =
     assert.deepEqual(p.shape, [2, 2]);
     assert.deepEqual(p.toArray(), [4, 5, 10, 11]);
     const parts = call(op('aten::max', 'dim'), [a, 1, false]) as Tensor[];
-    assert.deepEqual(parts.map((t) => t.toArray()), [[3, 6], [2, 2]]);
+    assert.deepEqual(
+      parts.map((t) => t.toArray()),
+      [
+        [3, 6],
+        [2, 2],
+      ],
+    );
     return callTensor(op('aten::sum'), [a]).item();
   });
   assert.equal(r, 21);

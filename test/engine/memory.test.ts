@@ -17,7 +17,6 @@ const mulOp = op('aten::mul', 'Tensor');
 const add = (a: Tensor, b: Tensor): Tensor => callTensor(addOp, [a, b]);
 const mul = (a: Tensor, b: Tensor): Tensor => callTensor(mulOp, [a, b]);
 
-
 test('liveTensors() counts creation and dispose, and dispose is idempotent', () => {
   const start = liveTensors();
   const a = tensor([1, 2, 3]);
@@ -79,7 +78,10 @@ test('returned tensors inside arrays, plain objects and Maps survive', () => {
   });
   assert.equal(liveTensors(), start + 4);
   const all = [out.list[0] as Tensor, (out.list[1] as Tensor[])[0], out.nested.c, out.map.get('d') as Tensor];
-  assert.deepEqual(all.map((t) => t.item()), [1, 2, 3, 4]);
+  assert.deepEqual(
+    all.map((t) => t.item()),
+    [1, 2, 3, 4],
+  );
   for (const t of all) t.dispose();
   assert.equal(liveTensors(), start);
 });
@@ -112,7 +114,10 @@ test('keep() takes a tensor out of every scope; the caller disposes it', () => {
   assert.equal(liveTensors(), start + 3);
   assert.equal(kept?.owner, null);
   assert.equal(kept?.item(), 7);
-  assert.deepEqual(keptPair.map((t) => t.item()), [8, 9]);
+  assert.deepEqual(
+    keptPair.map((t) => t.item()),
+    [8, 9],
+  );
   kept?.dispose();
   for (const t of keptPair) t.dispose();
   assert.equal(liveTensors(), start);
@@ -131,17 +136,25 @@ test('a tensor disposed by hand inside a scope is not disposed twice', () => {
 
 test('a throw inside scope() still frees everything', () => {
   const start = liveTensors();
-  assert.throws(() => scope(() => {
-    tensor([1, 2, 3]);
-    add(tensor([1]), tensor([2]));
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      scope(() => {
+        tensor([1, 2, 3]);
+        add(tensor([1]), tensor([2]));
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(liveTensors(), start);
   // An engine error inside a scope: same.
-  assert.throws(() => scope(() => {
-    const a = tensor([1, 2, 3]);
-    return callTensor(op('aten::mm'), [a, a]);
-  }), /aten::mm/);
+  assert.throws(
+    () =>
+      scope(() => {
+        const a = tensor([1, 2, 3]);
+        return callTensor(op('aten::mm'), [a, a]);
+      }),
+    /aten::mm/,
+  );
   assert.equal(liveTensors(), start);
 });
 
@@ -163,24 +176,28 @@ test('scope() with an async function frees after the promise settles; the result
 
 test('an async scope that rejects frees everything', async () => {
   const start = liveTensors();
-  await assert.rejects(scope(async () => {
-    tensor([1]);
-    await sleep(1);
-    tensor([2]);
-    throw new Error('async boom');
-  }), /async boom/);
+  await assert.rejects(
+    scope(async () => {
+      tensor([1]);
+      await sleep(1);
+      tensor([2]);
+      throw new Error('async boom');
+    }),
+    /async boom/,
+  );
   assert.equal(liveTensors(), start);
 });
 
 test('concurrent async scopes keep their own tensors', async () => {
   const start = liveTensors();
-  const run = (v: number, ms: number): Promise<Tensor> => scope(async () => {
-    const own = tensor([v]);
-    await sleep(ms);
-    const r = add(own, own);
-    await sleep(ms);
-    return r;
-  });
+  const run = (v: number, ms: number): Promise<Tensor> =>
+    scope(async () => {
+      const own = tensor([v]);
+      await sleep(ms);
+      const r = add(own, own);
+      await sleep(ms);
+      return r;
+    });
   const [a, b] = await Promise.all([run(1, 5), run(2, 1)]);
   assert.equal(a.item(), 2);
   assert.equal(b.item(), 4);
@@ -264,7 +281,7 @@ test('100,000 steps of small ops in a loop that never yields: resident memory st
   assert.ok(growthMb < 50, `resident memory grew by ${growthMb.toFixed(1)} MB over 100,000 steps without yielding`);
 });
 
-test('views do not count their base\'s memory again: making and freeing many views of a large tensor triggers no garbage collection', async () => {
+test("views do not count their base's memory again: making and freeing many views of a large tensor triggers no garbage collection", async () => {
   // The addon reports each tensor's storage to V8 as external memory (a hint for collecting
   // tensors never disposed). Counting views again made V8 collect every few ops, and its concurrent
   // marking took a core from libtorch (see handle.cc). V8 does not expose the counter itself, so
@@ -272,7 +289,9 @@ test('views do not count their base\'s memory again: making and freeing many vie
   // collects dozens of times; with views free, nothing here needs a collection.
   const base = zeros([8, 1024, 1024]); // 32 MiB of float32
   const gcs: string[] = [];
-  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push(e.name); });
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push(e.name);
+  });
   observer.observe({ entryTypes: ['gc'] });
   try {
     for (let i = 0; i < 500; i++) {

@@ -2,10 +2,7 @@
 // tensor() round trips for every typed array, including scalars and empty tensors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  tensor, scope, manualSeed, setNumThreads, getNumThreads, cuda, libtorchVersion, toBytes, fromBytes,
-  type DType, type TypedArray,
-} from '../../src/tensor/index.ts';
+import { tensor, scope, manualSeed, setNumThreads, getNumThreads, cuda, libtorchVersion, toBytes, fromBytes, type DType, type TypedArray } from '../../src/tensor/index.ts';
 import { native } from '../../src/native/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -88,7 +85,12 @@ test('libtorchVersion() reads as major.minor, 1.13 or later', () => {
   assert.ok(major > 1 || (major === 1 && minor >= 13), `libtorch ${v} is older than 1.13`);
 });
 
-interface Case { name: string; data: TypedArray; dtype?: DType; expect: DType }
+interface Case {
+  name: string;
+  data: TypedArray;
+  dtype?: DType;
+  expect: DType;
+}
 
 function cases(n: number, seed: number): Case[] {
   const f = (i: number): number => ((i * 37 + seed) % 23) - 11.25;
@@ -177,12 +179,11 @@ test('number arrays and scalars: float32 unless told otherwise', () => {
   });
 });
 
-test("tensor(Uint8Array, shape, 'bool') stores only 0 and 1",
-  () => {
-    scope(() => {
-      const b = tensor(new Uint8Array([0, 1, 2, 255]), [4], 'bool');
-      assert.deepEqual(b.toArray(), [0, 1, 1, 1]);
-    });
+test("tensor(Uint8Array, shape, 'bool') stores only 0 and 1", () => {
+  scope(() => {
+    const b = tensor(new Uint8Array([0, 1, 2, 255]), [4], 'bool');
+    assert.deepEqual(b.toArray(), [0, 1, 1, 1]);
   });
+});
 
 test('leaks no tensors', checkLeaks);

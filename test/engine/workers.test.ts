@@ -16,11 +16,21 @@ import { trackLeaks } from '../helpers/leaks.ts';
 const checkLeaks = trackLeaks(); // before any tensor exists
 const baseline = liveTensors();
 
-
-interface Loaded { type: 'loaded'; baseline: number; live: number }
+interface Loaded {
+  type: 'loaded';
+  baseline: number;
+  live: number;
+}
 interface Done {
-  type: 'done'; output: Float32Array; stable: boolean; start: number; end: number; passes: number; passesWithAll: number;
-  liveDuring: number; liveAfter: number;
+  type: 'done';
+  output: Float32Array;
+  stable: boolean;
+  start: number;
+  end: number;
+  passes: number;
+  passesWithAll: number;
+  liveDuring: number;
+  liveAfter: number;
 }
 
 /** A worker running a TypeScript file through tsx. */

@@ -40,21 +40,25 @@ test('aligned adaptation network represents the exact inverse of the cipher (wei
       const net = new AdaptationNetwork({ k, variant: 'aligned' });
       try {
         net.setBlockInverse(key.inverses);
-        noGrad(() => scope(() => {
-          const x = rand([4, 3, 32, 32]);
-          const out = net.forward(cipher.encrypt(x));
-          const e = relError(out, x);
-          assert.ok(e <= 1e-5, `${kind} k=${k}: adaptation output = plaintext (relative error ${e})`);
-        }));
+        noGrad(() =>
+          scope(() => {
+            const x = rand([4, 3, 32, 32]);
+            const out = net.forward(cipher.encrypt(x));
+            const e = relError(out, x);
+            assert.ok(e <= 1e-5, `${kind} k=${k}: adaptation output = plaintext (relative error ${e})`);
+          }),
+        );
         // With the backbone's normalisation folded in: output = (plaintext − mean) / std.
         const mean = [0.485, 0.456, 0.406];
         const std = [0.229, 0.224, 0.225];
         net.setBlockInverse(key.inverses, { mean, std });
-        noGrad(() => scope(() => {
-          const x = rand([2, 3, 32, 32]);
-          const want = div(sub(x, tensor(mean, [1, 3, 1, 1])), tensor(std, [1, 3, 1, 1]));
-          assert.ok(relError(net.forward(cipher.encrypt(x)), want) <= 1e-5);
-        }));
+        noGrad(() =>
+          scope(() => {
+            const x = rand([2, 3, 32, 32]);
+            const want = div(sub(x, tensor(mean, [1, 3, 1, 1])), tensor(std, [1, 3, 1, 1]));
+            assert.ok(relError(net.forward(cipher.encrypt(x)), want) <= 1e-5);
+          }),
+        );
       } finally {
         net.dispose();
         cipher.dispose();
@@ -68,16 +72,18 @@ test('identity init: the aligned network is the identity; the padded one a one-p
   const aligned = new AdaptationNetwork({ k: 4, init: 'identity' });
   const padded = new AdaptationNetwork({ k: 4, variant: 'padded', init: 'identity' });
   try {
-    noGrad(() => scope(() => {
-      const x = rand([2, 3, 16, 16]);
-      assert.equal(max(abs(sub(aligned.forward(x), x))).item(), 0);
-      const y = padded.forward(x);
-      // out[.., i, j] = x[.., i−1, j−1] inside, 0 on the first row and column.
-      const inner = narrow(narrow(y, 2, 1, 15), 3, 1, 15);
-      const shifted = narrow(narrow(x, 2, 0, 15), 3, 0, 15);
-      assert.equal(max(abs(sub(inner, shifted))).item(), 0);
-      assert.equal(max(abs(narrow(y, 2, 0, 1))).item(), 0);
-    }));
+    noGrad(() =>
+      scope(() => {
+        const x = rand([2, 3, 16, 16]);
+        assert.equal(max(abs(sub(aligned.forward(x), x))).item(), 0);
+        const y = padded.forward(x);
+        // out[.., i, j] = x[.., i−1, j−1] inside, 0 on the first row and column.
+        const inner = narrow(narrow(y, 2, 1, 15), 3, 1, 15);
+        const shifted = narrow(narrow(x, 2, 0, 15), 3, 0, 15);
+        assert.equal(max(abs(sub(inner, shifted))).item(), 0);
+        assert.equal(max(abs(narrow(y, 2, 0, 1))).item(), 0);
+      }),
+    );
   } finally {
     aligned.dispose();
     padded.dispose();
@@ -91,38 +97,42 @@ test('padded adaptation network cannot be exact: an output block never sees part
   const cipher = new BlockCipher(key);
   const net = new AdaptationNetwork({ k, variant: 'padded' }); // random weights: any weights behave the same
   try {
-    noGrad(() => scope(() => {
-      // 1. Structure: changing ciphertext pixel (k−1, k−1) of block (0, 0) changes the plaintext of
-      //    block (0, 0) but not the network's output there, whatever the weights.
-      const x = rand([1, 3, 16, 16]);
-      const y = cipher.encrypt(x);
-      const bump = tensor(Array.from({ length: 3 * 16 * 16 }, (_, i) => (i % 256 === (k - 1) * 16 + (k - 1) ? 1 : 0)), [1, 3, 16, 16]);
-      const y2 = add(y, bump);
-      const blk = (t: Tensor) => narrow(narrow(t, 2, 0, k), 3, 0, k);
-      assert.equal(max(abs(sub(blk(net.forward(y2)), blk(net.forward(y))))).item(), 0, 'the output block ignores that pixel');
-      assert.ok(max(abs(sub(blk(cipher.decrypt(y2)), blk(x)))).item() > 1e-3, 'the plaintext block depends on it');
+    noGrad(() =>
+      scope(() => {
+        // 1. Structure: changing ciphertext pixel (k−1, k−1) of block (0, 0) changes the plaintext of
+        //    block (0, 0) but not the network's output there, whatever the weights.
+        const x = rand([1, 3, 16, 16]);
+        const y = cipher.encrypt(x);
+        const bump = tensor(
+          Array.from({ length: 3 * 16 * 16 }, (_, i) => (i % 256 === (k - 1) * 16 + (k - 1) ? 1 : 0)),
+          [1, 3, 16, 16],
+        );
+        const y2 = add(y, bump);
+        const blk = (t: Tensor) => narrow(narrow(t, 2, 0, k), 3, 0, k);
+        assert.equal(max(abs(sub(blk(net.forward(y2)), blk(net.forward(y))))).item(), 0, 'the output block ignores that pixel');
+        assert.ok(max(abs(sub(blk(cipher.decrypt(y2)), blk(x)))).item() > 1e-3, 'the plaintext block depends on it');
 
-      // 2. The best the padded network can do, over ALL its weights: each output block is an affine
-      //    function of its window (C·k² inputs), so fit the plaintext block from the window by least
-      //    squares over many images. The aligned window fits exactly; the padded one cannot.
-      const n = 600;
-      const xs = rand([n, 3, 3 * k, 3 * k]);
-      const ys = cipher.encrypt(xs);
-      const windowAt = (t: Tensor, r0: number, c0: number) =>
-        reshape(narrow(narrow(t, 2, r0, k), 3, c0, k), [n, 3 * k * k]);
-      const target = windowAt(xs, k, k); // plaintext block (1, 1), all channels
-      const fit = (features: Tensor) => {
-        const design = toDtype(cat([features, tensor(new Float32Array(n).fill(1), [n, 1])], 1), 'float64');
-        const t64 = toDtype(target, 'float64');
-        const { solution } = linalgLstsq(design, t64, { driver: 'gelsd' });
-        return norm(sub(matmul(design, solution), t64)).item() / norm(t64).item();
-      };
-      const alignedResidual = fit(windowAt(ys, k, k));
-      const paddedResidual = fit(windowAt(ys, k - 1, k - 1));
-      assert.ok(alignedResidual < 1e-5, `aligned window: exact (${alignedResidual})`);
-      if (process.env.NNLOCK_VERBOSE) console.log('padded residual', paddedResidual, 'aligned', alignedResidual);
-      assert.ok(paddedResidual > 0.1, `padded window: best relative error ${paddedResidual.toFixed(3)} > 0.1`);
-    }));
+        // 2. The best the padded network can do, over ALL its weights: each output block is an affine
+        //    function of its window (C·k² inputs), so fit the plaintext block from the window by least
+        //    squares over many images. The aligned window fits exactly; the padded one cannot.
+        const n = 600;
+        const xs = rand([n, 3, 3 * k, 3 * k]);
+        const ys = cipher.encrypt(xs);
+        const windowAt = (t: Tensor, r0: number, c0: number) => reshape(narrow(narrow(t, 2, r0, k), 3, c0, k), [n, 3 * k * k]);
+        const target = windowAt(xs, k, k); // plaintext block (1, 1), all channels
+        const fit = (features: Tensor) => {
+          const design = toDtype(cat([features, tensor(new Float32Array(n).fill(1), [n, 1])], 1), 'float64');
+          const t64 = toDtype(target, 'float64');
+          const { solution } = linalgLstsq(design, t64, { driver: 'gelsd' });
+          return norm(sub(matmul(design, solution), t64)).item() / norm(t64).item();
+        };
+        const alignedResidual = fit(windowAt(ys, k, k));
+        const paddedResidual = fit(windowAt(ys, k - 1, k - 1));
+        assert.ok(alignedResidual < 1e-5, `aligned window: exact (${alignedResidual})`);
+        if (process.env.NNLOCK_VERBOSE) console.log('padded residual', paddedResidual, 'aligned', alignedResidual);
+        assert.ok(paddedResidual > 0.1, `padded window: best relative error ${paddedResidual.toFixed(3)} > 0.1`);
+      }),
+    );
   } finally {
     net.dispose();
     cipher.dispose();
@@ -180,13 +190,15 @@ test('training moves the adaptation network; replaceBackbone keeps it and swaps 
     const x = rand([8, 3, 16, 16]);
     const y = randint(0, 10, [8]);
     for (let i = 0; i < 3; i++) {
-      losses.push(scope(() => {
-        opt.zeroGrad();
-        const l = crossEntropy(model.forward(x), y);
-        l.backward();
-        opt.step();
-        return l.item();
-      }));
+      losses.push(
+        scope(() => {
+          opt.zeroGrad();
+          const l = crossEntropy(model.forward(x), y);
+          l.backward();
+          opt.step();
+          return l.item();
+        }),
+      );
     }
     x.dispose();
     y.dispose();

@@ -63,8 +63,7 @@ test('er train --init statistical needs a prior, and reads one', async () => {
 });
 
 test('er train (two rounds, old -t alias), eval with --decryption, show', async () => {
-  let r = await runCli(['er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), ...tiny, '--rounds', '2',
-    '--init', 'identity', '-o', p('er.safetensors'), '--quiet']);
+  let r = await runCli(['er', 'train', '-K', p('o.json'), '-d', p('plain.bin'), '-t', p('plain.bin'), ...tiny, '--rounds', '2', '--init', 'identity', '-o', p('er.safetensors'), '--quiet']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /`-t` of `nnlock er train` is now `--test`/);
   assert.match(r.out, /round 2: train accuracy [\d.]+, test accuracy [\d.]+/);
@@ -108,8 +107,23 @@ test('er refuses a model trained for another key, and inits that cannot be exact
 
 test('er train on an encrypted dataset as stored, and the plaintext baseline', async () => {
   await encryptCifarFiles([p('plain.bin')], p('enc.safetensors'), deriveKey(new Uint8Array(32).fill(3), { kind: 'orthogonal', k: 4 }));
-  let r = await runCli(['er', 'train', '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--encrypted-test', p('enc.safetensors'), ...tiny,
-    '--init', 'identity', '-o', p('enc-er.safetensors'), '--json', '--quiet']);
+  let r = await runCli([
+    'er',
+    'train',
+    '-K',
+    p('o.json'),
+    '--encrypted-data',
+    p('enc.safetensors'),
+    '--encrypted-test',
+    p('enc.safetensors'),
+    ...tiny,
+    '--init',
+    'identity',
+    '-o',
+    p('enc-er.safetensors'),
+    '--json',
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).history[0].testAccuracy >= 0, true);
   r = await runCli(['er', 'eval', '-m', p('enc-er.safetensors'), '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--json']);

@@ -33,9 +33,11 @@ const N = 48;
 const labels = Uint8Array.from({ length: N }, (_, i) => i % 2);
 const pixels = new Uint8Array(N * 3 * 256);
 for (let i = 0; i < N; i++) {
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-    pixels[((i * 3 + c) * 16 + y) * 16 + x] = x < 8 ? (labels[i] ? 220 : 30) + ((i * 7 + y) % 20) : (x * 13 + y * 5 + i) % 256;
-  }
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 16; y++)
+      for (let x = 0; x < 16; x++) {
+        pixels[((i * 3 + c) * 16 + y) * 16 + x] = x < 8 ? (labels[i] ? 220 : 30) + ((i * 7 + y) % 20) : (x * 13 + y * 5 + i) % 256;
+      }
 }
 
 function tinyBackbone(): Module {
@@ -56,22 +58,33 @@ test('multi-round training keeps the adaptation network, restarts the backbone, 
   const backbones: Module[] = [model.backbone];
   const afterRound: number[] = [];
   try {
-    const run = () => trainMultiRound({
-      model, rounds: 3, epochs: 2, data: encryptedSource(loader, cipher), seed: 3,
-      newBackbone: (r) => {
-        manualSeed(100 + r);
-        const b = tinyBackbone();
-        backbones.push(b);
-        return b;
-      },
-      makeOptimizer: (m) => new Adam(m.parameters(), { lr: 0.02 }),
-      evaluate: async (m) => ({ testAccuracy: (await evaluateAccuracy(m, encryptedSource(testLoader, cipher))).accuracy }),
-      checkpointDir: path.join(dir, 'ckpt'), logFile: path.join(dir, 'log.json'),
-      afterRound: (r) => { afterRound.push(r); },
-    });
+    const run = () =>
+      trainMultiRound({
+        model,
+        rounds: 3,
+        epochs: 2,
+        data: encryptedSource(loader, cipher),
+        seed: 3,
+        newBackbone: (r) => {
+          manualSeed(100 + r);
+          const b = tinyBackbone();
+          backbones.push(b);
+          return b;
+        },
+        makeOptimizer: (m) => new Adam(m.parameters(), { lr: 0.02 }),
+        evaluate: async (m) => ({ testAccuracy: (await evaluateAccuracy(m, encryptedSource(testLoader, cipher))).accuracy }),
+        checkpointDir: path.join(dir, 'ckpt'),
+        logFile: path.join(dir, 'log.json'),
+        afterRound: (r) => {
+          afterRound.push(r);
+        },
+      });
     const results = await run();
     assert.equal(results.length, 3);
-    assert.deepEqual(results.map((r) => r.round), [0, 1, 2]);
+    assert.deepEqual(
+      results.map((r) => r.round),
+      [0, 1, 2],
+    );
     assert.ok(results.every((r) => r.history.length === 2 && typeof r.final.testAccuracy === 'number'));
     assert.deepEqual(afterRound, [0, 1, 2]);
     assert.equal(backbones.length, 3, 'two restarts after round 0');
@@ -88,7 +101,10 @@ test('multi-round training keeps the adaptation network, restarts the backbone, 
     // Running again with the same checkpoints resumes: every round is already complete.
     const snapshot = adaptWeight.toArray();
     const again = await run();
-    assert.deepEqual(again.map((r) => r.history), results.map((r) => r.history));
+    assert.deepEqual(
+      again.map((r) => r.history),
+      results.map((r) => r.history),
+    );
     assert.deepEqual(adaptWeight.toArray(), snapshot);
   } finally {
     model.dispose();
@@ -139,7 +155,10 @@ test('picture grid: ciphertext, adaptation output and plaintext as one PNG', asy
       const input = encryptPixels(plain, cipher);
       const { raw, fitted } = adaptedImages(model, input, plain);
       return [
-        { title: 'ciphertext', images: minMaxScale(input) }, { title: 'adapted', images: raw }, { title: 'fit', images: fitted }, { title: 'plaintext', images: plain },
+        { title: 'ciphertext', images: minMaxScale(input) },
+        { title: 'adapted', images: raw },
+        { title: 'fit', images: fitted },
+        { title: 'plaintext', images: plain },
       ];
     });
     try {

@@ -26,9 +26,11 @@ function images(n: number, salt: number): { pixels: Uint8Array; labels: number[]
   const labels = Array.from({ length: n }, (_, i) => (i + salt) % 2);
   const pixels = new Uint8Array(n * 3072);
   for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
-      pixels[i * 3072 + (c * 32 + y) * 32 + x] = x < 16 ? (labels[i] ? 200 : 40) + ((i * 7 + y + c) % 30) : (x * 13 + y * 5 + i * 3 + salt) % 256;
-    }
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 32; y++)
+        for (let x = 0; x < 32; x++) {
+          pixels[i * 3072 + (c * 32 + y) * 32 + x] = x < 16 ? (labels[i] ? 200 : 40) + ((i * 7 + y + c) % 30) : (x * 13 + y * 5 + i * 3 + salt) % 256;
+        }
   }
   return { pixels, labels };
 }
@@ -47,28 +49,71 @@ before(async () => {
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('`nnlock er train` and the experiments\' runConfig give the same history', async () => {
+test("`nnlock er train` and the experiments' runConfig give the same history", async () => {
   const ctx: RunContext = {
-    quick: true, out: p('exp-out'), results: p('exp-results'),
+    quick: true,
+    out: p('exp-out'),
+    results: p('exp-results'),
     budget: { trainImages: 32, epochs: 2, batch: 16, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, testImages: 16, decryptionImages: 8, seed: 0 },
   };
   for (const d of [path.join(ctx.out, 'checkpoints'), path.join(ctx.out, 'models'), path.join(ctx.results, 'runs')]) fs.mkdirSync(d, { recursive: true });
   const data: ExperimentData = {
-    trainSet: async (n) => subset(await loadCifar10([p('train.bin')]), Array.from({ length: n }, (_, i) => i)),
-    testSet: async (n) => subset(await loadCifar10([p('test.bin')]), Array.from({ length: n }, (_, i) => i)),
+    trainSet: async (n) =>
+      subset(
+        await loadCifar10([p('train.bin')]),
+        Array.from({ length: n }, (_, i) => i),
+      ),
+    testSet: async (n) =>
+      subset(
+        await loadCifar10([p('test.bin')]),
+        Array.from({ length: n }, (_, i) => i),
+      ),
     priorSet: async () => loadCifar10([p('test.bin')]),
     testFile: p('test.bin'),
   };
   const config = { name: 'tiny-aligned-whiten-r2', title: 'tiny', kind: 'uniform' as const, adaptation: 'aligned' as const, rounds: 2, init: 'whiten' as const };
   const exp = await runConfig(ctx, config, data);
-  const cli = await runCli(['er', 'train', '-K', p('uniform.json'), '-d', p('train.bin'), '--test', p('test.bin'), '-a', 'resnet20', '--adaptation', 'aligned',
-    '--init', 'whiten', '--whiten-images', '32', '--rounds', '2', '--epochs', '1', '--batch', '16', '--lr', '0.1', '--augment', '--seed', '0',
-    '-o', p('cli.safetensors'), '--json', '--quiet']);
+  const cli = await runCli([
+    'er',
+    'train',
+    '-K',
+    p('uniform.json'),
+    '-d',
+    p('train.bin'),
+    '--test',
+    p('test.bin'),
+    '-a',
+    'resnet20',
+    '--adaptation',
+    'aligned',
+    '--init',
+    'whiten',
+    '--whiten-images',
+    '32',
+    '--rounds',
+    '2',
+    '--epochs',
+    '1',
+    '--batch',
+    '16',
+    '--lr',
+    '0.1',
+    '--augment',
+    '--seed',
+    '0',
+    '-o',
+    p('cli.safetensors'),
+    '--json',
+    '--quiet',
+  ]);
   assert.equal(cli.code, 0, cli.err);
   const res = JSON.parse(cli.out) as { history: ErEpochRecord[]; init: { kind: string; images: number } };
   assert.equal(exp.history.length, 2);
   assert.deepEqual(learned(res.history), learned(exp.history));
-  assert.deepEqual(res.history.map((h) => h.round), [1, 2]);
+  assert.deepEqual(
+    res.history.map((h) => h.round),
+    [1, 2],
+  );
   assert.equal(res.init.kind, 'whiten');
   assert.deepEqual({ ...res.init, kind: undefined }, { ...exp.whitening, kind: undefined });
   assert.ok(exp.learned && fs.existsSync(path.join(ctx.results, exp.grid!)), 'the experiment scored and pictured the decryption');
@@ -93,11 +138,18 @@ async function tinyRun(o: Partial<ErTrainConfig> = {}) {
   const ds = await loadCifar10([p('train.bin')]);
   try {
     return await trainEncryptionRobust({
-      architecture: 'vgg11-bn-w0.125', adaptation: 'aligned', cipher: key,
+      architecture: 'vgg11-bn-w0.125',
+      adaptation: 'aligned',
+      cipher: key,
       init: { kind: 'whiten', source: encryptedBatches(ds, cipher, { batch: 500, shuffle: false, workers: 0 }) },
       train: encryptedBatches(ds, cipher, { batch: 16, seed: 1, workers: 0, augment: true }),
       test: encryptedBatches(ds, cipher, { batch: 500, shuffle: false, workers: 0 }),
-      rounds: 2, epochs: 2, lr: 0.05, adaptationLr: 0.01, seed: 2, ...o,
+      rounds: 2,
+      epochs: 2,
+      lr: 0.05,
+      adaptationLr: 0.01,
+      seed: 2,
+      ...o,
     });
   } finally {
     cipher.dispose();
@@ -109,7 +161,8 @@ test('rounds: the adaptation network is kept, the backbone restarted; the model 
   const saved: string[] = [];
   const epochs: string[] = [];
   const r = await tinyRun({
-    out: p('tiny.safetensors'), metadata: { note: 'test' },
+    out: p('tiny.safetensors'),
+    metadata: { note: 'test' },
     onRound: ({ round, rounds: n }) => {
       rounds.push(round);
       assert.equal(n, 2);
@@ -121,7 +174,15 @@ test('rounds: the adaptation network is kept, the backbone restarted; the model 
   try {
     assert.deepEqual(rounds, [0, 1]);
     assert.deepEqual(epochs, ['0:0/2:1.1', '0:1/2:1.2', '1:0/2:2.1', '1:1/2:2.2']);
-    assert.deepEqual(r.history.map((h) => [h.round, h.epoch]), [[1, 1], [1, 2], [2, 1], [2, 2]]);
+    assert.deepEqual(
+      r.history.map((h) => [h.round, h.epoch]),
+      [
+        [1, 1],
+        [1, 2],
+        [2, 1],
+        [2, 2],
+      ],
+    );
     assert.equal(r.rounds.length, 2);
     assert.ok(r.history.every((h) => typeof h.testAccuracy === 'number' && typeof h.evalSeconds === 'number'));
     assert.ok(Math.abs(r.history[0].lr - 0.05) < 1e-12 && Math.abs(r.history[1].lr - 0.025) < 1e-12, 'cosine within each round');
@@ -149,12 +210,15 @@ function loadMeta(file: string): string {
 test('resume: a run interrupted in round 2 continues from its checkpoints to the uninterrupted history', async () => {
   const whole = await tinyRun({ checkpointDir: p('ckpt-whole') });
   whole.model.dispose();
-  await assert.rejects(tinyRun({
-    checkpointDir: p('ckpt-cut'),
-    onEpoch: (_rec, q) => {
-      if (q.round === 1 && q.epoch === 1) throw new Error('interrupted');
-    },
-  }), /interrupted/);
+  await assert.rejects(
+    tinyRun({
+      checkpointDir: p('ckpt-cut'),
+      onEpoch: (_rec, q) => {
+        if (q.round === 1 && q.epoch === 1) throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
   const resumed: number[] = [];
   const again = await tinyRun({ checkpointDir: p('ckpt-cut'), onResume: (epoch) => resumed.push(epoch) });
   try {

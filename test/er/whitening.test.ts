@@ -31,17 +31,19 @@ test('adaptationWindows are what the convolution reads (aligned and padded): con
   for (const variant of ['aligned', 'padded'] as const) {
     const net = new AdaptationNetwork({ k: 4, variant });
     try {
-      noGrad(() => scope(() => {
-        const d = 48;
-        const m = randn([d, d]);
-        const b = randn([d]);
-        net.setWindowAffine(m.toTypedArray() as Float32Array, b.toTypedArray() as Float32Array);
-        const x = rand([3, 3, 16, 12]);
-        const want = sub(matmul(adaptationWindows(x, 4, variant), transpose(m, 0, 1)), sub(0, b));
-        const err = max(abs(sub(convRows(net, x), want))).item();
-        assert.ok(err < 1e-4, `${variant}: conv output = windows·Mᵀ + b (max error ${err})`);
-        assert.deepEqual(adaptationWindows(x, 4, variant).shape, [3 * 4 * 3, 48]);
-      }));
+      noGrad(() =>
+        scope(() => {
+          const d = 48;
+          const m = randn([d, d]);
+          const b = randn([d]);
+          net.setWindowAffine(m.toTypedArray() as Float32Array, b.toTypedArray() as Float32Array);
+          const x = rand([3, 3, 16, 12]);
+          const want = sub(matmul(adaptationWindows(x, 4, variant), transpose(m, 0, 1)), sub(0, b));
+          const err = max(abs(sub(convRows(net, x), want))).item();
+          assert.ok(err < 1e-4, `${variant}: conv output = windows·Mᵀ + b (max error ${err})`);
+          assert.deepEqual(adaptationWindows(x, 4, variant).shape, [3 * 4 * 3, 48]);
+        }),
+      );
     } finally {
       net.dispose();
     }
@@ -56,20 +58,27 @@ test('windowStatistics: mean and covariance of the windows, capped at maxImages'
     assert.equal(stats.images, 36);
     assert.equal(stats.count, 36 * 4);
     // Direct computation on the first 36 images.
-    noGrad(() => scope(() => {
-      const rows = adaptationWindows(narrow(images, 0, 0, 36), 4, 'aligned').toTypedArray() as Float32Array;
-      const n = 36 * 4;
-      const d = 48;
-      const mean = new Float64Array(d);
-      for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) mean[i] += rows[r * d + i] / n;
-      for (let i = 0; i < d; i++) assert.ok(Math.abs(mean[i] - stats.mean[i]) < 1e-9, 'mean');
-      for (const [i, j] of [[0, 0], [3, 17], [47, 47], [20, 5]]) {
-        let c = 0;
-        for (let r = 0; r < n; r++) c += (rows[r * d + i] - mean[i]) * (rows[r * d + j] - mean[j]);
-        c /= n - 1;
-        assert.ok(Math.abs(c - stats.covariance[i * d + j]) < 1e-9, `covariance (${i}, ${j})`);
-      }
-    }));
+    noGrad(() =>
+      scope(() => {
+        const rows = adaptationWindows(narrow(images, 0, 0, 36), 4, 'aligned').toTypedArray() as Float32Array;
+        const n = 36 * 4;
+        const d = 48;
+        const mean = new Float64Array(d);
+        for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) mean[i] += rows[r * d + i] / n;
+        for (let i = 0; i < d; i++) assert.ok(Math.abs(mean[i] - stats.mean[i]) < 1e-9, 'mean');
+        for (const [i, j] of [
+          [0, 0],
+          [3, 17],
+          [47, 47],
+          [20, 5],
+        ]) {
+          let c = 0;
+          for (let r = 0; r < n; r++) c += (rows[r * d + i] - mean[i]) * (rows[r * d + j] - mean[j]);
+          c /= n - 1;
+          assert.ok(Math.abs(c - stats.covariance[i * d + j]) < 1e-9, `covariance (${i}, ${j})`);
+        }
+      }),
+    );
   } finally {
     images.dispose();
   }
@@ -88,21 +97,23 @@ test('whitening: on the data it was estimated from, the conv output has mean 0 a
     const report = await whitenAdaptation(net, imagesSource(images, 64), { shrinkage });
     assert.equal(report.images, 200);
     assert.ok(report.eigenvalueRange[0] > 0 && report.eigenvalueRange[1] > report.eigenvalueRange[0]);
-    noGrad(() => scope(() => {
-      const h = convRows(net, images);
-      const n = h.shape[0];
-            const cov = matmul(transpose(h, 0, 1), h).toTypedArray() as Float32Array;
-      const d = 48;
-      let worst = 0;
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) worst = Math.max(worst, Math.abs(cov[i * d + j] / (n - 1) - (i === j ? 1 : 0)));
-      assert.ok(worst < 1e-2, `covariance ≈ identity (worst entry off by ${worst})`);
-      const meanAbs = max(abs(mean(h, [0]))).item();
-      assert.ok(meanAbs < 1e-3, `mean ≈ 0 (${meanAbs})`);
-      // The deconv is depth-to-space: the network's output is the whitened windows put back in place.
-      const out = net.forward(images);
-      const back = adaptationWindows(out, 4, 'aligned');
-      assert.ok(max(abs(sub(back, h))).item() < 1e-5);
-    }));
+    noGrad(() =>
+      scope(() => {
+        const h = convRows(net, images);
+        const n = h.shape[0];
+        const cov = matmul(transpose(h, 0, 1), h).toTypedArray() as Float32Array;
+        const d = 48;
+        let worst = 0;
+        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) worst = Math.max(worst, Math.abs(cov[i * d + j] / (n - 1) - (i === j ? 1 : 0)));
+        assert.ok(worst < 1e-2, `covariance ≈ identity (worst entry off by ${worst})`);
+        const meanAbs = max(abs(mean(h, [0]))).item();
+        assert.ok(meanAbs < 1e-3, `mean ≈ 0 (${meanAbs})`);
+        // The deconv is depth-to-space: the network's output is the whitened windows put back in place.
+        const out = net.forward(images);
+        const back = adaptationWindows(out, 4, 'aligned');
+        assert.ok(max(abs(sub(back, h))).item() < 1e-5);
+      }),
+    );
     // Shrinkage caps the gain of directions without variance.
     const stats = await windowStatistics(imagesSource(images, 64), { k: 4, variant: 'aligned' });
     const shrunk = zcaWhitening(stats, 0.5);

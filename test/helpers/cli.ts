@@ -12,8 +12,20 @@ export async function runCli(args: readonly string[], env: Record<string, string
   let out = '';
   let err = '';
   const io: CliIO = {
-    stdout: { write: (s: string) => { out += s; return true; }, isTTY: false },
-    stderr: { write: (s: string) => { err += s; return true; }, isTTY: false },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        return true;
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+      isTTY: false,
+    },
     env: { ...process.env, ...env },
   };
   const code = await main(['node', 'nnlock', ...args], io);

@@ -65,8 +65,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
             return (loss(plus).item() - loss(minus).item()) / (2 * eps);
           });
           const a = analytic[k][j];
-          assert.ok(Math.abs(a - numeric) <= atol + rtol * Math.abs(numeric),
-            `gradcheck: input ${k} element ${j}: autograd ${a}, finite difference ${numeric} (|diff| ${Math.abs(a - numeric)})`);
+          assert.ok(Math.abs(a - numeric) <= atol + rtol * Math.abs(numeric), `gradcheck: input ${k} element ${j}: autograd ${a}, finite difference ${numeric} (|diff| ${Math.abs(a - numeric)})`);
         }
       }
     });

@@ -22,7 +22,11 @@ export function trackLeaks(): () => void {
 export function withoutLeaks<T>(fn: () => T): T {
   const check = trackLeaks();
   const r = scope(fn);
-  if (r instanceof Promise) return r.then((v) => { check(); return v; }) as T;
+  if (r instanceof Promise)
+    return r.then((v) => {
+      check();
+      return v;
+    }) as T;
   check();
   return r;
 }

@@ -50,7 +50,14 @@ test('nnlock ⇄ PyTorch weights, strict=True both ways, same outputs', { skip }
     const { tensors: xs } = await readTensorFile(join(dir, `input-${name}.safetensors`));
     const { tensors: ys } = await readTensorFile(join(dir, `output-torch-${name}.safetensors`));
     scope(() => {
-      const diff = max(abs(sub(noGrad(() => m.forward(xs.get('x')!)), ys.get('y')!))).item();
+      const diff = max(
+        abs(
+          sub(
+            noGrad(() => m.forward(xs.get('x')!)),
+            ys.get('y')!,
+          ),
+        ),
+      ).item();
       assert.ok(diff < 1e-4, `${name}: nnlock output on PyTorch weights differs by ${diff}`);
     });
     for (const t of [...xs.values(), ...ys.values()]) t.dispose();

@@ -93,9 +93,7 @@ test('a concurrent reader sees either the old or the new content, never a mix', 
   let reads = 0;
   while (!done) {
     const got = await fs.promises.readFile(target);
-    const ok =
-      (got.length === a.length && got.every((x) => x === 0xaa)) ||
-      (got.length === b.length && got.every((x) => x === 0xbb));
+    const ok = (got.length === a.length && got.every((x) => x === 0xaa)) || (got.length === b.length && got.every((x) => x === 0xbb));
     assert.ok(ok, `read ${got.length} bytes of mixed/partial content`);
     reads++;
   }

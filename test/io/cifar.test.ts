@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { CIFAR_RECORD_BYTES, readCifar10, writeCifar10 } from '../../src/io/cifar.ts';
 
 let dir: string;
-before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-cifar-')); });
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-cifar-'));
+});
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function synthetic(n: number, salt: number): { images: Uint8Array; labels: Uint8Array } {

@@ -7,7 +7,9 @@ import sharp from 'sharp';
 import { imageGridPng, readImage, writePng } from '../../src/io/image.ts';
 
 let dir: string;
-before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-image-')); });
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-image-'));
+});
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const H = 5;
@@ -51,13 +53,18 @@ test('channel conversion: grayscale read as RGB repeats the plane; RGB read as g
   await writePng(equalRgb, new Uint8Array([...gray, ...gray, ...gray]), 3, H, W);
   const asGray = await readImage(equalRgb, { channels: 1 });
   assert.equal(asGray.channels, 1);
-  assert.ok(asGray.data.every((v, i) => Math.abs(v - gray[i]) <= 1), 'a grey RGB image stays its grey level');
+  assert.ok(
+    asGray.data.every((v, i) => Math.abs(v - gray[i]) <= 1),
+    'a grey RGB image stays its grey level',
+  );
 });
 
 test('alpha is stripped', async () => {
   const p = path.join(dir, 'rgba.png');
   const hwca = new Uint8Array(2 * 2 * 4).map((_, i) => (i % 4 === 3 ? 128 : i * 10));
-  await sharp(hwca, { raw: { width: 2, height: 2, channels: 4 } }).png().toFile(p);
+  await sharp(hwca, { raw: { width: 2, height: 2, channels: 4 } })
+    .png()
+    .toFile(p);
   const img = await readImage(p, { channels: 3 });
   assert.equal(img.channels, 3);
   assert.equal(img.data.length, 12);
@@ -67,7 +74,9 @@ test('alpha is stripped', async () => {
 test('JPEG files read (lossy: values close), and resize gives the size asked', async () => {
   const p = path.join(dir, 'flat.jpg');
   const hwc = new Uint8Array(16 * 16 * 3).map((_, i) => [200, 100, 50][i % 3]);
-  await sharp(hwc, { raw: { width: 16, height: 16, channels: 3 } }).jpeg({ quality: 95 }).toFile(p);
+  await sharp(hwc, { raw: { width: 16, height: 16, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toFile(p);
   const img = await readImage(p, { channels: 3 });
   assert.deepEqual([img.channels, img.height, img.width], [3, 16, 16]);
   const mean = (c: number) => img.data.subarray(c * 256, (c + 1) * 256).reduce((a, b) => a + b, 0) / 256;
@@ -88,11 +97,15 @@ test('imageGridPng lays tiles out with gaps; labels add a strip above each tile'
   const black = new Uint8Array(4 * 6); // 1×4×6
   const red = new Uint8Array(3 * 4 * 6);
   red.fill(255, 0, 24);
-  await imageGridPng(p, [
-    { data: black, channels: 1, height: 4, width: 6 },
-    { data: red, channels: 3, height: 4, width: 6 },
-    { data: new Float32Array(2 * 3).fill(1), channels: 1, height: 2, width: 3 }, // scaled up to 4×6
-  ], { columns: 2, gap: 2 });
+  await imageGridPng(
+    p,
+    [
+      { data: black, channels: 1, height: 4, width: 6 },
+      { data: red, channels: 3, height: 4, width: 6 },
+      { data: new Float32Array(2 * 3).fill(1), channels: 1, height: 2, width: 3 }, // scaled up to 4×6
+    ],
+    { columns: 2, gap: 2 },
+  );
   const { data, info } = await sharp(p).raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height, info.channels], [2 + 2 * 8, 2 + 2 * 6, 3]);
   const px = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];

@@ -7,7 +7,9 @@ import { gzipSync } from 'node:zlib';
 import { readIdx, readMnist, readMnistImages, readMnistLabels } from '../../src/io/mnist.ts';
 
 let dir: string;
-before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-mnist-')); });
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnlock-mnist-'));
+});
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** An idx file by hand: magic (big-endian), dims (big-endian uint32), data. */

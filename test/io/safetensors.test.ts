@@ -123,10 +123,19 @@ describe('byte-exact reference files', () => {
       '"b":{"dtype":"U8","shape":[3],"data_offsets":[20,23]}}';
     const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
     const data = [
-      7, 0, 0, 0, 0, 0, 0, 0, // c = 7n
+      7,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0, // c = 7n
       ...f32le(1.5, -2), // a
       ...f32le(3), // d
-      9, 8, 7, // b
+      9,
+      8,
+      7, // b
     ];
     const expected = file(padded, data);
     const out = serializeSafetensors(
@@ -225,7 +234,10 @@ describe('round trips', () => {
     const meta = JSON.parse('{"__proto__":"x","k":"v"}') as Record<string, string>;
     const parsed = parseSafetensors(serializeSafetensors({}, meta));
     assert.equal(Object.getPrototypeOf(parsed.metadata), Object.prototype);
-    assert.deepEqual(Object.entries(parsed.metadata), [['__proto__', 'x'], ['k', 'v']]);
+    assert.deepEqual(Object.entries(parsed.metadata), [
+      ['__proto__', 'x'],
+      ['k', 'v'],
+    ]);
   });
 
   test('writeSafetensors / readSafetensors through a file', async () => {
@@ -241,10 +253,7 @@ describe('round trips', () => {
       assert.deepEqual(new Uint8Array(fs.readFileSync(p)), serializeSafetensors(tensors, { note: 'hi' }));
 
       // Invalid input: nothing is written.
-      await assert.rejects(
-        writeSafetensors(path.join(dir, 'bad.safetensors'), { w: { dtype: 'F32', shape: [3], data: new Uint8Array(4) } }),
-        SafetensorsError,
-      );
+      await assert.rejects(writeSafetensors(path.join(dir, 'bad.safetensors'), { w: { dtype: 'F32', shape: [3], data: new Uint8Array(4) } }), SafetensorsError);
       assert.deepEqual(fs.readdirSync(dir), ['w.safetensors']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -308,15 +317,7 @@ describe('malformed files throw SafetensorsError', () => {
   });
 
   test('entry is not an object with exactly dtype/shape/data_offsets', () => {
-    for (const e of [
-      '1',
-      '"F32"',
-      'null',
-      '[]',
-      '{"dtype":"F32","shape":[2]}',
-      '{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}',
-      '{"dtype":"F32","shape":[2],"offsets":[0,8]}',
-    ]) {
+    for (const e of ['1', '"F32"', 'null', '[]', '{"dtype":"F32","shape":[2]}', '{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}', '{"dtype":"F32","shape":[2],"offsets":[0,8]}']) {
       assertSafetensorsError(() => parseSafetensors(file(`{"a":${e}}`, okData)), /"a"/);
     }
   });
@@ -327,60 +328,33 @@ describe('malformed files throw SafetensorsError', () => {
 
   test('unknown dtype', () => {
     for (const d of ['"f32"', '"F8_E4M3"', '"float32"', '""', '4', 'null', '"__proto__"', '"toString"']) {
-      assertSafetensorsError(
-        () => parseSafetensors(file(`{"a":{"dtype":${d},"shape":[2],"data_offsets":[0,8]}}`, okData)),
-        /unknown dtype/,
-      );
+      assertSafetensorsError(() => parseSafetensors(file(`{"a":{"dtype":${d},"shape":[2],"data_offsets":[0,8]}}`, okData)), /unknown dtype/);
     }
   });
 
   test('bad shape', () => {
     for (const s of ['2', '"2"', 'null', '{}', '[-1]', '[1.5]', '["2"]', '[null]', '[9007199254740992]', '[[2]]']) {
-      assertSafetensorsError(
-        () => parseSafetensors(file(`{"a":{"dtype":"F32","shape":${s},"data_offsets":[0,8]}}`, okData)),
-        /shape/,
-      );
+      assertSafetensorsError(() => parseSafetensors(file(`{"a":{"dtype":"F32","shape":${s},"data_offsets":[0,8]}}`, okData)), /shape/);
     }
   });
 
   test('bad data_offsets', () => {
     for (const o of ['[0]', '[0,8,8]', '[]', '"0,8"', 'null', '[-1,7]', '[0.5,8]', '["0","8"]', '{"0":0,"1":8}']) {
-      assertSafetensorsError(
-        () => parseSafetensors(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":${o}}}`, okData)),
-        /data_offsets/,
-      );
+      assertSafetensorsError(() => parseSafetensors(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":${o}}}`, okData)), /data_offsets/);
     }
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}', okData)),
-      /begin 8 > end 0/,
-    );
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}', okData)), /begin 8 > end 0/);
   });
 
   test('offsets beyond the data section', () => {
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', okData)),
-      /beyond the data section/,
-    );
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', [1, 2, 3])),
-      /beyond the data section/,
-    );
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', okData)), /beyond the data section/);
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', [1, 2, 3])), /beyond the data section/);
   });
 
   test('byte length does not match shape × dtype size', () => {
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', okData)),
-      /8 bytes of data but dtype F32 and shape \[3\] need 12/,
-    );
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}', okData)),
-      /need 16/,
-    );
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', okData)), /8 bytes of data but dtype F32 and shape \[3\] need 12/);
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}', okData)), /need 16/);
     // A shape whose element count overflows 2^53 cannot sneak through.
-    assertSafetensorsError(
-      () => parseSafetensors(file('{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}}')),
-      /need 18446744073709551616/,
-    );
+    assertSafetensorsError(() => parseSafetensors(file('{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}}')), /need 18446744073709551616/);
   });
 
   test('overlapping entries', () => {
@@ -439,21 +413,12 @@ describe('serializeSafetensors validates its input', () => {
   });
 
   test('dtype, shape, data and name are checked', () => {
-    assertSafetensorsError(
-      () => serializeSafetensors({ a: { dtype: 'F8' as SafetensorsDtype, shape: [1], data: u8(1) } }),
-      /unknown dtype/,
-    );
+    assertSafetensorsError(() => serializeSafetensors({ a: { dtype: 'F8' as SafetensorsDtype, shape: [1], data: u8(1) } }), /unknown dtype/);
     assertSafetensorsError(() => serializeSafetensors({ a: { dtype: 'U8', shape: [-1], data: u8(0) } }), /shape/);
     assertSafetensorsError(() => serializeSafetensors({ a: { dtype: 'U8', shape: [1.5], data: u8(0) } }), /shape/);
-    assertSafetensorsError(
-      () => serializeSafetensors({ a: { dtype: 'U8', shape: [2], data: [1, 2] as unknown as Uint8Array } }),
-      /Uint8Array/,
-    );
+    assertSafetensorsError(() => serializeSafetensors({ a: { dtype: 'U8', shape: [2], data: [1, 2] as unknown as Uint8Array } }), /Uint8Array/);
     assertSafetensorsError(() => serializeSafetensors({ '': { dtype: 'U8', shape: [1], data: u8(1) } }), /non-empty/);
-    assertSafetensorsError(
-      () => serializeSafetensors(new Map([['__metadata__', { dtype: 'U8' as const, shape: [1], data: u8(1) }]])),
-      /reserved/,
-    );
+    assertSafetensorsError(() => serializeSafetensors(new Map([['__metadata__', { dtype: 'U8' as const, shape: [1], data: u8(1) }]])), /reserved/);
     assertSafetensorsError(() => serializeSafetensors({ a: null as unknown as TensorEntry }), /not a/);
   });
 
@@ -468,9 +433,16 @@ describe('serializeSafetensors validates its input', () => {
 
 test('dtype mapping to nnlock names', () => {
   const pairs: [SafetensorsDtype, DType][] = [
-    ['F32', 'float32'], ['F64', 'float64'], ['F16', 'float16'], ['BF16', 'bfloat16'],
-    ['I64', 'int64'], ['I32', 'int32'], ['I16', 'int16'], ['I8', 'int8'],
-    ['U8', 'uint8'], ['BOOL', 'bool'],
+    ['F32', 'float32'],
+    ['F64', 'float64'],
+    ['F16', 'float16'],
+    ['BF16', 'bfloat16'],
+    ['I64', 'int64'],
+    ['I32', 'int32'],
+    ['I16', 'int16'],
+    ['I8', 'int8'],
+    ['U8', 'uint8'],
+    ['BOOL', 'bool'],
   ];
   for (const [st, nn] of pairs) {
     assert.equal(toDType(st), nn);

@@ -11,10 +11,11 @@ const checkLeaks = trackLeaks();
 
 test('Sequential numbers children by position, parameterless layers included', () => {
   const s = new Sequential(new Conv2d(3, 4, 3), new ReLU(), new MaxPool2d(2), new Conv2d(4, 8, 3, { bias: false }), new BatchNorm2d(8), new Flatten(), new Linear(8, 2));
-  assert.deepEqual([...s.stateDict().keys()], [
-    '0.weight', '0.bias', '3.weight', '4.weight', '4.bias', '4.running_mean', '4.running_var', '4.num_batches_tracked', '6.weight', '6.bias',
-  ]);
-  assert.deepEqual(s.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '3.weight', '4.weight', '4.bias', '6.weight', '6.bias']);
+  assert.deepEqual([...s.stateDict().keys()], ['0.weight', '0.bias', '3.weight', '4.weight', '4.bias', '4.running_mean', '4.running_var', '4.num_batches_tracked', '6.weight', '6.bias']);
+  assert.deepEqual(
+    s.namedParameters().map(([n]) => n),
+    ['0.weight', '0.bias', '3.weight', '4.weight', '4.bias', '6.weight', '6.bias'],
+  );
   s.dispose();
 });
 
@@ -26,7 +27,13 @@ test('layer shapes and dtypes follow torch.nn', () => {
   const sd = bn.stateDict();
   assert.equal(sd.get('num_batches_tracked')?.dtype, 'int64');
   assert.deepEqual(sd.get('num_batches_tracked')?.shape, []);
-  assert.equal(sd.get('running_var')?.toArray().every((v) => v === 1), true);
+  assert.equal(
+    sd
+      .get('running_var')
+      ?.toArray()
+      .every((v) => v === 1),
+    true,
+  );
   const lin = new Linear(5, 3, { bias: false });
   assert.equal(lin.bias, null);
   assert.deepEqual([...lin.stateDict().keys()], ['weight']);
@@ -46,10 +53,11 @@ test('ResNet-20 names match the akamaster checkpoint layout', () => {
   const m = new ResNetCifar(20);
   const names = [...m.stateDict().keys()];
   const expected: string[] = ['conv1.weight', ...bn('bn1')];
-  for (const l of [1, 2, 3]) for (const b of [0, 1, 2]) {
-    const p = `layer${l}.${b}`;
-    expected.push(`${p}.conv1.weight`, ...bn(`${p}.bn1`), `${p}.conv2.weight`, ...bn(`${p}.bn2`));
-  }
+  for (const l of [1, 2, 3])
+    for (const b of [0, 1, 2]) {
+      const p = `layer${l}.${b}`;
+      expected.push(`${p}.conv1.weight`, ...bn(`${p}.bn1`), `${p}.conv2.weight`, ...bn(`${p}.bn2`));
+    }
   expected.push('linear.weight', 'linear.bias');
   assert.deepEqual(names, expected);
   assert.equal(m.parameterCount(), 269722); // akamaster prints "Total number of params 269722"

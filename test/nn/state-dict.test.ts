@@ -30,7 +30,12 @@ test('save then load gives the same outputs (train-mode statistics included)', a
     const x = randn([2, 3, 32, 32]);
     a.eval();
     b.eval();
-    assert.ok(equal(noGrad(() => a.forward(x)), noGrad(() => b.forward(x))));
+    assert.ok(
+      equal(
+        noGrad(() => a.forward(x)),
+        noGrad(() => b.forward(x)),
+      ),
+    );
     assert.equal(b.stateDict().get('bn1.num_batches_tracked')?.item(), 1);
   });
   a.dispose();
@@ -45,13 +50,16 @@ test('loading reports missing, unexpected and mismatched entries', () => {
     ['running_mean', zeros([3])],
     ['extra', zeros([1])],
   ]);
-  assert.throws(() => bn.loadStateDict(source), (e: unknown) => {
-    assert.ok(e instanceof LoadStateDictError);
-    assert.deepEqual(e.report.missing, ['running_var']);
-    assert.deepEqual(e.report.unexpected, ['extra']);
-    assert.deepEqual(e.report.mismatched, [{ name: 'bias', expected: 'float32[3]', got: 'float32[4]' }]);
-    return true;
-  });
+  assert.throws(
+    () => bn.loadStateDict(source),
+    (e: unknown) => {
+      assert.ok(e instanceof LoadStateDictError);
+      assert.deepEqual(e.report.missing, ['running_var']);
+      assert.deepEqual(e.report.unexpected, ['extra']);
+      assert.deepEqual(e.report.mismatched, [{ name: 'bias', expected: 'float32[3]', got: 'float32[4]' }]);
+      return true;
+    },
+  );
   // nothing was copied: weight still ones
   assert.deepEqual(bn.weight?.toArray(), [1, 1, 1]);
   // non-strict tolerates missing and unexpected, never mismatches
@@ -66,7 +74,12 @@ test('loading reports missing, unexpected and mismatched entries', () => {
 
 test('num_batches_tracked may be absent, as in files from older PyTorch', () => {
   const bn = new BatchNorm2d(2);
-  const source = new Map([['weight', zeros([2])], ['bias', zeros([2])], ['running_mean', zeros([2])], ['running_var', zeros([2])]]);
+  const source = new Map([
+    ['weight', zeros([2])],
+    ['bias', zeros([2])],
+    ['running_mean', zeros([2])],
+    ['running_var', zeros([2])],
+  ]);
   const r = bn.loadStateDict(source);
   assert.deepEqual(r.missing, []);
   for (const t of source.values()) t.dispose();
@@ -75,7 +88,12 @@ test('num_batches_tracked may be absent, as in files from older PyTorch', () => 
 
 test('dtype mismatch is reported', () => {
   const bn = new BatchNorm2d(2);
-  const source = new Map([['weight', zeros([2], { dtype: 'float64' })], ['bias', zeros([2])], ['running_mean', zeros([2])], ['running_var', zeros([2])]]);
+  const source = new Map([
+    ['weight', zeros([2], { dtype: 'float64' })],
+    ['bias', zeros([2])],
+    ['running_mean', zeros([2])],
+    ['running_var', zeros([2])],
+  ]);
   assert.throws(() => bn.loadStateDict(source), /weight: expected float32\[2\], got float64\[2\]/);
   for (const t of source.values()) t.dispose();
   bn.dispose();

@@ -8,7 +8,11 @@ import { isTensor, scope, tensor, type DType, type Tensor } from '../../src/tens
 import * as ops from '../../src/ops/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
-interface Encoded { shape: number[]; dtype: DType; values: number[] }
+interface Encoded {
+  shape: number[];
+  dtype: DType;
+  values: number[];
+}
 interface Case {
   name: string;
   op: string;
@@ -83,7 +87,8 @@ function assertMatches(label: string, got: Tensor, want: Encoded): void {
   assert.equal(got.dtype, want.dtype, `${label}: dtype`);
   const values = got.toArray();
   for (let k = 0; k < values.length; k++) {
-    const g = values[k], w = want.values[k];
+    const g = values[k],
+      w = want.values[k];
     if (want.dtype === 'float32' || want.dtype === 'float64') {
       assert.ok(Math.abs(g - w) <= 1e-5 * Math.max(1, Math.abs(w)), `${label}[${k}]: got ${g}, PyTorch ${w}`);
     } else {
@@ -99,15 +104,16 @@ test('ops.json was made by PyTorch and covers every runner', () => {
 });
 
 for (const c of doc.cases) {
-  test(`golden: ${c.name}`, () => scope(() => {
-    const run = runners[c.op];
-    assert.ok(run, `no runner for op ${c.op}`);
-    const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, decode(v)]));
-    const result = run(inputs, c.options);
-    const outputs = isTensor(result) ? { out: result } : result;
-    assert.deepEqual(Object.keys(outputs).sort(), Object.keys(c.outputs).sort(), 'output names');
-    for (const [k, want] of Object.entries(c.outputs)) assertMatches(`${c.name} ${k}`, outputs[k], want);
-  }));
+  test(`golden: ${c.name}`, () =>
+    scope(() => {
+      const run = runners[c.op];
+      assert.ok(run, `no runner for op ${c.op}`);
+      const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, decode(v)]));
+      const result = run(inputs, c.options);
+      const outputs = isTensor(result) ? { out: result } : result;
+      assert.deepEqual(Object.keys(outputs).sort(), Object.keys(c.outputs).sort(), 'output names');
+      for (const [k, want] of Object.entries(c.outputs)) assertMatches(`${c.name} ${k}`, outputs[k], want);
+    }));
 }
 
 test('golden tests leak no tensors', checkLeaks);

@@ -26,8 +26,7 @@ test('conv2d: input, weight and bias; stride, padding, dilation, groups', () => 
 });
 
 test('conv_transpose2d: stride and output padding', () => {
-  gradcheck((x, w, b) => ops.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }),
-    [input([1, 2, 3, 3], 6), input([2, 3, 3, 3], 7), input([3], 8)]);
+  gradcheck((x, w, b) => ops.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }), [input([1, 2, 3, 3], 6), input([2, 3, 3, 3], 7), input([3], 8)]);
 });
 
 test('batch_norm in training mode (batch statistics)', () => {

@@ -14,9 +14,7 @@ import { narrow } from '../../src/ops/shape.ts';
 import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
-import {
-  STRATEGIES, computeImportance, convLayers, deriveKeys, isWeightOnly, protectModel, readKeyToken, unlockModel,
-} from '../../src/protect/index.ts';
+import { STRATEGIES, computeImportance, convLayers, deriveKeys, isWeightOnly, protectModel, readKeyToken, unlockModel } from '../../src/protect/index.ts';
 import { taskLoss } from '../../src/protect/importance/data.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
 import { pssImportance } from '../../src/protect/importance/pss.ts';
@@ -101,8 +99,14 @@ test('unlockModel: every tier with its token, nested; wrong tokens refused; `int
 
 test('deriveKeys: lower tiers only, the same tokens protectModel gave', async () => {
   const p = await protectModel(original, { ratio: 0.2, tiers: 3 });
-  assert.deepEqual(await deriveKeys(p.file, p.tokens[2]), p.tokens.map((token, i) => ({ tier: i + 1, token })));
-  assert.deepEqual(await deriveKeys(p.header, p.tokens[1]), p.tokens.slice(0, 2).map((token, i) => ({ tier: i + 1, token })));
+  assert.deepEqual(
+    await deriveKeys(p.file, p.tokens[2]),
+    p.tokens.map((token, i) => ({ tier: i + 1, token })),
+  );
+  assert.deepEqual(
+    await deriveKeys(p.header, p.tokens[1]),
+    p.tokens.slice(0, 2).map((token, i) => ({ tier: i + 1, token })),
+  );
   assert.deepEqual(await deriveKeys(p.file, p.tokens[2], [1]), [{ tier: 1, token: p.tokens[0] }]);
   await assert.rejects(deriveKeys(p.file, p.tokens[1], [3]), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW');
   await assert.rejects(deriveKeys(p.file, encodeKeyToken({ tier: 2, key: testKey(3) })), /wrong key/);
@@ -117,7 +121,11 @@ function tinyData(): BatchSource & { dispose(): void } {
     *epoch() {
       for (const b of batches) yield noGrad(() => ({ x: narrow(b.x, 0, 0, 8) as Tensor, y: narrow(b.y, 0, 0, 8) as Tensor }));
     },
-    dispose: () => batches.forEach((b) => { b.x.dispose(); b.y.dispose(); }),
+    dispose: () =>
+      batches.forEach((b) => {
+        b.x.dispose();
+        b.y.dispose();
+      }),
   };
 }
 

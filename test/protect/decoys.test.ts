@@ -9,7 +9,9 @@ import { changedKernels, testKey } from './fixtures.ts';
 const checkLeaks = trackLeaks();
 
 // A layer of 64×64 = 4096 kernels of 3×3 whose 9 positions have different Gaussians.
-const A = 64, B = 64, K = 9;
+const A = 64,
+  B = 64,
+  K = 9;
 const MEANS = [0.5, -0.2, 0, 0.1, 1, -1, 0.3, 0.05, -0.4];
 const STDS = [0.1, 0.3, 0.05, 1, 0.2, 0.5, 0.02, 0.7, 0.15];
 const z = new KeyedStream(testKey(99), 'fixture').normal(A * B * K);
@@ -30,11 +32,14 @@ test('positionStats: per-position mean and std over all kernels', () => {
 
 test('decoys replace exactly the chosen kernels', () => {
   const out = decoyLayer(layer, entry, chosen, testKey(), modelId);
-  assert.deepEqual(changedKernels(entry.data, out, layer.kernelBytes), [...chosen].sort((a, b) => a - b));
+  assert.deepEqual(
+    changedKernels(entry.data, out, layer.kernelBytes),
+    [...chosen].sort((a, b) => a - b),
+  );
   assert.equal(out.byteLength, entry.data.byteLength);
 });
 
-test('decoy statistics follow the layer\'s per-position Gaussian', () => {
+test("decoy statistics follow the layer's per-position Gaussian", () => {
   const out = bytesToFloat64(decoyLayer(layer, entry, chosen, testKey(), modelId), 'F32');
   const decoys = new Float64Array(chosen.length * K);
   [...chosen].forEach((k, j) => decoys.set(out.subarray(k * K, (k + 1) * K), j * K));

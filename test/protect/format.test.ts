@@ -1,23 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
-import {
-  PROTECT_METADATA_KEY, ProtectError, decodePayload, encodePayload, parseHeader, serializeHeader, weightsDigest, type ProtectHeader,
-} from '../../src/protect/internals.ts';
+import { PROTECT_METADATA_KEY, ProtectError, decodePayload, encodePayload, parseHeader, serializeHeader, weightsDigest, type ProtectHeader } from '../../src/protect/internals.ts';
 
 const checkLeaks = trackLeaks();
 
 const header: ProtectHeader = {
-  format: 'nnlock-protect', version: 1, modelId: 'ab'.repeat(16), tiers: 2, keyChecks: ['0123456789abcdef', 'fedcba9876543210'],
-  layers: [{ name: 'conv.weight', dtype: 'F32', shape: [2, 3, 3, 3] }], architecture: 'resnet20', weightsDigest: 'cd'.repeat(32),
-  cipher: 'AES-256-GCM', kdf: 'HKDF-SHA-256',
+  format: 'nnlock-protect',
+  version: 1,
+  modelId: 'ab'.repeat(16),
+  tiers: 2,
+  keyChecks: ['0123456789abcdef', 'fedcba9876543210'],
+  layers: [{ name: 'conv.weight', dtype: 'F32', shape: [2, 3, 3, 3] }],
+  architecture: 'resnet20',
+  weightsDigest: 'cd'.repeat(32),
+  cipher: 'AES-256-GCM',
+  kdf: 'HKDF-SHA-256',
 };
 
 test('header round-trips and is validated field by field', () => {
   assert.deepEqual(parseHeader({ [PROTECT_METADATA_KEY]: serializeHeader(header) }), header);
   const bad = (patch: Record<string, unknown>, re: RegExp) => {
     const text = JSON.stringify({ ...JSON.parse(serializeHeader(header)), ...patch });
-    assert.throws(() => parseHeader({ [PROTECT_METADATA_KEY]: text }), (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && re.test(e.message));
+    assert.throws(
+      () => parseHeader({ [PROTECT_METADATA_KEY]: text }),
+      (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && re.test(e.message),
+    );
   };
   bad({ version: 2 }, /version 2 is not supported/);
   bad({ format: 'x' }, /format/);
@@ -28,7 +36,10 @@ test('header round-trips and is validated field by field', () => {
   bad({ layers: [{ name: 'a', dtype: 'F32', shape: [1, 2] }] }, /layer 0/);
   bad({ weightsDigest: 'cd' }, /weightsDigest/);
   assert.throws(() => parseHeader({ [PROTECT_METADATA_KEY]: '{' }), /not valid JSON/);
-  assert.throws(() => parseHeader({}), (e: unknown) => e instanceof ProtectError && e.code === 'NOT_PROTECTED');
+  assert.throws(
+    () => parseHeader({}),
+    (e: unknown) => e instanceof ProtectError && e.code === 'NOT_PROTECTED',
+  );
 });
 
 test('payload round-trips; inconsistent payloads are refused', () => {
@@ -37,11 +48,14 @@ test('payload round-trips; inconsistent payloads are refused', () => {
     { name: 'b.weight', indices: new Int32Array(0), values: new Uint8Array(0) },
     { name: 'ü.weight', indices: Int32Array.from([7]), values: new Uint8Array(8).fill(1) },
   ];
-  const kb = (n: string) => ({ 'a.weight': 36, 'b.weight': 4, 'ü.weight': 8 } as Record<string, number>)[n];
+  const kb = (n: string) => (({ 'a.weight': 36, 'b.weight': 4, 'ü.weight': 8 }) as Record<string, number>)[n];
   const p = encodePayload(layers);
   assert.equal(p.byteLength, 1 + 4 + (4 + 8 + 4 + 12 + 108) + (4 + 8 + 4) + (4 + 9 + 4 + 4 + 8));
   const back = decodePayload(p, kb, 1);
-  assert.deepEqual(back.map((l) => l.name), layers.map((l) => l.name));
+  assert.deepEqual(
+    back.map((l) => l.name),
+    layers.map((l) => l.name),
+  );
   back.forEach((l, i) => {
     assert.deepEqual(Array.from(l.indices), Array.from(layers[i].indices));
     assert.deepEqual(Array.from(l.values), Array.from(layers[i].values));
@@ -53,15 +67,30 @@ test('payload round-trips; inconsistent payloads are refused', () => {
 
 test('weights digest: order independent, sensitive to names, dtypes, shapes and bytes', () => {
   const e = (dtype: 'F32' | 'I32', shape: number[], bytes: number[]) => ({ dtype, shape, data: Uint8Array.from(bytes) });
-  const base = new Map([['a', e('F32', [1], [1, 2, 3, 4])], ['b', e('F32', [2, 1], [0, 0, 0, 0, 5, 5, 5, 5])]]);
+  const base = new Map([
+    ['a', e('F32', [1], [1, 2, 3, 4])],
+    ['b', e('F32', [2, 1], [0, 0, 0, 0, 5, 5, 5, 5])],
+  ]);
   const d = Buffer.from(weightsDigest(base)).toString('hex');
   assert.equal(d.length, 64);
   assert.equal(Buffer.from(weightsDigest(new Map([...base].reverse()))).toString('hex'), d);
   const variants = [
-    new Map([['a', e('F32', [1], [1, 2, 3, 5])], ['b', base.get('b')!]]),
-    new Map([['a', e('I32', [1], [1, 2, 3, 4])], ['b', base.get('b')!]]),
-    new Map([['a', base.get('a')!], ['b', e('F32', [1, 2], [0, 0, 0, 0, 5, 5, 5, 5])]]),
-    new Map([['c', base.get('a')!], ['b', base.get('b')!]]),
+    new Map([
+      ['a', e('F32', [1], [1, 2, 3, 5])],
+      ['b', base.get('b')!],
+    ]),
+    new Map([
+      ['a', e('I32', [1], [1, 2, 3, 4])],
+      ['b', base.get('b')!],
+    ]),
+    new Map([
+      ['a', base.get('a')!],
+      ['b', e('F32', [1, 2], [0, 0, 0, 0, 5, 5, 5, 5])],
+    ]),
+    new Map([
+      ['c', base.get('a')!],
+      ['b', base.get('b')!],
+    ]),
     new Map([['a', base.get('a')!]]),
   ];
   for (const v of variants) assert.notEqual(Buffer.from(weightsDigest(v)).toString('hex'), d);

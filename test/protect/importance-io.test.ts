@@ -15,8 +15,20 @@ test('importance files: one float32 [A, B] tensor per layer, strategy and settin
   try {
     const file = path.join(dir, 'imp.safetensors');
     const scores = new Map([
-      ['conv1.weight', layerScores([8, 3], Float32Array.from({ length: 24 }, (_, i) => i / 7))],
-      ['conv2.weight', layerScores([16, 8], Float32Array.from({ length: 128 }, (_, i) => -i))],
+      [
+        'conv1.weight',
+        layerScores(
+          [8, 3],
+          Float32Array.from({ length: 24 }, (_, i) => i / 7),
+        ),
+      ],
+      [
+        'conv2.weight',
+        layerScores(
+          [16, 8],
+          Float32Array.from({ length: 128 }, (_, i) => -i),
+        ),
+      ],
     ]);
     await saveImportance(file, scores, { strategy: 'pss', settings: { epochs: 2, images: 1024 }, source: 'ab'.repeat(32), architecture: 'tiny' });
     const raw = await readSafetensors(file);
@@ -36,7 +48,17 @@ test('importance files: one float32 [A, B] tensor per layer, strategy and settin
     model.dispose();
     checkImportanceCovers(back.scores, layers);
     assert.throws(() => checkImportanceCovers(new Map([['conv1.weight', scores.get('conv1.weight')!]]), layers), /nothing for layer conv2.weight/);
-    assert.throws(() => checkImportanceCovers(new Map([['conv1.weight', layerScores([3, 8], new Float32Array(24))], ['conv2.weight', scores.get('conv2.weight')!]]), layers), /wrong model/);
+    assert.throws(
+      () =>
+        checkImportanceCovers(
+          new Map([
+            ['conv1.weight', layerScores([3, 8], new Float32Array(24))],
+            ['conv2.weight', scores.get('conv2.weight')!],
+          ]),
+          layers,
+        ),
+      /wrong model/,
+    );
     // Plain safetensors files are not importance files.
     const plain = path.join(dir, 'plain.safetensors');
     await writeSafetensors(plain, new Map([['x', { dtype: 'F32', shape: [1], data: new Uint8Array(4) }]]));

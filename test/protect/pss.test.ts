@@ -13,10 +13,7 @@ import { mean, sum } from '../../src/ops/reduction.ts';
 import { narrow } from '../../src/ops/shape.ts';
 import { sub } from '../../src/ops/arithmetic.ts';
 import { toDtype } from '../../src/ops/convert.ts';
-import {
-  LOG_ALPHA_MAX, LOG_ALPHA_MIN, convLayerOf, hardConcreteGate, l0Penalty, pssImportance, rankKernels,
-  taskLoss, taylorImportance, weightScores,
-} from '../../src/protect/internals.ts';
+import { LOG_ALPHA_MAX, LOG_ALPHA_MIN, convLayerOf, hardConcreteGate, l0Penalty, pssImportance, rankKernels, taskLoss, taylorImportance, weightScores } from '../../src/protect/internals.ts';
 import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';
@@ -46,10 +43,12 @@ function synth(): Synth {
       for (let p = 0; p < 9; p++) w1.push(v);
     }
   }
-  noGrad(() => scope(() => {
-    copyInPlace(m.conv1.weight, tensor(w1, [2, 4, 3, 3]));
-    copyInPlace(m.conv2.weight, tensor([1, 0, 0, 1], [2, 2, 1, 1]));
-  }));
+  noGrad(() =>
+    scope(() => {
+      copyInPlace(m.conv1.weight, tensor(w1, [2, 4, 3, 3]));
+      copyInPlace(m.conv2.weight, tensor([1, 0, 0, 1], [2, 2, 1, 1]));
+    }),
+  );
   return m;
 }
 
@@ -57,12 +56,18 @@ function makeData(n: number, batch: number): BatchSource & { dispose(): void } {
   manualSeed(11);
   const batches: Batch[] = [];
   for (let i = 0; i < n / batch; i++) {
-    batches.push(keep(noGrad(() => scope(() => {
-      const x = randn([batch, 4, 6, 6]);
-      const m = mean(x, [2, 3]);
-      const y = toDtype(gt(sub(narrow(m, 1, 0, 1), narrow(m, 1, 1, 1)), 0), 'int64');
-      return { x, y: sum(y, 1) };
-    }))));
+    batches.push(
+      keep(
+        noGrad(() =>
+          scope(() => {
+            const x = randn([batch, 4, 6, 6]);
+            const m = mean(x, [2, 3]);
+            const y = toDtype(gt(sub(narrow(m, 1, 0, 1), narrow(m, 1, 1, 1)), 0), 'int64');
+            return { x, y: sum(y, 1) };
+          }),
+        ),
+      ),
+    );
   }
   return {
     batchCount: batches.length,
@@ -70,26 +75,31 @@ function makeData(n: number, batch: number): BatchSource & { dispose(): void } {
     *epoch() {
       for (const b of batches) yield noGrad(() => ({ x: narrow(b.x, 0, 0, batch), y: narrow(b.y, 0, 0, batch) }));
     },
-    dispose: () => batches.forEach((b) => { b.x.dispose(); b.y.dispose(); }),
+    dispose: () =>
+      batches.forEach((b) => {
+        b.x.dispose();
+        b.y.dispose();
+      }),
   };
 }
 
-test('hard-concrete gate: evaluation values and training draws in [0, 1]', () => scope(() => {
-  const la = tensor([0, 10, -10, 2.1972245773], [4]);
-  const z = hardConcreteGate(la, false).toArray();
-  assert.ok(Math.abs(z[0] - 0.5) < 1e-6);
-  assert.equal(z[1], 1);
-  assert.equal(z[2], 0);
-  assert.ok(Math.abs(z[3] - 0.98) < 1e-5); // the default start, p = 0.1
-  manualSeed(0);
-  const draws = hardConcreteGate(tensor(new Array(1000).fill(2.1972245773), [1000]), true).toArray();
-  assert.ok(draws.every((v) => v >= 0 && v <= 1));
-  const open = draws.filter((v) => v === 1).length / 1000;
-  assert.ok(open > 0.55 && open < 0.75, `fully open fraction ${open}`);
-  // Penalty: Σ σ(log α − β log(−γ/ζ)).
-  const pen = l0Penalty(tensor([0], [1])).item();
-  assert.ok(Math.abs(pen - 1 / (1 + Math.exp((2 / 3) * Math.log(0.1 / 1.1)))) < 1e-6);
-}));
+test('hard-concrete gate: evaluation values and training draws in [0, 1]', () =>
+  scope(() => {
+    const la = tensor([0, 10, -10, 2.1972245773], [4]);
+    const z = hardConcreteGate(la, false).toArray();
+    assert.ok(Math.abs(z[0] - 0.5) < 1e-6);
+    assert.equal(z[1], 1);
+    assert.equal(z[2], 0);
+    assert.ok(Math.abs(z[3] - 0.98) < 1e-5); // the default start, p = 0.1
+    manualSeed(0);
+    const draws = hardConcreteGate(tensor(new Array(1000).fill(2.1972245773), [1000]), true).toArray();
+    assert.ok(draws.every((v) => v >= 0 && v <= 1));
+    const open = draws.filter((v) => v === 1).length / 1000;
+    assert.ok(open > 0.55 && open < 0.75, `fully open fraction ${open}`);
+    // Penalty: Σ σ(log α − β log(−γ/ζ)).
+    const pen = l0Penalty(tensor([0], [1])).item();
+    assert.ok(Math.abs(pen - 1 / (1 + Math.exp((2 / 3) * Math.log(0.1 / 1.1)))) < 1e-6);
+  }));
 
 test('PSS ranks the kernels the task needs above noisy and zero kernels', async () => {
   const model = synth();

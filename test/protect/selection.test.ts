@@ -2,8 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
 import {
-  type ConvLayer, type LayerSelection, checkFractions, checkStrictTiers, convLayerOf, defaultFractions, layerScores, prefixCount,
-  rankKernels, selectKernels, selectedCount, tierCounts,
+  type ConvLayer,
+  type LayerSelection,
+  checkFractions,
+  checkStrictTiers,
+  convLayerOf,
+  defaultFractions,
+  layerScores,
+  prefixCount,
+  rankKernels,
+  selectKernels,
+  selectedCount,
+  tierCounts,
 } from '../../src/protect/internals.ts';
 
 const checkLeaks = trackLeaks();
@@ -32,8 +42,20 @@ test('ranking: descending score, ties by ascending index, NaN refused', () => {
 test('selection takes the top ⌊N·ratio⌋ + 1 of each layer, deterministically', () => {
   const layers = [layer('a.weight', 8, 8), layer('b.weight', 4, 3)];
   const scores = new Map([
-    ['a.weight', layerScores([8, 8], Float32Array.from({ length: 64 }, (_, i) => (i * 37) % 64))],
-    ['b.weight', layerScores([4, 3], Float32Array.from({ length: 12 }, (_, i) => -i))],
+    [
+      'a.weight',
+      layerScores(
+        [8, 8],
+        Float32Array.from({ length: 64 }, (_, i) => (i * 37) % 64),
+      ),
+    ],
+    [
+      'b.weight',
+      layerScores(
+        [4, 3],
+        Float32Array.from({ length: 12 }, (_, i) => -i),
+      ),
+    ],
   ]);
   const s1 = selectKernels(layers, scores, 0.1);
   const s2 = selectKernels(layers, scores, 0.1);
@@ -45,7 +67,10 @@ test('selection takes the top ⌊N·ratio⌋ + 1 of each layer, deterministicall
   // Every unselected kernel scores no higher than the last selected one.
   const last = a[s1[0].ranked[6]];
   for (let k = 0; k < 64; k++) if (!s1[0].ranked.includes(k)) assert.ok(a[k] <= last);
-  assert.deepEqual(s1.map((s) => [...s.ranked]), s2.map((s) => [...s.ranked]));
+  assert.deepEqual(
+    s1.map((s) => [...s.ranked]),
+    s2.map((s) => [...s.ranked]),
+  );
 });
 
 test('selection refuses scores of the wrong shape or a missing layer', () => {

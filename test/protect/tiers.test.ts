@@ -7,7 +7,19 @@ import { manualSeed, noGrad, scope } from '../../src/tensor/index.ts';
 import { randn } from '../../src/ops/creation.ts';
 import { mseLoss } from '../../src/ops/loss.ts';
 import type { Module } from '../../src/nn/index.ts';
-import { type ConvLayer, type LayerSelection, breakpoints, calibrateFractions, convLayerOf, convLayers, protect, restoredTotal, tierTokens, unlock, weightImportance } from '../../src/protect/internals.ts';
+import {
+  type ConvLayer,
+  type LayerSelection,
+  breakpoints,
+  calibrateFractions,
+  convLayerOf,
+  convLayers,
+  protect,
+  restoredTotal,
+  tierTokens,
+  unlock,
+  weightImportance,
+} from '../../src/protect/internals.ts';
 import { TinyNet, fileOf, tinyNet } from './fixtures.ts';
 import { loadWeightsSync } from '../../src/models/weights.ts';
 
@@ -50,50 +62,51 @@ test('calibration errors: unreachable, falling or miscounted targets', async () 
   await assert.rejects(calibrateFractions({ selections: sel, targets: [0.95], tiers: 2, metricAt }), /cannot be met below the top tier/);
 });
 
-test('protect with calibrated tiers: each tier unlocks to the metric calibration measured', () => scope(async () => {
-  const model = tinyNet(2);
-  const original = fileOf(model);
-  model.dispose();
-  manualSeed(4);
-  const x = randn([8, 3, 8, 8]);
-  const reference = new TinyNet();
-  loadWeightsSync(reference, original);
-  const target = noGrad(() => reference.forward(x));
-  reference.dispose();
-  // Higher is better: minus the MSE between the model's outputs and the original's.
-  const evaluate = (m: Module) => noGrad(() => scope(() => -mseLoss(m.forward(x), target).item()));
-  const importance = weightImportance('l1', original.tensors, convLayers(original.tensors));
-  const calModel = new TinyNet();
-  try {
-    // A fixed key: the decoys (drawn from a stream keyed by it) must be the same in the probe and
-    // in the calibrated run, or the probe's floor says nothing about the run's.
-    const keys = { masterKey: new Uint8Array(32).fill(7), modelId: new Uint8Array(16).fill(1) };
-    const probe = await protect(original, { importance, ratio: 0.3, tiers: 1, ...keys });
-    const bottom = (() => {
-      const m = new TinyNet();
-      loadWeightsSync(m, probe.file);
-      const v = evaluate(m);
-      m.dispose();
-      return v;
-    })();
-    const targets = [bottom * 0.5, bottom * 0.1];
-    const r = await protect(original, { importance, ratio: 0.3, calibrate: { targets, model: calModel, evaluate }, ...keys });
-    assert.equal(r.header.tiers, 3);
-    const cal = r.calibration!;
-    assert.equal(cal.fractions.length, 3);
-    assert.ok(cal.fractions[0] < cal.fractions[1] && cal.fractions[1] < 1);
-    assert.ok(cal.metrics[1] >= targets[0] && cal.metrics[2] >= targets[1]);
-    assert.ok(Math.abs(cal.metrics[3]) < 1e-12);
-    const tokens = tierTokens(r.masterKey, r.modelId, 3);
-    for (let m = 0; m <= 3; m++) {
-      const net = new TinyNet();
-      loadWeightsSync(net, unlock(r.file, tokens[2], { tier: m }).file);
-      assert.equal(evaluate(net), cal.metrics[m], `tier ${m}`);
-      net.dispose();
+test('protect with calibrated tiers: each tier unlocks to the metric calibration measured', () =>
+  scope(async () => {
+    const model = tinyNet(2);
+    const original = fileOf(model);
+    model.dispose();
+    manualSeed(4);
+    const x = randn([8, 3, 8, 8]);
+    const reference = new TinyNet();
+    loadWeightsSync(reference, original);
+    const target = noGrad(() => reference.forward(x));
+    reference.dispose();
+    // Higher is better: minus the MSE between the model's outputs and the original's.
+    const evaluate = (m: Module) => noGrad(() => scope(() => -mseLoss(m.forward(x), target).item()));
+    const importance = weightImportance('l1', original.tensors, convLayers(original.tensors));
+    const calModel = new TinyNet();
+    try {
+      // A fixed key: the decoys (drawn from a stream keyed by it) must be the same in the probe and
+      // in the calibrated run, or the probe's floor says nothing about the run's.
+      const keys = { masterKey: new Uint8Array(32).fill(7), modelId: new Uint8Array(16).fill(1) };
+      const probe = await protect(original, { importance, ratio: 0.3, tiers: 1, ...keys });
+      const bottom = (() => {
+        const m = new TinyNet();
+        loadWeightsSync(m, probe.file);
+        const v = evaluate(m);
+        m.dispose();
+        return v;
+      })();
+      const targets = [bottom * 0.5, bottom * 0.1];
+      const r = await protect(original, { importance, ratio: 0.3, calibrate: { targets, model: calModel, evaluate }, ...keys });
+      assert.equal(r.header.tiers, 3);
+      const cal = r.calibration!;
+      assert.equal(cal.fractions.length, 3);
+      assert.ok(cal.fractions[0] < cal.fractions[1] && cal.fractions[1] < 1);
+      assert.ok(cal.metrics[1] >= targets[0] && cal.metrics[2] >= targets[1]);
+      assert.ok(Math.abs(cal.metrics[3]) < 1e-12);
+      const tokens = tierTokens(r.masterKey, r.modelId, 3);
+      for (let m = 0; m <= 3; m++) {
+        const net = new TinyNet();
+        loadWeightsSync(net, unlock(r.file, tokens[2], { tier: m }).file);
+        assert.equal(evaluate(net), cal.metrics[m], `tier ${m}`);
+        net.dispose();
+      }
+    } finally {
+      calModel.dispose();
     }
-  } finally {
-    calModel.dispose();
-  }
-}));
+  }));
 
 test('leaks no tensors', checkLeaks);

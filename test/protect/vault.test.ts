@@ -10,7 +10,19 @@ import { randn } from '../../src/ops/creation.ts';
 import { allclose, equal } from '../../src/ops/compare.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { readSafetensors, serializeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
-import { PROTECT_METADATA_KEY, ProtectError, convLayers, deriveKeys, inspectProtected, readKeyToken, unlockModel, weightImportance, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
+import {
+  PROTECT_METADATA_KEY,
+  ProtectError,
+  convLayers,
+  deriveKeys,
+  inspectProtected,
+  readKeyToken,
+  unlockModel,
+  weightImportance,
+  weightsDigest,
+  formatKeyFile,
+  writeKeyFile,
+} from '../../src/protect/index.ts';
 import { tierMetadataKey } from '../../src/protect/format.ts';
 import { type ProtectResult, protect, tierTokens } from '../../src/protect/protect.ts';
 import { unlock } from '../../src/protect/unlock.ts';
@@ -66,17 +78,26 @@ test('the protected file has the original names, shapes and dtypes, and our meta
   assert.equal(header.tiers, 3);
   assert.equal(header.modelId, '05'.repeat(16));
   assert.equal(header.architecture, 'tiny');
-  assert.deepEqual(header.layers.map((l) => l.name), ['conv1.weight', 'conv2.weight']);
+  assert.deepEqual(
+    header.layers.map((l) => l.name),
+    ['conv1.weight', 'conv2.weight'],
+  );
   assert.equal(header.weightsDigest, Buffer.from(weightsDigest(r.file.tensors)).toString('hex'));
   // A plain safetensors reader loads it, and it round-trips through bytes.
   const reread = parseSafetensors(serializeSafetensors(r.file.tensors, r.file.metadata));
   assert.deepEqual([...reread.tensors.keys()].sort(), [...original.tensors.keys()].sort());
   // Only the selected kernels changed: ⌊N·ratio⌋ + 1 per layer; biases and the head are untouched.
-  assert.deepEqual(r.layers.map((l) => l.selected), [Math.floor(24 * RATIO) + 1, Math.floor(128 * RATIO) + 1]);
+  assert.deepEqual(
+    r.layers.map((l) => l.selected),
+    [Math.floor(24 * RATIO) + 1, Math.floor(128 * RATIO) + 1],
+  );
   for (const l of layers) {
     const changed = changedKernels(original.tensors.get(l.name)!.data, r.file.tensors.get(l.name)!.data, l.kernelBytes);
     const ranked = [...rankKernels(importance.get(l.name)!)].slice(0, r.layers.find((s) => s.name === l.name)!.selected);
-    assert.deepEqual(changed, ranked.sort((a, b) => a - b));
+    assert.deepEqual(
+      changed,
+      ranked.sort((a, b) => a - b),
+    );
   }
   for (const name of ['conv1.bias', 'head.weight', 'head.bias']) assert.ok(sameBytes(r.file.tensors.get(name)!.data, original.tensors.get(name)!.data));
 });
@@ -86,7 +107,10 @@ test('the full tier restores every tensor bit-identically, and the original meta
   for (const key of [tokens[2], encodeKeyToken({ tier: 3, key: r.masterKey })]) {
     const u = unlock(r.file, key);
     assert.equal(u.tier, 3);
-    assert.equal(u.restored, r.layers.reduce((n, l) => n + l.selected, 0));
+    assert.equal(
+      u.restored,
+      r.layers.reduce((n, l) => n + l.selected, 0),
+    );
     for (const [name, e] of original.tensors) assert.ok(sameBytes(u.file.tensors.get(name)!.data, e.data), name);
     assert.deepEqual(u.file.metadata, original.metadata);
     assert.deepEqual(weightsDigest(u.file.tensors), weightsDigest(original.tensors));
@@ -106,7 +130,11 @@ test('intermediate tiers restore exactly their prefix of each ranking, nested', 
       const ranked = [...rankKernels(importance.get(l.name)!)].slice(0, summary.selected);
       const wrong = changedKernels(original.tensors.get(l.name)!.data, u.file.tensors.get(l.name)!.data, l.kernelBytes);
       // Kernels still holding decoys are exactly the ranks past this tier's prefix.
-      assert.deepEqual(wrong, ranked.slice(summary.perTier[m]).sort((a, b) => a - b), `tier ${m} ${l.name}`);
+      assert.deepEqual(
+        wrong,
+        ranked.slice(summary.perTier[m]).sort((a, b) => a - b),
+        `tier ${m} ${l.name}`,
+      );
       still.set(l.name, wrong);
       if (prev) assert.ok(wrong.every((k) => prev!.get(l.name)!.includes(k)));
     }
@@ -123,27 +151,28 @@ test('intermediate tiers restore exactly their prefix of each ranking, nested', 
   }
 });
 
-test('tier-0 outputs differ from the original; the full tier gives identical outputs', () => scope(async () => {
-  const r = await protectedModel();
-  const x = (manualSeed(3), randn([4, 3, 8, 8]));
-  const net = (w: SafetensorsFile) => {
-    const m = new TinyNet();
-    loadWeightsSync(m, w);
-    return m;
-  };
-  const [orig, tier0] = [original, r.file].map(net);
-  const full = new TinyNet();
-  loadWeightsSync(full, unlock(r.file, tokens[2]).file);
-  try {
-    noGrad(() => {
-      const yo = orig.forward(x);
-      assert.ok(!allclose(tier0.forward(x), yo, { atol: 1e-3 }));
-      assert.ok(equal(full.forward(x), yo));
-    });
-  } finally {
-    for (const m of [orig, tier0, full]) m.dispose();
-  }
-}));
+test('tier-0 outputs differ from the original; the full tier gives identical outputs', () =>
+  scope(async () => {
+    const r = await protectedModel();
+    const x = (manualSeed(3), randn([4, 3, 8, 8]));
+    const net = (w: SafetensorsFile) => {
+      const m = new TinyNet();
+      loadWeightsSync(m, w);
+      return m;
+    };
+    const [orig, tier0] = [original, r.file].map(net);
+    const full = new TinyNet();
+    loadWeightsSync(full, unlock(r.file, tokens[2]).file);
+    try {
+      noGrad(() => {
+        const yo = orig.forward(x);
+        assert.ok(!allclose(tier0.forward(x), yo, { atol: 1e-3 }));
+        assert.ok(equal(full.forward(x), yo));
+      });
+    } finally {
+      for (const m of [orig, tier0, full]) m.dispose();
+    }
+  }));
 
 test('key chain: tokens of lower tiers derive from higher ones only', async () => {
   const r = await protectedModel();
@@ -157,22 +186,43 @@ test('key chain: tokens of lower tiers derive from higher ones only', async () =
 
 test('a lower-tier key asking for a higher tier: TIER_TOO_LOW', async () => {
   const r = await protectedModel();
-  assert.throws(() => unlock(r.file, tokens[0], { tier: 2 }), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW' && /tier-1 key cannot unlock tier 2/.test(e.message));
-  assert.throws(() => unlock(r.file, tokens[1], { tier: 3 }), (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW');
-  assert.throws(() => unlock(r.file, tokens[2], { tier: 4 }), (e: unknown) => e instanceof ProtectError && e.code === 'BAD_TIER');
+  assert.throws(
+    () => unlock(r.file, tokens[0], { tier: 2 }),
+    (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW' && /tier-1 key cannot unlock tier 2/.test(e.message),
+  );
+  assert.throws(
+    () => unlock(r.file, tokens[1], { tier: 3 }),
+    (e: unknown) => e instanceof KeyError && e.code === 'TIER_TOO_LOW',
+  );
+  assert.throws(
+    () => unlock(r.file, tokens[2], { tier: 4 }),
+    (e: unknown) => e instanceof ProtectError && e.code === 'BAD_TIER',
+  );
 });
 
 test('a wrong key is reported as such before any decryption', async () => {
   const r = await protectedModel();
   const wrong = encodeKeyToken({ tier: 3, key: testKey(42) });
-  assert.throws(() => unlock(r.file, wrong), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY' && /wrong key/.test(e.message));
+  assert.throws(
+    () => unlock(r.file, wrong),
+    (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY' && /wrong key/.test(e.message),
+  );
   // A right key presented as another tier is wrong too, and so is a tier the model lacks.
   const misTiered = encodeKeyToken({ tier: 2, key: decodeKeyToken(tokens[2]).key });
-  assert.throws(() => unlock(r.file, misTiered), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY');
-  assert.throws(() => unlock(r.file, encodeKeyToken({ tier: 7, key: testKey() })), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY');
+  assert.throws(
+    () => unlock(r.file, misTiered),
+    (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY',
+  );
+  assert.throws(
+    () => unlock(r.file, encodeKeyToken({ tier: 7, key: testKey() })),
+    (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY',
+  );
   // The key of another protection of the same weights does not fit either.
   const other = await protect(original, { importance, ratio: RATIO, tiers: 3 });
-  assert.throws(() => unlock(other.file, tokens[2]), (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY');
+  assert.throws(
+    () => unlock(other.file, tokens[2]),
+    (e: unknown) => e instanceof KeyError && e.code === 'WRONG_KEY',
+  );
 });
 
 test('malformed tokens are refused without echoing them', async () => {
@@ -180,7 +230,10 @@ test('malformed tokens are refused without echoing them', async () => {
   const t = tokens[2];
   const typo = t.slice(0, 20) + (t[20] === 'A' ? 'B' : 'A') + t.slice(21);
   for (const bad of ['', 'hello', t.slice(0, -1), typo, t.replace('nnlock1', 'nnlock2')]) {
-    assert.throws(() => unlock(r.file, bad), (e: unknown) => e instanceof KeyError && e.code === 'MALFORMED_TOKEN' && !(e.message.includes(t.slice(15, 40))));
+    assert.throws(
+      () => unlock(r.file, bad),
+      (e: unknown) => e instanceof KeyError && e.code === 'MALFORMED_TOKEN' && !e.message.includes(t.slice(15, 40)),
+    );
   }
 });
 
@@ -192,13 +245,19 @@ test('a flipped byte in a sealed section fails authentication; lower tiers still
       const copy = Buffer.from(sealed);
       copy[at] ^= 0x01;
       const bad = edited(r.file, { meta: [tierMetadataKey(tier), copy.toString('base64')] });
-      assert.throws(() => unlock(bad, tokens[2]), (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY' && e.message.includes(`tier ${tier}`));
+      assert.throws(
+        () => unlock(bad, tokens[2]),
+        (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY' && e.message.includes(`tier ${tier}`),
+      );
       if (tier > 1) assert.equal(unlock(bad, tokens[2], { tier: tier - 1 }).tier, tier - 1);
     }
   }
   // Swapping two sections fails too (each is bound to its tier).
   const swapped = edited(edited(r.file, { meta: [tierMetadataKey(1), r.file.metadata[tierMetadataKey(2)]] }), { meta: [tierMetadataKey(2), r.file.metadata[tierMetadataKey(1)]] });
-  assert.throws(() => unlock(swapped, tokens[2]), (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY');
+  assert.throws(
+    () => unlock(swapped, tokens[2]),
+    (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY',
+  );
   // A missing or garbled section is a clear format error.
   const { [tierMetadataKey(2)]: _gone, ...rest } = r.file.metadata;
   assert.throws(() => unlock({ tensors: r.file.tensors, metadata: rest }, tokens[2]), /section of tier 2 .* is missing/);
@@ -209,18 +268,38 @@ test('a changed decoy (or any weight) is reported as modified weights', async ()
   const r = await protectedModel();
   const decoyKernel = [...rankKernels(importance.get('conv2.weight')!)][0];
   const kb = layers[1].kernelBytes;
-  const changedDecoy = edited(r.file, { tensor: ['conv2.weight', (b) => { b[decoyKernel * kb] ^= 0x01; }] });
-  const changedBias = edited(r.file, { tensor: ['head.bias', (b) => { b[0] ^= 0x80; }] });
+  const changedDecoy = edited(r.file, {
+    tensor: [
+      'conv2.weight',
+      (b) => {
+        b[decoyKernel * kb] ^= 0x01;
+      },
+    ],
+  });
+  const changedBias = edited(r.file, {
+    tensor: [
+      'head.bias',
+      (b) => {
+        b[0] ^= 0x80;
+      },
+    ],
+  });
   for (const bad of [changedDecoy, changedBias]) {
     for (const tier of [1, 3]) {
-      assert.throws(() => unlock(bad, tokens[2], { tier }), (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED' && /the protected weights were modified/.test(e.message));
+      assert.throws(
+        () => unlock(bad, tokens[2], { tier }),
+        (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED' && /the protected weights were modified/.test(e.message),
+      );
     }
   }
   // Changing the weights and recording their new digest is caught by the sections' AAD.
   const header = JSON.parse(changedDecoy.metadata[PROTECT_METADATA_KEY]);
   header.weightsDigest = Buffer.from(weightsDigest(changedDecoy.tensors)).toString('hex');
   const forged = edited(changedDecoy, { meta: [PROTECT_METADATA_KEY, JSON.stringify(header)] });
-  assert.throws(() => unlock(forged, tokens[2]), (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY');
+  assert.throws(
+    () => unlock(forged, tokens[2]),
+    (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY',
+  );
 });
 
 test('files: key file (0600), its highest token, unlockModel from a path', async () => {
@@ -278,10 +357,16 @@ test('protect refuses an already protected file and unknown layers; unlock refus
   await assert.rejects(protect(r.file, { importance, ratio: RATIO }), (e: unknown) => e instanceof ProtectError && e.code === 'ALREADY_PROTECTED');
   await assert.rejects(protect(original, { importance, ratio: RATIO, layers: ['head'] }), /cannot protect layer 'head': it is F32\[4, 16\], not a conv weight/);
   await assert.rejects(protect(original, { importance, ratio: RATIO, layers: ['nope'] }), /no such tensor/);
-  assert.throws(() => unlock(original, tokens[2]), (e: unknown) => e instanceof ProtectError && e.code === 'NOT_PROTECTED');
+  assert.throws(
+    () => unlock(original, tokens[2]),
+    (e: unknown) => e instanceof ProtectError && e.code === 'NOT_PROTECTED',
+  );
   // Layers named by module or weight name; the others stay untouched.
   const only = await protect(original, { importance, ratio: RATIO, layers: ['conv2'], tiers: 2 });
-  assert.deepEqual(only.header.layers.map((l) => l.name), ['conv2.weight']);
+  assert.deepEqual(
+    only.header.layers.map((l) => l.name),
+    ['conv2.weight'],
+  );
   assert.ok(sameBytes(only.file.tensors.get('conv1.weight')!.data, original.tensors.get('conv1.weight')!.data));
 });
 

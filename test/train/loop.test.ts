@@ -18,14 +18,15 @@ const dir = mkdtempSync(join(tmpdir(), 'nnlock-train-'));
 /** Two classes of 8×8 images: a bright square top-left or bottom-right, plus noise. */
 function syntheticSource(count: number, batch: number, seed: number): BatchSource {
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const images = new Float32Array(count * 64);
   const labels = new BigInt64Array(count);
   for (let i = 0; i < count; i++) {
     const cls = i % 2;
     labels[i] = BigInt(cls);
     for (let p = 0; p < 64; p++) {
-      const r = Math.floor(p / 8), c = p % 8;
+      const r = Math.floor(p / 8),
+        c = p % 8;
       const inSquare = cls === 0 ? r < 4 && c < 4 : r >= 4 && c >= 4;
       images[i * 64 + p] = (inSquare ? 1 : 0) + (rand() - 0.5);
     }
@@ -39,7 +40,10 @@ function syntheticSource(count: number, batch: number, seed: number): BatchSourc
         const idx = order.slice(b, b + batch);
         const x = new Float32Array(idx.length * 64);
         const y = new BigInt64Array(idx.length);
-        idx.forEach((j, k) => { x.set(images.subarray(j * 64, j * 64 + 64), k * 64); y[k] = labels[j]; });
+        idx.forEach((j, k) => {
+          x.set(images.subarray(j * 64, j * 64 + 64), k * 64);
+          y[k] = labels[j];
+        });
         yield { x: tensor(x, [idx.length, 1, 8, 8]), y: tensor(y, [idx.length]) };
       }
     },
@@ -55,8 +59,13 @@ test('a tiny network learns: loss drops clearly and accuracy rises', async () =>
   const model = smallNet();
   const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
   const { history } = await train({
-    model, optimizer: opt, data: syntheticSource(256, 32, 1), epochs: 4, task: 'classification',
-    loss: (out, y) => crossEntropy(out, y), seed: 3,
+    model,
+    optimizer: opt,
+    data: syntheticSource(256, 32, 1),
+    epochs: 4,
+    task: 'classification',
+    loss: (out, y) => crossEntropy(out, y),
+    seed: 3,
   });
   assert.equal(history.length, 4);
   assert.ok(history[3].trainLoss < 0.5 * history[0].trainLoss, `loss ${history[0].trainLoss} → ${history[3].trainLoss}`);
@@ -71,9 +80,16 @@ test('interrupted and resumed training equals an uninterrupted run, bit for bit'
     const model = smallNet();
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
     const common = {
-      model, optimizer: opt, data: syntheticSource(128, 16, 9), epochs: 3, task: 'classification' as const,
+      model,
+      optimizer: opt,
+      data: syntheticSource(128, 16, 9),
+      epochs: 3,
+      task: 'classification' as const,
       loss: (out: ReturnType<typeof tensor>, y: ReturnType<typeof tensor>) => crossEntropy(out, y),
-      schedule: multiStep(0.05, [2]), seed: 7, checkpoint, logFile: `${checkpoint}.json`,
+      schedule: multiStep(0.05, [2]),
+      seed: 7,
+      checkpoint,
+      logFile: `${checkpoint}.json`,
     };
     let result;
     for (const stopAfter of stops) {
@@ -87,7 +103,10 @@ test('interrupted and resumed training equals an uninterrupted run, bit for bit'
   const interrupted = await runFresh(join(dir, 'split.ckpt'));
   assert.equal(interrupted.resumedFrom, 1);
   for (const [name, t] of whole.model.stateDict()) assert.ok(equal(t, interrupted.model.stateDict().get(name)!), name);
-  assert.deepEqual(interrupted.history.map((h) => h.trainLoss), whole.result.history.map((h) => h.trainLoss));
+  assert.deepEqual(
+    interrupted.history.map((h) => h.trainLoss),
+    whole.result.history.map((h) => h.trainLoss),
+  );
   const log = JSON.parse(readFileSync(join(dir, 'split.ckpt.json'), 'utf8'));
   assert.equal(log.history.length, 3);
   whole.opt.dispose();
@@ -103,8 +122,16 @@ test('interrupted and resumed training equals an uninterrupted run, bit for bit'
     const model = smallNet();
     const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
     const r = await train({
-      model, optimizer: opt, data: syntheticSource(128, 16, 9), epochs: 3, task: 'classification',
-      loss: (out, y) => crossEntropy(out, y), schedule: multiStep(0.05, [2]), seed: 7, checkpoint, logFile: `${checkpoint}.json`,
+      model,
+      optimizer: opt,
+      data: syntheticSource(128, 16, 9),
+      epochs: 3,
+      task: 'classification',
+      loss: (out, y) => crossEntropy(out, y),
+      schedule: multiStep(0.05, [2]),
+      seed: 7,
+      checkpoint,
+      logFile: `${checkpoint}.json`,
     });
     return { model, opt, history: r.history, resumedFrom: r.resumedFrom };
   }

@@ -40,8 +40,10 @@ export function registerDemo(program: Command, io: CliIO): void {
     .action(async (o: DemoFlags) => {
       const out = new Output(io, o);
       const engine = { ...engineFacts(), imagesPerSecond: timeTrainingSteps(3, 64) };
-      const lines = [`== engine: libtorch ${engine.libtorch}, ${engine.threads} threads, CUDA ${engine.cudaDevices ? 'yes' : 'no'}`,
-        `   ResNet-20 training step, batch 64: ${engine.imagesPerSecond.toFixed(0)} images/s`];
+      const lines = [
+        `== engine: libtorch ${engine.libtorch}, ${engine.threads} threads, CUDA ${engine.cudaDevices ? 'yes' : 'no'}`,
+        `   ResNet-20 training step, batch 64: ${engine.imagesPerSecond.toFixed(0)} images/s`,
+      ];
       const cifar = join(o.data, 'cifar10');
       const weights = join(o.data, 'weights', 'resnet20-cifar10.safetensors');
       if (![weights, join(cifar, 'test_batch.bin'), join(cifar, 'data_batch_1.bin'), join(cifar, 'data_batch_3.bin')].every(existsSync)) {
@@ -55,17 +57,24 @@ export function registerDemo(program: Command, io: CliIO): void {
       const key = generateKey({ kind: 'uniform', k: 4, channels: 3 });
       const attack = await attackEncryptedImages(join(cifar, 'data_batch_1.bin'), join(cifar, 'data_batch_3.bin'), key, { scoreImages: 500, grid: join(o.out, 'cipher-recovered.png') });
       const who = ['no key (the published file)', 'tier-1 key', 'tier-2 key', 'tier-3 key (master)'];
-      out.result({ engine, protect: tiers, cipher: { key: describeKey(key), ...attack }, liveTensors: liveTensors() }, [...lines,
-        '', '== selective encryption of a pretrained ResNet-20 (CIFAR-10)',
+      out.result({ engine, protect: tiers, cipher: { key: describeKey(key), ...attack }, liveTensors: liveTensors() }, [
+        ...lines,
+        '',
+        '== selective encryption of a pretrained ResNet-20 (CIFAR-10)',
         `   protected ${tiers.selected} of ${tiers.kernels} kernels (8% per layer, L1 importance); decoys drawn from each layer's own distribution`,
         ...tiers.accuracy.map((a, t) => `   tier ${t}: accuracy ${a.toFixed(4)} on ${tiers.images} test images  ← ${who[t]}`),
         `   full key: all ${tiers.tensors} tensors ${tiers.identical ? 'bit-identical to the original' : 'DIFFER from the original'}`,
-        `   tier-1 key asking for tier 3: ${tiers.refused ? `refused (${tiers.refused})` : 'NOT refused'}`, `   chart: ${tiers.chart}`,
-        '', '== block-wise image encryption (Hill cipher per 4×4 block and channel, uniform key)',
+        `   tier-1 key asking for tier 3: ${tiers.refused ? `refused (${tiers.refused})` : 'NOT refused'}`,
+        `   chart: ${tiers.chart}`,
+        '',
+        '== block-wise image encryption (Hill cipher per 4×4 block and channel, uniform key)',
         `   encrypted ${attack.cipherImages} training images with a fresh random key (${describeKey(key)})`,
         `   ciphertext-only attack (no key, no known plaintext; the statistics of another batch of CIFAR images): ${attack.seconds.toFixed(1)} s,`,
-        `   recovered images at ${attack.recovered?.psnr.toFixed(2)} dB PSNR against the plaintext (${attack.recovered?.images} images)`, `   picture: ${attack.grid}`,
-        '', `live tensors at the end: ${liveTensors()}`]);
+        `   recovered images at ${attack.recovered?.psnr.toFixed(2)} dB PSNR against the plaintext (${attack.recovered?.images} images)`,
+        `   picture: ${attack.grid}`,
+        '',
+        `live tensors at the end: ${liveTensors()}`,
+      ]);
     });
 }
 
@@ -80,7 +89,13 @@ async function protectedTiers(weights: string, testBin: string, limit: number, c
   const tokens = tierTokens(result.masterKey, result.modelId, 3);
   const test = await loadCifar10([testBin]);
   const images = Math.min(limit, test.length);
-  const loader = new DataLoader(subset(test, Array.from({ length: images }, (_, i) => i)), { batchSize: 500, shuffle: false, ...normalisationFrom(file.metadata) });
+  const loader = new DataLoader(
+    subset(
+      test,
+      Array.from({ length: images }, (_, i) => i),
+    ),
+    { batchSize: 500, shuffle: false, ...normalisationFrom(file.metadata) },
+  );
   const accuracy: number[] = [];
   for (let tier = 0; tier <= 3; tier++) {
     const model = modelFor(modelSpec('resnet20'), tier === 0 ? result.file : unlock(result.file, tokens[tier - 1]).file, 'protected model');
@@ -96,12 +111,25 @@ async function protectedTiers(weights: string, testBin: string, limit: number, c
   } catch (e) {
     refused = (e as Error).message;
   }
-  await writeFileAtomic(chart, barChartSvg({
-    title: 'ResNet-20 protected at 8%: accuracy by key tier', yLabel: 'test accuracy',
-    categories: ['no key', 'tier 1', 'tier 2', 'tier 3'], series: [{ name: `${images} test images`, values: accuracy }], yMin: 0, yMax: 1,
-  }));
+  await writeFileAtomic(
+    chart,
+    barChartSvg({
+      title: 'ResNet-20 protected at 8%: accuracy by key tier',
+      yLabel: 'test accuracy',
+      categories: ['no key', 'tier 1', 'tier 2', 'tier 3'],
+      series: [{ name: `${images} test images`, values: accuracy }],
+      yMin: 0,
+      yMax: 1,
+    }),
+  );
   return {
-    selected: result.layers.reduce((n, l) => n + l.selected, 0), kernels: result.layers.reduce((n, l) => n + l.kernels, 0),
-    images, accuracy, tensors: original.tensors.size, identical, refused, chart,
+    selected: result.layers.reduce((n, l) => n + l.selected, 0),
+    kernels: result.layers.reduce((n, l) => n + l.kernels, 0),
+    images,
+    accuracy,
+    tensors: original.tensors.size,
+    identical,
+    refused,
+    chart,
   };
 }

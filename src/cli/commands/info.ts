@@ -10,9 +10,11 @@ import { type TrainingStepTiming, timeTrainingSteps } from '../../train/step-tim
 /** The engine's facts as a reader would want them (what `nnlock info` and `nnlock demo` print first). */
 export function engineFacts(): { libtorch: string; threads: number; cudaDevices: number; malloc: string } {
   const a = engineState().allocator;
-  const malloc = !a ? 'not set (init() was not called)' : a.apply
-    ? `nnlock's policy (mmap threshold ${a.mmapThreshold / 2 ** 20} MiB, trim threshold ${a.trimThreshold / 2 ** 20} MiB)${a.applied ? '' : ', not applied: the C library is not glibc'}`
-    : `left alone (${a.reason})`;
+  const malloc = !a
+    ? 'not set (init() was not called)'
+    : a.apply
+      ? `nnlock's policy (mmap threshold ${a.mmapThreshold / 2 ** 20} MiB, trim threshold ${a.trimThreshold / 2 ** 20} MiB)${a.applied ? '' : ', not applied: the C library is not glibc'}`
+      : `left alone (${a.reason})`;
   return { libtorch: libtorchVersion(), threads: getNumThreads(), cudaDevices: cuda.isAvailable() ? cuda.deviceCount() : 0, malloc };
 }
 

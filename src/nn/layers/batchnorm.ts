@@ -21,7 +21,10 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly momentum: number;
 
-  constructor(readonly numFeatures: number, c: BatchNormConfig = {}) {
+  constructor(
+    readonly numFeatures: number,
+    c: BatchNormConfig = {},
+  ) {
     super();
     this.eps = c.eps ?? 1e-5;
     this.momentum = c.momentum ?? 0.1;
@@ -42,7 +45,9 @@ export class BatchNorm2d extends Module {
       noGrad(() => addInPlace(counter, 1));
     }
     return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, {
-      training: useBatchStats, momentum: this.momentum, eps: this.eps,
+      training: useBatchStats,
+      momentum: this.momentum,
+      eps: this.eps,
     });
   }
 }

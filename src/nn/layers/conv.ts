@@ -25,7 +25,12 @@ export class Conv2d extends Module {
    */
   weightTransform: ((weight: Tensor) => Tensor) | null = null;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, c: Conv2dConfig = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    c: Conv2dConfig = {},
+  ) {
     super();
     this.groups = c.groups ?? 1;
     if (inChannels % this.groups || outChannels % this.groups) throw new RangeError('Conv2d: channels must be divisible by groups');
@@ -61,7 +66,12 @@ export class ConvTranspose2d extends Module {
   readonly dilation: [number, number];
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, c: ConvTranspose2dConfig = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    c: ConvTranspose2dConfig = {},
+  ) {
     super();
     this.groups = c.groups ?? 1;
     if (inChannels % this.groups || outChannels % this.groups) throw new RangeError('ConvTranspose2d: channels must be divisible by groups');
@@ -78,7 +88,11 @@ export class ConvTranspose2d extends Module {
 
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, {
-      stride: this.stride, padding: this.padding, outputPadding: this.outputPadding, dilation: this.dilation, groups: this.groups,
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+      dilation: this.dilation,
+      groups: this.groups,
     });
   }
 }

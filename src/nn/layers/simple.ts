@@ -27,7 +27,10 @@ export class LeakyReLU extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: Pool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: Pool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -36,7 +39,10 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: Pool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: Pool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -63,7 +69,10 @@ export class Dropout extends Module {
 }
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

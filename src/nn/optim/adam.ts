@@ -34,31 +34,33 @@ export class Adam extends Optimizer {
     const [b1, b2] = this.betas;
     const bc1 = 1 - b1 ** this.steps;
     const bc2 = 1 - b2 ** this.steps;
-    noGrad(() => scope(() => {
-      let index = 0;
-      for (const group of this.groups) {
-        for (const p of group.params) {
-          const i = index++;
-          let g = p.grad;
-          if (!g) continue;
-          if (group.weightDecay) {
-            if (this.decoupled) mulInPlace(p, 1 - group.lr * group.weightDecay);
-            else g = add(g, p, group.weightDecay);
+    noGrad(() =>
+      scope(() => {
+        let index = 0;
+        for (const group of this.groups) {
+          for (const p of group.params) {
+            const i = index++;
+            let g = p.grad;
+            if (!g) continue;
+            if (group.weightDecay) {
+              if (this.decoupled) mulInPlace(p, 1 - group.lr * group.weightDecay);
+              else g = add(g, p, group.weightDecay);
+            }
+            let s = this.moments.get(i);
+            if (!s) {
+              s = { m: keep(zerosLike(p)), v: keep(zerosLike(p)) };
+              this.moments.set(i, s);
+            }
+            mulInPlace(s.m, b1);
+            addInPlace(s.m, g, 1 - b1);
+            mulInPlace(s.v, b2);
+            addcmulInPlace(s.v, g, g, 1 - b2);
+            const denom = addInPlace(div(sqrt(s.v), Math.sqrt(bc2)), this.eps);
+            addcdivInPlace(p, s.m, denom, -group.lr / bc1);
           }
-          let s = this.moments.get(i);
-          if (!s) {
-            s = { m: keep(zerosLike(p)), v: keep(zerosLike(p)) };
-            this.moments.set(i, s);
-          }
-          mulInPlace(s.m, b1);
-          addInPlace(s.m, g, 1 - b1);
-          mulInPlace(s.v, b2);
-          addcmulInPlace(s.v, g, g, 1 - b2);
-          const denom = addInPlace(div(sqrt(s.v), Math.sqrt(bc2)), this.eps);
-          addcdivInPlace(p, s.m, denom, -group.lr / bc1);
         }
-      }
-    }));
+      }),
+    );
   }
 
   stateTensors(): Map<string, Tensor> {

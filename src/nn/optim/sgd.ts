@@ -28,29 +28,31 @@ export class SGD extends Optimizer {
   }
 
   step(): void {
-    noGrad(() => scope(() => {
-      let index = 0;
-      for (const group of this.groups) {
-        for (const p of group.params) {
-          const i = index++;
-          const grad = p.grad;
-          if (!grad) continue;
-          let d = group.weightDecay ? add(grad, p, group.weightDecay) : grad;
-          if (this.momentum) {
-            let buf = this.buffers.get(i);
-            if (buf === undefined) {
-              buf = keep(clone(d));
-              this.buffers.set(i, buf);
-            } else {
-              mulInPlace(buf, this.momentum);
-              addInPlace(buf, d, 1 - this.dampening);
+    noGrad(() =>
+      scope(() => {
+        let index = 0;
+        for (const group of this.groups) {
+          for (const p of group.params) {
+            const i = index++;
+            const grad = p.grad;
+            if (!grad) continue;
+            let d = group.weightDecay ? add(grad, p, group.weightDecay) : grad;
+            if (this.momentum) {
+              let buf = this.buffers.get(i);
+              if (buf === undefined) {
+                buf = keep(clone(d));
+                this.buffers.set(i, buf);
+              } else {
+                mulInPlace(buf, this.momentum);
+                addInPlace(buf, d, 1 - this.dampening);
+              }
+              d = this.nesterov ? add(d, buf, this.momentum) : buf;
             }
-            d = this.nesterov ? add(d, buf, this.momentum) : buf;
+            addInPlace(p, d, -group.lr);
           }
-          addInPlace(p, d, -group.lr);
         }
-      }
-    }));
+      }),
+    );
   }
 
   stateTensors(): Map<string, Tensor> {

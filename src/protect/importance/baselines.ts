@@ -34,17 +34,22 @@ export function weightScores(strategy: WeightStrategy, layer: ConvLayer, values:
       out.set(new KeyedStream(new Uint8Array(key), layer.name).uniform(kernels));
       break;
     }
-    case 'magnitude': case 'magnitude-asc': {
+    case 'magnitude':
+    case 'magnitude-asc': {
       // |mean of the kernel|; ascending protects the smallest first (a negated score).
       const sign = strategy === 'magnitude' ? 1 : -1;
-      kernelMeans(values, kernels, kernelSize).forEach((m, k) => { out[k] = sign * Math.abs(m); });
+      kernelMeans(values, kernels, kernelSize).forEach((m, k) => {
+        out[k] = sign * Math.abs(m);
+      });
       break;
     }
     case 'closest-mean': {
       // Kernels whose mean is closest to the mean of all kernel means come first.
       const means = kernelMeans(values, kernels, kernelSize);
       const centre = means.reduce((a, b) => a + b, 0) / kernels;
-      means.forEach((m, k) => { out[k] = -Math.abs(m - centre); });
+      means.forEach((m, k) => {
+        out[k] = -Math.abs(m - centre);
+      });
       break;
     }
     case 'l1': {

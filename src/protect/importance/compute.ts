@@ -65,9 +65,7 @@ function isModule(m: Module | SafetensorsFile): m is Module {
  * given, and disposed again). Returns the scores with the strategy, its settings, the digest of
  * the weights scored and the architecture: what saveImportance writes and protectModel takes.
  */
-export async function computeImportance(
-  strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {},
-): Promise<ImportanceFile> {
+export async function computeImportance(strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {}): Promise<ImportanceFile> {
   const s = assertStrategy(strategy);
   const seed = options.seed ?? 0;
   const tensors: Map<string, TensorEntry> = isModule(model) ? noGrad(() => entriesFromTensors(model.stateDict())) : model.tensors;

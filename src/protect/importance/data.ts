@@ -8,7 +8,6 @@ import { crossEntropy, mseLoss } from '../../ops/loss.ts';
 
 export type TaskLoss = (output: Tensor, target: Tensor) => Tensor;
 
-
 /** Cross-entropy for classifiers, MSE for denoisers (what the paper trains the gates with). */
 export function taskLoss(task: TaskKind): TaskLoss {
   return task === 'classification' ? (out, y) => crossEntropy(out, y) : (out, y) => mseLoss(out, y);
@@ -51,6 +50,8 @@ export function freeze(model: Module): () => void {
       p.setGrad(null);
       p.requiresGrad = grads[i];
     });
-    model.namedModules().forEach(([, m], i) => { m.training = modes[i]; });
+    model.namedModules().forEach(([, m], i) => {
+      m.training = modes[i];
+    });
   };
 }

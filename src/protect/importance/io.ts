@@ -62,7 +62,7 @@ export function parseImportance(tensors: Map<string, TensorEntry>, metadata: Rec
   return {
     scores,
     strategy: assertStrategy(String(metadata.strategy)),
-    settings: typeof settings === 'object' && settings !== null && !Array.isArray(settings) ? settings as Record<string, unknown> : {},
+    settings: typeof settings === 'object' && settings !== null && !Array.isArray(settings) ? (settings as Record<string, unknown>) : {},
     source: metadata.source,
     architecture: metadata.architecture,
   };

@@ -43,6 +43,9 @@ export interface DenoiserDataOptions {
  */
 export function denoiserTrainingData(patches: Dataset, o: DenoiserDataOptions): BatchSource {
   const step = Math.max(1, Math.floor(patches.length / o.images));
-  const picked = subset(patches, Array.from({ length: Math.min(o.images, patches.length) }, (_, i) => i * step));
+  const picked = subset(
+    patches,
+    Array.from({ length: Math.min(o.images, patches.length) }, (_, i) => i * step),
+  );
   return residualSource(DataLoader.denoise(picked, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, sigma: o.sigma }));
 }

@@ -20,7 +20,9 @@ export const legacyAttack: MovedCommand[] = [
 export function registerAttack(program: Command, io: CliIO): void {
   const attack = program
     .command('attack')
-    .description('attacks on the cipher: assess (a key\'s security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model)');
+    .description(
+      "attacks on the cipher: assess (a key's security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model)",
+    );
   registerAssess(attack, io);
   registerKnownPlaintext(attack, io);
   registerStatistical(attack, io);

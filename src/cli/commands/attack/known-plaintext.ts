@@ -41,8 +41,10 @@ function summaryLines(r: KnownPlaintextSummary, o: KnownPlaintextFlags): string[
   const n = r.k * r.k;
   const lines = [`known-plaintext attack on ${r.kind}, k=${r.k}: ${r.blocksPerChannel} known blocks per channel`];
   for (const ch of r.channels) {
-    lines.push(`  channel ${ch.channel}: rank ${ch.rank}/${n}, ${ch.determined ? 'key matrix determined' : 'NOT determined (need more or more varied blocks)'}` +
-      `, residual ${ch.relativeResidual.toExponential(2)}${ch.maxAbsError !== undefined ? `, max |K̂−K| ${ch.maxAbsError.toExponential(2)}` : ''}`);
+    lines.push(
+      `  channel ${ch.channel}: rank ${ch.rank}/${n}, ${ch.determined ? 'key matrix determined' : 'NOT determined (need more or more varied blocks)'}` +
+        `, residual ${ch.relativeResidual.toExponential(2)}${ch.maxAbsError !== undefined ? `, max |K̂−K| ${ch.maxAbsError.toExponential(2)}` : ''}`,
+    );
   }
   if (o.trueKey) lines.push(r.recovered ? 'the true key was recovered' : 'the true key was NOT recovered');
   if (o.outKey) lines.push(r.keyFile ? `wrote the recovered key to ${r.keyFile} (id ${r.recoveredKeyId})` : 'no key written: not every channel was determined');

@@ -22,7 +22,7 @@ interface LearnedFlags extends OutputFlags {
 
 export function registerLearned(attack: Command, io: CliIO): void {
   withOutputFlags(attack.command('learned'))
-    .description('learned decryption: PSNR/SSIM of a trained model\'s adaptation output against the plaintext (raw and after oracle affine fits)')
+    .description("learned decryption: PSNR/SSIM of a trained model's adaptation output against the plaintext (raw and after oracle affine fits)")
     .requiredOption('-m, --model <file>', 'Encryption-Robust model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file the model was trained for').makeOptionMandatory())
     .addOption(option(FLAG.data, 'plaintext test images: CIFAR-10 .bin').makeOptionMandatory())

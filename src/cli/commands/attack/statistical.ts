@@ -22,7 +22,10 @@ export function registerStatistical(attack: Command, io: CliIO): void {
     .addOption(option(FLAG.limit, 'use the first n ciphertexts', parse.positiveInt))
     .option('--plain <file>', 'the true plaintext of --cipher (same order), to score the recovered images')
     .option('--grid <file>', 'PNG grid of ciphertext, recovered image (and plaintext) for the first 8')
-    .addHelpText('after', '\nExample:\n  nnlock attack statistical --cipher runs/train.enc.safetensors --prior ../shared/data/cifar10/data_batch_3.bin --plain ../shared/data/cifar10/data_batch_1.bin --grid runs/recovered.png')
+    .addHelpText(
+      'after',
+      '\nExample:\n  nnlock attack statistical --cipher runs/train.enc.safetensors --prior ../shared/data/cifar10/data_batch_3.bin --plain ../shared/data/cifar10/data_batch_1.bin --grid runs/recovered.png',
+    )
     .action(async (o: StatisticalFlags) => {
       const r = await statisticalAttackOnFiles({ cipher: o.cipher, prior: o.prior, plain: o.plain, limit: o.limit }, { k: o.block, grid: o.grid });
       const lines = [`statistical attack: ${r.cipherImages} ciphertexts, ${r.priorImages} prior images, k=${r.k}, ${r.seconds.toFixed(1)} s`];

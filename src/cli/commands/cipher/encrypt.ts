@@ -21,16 +21,19 @@ export function registerEncrypt(cipher: Command, io: CliIO): void {
     .addOption(option(FLAG.key, 'cipher key file (nnlock cipher keygen)').makeOptionMandatory())
     .addOption(option(FLAG.out, 'output file (a folder for several images)').makeOptionMandatory())
     .option(FLAG.force, 'overwrite outputs that exist')
-    .addHelpText('after', [
-      '',
-      'Outputs: hill256 keeps the format (PNG → PNG, CIFAR-10 .bin → CIFAR-10 .bin, bytes 0..255);',
-      'uniform/orthogonal ciphertexts are real-valued: a .safetensors file (float32 "image" [C,H,W], or',
-      '"images" [N,C,H,W] + "labels" [N] for a dataset) recording the key id.',
-      '',
-      'Examples:',
-      '  nnlock cipher encrypt -K key.json photo.png -o photo.enc.png',
-      '  nnlock cipher encrypt -K key.json data_batch_1.bin data_batch_2.bin -o train.enc.safetensors',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Outputs: hill256 keeps the format (PNG → PNG, CIFAR-10 .bin → CIFAR-10 .bin, bytes 0..255);',
+        'uniform/orthogonal ciphertexts are real-valued: a .safetensors file (float32 "image" [C,H,W], or',
+        '"images" [N,C,H,W] + "labels" [N] for a dataset) recording the key id.',
+        '',
+        'Examples:',
+        '  nnlock cipher encrypt -K key.json photo.png -o photo.enc.png',
+        '  nnlock cipher encrypt -K key.json data_batch_1.bin data_batch_2.bin -o train.enc.safetensors',
+      ].join('\n'),
+    )
     .action(async (inputs: string[], o: CipherFileFlags) => {
       const out = new Output(io, o);
       const key = await loadKey(o.key);

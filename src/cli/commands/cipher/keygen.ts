@@ -32,12 +32,22 @@ export function registerKeygen(cipher: Command, io: CliIO): void {
     .addOption(option('--form <form>', 'key file form: secret (compact; matrices re-derived on load) | matrices', parse.oneOf(['secret', 'matrices'] as const), 'secret'))
     .addOption(option(FLAG.out, 'key file to write (JSON)').makeOptionMandatory())
     .option(FLAG.force, 'overwrite an existing key file')
-    .addHelpText('after', '\nExamples:\n  nnlock cipher keygen --kind orthogonal --block 4 -o key.json\n  nnlock cipher keygen --kind hill256 --block 8 --shuffle --secret-file secret.hex -o key224.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  nnlock cipher keygen --kind orthogonal --block 4 -o key.json\n  nnlock cipher keygen --kind hill256 --block 8 --shuffle --secret-file secret.hex -o key224.json',
+    )
     .action(async (o: KeygenFlags) => {
       if (o.secret && o.secretFile) throw new UsageError('give --secret or --secret-file, not both');
       const secret = o.secret ? parseSecretHex(o.secret) : o.secretFile ? await loadSecret(o.secretFile) : undefined;
       const key = await createKeyFile(o.out, {
-        kind: o.kind, k: o.block, channels: o.channels, shuffle: !!o.shuffle, maxCondition: o.maxCondition, secret, form: o.form, force: o.force,
+        kind: o.kind,
+        k: o.block,
+        channels: o.channels,
+        shuffle: !!o.shuffle,
+        maxCondition: o.maxCondition,
+        secret,
+        form: o.form,
+        force: o.force,
       });
       new Output(io, o).result(
         { keyFile: o.out, keyId: keyId(key), kind: key.kind, k: key.k, channels: key.channels, shuffle: key.shuffle, form: o.form },

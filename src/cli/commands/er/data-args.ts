@@ -18,7 +18,12 @@ export function dataFiles(spec: string, split: 'train' | 'test'): string[] {
 
 /** The first `limit` items (all without a limit). */
 export function firstItems(ds: Dataset, limit: number | undefined): Dataset {
-  return limit !== undefined && limit < ds.length ? subset(ds, Array.from({ length: limit }, (_, i) => i)) : ds;
+  return limit !== undefined && limit < ds.length
+    ? subset(
+        ds,
+        Array.from({ length: limit }, (_, i) => i),
+      )
+    : ds;
 }
 
 export interface ErData {
@@ -31,10 +36,7 @@ export interface ErData {
  * `--<name>` (plaintext, encrypted on the fly) or `--encrypted-<name>` (an encrypted dataset);
  * `required`: exactly one of them, else at most one. Returns null when neither is given.
  */
-export async function erData(
-  o: { plain?: string; encrypted?: string; name: string; required: boolean },
-  split: 'train' | 'test', key: CipherKey | null, limit?: number,
-): Promise<ErData | null> {
+export async function erData(o: { plain?: string; encrypted?: string; name: string; required: boolean }, split: 'train' | 'test', key: CipherKey | null, limit?: number): Promise<ErData | null> {
   const flags = `--${o.name} and --encrypted-${o.name}`;
   if (o.plain && o.encrypted) throw new UsageError(`give ${o.required ? 'exactly' : 'at most'} one of ${flags}`);
   if (!o.plain && !o.encrypted) {

@@ -15,12 +15,21 @@ import { FLAG, option, parse } from '../../options.ts';
 import { dataFiles, erData } from './data-args.ts';
 
 interface EvalFlags {
-  model: string; key?: string; data?: string; encryptedData?: string; limit?: number; decryption?: boolean;
-  mean?: number[]; std?: number[]; json?: boolean; quiet?: boolean;
+  model: string;
+  key?: string;
+  data?: string;
+  encryptedData?: string;
+  limit?: number;
+  decryption?: boolean;
+  mean?: number[];
+  std?: number[];
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerErEval(er: Command, io: CliIO): void {
-  const cmd = er.command('eval')
+  const cmd = er
+    .command('eval')
     .description('test accuracy of a trained model on encrypted images; optionally how well its adaptation network decrypts')
     .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for (omit for a plaintext model)'))

@@ -12,9 +12,7 @@ import { registerErShow } from './show.ts';
 export const legacyEr: MovedCommand[] = [{ from: ['er', 'train'], to: ['er', 'train'], flags: { '-t': '--test' } }];
 
 export function registerEr(program: Command, io: CliIO): void {
-  const er = program
-    .command('er')
-    .description('Encryption-Robust CNN: an adaptation network + backbone trained on block-encrypted images');
+  const er = program.command('er').description('Encryption-Robust CNN: an adaptation network + backbone trained on block-encrypted images');
   registerErTrain(er, io);
   registerErEval(er, io);
   registerErShow(er, io);

@@ -11,10 +11,20 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { dataFiles } from './data-args.ts';
 
-interface ShowFlags { model: string; key: string; data: string; count: number; out: string; force?: boolean; json?: boolean; quiet?: boolean }
+interface ShowFlags {
+  model: string;
+  key: string;
+  data: string;
+  count: number;
+  out: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function registerErShow(er: Command, io: CliIO): void {
-  const cmd = er.command('show')
+  const cmd = er
+    .command('show')
     .description('PNG grid of a few test images: ciphertext, adaptation output (raw, min-max scaled, affine-fitted), plaintext')
     .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for').makeOptionMandatory())

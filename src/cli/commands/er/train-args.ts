@@ -13,11 +13,36 @@ import { UsageError } from '../../errors.ts';
 import { erData, firstItems } from './data-args.ts';
 
 export interface ErTrainFlags {
-  key?: string; data?: string; encryptedData?: string; test?: string; encryptedTest?: string; arch: string;
-  adaptation?: AdaptationVariant | 'none'; init?: ErInitName; prior?: string; whitenImages: number; whitenShrinkage: number;
-  pretrained?: string; rounds: number; epochs: number; batch: number; lr: number; adaptationLr?: number; momentum: number; weightDecay: number;
-  augment?: boolean; mean?: number[]; std?: number[]; limit?: number; testLimit?: number; workers: number; seed: number; out: string;
-  checkpointDir?: string; log?: string; force?: boolean;
+  key?: string;
+  data?: string;
+  encryptedData?: string;
+  test?: string;
+  encryptedTest?: string;
+  arch: string;
+  adaptation?: AdaptationVariant | 'none';
+  init?: ErInitName;
+  prior?: string;
+  whitenImages: number;
+  whitenShrinkage: number;
+  pretrained?: string;
+  rounds: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  adaptationLr?: number;
+  momentum: number;
+  weightDecay: number;
+  augment?: boolean;
+  mean?: number[];
+  std?: number[];
+  limit?: number;
+  testLimit?: number;
+  workers: number;
+  seed: number;
+  out: string;
+  checkpointDir?: string;
+  log?: string;
+  force?: boolean;
 }
 
 export interface ErTrainSetup {
@@ -56,11 +81,23 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
     init = { kind: 'statistical', ciphertexts: encryptedBatches(train.dataset, cipher, stored), prior: priorSource, norm };
   } else init = initName === 'key-inverse' ? { kind: 'key-inverse', norm } : { kind: initName };
   const config: ErTrainConfig = {
-    architecture: o.arch, adaptation, cipher: key, init,
+    architecture: o.arch,
+    adaptation,
+    cipher: key,
+    init,
     train: encryptedBatches(train.dataset, cipher, { batch: o.batch, shuffle: true, seed: o.seed, workers: o.workers, augment: o.augment, encrypted: train.encrypted, ...loaderNorm }),
     test: test ? encryptedBatches(test.dataset, cipher, { batch: 500, shuffle: false, seed: o.seed, workers: o.workers, encrypted: test.encrypted, ...loaderNorm }) : undefined,
-    rounds: o.rounds, epochs: o.epochs, lr: o.lr, adaptationLr: o.adaptationLr, momentum: o.momentum, weightDecay: o.weightDecay, seed: o.seed,
-    pretrained: o.pretrained, checkpointDir: o.checkpointDir, logFile: o.log, out: o.out,
+    rounds: o.rounds,
+    epochs: o.epochs,
+    lr: o.lr,
+    adaptationLr: o.adaptationLr,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    seed: o.seed,
+    pretrained: o.pretrained,
+    checkpointDir: o.checkpointDir,
+    logFile: o.log,
+    out: o.out,
   };
   return { config, key, trainImages: train.dataset.length, close: () => cipher?.dispose() };
 }

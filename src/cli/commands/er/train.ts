@@ -10,13 +10,15 @@ import { type ErTrainFlags, erTrainSetup } from './train-args.ts';
 
 /** The init's report as one line (whitening: its eigenvalue range; statistical: what it read). */
 function initLine(r: ErInitReport): string | null {
-  if (r.kind === 'whiten') return `adaptation network whitened from ${r.images} training images (window eigenvalues ${r.eigenvalueRange.map((v) => v.toExponential(2)).join(' to ')}, ε ${r.epsilon.toExponential(2)})`;
+  if (r.kind === 'whiten')
+    return `adaptation network whitened from ${r.images} training images (window eigenvalues ${r.eigenvalueRange.map((v) => v.toExponential(2)).join(' to ')}, ε ${r.epsilon.toExponential(2)})`;
   if (r.kind === 'statistical') return `adaptation network set to the decryption recovered from the statistics of ${r.cipherImages} training ciphertexts and ${r.priorImages} prior images (no key)`;
   return null;
 }
 
 export function registerErTrain(er: Command, io: CliIO): void {
-  const cmd = er.command('train')
+  const cmd = er
+    .command('train')
     .description('train on encrypted images (one or several rounds; each round keeps the adaptation network and restarts the backbone)')
     .addOption(option(FLAG.key, 'cipher key file (omit for the plaintext baseline)'))
     .addOption(option(FLAG.data, 'plaintext CIFAR-10 .bin files (comma-separated) or folder: encrypted on the fly, after --augment'))
@@ -24,8 +26,14 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .addOption(option(FLAG.test, 'plaintext CIFAR-10 test file(s) or folder, encrypted on the fly; evaluated after every epoch'))
     .option('--encrypted-test <files>', 'instead of --test: an encrypted test dataset')
     .addOption(option(FLAG.arch, 'backbone architecture (resnet20, vgg11-bn, ...)', undefined, 'resnet20'))
-    .addOption(option('--adaptation <variant>', 'aligned | padded (the report\'s, off-grid) | none (default: aligned with a key, none without)', parse.oneOf(['aligned', 'padded', 'none'] as const)))
-    .addOption(option('--init <init>', 'adaptation init: whiten (the default: ZCA whitening of the training ciphertexts, no key needed) | default (PyTorch\'s random init) | identity | key-inverse (oracle: the exact inverse set from the key) | statistical (the decryption recovered from the training ciphertexts\' statistics and --prior images, no key)', parse.oneOf(ER_INITS)))
+    .addOption(option('--adaptation <variant>', "aligned | padded (the report's, off-grid) | none (default: aligned with a key, none without)", parse.oneOf(['aligned', 'padded', 'none'] as const)))
+    .addOption(
+      option(
+        '--init <init>',
+        "adaptation init: whiten (the default: ZCA whitening of the training ciphertexts, no key needed) | default (PyTorch's random init) | identity | key-inverse (oracle: the exact inverse set from the key) | statistical (the decryption recovered from the training ciphertexts' statistics and --prior images, no key)",
+        parse.oneOf(ER_INITS),
+      ),
+    )
     .option('--prior <files>', '--init statistical: plaintext CIFAR-10 .bin file(s) of the same kind that are NOT the training images')
     .addOption(option('--whiten-images <n>', 'training images the whitening is estimated from', parse.positiveInt, 10_000))
     .addOption(option('--whiten-shrinkage <x>', 'whitening shrinkage ε as a fraction of the mean eigenvalue', parse.positiveNumber, 0.01))
@@ -48,21 +56,31 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .option('--checkpoint-dir <dir>', 'resumable checkpoints, one per round (a rerun resumes and may rewrite --out)')
     .option('--log <file>', 'JSON log of every round and epoch')
     .option(FLAG.force, 'overwrite --out if it exists');
-  withOutputFlags(cmd).addHelpText('after', [
-    '', 'Examples:',
-    '  nnlock er train -K key.json -d ../shared/data/cifar10 --test ../shared/data/cifar10/test_batch.bin --rounds 3 --epochs 5 -o er.safetensors',
-    '  nnlock er train -K key.json -d ../shared/data/cifar10 --adaptation none -o no-adapt.safetensors     (baseline)',
-    '  nnlock er train -d ../shared/data/cifar10 --augment -o plain.safetensors                            (plaintext baseline)',
-  ].join('\n'));
+  withOutputFlags(cmd).addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  nnlock er train -K key.json -d ../shared/data/cifar10 --test ../shared/data/cifar10/test_batch.bin --rounds 3 --epochs 5 -o er.safetensors',
+      '  nnlock er train -K key.json -d ../shared/data/cifar10 --adaptation none -o no-adapt.safetensors     (baseline)',
+      '  nnlock er train -d ../shared/data/cifar10 --augment -o plain.safetensors                            (plaintext baseline)',
+    ].join('\n'),
+  );
   cmd.action(async (o: ErTrainFlags & { json?: boolean; quiet?: boolean }) => {
     const out = new Output(io, o);
     const setup = await erTrainSetup(o);
     const { config, key } = setup;
     try {
-      out.note(`training ${o.arch}${config.adaptation === 'none' ? '' : ` with ${config.adaptation === 'aligned' ? 'an' : 'a'} ${config.adaptation} adaptation network (init ${config.init!.kind})`} on ${setup.trainImages} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`);
+      out.note(
+        `training ${o.arch}${config.adaptation === 'none' ? '' : ` with ${config.adaptation === 'aligned' ? 'an' : 'a'} ${config.adaptation} adaptation network (init ${config.init!.kind})`} on ${setup.trainImages} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`,
+      );
       const { model, rounds, history, init } = await trainEncryptionRobust({
-        ...config, ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream }),
-        onInit: (r) => { const l = initLine(r); if (l) out.note(l); },
+        ...config,
+        ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream }),
+        onInit: (r) => {
+          const l = initLine(r);
+          if (l) out.note(l);
+        },
         onRound: ({ round, rounds: n }) => out.note(`round ${round + 1}/${n}${round > 0 ? ' (backbone restarted, adaptation kept)' : ''}`),
       });
       model.dispose();

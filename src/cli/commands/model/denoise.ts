@@ -8,7 +8,15 @@ import { denoiseImages } from '../../../train/denoise-images.ts';
 import { type UnlockFlags, commandWeights, protectionNote, unlockOptions } from './protected-weights.ts';
 
 interface DenoiseFlags extends UnlockFlags {
-  weights: string; input: string; arch?: string; sigma: number; seed: number; out?: string; force?: boolean; json?: boolean; quiet?: boolean;
+  weights: string;
+  input: string;
+  arch?: string;
+  sigma: number;
+  seed: number;
+  out?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerModelDenoise(model: Command, io: CliIO): void {
@@ -30,7 +38,12 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
     const stream = out.progressStream as NodeJS.WriteStream | null;
     let bar: ReturnType<typeof progress> | undefined;
     const r = await denoiseImages(weights.file, o.input, {
-      arch: o.arch, sigma: o.sigma, seed: o.seed, out: o.out, overwrite: o.force, source: o.weights,
+      arch: o.arch,
+      sigma: o.sigma,
+      seed: o.seed,
+      out: o.out,
+      overwrite: o.force,
+      source: o.weights,
       onImage: stream ? (done, total) => (bar ??= progress('denoise', total, { unit: 'img/s', stream })).update(done) : undefined,
     });
     bar?.stop();

@@ -8,8 +8,16 @@ import { evaluateClassifier } from '../../../train/evaluate-classifier.ts';
 import { type UnlockFlags, commandWeights, protectionNote, unlockOptions } from './protected-weights.ts';
 
 interface EvalFlags extends UnlockFlags {
-  weights: string; data: string; arch?: string; split: 'train' | 'test'; batch: number; limit?: number; mean?: number[]; std?: number[];
-  json?: boolean; quiet?: boolean;
+  weights: string;
+  data: string;
+  arch?: string;
+  split: 'train' | 'test';
+  batch: number;
+  limit?: number;
+  mean?: number[];
+  std?: number[];
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerModelEval(model: Command, io: CliIO): void {
@@ -32,10 +40,17 @@ export function registerModelEval(model: Command, io: CliIO): void {
     let onBatch: ReturnType<typeof batchProgress> | undefined;
     const stream = out.progressStream as NodeJS.WriteStream | null;
     const r = await evaluateClassifier(weights.file, o.data, {
-      arch: o.arch, split: o.split, batch: o.batch, limit: o.limit, normalisation: { mean: o.mean, std: o.std }, source: o.weights,
+      arch: o.arch,
+      split: o.split,
+      batch: o.batch,
+      limit: o.limit,
+      normalisation: { mean: o.mean, std: o.std },
+      source: o.weights,
       onBatch: stream ? (done, total, acc) => (onBatch ??= batchProgress('eval', total, { stream }))(done, total, acc) : undefined,
     });
-    out.result({ ...r, ...weights.protection },
-      `accuracy ${r.accuracy.toFixed(4)} on ${r.images} images (${r.architecture}${protectionNote(weights)}, ${r.seconds.toFixed(1)} s, ${(r.images / r.seconds).toFixed(0)} images/s)`);
+    out.result(
+      { ...r, ...weights.protection },
+      `accuracy ${r.accuracy.toFixed(4)} on ${r.images} images (${r.architecture}${protectionNote(weights)}, ${r.seconds.toFixed(1)} s, ${(r.images / r.seconds).toFixed(0)} images/s)`,
+    );
   });
 }

@@ -7,9 +7,26 @@ import { trainingProgress } from '../../progress.ts';
 import { SCHEDULE_KINDS, type ScheduleKind, trainClassifier } from '../../../train/classifier.ts';
 
 interface TrainFlags {
-  arch: string; data: string; test?: string; out: string; epochs: number; batch: number; lr: number; momentum: number; weightDecay: number;
-  schedule: ScheduleKind; seed: number; limit?: number; testLimit?: number; init?: string; checkpoint?: string; log?: string; augment: boolean;
-  force?: boolean; json?: boolean; quiet?: boolean;
+  arch: string;
+  data: string;
+  test?: string;
+  out: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: ScheduleKind;
+  seed: number;
+  limit?: number;
+  testLimit?: number;
+  init?: string;
+  checkpoint?: string;
+  log?: string;
+  augment: boolean;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerModelTrain(model: Command, io: CliIO): void {
@@ -38,15 +55,29 @@ export function registerModelTrain(model: Command, io: CliIO): void {
   withOutputFlags(cmd).action(async (o: TrainFlags) => {
     const out = new Output(io, o);
     const { model, history, testAccuracy, resumedFrom } = await trainClassifier({
-      architecture: o.arch, data: o.data, test: o.test, limit: o.limit, testLimit: o.testLimit,
-      epochs: o.epochs, batch: o.batch, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, schedule: o.schedule, seed: o.seed,
-      augment: o.augment, init: o.init, checkpoint: o.checkpoint, log: o.log, out: o.out, overwrite: o.force,
+      architecture: o.arch,
+      data: o.data,
+      test: o.test,
+      limit: o.limit,
+      testLimit: o.testLimit,
+      epochs: o.epochs,
+      batch: o.batch,
+      lr: o.lr,
+      momentum: o.momentum,
+      weightDecay: o.weightDecay,
+      schedule: o.schedule,
+      seed: o.seed,
+      augment: o.augment,
+      init: o.init,
+      checkpoint: o.checkpoint,
+      log: o.log,
+      out: o.out,
+      overwrite: o.force,
       onStart: (s) => out.note(`training ${s.architecture} (${s.parameters} parameters) on ${s.trainImages} images${s.testImages ? `, testing on ${s.testImages}` : ''}`),
       ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream | undefined }),
     });
     model.dispose();
     const score = testAccuracy === undefined ? 'no test data' : `test accuracy ${testAccuracy.toFixed(4)}`;
-    out.result({ weights: o.out, architecture: o.arch, epochs: history.length, resumedFrom, testAccuracy: testAccuracy ?? null, history },
-      `wrote ${o.out}: ${score} after ${history.length} epochs`);
+    out.result({ weights: o.out, architecture: o.arch, epochs: history.length, resumedFrom, testAccuracy: testAccuracy ?? null, history }, `wrote ${o.out}: ${score} after ${history.length} epochs`);
   });
 }

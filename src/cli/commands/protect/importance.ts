@@ -8,36 +8,57 @@ import { UsageError } from '../../errors.ts';
 import { measure, plural, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
 
 interface ImportanceFlags {
-  out: string; arch?: string; strategy: Strategy; data?: string; layers?: string[]; images: number; epochs: number; batch: number;
-  lr: number; lambda: number; droprateInit: number; batches: number; sigma: number; seed: number; force?: boolean; json?: boolean; quiet?: boolean;
+  out: string;
+  arch?: string;
+  strategy: Strategy;
+  data?: string;
+  layers?: string[];
+  images: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  lambda: number;
+  droprateInit: number;
+  batches: number;
+  sigma: number;
+  seed: number;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerImportanceVerb(noun: Command, io: CliIO): void {
-  withOutputFlags(noun.command('importance')
-    .description('score the kernels of a model\'s conv layers and save the scores for `nnlock protect lock --importance`')
-    .argument('<model>', 'model weights (safetensors)')
-    .addOption(option(FLAG.out, 'importance file to write (safetensors)').makeOptionMandatory())
-    .addOption(option(FLAG.arch, 'architecture, when the file does not say (resnet20, vgg16-bn, dncnn-17)'))
-    .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'pss'))
-    .addOption(option(FLAG.data, 'training data for pss/taylor: a CIFAR-10 folder or .bin file(s); for denoisers a folder of images'))
-    .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all', parse.names))
-    .addOption(option('--images <n>', 'pss/taylor: training images (or patches) used', parse.positiveInt, 1024))
-    .addOption(option(FLAG.epochs, 'pss: passes over the images per layer', parse.positiveInt, PSS_DEFAULTS.epochs))
-    .addOption(option(FLAG.batch, 'pss/taylor: batch size', parse.positiveInt, 128))
-    .addOption(option(FLAG.lr, 'pss: Adam learning rate on log α', parse.positiveNumber, PSS_DEFAULTS.lr))
-    .addOption(option('--lambda <x>', 'pss: weight of the L0 penalty', parse.nonNegativeNumber, PSS_DEFAULTS.lambda))
-    .addOption(option('--droprate-init <p>', 'pss: initial drop rate of the gates', parse.fraction, PSS_DEFAULTS.droprateInit))
-    .addOption(option('--batches <n>', 'taylor: batches averaged', parse.positiveInt, 8))
-    .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
-    .addOption(option(FLAG.seed, 'seed of the data order, gate noise and the random strategy', parse.int(), 0))
-    .addOption(option(FLAG.force, 'overwrite the output file')))
-    .addHelpText('after', `
+  withOutputFlags(
+    noun
+      .command('importance')
+      .description("score the kernels of a model's conv layers and save the scores for `nnlock protect lock --importance`")
+      .argument('<model>', 'model weights (safetensors)')
+      .addOption(option(FLAG.out, 'importance file to write (safetensors)').makeOptionMandatory())
+      .addOption(option(FLAG.arch, 'architecture, when the file does not say (resnet20, vgg16-bn, dncnn-17)'))
+      .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'pss'))
+      .addOption(option(FLAG.data, 'training data for pss/taylor: a CIFAR-10 folder or .bin file(s); for denoisers a folder of images'))
+      .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all', parse.names))
+      .addOption(option('--images <n>', 'pss/taylor: training images (or patches) used', parse.positiveInt, 1024))
+      .addOption(option(FLAG.epochs, 'pss: passes over the images per layer', parse.positiveInt, PSS_DEFAULTS.epochs))
+      .addOption(option(FLAG.batch, 'pss/taylor: batch size', parse.positiveInt, 128))
+      .addOption(option(FLAG.lr, 'pss: Adam learning rate on log α', parse.positiveNumber, PSS_DEFAULTS.lr))
+      .addOption(option('--lambda <x>', 'pss: weight of the L0 penalty', parse.nonNegativeNumber, PSS_DEFAULTS.lambda))
+      .addOption(option('--droprate-init <p>', 'pss: initial drop rate of the gates', parse.fraction, PSS_DEFAULTS.droprateInit))
+      .addOption(option('--batches <n>', 'taylor: batches averaged', parse.positiveInt, 8))
+      .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
+      .addOption(option(FLAG.seed, 'seed of the data order, gate noise and the random strategy', parse.int(), 0))
+      .addOption(option(FLAG.force, 'overwrite the output file')),
+  )
+    .addHelpText(
+      'after',
+      `
 Cost: pss runs, for each conv layer, epochs × images / batch training steps with the weights frozen
 (ResNet-20 with the defaults: 19 layers × 16 steps of 128 images, a few minutes on 2 CPU cores);
 taylor runs --batches forward/backward passes; the other strategies only read the weights.
 
 Example:
-  nnlock protect importance resnet20.safetensors -a resnet20 -s pss -d ../shared/data/cifar10 -o resnet20.pss.safetensors`)
+  nnlock protect importance resnet20.safetensors -a resnet20 -s pss -d ../shared/data/cifar10 -o resnet20.pss.safetensors`,
+    )
     .action(async (path: string, o: ImportanceFlags) => {
       const out = new Output(io, o);
       refuseOverwrite([o.out], o.force);
@@ -53,7 +74,11 @@ Example:
       }
       const bar = stepProgress(out, o.epochs * Math.ceil(o.images / o.batch));
       const imp = await computeImportance(o.strategy, file, data, {
-        layers: o.layers, seed: o.seed, architecture: spec?.name, batches: o.batches, onStep: bar.onStep,
+        layers: o.layers,
+        seed: o.seed,
+        architecture: spec?.name,
+        batches: o.batches,
+        onStep: bar.onStep,
         pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
         settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
       });
@@ -61,7 +86,9 @@ Example:
       await saveImportance(o.out, imp.scores, imp);
       const kernels = [...imp.scores.values()].reduce((n, s) => n + s.scores.length, 0);
       const seconds = (performance.now() - t0) / 1000;
-      out.result({ strategy: imp.strategy, layers: imp.scores.size, kernels, out: o.out, seconds, settings: imp.settings },
-        `${imp.strategy} importance of ${plural(imp.scores.size, 'conv layer')} (${kernels} kernels) written to ${o.out} in ${seconds.toFixed(1)} s`);
+      out.result(
+        { strategy: imp.strategy, layers: imp.scores.size, kernels, out: o.out, seconds, settings: imp.settings },
+        `${imp.strategy} importance of ${plural(imp.scores.size, 'conv layer')} (${kernels} kernels) written to ${o.out} in ${seconds.toFixed(1)} s`,
+      );
     });
 }

@@ -5,10 +5,8 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { readModel } from './args.ts';
 
 export function registerInfoVerb(noun: Command, io: CliIO): void {
-  withOutputFlags(noun.command('info')
-    .description('show what a protected model says publicly: tiers, protected layers, architecture')
-    .argument('<protected>', 'protected model (safetensors)'))
-    .action(async (path: string, o: { json?: boolean; quiet?: boolean }) => {
+  withOutputFlags(noun.command('info').description('show what a protected model says publicly: tiers, protected layers, architecture').argument('<protected>', 'protected model (safetensors)')).action(
+    async (path: string, o: { json?: boolean; quiet?: boolean }) => {
       const h = inspectProtected(await readModel(path));
       new Output(io, o).result(h, [
         `protected model ${h.modelId} (format ${h.format} v${h.version}, ${h.cipher}, ${h.kdf})`,
@@ -17,5 +15,6 @@ export function registerInfoVerb(noun: Command, io: CliIO): void {
         `protected conv layers (${h.layers.length}): ${h.layers.map((l) => `${l.name} [${l.shape.join('×')}]`).join(', ')}`,
         `weights digest: ${h.weightsDigest}`,
       ]);
-    });
+    },
+  );
 }

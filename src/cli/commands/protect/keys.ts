@@ -6,20 +6,34 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { plural, readModel, refuseOverwrite, tokenFrom } from './args.ts';
 
-interface KeysFlags { keys?: string; token?: string; tier?: number; out?: string; force?: boolean; json?: boolean; quiet?: boolean }
+interface KeysFlags {
+  keys?: string;
+  token?: string;
+  tier?: number;
+  out?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function registerKeysVerb(noun: Command, io: CliIO): void {
-  withOutputFlags(noun.command('keys')
-    .description('derive the key tokens of lower tiers from a key of a protected model')
-    .argument('<protected>', 'the protected model the key belongs to (its model id salts the key chain)')
-    .addOption(option(FLAG.keys, 'key file (its highest tier is used)'))
-    .addOption(option(FLAG.token, 'key token (visible to other local users: prefer --keys or NNLOCK_KEY)'))
-    .addOption(option(FLAG.tier, 'derive only this tier (default: the key\'s tier and every tier below)', parse.positiveInt))
-    .addOption(option(FLAG.out, 'write the tokens to this key file (mode 0600) instead of printing them'))
-    .addOption(option(FLAG.force, 'overwrite --out')))
-    .addHelpText('after', `
+  withOutputFlags(
+    noun
+      .command('keys')
+      .description('derive the key tokens of lower tiers from a key of a protected model')
+      .argument('<protected>', 'the protected model the key belongs to (its model id salts the key chain)')
+      .addOption(option(FLAG.keys, 'key file (its highest tier is used)'))
+      .addOption(option(FLAG.token, 'key token (visible to other local users: prefer --keys or NNLOCK_KEY)'))
+      .addOption(option(FLAG.tier, "derive only this tier (default: the key's tier and every tier below)", parse.positiveInt))
+      .addOption(option(FLAG.out, 'write the tokens to this key file (mode 0600) instead of printing them'))
+      .addOption(option(FLAG.force, 'overwrite --out')),
+  )
+    .addHelpText(
+      'after',
+      `
 Example (give a user tier 1 only):
-  nnlock protect keys model.protected.safetensors --keys model.protected.safetensors.keys --tier 1 -o user.keys`)
+  nnlock protect keys model.protected.safetensors --keys model.protected.safetensors.keys --tier 1 -o user.keys`,
+    )
     .action(async (path: string, o: KeysFlags) => {
       const out = new Output(io, o);
       refuseOverwrite([o.out], o.force);
@@ -30,7 +44,10 @@ Example (give a user tier 1 only):
         await writeKeyFile(o.out, formatKeyFile({ tokens: derived.map((d) => d.token), modelId: header.modelId, tiers: header.tiers, model: path }), { force: o.force });
         out.result({ out: o.out, tiers }, `${plural(tiers.length, 'key')} of tier${tiers.length === 1 ? '' : 's'} ${tiers.join(', ')} written to ${o.out} (mode 0600)`);
       } else {
-        out.result({ keys: derived }, [...derived].reverse().map((d) => `tier ${d.tier}: ${d.token}`));
+        out.result(
+          { keys: derived },
+          [...derived].reverse().map((d) => `tier ${d.tier}: ${d.token}`),
+        );
       }
     });
 }

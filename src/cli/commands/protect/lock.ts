@@ -8,33 +8,54 @@ import { UsageError } from '../../errors.ts';
 import { evaluator, plural, ratio, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
 
 interface LockFlags {
-  out: string; arch?: string; ratio: number; layers?: string[]; tiers?: number; fractions?: number[]; targets?: number[]; evalData?: string;
-  evalImages: number; importance?: string; strategy: Strategy; data?: string; images: number; sigma: number; seed: number; keys?: string;
-  force?: boolean; json?: boolean; quiet?: boolean;
+  out: string;
+  arch?: string;
+  ratio: number;
+  layers?: string[];
+  tiers?: number;
+  fractions?: number[];
+  targets?: number[];
+  evalData?: string;
+  evalImages: number;
+  importance?: string;
+  strategy: Strategy;
+  data?: string;
+  images: number;
+  sigma: number;
+  seed: number;
+  keys?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerLockVerb(noun: Command, io: CliIO): void {
-  withOutputFlags(noun.command('lock')
-    .description('protect a model: decoys replace its most important kernels; the originals are sealed in tiers, one key per tier')
-    .argument('<model>', 'model weights (safetensors)')
-    .addOption(option(FLAG.out, 'protected model to write (safetensors)').makeOptionMandatory())
-    .addOption(option(FLAG.arch, 'architecture, when the file does not say (needed for pss/taylor and --targets)'))
-    .addOption(option('-r, --ratio <x>', 'fraction of each layer\'s kernels to protect: ⌊N·ratio⌋ + 1 of N', ratio, 0.08))
-    .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all (with --importance: the layers it scores)', parse.names))
-    .addOption(option(FLAG.tiers, 'number of tiers (default 3; with --targets, the number of targets + 1)', parse.positiveInt))
-    .addOption(option('--fractions <list>', 'share of each layer\'s selected kernels restored by tiers 1..M, rising to 1 (default 0.6 + 0.4·m/M)', parse.numbers))
-    .addOption(option('--targets <list>', 'calibrate tiers 1..M−1 to these metrics instead (accuracy as a fraction, or PSNR in dB for denoisers)', parse.numbers))
-    .addOption(option('--eval-data <path>', 'validation data for --targets: CIFAR-10 folder or test .bin; for denoisers a folder of images'))
-    .addOption(option('--eval-images <n>', 'validation images used by --targets', parse.positiveInt, 1000))
-    .addOption(option('--importance <file>', 'importance file from `nnlock protect importance` (else --strategy is computed now)'))
-    .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'l1'))
-    .addOption(option(FLAG.data, 'training data when --strategy is pss or taylor'))
-    .addOption(option('--images <n>', 'training images for pss/taylor', parse.positiveInt, 1024))
-    .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
-    .addOption(option(FLAG.seed, 'seed of data order and the random strategy', parse.int(), 0))
-    .addOption(option(FLAG.keys, 'where to write the keys (default <out>.keys)'))
-    .addOption(option(FLAG.force, 'overwrite the output and key files, and accept an importance file computed on other weights')))
-    .addHelpText('after', `
+  withOutputFlags(
+    noun
+      .command('lock')
+      .description('protect a model: decoys replace its most important kernels; the originals are sealed in tiers, one key per tier')
+      .argument('<model>', 'model weights (safetensors)')
+      .addOption(option(FLAG.out, 'protected model to write (safetensors)').makeOptionMandatory())
+      .addOption(option(FLAG.arch, 'architecture, when the file does not say (needed for pss/taylor and --targets)'))
+      .addOption(option('-r, --ratio <x>', "fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N", ratio, 0.08))
+      .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all (with --importance: the layers it scores)', parse.names))
+      .addOption(option(FLAG.tiers, 'number of tiers (default 3; with --targets, the number of targets + 1)', parse.positiveInt))
+      .addOption(option('--fractions <list>', "share of each layer's selected kernels restored by tiers 1..M, rising to 1 (default 0.6 + 0.4·m/M)", parse.numbers))
+      .addOption(option('--targets <list>', 'calibrate tiers 1..M−1 to these metrics instead (accuracy as a fraction, or PSNR in dB for denoisers)', parse.numbers))
+      .addOption(option('--eval-data <path>', 'validation data for --targets: CIFAR-10 folder or test .bin; for denoisers a folder of images'))
+      .addOption(option('--eval-images <n>', 'validation images used by --targets', parse.positiveInt, 1000))
+      .addOption(option('--importance <file>', 'importance file from `nnlock protect importance` (else --strategy is computed now)'))
+      .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'l1'))
+      .addOption(option(FLAG.data, 'training data when --strategy is pss or taylor'))
+      .addOption(option('--images <n>', 'training images for pss/taylor', parse.positiveInt, 1024))
+      .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
+      .addOption(option(FLAG.seed, 'seed of data order and the random strategy', parse.int(), 0))
+      .addOption(option(FLAG.keys, 'where to write the keys (default <out>.keys)'))
+      .addOption(option(FLAG.force, 'overwrite the output and key files, and accept an importance file computed on other weights')),
+  )
+    .addHelpText(
+      'after',
+      `
 The key file holds the master key (the top tier) and every lower tier's key: give each user only
 the line of their tier (\`nnlock protect keys\` derives lower tiers again from any key). Keep the
 master key: it cannot be recovered.
@@ -42,7 +63,8 @@ master key: it cannot be recovered.
 Examples:
   nnlock protect lock resnet20.safetensors -a resnet20 -r 0.08 --tiers 3 -o resnet20.protected.safetensors
   nnlock protect lock resnet20.safetensors --importance resnet20.pss.safetensors --targets 0.3,0.6 \\
-    --eval-data ../shared/data/cifar10 -o resnet20.protected.safetensors`)
+    --eval-data ../shared/data/cifar10 -o resnet20.protected.safetensors`,
+    )
     .action(async (path: string, o: LockFlags) => {
       const out = new Output(io, o);
       const keys = o.keys ?? `${o.out}.keys`;
@@ -58,21 +80,37 @@ Examples:
       if (ev) out.note(`calibrating ${o.tiers ?? o.targets!.length + 1} tiers on ${ev.count} validation images (${ev.unit})`);
       const bar = stepProgress(out, Math.ceil(o.images / 128) * 2);
       const p = await protectModel(file, {
-        importance: o.importance ? await loadImportance(o.importance) : o.strategy, allowOtherImportance: o.force, ratio: o.ratio, layers: o.layers,
-        tiers: o.tiers, fractions: o.fractions, targets: o.targets, evaluate: ev?.evaluate, architecture: spec?.name, data, seed: o.seed,
-        onStep: bar.onStep, onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
+        importance: o.importance ? await loadImportance(o.importance) : o.strategy,
+        allowOtherImportance: o.force,
+        ratio: o.ratio,
+        layers: o.layers,
+        tiers: o.tiers,
+        fractions: o.fractions,
+        targets: o.targets,
+        evaluate: ev?.evaluate,
+        architecture: spec?.name,
+        data,
+        seed: o.seed,
+        onStep: bar.onStep,
+        onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
       });
       bar.stop();
       await p.write(o.out, { keys, force: o.force });
       const selected = p.layers.reduce((n, l) => n + l.selected, 0);
       const total = p.layers.reduce((n, l) => n + l.kernels, 0);
       const tiers = Array.from({ length: p.header.tiers + 1 }, (_, m) => ({
-        tier: m, restored: p.layers.reduce((n, l) => n + l.perTier[m], 0), fraction: m ? p.fractions[m - 1] : 0, metric: p.calibration?.metrics[m],
+        tier: m,
+        restored: p.layers.reduce((n, l) => n + l.perTier[m], 0),
+        fraction: m ? p.fractions[m - 1] : 0,
+        metric: p.calibration?.metrics[m],
       }));
       const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
       out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers }, [
         `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
-        ...tiers.map((t) => `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${ev?.unit} ${t.metric.toFixed(4)}` : ''}`),
+        ...tiers.map(
+          (t) =>
+            `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${ev?.unit} ${t.metric.toFixed(4)}` : ''}`,
+        ),
         `protected model: ${o.out}`,
         `keys (mode 0600, keep the master key safe): ${keys}`,
       ]);

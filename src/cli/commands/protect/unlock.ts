@@ -8,27 +8,42 @@ import { FLAG, option, parse } from '../../options.ts';
 import { evaluator, measure, readModel, refuseOverwrite, requireSpec, specOf, tokenFrom } from './args.ts';
 
 interface UnlockFlags {
-  keys?: string; token?: string; tier?: number; out?: string; arch?: string; evalData?: string; evalImages?: number; sigma: number;
-  force?: boolean; json?: boolean; quiet?: boolean;
+  keys?: string;
+  token?: string;
+  tier?: number;
+  out?: string;
+  arch?: string;
+  evalData?: string;
+  evalImages?: number;
+  sigma: number;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }
 
 export function registerUnlockVerb(noun: Command, io: CliIO): void {
-  withOutputFlags(noun.command('unlock')
-    .description('restore a protected model\'s tier with a key (in memory; written only with --out)')
-    .argument('<protected>', 'protected model (safetensors)')
-    .addOption(option(FLAG.keys, 'key file (its highest tier is used)'))
-    .addOption(option(FLAG.token, 'key token (visible to other local users: prefer --keys or NNLOCK_KEY)'))
-    .addOption(option(FLAG.tier, 'tier to restore (default: the key\'s tier; 0 = the published model)', parse.nonNegativeInt))
-    .addOption(option(FLAG.out, 'write the unlocked model here (safetensors)'))
-    .addOption(option(FLAG.arch, 'architecture for --eval-data, when the file does not say'))
-    .addOption(option('--eval-data <path>', 'measure the unlocked model: CIFAR-10 folder or test .bin; for denoisers a folder of images'))
-    .addOption(option('--eval-images <n>', 'validation images used (default all)', parse.positiveInt))
-    .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
-    .addOption(option(FLAG.force, 'overwrite --out')))
-    .addHelpText('after', `
+  withOutputFlags(
+    noun
+      .command('unlock')
+      .description("restore a protected model's tier with a key (in memory; written only with --out)")
+      .argument('<protected>', 'protected model (safetensors)')
+      .addOption(option(FLAG.keys, 'key file (its highest tier is used)'))
+      .addOption(option(FLAG.token, 'key token (visible to other local users: prefer --keys or NNLOCK_KEY)'))
+      .addOption(option(FLAG.tier, "tier to restore (default: the key's tier; 0 = the published model)", parse.nonNegativeInt))
+      .addOption(option(FLAG.out, 'write the unlocked model here (safetensors)'))
+      .addOption(option(FLAG.arch, 'architecture for --eval-data, when the file does not say'))
+      .addOption(option('--eval-data <path>', 'measure the unlocked model: CIFAR-10 folder or test .bin; for denoisers a folder of images'))
+      .addOption(option('--eval-images <n>', 'validation images used (default all)', parse.positiveInt))
+      .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
+      .addOption(option(FLAG.force, 'overwrite --out')),
+  )
+    .addHelpText(
+      'after',
+      `
 Examples:
   nnlock protect unlock model.protected.safetensors --keys model.protected.safetensors.keys -o model.safetensors
-  NNLOCK_KEY=nnlock1-t1-… nnlock protect unlock model.protected.safetensors --eval-data ../shared/data/cifar10`)
+  NNLOCK_KEY=nnlock1-t1-… nnlock protect unlock model.protected.safetensors --eval-data ../shared/data/cifar10`,
+    )
     .action(async (path: string, o: UnlockFlags) => {
       const out = new Output(io, o);
       refuseOverwrite([o.out], o.force);
