@@ -48,6 +48,15 @@ export function buildProgram(io: CliIO = processIO()): Command {
   registerEr(program, io);
   registerInfo(program, io);
   registerDemo(program, io);
+  // Handled by bin/nnlock.js before the CLI loads (it must work before anything is built); here so
+  // that --help lists it.
+  program
+    .command('setup')
+    .description('find libtorch and build the native addon (once, after npm install); --check only reports, --force rebuilds')
+    .allowUnknownOption()
+    .action(() => {
+      throw new UsageError('run `npx nnlock setup` (it runs before the CLI loads)');
+    });
   return program;
 }
 

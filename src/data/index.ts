@@ -8,3 +8,5 @@ export * from './rng.ts';
 export * from './cifar10.ts';
 export * from './image-folder.ts';
 export * from './denoise-patches.ts';
+export * from './open.ts';
+export * from './normalisation.ts';

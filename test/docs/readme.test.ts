@@ -56,6 +56,8 @@ function runExample(example: Example) {
   const folder = mkdtempSync(join(tmpdir(), `nnlock-example-${example.name}-`));
   folders.push(folder);
   const file = join(folder, `${example.name}.ts`);
+  // A user's project of ES modules, as nnlock's own (top-level await needs it).
+  writeFileSync(join(folder, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(file, `${toSources(example.code)}\n`);
   const r = spawnSync(process.execPath, ['--import', tsx, file], { cwd: folder, encoding: 'utf8', timeout: 300_000, env: { ...process.env, NO_COLOR: '1' } });
   return { code: r.status, out: r.stdout, err: r.stderr };

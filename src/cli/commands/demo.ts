@@ -16,7 +16,7 @@ import { timeTrainingSteps } from '../../train/step-timing.ts';
 import { modelSpec } from '../../models/index.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
 import { barChartSvg } from '../../io/svg-chart.ts';
-import { protect, resolveLayers, tierTokens, unlock, weightImportance } from '../../protect/index.ts';
+import { protectModel, unlockModel } from '../../protect/index.ts';
 import { describeKey, generateKey } from '../../cipher/key.ts';
 import { attackEncryptedImages } from '../../attacks/statistical-attack.ts';
 import { modelFromFile as modelFor, readModelFile } from '../../models/load.ts';
@@ -81,12 +81,11 @@ export function registerDemo(program: Command, io: CliIO): void {
 /**
  * The protect part of the tour: ResNet-20 protected at 8 % (L1 importance, 3 tiers), its accuracy
  * at every tier, the full unlock compared bit for bit, a tier-1 key refused tier 3, and a chart.
- * (To become protectModel/unlockModel calls of src/protect/api.ts when that lands.)
  */
 async function protectedTiers(weights: string, testBin: string, limit: number, chart: string) {
   const file = await readModelFile(weights);
-  const result = await protect(file, { importance: weightImportance('l1', file.tensors, resolveLayers(file.tensors)), ratio: 0.08, tiers: 3, architecture: 'resnet20' });
-  const tokens = tierTokens(result.masterKey, result.modelId, 3);
+  const result = await protectModel(file, { importance: 'l1', ratio: 0.08, tiers: 3, architecture: 'resnet20' });
+  const tokens = result.tokens;
   const test = await loadCifar10([testBin]);
   const images = Math.min(limit, test.length);
   const loader = new DataLoader(
@@ -98,16 +97,16 @@ async function protectedTiers(weights: string, testBin: string, limit: number, c
   );
   const accuracy: number[] = [];
   for (let tier = 0; tier <= 3; tier++) {
-    const model = modelFor(modelSpec('resnet20'), tier === 0 ? result.file : unlock(result.file, tokens[tier - 1]).file, 'protected model');
+    const model = modelFor(modelSpec('resnet20'), tier === 0 ? result.file : (await unlockModel(result.file, tokens[tier - 1])).file, 'protected model');
     accuracy.push((await evaluateAccuracy(model, loader)).accuracy);
     model.dispose();
   }
   const original = await readModelFile(weights);
-  const full = unlock(result.file, tokens[2]).file;
+  const full = (await unlockModel(result.file, tokens[2])).file;
   const identical = [...original.tensors].every(([name, e]) => Buffer.compare(Buffer.from(e.data), Buffer.from(full.tensors.get(name)!.data)) === 0);
   let refused: string | null = null;
   try {
-    unlock(result.file, tokens[0], { tier: 3 });
+    await unlockModel(result.file, tokens[0], { tier: 3 });
   } catch (e) {
     refused = (e as Error).message;
   }
