@@ -6,9 +6,7 @@ import { type Tensor, noGrad, scope } from '../tensor/index.ts';
 import { div } from '../ops/arithmetic.ts';
 import { toDtype } from '../ops/convert.ts';
 import { narrow } from '../ops/shape.ts';
-import { basename } from 'node:path';
 import type { BlockCipher } from '../cipher/hill.ts';
-import { type CipherKey, describeKey } from '../cipher/key.ts';
 import { encryptPixels } from '../cipher/data.ts';
 import { type LearnedDecryptionReport, adaptedImages, learnedDecryption } from '../attacks/learned.ts';
 import type { EncryptionRobustModel } from './model.ts';
@@ -76,27 +74,4 @@ export async function decryptionDiagnostics(model: EncryptionRobustModel, cipher
     for (const c of columns) c.images.dispose();
   }
   return { report, ...(o.grid ? { grid: o.grid.path } : {}) };
-}
-
-/** The learned-decryption report as a Markdown section: a table of PSNR/SSIM by comparison, then the notes. */
-export function decryptionMarkdown(r: LearnedDecryptionReport, o: { model: string; adaptation: string; key: CipherKey }): string {
-  const row = (name: string, q: { psnr: number; ssim: number }) => `| ${name} | ${q.psnr.toFixed(2)} | ${q.ssim.toFixed(4)} |`;
-  return [
-    `# Learned decryption by ${basename(o.model)}`,
-    '',
-    `- key: ${describeKey(o.key)}`,
-    `- adaptation network: ${o.adaptation}; ${r.images} test images`,
-    '',
-    '| output compared with the plaintext | PSNR (dB) | SSIM |',
-    '|---|---:|---:|',
-    row('adaptation output, raw (clamped to [0, 1])', r.raw),
-    row('adaptation output, per-channel affine fit (oracle)', r.perChannelAffine),
-    row('adaptation output, colour affine fit (oracle)', r.colourAffine),
-    row('ciphertext, per-channel affine fit (oracle) — baseline', r.ciphertextPerChannelAffine),
-    '',
-    `Per-channel fit: scale ${r.perChannelAffine.scale.map((v) => v.toPrecision(3)).join(', ')}; offset ${r.perChannelAffine.offset.map((v) => v.toPrecision(3)).join(', ')}.`,
-    '',
-    ...r.notes.map((n) => `- ${n}`),
-    '',
-  ].join('\n');
 }

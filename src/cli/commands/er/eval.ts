@@ -1,5 +1,6 @@
 // `nnlock er eval`: test accuracy of a trained Encryption-Robust model on encrypted images, and
 // optionally how well its adaptation network decrypts (decryptionDiagnostics).
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { keyId } from '../../../cipher/key.ts';
 import { loadKey } from '../../../cipher/key-file.ts';
@@ -7,7 +8,8 @@ import { BlockCipher } from '../../../cipher/hill.ts';
 import { readImagesTensor } from '../../../cipher/data.ts';
 import { loadErModel } from '../../../er/model-file.ts';
 import { encryptedBatches } from '../../../er/data.ts';
-import { decryptionDiagnostics, decryptionMarkdown } from '../../../er/diagnostics.ts';
+import { decryptionDiagnostics } from '../../../er/diagnostics.ts';
+import { learnedMarkdown } from '../../../attacks/learned-attack.ts';
 import { evaluateAccuracy } from '../../../train/evaluate.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { UsageError } from '../../errors.ts';
@@ -58,7 +60,7 @@ export function registerErEval(er: Command, io: CliIO): void {
         const { x } = await readImagesTensor(dataFiles(o.data!, 'test')[0], { limit: 1000 });
         const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
         result.decryption = report;
-        text.push('', decryptionMarkdown(report!, { model: o.model, adaptation: spec.adaptation, key: key! }));
+        text.push('', learnedMarkdown(basename(o.model), spec.adaptation, key!, report!));
       }
       out.result(result, text);
     } finally {
