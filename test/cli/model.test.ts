@@ -156,4 +156,71 @@ test('model denoise scores every image and writes its PNGs; the 0.1 --images for
   assert.match(r.err, /not a denoiser/);
 });
 
+/** An image folder of `classes` class subfolders with `perClass` small PNGs each (class c has brightness 20c). */
+async function imageFolder(root: string, classes: number, perClass: number): Promise<void> {
+  for (let c = 0; c < classes; c++) {
+    const cls = join(root, `class${String(c).padStart(2, '0')}`);
+    mkdirSync(cls, { recursive: true });
+    for (let i = 0; i < perClass; i++) await writePng(join(cls, `${i}.png`), new Uint8Array(3 * 8 * 8).fill(20 * c + i), 3, 8, 8);
+  }
+}
+
+test('model train on an image folder: 12 classes, a seeded --val-split or train/ test/ folders, never its own training images', async () => {
+  await imageFolder(p('photos'), 12, 3);
+  const args = ['model', 'train', '-a', ARCH, '--epochs', '1', '--batch', '12'];
+  let r = await runCli([...args, '-d', p('photos'), '--val-split', '0.34', '-o', p('photos.safetensors')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /on 24 images, testing on 12 held out by --val-split/);
+  const { metadata } = await readSafetensors(p('photos.safetensors'));
+  assert.deepEqual(
+    JSON.parse(metadata.class_names),
+    Array.from({ length: 12 }, (_, c) => `class${String(c).padStart(2, '0')}`),
+  );
+  r = await runCli([...args, '-d', p('photos'), '--test', p('photos'), '-o', p('x.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /is the training data/);
+  r = await runCli([...args, '-d', p('photos'), '-o', p('x.safetensors'), '--quiet', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).testAccuracy, null);
+
+  // A parent folder of splits, with a stray folder of pictures beside them: not three classes.
+  await imageFolder(p('split/train'), 12, 2);
+  await imageFolder(p('split/test'), 12, 1);
+  mkdirSync(p('split/pics'));
+  await writePng(p('split/pics/holiday.png'), new Uint8Array(3 * 8 * 8), 3, 8, 8);
+  r = await runCli([...args, '-d', p('split'), '-o', p('split.safetensors')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /on 24 images, testing on 12 of the data's held-out split/);
+  r = await runCli([...args, '-d', p('split'), '--val-split', '0.5', '-o', p('y.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /has its own held-out split/);
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 12, 'the test/ folder, 12 classes');
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split'), '--split', 'train', '--json']);
+  assert.equal(JSON.parse(r.out).images, 24);
+});
+
+test('model eval refuses a folder whose classes are not the model’s', async () => {
+  await imageFolder(p('other'), 3, 1);
+  mkdirSync(p('other/zebra'));
+  let r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('other')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes .*'zebra' is not among them/);
+  // A CIFAR-10 model on a folder of other classes; a 12-class model on CIFAR-10.
+  r = await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('photos')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes \(airplane, /);
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('cifar')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /classes of .*cifar \(airplane, .*\) are not those of .*split\.safetensors \(class00, /);
+  // A subset of the model's classes is fine: labels are looked up by name.
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split/test'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  rmSync(p('other/zebra'), { recursive: true });
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('other'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 3);
+});
+
 test('leaks no tensors', checkLeaks);

@@ -11,7 +11,7 @@ import { InMemoryDataset } from '../../src/data/dataset.ts';
 import { DnCNN, classNamesOf, saveWeights } from '../../src/models/index.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { writePng } from '../../src/io/image.ts';
-import { denoiseImages, evaluateClassifier, trainClassifier } from '../../src/train/index.ts';
+import { denoiseImages, evaluateClassifier, stratifiedSplit, trainClassifier } from '../../src/train/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -84,6 +84,26 @@ test('denoiseImages runs a denoiser from a file in memory, image by image', asyn
   assert.equal(r.architecture, 'dncnn-3');
   assert.ok(Math.abs(r.psnrNoisy - 28.1) < 1.5, String(r.psnrNoisy));
   assert.equal(r.images[0].denoisedFile, undefined);
+});
+
+test('a validation split is seeded, per class, disjoint from training, and used when asked', async () => {
+  const labels = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2];
+  const a = stratifiedSplit(labels, 0.25, 1);
+  assert.deepEqual(a, stratifiedSplit(labels, 0.25, 1), 'seeded');
+  assert.deepEqual(
+    [...a.trainIndices, ...a.heldOutIndices].sort((x, y) => x - y),
+    labels.map((_, i) => i),
+    'a partition',
+  );
+  assert.deepEqual(
+    a.heldOutIndices.map((i) => labels[i]),
+    [0, 1, 1],
+    'one of four, two of six (rounded), none of the single one',
+  );
+  const r = await trainClassifier({ ...base, test: undefined, epochs: 1, valSplit: 0.25, onStart: (s) => assert.deepEqual([s.trainImages, s.testImages, s.heldOut], [27, 9, 'val-split']) });
+  r.model.dispose();
+  assert.equal(typeof r.testAccuracy, 'number');
+  await assert.rejects(trainClassifier({ ...base, valSplit: 0.25 }), /not both/);
 });
 
 test('leaks no tensors', checkLeaks);
