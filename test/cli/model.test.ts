@@ -132,28 +132,70 @@ test('usage errors exit 2: a bad number, two keys, --tier without a key, a missi
   }
 });
 
-test('model denoise scores every image and writes its PNGs; the 0.1 --images form still works', async () => {
-  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den'), '--json', '--quiet']);
+test('model denoise --add-noise scores every image and writes its PNGs; the 0.1 --images form still works', async () => {
+  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--add-noise', '25', '-o', p('den'), '--json', '--quiet']);
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(r.out);
   assert.deepEqual(
     result.images.map((i: { name: string }) => i.name),
     ['a.png', 'b.png'],
   );
-  assert.equal(result.sigma, 25);
+  assert.equal(result.addedNoise, 25);
   assert.ok(result.psnrNoisy > 15 && result.psnrNoisy < 25, String(result.psnrNoisy));
   for (const f of ['a-denoised.png', 'a-noisy.png', 'b-denoised.png', 'b-noisy.png']) assert.ok(existsSync(p(`den/${f}`)), f);
-  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den')]);
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--add-noise', '25', '-o', p('den')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /exists/);
   r = await runCli(['denoise', '-w', p('dncnn.safetensors'), '--images', p('images'), '--sigma', '15']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /`--images` of `nnlock denoise` is now `--input` of `nnlock model denoise`/);
+  assert.match(r.err, /`--images` of `nnlock denoise` is now `--input` of `nnlock model denoise/);
   assert.match(r.out, /^a\.png +PSNR [\d.]+ dB {2}SSIM [\d.]+/);
   assert.match(r.out, /mean +PSNR .*σ = 15/);
   r = await runCli(['model', 'denoise', '-w', p('m.safetensors'), '-i', p('images')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /not a denoiser/);
+});
+
+test('model denoise cleans real noisy photos as they are: no noise added, no PSNR claimed, a file or a folder', async () => {
+  await writePng(
+    p('photo.png'),
+    Uint8Array.from({ length: 3 * 16 * 16 }, (_, j) => (j * 29 + (j >> 8) * 71) % 256),
+    3,
+    16,
+    16,
+  );
+  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('photo.png'), '-o', p('clean'), '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /1 image\(s\) denoised as they are .*colour images denoised one channel at a time.*no PSNR: there is no clean reference/);
+  assert.doesNotMatch(r.out, /dB/);
+  assert.ok(existsSync(p('clean/photo-denoised.png')) && !existsSync(p('clean/photo-noisy.png')));
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  const result = JSON.parse(r.out);
+  assert.equal(result.addedNoise, null);
+  assert.equal(result.psnr, undefined);
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('nothing.png')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /nothing\.png: no such file or folder/);
+  assert.doesNotMatch(r.err, /ENOTDIR/);
+});
+
+test('0.1 `denoise` always added noise: its command line gives the same numbers as --add-noise; --sigma is the old spelling', async () => {
+  const json = async (args: string[]) => {
+    const r = await runCli([...args, '-w', p('dncnn.safetensors'), '-i', p('images'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    return { result: JSON.parse(r.out), err: r.err };
+  };
+  const legacy = await json(['denoise']);
+  assert.match(legacy.err, /`nnlock denoise` is now `nnlock model denoise --add-noise 25`/);
+  assert.deepEqual(legacy.result, (await json(['model', 'denoise', '--add-noise', '25'])).result);
+  const legacy15 = await json(['denoise', '--sigma', '15']);
+  assert.equal(legacy15.result.addedNoise, 15);
+  const old = await json(['model', 'denoise', '--sigma', '15']);
+  assert.match(old.err, /`--sigma` of `nnlock model denoise` is now `--add-noise`/);
+  assert.deepEqual(old.result, legacy15.result);
+  const r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--sigma', '15', '--add-noise', '15']);
+  assert.equal(r.code, 2);
 });
 
 /** An image folder of `classes` class subfolders with `perClass` small PNGs each (class c has brightness 20c). */
