@@ -266,6 +266,11 @@ test('attack commands take grayscale images with a one-channel key as they take 
       }
       r = await runCli(['attack', 'assess', '-K', key, '--plain', p(image), '-o', p(`assess-${kind}-${channels}`), '--quiet']);
       assert.equal(r.code, 0, r.err);
+      if (kind !== 'hill256') {
+        r = await runCli(['attack', 'statistical', '--cipher', cipher, '--prior', p(image), '--plain', p(image), '--json']);
+        assert.equal(r.code, 0, `statistical, ${channels} channel(s): ${r.err}`);
+        assert.equal(JSON.parse(r.out).channels, channels);
+      }
     }
   }
   // Images and a true key of different channel counts are told apart clearly, not with a TypeError.
