@@ -8,7 +8,7 @@ import { clamp, mul, round } from '../ops/arithmetic.ts';
 import { narrow } from '../ops/shape.ts';
 import { type CipherKey, blockPermutation, keyId } from '../cipher/key.ts';
 import { BlockCipher, channelBlocks } from '../cipher/hill.ts';
-import { readPixels } from '../cipher/data.ts';
+import { assertKeyChannels, readAttackPixels } from './image-input.ts';
 import { inverseMod256Matrix, logAbsDet, orthogonalityError, singularValues } from '../linalg/matrix.ts';
 import { type BlockSweepPoint, REAL_RECOVERY_TOLERANCE, blockSweep, minimumBlocks, recoverShuffled } from './known-plaintext.ts';
 
@@ -344,8 +344,9 @@ export function assessmentMarkdown(r: Assessment): string {
  * images, default 200), or with synthetic images when no file is given. See assessKey.
  */
 export async function assessKeyWithFile(key: CipherKey, o: Omit<AssessOptions, 'plain'> & { plain?: string; limit?: number } = {}): Promise<Assessment> {
-  const plain = o.plain ? await readPixels(o.plain, { limit: o.limit ?? 200, channels: key.channels === 1 ? 1 : 3 }) : undefined;
+  const plain = o.plain ? await readAttackPixels(o.plain, { limit: o.limit ?? 200, channels: key.channels }) : undefined;
   try {
+    if (plain && o.plain) assertKeyChannels(plain, key.channels, o.plain);
     return assessKey(key, { ...o, plain });
   } finally {
     plain?.dispose();

@@ -9,3 +9,4 @@ export * from './learned.ts';
 export * from './learned-attack.ts';
 export * from './assess.ts';
 export * from './report.ts';
+export * from './image-input.ts';

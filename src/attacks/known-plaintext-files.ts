@@ -5,7 +5,7 @@ import { div } from '../ops/arithmetic.ts';
 import { toDtype } from '../ops/convert.ts';
 import { type CipherKey, type CipherKind, CipherKeyError, keyId } from '../cipher/key.ts';
 import { saveKey } from '../cipher/key-file.ts';
-import { readImagesTensor } from '../cipher/data.ts';
+import { assertKeyChannels, readAttackImages } from './image-input.ts';
 import { assertWritable } from '../cipher/files.ts';
 import { knownPlaintextAttack } from './known-plaintext.ts';
 
@@ -46,9 +46,18 @@ export interface KnownPlaintextSummary {
 export async function knownPlaintextAttackOnFiles(o: KnownPlaintextFilesOptions): Promise<KnownPlaintextSummary> {
   if (o.outKey) assertWritable([o.outKey], o.force);
   const limit = o.limit ?? 1;
-  const p = await readImagesTensor(o.plain, { limit });
-  const c = await readImagesTensor(o.cipher, { limit });
+  // With the true key, its channel count; without, the files' own (a grayscale PNG is one channel).
+  const channels = o.trueKey?.channels;
+  const p = await readAttackImages(o.plain, { limit, channels });
+  const c = await readAttackImages(o.cipher, { limit, channels }).catch((e) => {
+    p.x.dispose();
+    throw e;
+  });
   try {
+    if (o.trueKey) {
+      assertKeyChannels(p.x, o.trueKey.channels, o.plain);
+      assertKeyChannels(c.x, o.trueKey.channels, o.cipher);
+    }
     if (p.x.shape.join() !== c.x.shape.join()) throw new Error(`plaintext [${p.x.shape}] and ciphertext [${c.x.shape}] differ in shape`);
     if (o.kind === 'hill256' && c.x.dtype !== 'uint8') throw new CipherKeyError(`${o.cipher} holds real values, not a hill256 ciphertext`);
     if (o.kind !== 'hill256' && c.x.dtype === 'uint8') throw new CipherKeyError(`${o.cipher} holds bytes: a ${o.kind} ciphertext is real-valued (did you mean --kind hill256?)`);

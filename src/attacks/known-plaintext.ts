@@ -117,6 +117,9 @@ export function knownPlaintextAttack(plain: Tensor, cipher: Tensor, kind: Cipher
     throw new RangeError(`knownPlaintextAttack: plaintext [${plain.shape}] and ciphertext [${cipher.shape}] must be the same [N, C, H, W]`);
   }
   const [, c] = plain.shape;
+  if (o.trueKey && o.trueKey.channels !== c) {
+    throw new RangeError(`knownPlaintextAttack: the images have ${c} channel${c === 1 ? '' : 's'} but the true key has ${o.trueKey.channels}`);
+  }
   const channels: ChannelRecovery[] = [];
   for (let ch = 0; ch < c; ch++) {
     const rec = scope(() => {

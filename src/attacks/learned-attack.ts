@@ -8,7 +8,8 @@ import { toDtype } from '../ops/convert.ts';
 import { narrow } from '../ops/shape.ts';
 import { type CipherKey, describeKey } from '../cipher/key.ts';
 import { BlockCipher } from '../cipher/hill.ts';
-import { encryptPixels, readImagesTensor } from '../cipher/data.ts';
+import { encryptPixels } from '../cipher/data.ts';
+import { assertKeyChannels, readAttackImages } from './image-input.ts';
 import { type GridColumn, drawImageGrid, minMaxScale } from '../cipher/pictures.ts';
 import { type AdaptingModel, type LearnedDecryptionReport, adaptedImages, learnedDecryption } from './learned.ts';
 
@@ -27,9 +28,10 @@ export interface LearnedAttackOptions {
  */
 export async function learnedAttack(model: AdaptingModel, key: CipherKey, data: string, o: LearnedAttackOptions = {}): Promise<LearnedDecryptionReport> {
   if (model.adaptation === null) throw new Error('the model has no adaptation network (trained with --adaptation none): nothing to score');
-  const { x } = await readImagesTensor(data, { limit: o.limit ?? 1000 });
+  const { x } = await readAttackImages(data, { limit: o.limit ?? 1000, channels: key.channels });
   const cipher = new BlockCipher(key);
   try {
+    assertKeyChannels(x, key.channels, data);
     const report = noGrad(() =>
       scope(() => {
         const plain = div(toDtype(x, 'float32'), 255);

@@ -8,7 +8,8 @@ import { narrow } from '../ops/shape.ts';
 import { psnrPerImage, ssimPerImage } from '../train/metrics.ts';
 import { type CipherKey, CipherKeyError } from '../cipher/key.ts';
 import { BlockCipher } from '../cipher/hill.ts';
-import { readImagesTensor, readPixels, tensorSource } from '../cipher/data.ts';
+import { readImagesTensor, tensorSource } from '../cipher/data.ts';
+import { assertKeyChannels, readAttackPixels } from './image-input.ts';
 import { type GridColumn, drawImageGrid, minMaxScale } from '../cipher/pictures.ts';
 import { type StatisticalRecovery, blockPairStatistics, decryptWithRecovery, recoverFromStatistics } from './statistical.ts';
 
@@ -129,9 +130,10 @@ export async function statisticalAttackOnFiles(files: StatisticalAttackFiles, o:
         `${files.cipher} holds bytes: a hill256 ciphertext (mod 256) does not transform its statistics linearly, so this attack does not apply; it breaks the real-valued kinds`,
       );
     }
-    const prior = await readPixels(files.prior, { channels: c.shape[1] === 1 ? 1 : 3 });
+    const prior = await readAttackPixels(files.prior, { channels: c.shape[1] });
     tensors.push(prior);
-    const plain = files.plain ? await readPixels(files.plain, { limit: c.shape[0] }) : undefined;
+    assertKeyChannels(prior, c.shape[1], files.prior);
+    const plain = files.plain ? await readAttackPixels(files.plain, { limit: c.shape[0], channels: c.shape[1] }) : undefined;
     if (plain) tensors.push(plain);
     return (await statisticalAttack(c, prior, { ...o, plain })).report;
   } finally {
@@ -150,14 +152,16 @@ export async function attackEncryptedImages(
   key: CipherKey,
   o: Omit<StatisticalAttackOptions, 'plain' | 'k'> & { limit?: number } = {},
 ): Promise<StatisticalAttackReport> {
-  const plain = await readPixels(images, { limit: o.limit });
+  const plain = await readAttackPixels(images, { limit: o.limit, channels: key.channels });
   const cipher = new BlockCipher(key);
   const tensors = [plain];
   try {
+    assertKeyChannels(plain, key.channels, images);
     const encrypted = noGrad(() => cipher.encrypt(plain));
     tensors.push(encrypted);
-    const priorImages = await readPixels(prior, { channels: key.channels === 1 ? 1 : 3 });
+    const priorImages = await readAttackPixels(prior, { channels: key.channels });
     tensors.push(priorImages);
+    assertKeyChannels(priorImages, key.channels, prior);
     return (await statisticalAttack(encrypted, priorImages, { ...o, k: key.k, plain })).report;
   } finally {
     cipher.dispose();

@@ -1,5 +1,9 @@
 // Folders of images with one subfolder per class (torchvision's ImageFolder layout):
-// root/<class>/<image>.png|jpg|jpeg. Class index = position of the subfolder name in sorted order.
+// root/<class>/<image>.png|jpg|jpeg. Class index = position of the subfolder name in sorted order,
+// or in the class list the caller gives (a model's classes: labels then mean the model's labels).
+// A folder may instead hold splits, root/train/<class>/..., root/val/<class>/... (or test/): see
+// imageFolderSplits; such a parent folder is never read as classes named train, test, ...
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { type Channels, type Image, type ReadImageOptions, readImage } from '../io/image.ts';
@@ -11,6 +15,37 @@ export interface ImageFolderOptions {
   channels: Channels;
   /** Resize every image to this size (a number = square); without it all images must share one size. */
   size?: number | { height: number; width: number };
+  /**
+   * The class names, label i = classes[i] (default: the subfolders, sorted). A subfolder that is
+   * not among them is refused; a class without a subfolder simply has no images.
+   */
+  classes?: readonly string[];
+}
+
+/** Subfolder names that mark a split rather than a class, by split. */
+export const SPLIT_FOLDER_NAMES = {
+  train: ['train', 'training'],
+  val: ['val', 'valid', 'validation'],
+  test: ['test', 'testing'],
+} as const;
+
+export type FolderSplit = keyof typeof SPLIT_FOLDER_NAMES;
+
+/**
+ * The split subfolders of `root` (train/, val/, test/ and their usual spellings), or null when it
+ * has none: then its subfolders are classes. Other subfolders beside the splits are ignored.
+ */
+export function imageFolderSplits(root: string): Partial<Record<FolderSplit, string>> | null {
+  if (!existsSync(root) || !statSync(root).isDirectory()) return null;
+  const dirs = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  const found: Partial<Record<FolderSplit, string>> = {};
+  for (const split of Object.keys(SPLIT_FOLDER_NAMES) as FolderSplit[]) {
+    const name = dirs.find((d) => (SPLIT_FOLDER_NAMES[split] as readonly string[]).includes(d.toLowerCase()));
+    if (name) found[split] = join(root, name);
+  }
+  return Object.keys(found).length > 0 ? found : null;
 }
 
 export class ImageFolderDataset extends InMemoryDataset {
@@ -58,17 +93,24 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions)
   } catch {
     throw new Error(`loadImageFolder: ${root}: no such folder`);
   }
-  const classes = entries
+  const folders = entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort(byteOrder);
-  if (classes.length === 0) throw new Error(`loadImageFolder: ${root}: no class subfolders`);
+  if (folders.length === 0) throw new Error(`loadImageFolder: ${root}: no class subfolders`);
+  const classes = options.classes ? [...options.classes] : folders;
+  const stray = folders.filter((f) => !classes.includes(f));
+  if (stray.length > 0) {
+    throw new Error(
+      `${root}: its class folders (${folders.join(', ')}) do not match the model's classes (${classes.join(', ')}): ${stray.map((f) => `'${f}'`).join(', ')} ${stray.length === 1 ? 'is' : 'are'} not among them`,
+    );
+  }
   const files: string[] = [];
   const labels: number[] = [];
-  for (let c = 0; c < classes.length; c++) {
-    for (const f of await listImages(join(root, classes[c]))) {
+  for (const folder of folders) {
+    for (const f of await listImages(join(root, folder))) {
       files.push(f);
-      labels.push(c);
+      labels.push(classes.indexOf(folder));
     }
   }
   if (files.length === 0) throw new Error(`loadImageFolder: ${root}: no images (${IMAGE_EXTENSIONS.join(', ')}) in its class subfolders`);

@@ -1,19 +1,43 @@
 // Opening a dataset from a path spec, as users name data: a CIFAR-10 .bin file, several
-// comma-separated .bin files, a CIFAR-10 folder (data_batch_N.bin, test_batch.bin), or a folder of
-// images with one subfolder per class (resized to 32×32 RGB, as CIFAR-10).
+// comma-separated .bin files, a CIFAR-10 folder (data_batch_N.bin, test_batch.bin), a folder of
+// images with one subfolder per class (resized to 32×32 RGB, as CIFAR-10), or a folder of such
+// folders by split (train/, val/, test/).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Dataset, subset } from './dataset.ts';
 import { cifar10Files, loadCifar10 } from './cifar10.ts';
-import { loadImageFolder } from './image-folder.ts';
+import { type FolderSplit, imageFolderSplits, loadImageFolder } from './image-folder.ts';
 
-export type Split = 'train' | 'test';
+/** 'test' and 'val' both name held-out data: each falls back on the other where only one exists. */
+export type Split = 'train' | 'val' | 'test';
 
 export interface OpenDatasetOptions {
-  /** Which files of a CIFAR-10 folder (default 'train'); .bin files and image folders have one split. */
+  /**
+   * Which part of a CIFAR-10 folder or of an image folder with split subfolders (default
+   * 'train'); .bin files and an image folder of classes have one split.
+   */
   split?: Split;
   /** Keep only the first `limit` items. */
   limit?: number;
+  /** An image folder's class names, label i = classes[i] (a model's classes); see loadImageFolder. */
+  classes?: readonly string[];
+}
+
+/** Whether `spec` names data with its own held-out split: a CIFAR-10 folder or an image folder with split subfolders. */
+export function hasHeldOutSplit(spec: string): boolean {
+  if (isCifar10Folder(spec)) return true;
+  const splits = imageFolderSplits(spec);
+  return !!splits && !!(splits.val ?? splits.test);
+}
+
+/** The subfolder of an image folder with splits that holds `split`, or an error that says what it has. */
+function splitFolder(dir: string, splits: Partial<Record<FolderSplit, string>>, split: Split): string {
+  const path = split === 'train' ? splits.train : split === 'val' ? (splits.val ?? splits.test) : (splits.test ?? splits.val);
+  if (!path) {
+    const want = split === 'train' ? 'train/' : 'val/ or test/';
+    throw new Error(`${dir} holds split folders (${Object.values(splits).join(', ')}) but no ${want} folder for the ${split} split`);
+  }
+  return path;
 }
 
 /** Whether `path` is a folder holding CIFAR-10 binary files. */
@@ -29,7 +53,10 @@ export async function openDataset(spec: string, options: OpenDatasetOptions = {}
   if (paths.every((p) => p.endsWith('.bin'))) ds = await loadCifar10(paths);
   else if (paths.length === 1 && statSync(paths[0]).isDirectory()) {
     const dir = paths[0];
-    ds = isCifar10Folder(dir) ? await loadCifar10(cifar10Files(dir, options.split ?? 'train')) : await loadImageFolder(dir, { channels: 3, size: 32 });
+    const split = options.split ?? 'train';
+    const splits = imageFolderSplits(dir);
+    if (isCifar10Folder(dir)) ds = await loadCifar10(cifar10Files(dir, split === 'train' ? 'train' : 'test'));
+    else ds = await loadImageFolder(splits ? splitFolder(dir, splits, split) : dir, { channels: 3, size: 32, classes: options.classes });
   } else throw new Error(`${spec}: expected CIFAR-10 .bin file(s), a CIFAR-10 folder, or an image folder with class subfolders`);
   const { limit } = options;
   if (limit !== undefined && limit < ds.length)

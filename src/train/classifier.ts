@@ -3,14 +3,16 @@
 // and flip, evaluation on held-out data after every epoch, checkpoints that resume, a JSON log,
 // and a weights file that says what it holds (architecture, class names, input normalisation).
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { manualSeed } from '../tensor/index.ts';
 import { crossEntropy } from '../ops/loss.ts';
 import { type Module, SGD, type Schedule, cosine, multiStep } from '../nn/index.ts';
 import { type ModelSpec, classNamesMetadata, loadWeights, modelSpec, saveWeights } from '../models/index.ts';
 import type { SafetensorsFile } from '../io/safetensors.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { type Dataset, subset } from '../data/dataset.ts';
 import { DataLoader } from '../data/loader.ts';
-import { isCifar10Folder, openDataset } from '../data/open.ts';
+import { Rng } from '../data/rng.ts';
+import { hasHeldOutSplit, openDataset } from '../data/open.ts';
 import { CIFAR10_NORMALISATION, type Normalisation, normalisationMetadata } from '../data/normalisation.ts';
 import { type TrainOptions, train } from './loop.ts';
 import { evaluateAccuracy } from './evaluate.ts';
@@ -25,9 +27,15 @@ export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'on
   data: string | Dataset;
   /**
    * Held-out data evaluated after every epoch (testAccuracy in the history). Default: the test
-   * split when `data` is a CIFAR-10 folder, else none; null for none.
+   * split of a CIFAR-10 folder, the val/ (or test/) folder beside train/ in an image folder, else
+   * `valSplit`'s share of the training data, else none; null for none. Never the training data.
    */
   test?: string | Dataset | null;
+  /**
+   * Hold out this fraction of the training data, per class, chosen with the seed (for data that
+   * has no held-out split of its own; refused beside one).
+   */
+  valSplit?: number;
   /** Train on the first `limit` images only; evaluate on the first `testLimit` held-out ones only. */
   limit?: number;
   testLimit?: number;
@@ -66,6 +74,8 @@ export interface TrainingStart {
   parameters: number;
   trainImages: number;
   testImages: number;
+  /** Where the held-out images come from. */
+  heldOut: HeldOutSource;
   /** The checkpoint exists: training continues from it. */
   resuming: boolean;
 }
@@ -83,6 +93,9 @@ export interface TrainedClassifier {
   testAccuracy?: number;
 }
 
+/** 'split': the data's own (CIFAR-10 test split, val/ folder); 'val-split': held out from the training data. */
+export type HeldOutSource = 'split' | 'val-split' | 'given' | 'none';
+
 function scheduleOf(kind: ScheduleKind, lr: number, epochs: number): Schedule | undefined {
   if (!SCHEDULE_KINDS.includes(kind)) throw new Error(`schedule must be one of ${SCHEDULE_KINDS.join(', ')}, got '${kind}'`);
   if (kind === 'cosine') return cosine(lr, epochs);
@@ -96,10 +109,61 @@ function classifierSpec(architecture: string): ModelSpec {
   return spec;
 }
 
-async function testSet(c: TrainClassifierConfig): Promise<Dataset | undefined> {
-  const test = c.test === undefined && typeof c.data === 'string' && isCifar10Folder(c.data) ? c.data : c.test;
-  if (test === null || test === undefined) return undefined;
-  return typeof test === 'string' ? openDataset(test, { split: 'test', limit: c.testLimit }) : test;
+interface Split {
+  train: Dataset;
+  heldOut?: Dataset;
+  source: HeldOutSource;
+}
+
+/** The training data and the held-out data, as TrainClassifierConfig says (see `test`, `valSplit`). */
+async function trainAndHeldOut(c: TrainClassifierConfig, seed: number): Promise<Split> {
+  const ownSplit = typeof c.data === 'string' && hasHeldOutSplit(c.data);
+  if (c.valSplit !== undefined) {
+    if (!(c.valSplit > 0 && c.valSplit < 1)) throw new Error(`valSplit must be a fraction in (0, 1), got ${c.valSplit}`);
+    if (c.test) throw new Error('pass held-out data or a validation split, not both');
+    if (ownSplit) throw new Error(`${c.data} has its own held-out split (test split or val/ folder): a validation split would hide it`);
+  }
+  if (typeof c.data === 'string' && typeof c.test === 'string' && resolve(c.data) === resolve(c.test) && !ownSplit) {
+    throw new Error(`the held-out data ${c.test} is the training data: testing on it says nothing (pass --val-split, or train/ and val/ subfolders)`);
+  }
+  const train = typeof c.data === 'string' ? await openDataset(c.data, { split: 'train', limit: c.limit }) : c.data;
+  const test = c.test === undefined && ownSplit ? c.data : c.test;
+  if (test !== null && test !== undefined) {
+    const heldOut = typeof test === 'string' ? await openDataset(test, { split: 'val', limit: c.testLimit, classes: train.classes }) : test;
+    return { train, heldOut, source: test === c.data ? 'split' : 'given' };
+  }
+  if (c.valSplit === undefined) return { train, source: 'none' };
+  const { trainIndices, heldOutIndices } = stratifiedSplit(labelsOf(train), c.valSplit, seed);
+  const heldOut = subset(train, c.testLimit === undefined ? heldOutIndices : heldOutIndices.slice(0, c.testLimit));
+  return { train: subset(train, trainIndices), heldOut, source: 'val-split' };
+}
+
+function labelsOf(ds: Dataset): Int32Array {
+  return Int32Array.from({ length: ds.length }, (_, i) => ds.get(i).label);
+}
+
+/**
+ * Indices of a seeded split that holds out `fraction` of each class (at least one image of a class
+ * with two or more), so a small class is still tested and still trained on.
+ */
+export function stratifiedSplit(labels: ArrayLike<number>, fraction: number, seed: number): { trainIndices: number[]; heldOutIndices: number[] } {
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const list = byClass.get(labels[i]) ?? [];
+    list.push(i);
+    byClass.set(labels[i], list);
+  }
+  const rng = new Rng(seed, 0x5eed);
+  const trainIndices: number[] = [];
+  const heldOutIndices: number[] = [];
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const items = byClass.get(label)!;
+    const order = rng.permutation(items.length);
+    const held = items.length < 2 ? 0 : Math.min(items.length - 1, Math.max(1, Math.round(items.length * fraction)));
+    order.forEach((o, r) => (r < held ? heldOutIndices : trainIndices).push(items[o]));
+  }
+  const byIndex = (a: number, b: number) => a - b;
+  return { trainIndices: trainIndices.sort(byIndex), heldOutIndices: heldOutIndices.sort(byIndex) };
 }
 
 /**
@@ -111,8 +175,7 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   const { epochs = 10, batch = 128, lr = 0.1, seed = 0, schedule = 'cosine' } = config;
   const lrSchedule = scheduleOf(schedule, lr, epochs);
   if (config.out && !config.overwrite && existsSync(config.out)) throw new Error(`${config.out} exists: pass overwrite (--force) to replace it`);
-  const trainData = typeof config.data === 'string' ? await openDataset(config.data, { split: 'train', limit: config.limit }) : config.data;
-  const heldOut = await testSet(config);
+  const { train: trainData, heldOut, source: heldOutSource } = await trainAndHeldOut(config, seed);
   const norm = config.normalisation ?? CIFAR10_NORMALISATION;
   const classes = trainData.classes;
   const loader = new DataLoader(trainData, {
@@ -134,6 +197,7 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
       parameters: model.parameterCount(),
       trainImages: trainData.length,
       testImages: heldOut?.length ?? 0,
+      heldOut: heldOutSource,
       resuming: !!config.checkpoint && existsSync(config.checkpoint),
     });
     const { history, resumedFrom } = await train({

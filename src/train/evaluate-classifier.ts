@@ -1,7 +1,7 @@
 // Evaluating a classifier from its weights file: build the architecture the file names, feed it
 // the data normalised as the file says, and report top-1 accuracy.
 import type { SafetensorsFile } from '../io/safetensors.ts';
-import { openModel } from '../models/load.ts';
+import { classNamesOf, openModel } from '../models/load.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { DataLoader } from '../data/loader.ts';
 import { type Split, openDataset } from '../data/open.ts';
@@ -11,7 +11,7 @@ import { evaluateAccuracy } from './evaluate.ts';
 export interface EvaluateClassifierOptions {
   /** Architecture when the file does not name it. */
   arch?: string;
-  /** Split of a CIFAR-10 folder (default 'test'). */
+  /** Split of a CIFAR-10 folder or of an image folder with split subfolders (default 'test': test/, else val/). */
   split?: Split;
   /** Evaluate the first `limit` images only. */
   limit?: number;
@@ -43,7 +43,10 @@ export async function evaluateClassifier(weights: string | SafetensorsFile, data
   const { model, spec, metadata } = await openModel(weights, { arch: options.arch, source: options.source });
   try {
     if (spec.task !== 'classification') throw new Error(`${spec.name} is a ${spec.task} model, not a classifier`);
-    const ds = typeof data === 'string' ? await openDataset(data, { split: options.split ?? 'test', limit: options.limit }) : data;
+    // An image folder's labels are the model's: its class folders are looked up by name.
+    const modelClasses = classNamesOf(metadata);
+    const ds = typeof data === 'string' ? await openDataset(data, { split: options.split ?? 'test', limit: options.limit, classes: modelClasses }) : data;
+    assertSameClasses(modelClasses, ds.classes, typeof data === 'string' ? data : 'the data', options.source ?? (typeof weights === 'string' ? weights : 'the model'));
     const norm = normalisationFrom(metadata, options.normalisation);
     const loader = new DataLoader(ds, { batchSize: options.batch ?? 500, shuffle: false, mean: norm.mean, std: norm.std, workers: options.workers });
     const t0 = performance.now();
@@ -52,4 +55,11 @@ export async function evaluateClassifier(weights: string | SafetensorsFile, data
   } finally {
     model.dispose();
   }
+}
+
+/** Refuses data whose class names are not the model's (the labels would mean other classes). */
+function assertSameClasses(model: readonly string[] | undefined, data: readonly string[] | undefined, dataSource: string, modelSource: string): void {
+  if (!model || !data) return;
+  if (model.length === data.length && model.every((name, i) => name === data[i])) return;
+  throw new Error(`the classes of ${dataSource} (${data.join(', ')}) are not those of ${modelSource} (${model.join(', ')}): its accuracy would mean nothing`);
 }

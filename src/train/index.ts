@@ -4,6 +4,6 @@ export { type TrainOptions, type TrainResult, type StepProgress, type EpochProgr
 export { type Forward, type DenoiseImage, type DenoiseResult, evaluateAccuracy, evaluateDenoiser } from './evaluate.ts';
 export { correctCount, mse, psnrOfMse, psnrPerImage, ssimPerImage } from './metrics.ts';
 export { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-export { type ScheduleKind, SCHEDULE_KINDS, type TrainClassifierConfig, type TrainingStart, type TrainedClassifier, trainClassifier } from './classifier.ts';
+export { type HeldOutSource, type ScheduleKind, SCHEDULE_KINDS, type TrainClassifierConfig, type TrainingStart, type TrainedClassifier, stratifiedSplit, trainClassifier } from './classifier.ts';
 export { type ClassifierEvaluation, type EvaluateClassifierOptions, evaluateClassifier } from './evaluate-classifier.ts';
 export { type DenoiseImagesOptions, type DenoiseReport, type DenoisedImageScore, denoiseImages } from './denoise-images.ts';

@@ -1,8 +1,13 @@
 // Attacks: known-plaintext key recovery (exact from k² independent blocks per channel, for every
 // kind; undetermined below that), the shuffled-position attack, learned-decryption scoring with its
 // affine fits, and the key assessment report.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePng } from '../../src/io/image.ts';
+import { runCli } from '../helpers/cli.ts';
 import { type Tensor, manualSeed, noGrad, scope, tensor } from '../../src/tensor/index.ts';
 import { rand, randint } from '../../src/ops/creation.ts';
 import { toDtype } from '../../src/ops/convert.ts';
@@ -225,6 +230,55 @@ test('assessment: JSON facts and Markdown for each kind (synthetic data)', () =>
   } finally {
     plain.dispose();
   }
+});
+
+test('attack commands take grayscale images with a one-channel key as they take RGB with three', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnlock-attack-gray-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const p = (name: string) => join(dir, name);
+  let s = 7;
+  const noise = (n: number) =>
+    Uint8Array.from({ length: n }, () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s >>> 24;
+    });
+  await writePng(p('gray.png'), noise(32 * 32), 1, 32, 32);
+  await writePng(p('rgb.png'), noise(3 * 32 * 32), 3, 32, 32);
+  for (const [channels, image] of [
+    [1, 'gray.png'],
+    [3, 'rgb.png'],
+  ] as const) {
+    for (const kind of ['hill256', 'orthogonal'] as const) {
+      const key = p(`${kind}-${channels}.json`);
+      const cipher = p(`${kind}-${channels}.${kind === 'hill256' ? 'png' : 'safetensors'}`);
+      let r = await runCli(['cipher', 'keygen', '--kind', kind, '--block', '4', '--channels', String(channels), '-o', key, '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      r = await runCli(['cipher', 'encrypt', '-K', key, p(image), '-o', cipher, '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      // With the true key (its channel count) and without it (the files' own).
+      for (const trueKey of [['--true-key', key], []]) {
+        r = await runCli(['attack', 'known-plaintext', '--plain', p(image), '--cipher', cipher, '--kind', kind, '--block', '4', ...trueKey, '--json']);
+        assert.equal(r.code, 0, `${kind} ${channels} channel(s): ${r.err}`);
+        const result = JSON.parse(r.out);
+        assert.equal(result.channels.length, channels);
+        assert.equal(result.determined, true);
+        if (trueKey.length) assert.equal(result.recovered, true, `${kind}, ${channels} channel(s)`);
+      }
+      r = await runCli(['attack', 'assess', '-K', key, '--plain', p(image), '-o', p(`assess-${kind}-${channels}`), '--quiet']);
+      assert.equal(r.code, 0, r.err);
+      if (kind !== 'hill256') {
+        r = await runCli(['attack', 'statistical', '--cipher', cipher, '--prior', p(image), '--plain', p(image), '--json']);
+        assert.equal(r.code, 0, `statistical, ${channels} channel(s): ${r.err}`);
+        assert.equal(JSON.parse(r.out).channels, channels);
+      }
+    }
+  }
+  // Images and a true key of different channel counts are told apart clearly, not with a TypeError.
+  const key = deriveKey(secret, { kind: 'hill256', k: 4, channels: 3 });
+  scope(() => {
+    const x = toDtype(randint(0, 256, [1, 1, 16, 16]), 'uint8');
+    assert.throws(() => knownPlaintextAttack(x, x, 'hill256', 4, { trueKey: key }), /images have 1 channel but the true key has 3/);
+  });
 });
 
 test('leaks no tensors', checkLeaks);

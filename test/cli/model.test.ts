@@ -132,28 +132,137 @@ test('usage errors exit 2: a bad number, two keys, --tier without a key, a missi
   }
 });
 
-test('model denoise scores every image and writes its PNGs; the 0.1 --images form still works', async () => {
-  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den'), '--json', '--quiet']);
+test('model denoise --add-noise scores every image and writes its PNGs; the 0.1 --images form still works', async () => {
+  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--add-noise', '25', '-o', p('den'), '--json', '--quiet']);
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(r.out);
   assert.deepEqual(
     result.images.map((i: { name: string }) => i.name),
     ['a.png', 'b.png'],
   );
-  assert.equal(result.sigma, 25);
+  assert.equal(result.addedNoise, 25);
   assert.ok(result.psnrNoisy > 15 && result.psnrNoisy < 25, String(result.psnrNoisy));
   for (const f of ['a-denoised.png', 'a-noisy.png', 'b-denoised.png', 'b-noisy.png']) assert.ok(existsSync(p(`den/${f}`)), f);
-  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '-o', p('den')]);
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--add-noise', '25', '-o', p('den')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /exists/);
   r = await runCli(['denoise', '-w', p('dncnn.safetensors'), '--images', p('images'), '--sigma', '15']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /`--images` of `nnlock denoise` is now `--input` of `nnlock model denoise`/);
+  assert.match(r.err, /`--images` of `nnlock denoise` is now `--input` of `nnlock model denoise/);
   assert.match(r.out, /^a\.png +PSNR [\d.]+ dB {2}SSIM [\d.]+/);
   assert.match(r.out, /mean +PSNR .*σ = 15/);
   r = await runCli(['model', 'denoise', '-w', p('m.safetensors'), '-i', p('images')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /not a denoiser/);
+});
+
+test('model denoise cleans real noisy photos as they are: no noise added, no PSNR claimed, a file or a folder', async () => {
+  await writePng(
+    p('photo.png'),
+    Uint8Array.from({ length: 3 * 16 * 16 }, (_, j) => (j * 29 + (j >> 8) * 71) % 256),
+    3,
+    16,
+    16,
+  );
+  let r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('photo.png'), '-o', p('clean'), '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /1 image\(s\) denoised as they are .*colour images denoised one channel at a time.*no PSNR: there is no clean reference/);
+  assert.doesNotMatch(r.out, /dB/);
+  assert.ok(existsSync(p('clean/photo-denoised.png')) && !existsSync(p('clean/photo-noisy.png')));
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  const result = JSON.parse(r.out);
+  assert.equal(result.addedNoise, null);
+  assert.equal(result.psnr, undefined);
+  r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('nothing.png')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /nothing\.png: no such file or folder/);
+  assert.doesNotMatch(r.err, /ENOTDIR/);
+});
+
+test('0.1 `denoise` always added noise: its command line gives the same numbers as --add-noise; --sigma is the old spelling', async () => {
+  const json = async (args: string[]) => {
+    const r = await runCli([...args, '-w', p('dncnn.safetensors'), '-i', p('images'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    return { result: JSON.parse(r.out), err: r.err };
+  };
+  const legacy = await json(['denoise']);
+  assert.match(legacy.err, /`nnlock denoise` is now `nnlock model denoise --add-noise 25`/);
+  assert.deepEqual(legacy.result, (await json(['model', 'denoise', '--add-noise', '25'])).result);
+  const legacy15 = await json(['denoise', '--sigma', '15']);
+  assert.equal(legacy15.result.addedNoise, 15);
+  const old = await json(['model', 'denoise', '--sigma', '15']);
+  assert.match(old.err, /`--sigma` of `nnlock model denoise` is now `--add-noise`/);
+  assert.deepEqual(old.result, legacy15.result);
+  const r = await runCli(['model', 'denoise', '-w', p('dncnn.safetensors'), '-i', p('images'), '--sigma', '15', '--add-noise', '15']);
+  assert.equal(r.code, 2);
+});
+
+/** An image folder of `classes` class subfolders with `perClass` small PNGs each (class c has brightness 20c). */
+async function imageFolder(root: string, classes: number, perClass: number): Promise<void> {
+  for (let c = 0; c < classes; c++) {
+    const cls = join(root, `class${String(c).padStart(2, '0')}`);
+    mkdirSync(cls, { recursive: true });
+    for (let i = 0; i < perClass; i++) await writePng(join(cls, `${i}.png`), new Uint8Array(3 * 8 * 8).fill(20 * c + i), 3, 8, 8);
+  }
+}
+
+test('model train on an image folder: 12 classes, a seeded --val-split or train/ test/ folders, never its own training images', async () => {
+  await imageFolder(p('photos'), 12, 3);
+  const args = ['model', 'train', '-a', ARCH, '--epochs', '1', '--batch', '12'];
+  let r = await runCli([...args, '-d', p('photos'), '--val-split', '0.34', '-o', p('photos.safetensors')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /on 24 images, testing on 12 held out by --val-split/);
+  const { metadata } = await readSafetensors(p('photos.safetensors'));
+  assert.deepEqual(
+    JSON.parse(metadata.class_names),
+    Array.from({ length: 12 }, (_, c) => `class${String(c).padStart(2, '0')}`),
+  );
+  r = await runCli([...args, '-d', p('photos'), '--test', p('photos'), '-o', p('x.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /is the training data/);
+  r = await runCli([...args, '-d', p('photos'), '-o', p('x.safetensors'), '--quiet', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).testAccuracy, null);
+
+  // A parent folder of splits, with a stray folder of pictures beside them: not three classes.
+  await imageFolder(p('split/train'), 12, 2);
+  await imageFolder(p('split/test'), 12, 1);
+  mkdirSync(p('split/pics'));
+  await writePng(p('split/pics/holiday.png'), new Uint8Array(3 * 8 * 8), 3, 8, 8);
+  r = await runCli([...args, '-d', p('split'), '-o', p('split.safetensors')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /on 24 images, testing on 12 of the data's held-out split/);
+  r = await runCli([...args, '-d', p('split'), '--val-split', '0.5', '-o', p('y.safetensors')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /has its own held-out split/);
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 12, 'the test/ folder, 12 classes');
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split'), '--split', 'train', '--json']);
+  assert.equal(JSON.parse(r.out).images, 24);
+});
+
+test('model eval refuses a folder whose classes are not the model’s', async () => {
+  await imageFolder(p('other'), 3, 1);
+  mkdirSync(p('other/zebra'));
+  let r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('other')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes .*'zebra' is not among them/);
+  // A CIFAR-10 model on a folder of other classes; a 12-class model on CIFAR-10.
+  r = await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('photos')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes \(airplane, /);
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('cifar')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /classes of .*cifar \(airplane, .*\) are not those of .*split\.safetensors \(class00, /);
+  // A subset of the model's classes is fine: labels are looked up by name.
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('split/test'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  rmSync(p('other/zebra'), { recursive: true });
+  r = await runCli(['model', 'eval', '-w', p('split.safetensors'), '-d', p('other'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 3);
 });
 
 test('leaks no tensors', checkLeaks);

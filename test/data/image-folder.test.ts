@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { writePng } from '../../src/io/image.ts';
-import { loadImageFolder } from '../../src/data/image-folder.ts';
+import { imageFolderSplits, loadImageFolder } from '../../src/data/image-folder.ts';
+import { openDataset } from '../../src/data/open.ts';
 
 let dir: string;
 const solid = (v: number, c: 1 | 3, h: number, w: number) => new Uint8Array(c * h * w).fill(v);
@@ -48,4 +49,29 @@ test('mixed sizes without resizing, an unreadable file, a missing folder: clear 
   await assert.rejects(loadImageFolder(path.join(dir, 'none'), { channels: 1 }), /none: no such folder/);
   fs.mkdirSync(path.join(dir, 'flat'));
   await assert.rejects(loadImageFolder(path.join(dir, 'flat'), { channels: 1 }), /no class subfolders/);
+});
+
+test('split folders are splits, not classes; labels follow the class list given', async () => {
+  const root = path.join(dir, 'splits');
+  for (const [split, cls] of [
+    ['train', 'cat'],
+    ['train', 'dog'],
+    ['Val', 'dog'],
+    ['pics', 'x'],
+  ]) {
+    fs.mkdirSync(path.join(root, split, cls), { recursive: true });
+    await writePng(path.join(root, split, cls, 'a.png'), solid(cls === 'dog' ? 200 : 10, 3, 4, 4), 3, 4, 4);
+  }
+  assert.deepEqual(imageFolderSplits(root), { train: path.join(root, 'train'), val: path.join(root, 'Val') });
+  assert.equal(imageFolderSplits(path.join(dir, 'ok')), null, 'class folders');
+  const train = await openDataset(root, { split: 'train' });
+  assert.deepEqual(train.classes, ['cat', 'dog']);
+  // val/ has only dog: with the training classes it is label 1, as in training.
+  const val = await openDataset(root, { split: 'test', classes: train.classes });
+  assert.deepEqual(val.classes, ['cat', 'dog']);
+  assert.equal(val.length, 1);
+  assert.equal(val.get(0).label, 1);
+  await assert.rejects(loadImageFolder(path.join(root, 'train'), { channels: 1, classes: ['cat', 'bird'] }), /'dog' is not among them/);
+  fs.rmSync(path.join(root, 'train'), { recursive: true });
+  await assert.rejects(openDataset(root, { split: 'train' }), /but no train\/ folder for the train split/);
 });

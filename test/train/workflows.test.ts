@@ -11,7 +11,8 @@ import { InMemoryDataset } from '../../src/data/dataset.ts';
 import { DnCNN, classNamesOf, saveWeights } from '../../src/models/index.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { writePng } from '../../src/io/image.ts';
-import { denoiseImages, evaluateClassifier, trainClassifier } from '../../src/train/index.ts';
+import { denoiseImages, evaluateClassifier, evaluateDenoiser, stratifiedSplit, trainClassifier } from '../../src/train/index.ts';
+import { readImage } from '../../src/io/image.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -79,11 +80,93 @@ test('denoiseImages runs a denoiser from a file in memory, image by image', asyn
   mkdirSync(join(dir, 'images'));
   for (const name of ['x.png', 'y.png']) await writePng(join(dir, 'images', name), new Uint8Array(20 * 20).fill(128), 1, 20, 20);
   const seen: string[] = [];
-  const r = await denoiseImages(await readSafetensors(join(dir, 'd.safetensors')), join(dir, 'images'), { sigma: 10, onImage: (done, total, s) => seen.push(`${done}/${total} ${s.name}`) });
+  const r = await denoiseImages(await readSafetensors(join(dir, 'd.safetensors')), join(dir, 'images'), { addNoise: 10, onImage: (done, total, s) => seen.push(`${done}/${total} ${s.name}`) });
   assert.deepEqual(seen, ['1/2 x.png', '2/2 y.png']);
   assert.equal(r.architecture, 'dncnn-3');
-  assert.ok(Math.abs(r.psnrNoisy - 28.1) < 1.5, String(r.psnrNoisy));
+  assert.ok(Math.abs(r.psnrNoisy! - 28.1) < 1.5, String(r.psnrNoisy));
   assert.equal(r.images[0].denoisedFile, undefined);
+});
+
+test('denoiseImages cleans a real noisy photo as it is (no score), a single file, colour per channel or RGB', async () => {
+  const weights = await readSafetensors(join(dir, 'd.safetensors'));
+  const photo = join(dir, 'photo.png');
+  await writePng(
+    photo,
+    Uint8Array.from({ length: 3 * 12 * 16 }, (_, j) => (j * 37) % 256),
+    3,
+    12,
+    16,
+  );
+  const r = await denoiseImages(weights, photo, { out: join(dir, 'cleaned') });
+  assert.equal(r.addedNoise, null);
+  assert.equal(r.psnr, undefined, 'no clean reference, no PSNR');
+  assert.equal(r.colour, 'per-channel');
+  assert.deepEqual(
+    r.images.map((s) => [s.name, s.channels, s.psnr, s.noisyFile]),
+    [['photo.png', 3, undefined, undefined]],
+  );
+  const cleaned = await readImage(join(dir, 'cleaned', 'photo-denoised.png'), { channels: 3 });
+  const input = await readImage(photo, { channels: 3 });
+  assert.notDeepEqual(cleaned.data, input.data, 'denoised, and still in colour');
+  assert.ok(
+    cleaned.data.some((v, j) => v !== cleaned.data[j % (12 * 16)]),
+    'channels differ: not turned grey',
+  );
+
+  manualSeed(4);
+  const colourNet = new DnCNN({ depth: 3, channels: 3 });
+  await saveWeights(colourNet, join(dir, 'c3.safetensors'), { architecture: 'dncnn-3-c3' });
+  colourNet.dispose();
+  const rgb = await denoiseImages(join(dir, 'c3.safetensors'), join(dir, 'images'), { addNoise: 15 });
+  assert.equal(rgb.colour, 'rgb');
+  assert.ok(rgb.psnr! > 0);
+  await assert.rejects(denoiseImages(weights, join(dir, 'missing.png')), /missing\.png: no such file or folder/);
+});
+
+test('with added noise, the numbers are those of 0.1 (evaluateDenoiser on the grayscale images)', async () => {
+  const weights = await readSafetensors(join(dir, 'd.safetensors'));
+  mkdirSync(join(dir, 'varied'));
+  for (const [i, name] of ['p.png', 'q.png'].entries())
+    await writePng(
+      join(dir, 'varied', name),
+      Uint8Array.from({ length: 20 * 20 }, (_, j) => (j * (i + 5)) % 256),
+      1,
+      20,
+      20,
+    );
+  const r = await denoiseImages(weights, join(dir, 'varied'), { addNoise: 25, seed: 3 });
+  const { modelFromFile, modelSpec } = await import('../../src/models/index.ts');
+  const model = modelFromFile(modelSpec('dncnn-3'), weights, 'd');
+  try {
+    const images = await Promise.all(['p.png', 'q.png'].map(async (name) => ({ name, ...(await readImage(join(dir, 'varied', name), { channels: 1 })) })));
+    const before = evaluateDenoiser(model, images, 25, 3);
+    assert.deepEqual(
+      r.images.map((s) => [s.psnr, s.psnrNoisy, s.ssim]),
+      before.map((b) => [b.psnr, b.psnrNoisy, b.ssim]),
+    );
+  } finally {
+    model.dispose();
+  }
+});
+
+test('a validation split is seeded, per class, disjoint from training, and used when asked', async () => {
+  const labels = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2];
+  const a = stratifiedSplit(labels, 0.25, 1);
+  assert.deepEqual(a, stratifiedSplit(labels, 0.25, 1), 'seeded');
+  assert.deepEqual(
+    [...a.trainIndices, ...a.heldOutIndices].sort((x, y) => x - y),
+    labels.map((_, i) => i),
+    'a partition',
+  );
+  assert.deepEqual(
+    a.heldOutIndices.map((i) => labels[i]),
+    [0, 1, 1],
+    'one of four, two of six (rounded), none of the single one',
+  );
+  const r = await trainClassifier({ ...base, test: undefined, epochs: 1, valSplit: 0.25, onStart: (s) => assert.deepEqual([s.trainImages, s.testImages, s.heldOut], [27, 9, 'val-split']) });
+  r.model.dispose();
+  assert.equal(typeof r.testAccuracy, 'number');
+  await assert.rejects(trainClassifier({ ...base, valSplit: 0.25 }), /not both/);
 });
 
 test('leaks no tensors', checkLeaks);

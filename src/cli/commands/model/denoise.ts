@@ -1,17 +1,21 @@
-// `nnlock model denoise`: add seeded Gaussian noise to a folder of images, denoise them, report
-// PSNR and SSIM per image and on average, and write the denoised (and noisy) PNGs.
+// `nnlock model denoise`: denoise an image or a folder of images (real noisy photos, as they are)
+// and write the denoised PNGs; with --add-noise σ, add seeded Gaussian noise to clean images first
+// and report PSNR and SSIM against them, per image and on average. (--sigma, which always added
+// noise, is kept as the old spelling of --add-noise.)
 import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
+import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { progress } from '../../progress.ts';
-import { denoiseImages } from '../../../train/denoise-images.ts';
+import { type DenoiseReport, type DenoisedImageScore, denoiseImages } from '../../../train/denoise-images.ts';
 import { type UnlockFlags, commandWeights, protectionNote, unlockOptions } from './protected-weights.ts';
 
 interface DenoiseFlags extends UnlockFlags {
   weights: string;
   input: string;
   arch?: string;
-  sigma: number;
+  addNoise?: number;
+  sigma?: number;
   seed: number;
   out?: string;
   force?: boolean;
@@ -22,24 +26,30 @@ interface DenoiseFlags extends UnlockFlags {
 export function registerModelDenoise(model: Command, io: CliIO): void {
   const cmd = model
     .command('denoise')
-    .description('add Gaussian noise to images, denoise them, report PSNR/SSIM and write PNGs')
+    .description('denoise an image or a folder of images and write PNGs; with --add-noise, score PSNR/SSIM against the clean input')
     .addOption(option(FLAG.weights, 'denoiser weights (safetensors), plain or protected').makeOptionMandatory())
-    .addOption(option(FLAG.input, 'folder of clean PNG/JPEG images').makeOptionMandatory())
-    .addOption(option(FLAG.arch, 'architecture, when the file does not say (dncnn-17)'))
-    .addOption(option(FLAG.sigma, 'noise level on the [0, 255] scale', parse.positiveNumber, 25))
+    .addOption(option(FLAG.input, 'a PNG/JPEG image, or a folder of them (noisy photos; clean ones with --add-noise)').makeOptionMandatory())
+    .addOption(option(FLAG.arch, 'architecture, when the file does not say (dncnn-17, dncnn-17-c3 for colour)'))
+    .addOption(option('--add-noise <σ>', 'add Gaussian noise of σ (on the [0, 255] scale) first, and report PSNR/SSIM against the clean input', parse.positiveNumber))
+    .addOption(option(FLAG.sigma, 'the old spelling of --add-noise', parse.positiveNumber).hideHelp())
     .addOption(option(FLAG.seed, 'noise seed (image i uses seed + i)', parse.int(), 0))
-    .addOption(option(FLAG.out, 'write the denoised and noisy PNGs into this folder'))
+    .addOption(option(FLAG.out, 'write the denoised (and, with --add-noise, noisy) PNGs into this folder'))
     .addOption(option(FLAG.force, 'replace PNGs that exist in the output folder'));
   for (const opt of unlockOptions()) cmd.addOption(opt);
-  cmd.addHelpText('after', '\nExample:\n  nnlock model denoise -w ../shared/data/weights/dncnn-s-25.safetensors -a dncnn-17 -i ../shared/data/images/Set12 -o runs/set12');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  nnlock model denoise -w dncnn-s-25.safetensors -i photo.jpg -o cleaned\n  nnlock model denoise -w ../shared/data/weights/dncnn-s-25.safetensors -a dncnn-17 -i ../shared/data/images/Set12 --add-noise 25 -o runs/set12',
+  );
   withOutputFlags(cmd).action(async (o: DenoiseFlags) => {
     const out = new Output(io, o);
+    if (o.sigma !== undefined && o.addNoise !== undefined) throw new UsageError('--sigma is the old spelling of --add-noise: pass one');
+    if (o.sigma !== undefined) out.note('`--sigma` of `nnlock model denoise` is now `--add-noise` (it adds noise to clean images)');
     const weights = await commandWeights(o.weights, o, io.env);
     const stream = out.progressStream as NodeJS.WriteStream | null;
     let bar: ReturnType<typeof progress> | undefined;
     const r = await denoiseImages(weights.file, o.input, {
       arch: o.arch,
-      sigma: o.sigma,
+      addNoise: o.addNoise ?? o.sigma,
       seed: o.seed,
       out: o.out,
       overwrite: o.force,
@@ -47,12 +57,21 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
       onImage: stream ? (done, total) => (bar ??= progress('denoise', total, { unit: 'img/s', stream })).update(done) : undefined,
     });
     bar?.stop();
-    const line = (name: string, s: { psnr: number; ssim: number; psnrNoisy: number }) =>
-      `${name.padEnd(16)} PSNR ${s.psnr.toFixed(2)} dB  SSIM ${s.ssim.toFixed(4)}  (noisy ${s.psnrNoisy.toFixed(2)} dB)`;
-    out.result({ ...r, ...weights.protection }, [
-      ...r.images.map((s) => line(s.name, s)),
-      `${line('mean', r)}, σ = ${r.sigma}${protectionNote(weights)}`,
-      ...(o.out ? [`denoised and noisy PNGs in ${o.out}`] : []),
-    ]);
+    out.result({ ...r, ...weights.protection }, resultLines(r, protectionNote(weights), o.out));
   });
+}
+
+function resultLines(r: DenoiseReport, protection: string, folder: string | undefined): string[] {
+  const colour = r.colour === 'per-channel' ? ', colour images denoised one channel at a time' : '';
+  const written = folder ? [`denoised${r.addedNoise === null ? '' : ' and noisy'} PNGs in ${folder}`] : [];
+  if (r.addedNoise === null) {
+    return [
+      ...r.images.map((s) => `${s.name.padEnd(16)} denoised`),
+      `${r.images.length} image(s) denoised as they are (${r.architecture}${protection}${colour}); no PSNR: there is no clean reference (pass --add-noise σ to score on clean images)`,
+      ...written,
+    ];
+  }
+  const line = (name: string, s: Pick<DenoisedImageScore, 'psnr' | 'ssim' | 'psnrNoisy'>) =>
+    `${name.padEnd(16)} PSNR ${s.psnr!.toFixed(2)} dB  SSIM ${s.ssim!.toFixed(4)}  (noisy ${s.psnrNoisy!.toFixed(2)} dB)`;
+  return [...r.images.map((s) => line(s.name, s)), `${line('mean', r)}, σ = ${r.addedNoise}${protection}${colour}`, ...written];
 }

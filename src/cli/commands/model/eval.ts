@@ -11,7 +11,7 @@ interface EvalFlags extends UnlockFlags {
   weights: string;
   data: string;
   arch?: string;
-  split: 'train' | 'test';
+  split: 'train' | 'val' | 'test';
   batch: number;
   limit?: number;
   mean?: number[];
@@ -27,7 +27,7 @@ export function registerModelEval(model: Command, io: CliIO): void {
     .addOption(option(FLAG.weights, 'model weights (safetensors), plain or protected').makeOptionMandatory())
     .addOption(option(FLAG.data, 'CIFAR-10 .bin file(s) or folder, or an image folder with class subfolders').makeOptionMandatory())
     .addOption(option(FLAG.arch, 'architecture, when the file does not say (resnet20, vgg16-bn, ...)'))
-    .addOption(option('--split <split>', 'split of a CIFAR-10 folder', parse.oneOf(['train', 'test'] as const), 'test'))
+    .addOption(option('--split <split>', 'split of a CIFAR-10 folder or of an image folder with train/ val/ test/ folders', parse.oneOf(['train', 'val', 'test'] as const), 'test'))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 500))
     .addOption(option(FLAG.limit, 'evaluate only the first n images', parse.positiveInt))
     .addOption(option('--mean <r,g,b>', 'input normalisation mean (default: from the weights file, else CIFAR-10)', parse.triple))

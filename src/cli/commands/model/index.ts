@@ -7,11 +7,15 @@ import { registerModelTrain } from './train.ts';
 import { registerModelEval } from './eval.ts';
 import { registerModelDenoise } from './denoise.ts';
 
-/** nnlock 0.1's `train`, `eval` and `denoise`, and the flags they renamed. */
+/**
+ * nnlock 0.1's `train`, `eval` and `denoise`, and the flags they renamed. 0.1's `denoise` always
+ * added noise (σ = 25 unless --sigma said): it becomes `model denoise --add-noise 25`, its --sigma
+ * the --add-noise that follows (the last one given wins), so its numbers stay the same.
+ */
 export const legacyModel: MovedCommand[] = [
   { from: ['train'], to: ['model', 'train'] },
   { from: ['eval'], to: ['model', 'eval'], flags: { '--key': '--token', '--key-file': '--keys' } },
-  { from: ['denoise'], to: ['model', 'denoise'], flags: { '--images': '--input', '--key': '--token', '--key-file': '--keys' } },
+  { from: ['denoise'], to: ['model', 'denoise', '--add-noise', '25'], flags: { '--images': '--input', '--sigma': '--add-noise', '--key': '--token', '--key-file': '--keys' } },
 ];
 
 export function registerModel(program: Command, io: CliIO): void {

@@ -4,12 +4,13 @@ import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { trainingProgress } from '../../progress.ts';
-import { SCHEDULE_KINDS, type ScheduleKind, trainClassifier } from '../../../train/classifier.ts';
+import { SCHEDULE_KINDS, type ScheduleKind, type TrainingStart, trainClassifier } from '../../../train/classifier.ts';
 
 interface TrainFlags {
   arch: string;
   data: string;
   test?: string;
+  valSplit?: number;
   out: string;
   epochs: number;
   batch: number;
@@ -35,7 +36,8 @@ export function registerModelTrain(model: Command, io: CliIO): void {
     .description('train a classifier on CIFAR-10 (or an image folder) with checkpoints that resume')
     .addOption(option(FLAG.arch, 'architecture: resnet20|32|44|56|110, vgg11|13|16|19[-bn][-wX]').makeOptionMandatory())
     .addOption(option(FLAG.data, 'training data: CIFAR-10 folder or .bin file(s), or an image folder with class subfolders').makeOptionMandatory())
-    .addOption(option(FLAG.test, 'held-out data evaluated after every epoch (default: the test split of a CIFAR-10 folder)'))
+    .addOption(option(FLAG.test, 'held-out data evaluated after every epoch (default: the test split of a CIFAR-10 folder, the val/ or test/ folder beside train/)'))
+    .addOption(option('--val-split <fraction>', 'hold out this fraction of each class of the training data (seeded), for data without a split', parse.fraction))
     .addOption(option(FLAG.out, 'where to write the trained weights (safetensors)').makeOptionMandatory())
     .addOption(option(FLAG.epochs, 'epochs', parse.positiveInt, 10))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 128))
@@ -58,6 +60,7 @@ export function registerModelTrain(model: Command, io: CliIO): void {
       architecture: o.arch,
       data: o.data,
       test: o.test,
+      valSplit: o.valSplit,
       limit: o.limit,
       testLimit: o.testLimit,
       epochs: o.epochs,
@@ -73,11 +76,17 @@ export function registerModelTrain(model: Command, io: CliIO): void {
       log: o.log,
       out: o.out,
       overwrite: o.force,
-      onStart: (s) => out.note(`training ${s.architecture} (${s.parameters} parameters) on ${s.trainImages} images${s.testImages ? `, testing on ${s.testImages}` : ''}`),
+      onStart: (s) => out.note(`training ${s.architecture} (${s.parameters} parameters) on ${s.trainImages} images, ${heldOutNote(s)}`),
       ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream | undefined }),
     });
     model.dispose();
     const score = testAccuracy === undefined ? 'no test data' : `test accuracy ${testAccuracy.toFixed(4)}`;
     out.result({ weights: o.out, architecture: o.arch, epochs: history.length, resumedFrom, testAccuracy: testAccuracy ?? null, history }, `wrote ${o.out}: ${score} after ${history.length} epochs`);
   });
+}
+
+function heldOutNote(s: TrainingStart): string {
+  if (s.heldOut === 'none') return 'no held-out data (pass --test or --val-split, or put train/ and val/ folders in the data folder)';
+  const from = s.heldOut === 'val-split' ? ' held out by --val-split' : s.heldOut === 'split' ? " of the data's held-out split" : '';
+  return `testing on ${s.testImages}${from}`;
 }
