@@ -190,6 +190,13 @@ c10::IValue toIValue(Napi::Env env, const Napi::Value& value, const c10::Argumen
   return convert(env, value, arg.type(), arg.real_type(), arg);
 }
 
+// An int64 result as a Number when it is exact (|v| <= 2^53), else as a BigInt: never rounded.
+static Napi::Value fromInt64(Napi::Env env, int64_t v) {
+  constexpr int64_t kExact = int64_t{1} << 53;
+  if (v >= -kExact && v <= kExact) return Napi::Number::New(env, static_cast<double>(v));
+  return Napi::BigInt::New(env, v);
+}
+
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensor()) {
     const at::Tensor& t = v.toTensor();
@@ -198,7 +205,7 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   }
   if (v.isNone()) return env.Null();
   if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
-  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isInt()) return fromInt64(env, v.toInt());
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
   if (v.isString()) return Napi::String::New(env, v.toStringRef());
   if (v.isTensorList()) {
@@ -221,6 +228,7 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   }
   if (v.isScalar()) {
     c10::Scalar s = v.toScalar();
+    if (s.isIntegral(false)) return fromInt64(env, s.toLong());
     return Napi::Number::New(env, s.toDouble());
   }
   throw std::invalid_argument("return value of type " + v.tagKind() + " is not supported by nnlock's converter");

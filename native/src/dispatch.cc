@@ -37,9 +37,12 @@ static Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   std::string overload = info[1].As<Napi::String>().Utf8Value();
   std::string key = overload.empty() ? name : name + "." + overload;
+  // The dispatcher takes C strings: "aten::add\0x" would silently find aten::add.
+  if (key.find('\0') != std::string::npos) {
+    std::string shown = key.substr(0, key.find('\0'));
+    throw Napi::Error::New(env, shown + "...: op name and overload must not contain NUL characters");
+  }
   return guarded(env, key, [&]() -> Napi::Value {
-    // The dispatcher takes C strings: "aten::add\0x" would silently find aten::add.
-    if (key.find('\0') != std::string::npos) throw std::invalid_argument("op name and overload must not contain NUL characters");
     OpTable& t = table();
     std::lock_guard<std::mutex> lock(t.mutex);
     auto it = t.ids.find(key);

@@ -151,7 +151,11 @@ static Napi::Value Shape(const Napi::CallbackInfo& info) {
   at::Tensor& t = unwrapTensor(env, info[0], "shape");
   auto sizes = t.sizes();
   auto arr = Napi::Array::New(env, sizes.size());
-  for (size_t i = 0; i < sizes.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  for (size_t i = 0; i < sizes.size(); i++) {
+    // A size beyond 2^53 (only a stride-0 view can have one) is refused, not rounded.
+    if (sizes[i] > (int64_t{1} << 53)) throw RangeFailure("size " + std::to_string(sizes[i]) + " is beyond a Number's exact integers (2^53)");
+    arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  }
   return arr;
 }
 
@@ -180,7 +184,14 @@ static Napi::Value Item(const Napi::CallbackInfo& info) {
   return guarded(env, "item", [&]() -> Napi::Value {
     c10::Scalar s = unwrapTensor(env, info[0], "item").item();
     if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
-    if (s.isIntegral(false)) return Napi::Number::New(env, static_cast<double>(s.toLong()));
+    if (s.isIntegral(false)) {
+      // item() is a Number: an int64 it cannot hold exactly is refused, not rounded.
+      const int64_t v = s.toLong();
+      constexpr int64_t kExact = int64_t{1} << 53;
+      if (v < -kExact || v > kExact)
+        throw RangeFailure(std::to_string(v) + " is beyond a Number's exact integers (2^53): read int64 tensors with toTypedArray()");
+      return Napi::Number::New(env, static_cast<double>(v));
+    }
     return Napi::Number::New(env, s.toDouble());
   });
 }

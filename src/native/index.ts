@@ -10,8 +10,11 @@ export interface NativeHandle {
   readonly __nativeHandle: unique symbol;
 }
 
-/** What an op call can return: tensors (or null for undefined ones), numbers, booleans, lists. */
-export type NativeValue = NativeHandle | number | boolean | string | null | undefined | NativeValue[];
+/**
+ * What an op call can return: tensors (or null for undefined ones), numbers (a bigint for an
+ * integer beyond 2^53, never rounded), booleans, lists.
+ */
+export type NativeValue = NativeHandle | number | bigint | boolean | string | null | undefined | NativeValue[];
 
 /**
  * The addon's exports. Each is registered through one guarded wrapper (native/src/common.h,
