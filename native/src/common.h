@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <stdexcept>
 #include <string>
 
 namespace nnlock {
@@ -32,6 +33,12 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& value);
 void initDispatchExports(Napi::Env env, Napi::Object exports);
 void initRuntimeExports(Napi::Env env, Napi::Object exports);
 
+// A value outside the range a native argument can hold (a BigInt beyond int64, a size whose byte
+// count overflows): becomes a JavaScript RangeError.
+struct RangeFailure : std::out_of_range {
+  using std::out_of_range::out_of_range;
+};
+
 // Runs fn, turning every C++ exception into a JavaScript Error that names `what` and carries
 // libtorch's message without its backtrace. No C++ exception ever reaches Node.
 template <typename F>
@@ -40,6 +47,8 @@ Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
     return fn();
   } catch (const Napi::Error&) {
     throw;
+  } catch (const RangeFailure& e) {
+    throw Napi::RangeError::New(env, what + ": " + e.what());
   } catch (const c10::Error& e) {
     throw Napi::Error::New(env, what + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {
@@ -47,6 +56,23 @@ Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
   } catch (...) {
     throw Napi::Error::New(env, what + ": unknown native error");
   }
+}
+
+// The one way an export is registered: every call runs inside guarded(), named by the export, so
+// no accessor or helper can let a c10::Error or std::exception escape into Node (which aborts
+// the process: `terminate called after throwing an instance of 'c10::Error'`).
+using NativeCallback = Napi::Value (*)(const Napi::CallbackInfo&);
+inline void exportGuarded(Napi::Env env, Napi::Object exports, const char* name, NativeCallback fn) {
+  exports.Set(name, Napi::Function::New(
+                        env, [name, fn](const Napi::CallbackInfo& info) -> Napi::Value { return guarded(info.Env(), name, [&] { return fn(info); }); },
+                        name));
+}
+
+// Checked integer arithmetic for element and byte counts.
+inline int64_t checkedMul(int64_t a, int64_t b, const char* what) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) throw RangeFailure(std::string(what) + " overflows int64");
+  return r;
 }
 
 }  // namespace nnlock

@@ -12,6 +12,14 @@ static const std::pair<const char*, at::ScalarType> kDtypes[] = {
     {"uint8", at::kByte},    {"bool", at::kBool},
 };
 
+// Element types libtorch has and nnlock does not compute with, under PyTorch's names. dtype()
+// reports them by these names (never as one of the names above) and TypeScript refuses them.
+static const std::pair<const char*, at::ScalarType> kForeignDtypes[] = {
+    {"complex32", at::kComplexHalf}, {"complex64", at::kComplexFloat}, {"complex128", at::kComplexDouble},
+    {"qint8", at::kQInt8},           {"quint8", at::kQUInt8},          {"qint32", at::kQInt32},
+    {"quint4x2", at::kQUInt4x2},
+};
+
 at::ScalarType parseDtype(const std::string& name) {
   for (const auto& [n, t] : kDtypes)
     if (name == n) return t;
@@ -21,20 +29,29 @@ at::ScalarType parseDtype(const std::string& name) {
 std::string dtypeName(at::ScalarType type) {
   for (const auto& [n, t] : kDtypes)
     if (type == t) return n;
-  return c10::toString(type);
+  for (const auto& [n, t] : kForeignDtypes)
+    if (type == t) return n;
+  return std::string("unsupported:") + c10::toString(type);
 }
 
 static std::string where(const c10::Argument& arg) { return "argument '" + arg.name() + "'"; }
 
+// A BigInt as int64, or a RangeError: napi's Int64Value wraps modulo 2^64 (2n**64n + 3n would be 3).
+static int64_t bigIntToInt64(const Napi::Value& v, const c10::Argument& arg) {
+  bool lossless = false;
+  int64_t out = v.As<Napi::BigInt>().Int64Value(&lossless);
+  if (!lossless) throw RangeFailure(where(arg) + ": BigInt does not fit in int64");
+  return out;
+}
+
 static int64_t toInt(const Napi::Value& v, const c10::Argument& arg) {
-  if (v.IsBigInt()) {
-    bool lossless = true;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
-  }
+  if (v.IsBigInt()) return bigIntToInt64(v, arg);
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (!v.IsNumber()) throw std::invalid_argument(where(arg) + " must be an integer");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::trunc(d)) throw std::invalid_argument(where(arg) + " must be an integer, got " + std::to_string(d));
+  // Casting a double outside [-2^63, 2^63) to int64 is undefined behaviour.
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) throw RangeFailure(where(arg) + ": " + std::to_string(d) + " does not fit in int64");
   return static_cast<int64_t>(d);
 }
 
@@ -47,10 +64,7 @@ static double toDouble(const Napi::Value& v, const c10::Argument& arg) {
 // literal would; booleans become boolean Scalars.
 static c10::Scalar toScalar(const Napi::Value& v, const c10::Argument& arg) {
   if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
-  if (v.IsBigInt()) {
-    bool lossless = true;
-    return c10::Scalar(static_cast<int64_t>(v.As<Napi::BigInt>().Int64Value(&lossless)));
-  }
+  if (v.IsBigInt()) return c10::Scalar(bigIntToInt64(v, arg));
   if (!v.IsNumber()) throw std::invalid_argument(where(arg) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) return c10::Scalar(static_cast<int64_t>(d));
@@ -176,6 +190,13 @@ c10::IValue toIValue(Napi::Env env, const Napi::Value& value, const c10::Argumen
   return convert(env, value, arg.type(), arg.real_type(), arg);
 }
 
+// An int64 result as a Number when it is exact (|v| <= 2^53), else as a BigInt: never rounded.
+static Napi::Value fromInt64(Napi::Env env, int64_t v) {
+  constexpr int64_t kExact = int64_t{1} << 53;
+  if (v >= -kExact && v <= kExact) return Napi::Number::New(env, static_cast<double>(v));
+  return Napi::BigInt::New(env, v);
+}
+
 Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isTensor()) {
     const at::Tensor& t = v.toTensor();
@@ -184,7 +205,7 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   }
   if (v.isNone()) return env.Null();
   if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
-  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isInt()) return fromInt64(env, v.toInt());
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
   if (v.isString()) return Napi::String::New(env, v.toStringRef());
   if (v.isTensorList()) {
@@ -207,6 +228,7 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
   }
   if (v.isScalar()) {
     c10::Scalar s = v.toScalar();
+    if (s.isIntegral(false)) return fromInt64(env, s.toLong());
     return Napi::Number::New(env, s.toDouble());
   }
   throw std::invalid_argument("return value of type " + v.tagKind() + " is not supported by nnlock's converter");

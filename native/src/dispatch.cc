@@ -37,6 +37,11 @@ static Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   std::string overload = info[1].As<Napi::String>().Utf8Value();
   std::string key = overload.empty() ? name : name + "." + overload;
+  // The dispatcher takes C strings: "aten::add\0x" would silently find aten::add.
+  if (key.find('\0') != std::string::npos) {
+    std::string shown = key.substr(0, key.find('\0'));
+    throw Napi::Error::New(env, shown + "...: op name and overload must not contain NUL characters");
+  }
   return guarded(env, key, [&]() -> Napi::Value {
     OpTable& t = table();
     std::lock_guard<std::mutex> lock(t.mutex);
@@ -107,9 +112,9 @@ static Napi::Value OpSchema(const Napi::CallbackInfo& info) {
 }
 
 void initDispatchExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("opHandle", Napi::Function::New(env, OpHandle));
-  exports.Set("call", Napi::Function::New(env, Call));
-  exports.Set("opSchema", Napi::Function::New(env, OpSchema));
+  exportGuarded(env, exports, "opHandle", OpHandle);
+  exportGuarded(env, exports, "call", Call);
+  exportGuarded(env, exports, "opSchema", OpSchema);
 }
 
 }  // namespace nnlock

@@ -3,6 +3,7 @@
 // hint are only a safety net. A per-environment counter tracks live handles so tests can check
 // that nothing leaks.
 #include "common.h"
+#include <cmath>
 #include <cstring>
 
 namespace nnlock {
@@ -90,10 +91,19 @@ static std::vector<int64_t> toShape(Napi::Env env, const Napi::Value& value, con
   std::vector<int64_t> shape(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value d = arr.Get(i);
+    if (d.IsBigInt()) {
+      // Lossless or refused: napi's Int64Value wraps modulo 2^64.
+      bool lossless = false;
+      int64_t b = d.As<Napi::BigInt>().Int64Value(&lossless);
+      if (!lossless || b < 0) throw Napi::RangeError::New(env, std::string(what) + ": shape entries must be non-negative integers below 2^63");
+      shape[i] = b;
+      continue;
+    }
     if (!d.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + ": shape must be an array of integers");
     double v = d.As<Napi::Number>().DoubleValue();
-    if (v < 0 || v != static_cast<double>(static_cast<int64_t>(v)))
-      throw Napi::RangeError::New(env, std::string(what) + ": shape entries must be non-negative integers");
+    // Range first: casting a double at or beyond 2^63 to int64 is undefined behaviour.
+    if (!(v >= 0 && v < 9223372036854775808.0) || v != std::trunc(v))
+      throw Napi::RangeError::New(env, std::string(what) + ": shape entries must be non-negative integers below 2^63");
     shape[i] = static_cast<int64_t>(v);
   }
   return shape;
@@ -109,8 +119,8 @@ static Napi::Value FromBytes(const Napi::CallbackInfo& info) {
     auto shape = toShape(env, info[1], "fromBytes");
     at::ScalarType dtype = parseDtype(info[2].As<Napi::String>().Utf8Value());
     int64_t numel = 1;
-    for (int64_t d : shape) numel *= d;
-    size_t want = static_cast<size_t>(numel) * c10::elementSize(dtype);
+    for (int64_t d : shape) numel = checkedMul(numel, d, "the element count of the shape");
+    const size_t want = static_cast<size_t>(checkedMul(numel, static_cast<int64_t>(c10::elementSize(dtype)), "the byte size of the shape"));
     if (view.ByteLength() != want)
       throw Napi::RangeError::New(env, "fromBytes: " + std::to_string(view.ByteLength()) + " bytes given, shape and dtype need " +
                                            std::to_string(want));
@@ -141,7 +151,11 @@ static Napi::Value Shape(const Napi::CallbackInfo& info) {
   at::Tensor& t = unwrapTensor(env, info[0], "shape");
   auto sizes = t.sizes();
   auto arr = Napi::Array::New(env, sizes.size());
-  for (size_t i = 0; i < sizes.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  for (size_t i = 0; i < sizes.size(); i++) {
+    // A size beyond 2^53 (only a stride-0 view can have one) is refused, not rounded.
+    if (sizes[i] > (int64_t{1} << 53)) throw RangeFailure("size " + std::to_string(sizes[i]) + " is beyond a Number's exact integers (2^53)");
+    arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(sizes[i])));
+  }
   return arr;
 }
 
@@ -170,7 +184,14 @@ static Napi::Value Item(const Napi::CallbackInfo& info) {
   return guarded(env, "item", [&]() -> Napi::Value {
     c10::Scalar s = unwrapTensor(env, info[0], "item").item();
     if (s.isBoolean()) return Napi::Boolean::New(env, s.toBool());
-    if (s.isIntegral(false)) return Napi::Number::New(env, static_cast<double>(s.toLong()));
+    if (s.isIntegral(false)) {
+      // item() is a Number: an int64 it cannot hold exactly is refused, not rounded.
+      const int64_t v = s.toLong();
+      constexpr int64_t kExact = int64_t{1} << 53;
+      if (v < -kExact || v > kExact)
+        throw RangeFailure(std::to_string(v) + " is beyond a Number's exact integers (2^53): read int64 tensors with toTypedArray()");
+      return Napi::Number::New(env, static_cast<double>(v));
+    }
     return Napi::Number::New(env, s.toDouble());
   });
 }
@@ -204,18 +225,18 @@ static Napi::Value SameTensor(const Napi::CallbackInfo& info) {
 }
 
 void initHandleExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
-  exports.Set("toBytes", Napi::Function::New(env, ToBytes));
-  exports.Set("shape", Napi::Function::New(env, Shape));
-  exports.Set("dtype", Napi::Function::New(env, Dtype));
-  exports.Set("device", Napi::Function::New(env, Device));
-  exports.Set("requiresGrad", Napi::Function::New(env, RequiresGrad));
-  exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
-  exports.Set("item", Napi::Function::New(env, Item));
-  exports.Set("dispose", Napi::Function::New(env, Dispose));
-  exports.Set("isDisposed", Napi::Function::New(env, IsDisposed));
-  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
-  exports.Set("sameTensor", Napi::Function::New(env, SameTensor));
+  exportGuarded(env, exports, "fromBytes", FromBytes);
+  exportGuarded(env, exports, "toBytes", ToBytes);
+  exportGuarded(env, exports, "shape", Shape);
+  exportGuarded(env, exports, "dtype", Dtype);
+  exportGuarded(env, exports, "device", Device);
+  exportGuarded(env, exports, "requiresGrad", RequiresGrad);
+  exportGuarded(env, exports, "setRequiresGrad", SetRequiresGrad);
+  exportGuarded(env, exports, "item", Item);
+  exportGuarded(env, exports, "dispose", Dispose);
+  exportGuarded(env, exports, "isDisposed", IsDisposed);
+  exportGuarded(env, exports, "liveTensors", LiveTensors);
+  exportGuarded(env, exports, "sameTensor", SameTensor);
 }
 
 }  // namespace nnlock

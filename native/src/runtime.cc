@@ -1,6 +1,7 @@
 // What is not an op: autograd entry points, grad mode, seeds, threads, CUDA and version facts.
 #include "common.h"
 #include <ATen/Parallel.h>
+#include <cmath>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/api/include/torch/cuda.h>
 #include <torch/csrc/api/include/torch/version.h>
@@ -68,7 +69,8 @@ static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return guarded(env, "manualSeed", [&]() -> Napi::Value {
     if (!info[0].IsNumber()) throw std::invalid_argument("seed must be a number");
     double s = info[0].As<Napi::Number>().DoubleValue();
-    if (s < 0 || s != static_cast<double>(static_cast<uint64_t>(s))) throw std::invalid_argument("seed must be a non-negative integer");
+    if (!(s >= 0) || s != std::trunc(s)) throw std::invalid_argument("seed must be a non-negative integer");
+    if (!(s < 18446744073709551616.0)) throw RangeFailure("seed must be below 2^64");
     uint64_t seed = static_cast<uint64_t>(s);
     {
       auto gen = at::detail::getDefaultCPUGenerator();
@@ -85,7 +87,8 @@ static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(env, "setNumThreads", [&]() -> Napi::Value {
     if (!info[0].IsNumber()) throw std::invalid_argument("thread count must be a number");
     double d = info[0].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1) || d != static_cast<double>(static_cast<int>(d))) throw std::invalid_argument("thread count must be an integer of at least 1");
+    if (!(d >= 1) || d != std::trunc(d)) throw std::invalid_argument("thread count must be an integer of at least 1");
+    if (!(d <= 65536)) throw RangeFailure("thread count must be at most 65536");
     int n = static_cast<int>(d);
     at::set_num_threads(n);
     return env.Undefined();
@@ -123,6 +126,7 @@ static Napi::Value SetMallocThresholds(const Napi::CallbackInfo& info) {
     double trimBytes = info[1].As<Napi::Number>().DoubleValue();
     if (!(mmapBytes >= 0 && mmapBytes <= 2147483647.0) || !(trimBytes >= 0 && trimBytes <= 2147483647.0))
       throw std::invalid_argument("thresholds must be between 0 and 2^31 - 1 bytes");
+    if (mmapBytes != std::trunc(mmapBytes) || trimBytes != std::trunc(trimBytes)) throw std::invalid_argument("thresholds must be whole numbers of bytes");
 #if defined(__GLIBC__)
     bool ok = mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmapBytes)) == 1 && mallopt(M_TRIM_THRESHOLD, static_cast<int>(trimBytes)) == 1;
     return Napi::Boolean::New(env, ok);
@@ -135,20 +139,20 @@ static Napi::Value SetMallocThresholds(const Napi::CallbackInfo& info) {
 static Napi::Value ParallelInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), at::get_parallel_info()); }
 
 void initRuntimeExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("backward", Napi::Function::New(env, Backward));
-  exports.Set("grad", Napi::Function::New(env, Grad));
-  exports.Set("setGrad", Napi::Function::New(env, SetGrad));
-  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
-  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
-  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
-  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
-  exports.Set("cudaIsAvailable", Napi::Function::New(env, CudaIsAvailable));
-  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));
-  exports.Set("libtorchVersion", Napi::Function::New(env, Version));
-  exports.Set("parallelInfo", Napi::Function::New(env, ParallelInfo));
-  exports.Set("setMallocThresholds", Napi::Function::New(env, SetMallocThresholds));
+  exportGuarded(env, exports, "backward", Backward);
+  exportGuarded(env, exports, "grad", Grad);
+  exportGuarded(env, exports, "setGrad", SetGrad);
+  exportGuarded(env, exports, "setGradEnabled", SetGradEnabled);
+  exportGuarded(env, exports, "isGradEnabled", IsGradEnabled);
+  exportGuarded(env, exports, "manualSeed", ManualSeed);
+  exportGuarded(env, exports, "setNumThreads", SetNumThreads);
+  exportGuarded(env, exports, "getNumThreads", GetNumThreads);
+  exportGuarded(env, exports, "cudaIsAvailable", CudaIsAvailable);
+  exportGuarded(env, exports, "cudaDeviceCount", CudaDeviceCount);
+  exportGuarded(env, exports, "cudaSynchronize", CudaSynchronize);
+  exportGuarded(env, exports, "libtorchVersion", Version);
+  exportGuarded(env, exports, "parallelInfo", ParallelInfo);
+  exportGuarded(env, exports, "setMallocThresholds", SetMallocThresholds);
 }
 
 }  // namespace nnlock

@@ -10,9 +10,17 @@ export interface NativeHandle {
   readonly __nativeHandle: unique symbol;
 }
 
-/** What an op call can return: tensors (or null for undefined ones), numbers, booleans, lists. */
-export type NativeValue = NativeHandle | number | boolean | string | null | undefined | NativeValue[];
+/**
+ * What an op call can return: tensors (or null for undefined ones), numbers (a bigint for an
+ * integer beyond 2^53, never rounded), booleans, lists.
+ */
+export type NativeValue = NativeHandle | number | bigint | boolean | string | null | undefined | NativeValue[];
 
+/**
+ * The addon's exports. Each is registered through one guarded wrapper (native/src/common.h,
+ * exportGuarded): any C++ exception becomes a JavaScript Error naming the export (a RangeError for
+ * a value out of range, e.g. a BigInt beyond int64), never a process abort.
+ */
 export interface NativeBinding {
   fromBytes(bytes: ArrayBufferView, shape: readonly number[], dtype: string): NativeHandle;
   toBytes(h: NativeHandle): ArrayBuffer;
@@ -28,6 +36,13 @@ export interface NativeBinding {
   sameTensor(a: NativeHandle, b: NativeHandle): boolean;
 
   opHandle(name: string, overload: string): number;
+  /**
+   * Calls any ATen op by id, arguments converted by its schema. UNCHECKED: libtorch has crash
+   * bugs (SIGFPE on integer −2⁶³ / −1, `native_channel_shuffle(t, 0)`, `searchsorted` with a bad
+   * `sorter`, sparse `to_dense`) that no error barrier can turn into an Error. Only the typed
+   * wrappers in src/ops, which check what libtorch does not, and tests call it; never with values
+   * from files, command lines or requests.
+   */
   call(op: number, args: unknown[]): NativeValue;
   opSchema(op: number): string;
 

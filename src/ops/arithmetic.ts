@@ -4,6 +4,7 @@
 import { type Tensor, isFloating } from '../tensor/index.ts';
 import { callTensor, op } from './dispatch.ts';
 import { full } from './creation.ts';
+import { integerDivision, safeIntegerDiv } from './integer-division.ts';
 
 const addOp = op('aten::add', 'Tensor');
 const addScalarOp = op('aten::add', 'Scalar');
@@ -65,7 +66,8 @@ export type RoundingMode = 'trunc' | 'floor';
 
 /**
  * True division (integers promote to float) unless a rounding mode is given. A number as
- * dividend divides it by every element of b.
+ * dividend divides it by every element of b. With a rounding mode on integers, a zero divisor is
+ * a RangeError and a divisor of −1 negates (wrapping at the type's minimum).
  */
 export function div(a: Tensor | number, b: Tensor | number, roundingMode?: RoundingMode): Tensor {
   if (typeof a === 'number') {
@@ -81,7 +83,9 @@ export function div(a: Tensor | number, b: Tensor | number, roundingMode?: Round
     }
   }
   if (roundingMode !== undefined) {
-    return typeof b === 'number' ? callTensor(divScalarModeOp, [a, b, roundingMode]) : callTensor(divModeOp, [a, b, roundingMode]);
+    const rounded = (x: Tensor, y: Tensor | number) => (typeof y === 'number' ? callTensor(divScalarModeOp, [x, y, roundingMode]) : callTensor(divModeOp, [x, y, roundingMode]));
+    // libtorch's integer kernels trap (SIGFPE) on −2⁶³ / −1: see integer-division.ts.
+    return integerDivision(a, b) ? safeIntegerDiv('div', a, b, rounded) : rounded(a, b);
   }
   return typeof b === 'number' ? callTensor(divScalarOp, [a, b]) : callTensor(divOp, [a, b]);
 }

@@ -46,7 +46,16 @@ function fromNative(v: NativeValue): unknown {
   return v;
 }
 
-/** Calls an op; `undefined` arguments take the schema's defaults. */
+/**
+ * Calls an op; `undefined` arguments take the schema's defaults.
+ *
+ * UNCHECKED: the generic call converts arguments by the op's schema and passes them straight to
+ * libtorch, which has crash bugs no JavaScript error can catch (SIGFPE on integer −2⁶³ / −1,
+ * `native_channel_shuffle(t, 0)`, `searchsorted` with a bad `sorter`, sparse `to_dense`, ...).
+ * The typed wrappers in src/ops check what libtorch does not; this entry point (and callTensor,
+ * callTensors, callInPlace, native.call) is for those wrappers and for tests, never for values
+ * that come from files, command lines or requests.
+ */
 export function call(o: Op, args: readonly unknown[]): unknown {
   return fromNative(native.call(o.handle, args.map(toNativeArg)));
 }

@@ -3,6 +3,7 @@
 // in-place changes to leaves that require grad.
 import type { Tensor } from '../tensor/index.ts';
 import { callInPlace, op } from './dispatch.ts';
+import { integerRemainderIsZero } from './integer-division.ts';
 
 const addOp = op('aten::add_', 'Tensor');
 const addScalarOp = op('aten::add_', 'Scalar');
@@ -88,8 +89,12 @@ export function fillInPlace(self: Tensor, value: number | boolean | Tensor): Ten
 }
 
 /** Copies src into self (broadcasting, converting dtype and device). */
-/** self = self mod divisor, with the sign of the divisor (Python's %, torch.remainder). */
+/**
+ * self = self mod divisor, with the sign of the divisor (Python's %, torch.remainder). On integers
+ * a zero divisor is a RangeError and x mod −1 is 0 (libtorch's kernel traps on −2⁶³ mod −1).
+ */
 export function remainderInPlace(self: Tensor, divisor: number): Tensor {
+  if (integerRemainderIsZero('remainderInPlace', self, divisor)) return callInPlace(zeroOp, self, []);
   return callInPlace(remainderScalarOp, self, [divisor]);
 }
 

@@ -3,6 +3,7 @@
 // Every function takes batches of matrices in the last two dims, as PyTorch does.
 import type { Tensor } from '../tensor/index.ts';
 import { callTensor, callTensors, op } from './dispatch.ts';
+import { integerDivision, safeIntegerRemainder } from './integer-division.ts';
 
 const bmmOp = op('aten::bmm');
 const solveOp = op('aten::linalg_solve');
@@ -92,9 +93,14 @@ export function linalgPinv(a: Tensor, rcond = 1e-15): Tensor {
   return callTensor(pinvOp, [a, rcond, false]);
 }
 
-/** Python's %: the result has the sign of the divisor (so x mod 256 is in 0..255 for any x). */
+/**
+ * Python's %: the result has the sign of the divisor (so x mod 256 is in 0..255 for any x). On
+ * integers a zero divisor is a RangeError and x mod −1 is 0 (libtorch's kernel traps on
+ * −2⁶³ mod −1: see integer-division.ts).
+ */
 export function remainder(x: Tensor, divisor: Tensor | number): Tensor {
-  return typeof divisor === 'number' ? callTensor(remainderScalarOp, [x, divisor]) : callTensor(remainderOp, [x, divisor]);
+  const compute = (a: Tensor, b: Tensor | number) => (typeof b === 'number' ? callTensor(remainderScalarOp, [a, b]) : callTensor(remainderOp, [a, b]));
+  return integerDivision(x, divisor) ? safeIntegerRemainder('remainder', x, divisor, compute) : compute(x, divisor);
 }
 
 /** A view of a diagonal (offset > 0 above the main one) of the matrices in dims dim1, dim2. */

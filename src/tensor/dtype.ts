@@ -39,6 +39,20 @@ export function isFloating(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
 }
 
+export function isDType(name: string): name is DType {
+  return (DTYPES as readonly string[]).includes(name);
+}
+
+/**
+ * The dtype of a tensor as the addon names it. libtorch has element types nnlock does not compute
+ * with (complex64, qint8, ...: a tensor made through the generic call, or loaded from a user's
+ * TorchScript module); they are refused here rather than typed as a DType they are not.
+ */
+export function nativeDType(name: string): DType {
+  if (!isDType(name)) throw new TypeError(`dtype: nnlock does not compute with ${name} tensors (supported: ${DTYPES.join(', ')})`);
+  return name;
+}
+
 export function assertDType(name: string): DType {
   if (!(DTYPES as readonly string[]).includes(name)) throw new TypeError(`unknown dtype '${name}' (expected one of ${DTYPES.join(', ')})`);
   return name as DType;

@@ -1,7 +1,7 @@
 // Tensor: a typed JavaScript face on one native handle. Ops live in src/ops; this class only
 // holds what every tensor needs: metadata, data in and out, autograd entry points, ownership.
 import { native, type NativeHandle } from '../native/index.ts';
-import { type DType, type TypedArray, viewBytes } from './dtype.ts';
+import { type DType, type TypedArray, nativeDType, viewBytes } from './dtype.ts';
 import { type Scope, track } from './scope.ts';
 
 export class Tensor {
@@ -26,8 +26,9 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /** The element type; a TypeError for one nnlock does not support (complex, quantized). */
   get dtype(): DType {
-    return native.dtype(this.handle) as DType;
+    return nativeDType(native.dtype(this.handle));
   }
 
   get device(): string {
@@ -89,7 +90,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return this.isDisposed ? 'Tensor(disposed)' : `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+    return this.isDisposed ? 'Tensor(disposed)' : `Tensor(shape=[${this.shape.join(', ')}], dtype=${native.dtype(this.handle)}, device=${this.device})`;
   }
 }
 

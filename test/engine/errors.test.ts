@@ -3,7 +3,9 @@
 // none leaks a tensor, and the engine still computes correctly afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { native, type NativeHandle } from '../../src/native/index.ts';
+import { createRequire } from 'node:module';
+import { addonPath, native, type NativeHandle } from '../../src/native/index.ts';
+import { zeros } from '../../src/ops/creation.ts';
 import { tensor, fromBytes, liveTensors, scope, type Tensor } from '../../src/tensor/index.ts';
 import { op, call, callTensor } from '../../src/ops/dispatch.ts';
 import { conv2d } from '../../src/ops/conv.ts';
@@ -246,8 +248,69 @@ const otherEntryPoints = [
 
 test('the test knows every native entry point', () => {
   const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints]);
-  const unknown = Object.keys(native).filter((k) => !known.has(k));
-  assert.deepEqual(unknown, [], 'new native entry points: add them to errors.test.ts');
+  // `native` is a lazy proxy without keys of its own (Object.keys(native) is always []): list the
+  // loaded module's exports.
+  const exported = Object.keys(createRequire(import.meta.url)(addonPath) as object);
+  assert.ok(exported.length >= 29, `${exported.length} exports`);
+  const unknown = exported.filter((k) => !known.has(k));
+  assert.deepEqual(unknown, [], 'new native entry points: add them to errors.test.ts and fixtures/hostile-child.ts');
+});
+
+test('BigInt arguments beyond int64 are RangeErrors, never wrapped modulo 2^64', () => {
+  // napi's BigInt conversion wraps: zeros([2n**64n + 3n]) used to make a tensor of shape [3].
+  for (const size of [2n ** 64n + 3n, 2n ** 63n, -(2n ** 63n) - 1n]) {
+    const e = (() => {
+      try {
+        zeros([size] as unknown as number[]).dispose();
+      } catch (err) {
+        return err;
+      }
+    })();
+    assert.ok(e instanceof RangeError, `zeros([${size}n]): ${String(e)}`);
+    assert.match(e.message, /^aten::zeros: argument 'size': BigInt does not fit in int64/);
+  }
+  expectError(() => callTensor(op('aten::full'), [[1], 2n ** 64n]), 'aten::full', 'BigInt does not fit in int64');
+  expectError(() => native.fromBytes(new Uint8Array(0), [2n ** 64n] as unknown as number[], 'uint8'), 'fromBytes', 'below 2^63');
+  // In range, a BigInt is exact, beyond 2^53 too.
+  scope(() => {
+    assert.deepEqual(zeros([3n] as unknown as number[]).shape, [3]);
+    const big = callTensor(op('aten::full'), [[1], 2n ** 62n + 1n, 'int64']);
+    assert.equal((big.toTypedArray() as BigInt64Array)[0], 2n ** 62n + 1n);
+  });
+});
+
+test('integers coming back beyond 2^53 are never rounded', () => {
+  scope(() => {
+    const big = callTensor(op('aten::full'), [[1], 2n ** 62n + 1n, 'int64']);
+    // item() is a Number: refused rather than rounded to 2^62.
+    expectError(() => big.item(), 'item', '4611686018427387905 is beyond', 'toTypedArray()');
+    assert.equal(callTensor(op('aten::full'), [[1], 2 ** 53, 'int64']).item(), 2 ** 53);
+    // An int result of the generic call comes back as a BigInt when a Number cannot hold it.
+    const wide = callTensor(op('aten::expand'), [tensor([1]), [2n ** 60n + 1n]]); // a stride-0 view: no memory
+    assert.equal(native.call(op('aten::size', 'int').handle, [wide.handle, 0]), 2n ** 60n + 1n);
+    expectError(() => wide.shape, 'shape', 'size 1152921504606846977 is beyond');
+    assert.equal(native.call(op('aten::item').handle, [big.handle]), 2n ** 62n + 1n);
+    assert.equal(native.call(op('aten::size', 'int').handle, [big.handle, 0]), 1);
+  });
+});
+
+test('a dtype nnlock does not support is named, and refused by Tensor.dtype', () => {
+  scope(() => {
+    const c = callTensor(op('aten::view_as_complex'), [tensor([1, 2, 3, 4], [2, 2])]);
+    assert.equal(native.dtype(c.handle), 'complex64');
+    expectError(() => c.dtype, 'dtype', 'nnlock does not compute with complex64 tensors');
+    expectError(() => c.toTypedArray(), 'dtype', 'complex64');
+    assert.equal(c.toString(), 'Tensor(shape=[2], dtype=complex64, device=cpu)');
+    expectError(() => native.fromBytes(new Uint8Array(8), [1], 'complex64'), 'fromBytes', "unknown dtype 'complex64'");
+  });
+});
+
+test('numbers outside the range of an int64 or int argument are refused, not cast', () => {
+  expectError(() => callTensor(op('aten::zeros'), [[2 ** 64]]), 'aten::zeros', 'does not fit in int64');
+  expectError(() => native.setNumThreads(2 ** 31), 'setNumThreads', 'at most');
+  expectError(() => native.manualSeed(2 ** 64), 'manualSeed', 'below 2^64');
+  expectError(() => native.setMallocThresholds(1.5, 1), 'setMallocThresholds', 'whole numbers');
+  expectError(() => native.opHandle('aten::add', 'Tensor\0x'), 'aten::add.Tensor...', 'must not contain NUL');
 });
 
 test('non-handles passed where a handle is expected: an Error naming the entry point, every time', () => {
