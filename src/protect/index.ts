@@ -29,16 +29,3 @@ export { type LayerProgress, type LayerSummary } from './protect.ts';
 export { UNLOCKED_TIER_METADATA_KEY, inspectProtected } from './unlock.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { KeyError, type KeyErrorCode } from '../crypto/index.ts';
-
-// The lower level, still used by `nnlock demo`, the CLI's model loading and the package check;
-// new code calls protectModel / unlockModel (protect() hands out the master key's bytes).
-/** @deprecated use protectModel: protect() returns the master key's bytes, which the caller must wipe. */
-export { protect } from './protect.ts';
-/** @deprecated use protectModel's tokens. */
-export { tierTokens } from './protect.ts';
-/** @deprecated use unlockModel. */
-export { unlock } from './unlock.ts';
-/** @deprecated use computeImportance. */
-export { weightImportance } from './importance/baselines.ts';
-/** @deprecated key files are read as tokens: readKeyToken. */
-export { readKeyFile } from './keys.ts';

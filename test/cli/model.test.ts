@@ -10,7 +10,7 @@ import { manualSeed } from '../../src/tensor/index.ts';
 import { DnCNN, saveWeights } from '../../src/models/index.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { writePng } from '../../src/io/image.ts';
-import { protect, resolveLayers, tierTokens, weightImportance } from '../../src/protect/index.ts';
+import { protectModel } from '../../src/protect/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
@@ -97,10 +97,9 @@ test('model eval reports accuracy as text and as JSON', async () => {
 
 test('model eval runs a protected model at tier 0 without a key, unlocked with --token or the 0.1 --key', async () => {
   const file = await readSafetensors(p('m.safetensors'));
-  const importance = weightImportance('l1', file.tensors, resolveLayers(file.tensors));
-  const result = await protect(file, { importance, ratio: 0.3, tiers: 2, architecture: ARCH });
+  const result = await protectModel(file, { importance: 'l1', ratio: 0.3, tiers: 2, architecture: ARCH });
   await writeSafetensors(p('locked.safetensors'), result.file.tensors, result.file.metadata);
-  const tokens = tierTokens(result.masterKey, result.modelId, 2);
+  const tokens = result.tokens;
   const plain = JSON.parse((await runCli(['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--json'])).out);
 
   let r = await runCli(['model', 'eval', '-w', p('locked.safetensors'), '-d', p('cifar'), '--json']);

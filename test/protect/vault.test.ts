@@ -10,23 +10,12 @@ import { randn } from '../../src/ops/creation.ts';
 import { allclose, equal } from '../../src/ops/compare.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { readSafetensors, serializeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
-import {
-  PROTECT_METADATA_KEY,
-  ProtectError,
-  convLayers,
-  deriveKeys,
-  inspectProtected,
-  readKeyToken,
-  unlockModel,
-  weightImportance,
-  weightsDigest,
-  formatKeyFile,
-  writeKeyFile,
-} from '../../src/protect/index.ts';
+import { PROTECT_METADATA_KEY, ProtectError, convLayers, deriveKeys, inspectProtected, readKeyToken, unlockModel, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
 import { tierMetadataKey } from '../../src/protect/format.ts';
 import { type ProtectResult, protect, tierTokens } from '../../src/protect/protect.ts';
 import { unlock } from '../../src/protect/unlock.ts';
 import { rankKernels } from '../../src/protect/selection.ts';
+import { weightImportance } from '../../src/protect/importance/baselines.ts';
 import { TinyNet, changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 import { loadWeightsSync } from '../../src/models/weights.ts';

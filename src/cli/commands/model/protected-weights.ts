@@ -2,13 +2,9 @@
 // key given by --keys (a key file), --token (one tier token) or $NNLOCK_KEY, to the key's tier or
 // --tier. A protected file without a key runs as published (tier 0: decoys in place). Nothing
 // unlocked touches the disk.
-//
-// Uses src/protect's unlock(); when unlockModel (the protect workflow API) lands, this is the one
-// place to switch over.
 import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { readModelFile } from '../../../models/load.ts';
-import { type DecodedKeyToken, decodeKeyToken } from '../../../crypto/index.ts';
-import { PROTECT_METADATA_KEY, inspectProtected, readKeyFile, unlock } from '../../../protect/index.ts';
+import { PROTECT_METADATA_KEY, inspectProtected, readKeyToken, unlockModel } from '../../../protect/index.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import type { Option } from 'commander';
@@ -34,11 +30,11 @@ export function unlockOptions(): Option[] {
   ];
 }
 
-async function keyOf(o: UnlockFlags, env: Record<string, string | undefined>): Promise<DecodedKeyToken | undefined> {
+async function keyOf(o: UnlockFlags, env: Record<string, string | undefined>): Promise<string | undefined> {
   if (o.keys !== undefined && o.token !== undefined) throw new UsageError('--keys and --token both give a key: pass one');
-  if (o.token !== undefined) return decodeKeyToken(o.token);
-  if (o.keys !== undefined) return readKeyFile(o.keys);
-  if (env.NNLOCK_KEY) return decodeKeyToken(env.NNLOCK_KEY);
+  if (o.token !== undefined) return o.token;
+  if (o.keys !== undefined) return readKeyToken(o.keys);
+  if (env.NNLOCK_KEY) return env.NNLOCK_KEY;
   if (o.tier !== undefined) throw new UsageError('--tier needs a key: pass --keys <file> or --token <token>');
   return undefined;
 }
@@ -52,7 +48,7 @@ export async function commandWeights(path: string, o: UnlockFlags, env: Record<s
     return { file };
   }
   if (!key) return { file, protection: { tier: 0, tiers: inspectProtected(file).tiers } };
-  const r = unlock(file, key, { tier: o.tier });
+  const r = await unlockModel(file, key, { tier: o.tier });
   return { file: r.file, protection: { tier: r.tier, tiers: r.tiers } };
 }
 
