@@ -16,7 +16,7 @@
 // The secret form is compact (a few hundred bytes for any k) and is the default. On load the key is
 // rebuilt and its fingerprint must equal the stored one: a damaged or edited file, or one from an
 // incompatible derivation, fails with a clear error instead of silently giving another key.
-import { writeFileAtomic } from '../io/atomic.ts';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.ts';
 import { FileInputError, displayPath, readRegularTextFile } from '../io/regular-file.ts';
 import {
   type CipherKey,
@@ -70,9 +70,13 @@ export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 's
   return `${JSON.stringify(body, null, 2).replace(/\[\s+([-+\d.e,\s]+?)\s+\]/g, (_m, inner: string) => `[${inner.replace(/\s+/g, '')}]`)}\n`;
 }
 
-/** Writes a key file atomically, readable by its owner only (mode 0600). */
-export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm): Promise<void> {
-  await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600 });
+/**
+ * Writes a key file atomically, readable by its owner only (mode 0600). With `exclusive`, an
+ * existing file is never replaced (FileExistsError), also when another process creates it meanwhile.
+ */
+export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm, options: { exclusive?: boolean } = {}): Promise<void> {
+  removeStaleTemporaries(path);
+  await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600, exclusive: options.exclusive });
 }
 
 /**
@@ -80,9 +84,10 @@ export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm):
  * file, readable by its owner only; an existing file is refused unless `force`. Returns the key.
  */
 export async function createKeyFile(path: string, o: KeyOptions & { secret?: Uint8Array; form?: KeyFileForm; force?: boolean }): Promise<CipherKey> {
-  assertWritable([path], o.force);
+  assertWritable([path], o.force); // early, before the derivation's work
   const key = deriveKey(o.secret ?? randomSecret(), o);
-  await saveKey(key, path, o.form ?? 'secret');
+  // Exclusive: of two keygens racing for the same new file, exactly one succeeds.
+  await saveKey(key, path, o.form ?? 'secret', { exclusive: !o.force });
   return key;
 }
 

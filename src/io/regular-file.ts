@@ -60,7 +60,7 @@ function checkStats(st: fs.Stats, path: string, what: string, maxBytes: number |
 }
 
 /** Checks (without opening it, so a FIFO cannot block) that `path` is a regular file of sane size. */
-export async function assertRegularFile(path: string, options: RegularFileOptions = {}): Promise<fs.Stats> {
+export async function assertRegularFile(path: string, options: RegularFileOptions = {}): Promise<{ size: number }> {
   const what = options.what ?? 'file';
   let st: fs.Stats;
   try {
@@ -69,7 +69,7 @@ export async function assertRegularFile(path: string, options: RegularFileOption
     throw notFound(path, what, err);
   }
   checkStats(st, path, what, options.maxBytes);
-  return st;
+  return { size: st.size };
 }
 
 /**

@@ -359,6 +359,22 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   }
 }
 
+/** Only the string metadata of a safetensors file (its header is read, its data is not). */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  const name = displayPath(path);
+  const file = await openRegularFile(path, { what: 'safetensors file' }).catch((err) => {
+    throw err instanceof FileInputError ? new SafetensorsError(err.message, { cause: err }) : err;
+  });
+  try {
+    if (file.size < 8) throw new SafetensorsError(`${name}: file is ${file.size} bytes, shorter than the 8-byte header length`);
+    const n = headerLength(await file.read(0, Math.min(9, file.size)), file.size, name);
+    const header = parseHeaderJson(await file.read(8, n));
+    return header[METADATA_KEY] === undefined ? {} : parseMetadata(header[METADATA_KEY]);
+  } finally {
+    await file.close();
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Writing
 
