@@ -137,6 +137,7 @@ export async function writeProtectedPair(
   if (!options.force) for (const f of [path, keys]) if (existsSync(f)) throw new Error(`${f} exists (use --force to overwrite)`);
   if (!existsSync(dirname(path))) throw new Error(`cannot write ${path}: folder ${dirname(path)} does not exist`);
   if (options.keys === undefined) mkdirSync(dirname(keys), { recursive: true, mode: 0o700 });
+  else if (!existsSync(dirname(keys))) throw new Error(`cannot write the key file ${keys}: folder ${dirname(keys)} does not exist`);
 
   // 1. Both files complete, beside their targets.
   const keysTmp = tempPathFor(keys);

@@ -11,6 +11,7 @@ import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { readSafetensors, serializeSafetensors } from '../../src/io/safetensors.ts';
 import { readImage } from '../../src/io/image.ts';
+import { readIdx } from '../../src/io/mnist.ts';
 import { displayPath, readRegularFile } from '../../src/io/regular-file.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
@@ -146,6 +147,28 @@ test('a small PNG that decodes to gigabytes (a decompression bomb) is refused be
     .toFile(small);
   await assert.rejects(readImage(small, { channels: 3, maxPixels: 1000 }), /40×30 = 0\.0 megapixels, above the limit/);
   assert.equal((await readImage(small, { channels: 3, maxPixels: 1200 })).width, 40);
+});
+
+test('MNIST idx files: a FIFO is refused at once, a gzip bomb is not inflated without bound', async (t) => {
+  const bomb = path.join(dir, 'bomb-idx.gz');
+  // 600 MB of zeros gzip to about 600 KB.
+  const gz = zlib.createGzip({ level: 9 });
+  const parts: Buffer[] = [];
+  gz.on('data', (b: Buffer) => parts.push(b));
+  const done = new Promise((resolve) => gz.on('end', resolve));
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < 600; i++) if (!gz.write(block)) await new Promise((r) => gz.once('drain', r));
+  gz.end();
+  await done;
+  fs.writeFileSync(bomb, Buffer.concat(parts));
+  await assert.rejects(readIdx(bomb), /bomb-idx\.gz: inflates to more than 536870912 bytes, more than any idx file/);
+  const fifo = path.join(dir, 'labels.idx');
+  if (!mkfifo(fifo)) return t.skip('mkfifo is not available');
+  try {
+    await assert.rejects(within(readIdx(fifo), 3000, 'readIdx(FIFO)'), /is a FIFO \(named pipe\), not a regular file/);
+  } finally {
+    releaseFifo(fifo);
+  }
 });
 
 test('a secret given where a path is expected is not echoed', async () => {
