@@ -194,7 +194,8 @@ function fsyncDirSync(dir: string): void {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Makes renames in `dir` durable (best effort; see fsyncDirSync). For writers that rename themselves. */
+export async function fsyncDir(dir: string): Promise<void> {
   let handle: fs.promises.FileHandle | undefined;
   try {
     handle = await fs.promises.open(dir, 'r');

@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { removeStaleTemporaries, tempPathFor, writeFault, writeFileAtomic } from '../io/atomic.ts';
+import { fsyncDir, removeStaleTemporaries, tempPathFor, writeFault, writeFileAtomic } from '../io/atomic.ts';
 import { readSafetensorsMetadata, type SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
 import { type ProtectHeader, parseHeader } from './format.ts';
 import { formatKeyFile } from './keys.ts';
@@ -163,6 +163,8 @@ export async function writeProtectedPair(
     await fs.rename(keysTmp, keys);
     writeFault('rename', path);
     await fs.rename(modelTmp, path);
+    await fsyncDir(dirname(keys)); // the renames survive a power loss before the journal goes
+    await fsyncDir(dirname(path));
     writeFault('committed', path); // both renames done, the cleanup not yet
   } catch (e) {
     await recoverInterruptedWrite(path); // the old pair back, as after a kill

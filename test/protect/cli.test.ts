@@ -107,6 +107,8 @@ test('clear errors: wrong key, malformed token, missing files, wrong architectur
   assert.equal(pasted.code, 2);
   assert.match(pasted.err, /--keys expects a key file, but got what looks like a key token/);
   assert.ok(!pasted.err.includes(token.slice(12)), 'the token is not echoed');
+  // A folder (or a FIFO, a device) as the key file is refused before it is read.
+  assert.match((await runCli(['protect', 'unlock', p('e.safetensors'), '--keys', dir])).err, /key file .* is a folder, not a regular file/);
   const unlock = (...a: string[]) => runCli(['protect', 'unlock', ...a]);
   const lock = (...a: string[]) => runCli(['protect', 'lock', modelPath, ...a]);
   const wrong = await unlock(p('e.safetensors'), '--keys', p('prot.safetensors.keys'), '-o', p('e-out.safetensors'));

@@ -19,7 +19,7 @@ import { readModelFile } from '../../../models/load.ts';
 import { openDataset } from '../../../data/open.ts';
 import { normalisationFrom } from '../../../data/normalisation.ts';
 import { UsageError } from '../../errors.ts';
-import { looksLikeSecret } from '../../../io/regular-file.ts';
+import { assertRegularFile, looksLikeSecret } from '../../../io/regular-file.ts';
 import type { CliIO, Output } from '../../io.ts';
 import { type Progress, progress } from '../../progress.ts';
 
@@ -30,6 +30,8 @@ export async function tokenFrom(o: { token?: string; keys?: string }, io: CliIO)
   if (o.keys !== undefined) {
     // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
     if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
+    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
+    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
     return readKeyToken(o.keys);
   }
   if (io.env.NNLOCK_KEY) return io.env.NNLOCK_KEY;
