@@ -118,7 +118,7 @@ export function maxAttempts(kind: CipherKind, k: number): number {
   return n <= 16 ? 1000 : n <= 64 ? 250 : 64;
 }
 
-function checkSizes(kind: CipherKind, k: number, channels: number, maxCondition: number): void {
+function checkSizes(k: number, channels: number, maxCondition: number): void {
   if (!Number.isInteger(k) || k < 1 || k > MAX_BLOCK_SIZE) throw new CipherKeyError(`block size k must be an integer in 1..${MAX_BLOCK_SIZE}, got ${k}`);
   if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) throw new CipherKeyError(`channels must be an integer in 1..${MAX_CHANNELS}, got ${channels}`);
   if (typeof maxCondition !== 'number' || !(maxCondition >= 1)) throw new CipherKeyError(`maxCondition must be a number ≥ 1, got ${maxCondition}`);
@@ -273,7 +273,7 @@ export function deriveKey(secret: Uint8Array, o: KeyOptions): CipherKey {
   const kind = assertKind(o.kind);
   const channels = o.channels ?? 3;
   const maxCondition = o.maxCondition ?? DEFAULT_MAX_CONDITION;
-  checkSizes(kind, o.k, channels, maxCondition);
+  checkSizes(o.k, channels, maxCondition);
   checkDerivable(kind, o.k, maxCondition);
   const attempts = maxAttempts(kind, o.k);
   const { matrixKey, shuffleKey } = subKeys(secret);
@@ -324,7 +324,7 @@ export function keyFromMatrices(
 ): CipherKey {
   assertKind(kind);
   const maxCondition = o.maxCondition ?? DEFAULT_MAX_CONDITION;
-  checkSizes(kind, k, Math.max(1, matrices.length), maxCondition);
+  checkSizes(k, Math.max(1, matrices.length), maxCondition);
   if (matrices.length === 0) throw new CipherKeyError('a key needs one matrix per channel; none given');
   const n = k * k;
   const ms: Matrix[] = [];

@@ -13,7 +13,7 @@
 // everything the reference implementation checks before handing out views, and
 // never allocates based on a size it read from the file.
 
-import { writeFileAtomic } from './atomic.ts';
+import { removeStaleTemporaries, writeFileAtomic } from './atomic.ts';
 import { displayPath, FileInputError, openRegularFile } from './regular-file.ts';
 import type { DType } from '../tensor/dtype.ts';
 
@@ -447,7 +447,9 @@ export function serializeSafetensors(tensors: TensorInput, metadata?: Record<str
   return out;
 }
 
-/** Serialize and write atomically (readers never see a partial file). */
+/** Serialize and write atomically (readers never see a partial file). Temporaries that killed
+ *  writers of the same file left behind (weights: up to hundreds of MB) are removed first. */
 export async function writeSafetensors(path: string, tensors: TensorInput, metadata?: Record<string, string>): Promise<void> {
+  removeStaleTemporaries(path);
   await writeFileAtomic(path, serializeChunks(tensors, metadata));
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileExistsError, removeStaleTemporaries, setWriteFaultForTesting, tempPathFor, writeFileAtomic, writeFileAtomicSync } from '../../src/io/atomic.ts';
+import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -51,7 +52,7 @@ test('a failing write (ENOSPC) removes its temporary file and leaves the old con
   );
 });
 
-test("temporaries are recognisable, and those of killed writers are removed (live writers' are kept)", () => {
+test("temporaries are recognisable, and those of killed writers are removed (live writers' are kept)", async () => {
   const target = path.join(dir, 'model.safetensors');
   const mine = tempPathFor(target);
   assert.match(path.basename(mine), new RegExp(`^\\.model\\.safetensors\\.nnlock-tmp-${process.pid}-[0-9a-f]{12}$`));
@@ -63,6 +64,10 @@ test("temporaries are recognisable, and those of killed writers are removed (liv
   fs.writeFileSync(unrelated, 'not ours');
   assert.deepEqual(removeStaleTemporaries(target), [dead]);
   assert.ok(!fs.existsSync(dead) && fs.existsSync(mine) && fs.existsSync(unrelated));
+  // Writing weights cleans up after a killed writer of the same file.
+  fs.writeFileSync(dead, 'left again');
+  await writeSafetensors(target, { w: { dtype: 'U8', shape: [1], data: new Uint8Array(1) } });
+  assert.ok(!fs.existsSync(dead));
 });
 
 test('leaks no tensors', checkLeaks);
