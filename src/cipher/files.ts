@@ -2,8 +2,8 @@
 // inputs. CIFAR-10 .bin files (or an encrypted dataset) are treated together as one dataset and
 // written to one file; images are encrypted one by one, into a folder when there are several.
 // Nothing is overwritten unless `force`; every file is written atomically (src/io/atomic.ts).
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import type { CipherKey } from './key.ts';
 import { ENCRYPTED_DATASET_FORMAT, decryptDatasetFiles, decryptImageFile, encryptCifarFiles, encryptImageFile, safetensorsFormat } from './data.ts';
 
@@ -41,6 +41,67 @@ export function assertWritable(paths: readonly string[], force = false): void {
   for (const p of paths) if (existsSync(p)) throw new Error(`${p} exists; pass --force to overwrite it`);
 }
 
+/** A path as the file system sees it (symbolic links and `..` resolved), for comparing paths. */
+function canonical(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/**
+ * Refuses outputs that would silently destroy something: an output that is one of the inputs
+ * (without `force`), and two inputs that would be written to the same output (always).
+ */
+function assertDistinctOutputs(inputs: readonly string[], outputs: readonly string[], force = false): void {
+  const seen = new Map<string, string>();
+  outputs.forEach((out, i) => {
+    const key = canonical(out);
+    const other = seen.get(key);
+    if (other !== undefined) throw new Error(`${inputs[i]} and ${other} would both be written to ${out}: rename one of them`);
+    seen.set(key, inputs[i]);
+  });
+  if (force) return;
+  const ins = new Set(inputs.map(canonical));
+  for (const out of outputs) if (ins.has(canonical(out))) throw new Error(`${out} is also an input: writing it would replace it; pass --force to overwrite it`);
+}
+
+/**
+ * Claims new output files before any work: each is created empty with O_EXCL, so another process
+ * racing for the same name fails instead of both writing it. The atomic write of the real content
+ * replaces the claim. Returns a function that removes the claims not yet filled (on failure).
+ */
+function claimOutputs(paths: readonly string[], force = false): (keep: ReadonlySet<string>) => void {
+  const claimed: string[] = [];
+  const release = (keep: ReadonlySet<string>) => {
+    for (const p of claimed) {
+      if (keep.has(p)) continue;
+      try {
+        if (statSync(p).size === 0) unlinkSync(p);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  if (force) return () => {};
+  try {
+    for (const p of paths) {
+      try {
+        closeSync(openSync(p, 'wx', 0o666)); // the mode a new file gets; the real write keeps it
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${p} exists; pass --force to overwrite it`);
+        throw e;
+      }
+      claimed.push(p);
+    }
+  } catch (e) {
+    release(new Set());
+    throw e;
+  }
+  return release;
+}
+
 const isBin = (p: string) => extname(p).toLowerCase() === '.bin';
 const isSafetensors = (p: string) => extname(p).toLowerCase() === '.safetensors';
 
@@ -68,12 +129,19 @@ async function eachImage(
   o: FileSetOptions,
   transform: (input: string, output: string) => Promise<{ height: number; width: number }>,
 ): Promise<TransformedFile[]> {
+  assertDistinctOutputs(inputs, outputs, o.force);
   assertWritable(outputs, o.force);
+  const release = claimOutputs(outputs, o.force);
   const files: TransformedFile[] = [];
-  for (let i = 0; i < inputs.length; i++) {
-    const file = { input: inputs[i], output: outputs[i], ...(await transform(inputs[i], outputs[i])) };
-    files.push(file);
-    o.onFile?.(file);
+  try {
+    for (let i = 0; i < inputs.length; i++) {
+      const file = { input: inputs[i], output: outputs[i], ...(await transform(inputs[i], outputs[i])) };
+      files.push(file);
+      o.onFile?.(file);
+    }
+  } catch (e) {
+    release(new Set(files.map((f) => f.output))); // no empty claims left behind
+    throw e;
   }
   return files;
 }
@@ -87,6 +155,7 @@ export async function encryptFiles(inputs: readonly string[], out: string, key: 
   checkInputs(inputs);
   const t0 = performance.now();
   if (inputs.every(isBin)) {
+    assertDistinctOutputs(inputs, [out], o.force);
     assertWritable([out], o.force);
     const { count } = await encryptCifarFiles([...inputs], out, key);
     return { mode: 'dataset', count, files: [], output: out, seconds: (performance.now() - t0) / 1000, maxPixelError: null };
@@ -107,6 +176,7 @@ export async function decryptFiles(inputs: readonly string[], out: string, key: 
   const t0 = performance.now();
   const datasets = await Promise.all(inputs.map(isDatasetFile));
   if (datasets.every(Boolean)) {
+    assertDistinctOutputs(inputs, [out], o.force);
     assertWritable([out], o.force);
     const { count, maxPixelError } = await decryptDatasetFiles([...inputs], out, key);
     return { mode: 'dataset', count, files: [], output: out, seconds: (performance.now() - t0) / 1000, maxPixelError: key.kind === 'hill256' ? null : maxPixelError };

@@ -16,15 +16,34 @@
 // The secret form is compact (a few hundred bytes for any k) and is the default. On load the key is
 // rebuilt and its fingerprint must equal the stored one: a damaged or edited file, or one from an
 // incompatible derivation, fails with a clear error instead of silently giving another key.
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../io/atomic.ts';
-import { type CipherKey, CipherKeyError, type KeyOptions, assertKind, deriveKey, keyFromMatrices, parseSecretHex, randomSecret, toHex } from './key.ts';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.ts';
+import { FileInputError, displayPath, readRegularTextFile } from '../io/regular-file.ts';
+import {
+  type CipherKey,
+  CipherKeyError,
+  type KeyOptions,
+  MAX_BLOCK_SIZE,
+  MAX_CHANNELS,
+  MAX_MAX_CONDITION,
+  assertKind,
+  deriveKey,
+  keyFromMatrices,
+  minMaxCondition,
+  parseSecretHex,
+  randomSecret,
+  toHex,
+} from './key.ts';
 import { assertWritable } from './files.ts';
 
 export const KEY_FILE_FORMAT = 'nnlock-cipher-key';
 export const KEY_FILE_VERSION = 1;
 
 export type KeyFileForm = 'secret' | 'matrices';
+
+/** The largest key file read: the matrices form of k = 16 with 16 channels is about 25 MB. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024 * 1024;
+/** A secret file holds 64 hex digits and white space. */
+const MAX_SECRET_FILE_BYTES = 4096;
 
 /** The JSON text of a key file. */
 export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 'secret' : 'matrices'): string {
@@ -51,9 +70,13 @@ export function serializeKey(key: CipherKey, form: KeyFileForm = key.secret ? 's
   return `${JSON.stringify(body, null, 2).replace(/\[\s+([-+\d.e,\s]+?)\s+\]/g, (_m, inner: string) => `[${inner.replace(/\s+/g, '')}]`)}\n`;
 }
 
-/** Writes a key file atomically, readable by its owner only (mode 0600). */
-export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm): Promise<void> {
-  await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600 });
+/**
+ * Writes a key file atomically, readable by its owner only (mode 0600). With `exclusive`, an
+ * existing file is never replaced (FileExistsError), also when another process creates it meanwhile.
+ */
+export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm, options: { exclusive?: boolean } = {}): Promise<void> {
+  removeStaleTemporaries(path);
+  await writeFileAtomic(path, serializeKey(key, form), { mode: 0o600, exclusive: options.exclusive });
 }
 
 /**
@@ -61,9 +84,10 @@ export async function saveKey(key: CipherKey, path: string, form?: KeyFileForm):
  * file, readable by its owner only; an existing file is refused unless `force`. Returns the key.
  */
 export async function createKeyFile(path: string, o: KeyOptions & { secret?: Uint8Array; form?: KeyFileForm; force?: boolean }): Promise<CipherKey> {
-  assertWritable([path], o.force);
+  assertWritable([path], o.force); // early, before the derivation's work
   const key = deriveKey(o.secret ?? randomSecret(), o);
-  await saveKey(key, path, o.form ?? 'secret');
+  // Exclusive: of two keygens racing for the same new file, exactly one succeeds.
+  await saveKey(key, path, o.form ?? 'secret', { exclusive: !o.force });
   return key;
 }
 
@@ -71,9 +95,10 @@ export async function createKeyFile(path: string, o: KeyOptions & { secret?: Uin
 export async function loadSecret(path: string): Promise<Uint8Array> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CipherKeyError(`secret file ${path}: cannot read it`);
+    text = await readRegularTextFile(path, { what: 'secret file', maxBytes: MAX_SECRET_FILE_BYTES });
+  } catch (e) {
+    if (e instanceof FileInputError) throw new CipherKeyError(e.message);
+    throw e;
   }
   return parseSecretHex(text);
 }
@@ -95,15 +120,43 @@ export function parseKey(text: string, where = '(key)'): CipherKey {
   if (o.format !== KEY_FILE_FORMAT) throw corrupt(where, `not an nnlock cipher key (format is ${JSON.stringify(o.format)}, expected "${KEY_FILE_FORMAT}")`);
   if (o.version !== KEY_FILE_VERSION) throw corrupt(where, `unsupported version ${JSON.stringify(o.version)} (this nnlock reads version ${KEY_FILE_VERSION})`);
   if (typeof o.kind !== 'string') throw corrupt(where, '"kind" is missing');
-  const kind = assertKind(o.kind);
-  if (typeof o.k !== 'number' || !Number.isInteger(o.k)) throw corrupt(where, `"k" must be an integer, got ${JSON.stringify(o.k)}`);
-  if (typeof o.channels !== 'number' || !Number.isInteger(o.channels)) throw corrupt(where, `"channels" must be an integer, got ${JSON.stringify(o.channels)}`);
+  let kind: ReturnType<typeof assertKind>;
+  try {
+    kind = assertKind(o.kind);
+  } catch (e) {
+    throw corrupt(where, (e as Error).message);
+  }
+  // Every field is checked before any work: deriving a k = 16 key costs up to seconds, so a file
+  // that cannot give a usable key must fail here, not after the derivation.
+  if (typeof o.k !== 'number' || !Number.isInteger(o.k) || o.k < 1 || o.k > MAX_BLOCK_SIZE) throw corrupt(where, `"k" must be an integer in 1..${MAX_BLOCK_SIZE}, got ${JSON.stringify(o.k)}`);
+  if (typeof o.channels !== 'number' || !Number.isInteger(o.channels) || o.channels < 1 || o.channels > MAX_CHANNELS) {
+    throw corrupt(where, `"channels" must be an integer in 1..${MAX_CHANNELS}, got ${JSON.stringify(o.channels)}`);
+  }
   if (typeof o.shuffle !== 'boolean') throw corrupt(where, `"shuffle" must be true or false, got ${JSON.stringify(o.shuffle)}`);
-  if (typeof o.maxCondition !== 'number') throw corrupt(where, `"maxCondition" must be a number, got ${JSON.stringify(o.maxCondition)}`);
+  if (typeof o.maxCondition !== 'number' || !(o.maxCondition >= 1)) throw corrupt(where, `"maxCondition" must be a number ≥ 1, got ${JSON.stringify(o.maxCondition)}`);
+  if (o.secret !== undefined) {
+    // The secret form is derived on load: the limit must be one a derivation can meet.
+    if (!(o.maxCondition <= MAX_MAX_CONDITION)) throw corrupt(where, `"maxCondition" must be at most ${MAX_MAX_CONDITION} to derive a key, got ${JSON.stringify(o.maxCondition)}`);
+    const floor = minMaxCondition(kind, o.k);
+    if (o.maxCondition < floor) throw corrupt(where, `"maxCondition" ${o.maxCondition} is below ${floor}, the least a ${kind} key with k=${o.k} can meet: no key could be derived`);
+  }
   if (typeof o.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(o.fingerprint)) throw corrupt(where, '"fingerprint" must be 64 hex digits');
   const hasSecret = o.secret !== undefined;
   const hasMatrices = o.matrices !== undefined;
   if (hasSecret === hasMatrices) throw corrupt(where, 'give exactly one of "secret" and "matrices"');
+  if (hasSecret && (typeof o.secret !== 'string' || !/^[0-9a-f]{64}$/i.test(o.secret.trim()))) throw corrupt(where, '"secret" must be 64 hex digits');
+  if (hasMatrices) {
+    const entries = o.k ** 4;
+    if (!Array.isArray(o.matrices)) throw corrupt(where, '"matrices" must be an array of number arrays');
+    if (o.matrices.length !== o.channels) throw corrupt(where, `${o.matrices.length} matrices for ${o.channels} channels`);
+    o.matrices.forEach((m: unknown, c: number) => {
+      if (!Array.isArray(m) || m.length !== entries || !m.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw corrupt(where, `"matrices"[${c}] must be ${entries} finite numbers (k²×k² for k=${o.k})`);
+      }
+    });
+    if (o.shuffle && (typeof o.shuffleKey !== 'string' || !/^[0-9a-f]{64}$/i.test(o.shuffleKey.trim()))) throw corrupt(where, '"shuffle" is true but "shuffleKey" is not 64 hex digits');
+    if (!o.shuffle && o.shuffleKey !== undefined) throw corrupt(where, '"shuffleKey" is given but "shuffle" is false');
+  }
   let key: CipherKey;
   try {
     if (hasSecret) {
@@ -131,14 +184,14 @@ export function parseKey(text: string, where = '(key)'): CipherKey {
   return key;
 }
 
+/** Reads a key file: a regular file of at most MAX_KEY_FILE_BYTES, validated before any derivation. */
 export async function loadKey(path: string): Promise<CipherKey> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readRegularTextFile(path, { what: 'key file', maxBytes: MAX_KEY_FILE_BYTES });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CipherKeyError(`key file ${path}: no such file`);
-    throw new CipherKeyError(`key file ${path}: cannot read it (${(e as Error).message})`);
+    if (e instanceof FileInputError) throw new CipherKeyError(e.message);
+    throw e;
   }
-  return parseKey(text, path);
+  return parseKey(text, displayPath(path));
 }

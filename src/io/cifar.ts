@@ -1,7 +1,8 @@
 // CIFAR-10 binary files: records of 3073 bytes, one label byte (0..9) then the 32×32 image as
 // 1024 red, 1024 green and 1024 blue bytes, row-major. The planes are already CHW, so each record
 // copies straight into the output.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readRegularFile } from './regular-file.ts';
 import { writeFileAtomic } from './atomic.ts';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
@@ -39,7 +40,7 @@ export async function readCifar10(paths: string[]): Promise<CifarData> {
   const labels = new Uint8Array(count);
   let n = 0;
   for (const path of paths) {
-    const bytes = await readFile(path);
+    const bytes = await readRegularFile(path, { what: 'CIFAR-10 file' }); // a regular file, never a FIFO or device
     const records = bytes.length / CIFAR_RECORD_BYTES;
     if (!Number.isInteger(records)) throw new Error(`readCifar10: ${path} changed size while being read`);
     for (let r = 0; r < records; r++, n++) {

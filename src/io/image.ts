@@ -1,8 +1,8 @@
 // Image files through sharp. In memory images are CHW (planes), as tensors want them; sharp works
 // in HWC (interleaved), so every read and write converts once.
-import sharp from 'sharp';
-import { access } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
 import { writeFileAtomic } from './atomic.ts';
+import { assertRegularFile, displayPath } from './regular-file.ts';
 
 export type Channels = 1 | 3;
 
@@ -19,17 +19,48 @@ export interface ReadImageOptions {
   channels: Channels;
   /** Resize to exactly this size (aspect ratio not kept, as torchvision's Resize((h, w))). */
   resize?: { height: number; width: number; kernel?: 'nearest' | 'linear' | 'cubic' | 'lanczos3' };
+  /** Refuse images of more pixels (width × height) than this; default MAX_IMAGE_PIXELS. */
+  maxPixels?: number;
 }
+
+/**
+ * The most pixels an image may have (default of ReadImageOptions.maxPixels): 50 megapixels, more
+ * than any camera photo most users have (24–45 MP), and a bound on memory per image: 150 MB of RGB
+ * bytes, 600 MB as float32. A PNG or JPEG is compressed, so its file size says nothing about this
+ * (a 186 KB all-black PNG can decode to gigabytes): the limit is checked on the header's width and
+ * height before decoding, and sharp is told the same limit for the decode itself.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/** Largest image file read at all (bytes); a compressed image of 50 MP is far smaller. */
+const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
 
 export async function readImage(path: string, options: ReadImageOptions): Promise<Image> {
   const { channels } = options;
   if (channels !== 1 && channels !== 3) throw new RangeError(`readImage: channels must be 1 or 3, got ${channels}`);
+  const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  const name = displayPath(path);
   try {
-    await access(path);
-  } catch {
-    throw new Error(`readImage: ${path}: no such file`);
+    // stat, not open: a FIFO must not block, a device must not be read.
+    await assertRegularFile(path, { what: 'image', maxBytes: MAX_IMAGE_FILE_BYTES });
+  } catch (e) {
+    throw new Error(`readImage: ${(e as Error).message}`, { cause: e });
   }
-  let pipeline = sharp(path).removeAlpha();
+  // The header's size, before any pixel is decoded.
+  let meta: Metadata;
+  try {
+    meta = await sharp(path, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new Error(`readImage: ${name}: not a readable image (${(e as Error).message})`, { cause: e });
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (!(pixels > 0)) throw new Error(`readImage: ${name}: the image does not say its size`);
+  if (pixels > maxPixels) {
+    throw new Error(
+      `readImage: ${name} is ${meta.width}×${meta.height} = ${(pixels / 1e6).toFixed(1)} megapixels, above the limit of ${(maxPixels / 1e6).toFixed(1)} (it would need ${((pixels * channels) / 2 ** 20).toFixed(0)} MiB decoded): refusing to decode it; shrink it first`,
+    );
+  }
+  let pipeline = sharp(path, { limitInputPixels: maxPixels }).removeAlpha();
   if (options.resize) {
     const { height, width, kernel } = options.resize;
     pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: kernel ?? 'lanczos3' });
@@ -40,11 +71,11 @@ export async function readImage(path: string, options: ReadImageOptions): Promis
   try {
     raw = await toRaw(pipeline);
   } catch (e) {
-    throw new Error(`readImage: ${path}: not a readable image (${(e as Error).message})`, { cause: e });
+    throw new Error(`readImage: ${name}: not a readable image (${(e as Error).message})`, { cause: e });
   }
   const { width, height } = raw.info;
   if (raw.info.channels !== channels) {
-    throw new Error(`readImage: ${path}: decoded to ${raw.info.channels} channels, expected ${channels}`);
+    throw new Error(`readImage: ${name}: decoded to ${raw.info.channels} channels, expected ${channels}`);
   }
   return { data: hwcToChw(raw.data, channels, height, width), channels, height, width };
 }

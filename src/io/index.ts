@@ -7,3 +7,4 @@ export * from './image.ts';
 export * from './cifar.ts';
 export * from './mnist.ts';
 export * from './svg-chart.ts';
+export * from './regular-file.ts';

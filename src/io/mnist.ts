@@ -1,7 +1,7 @@
 // MNIST idx files (also gzip-compressed). Header: two zero bytes, a type byte (0x08 = unsigned
 // byte, the only type MNIST uses), a dimension count, then each dimension as a big-endian uint32,
 // then the data row-major. Images: magic 2051 (0x0803, dims N×H×W); labels: 2049 (0x0801, dims N).
-import { readFile } from 'node:fs/promises';
+import { FileInputError, readRegularFile } from './regular-file.ts';
 import { gunzipSync } from 'node:zlib';
 
 const MNIST_IMAGES_MAGIC = 2051;
@@ -12,19 +12,26 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
+/** The largest idx file, compressed or not (MNIST's largest, train-images, is 47 MB unpacked). */
+const MAX_IDX_BYTES = 512 * 1024 * 1024;
+
 async function readMaybeGzip(path: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // Only a regular file (a FIFO would block, /dev/zero never end), of bounded size.
+    bytes = await readRegularFile(path, { what: 'idx file', maxBytes: MAX_IDX_BYTES });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`mnist: ${path}: no such file`);
+    if (e instanceof FileInputError && e.code === 'ENOENT') throw new Error(`mnist: ${path}: no such file`);
+    if (e instanceof FileInputError) throw new Error(`mnist: ${e.message}`);
     throw e;
   }
   // Detect gzip by its magic bytes, not the name: a renamed file still reads.
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(bytes);
+      // Bounded: a small gzip bomb must not inflate to gigabytes.
+      return gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`mnist: ${path}: inflates to more than ${MAX_IDX_BYTES} bytes, more than any idx file: refusing it`);
       throw new Error(`mnist: ${path}: corrupt gzip data (${(e as Error).message})`);
     }
   }

@@ -13,8 +13,8 @@
 // everything the reference implementation checks before handing out views, and
 // never allocates based on a size it read from the file.
 
-import * as fs from 'node:fs';
-import { writeFileAtomic } from './atomic.ts';
+import { removeStaleTemporaries, writeFileAtomic } from './atomic.ts';
+import { displayPath, FileInputError, openRegularFile } from './regular-file.ts';
 import type { DType } from '../tensor/dtype.ts';
 
 /**
@@ -226,6 +226,55 @@ function parseEntry(name: string, value: unknown, dataLength: number): RawEntry 
   return { name, dtype, shape: dims, begin, end };
 }
 
+/** A PyTorch checkpoint's signature: torch.save writes a zip archive (since 1.6; TorchScript too)
+ *  or, before, a pickle stream (protocol 2..5 opens with 0x80 and the protocol number). */
+export function pytorchFormat(head: Uint8Array): 'zip' | 'pickle' | null {
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && (head[3] === 4 || head[3] === 6)) return 'zip';
+  if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'pickle';
+  return null;
+}
+
+/** The error for a file that is a PyTorch checkpoint (`name` is the path, or "the file"). */
+export function pytorchFileError(name: string, format: 'zip' | 'pickle'): SafetensorsError {
+  return new SafetensorsError(
+    `${name} is a PyTorch ${format} checkpoint, not a safetensors file: convert it in Python with ` +
+      `safetensors.torch.save_file(model.state_dict(), "model.safetensors") (after model.load_state_dict(torch.load(...)))`,
+  );
+}
+
+/**
+ * The header length N from the first 8 bytes, checked against the limit and the file's size. When
+ * the bytes cannot be a safetensors header, says whether they are a PyTorch checkpoint instead.
+ * Only the first 9 bytes of `head` are looked at (the 9th must open the JSON header).
+ */
+function headerLength(head: Uint8Array, fileSize: number, name = 'the file'): number {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  // Compare as BigInt: a u64 like 2^60 must not be rounded into a "valid" number.
+  const n64 = view.getBigUint64(0, true);
+  const torch = pytorchFormat(head);
+  const plausible = n64 <= BigInt(MAX_HEADER_SIZE) && 8n + n64 <= BigInt(fileSize) && (head.length < 9 || head[8] === 0x7b);
+  if (!plausible && torch) throw pytorchFileError(name, torch);
+  if (n64 > BigInt(MAX_HEADER_SIZE)) {
+    throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_SIZE}-byte limit (is this a safetensors file?)`);
+  }
+  const n = Number(n64);
+  if (8 + n > fileSize) {
+    throw new SafetensorsError(`header length ${n} runs past the end of the file (${fileSize} bytes; is this a safetensors file?)`);
+  }
+  return n;
+}
+
+/** The data section's length as the header declares it (the largest end offset); validated later. */
+function declaredDataLength(header: Record<string, unknown>): number {
+  let end = 0;
+  for (const [name, value] of Object.entries(header)) {
+    if (name === METADATA_KEY || !isPlainObject(value)) continue;
+    const offsets = value.data_offsets;
+    if (Array.isArray(offsets) && offsets.length === 2 && isCount(offsets[1])) end = Math.max(end, offsets[1]);
+  }
+  return end;
+}
+
 /**
  * Parse a whole safetensors file held in memory. The returned tensors' data
  * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
@@ -234,17 +283,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (bytes.byteLength < 8) {
     throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Compare as BigInt: a u64 like 2^60 must not be rounded into a "valid" number.
-  const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_SIZE)) {
-    throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_SIZE}-byte limit`);
-  }
-  const n = Number(n64);
-  if (8 + n > bytes.byteLength) {
-    throw new SafetensorsError(`header length ${n} runs past the end of the file (${bytes.byteLength} bytes)`);
-  }
-
+  const n = headerLength(bytes, bytes.byteLength);
   const header = parseHeaderJson(bytes.subarray(8, 8 + n));
   const data = bytes.subarray(8 + n);
 
@@ -281,26 +320,58 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { tensors, metadata };
 }
 
-/** Read and parse a safetensors file. Errors name the path. */
+/**
+ * Read and parse a safetensors file. Errors name the path. Only a regular file is opened (a FIFO,
+ * a device such as /dev/zero or a folder is refused), and its size must be exactly what its header
+ * describes: the header is read and checked first, so a file larger than its header says is refused
+ * before its data is read.
+ */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
+  const name = displayPath(path);
+  let file: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    const file = await fs.promises.readFile(path);
-    // A plain Uint8Array view, not a Buffer: Buffer#slice() returns a view where
-    // Uint8Array#slice() copies, and callers copy entries with slice().
-    bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+    file = await openRegularFile(path, { what: 'safetensors file' });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new SafetensorsError(`cannot read ${path}: ${why}`, { cause: err });
+    if (err instanceof FileInputError) throw new SafetensorsError(err.message, { cause: err });
+    throw err;
   }
   try {
-    return parseSafetensors(bytes);
+    if (file.size < 8) throw new SafetensorsError(`file is ${file.size} bytes, shorter than the 8-byte header length`);
+    const head = await file.read(0, Math.min(9, file.size));
+    const n = headerLength(head, file.size, name);
+    const header = parseHeaderJson(await file.read(8, n));
+    const expected = 8 + n + declaredDataLength(header);
+    // Larger than the header says: refused before the rest is read (a shorter file is read, and
+    // parseSafetensors says which tensor runs past its end).
+    if (file.size > expected) {
+      throw new SafetensorsError(
+        `file is ${file.size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`,
+      );
+    }
+    return parseSafetensors(await file.read(0, file.size));
   } catch (err) {
-    if (err instanceof SafetensorsError) {
-      throw new SafetensorsError(`${path}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
+    if (err instanceof SafetensorsError && !err.message.startsWith(`safetensors: ${name} `)) {
+      throw new SafetensorsError(`${name}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
     }
     throw err;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Only the string metadata of a safetensors file (its header is read, its data is not). */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  const name = displayPath(path);
+  const file = await openRegularFile(path, { what: 'safetensors file' }).catch((err) => {
+    throw err instanceof FileInputError ? new SafetensorsError(err.message, { cause: err }) : err;
+  });
+  try {
+    if (file.size < 8) throw new SafetensorsError(`${name}: file is ${file.size} bytes, shorter than the 8-byte header length`);
+    const n = headerLength(await file.read(0, Math.min(9, file.size)), file.size, name);
+    const header = parseHeaderJson(await file.read(8, n));
+    return header[METADATA_KEY] === undefined ? {} : parseMetadata(header[METADATA_KEY]);
+  } finally {
+    await file.close();
   }
 }
 
@@ -376,7 +447,9 @@ export function serializeSafetensors(tensors: TensorInput, metadata?: Record<str
   return out;
 }
 
-/** Serialize and write atomically (readers never see a partial file). */
+/** Serialize and write atomically (readers never see a partial file). Temporaries that killed
+ *  writers of the same file left behind (weights: up to hundreds of MB) are removed first. */
 export async function writeSafetensors(path: string, tensors: TensorInput, metadata?: Record<string, string>): Promise<void> {
+  removeStaleTemporaries(path);
   await writeFileAtomic(path, serializeChunks(tensors, metadata));
 }

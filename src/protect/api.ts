@@ -5,11 +5,11 @@
 // Keys cross this API only as tokens (`nnlock1-t<m>-…` strings, src/crypto/tier-keys.ts): the
 // master key's bytes are made, used and wiped (fill(0)) inside protectModel, on success and on
 // failure alike, so no caller ever holds raw key material it would have to wipe itself.
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Module } from '../nn/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
-import { type SafetensorsFile, readSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { type SafetensorsFile, readSafetensors } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
 import { loadWeightsSync } from '../models/weights.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken, tierKey, verifyKeyCheck } from '../crypto/index.ts';
@@ -21,7 +21,9 @@ import type { CalibrationResult } from './tiers.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
 import { inspectProtected, unlock } from './unlock.ts';
-import { formatKeyFile, writeKeyFile } from './keys.ts';
+import { type WriteProtectedOptions, writeProtectedPair } from './write.ts';
+
+export type { WriteProtectedOptions } from './write.ts';
 
 /** A model to protect or unlock: a safetensors path, or a file already in memory. */
 export type ModelSource = string | SafetensorsFile;
@@ -91,13 +93,6 @@ export interface ProtectModelOptions {
   onEvaluate?: (fraction: number, metric: number) => void;
 }
 
-export interface WriteProtectedOptions {
-  /** The key file (default `<path>.keys`), written first, mode 0600. */
-  keys?: string;
-  /** Overwrite existing files. */
-  force?: boolean;
-}
-
 /** A protected model in memory, with its keys as tokens. */
 export interface ProtectedModel {
   /** The protected file: the original tensors with decoys, the sealed tiers in its metadata. */
@@ -114,8 +109,9 @@ export interface ProtectedModel {
   strategy?: Strategy;
   calibration?: CalibrationResult;
   /**
-   * Writes the key file, then the model, both atomically; refuses existing files without force.
-   * When the model cannot be written the key file is removed again. Resolves to both paths.
+   * Writes the model and its key file as a pair (src/protect/write.ts): both change or neither,
+   * also over an existing pair with force. The key file goes outside the model's folder unless
+   * `keys` says where. Refuses existing files without force. Resolves to both paths.
    */
   write(path: string, options?: WriteProtectedOptions): Promise<{ model: string; keys: string }>;
 }
@@ -230,19 +226,9 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
   }
 }
 
-/** Writes a protected model and its key file (see ProtectedModel.write). */
+/** Writes a protected model and its key file (see ProtectedModel.write and src/protect/write.ts). */
 export async function writeProtected(path: string, p: Pick<ProtectedModel, 'file' | 'header' | 'tokens'>, options: WriteProtectedOptions = {}): Promise<{ model: string; keys: string }> {
-  const keys = options.keys ?? `${path}.keys`;
-  if (!options.force) for (const f of [path, keys]) if (existsSync(f)) throw new Error(`${f} exists (use --force to overwrite)`);
-  // Keys first: a published model whose keys failed to write could never be unlocked.
-  await writeKeyFile(keys, formatKeyFile({ tokens: p.tokens, modelId: p.header.modelId, tiers: p.header.tiers, model: path }), { force: options.force });
-  try {
-    await writeSafetensors(path, p.file.tensors, p.file.metadata);
-  } catch (e) {
-    unlinkSync(keys); // keys of a model that was never written are useless
-    throw e;
-  }
-  return { model: path, keys };
+  return writeProtectedPair(path, p, options);
 }
 
 export interface UnlockModelOptions {

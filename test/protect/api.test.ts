@@ -14,7 +14,7 @@ import { narrow } from '../../src/ops/shape.ts';
 import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
-import { STRATEGIES, computeImportance, convLayers, deriveKeys, isWeightOnly, protectModel, readKeyToken, unlockModel } from '../../src/protect/index.ts';
+import { STRATEGIES, computeImportance, convLayers, deriveKeys, isWeightOnly, defaultKeysPath, protectModel, readKeyToken, unlockModel } from '../../src/protect/index.ts';
 import { taskLoss } from '../../src/protect/importance/data.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
 import { pssImportance } from '../../src/protect/importance/pss.ts';
@@ -166,26 +166,34 @@ test('computeImportance gives what the strategy functions give when called direc
   await assert.rejects(computeImportance('bogus', original), /unknown importance strategy 'bogus'/);
 });
 
-test('write: key file first (0600), never over existing files, no key file left for a model that failed', async () => {
+test('write: key file outside the folder (0600), never over existing files, no key file left for a model that failed', async () => {
   const p = await protectModel(original, { ratio: 0.2 });
   const model = path.join(dir, 'm.protected.safetensors');
-  const w = await p.write(model);
-  assert.deepEqual(w, { model, keys: `${model}.keys` });
+  const keysDir = path.join(dir, 'keys-home');
+  const w = await p.write(model, { keysDir });
+  assert.deepEqual(w, { model, keys: defaultKeysPath(model, keysDir) });
+  assert.ok(!w.keys.startsWith(`${dir}/m.`) && path.dirname(w.keys) === keysDir, 'the key file is not beside the model');
   assert.equal(fs.statSync(w.keys).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(keysDir).mode & 0o777, 0o700);
   assert.equal(await readKeyToken(w.keys), p.tokens[2]);
   assert.equal((await unlockModel(model, await readKeyToken(w.keys))).tier, 3);
-  await assert.rejects(p.write(model), /exists \(use --force/);
-  await p.write(model, { force: true });
+  await assert.rejects(p.write(model, { keysDir }), /exists \(use --force/);
+  await p.write(model, { keysDir, force: true });
   const keys = path.join(dir, 'lost.keys');
-  await assert.rejects(p.write(path.join(dir, 'no-such-dir', 'm.safetensors'), { keys }));
+  await assert.rejects(p.write(path.join(dir, 'no-such-dir', 'm.safetensors'), { keys }), /folder .*no-such-dir does not exist/);
   assert.ok(!fs.existsSync(keys));
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.includes('nnlock-')),
+    [],
+    'no temporaries, journal or backup left',
+  );
 });
 
 /** The README's "protect and unlock in code" example, run as written against nnlock/protect. */
 export const SNIPPET = `import { protectModel, unlockModel } from 'nnlock/protect';
 
 const locked = await protectModel('model.safetensors', { ratio: 0.08, tiers: 3 });
-await locked.write('model.protected.safetensors'); // and model.protected.safetensors.keys (0600)
+await locked.write('model.protected.safetensors'); // and its key file (0600), outside the folder
 const [tier1] = locked.tokens; // hand tokens[m - 1] to a user of tier m
 
 const user = await unlockModel('model.protected.safetensors', tier1);
@@ -202,11 +210,12 @@ test('the "protect and unlock in code" snippet runs as written', async () => {
   await writeSafetensors(path.join(work, 'model.safetensors'), original.tensors, original.metadata);
   const api = path.resolve(import.meta.dirname, '../../src/protect/index.ts');
   fs.writeFileSync(path.join(work, 'snippet.mts'), SNIPPET.replace("'nnlock/protect'", JSON.stringify(api)));
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), 'snippet.mts'], { cwd: work, encoding: 'utf8' });
+  const keysDir = path.join(work, 'keys');
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), 'snippet.mts'], { cwd: work, encoding: 'utf8', env: { ...process.env, NNLOCK_KEYS_DIR: keysDir } });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /tier 1 of 3: \d+ kernels restored/);
   assert.match(r.stdout, new RegExp(`^${original.tensors.size} tensors`, 'm'));
-  assert.equal(decodeKeyToken(await readKeyToken(path.join(work, 'model.protected.safetensors.keys'))).tier, 3);
+  assert.equal(decodeKeyToken(await readKeyToken(defaultKeysPath(path.join(fs.realpathSync(work), 'model.protected.safetensors'), keysDir))).tier, 3);
 });
 
 test('leaks no tensors', checkLeaks);

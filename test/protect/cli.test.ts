@@ -10,6 +10,7 @@ import { runCli } from '../helpers/cli.ts';
 import { buildProgram } from '../../src/cli/main.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
+import { defaultKeysPath } from '../../src/protect/index.ts';
 
 const checkLeaks = trackLeaks();
 let dir = '';
@@ -40,17 +41,22 @@ test('every protect verb has --help, --json and --quiet', () => {
   }
 });
 
-test('lock → key file (0600) → unlock bit-identical → keys for a lower tier', async () => {
-  const r = await runCli(['protect', 'lock', modelPath, '-r', '0.2', '--tiers', '3', '-o', p('prot.safetensors')]);
+test('lock → key file (0600, outside the folder) → unlock bit-identical → keys for a lower tier', async () => {
+  const r = await runCli(['protect', 'lock', modelPath, '-r', '0.2', '--tiers', '3', '-o', p('prot.safetensors')], { NNLOCK_KEYS_DIR: p('keys-home') });
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /protected \d+ of 152 kernels in 2 conv layers/);
   assert.match(r.out, /tier 3: restores/);
   assert.doesNotMatch(r.out + r.err, /nnlock1-/); // keys never printed by lock
-  const keyFile = p('prot.safetensors.keys');
+  // By default the keys go outside the published folder (publishing it must not publish them).
+  const keyFile = defaultKeysPath(p('prot.safetensors'), p('keys-home'));
+  assert.ok(r.out.includes(`keys (mode 0600, keep the master key safe): ${keyFile}`), r.out);
+  assert.ok(!fs.existsSync(p('prot.safetensors.keys')));
+  assert.doesNotMatch(r.err, /warning/);
+  fs.copyFileSync(keyFile, p('prot.safetensors.keys')); // where the tests below look for it
   assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
   assert.equal(fs.readFileSync(keyFile, 'utf8').match(/nnlock1-t\d-/g)!.length, 3);
 
-  const again = await runCli(['protect', 'lock', modelPath, '-r', '0.2', '-o', p('prot.safetensors')]);
+  const again = await runCli(['protect', 'lock', modelPath, '-r', '0.2', '-o', p('prot.safetensors')], { NNLOCK_KEYS_DIR: p('keys-home') });
   assert.equal(again.code, 1);
   assert.match(again.err, /exists \(use --force/);
 
@@ -91,7 +97,18 @@ test('lock → key file (0600) → unlock bit-identical → keys for a lower tie
 });
 
 test('clear errors: wrong key, malformed token, missing files, wrong architecture, usage errors exit 2', async () => {
-  await runCli(['protect', 'lock', modelPath, '-o', p('e.safetensors'), '--force']);
+  // Keys asked for beside the model: written, with a warning that says why that is risky.
+  const beside = await runCli(['protect', 'lock', modelPath, '-o', p('e.safetensors'), '--keys', p('e.safetensors.keys'), '--force']);
+  assert.equal(beside.code, 0, beside.err);
+  assert.match(beside.err, /warning: the key file .*e\.safetensors\.keys is in the folder of the protected model: do not publish that folder/);
+  // A token given where the key FILE goes is refused without being echoed.
+  const token = fs.readFileSync(p('e.safetensors.keys'), 'utf8').match(/nnlock1-\S+/)![0];
+  const pasted = await runCli(['protect', 'unlock', p('e.safetensors'), '--keys', token]);
+  assert.equal(pasted.code, 2);
+  assert.match(pasted.err, /--keys expects a key file, but got what looks like a key token/);
+  assert.ok(!pasted.err.includes(token.slice(12)), 'the token is not echoed');
+  // A folder (or a FIFO, a device) as the key file is refused before it is read.
+  assert.match((await runCli(['protect', 'unlock', p('e.safetensors'), '--keys', dir])).err, /key file .* is a folder, not a regular file/);
   const unlock = (...a: string[]) => runCli(['protect', 'unlock', ...a]);
   const lock = (...a: string[]) => runCli(['protect', 'lock', modelPath, ...a]);
   const wrong = await unlock(p('e.safetensors'), '--keys', p('prot.safetensors.keys'), '-o', p('e-out.safetensors'));

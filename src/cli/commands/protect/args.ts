@@ -8,16 +8,18 @@ import { InvalidArgumentError } from 'commander';
 import type { Module } from '../../../nn/index.ts';
 import { type ModelSpec, modelSpec } from '../../../models/index.ts';
 import { loadWeightsSync } from '../../../models/weights.ts';
-import { type SafetensorsFile, readSafetensors } from '../../../io/safetensors.ts';
+import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { DataLoader } from '../../../data/loader.ts';
 import { denoisePatches } from '../../../data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../../data/image-folder.ts';
 import type { BatchSource } from '../../../data/batch-source.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../../train/evaluate.ts';
-import { denoiserTrainingData, readKeyToken } from '../../../protect/index.ts';
+import { denoiserTrainingData, readKeyToken, recoverInterruptedWrite } from '../../../protect/index.ts';
+import { readModelFile } from '../../../models/load.ts';
 import { openDataset } from '../../../data/open.ts';
 import { normalisationFrom } from '../../../data/normalisation.ts';
 import { UsageError } from '../../errors.ts';
+import { assertRegularFile, looksLikeSecret } from '../../../io/regular-file.ts';
 import type { CliIO, Output } from '../../io.ts';
 import { type Progress, progress } from '../../progress.ts';
 
@@ -25,7 +27,13 @@ import { type Progress, progress } from '../../progress.ts';
 export async function tokenFrom(o: { token?: string; keys?: string }, io: CliIO): Promise<string> {
   if (o.token !== undefined && o.keys !== undefined) throw new UsageError('give --token or --keys, not both');
   if (o.token !== undefined) return o.token;
-  if (o.keys !== undefined) return readKeyToken(o.keys);
+  if (o.keys !== undefined) {
+    // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
+    if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
+    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
+    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
+    return readKeyToken(o.keys);
+  }
   if (io.env.NNLOCK_KEY) return io.env.NNLOCK_KEY;
   throw new UsageError('no key given: pass --keys <file> (or --token <token>, or set NNLOCK_KEY)');
 }
@@ -36,8 +44,18 @@ export function refuseOverwrite(paths: readonly (string | undefined)[], force: b
   for (const p of paths) if (p !== undefined && existsSync(p)) throw new Error(`${p} exists (use --force to overwrite)`);
 }
 
-/** The model file ("no such file" when missing) and the architecture it or --arch names. */
-export { readModelFile as readModel, architectureOf as specOf } from '../../../models/load.ts';
+/** The architecture a file or --arch names. */
+export { architectureOf as specOf } from '../../../models/load.ts';
+
+/**
+ * The model file ("no such file" when missing), after finishing or undoing a protected write of
+ * it that was interrupted (a kill between renaming its key file and the model): the model and its
+ * key file on disk then match again.
+ */
+export async function readModel(path: string): Promise<SafetensorsFile> {
+  await recoverInterruptedWrite(path);
+  return readModelFile(path);
+}
 
 export function requireSpec(spec: ModelSpec | undefined, path: string, why: string): ModelSpec {
   if (!spec) throw new UsageError(`${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);

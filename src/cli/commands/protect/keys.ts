@@ -1,7 +1,8 @@
 // `nnlock protect keys`: derive lower-tier key tokens from a key of a protected model (the chain
 // only goes down), e.g. to hand a user the key of their tier.
 import type { Command } from 'commander';
-import { deriveKeys, formatKeyFile, inspectProtected, writeKeyFile } from '../../../protect/index.ts';
+import { deriveKeys, formatKeyFile, inspectProtected } from '../../../protect/index.ts';
+import { writeFileAtomic } from '../../../io/atomic.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { plural, readModel, refuseOverwrite, tokenFrom } from './args.ts';
@@ -32,7 +33,7 @@ export function registerKeysVerb(noun: Command, io: CliIO): void {
       'after',
       `
 Example (give a user tier 1 only):
-  nnlock protect keys model.protected.safetensors --keys model.protected.safetensors.keys --tier 1 -o user.keys`,
+  nnlock protect keys model.protected.safetensors --keys ~/private/model.keys --tier 1 -o user.keys`,
     )
     .action(async (path: string, o: KeysFlags) => {
       const out = new Output(io, o);
@@ -41,7 +42,9 @@ Example (give a user tier 1 only):
       const derived = await deriveKeys(header, await tokenFrom(o, io), o.tier !== undefined ? [o.tier] : undefined);
       const tiers = derived.map((d) => d.tier);
       if (o.out) {
-        await writeKeyFile(o.out, formatKeyFile({ tokens: derived.map((d) => d.token), modelId: header.modelId, tiers: header.tiers, model: path }), { force: o.force });
+        // Exclusive without --force: a key file that appeared meanwhile is never replaced.
+        const text = formatKeyFile({ tokens: derived.map((d) => d.token), modelId: header.modelId, tiers: header.tiers, model: path });
+        await writeFileAtomic(o.out, text, { mode: 0o600, exclusive: !o.force });
         out.result({ out: o.out, tiers }, `${plural(tiers.length, 'key')} of tier${tiers.length === 1 ? '' : 's'} ${tiers.join(', ')} written to ${o.out} (mode 0600)`);
       } else {
         out.result(

@@ -1,7 +1,7 @@
 // `nnlock protect lock`: protect a model with tiered keys. Writes the protected model (a normal
 // safetensors file with decoys in place) and a key file (mode 0600) with one token per tier.
 import type { Command } from 'commander';
-import { STRATEGIES, type Strategy, isWeightOnly, loadImportance, protectModel } from '../../../protect/index.ts';
+import { STRATEGIES, type Strategy, defaultKeysDir, defaultKeysPath, isWeightOnly, keysBesideModel, loadImportance, protectModel } from '../../../protect/index.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
@@ -50,14 +50,15 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(option('--images <n>', 'training images for pss/taylor', parse.positiveInt, 1024))
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
       .addOption(option(FLAG.seed, 'seed of data order and the random strategy', parse.int(), 0))
-      .addOption(option(FLAG.keys, 'where to write the keys (default <out>.keys)'))
+      .addOption(option(FLAG.keys, 'where to write the keys (default: $NNLOCK_KEYS_DIR or ~/.nnlock/keys, outside the published folder)'))
       .addOption(option(FLAG.force, 'overwrite the output and key files, and accept an importance file computed on other weights')),
   )
     .addHelpText(
       'after',
       `
-The key file holds the master key (the top tier) and every lower tier's key: give each user only
-the line of their tier (\`nnlock protect keys\` derives lower tiers again from any key). Keep the
+The key file holds the master key (the top tier) and every lower tier's key. It is written outside
+the protected model's folder ($NNLOCK_KEYS_DIR, default ~/.nnlock/keys) unless --keys says where,
+so that publishing the folder never publishes the keys. Give each user only the line of their tier (\`nnlock protect keys\` derives lower tiers again from any key). Keep the
 master key: it cannot be recovered.
 
 Examples:
@@ -67,7 +68,10 @@ Examples:
     )
     .action(async (path: string, o: LockFlags) => {
       const out = new Output(io, o);
-      const keys = o.keys ?? `${o.out}.keys`;
+      // Not beside the model: publishing its folder would publish the master key.
+      const keys = o.keys ?? defaultKeysPath(o.out, defaultKeysDir(io.env));
+      if (o.keys !== undefined && keysBesideModel(o.out, keys))
+        out.warn(`the key file ${keys} is in the folder of the protected model: do not publish that folder as it is (the key file holds the master key)`);
       refuseOverwrite([o.out, keys], o.force);
       if (o.fractions && o.targets) throw new UsageError('give --fractions or --targets, not both');
       const file = await readModel(path);
@@ -95,7 +99,7 @@ Examples:
         onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
       });
       bar.stop();
-      await p.write(o.out, { keys, force: o.force });
+      await p.write(o.out, { keys: o.keys, keysDir: defaultKeysDir(io.env), force: o.force });
       const selected = p.layers.reduce((n, l) => n + l.selected, 0);
       const total = p.layers.reduce((n, l) => n + l.kernels, 0);
       const tiers = Array.from({ length: p.header.tiers + 1 }, (_, m) => ({

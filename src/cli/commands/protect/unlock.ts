@@ -41,7 +41,7 @@ export function registerUnlockVerb(noun: Command, io: CliIO): void {
       'after',
       `
 Examples:
-  nnlock protect unlock model.protected.safetensors --keys model.protected.safetensors.keys -o model.safetensors
+  nnlock protect unlock model.protected.safetensors --keys ~/private/model.keys -o model.safetensors
   NNLOCK_KEY=nnlock1-t1-… nnlock protect unlock model.protected.safetensors --eval-data ../shared/data/cifar10`,
     )
     .action(async (path: string, o: UnlockFlags) => {
