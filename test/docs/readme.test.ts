@@ -95,9 +95,9 @@ test('the harness catches a failing example, stderr output, and a marker without
       '<!-- example: fine -->',
       '```ts',
       "import type { Tensor } from 'nnlock';",
-      "import { tierTokens } from 'nnlock/protect';",
+      "import { deriveKeys } from 'nnlock/protect';",
       'const t: Tensor | null = null;',
-      "if (typeof tierTokens !== 'function' || t !== null) process.exit(3);",
+      "if (typeof deriveKeys !== 'function' || t !== null) process.exit(3);",
       '```',
     ].join('\n'),
   );

@@ -5,6 +5,7 @@ import { STRATEGIES, type Strategy, defaultKeysDir, defaultKeysPath, isWeightOnl
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
+import type { ProtectedModel } from '../../../protect/index.ts';
 import { evaluator, plural, ratio, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
 
 interface LockFlags {
@@ -100,23 +101,29 @@ Examples:
       });
       bar.stop();
       await p.write(o.out, { keys: o.keys, keysDir: defaultKeysDir(io.env), force: o.force });
-      const selected = p.layers.reduce((n, l) => n + l.selected, 0);
-      const total = p.layers.reduce((n, l) => n + l.kernels, 0);
-      const tiers = Array.from({ length: p.header.tiers + 1 }, (_, m) => ({
-        tier: m,
-        restored: p.layers.reduce((n, l) => n + l.perTier[m], 0),
-        fraction: m ? p.fractions[m - 1] : 0,
-        metric: p.calibration?.metrics[m],
-      }));
-      const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
-      out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers }, [
-        `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
-        ...tiers.map(
-          (t) =>
-            `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${ev?.unit} ${t.metric.toFixed(4)}` : ''}`,
-        ),
-        `protected model: ${o.out}`,
-        `keys (mode 0600, keep the master key safe): ${keys}`,
-      ]);
+      lockResult(out, p, { ...o, keys }, ev?.unit);
     });
+}
+
+/** The result of a lock: what was protected, what each tier restores, and where the files are. */
+function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: string; ratio: number; importance?: string; strategy: Strategy }, unit?: string): void {
+  const keys = o.keys;
+  const selected = p.layers.reduce((n, l) => n + l.selected, 0);
+  const total = p.layers.reduce((n, l) => n + l.kernels, 0);
+  const tiers = Array.from({ length: p.header.tiers + 1 }, (_, m) => ({
+    tier: m,
+    restored: p.layers.reduce((n, l) => n + l.perTier[m], 0),
+    fraction: m ? p.fractions[m - 1] : 0,
+    metric: p.calibration?.metrics[m],
+  }));
+  const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
+  out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers }, [
+    `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
+    ...tiers.map(
+      (t) =>
+        `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${unit} ${t.metric.toFixed(4)}` : ''}`,
+    ),
+    `protected model: ${o.out}`,
+    `keys (mode 0600, keep the master key safe): ${keys}`,
+  ]);
 }
