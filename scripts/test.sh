@@ -15,5 +15,9 @@ node scripts/check-layers.mjs
 step "lint and format check (biome ci)"
 npx --no-install biome ci --colors="$([ -t 1 ] && [ -z "${NO_COLOR:-}" ] && echo force || echo off)" .
 step "tests"
+# Key files written by default go to $NNLOCK_KEYS_DIR (else ~/.nnlock/keys): never the home folder.
+NNLOCK_KEYS_DIR="$(mktemp -d)"
+export NNLOCK_KEYS_DIR
+trap 'rm -rf "$NNLOCK_KEYS_DIR"' EXIT
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 node --import tsx --test --test-concurrency=1 "${files[@]}"
