@@ -69,7 +69,8 @@ export async function knownPlaintextAttackOnFiles(o: KnownPlaintextFilesOptions)
       }),
     );
     const keyFile = o.outKey && result.key ? o.outKey : null;
-    if (keyFile && result.key) await saveKey(result.key, keyFile, 'matrices');
+    // Exclusive: a file that appeared since the check above (another run, the user) is not replaced.
+    if (keyFile && result.key) await saveKey(result.key, keyFile, 'matrices', { exclusive: !o.force });
     return {
       kind: o.kind,
       k: o.k,

@@ -1,6 +1,17 @@
 // Process-level settings of the engine: seeds, threads, grad mode, CUDA, counters.
 import { native } from '../native/index.ts';
 
+/**
+ * Seeds libtorch's default random generator (randn, dropout, weight init, ...).
+ *
+ * That generator is PROCESS-WIDE: one for the whole process, shared by the main thread and every
+ * worker thread that loads the addon. A worker that calls manualSeed reseeds the main thread's
+ * draws too, and two threads drawing at the same time take numbers from one stream in whatever
+ * order they run. So a seed makes results reproducible only when one thread at a time seeds and
+ * draws. Threads that need their own reproducible randomness draw it in JavaScript from a seeded
+ * Rng (src/data/rng.ts), as the DataLoader's workers do (they never load the addon, never call
+ * manualSeed, and their batches do not depend on it), and pass the numbers in as tensors.
+ */
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { createKeyFile } from '../../src/cipher/key-file.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { encryptFiles } from '../../src/cipher/files.ts';
+import { knownPlaintextAttackOnFiles } from '../../src/attacks/known-plaintext-files.ts';
 import { writePng } from '../../src/io/image.ts';
 import { runCli } from '../helpers/cli.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -67,6 +68,31 @@ test('cipher encrypt from the CLI: a failed image leaves no empty claimed output
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.png: not a readable image/);
   assert.deepEqual(fs.readdirSync(out), ['g.png'], 'the finished output stays, the failed one leaves nothing');
+});
+
+test('attack known-plaintext --out-key: a key file that appears during the attack is not replaced', async () => {
+  const key = deriveKey(new Uint8Array(32).fill(4), { kind: 'hill256', k: 4, channels: 1 });
+  const plain = path.join(dir, 'kp-plain.png');
+  let s = 7;
+  const pixels = Uint8Array.from({ length: 32 * 32 }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s >>> 24;
+  });
+  await writePng(plain, pixels, 1, 32, 32);
+  const cipher = path.join(dir, 'kp-cipher.png');
+  await encryptFiles([plain], cipher, key);
+  const outKey = path.join(dir, 'kp-recovered.json');
+  const o = { plain, cipher, kind: 'hill256' as const, k: 4, trueKey: key, outKey };
+  // The out-key check passes (no file yet); the file is created while the attack runs.
+  const attack = knownPlaintextAttackOnFiles(o);
+  fs.writeFileSync(outKey, 'the user’s own file');
+  await assert.rejects(attack, /kp-recovered\.json exists; pass --force/);
+  assert.equal(fs.readFileSync(outKey, 'utf8'), 'the user’s own file');
+  // With force it is replaced, by the recovered key.
+  const r = await knownPlaintextAttackOnFiles({ ...o, force: true });
+  assert.equal(r.recovered, true);
+  assert.equal(r.keyFile, outKey);
+  assert.notEqual(fs.readFileSync(outKey, 'utf8'), 'the user’s own file');
 });
 
 test('leaks no tensors', checkLeaks);

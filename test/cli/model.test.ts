@@ -117,6 +117,26 @@ test('model eval runs a protected model at tier 0 without a key, unlocked with -
   assert.match(r.err, /is not a protected model/);
 });
 
+test('model eval never echoes a token passed to --keys, and first undoes an interrupted protected write', async () => {
+  const file = await readSafetensors(p('m.safetensors'));
+  const result = await protectModel(file, { importance: 'l1', ratio: 0.3, tiers: 2, architecture: ARCH });
+  await writeSafetensors(p('pair.safetensors'), result.file.tensors, result.file.metadata);
+  const token = result.tokens[1];
+  let r = await runCli(['model', 'eval', '-w', p('pair.safetensors'), '-d', p('cifar'), '--keys', token]);
+  assert.equal(r.code, 2, r.err);
+  assert.ok(!r.err.includes(token) && !r.out.includes(token), r.err);
+  assert.match(r.err, /looks like a key token \(not shown\)/);
+  // A kill after the new key file was renamed into place but before the model: the journal names
+  // a model id that is not on disk, and a key file made for it. Reading the model rolls back.
+  writeFileSync(p('new.keys'), '# model never-written\n');
+  const journal = { format: 'nnlock-pair-write', modelId: 'never-written', keys: p('new.keys'), keysTmp: p('k.tmp'), modelTmp: p('m.tmp'), backup: null };
+  writeFileSync(p('.pair.safetensors.nnlock-pair'), JSON.stringify(journal));
+  r = await runCli(['model', 'eval', '-w', p('pair.safetensors'), '-d', p('cifar'), '--limit', '4', '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(!existsSync(p('.pair.safetensors.nnlock-pair')), 'the journal is resolved');
+  assert.ok(!existsSync(p('new.keys')), 'the key file of the model never written is removed');
+});
+
 test('usage errors exit 2: a bad number, two keys, --tier without a key, a missing flag', async () => {
   for (const args of [
     ['model', 'eval', '-w', p('m.safetensors'), '-d', p('cifar'), '--batch', '0'],

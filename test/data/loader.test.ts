@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { InMemoryDataset, subset } from '../../src/data/dataset.ts';
 import { type ClassBatch, DataLoader, type LoaderOptions, runningLoaderWorkers } from '../../src/data/loader.ts';
-import type { Tensor } from '../../src/tensor/index.ts';
+import { manualSeed, type Tensor } from '../../src/tensor/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -109,6 +109,22 @@ test('the worker path gives exactly the in-thread batches (augmented, normalised
   assert.deepEqual(await collect(new DataLoader(part, { ...opts, workers: 3, prefetch: 4 }), 3), inThread);
   assert.deepEqual(await collect(new DataLoader(part, { ...opts, workers: 2 }), 3, 5), inThread.slice(5));
   assert.equal(runningLoaderWorkers(), 0, 'workers stop at the end of an epoch');
+});
+
+test("worker batches do not depend on manualSeed (libtorch's generator is process-wide; workers never use it)", async () => {
+  const opts: LoaderOptions = { batchSize: 6, seed: 11, augment: { crop: { padding: 1 }, hflip: true } };
+  manualSeed(1);
+  const reference = await collect(new DataLoader(ds, { ...opts, workers: 2 }), 1);
+  // Reseeded before and between batches, while two workers are building them.
+  manualSeed(99);
+  const loader = new DataLoader(ds, { ...opts, workers: 2 });
+  const batches: ReturnType<typeof take>[] = [];
+  let i = 0;
+  for await (const b of loader.epoch(1)) {
+    manualSeed(1000 + i++);
+    batches.push(take(b));
+  }
+  assert.deepEqual(batches, reference);
 });
 
 test('breaking out of for-await stops the workers', async () => {

@@ -2,6 +2,8 @@
 // tensor() round trips for every typed array, including scalars and empty tensors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tensor, scope, manualSeed, setNumThreads, getNumThreads, cuda, libtorchVersion, toBytes, fromBytes, type DType, type TypedArray } from '../../src/tensor/index.ts';
 import { native } from '../../src/native/index.ts';
 import { op, callTensor } from '../../src/ops/dispatch.ts';
@@ -35,6 +37,37 @@ test('manualSeed makes randn reproducible', () => {
   const c = randn([2]);
   manualSeed(2 ** 40 + 7);
   assert.deepEqual(randn([2]), c);
+});
+
+test('manualSeed is process-wide: a worker thread that seeds reseeds the main thread, as its docs say', async () => {
+  manualSeed(1);
+  const fromOne = randn([6]);
+  manualSeed(2);
+  const fromTwo = randn([6]);
+  manualSeed(1);
+  // A worker thread loads the addon and calls manualSeed(2) (tsx is registered by an eval bootstrap,
+  // see test/engine/workers.test.ts for why).
+  const runtime = new URL('../../src/tensor/runtime.ts', import.meta.url).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(runtime)}); })
+      .then((rt) => { rt.manualSeed(2); parentPort.postMessage('seeded'); });`;
+  const worker = new Worker(bootstrap, { eval: true });
+  const message = await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  assert.equal(message, 'seeded');
+  // The main thread's next draws are those of seed 2: one generator for the whole process.
+  assert.deepEqual(randn([6]), fromTwo);
+  assert.notDeepEqual(fromTwo, fromOne);
+  // And the documentation says so, with what to do instead.
+  const src = readFileSync(new URL('../../src/tensor/runtime.ts', import.meta.url), 'utf8');
+  const doc = src.slice(0, src.indexOf('export function manualSeed')).split('/**').at(-1)!;
+  assert.match(doc, /PROCESS-WIDE/);
+  assert.match(doc, /worker thread/);
+  assert.match(doc, /Rng \(src\/data\/rng\.ts\)/);
 });
 
 test('manualSeed also fixes dropout masks', () => {

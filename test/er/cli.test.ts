@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { writeCifar10 } from '../../src/io/cifar.ts';
+import { writePng } from '../../src/io/image.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { saveKey } from '../../src/cipher/key-file.ts';
 import { encryptCifarFiles } from '../../src/cipher/data.ts';
@@ -139,6 +140,40 @@ test('er train on an encrypted dataset as stored, and the plaintext baseline', a
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).keyId, 'none');
   assert.ok(!fs.existsSync(p('x.safetensors')));
+});
+
+test('er train, eval and show take an image folder of class subfolders (12 classes, resized to 32×32); other data is refused clearly', async () => {
+  for (let c = 0; c < 12; c++) {
+    fs.mkdirSync(p(`photos/class-${String(c).padStart(2, '0')}`), { recursive: true });
+    for (let i = 0; i < 2; i++) {
+      const px = Uint8Array.from({ length: 40 * 40 * 3 }, (_, j) => (j * (c + 1) + i * 37) % 256);
+      await writePng(p(`photos/class-${String(c).padStart(2, '0')}/${i}.png`), px, 3, 40, 40);
+    }
+  }
+  let r = await runCli(['er', 'train', '-K', p('o.json'), '-d', p('photos'), '--test', p('photos'), ...tiny, '--init', 'identity', '-o', p('er-photos.safetensors'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).history.length, 1);
+  r = await runCli(['er', 'eval', '-m', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--decryption', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 24);
+  r = await runCli(['er', 'show', '-m', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--count', '2', '-o', p('photos-grid.png'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).rows, 2);
+  // A 10-class model cannot tell 12 classes apart.
+  r = await runCli(['er', 'eval', '-m', p('er-whiten.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--quiet']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /12 classes, but .* tells 10 apart/);
+  // Anything else: what it is not, and what would be accepted.
+  fs.mkdirSync(p('empty'));
+  for (const [data, message] of [
+    [p('o.json'), /not plaintext images of a kind nnlock er reads; give CIFAR-10 \.bin file\(s\), .* image folder/],
+    [p('empty'), /a folder without CIFAR-10 files .* or class subfolders/],
+  ] as const) {
+    r = await runCli(['er', 'train', '-K', p('o.json'), '-d', data, ...tiny, '-o', p('never.safetensors'), '--quiet']);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, message);
+  }
+  assert.ok(!fs.existsSync(p('never.safetensors')));
 });
 
 test('--help is there for every er verb', async () => {

@@ -1,11 +1,13 @@
-// The data of the `nnlock er` commands: plaintext CIFAR-10 files (or a CIFAR-10 folder's split),
-// encrypted on the fly, or an encrypted dataset read as stored; and the flags that choose between
-// them. Turning a dataset into batches is the library's (src/er/data.ts).
+// The data of the `nnlock er` commands: plaintext images (CIFAR-10 files or folder, or an image
+// folder with class subfolders), encrypted on the fly, or an encrypted dataset read as stored; and
+// the flags that choose between them. Reading plaintext images and turning a dataset into batches
+// are the library's (src/er/data.ts).
 import { existsSync, statSync } from 'node:fs';
 import { type Dataset, subset } from '../../../data/dataset.ts';
 import { cifar10Files } from '../../../data/cifar10.ts';
 import type { CipherKey } from '../../../cipher/key.ts';
 import { readEncryptedDataset } from '../../../cipher/data.ts';
+import { openPlaintextImages } from '../../../er/data.ts';
 import { UsageError } from '../../errors.ts';
 
 /** Comma-separated .bin (or .safetensors) files, or a CIFAR-10 folder (its train or test files). */
@@ -35,8 +37,14 @@ export interface ErData {
 /**
  * `--<name>` (plaintext, encrypted on the fly) or `--encrypted-<name>` (an encrypted dataset);
  * `required`: exactly one of them, else at most one. Returns null when neither is given.
+ * `classes`: an image folder's class names, label i = classes[i] (the training data's).
  */
-export async function erData(o: { plain?: string; encrypted?: string; name: string; required: boolean }, split: 'train' | 'test', key: CipherKey | null, limit?: number): Promise<ErData | null> {
+export async function erData(
+  o: { plain?: string; encrypted?: string; name: string; required: boolean; classes?: readonly string[] },
+  split: 'train' | 'test',
+  key: CipherKey | null,
+  limit?: number,
+): Promise<ErData | null> {
   const flags = `--${o.name} and --encrypted-${o.name}`;
   if (o.plain && o.encrypted) throw new UsageError(`give ${o.required ? 'exactly' : 'at most'} one of ${flags}`);
   if (!o.plain && !o.encrypted) {
@@ -48,8 +56,8 @@ export async function erData(o: { plain?: string; encrypted?: string; name: stri
     const { dataset } = await readEncryptedDataset(dataFiles(o.encrypted, split), key.kind === 'hill256' ? undefined : key);
     return { dataset: firstItems(dataset, limit), encrypted: true };
   }
-  const files = dataFiles(o.plain!, split);
-  const { dataset } = await readEncryptedDataset(files);
-  if (!(dataset.images instanceof Uint8Array)) throw new Error(`${files.join(', ')}: expected plaintext CIFAR-10 .bin files (use --encrypted-${o.name} for an encrypted dataset)`);
-  return { dataset: firstItems(dataset, limit), encrypted: false };
+  if (o.plain!.split(',').some((p) => p.toLowerCase().endsWith('.safetensors'))) {
+    throw new Error(`${o.plain}: a .safetensors file is not plaintext images (an encrypted dataset goes to --encrypted-${o.name})`);
+  }
+  return { dataset: await openPlaintextImages(o.plain!, { split, limit, classes: o.classes }), encrypted: false };
 }

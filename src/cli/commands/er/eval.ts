@@ -5,16 +5,15 @@ import type { Command } from 'commander';
 import { keyId } from '../../../cipher/key.ts';
 import { loadKey } from '../../../cipher/key-file.ts';
 import { BlockCipher } from '../../../cipher/hill.ts';
-import { readImagesTensor } from '../../../cipher/data.ts';
 import { loadErModel } from '../../../er/model-file.ts';
-import { encryptedBatches } from '../../../er/data.ts';
+import { encryptedBatches, plaintextImagesTensor } from '../../../er/data.ts';
 import { decryptionDiagnostics } from '../../../er/diagnostics.ts';
 import { learnedMarkdown } from '../../../attacks/learned-attack.ts';
 import { evaluateAccuracy } from '../../../train/evaluate.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
-import { dataFiles, erData } from './data-args.ts';
+import { erData } from './data-args.ts';
 
 interface EvalFlags {
   model: string;
@@ -35,7 +34,7 @@ export function registerErEval(er: Command, io: CliIO): void {
     .description('test accuracy of a trained model on encrypted images; optionally how well its adaptation network decrypts')
     .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for (omit for a plaintext model)'))
-    .addOption(option(FLAG.data, 'plaintext CIFAR-10 test file(s) or folder, encrypted on the fly'))
+    .addOption(option(FLAG.data, 'plaintext test images, encrypted on the fly: CIFAR-10 file(s) or folder, or an image folder of class subfolders'))
     .option('--encrypted-data <files>', 'instead of --data: an encrypted dataset')
     .addOption(option(FLAG.limit, 'first n images', parse.positiveInt))
     .option('--decryption', 'also score the adaptation output against the plaintext (PSNR/SSIM, first 1000 images)')
@@ -49,6 +48,8 @@ export function registerErEval(er: Command, io: CliIO): void {
     const { model, spec } = await loadErModel(o.model, key);
     const cipher = key ? new BlockCipher(key) : null;
     try {
+      const classes = data.dataset.classes?.length ?? 0;
+      if (classes > spec.numClasses) throw new Error(`${o.data}: ${classes} classes, but ${o.model} tells ${spec.numClasses} apart`);
       const source = encryptedBatches(data.dataset, cipher, { batch: 500, shuffle: false, encrypted: data.encrypted, ...(key ? {} : { mean: o.mean, std: o.std }) });
       const t0 = performance.now();
       const { accuracy, count } = await evaluateAccuracy(model, source);
@@ -57,7 +58,7 @@ export function registerErEval(er: Command, io: CliIO): void {
       const text = [`accuracy ${accuracy.toFixed(4)} on ${count} ${key ? 'encrypted ' : ''}images (${spec.architecture}, adaptation ${spec.adaptation}; ${seconds.toFixed(1)} s)`];
       if (o.decryption) {
         if (!model.adaptation) throw new Error(`${o.model} has no adaptation network: --decryption scores one`);
-        const { x } = await readImagesTensor(dataFiles(o.data!, 'test')[0], { limit: 1000 });
+        const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000 });
         const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
         result.decryption = report;
         text.push('', learnedMarkdown(basename(o.model), spec.adaptation, key!, report!));

@@ -4,12 +4,11 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadKey } from '../../../cipher/key-file.ts';
 import { BlockCipher } from '../../../cipher/hill.ts';
-import { readImagesTensor } from '../../../cipher/data.ts';
+import { plaintextImagesTensor } from '../../../er/data.ts';
 import { loadErModel } from '../../../er/model-file.ts';
 import { decryptionDiagnostics } from '../../../er/diagnostics.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
-import { dataFiles } from './data-args.ts';
 
 interface ShowFlags {
   model: string;
@@ -28,7 +27,7 @@ export function registerErShow(er: Command, io: CliIO): void {
     .description('PNG grid of a few test images: ciphertext, adaptation output (raw, min-max scaled, affine-fitted), plaintext')
     .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for').makeOptionMandatory())
-    .addOption(option(FLAG.data, 'plaintext images: a CIFAR-10 .bin file (or folder: its test file)').makeOptionMandatory())
+    .addOption(option(FLAG.data, 'plaintext images: a CIFAR-10 .bin file or folder (its test file), an image folder of class subfolders, or one image').makeOptionMandatory())
     .addOption(option('--count <n>', 'images (rows)', parse.positiveInt, 8))
     .addOption(option(FLAG.out, 'PNG to write').makeOptionMandatory())
     .option(FLAG.force, 'overwrite --out if it exists');
@@ -40,7 +39,7 @@ export function registerErShow(er: Command, io: CliIO): void {
     const cipher = new BlockCipher(key);
     try {
       // The affine fit of the "adapted (fit)" column is estimated over at least 256 images.
-      const { x } = await readImagesTensor(dataFiles(o.data, 'test')[0], { limit: Math.max(o.count, 256) });
+      const x = await plaintextImagesTensor(o.data, { split: 'test', limit: Math.max(o.count, 256) });
       const rows = Math.min(o.count, x.shape[0]);
       await decryptionDiagnostics(model, cipher, x, { grid: { path: o.out, rows } }).finally(() => x.dispose());
       out.result({ out: o.out, rows, columns: model.adaptation ? 5 : 2 }, `wrote ${o.out}${model.adaptation ? '' : ' (the model has no adaptation network: ciphertext and plaintext only)'}`);

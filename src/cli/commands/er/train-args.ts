@@ -67,7 +67,9 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
   const norm = { mean: o.mean, std: o.std };
   const loaderNorm = key ? {} : norm;
   const train = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true }, 'train', key, o.limit))!;
-  const test = await erData({ plain: o.test, encrypted: o.encryptedTest, name: 'test', required: false }, 'test', key, o.testLimit);
+  // An image folder's test images are labelled with the training folder's classes.
+  const classes = train.dataset.classes;
+  const test = await erData({ plain: o.test, encrypted: o.encryptedTest, name: 'test', required: false, classes }, 'test', key, o.testLimit);
   const cipher = key ? new BlockCipher(key) : null;
   const stored = { cipher, batch: 500, shuffle: false, seed: o.seed, workers: o.workers, encrypted: train.encrypted };
   let init: ErInit;
@@ -82,6 +84,8 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
   } else init = initName === 'key-inverse' ? { kind: 'key-inverse', norm } : { kind: initName };
   const config: ErTrainConfig = {
     architecture: o.arch,
+    // The head has one output per class of the data (an image folder may have any number).
+    numClasses: classes?.length,
     adaptation,
     cipher: key,
     init,

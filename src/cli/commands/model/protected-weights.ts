@@ -2,9 +2,11 @@
 // key given by --keys (a key file), --token (one tier token) or $NNLOCK_KEY, to the key's tier or
 // --tier. A protected file without a key runs as published (tier 0: decoys in place). Nothing
 // unlocked touches the disk.
+import { existsSync } from 'node:fs';
+import { assertRegularFile, looksLikeSecret } from '../../../io/regular-file.ts';
 import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { readModelFile } from '../../../models/load.ts';
-import { PROTECT_METADATA_KEY, inspectProtected, readKeyToken, unlockModel } from '../../../protect/index.ts';
+import { PROTECT_METADATA_KEY, inspectProtected, readKeyToken, recoverInterruptedWrite, unlockModel } from '../../../protect/index.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import type { Option } from 'commander';
@@ -33,15 +35,26 @@ export function unlockOptions(): Option[] {
 async function keyOf(o: UnlockFlags, env: Record<string, string | undefined>): Promise<string | undefined> {
   if (o.keys !== undefined && o.token !== undefined) throw new UsageError('--keys and --token both give a key: pass one');
   if (o.token !== undefined) return o.token;
-  if (o.keys !== undefined) return readKeyToken(o.keys);
+  if (o.keys !== undefined) {
+    // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
+    if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
+    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
+    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
+    return readKeyToken(o.keys);
+  }
   if (env.NNLOCK_KEY) return env.NNLOCK_KEY;
   if (o.tier !== undefined) throw new UsageError('--tier needs a key: pass --keys <file> or --token <token>');
   return undefined;
 }
 
-/** Reads `path` and, when it is protected and a key is given, unlocks it in memory. */
+/**
+ * Reads `path` and, when it is protected and a key is given, unlocks it in memory. A protected
+ * write of `path` that was interrupted (killed between renaming its key file and the model) is
+ * finished or undone first, as the protect commands do, so the model read matches its key file.
+ */
 export async function commandWeights(path: string, o: UnlockFlags, env: Record<string, string | undefined>): Promise<CommandWeights> {
   const key = await keyOf(o, env);
+  await recoverInterruptedWrite(path);
   const file = await readModelFile(path);
   if (file.metadata[PROTECT_METADATA_KEY] === undefined) {
     if (key) throw new Error(`${path} is not a protected model: it needs no key`);
