@@ -32,7 +32,7 @@ async function main(): Promise<void> {
       const m = mutate(v.bytes, seed, i, v.hotspots, v.textLimit);
       const dir = join(root, String(i));
       await mkdir(dir);
-      const input = await writeInput(dir, v.name, m.bytes);
+      const input = await writeInput(dir, v.name, v.assemble ? v.assemble(m.bytes) : m.bytes);
       say({ start: i });
       let outcome: Outcome = 'accepted';
       let message = '';

@@ -10,7 +10,9 @@ import sharp from 'sharp';
 import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { readCifar10, CIFAR_RECORD_BYTES } from '../../src/io/cifar.ts';
 import { readImage, writePng } from '../../src/io/image.ts';
-import { protectModel, unlockModel, deriveKeys } from '../../src/protect/index.ts';
+import { PROTECT_METADATA_KEY, deriveKeys, inspectProtected, protectModel, unlockModel } from '../../src/protect/index.ts';
+import { decodeKeyToken, encodeKeyToken, open, sectionAad, sectionKey, tierKey } from '../../src/crypto/index.ts';
+import { sealWithNonce } from '../../src/crypto/seal.ts';
 import { formatKeyFile, readKeyToken } from '../../src/protect/keys.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { loadKey, serializeKey } from '../../src/cipher/key-file.ts';
@@ -28,6 +30,8 @@ export interface Valid {
   hotspots: number[];
   /** Number tokens are looked for before this offset (a JSON header's end). */
   textLimit?: number;
+  /** The file from the mutated bytes, when `bytes` is a part of it (a header, a sealed payload). */
+  assemble?: (mutated: Uint8Array) => Uint8Array;
 }
 
 export interface Target {
@@ -100,17 +104,32 @@ const safetensors: Target = {
 
 let protectedState: { token: string; unlocked: Map<string, Uint8Array> } | null = null;
 
+/**
+ * A protected TinyNet that is the same bytes on every run (so mutation i is the same input on
+ * every run): a fixed model id and master key, and the sections sealed again with fixed nonces.
+ */
+async function fixedProtectedFile(): Promise<{ bytes: Uint8Array; token: string; layers: string[] }> {
+  const model = tinyNet(3);
+  const masterKey = new Uint8Array(32).map((_, i) => (i * 29 + 1) & 255);
+  const p = await protectModel(fileOf(model, { architecture: 'tiny-fuzz' }), { ratio: 0.25, tiers: 3, modelId: '5e'.repeat(16), masterToken: encodeKeyToken({ tier: 3, key: masterKey }) });
+  model.dispose();
+  const modelId = new Uint8Array(Buffer.from(p.header.modelId, 'hex'));
+  const aad = (tier: number) => sectionAad({ modelId, tier, weightsDigest: new Uint8Array(Buffer.from(p.header.weightsDigest, 'hex')) });
+  const metadata = { ...p.file.metadata };
+  for (let tier = 1; tier <= p.header.tiers; tier++) {
+    const key = sectionKey(tierKey(masterKey, 3, tier, modelId), modelId, tier);
+    const payload = open(key, new Uint8Array(Buffer.from(metadata[`nnlock.tier.${tier}`], 'base64')), aad(tier));
+    metadata[`nnlock.tier.${tier}`] = Buffer.from(sealWithNonce(key, new Uint8Array(12).fill(tier), payload, aad(tier))).toString('base64');
+  }
+  return { bytes: serializeSafetensors(p.file.tensors, metadata), token: p.tokens[2], layers: p.header.layers.map((l) => l.name) };
+}
+
 const protectedFile: Target = {
   output: 'unlocked.safetensors',
   async setup() {
-    const model = tinyNet(3);
-    const p = await protectModel(fileOf(model, { architecture: 'tiny-fuzz' }), { ratio: 0.25, tiers: 3 });
-    model.dispose();
-    const bytes = serializeSafetensors(p.file.tensors, p.file.metadata);
-    const token = p.tokens[p.tokens.length - 1];
+    const { bytes, token, layers } = await fixedProtectedFile();
     const u = await unlockModel(parseSafetensors(bytes), token);
     protectedState = { token, unlocked: new Map([...u.file.tensors].map(([n, e]) => [n, e.data.slice()])) };
-    const layers = p.header.layers.map((l) => l.name);
     // Structure: the length prefix and JSON, the decoy tensors' bytes, and the sealed sections.
     const { hotspots, textLimit } = safetensorsHotspots(bytes, layers);
     const text = Buffer.from(bytes.subarray(0, textLimit)).toString('latin1');
@@ -130,6 +149,75 @@ const protectedFile: Target = {
   },
 };
 
+/** Checks an unlock of a file whose sections were re-sealed by the key's owner: same tensors. */
+function sameLayout(got: Map<string, { dtype: string; shape: number[]; data: Uint8Array }>, want: Map<string, Uint8Array>): void {
+  if (got.size !== want.size) throw new Inconsistent('the unlocked file has other tensors');
+  for (const [name, data] of want) if (got.get(name)?.data.byteLength !== data.byteLength) throw new Inconsistent(`${name} unlocked to another size`);
+}
+
+/**
+ * Protected files with the public header mutated as JSON text (the file stays a valid safetensors
+ * file, so the mutation reaches the header's parser instead of the safetensors reader).
+ */
+const protectedHeader: Target = {
+  output: 'unlocked.safetensors',
+  async setup(dir) {
+    const [v] = await protectedFile.setup(dir);
+    const file = parseSafetensors(v.bytes);
+    const header = new TextEncoder().encode(file.metadata[PROTECT_METADATA_KEY]);
+    const hotspots: number[] = [];
+    for (const m of new TextDecoder().decode(header).matchAll(/[[\],:{}"]/g)) hotspots.push(m.index);
+    const assemble = (mutated: Uint8Array) => serializeSafetensors(file.tensors, { ...file.metadata, [PROTECT_METADATA_KEY]: new TextDecoder().decode(mutated) });
+    return [{ bytes: header, name: 'model.protected.safetensors', hotspots, assemble }];
+  },
+  run: protectedFile.run,
+};
+
+/**
+ * Protected files whose sealed payloads are mutated and sealed again with the right key: what a
+ * buggy or hostile writer holding the key could make. Reaches the payload decoder, which
+ * authentication otherwise shields.
+ */
+const protectedPayload: Target = {
+  output: 'unlocked.safetensors',
+  async setup(dir) {
+    const [v] = await protectedFile.setup(dir);
+    const file = parseSafetensors(v.bytes);
+    const header = inspectProtected(file);
+    const modelId = new Uint8Array(Buffer.from(header.modelId, 'hex'));
+    const master = decodeKeyToken(protectedState!.token);
+    const aadOf = (tier: number) => sectionAad({ modelId, tier, weightsDigest: new Uint8Array(Buffer.from(header.weightsDigest, 'hex')) });
+    const keyOf = (tier: number) => sectionKey(tierKey(master.key, master.tier, tier, modelId), modelId, tier);
+    return Array.from({ length: header.tiers }, (_, i) => {
+      const tier = i + 1;
+      const payload = open(keyOf(tier), new Uint8Array(Buffer.from(file.metadata[`nnlock.tier.${tier}`], 'base64')), aadOf(tier));
+      // The version byte, the layer count, and each layer's name length and kernel count.
+      const hotspots = [...range(0, 5)];
+      let at = 5;
+      while (at + 4 <= payload.length) {
+        const nameLength = Buffer.from(payload.buffer, payload.byteOffset).readUInt32LE(at);
+        hotspots.push(...range(at, at + 4));
+        at += 4 + nameLength;
+        if (at + 4 > payload.length) break;
+        const n = Buffer.from(payload.buffer, payload.byteOffset).readUInt32LE(at);
+        hotspots.push(...range(at, at + 8));
+        at += 4 + 4 * n + n * 9 * 4;
+      }
+      const assemble = (mutated: Uint8Array) => {
+        const sealed = sealWithNonce(keyOf(tier), new Uint8Array(12).fill(tier), mutated, aadOf(tier));
+        return serializeSafetensors(file.tensors, { ...file.metadata, [`nnlock.tier.${tier}`]: Buffer.from(sealed).toString('base64') });
+      };
+      return { bytes: payload, name: 'model.protected.safetensors', hotspots: hotspots.filter((p) => p < payload.length), assemble };
+    });
+  },
+  async run(input, dir) {
+    const file = await readSafetensors(input);
+    const r = await unlockModel(file, protectedState!.token);
+    sameLayout(r.file.tensors, protectedState!.unlocked);
+    await writeSafetensors(join(dir, 'unlocked.safetensors'), r.file.tensors, r.file.metadata);
+  },
+};
+
 // ---- tier key files (`--keys`): read, then checked against the model ----
 
 let keyState: { tokens: string[]; header: Parameters<typeof deriveKeys>[0] } | null = null;
@@ -137,7 +225,8 @@ let keyState: { tokens: string[]; header: Parameters<typeof deriveKeys>[0] } | n
 const tierKeyFile: Target = {
   async setup() {
     const model = tinyNet(4);
-    const p = await protectModel(fileOf(model), { ratio: 0.25, tiers: 3 });
+    const masterToken = encodeKeyToken({ tier: 3, key: new Uint8Array(32).fill(77) });
+    const p = await protectModel(fileOf(model), { ratio: 0.25, tiers: 3, modelId: '4b'.repeat(16), masterToken });
     model.dispose();
     keyState = { tokens: p.tokens, header: p.header };
     const text = formatKeyFile({ tokens: p.tokens, modelId: p.header.modelId, tiers: 3, model: 'model.protected.safetensors' });
@@ -290,7 +379,16 @@ const selfTest: Target = {
 /** Targets the harness knows but the fuzz test does not iterate. */
 export const HARNESS_TARGETS = { 'self-test': selfTest } as const;
 
-export const TARGETS = { safetensors, protected: protectedFile, 'tier-key-file': tierKeyFile, 'cipher-key-file': cipherKeyFile, image, cifar } as const;
+export const TARGETS = {
+  safetensors,
+  protected: protectedFile,
+  'protected-header': protectedHeader,
+  'protected-payload': protectedPayload,
+  'tier-key-file': tierKeyFile,
+  'cipher-key-file': cipherKeyFile,
+  image,
+  cifar,
+} as const;
 export type TargetKind = keyof typeof TARGETS;
 
 export async function writeInput(dir: string, name: string, bytes: Uint8Array): Promise<string> {
