@@ -45,6 +45,8 @@ export const TIER_METADATA_PREFIX = 'nnlock.tier.';
 export const FORMAT_NAME = 'nnlock-protect';
 export const FORMAT_VERSION = 1;
 const PAYLOAD_VERSION = 1;
+const CIPHER = 'AES-256-GCM';
+const KDF = 'HKDF-SHA-256';
 
 export type ProtectErrorCode = 'NOT_PROTECTED' | 'ALREADY_PROTECTED' | 'MALFORMED' | 'WEIGHTS_MODIFIED' | 'BAD_TIER';
 
@@ -130,6 +132,10 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
     return { name: o.name, dtype: o.dtype, shape: o.shape as number[] };
   });
   if (h.architecture !== undefined && typeof h.architecture !== 'string') throw malformed('architecture must be a string');
+  // The algorithms are recorded so that a file of another scheme is refused by name, not
+  // unlocked with the wrong one (or reported as a wrong key).
+  if (h.cipher !== CIPHER) throw malformed(`cipher ${JSON.stringify(h.cipher)} is not supported (this nnlock reads "${CIPHER}")`);
+  if (h.kdf !== KDF) throw malformed(`kdf ${JSON.stringify(h.kdf)} is not supported (this nnlock reads "${KDF}")`);
   return {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,

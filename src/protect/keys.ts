@@ -3,8 +3,8 @@
 // the one that counts (it derives all below). Key files are written with mode 0600, atomically,
 // and never over an existing file unless asked: a lost master key cannot be recovered.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { FileInputError, readRegularTextFile } from '../io/regular-file.ts';
 import { type DecodedKeyToken, KeyError, decodeKeyToken } from '../crypto/index.ts';
 
 export interface KeyFileInfo {
@@ -36,30 +36,50 @@ export async function readKeyFile(path: string): Promise<DecodedKeyToken> {
   return decodeKeyToken(await readKeyToken(path));
 }
 
-/** The token of the highest tier in a key file's text (or a bare token). */
+/** The most bytes a key file may have: formatKeyFile writes about 100 bytes a tier. */
+export const MAX_TIER_KEY_FILE_BYTES = 64 * 1024;
+
+/** "tier <m>: <token>" (what formatKeyFile writes, "(master)" on the top tier) or a bare token. */
+const KEY_LINE = /^(?:tier (\d+)(?: \(master\))?:\s*)?(nnlock1-\S+)$/;
+
+/**
+ * The token of the highest tier in a key file's text (or a bare token). Every line that is not
+ * blank or a comment must be a whole key line, and a line's tier label must be its token's tier:
+ * a damaged master line is an error, never a silent fall back to the tier below. Messages name
+ * the line, never its content (it may be a secret).
+ */
 export function highestToken(text: string): string {
-  const candidates = text
-    .split('\n')
-    .filter((l) => !l.trim().startsWith('#'))
-    .flatMap((l) => l.match(/nnlock1-\S+/g) ?? []);
-  if (candidates.length === 0) throw new KeyError('MALFORMED_TOKEN', 'malformed key token: no nnlock1-… token found');
   let best = { tier: -1, token: '' };
-  for (const c of candidates) {
-    const d = decodeKeyToken(c);
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = KEY_LINE.exec(line);
+    if (!m) throw new KeyError('MALFORMED_TOKEN', `malformed key file: line ${i + 1} is neither a comment nor "tier <m>: nnlock1-…"`);
+    let d: DecodedKeyToken;
+    try {
+      d = decodeKeyToken(m[2]);
+    } catch (e) {
+      if (e instanceof KeyError) throw new KeyError(e.code, `${e.message} (key file line ${i + 1})`);
+      throw e;
+    }
     d.key.fill(0);
-    if (d.tier > best.tier) best = { tier: d.tier, token: c };
-  }
+    if (m[1] !== undefined && Number(m[1]) !== d.tier) {
+      throw new KeyError('MALFORMED_TOKEN', `malformed key file: line ${i + 1} says tier ${m[1]} but holds a tier-${d.tier} key`);
+    }
+    if (d.tier > best.tier) best = { tier: d.tier, token: m[2] };
+  });
+  if (best.tier < 0) throw new KeyError('MALFORMED_TOKEN', 'malformed key token: no nnlock1-… token found');
   return best.token;
 }
 
-/** The highest-tier token of a key file (it derives every tier below). */
+/** The highest-tier token of a key file (it derives every tier below): a regular file of sane size. */
 export async function readKeyToken(path: string): Promise<string> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readRegularTextFile(path, { what: 'key file', maxBytes: MAX_TIER_KEY_FILE_BYTES });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read key file ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    if (e instanceof FileInputError) throw new Error(`cannot read ${e.message}`, { cause: e });
+    throw e;
   }
   return highestToken(text);
 }
