@@ -184,6 +184,7 @@ test('er train (two rounds), eval, show and attack learned on a tiny backbone', 
   assert.ok(fs.statSync(p('grid.png')).size > 100);
   r = await run('attack', 'learned', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--limit', '20', '-o', p('learned'), '--json');
   assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /`-m` of `nnlock attack learned` is now `--weights`/, 'the 0.1 -m still works, with a note');
   assert.match(fs.readFileSync(p('learned.md'), 'utf8'), /per-channel affine fit \(oracle\)/);
   assert.equal(JSON.parse(r.out).images, 20);
   // The model refuses another key; key-inverse init is refused where it cannot be exact.

@@ -68,29 +68,29 @@ test('er train (two rounds, old -t alias), eval with --decryption, show', async 
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /`-t` of `nnlock er train` is now `--test`/);
   assert.match(r.out, /round 2: train accuracy [\d.]+, test accuracy [\d.]+/);
-  r = await runCli(['er', 'eval', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--json']);
+  r = await runCli(['er', 'eval', '-w', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--json']);
   assert.equal(r.code, 0, r.err);
   const ev = JSON.parse(r.out);
   assert.equal(ev.images, N);
   assert.ok(Number.isFinite(ev.decryption.raw.psnr) && Math.abs(ev.decryption.raw.ssim) <= 1);
   assert.ok(ev.decryption.colourAffine.psnr >= ev.decryption.perChannelAffine.psnr - 0.5, 'the colour fit is at least as good as the per-channel one');
-  r = await runCli(['er', 'eval', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--limit', '20']);
+  r = await runCli(['er', 'eval', '-w', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--decryption', '--limit', '20']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^accuracy [\d.]+ on 20 encrypted images \(vgg11-bn-w0\.125, adaptation aligned/);
   assert.match(r.out, /\| adaptation output, per-channel affine fit \(oracle\) \| /);
-  r = await runCli(['er', 'show', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--count', '3', '-o', p('grid.png'), '--json']);
+  r = await runCli(['er', 'show', '-w', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--count', '3', '-o', p('grid.png'), '--json']);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(JSON.parse(r.out), { out: p('grid.png'), rows: 3, columns: 5 });
   const meta = await sharp(p('grid.png')).metadata();
   assert.equal(meta.format, 'png');
   assert.ok(meta.width! > meta.height!, 'five columns, three rows');
-  r = await runCli(['er', 'show', '-m', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '-o', p('grid.png')]);
+  r = await runCli(['er', 'show', '-w', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '-o', p('grid.png')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /grid\.png exists; pass --force/);
 });
 
 test('er refuses a model trained for another key, and inits that cannot be exact', async () => {
-  let r = await runCli(['er', 'eval', '-m', p('er.safetensors'), '-K', p('h.json'), '-d', p('plain.bin')]);
+  let r = await runCli(['er', 'eval', '-w', p('er.safetensors'), '-K', p('h.json'), '-d', p('plain.bin')]);
   assert.equal(r.code, 1);
   assert.match(r.err, /was trained for key [0-9a-f]{16} \(orthogonal\), not for key/);
   r = await runCli(['er', 'train', '-K', p('h.json'), '-d', p('plain.bin'), '--init', 'key-inverse', '-o', p('x.safetensors')]);
@@ -127,7 +127,7 @@ test('er train on an encrypted dataset as stored, and the plaintext baseline', a
   ]);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).history[0].testAccuracy >= 0, true);
-  r = await runCli(['er', 'eval', '-m', p('enc-er.safetensors'), '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--json']);
+  r = await runCli(['er', 'eval', '-w', p('enc-er.safetensors'), '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).images, N);
   r = await runCli(['er', 'train', '-K', p('o.json'), '--encrypted-data', p('enc.safetensors'), '--augment', ...tiny, '-o', p('x.safetensors')]);
@@ -136,7 +136,7 @@ test('er train on an encrypted dataset as stored, and the plaintext baseline', a
   r = await runCli(['er', 'train', '-d', p('plain.bin'), '--test', p('plain.bin'), ...tiny, '--augment', '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '-o', p('plain-er.safetensors')]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /training vgg11-bn-w0\.125 on 40 plaintext images/);
-  r = await runCli(['er', 'eval', '-m', p('plain-er.safetensors'), '-d', p('plain.bin'), '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--json']);
+  r = await runCli(['er', 'eval', '-w', p('plain-er.safetensors'), '-d', p('plain.bin'), '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25', '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).keyId, 'none');
   assert.ok(!fs.existsSync(p('x.safetensors')));
@@ -153,14 +153,14 @@ test('er train, eval and show take an image folder of class subfolders (12 class
   let r = await runCli(['er', 'train', '-K', p('o.json'), '-d', p('photos'), '--test', p('photos'), ...tiny, '--init', 'identity', '-o', p('er-photos.safetensors'), '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).history.length, 1);
-  r = await runCli(['er', 'eval', '-m', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--decryption', '--json']);
+  r = await runCli(['er', 'eval', '-w', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--decryption', '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).images, 24);
-  r = await runCli(['er', 'show', '-m', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--count', '2', '-o', p('photos-grid.png'), '--json']);
+  r = await runCli(['er', 'show', '-w', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--count', '2', '-o', p('photos-grid.png'), '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).rows, 2);
   // A 10-class model cannot tell 12 classes apart.
-  r = await runCli(['er', 'eval', '-m', p('er-whiten.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--quiet']);
+  r = await runCli(['er', 'eval', '-w', p('er-whiten.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--quiet']);
   assert.equal(r.code, 1);
   assert.match(r.err, /12 classes, but .* tells 10 apart/);
   // Anything else: what it is not, and what would be accepted.

@@ -13,7 +13,8 @@ export const legacyAttack: MovedCommand[] = [
   { from: ['cipher', 'attack', 'assess'], to: ['attack', 'assess'], flags: { '--images': '--limit' } },
   { from: ['cipher', 'attack', 'known-plaintext'], to: ['attack', 'known-plaintext'], flags: { '-k': '--block', '--images': '--limit' } },
   { from: ['cipher', 'attack', 'statistical'], to: ['attack', 'statistical'], flags: { '-k': '--block', '--images': '--limit' } },
-  { from: ['cipher', 'attack', 'learned'], to: ['attack', 'learned'], flags: { '--images': '--limit' } },
+  { from: ['cipher', 'attack', 'learned'], to: ['attack', 'learned'], flags: { '--images': '--limit', '-m': '--weights', '--model': '--weights' } },
+  { from: ['attack', 'learned'], to: ['attack', 'learned'], flags: { '-m': '--weights', '--model': '--weights' } },
   { from: ['cipher', 'attack'], to: ['attack'] },
 ];
 

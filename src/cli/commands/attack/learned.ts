@@ -11,7 +11,7 @@ import { learnedAttack, learnedMarkdown } from '../../../attacks/learned-attack.
 import { writeReportFiles } from '../../../attacks/report.ts';
 
 interface LearnedFlags extends OutputFlags {
-  model: string;
+  weights: string;
   key: string;
   data: string;
   limit: number;
@@ -23,7 +23,7 @@ interface LearnedFlags extends OutputFlags {
 export function registerLearned(attack: Command, io: CliIO): void {
   withOutputFlags(attack.command('learned'))
     .description("learned decryption: PSNR/SSIM of a trained model's adaptation output against the plaintext (raw and after oracle affine fits)")
-    .requiredOption('-m, --model <file>', 'Encryption-Robust model file from `nnlock er train`')
+    .requiredOption('-w, --weights <file>', 'Encryption-Robust model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file the model was trained for').makeOptionMandatory())
     .addOption(option(FLAG.data, 'plaintext test images: CIFAR-10 .bin').makeOptionMandatory())
     .addOption(option(FLAG.limit, 'images to score', parse.positiveInt, 1000))
@@ -33,11 +33,11 @@ export function registerLearned(attack: Command, io: CliIO): void {
     .action(async (o: LearnedFlags) => {
       const out = new Output(io, o);
       const key = await loadKey(o.key);
-      const { model, spec } = await loadErModel(o.model, key);
+      const { model, spec } = await loadErModel(o.weights, key);
       try {
         const report = await learnedAttack(model, key, o.data, { limit: o.limit, grid: o.grid });
-        const md = learnedMarkdown(basename(o.model), spec.adaptation, key, report);
-        const value = { model: o.model, keyId: keyId(key), adaptation: spec.adaptation, ...report };
+        const md = learnedMarkdown(basename(o.weights), spec.adaptation, key, report);
+        const value = { model: o.weights, keyId: keyId(key), adaptation: spec.adaptation, ...report };
         if (o.out) out.note(`wrote ${(await writeReportFiles(o.out, value, md, { force: o.force })).join(' and ')}`);
         if (o.grid) out.note(`wrote ${o.grid}`);
         out.result(value, md.trimEnd());

@@ -16,7 +16,7 @@ import { FLAG, option, parse } from '../../options.ts';
 import { erData } from './data-args.ts';
 
 interface EvalFlags {
-  model: string;
+  weights: string;
   key?: string;
   data?: string;
   encryptedData?: string;
@@ -32,7 +32,7 @@ export function registerErEval(er: Command, io: CliIO): void {
   const cmd = er
     .command('eval')
     .description('test accuracy of a trained model on encrypted images; optionally how well its adaptation network decrypts')
-    .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
+    .requiredOption('-w, --weights <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for (omit for a plaintext model)'))
     .addOption(option(FLAG.data, 'plaintext test images, encrypted on the fly: CIFAR-10 file(s) or folder, or an image folder of class subfolders'))
     .option('--encrypted-data <files>', 'instead of --data: an encrypted dataset')
@@ -45,23 +45,23 @@ export function registerErEval(er: Command, io: CliIO): void {
     const key = o.key ? await loadKey(o.key) : null;
     if (o.decryption && (!key || !o.data)) throw new UsageError('--decryption needs --key and plaintext --data');
     const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true }, 'test', key, o.limit))!;
-    const { model, spec } = await loadErModel(o.model, key);
+    const { model, spec } = await loadErModel(o.weights, key);
     const cipher = key ? new BlockCipher(key) : null;
     try {
       const classes = data.dataset.classes?.length ?? 0;
-      if (classes > spec.numClasses) throw new Error(`${o.data}: ${classes} classes, but ${o.model} tells ${spec.numClasses} apart`);
+      if (classes > spec.numClasses) throw new Error(`${o.data}: ${classes} classes, but ${o.weights} tells ${spec.numClasses} apart`);
       const source = encryptedBatches(data.dataset, cipher, { batch: 500, shuffle: false, encrypted: data.encrypted, ...(key ? {} : { mean: o.mean, std: o.std }) });
       const t0 = performance.now();
       const { accuracy, count } = await evaluateAccuracy(model, source);
       const seconds = (performance.now() - t0) / 1000;
-      const result: Record<string, unknown> = { model: o.model, accuracy, images: count, seconds, adaptation: spec.adaptation, keyId: key ? keyId(key) : 'none' };
+      const result: Record<string, unknown> = { model: o.weights, accuracy, images: count, seconds, adaptation: spec.adaptation, keyId: key ? keyId(key) : 'none' };
       const text = [`accuracy ${accuracy.toFixed(4)} on ${count} ${key ? 'encrypted ' : ''}images (${spec.architecture}, adaptation ${spec.adaptation}; ${seconds.toFixed(1)} s)`];
       if (o.decryption) {
-        if (!model.adaptation) throw new Error(`${o.model} has no adaptation network: --decryption scores one`);
+        if (!model.adaptation) throw new Error(`${o.weights} has no adaptation network: --decryption scores one`);
         const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000 });
         const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
         result.decryption = report;
-        text.push('', learnedMarkdown(basename(o.model), spec.adaptation, key!, report!));
+        text.push('', learnedMarkdown(basename(o.weights), spec.adaptation, key!, report!));
       }
       out.result(result, text);
     } finally {

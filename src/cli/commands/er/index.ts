@@ -9,7 +9,12 @@ import { registerErEval } from './eval.ts';
 import { registerErShow } from './show.ts';
 
 /** 0.1's `er train -t FILE` (test data) is `--test FILE`: `-t` meant three things across commands. */
-export const legacyEr: MovedCommand[] = [{ from: ['er', 'train'], to: ['er', 'train'], flags: { '-t': '--test' } }];
+export const legacyEr: MovedCommand[] = [
+  { from: ['er', 'train'], to: ['er', 'train'], flags: { '-t': '--test' } },
+  // The ER model file is the model's weights: -w/--weights, as in every other command.
+  { from: ['er', 'eval'], to: ['er', 'eval'], flags: { '-m': '--weights', '--model': '--weights' } },
+  { from: ['er', 'show'], to: ['er', 'show'], flags: { '-m': '--weights', '--model': '--weights' } },
+];
 
 export function registerEr(program: Command, io: CliIO): void {
   const er = program.command('er').description('Encryption-Robust CNN: an adaptation network + backbone trained on block-encrypted images');

@@ -11,7 +11,7 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 
 interface ShowFlags {
-  model: string;
+  weights: string;
   key: string;
   data: string;
   count: number;
@@ -25,7 +25,7 @@ export function registerErShow(er: Command, io: CliIO): void {
   const cmd = er
     .command('show')
     .description('PNG grid of a few test images: ciphertext, adaptation output (raw, min-max scaled, affine-fitted), plaintext')
-    .requiredOption('-m, --model <file>', 'model file from `nnlock er train`')
+    .requiredOption('-w, --weights <file>', 'model file from `nnlock er train`')
     .addOption(option(FLAG.key, 'the cipher key file it was trained for').makeOptionMandatory())
     .addOption(option(FLAG.data, 'plaintext images: a CIFAR-10 .bin file or folder (its test file), an image folder of class subfolders, or one image').makeOptionMandatory())
     .addOption(option('--count <n>', 'images (rows)', parse.positiveInt, 8))
@@ -35,7 +35,7 @@ export function registerErShow(er: Command, io: CliIO): void {
     const out = new Output(io, o);
     if (existsSync(o.out) && !o.force) throw new Error(`${o.out} exists; pass --force to overwrite it`);
     const key = await loadKey(o.key);
-    const { model } = await loadErModel(o.model, key);
+    const { model } = await loadErModel(o.weights, key);
     const cipher = new BlockCipher(key);
     try {
       // The affine fit of the "adapted (fit)" column is estimated over at least 256 images.
