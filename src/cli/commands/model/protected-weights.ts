@@ -2,11 +2,10 @@
 // key given by --keys (a key file), --token (one tier token) or $NNLOCK_KEY, to the key's tier or
 // --tier. A protected file without a key runs as published (tier 0: decoys in place). Nothing
 // unlocked touches the disk.
-import { existsSync } from 'node:fs';
-import { assertRegularFile, looksLikeSecret } from '../../../io/regular-file.ts';
 import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { readModelFile } from '../../../models/load.ts';
-import { PROTECT_METADATA_KEY, inspectProtected, readKeyToken, recoverInterruptedWrite, unlockModel } from '../../../protect/index.ts';
+import { PROTECT_METADATA_KEY, inspectProtected, recoverInterruptedWrite, unlockModel } from '../../../protect/index.ts';
+import { tokenFromFlags } from '../../key-flags.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import type { Option } from 'commander';
@@ -33,18 +32,9 @@ export function unlockOptions(): Option[] {
 }
 
 async function keyOf(o: UnlockFlags, env: Record<string, string | undefined>): Promise<string | undefined> {
-  if (o.keys !== undefined && o.token !== undefined) throw new UsageError('--keys and --token both give a key: pass one');
-  if (o.token !== undefined) return o.token;
-  if (o.keys !== undefined) {
-    // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
-    if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
-    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
-    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
-    return readKeyToken(o.keys);
-  }
-  if (env.NNLOCK_KEY) return env.NNLOCK_KEY;
-  if (o.tier !== undefined) throw new UsageError('--tier needs a key: pass --keys <file> or --token <token>');
-  return undefined;
+  const token = await tokenFromFlags(o, env);
+  if (token === undefined && o.tier !== undefined) throw new UsageError('--tier needs a key: pass --keys <file> or --token <token>');
+  return token;
 }
 
 /**

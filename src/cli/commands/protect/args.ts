@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { Module } from '../../../nn/index.ts';
-import { type ModelSpec, modelSpec } from '../../../models/index.ts';
+import type { ModelSpec } from '../../../models/index.ts';
 import { loadWeightsSync } from '../../../models/weights.ts';
 import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { DataLoader } from '../../../data/loader.ts';
@@ -14,28 +14,20 @@ import { denoisePatches } from '../../../data/denoise-patches.ts';
 import { forEachImage, listImages } from '../../../data/image-folder.ts';
 import type { BatchSource } from '../../../data/batch-source.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../../train/evaluate.ts';
-import { denoiserTrainingData, readKeyToken, recoverInterruptedWrite } from '../../../protect/index.ts';
+import { denoiserTrainingData, recoverInterruptedWrite } from '../../../protect/index.ts';
 import { readModelFile } from '../../../models/load.ts';
 import { openDataset } from '../../../data/open.ts';
 import { normalisationFrom } from '../../../data/normalisation.ts';
 import { UsageError } from '../../errors.ts';
-import { assertRegularFile, looksLikeSecret } from '../../../io/regular-file.ts';
+import { type KeyFlags, tokenFromFlags } from '../../key-flags.ts';
 import type { CliIO, Output } from '../../io.ts';
 import { type Progress, progress } from '../../progress.ts';
 
 /** The tier token from --token, --keys or $NNLOCK_KEY (a token on the command line is visible to other local users). */
-export async function tokenFrom(o: { token?: string; keys?: string }, io: CliIO): Promise<string> {
-  if (o.token !== undefined && o.keys !== undefined) throw new UsageError('give --token or --keys, not both');
-  if (o.token !== undefined) return o.token;
-  if (o.keys !== undefined) {
-    // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
-    if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
-    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
-    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
-    return readKeyToken(o.keys);
-  }
-  if (io.env.NNLOCK_KEY) return io.env.NNLOCK_KEY;
-  throw new UsageError('no key given: pass --keys <file> (or --token <token>, or set NNLOCK_KEY)');
+export async function tokenFrom(o: KeyFlags, io: CliIO): Promise<string> {
+  const token = await tokenFromFlags(o, io.env);
+  if (token === undefined) throw new UsageError('no key given: pass --keys <file> (or --token <token>, or set NNLOCK_KEY)');
+  return token;
 }
 
 /** Refuses to start work whose output could not be written anyway. */
