@@ -69,6 +69,7 @@ import {
   timesMarkdown,
   timeIters,
   tick,
+  threadFacts,
 } from './lib/report.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
@@ -418,16 +419,8 @@ async function main(): Promise<void> {
       'The time per call includes allocating the output and freeing the previous one on both sides; the keys are prepared once (nnlock caches the key matrices as tensors in BlockCipher).',
       ...checks,
       `nnlock malloc, per setting: ${SETTINGS.map((s) => `${s}: ${passes[s][0].allocator}`).join('; ')}`,
-      `nnlock: ${first.nnlockParallel
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
-      `PyTorch: ${first.torch.parallel_info
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
+      `nnlock: ${threadFacts(first.nnlockParallel)}`,
+      `PyTorch: ${threadFacts(first.torch.parallel_info)}`,
     ],
   };
   if (values['no-write']) {

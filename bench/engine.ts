@@ -30,7 +30,7 @@ import { add, mul } from '../src/ops/arithmetic.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
-import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, selectCases, timeIters, tick } from './lib/report.ts';
+import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, selectCases, timeIters, tick, threadFacts } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
@@ -270,17 +270,8 @@ async function main(): Promise<void> {
             `the machine was busy with other work (load average ${loadAtStart[0]} at the start, ${machineInfo().loadAverage[0]} at the end, on ${availableParallelism()} cores): absolute times are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`,
           ]
         : []),
-      `nnlock: ${native
-        .parallelInfo()
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
-      `PyTorch: ${torchInfo.parallel_info
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
+      `nnlock: ${threadFacts(native.parallelInfo())}`,
+      `PyTorch: ${threadFacts(torchInfo.parallel_info)}`,
     ],
   };
   if (values['no-write']) {

@@ -34,7 +34,21 @@ import { crossEntropy } from '../src/ops/loss.ts';
 import { rand, randn, randint } from '../src/ops/creation.ts';
 import { abs } from '../src/ops/arithmetic.ts';
 import { mean } from '../src/ops/reduction.ts';
-import { type BenchReport, type CaseResult, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, compareCase, fmt, machineInfo, tick, timeIters, withThroughput, writeReport } from './lib/report.ts';
+import {
+  type BenchReport,
+  type CaseResult,
+  PAIRED_BENCH_OPTIONS,
+  PythonPeer,
+  pairedBenchSettings,
+  compareCase,
+  fmt,
+  machineInfo,
+  tick,
+  timeIters,
+  withThroughput,
+  writeReport,
+  threadFacts,
+} from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
@@ -315,17 +329,8 @@ async function main(): Promise<void> {
             `the machine was busy with other work (1-minute load average ${loadAtStart[0]} at the start, ${loadAtEnd[0]} at the end, mean ${loadMean} over the rounds, on ${availableParallelism()} cores): absolute figures are inflated and noisy; the ratios come from interleaved rounds, so the noise falls on both sides`,
           ]
         : []),
-      `nnlock: ${native
-        .parallelInfo()
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
-      `PyTorch: ${torchInfo.parallel_info
-        .split('\n')
-        .filter((l) => /get_num_threads|backend/.test(l))
-        .map((l) => l.trim())
-        .join('; ')}`,
+      `nnlock: ${threadFacts(native.parallelInfo())}`,
+      `PyTorch: ${threadFacts(torchInfo.parallel_info)}`,
     ],
   };
   console.log(`done in ${fmt(seconds, 0)} s; 1-minute load average ${loadAtStart[0]} at the start, ${loadAtEnd[0]} at the end, mean ${loadMean} over the rounds`);

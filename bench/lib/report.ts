@@ -377,3 +377,12 @@ export function timeIters(step: () => void, iters: number): number[] {
 
 /** Lets pending N-API finalizers and timers run between rounds (see test/engine/memory.test.ts). */
 export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The thread count and parallel backend out of libtorch's parallel_info() text, on one line. */
+export function threadFacts(parallelInfo: string): string {
+  return parallelInfo
+    .split('\n')
+    .filter((l) => /get_num_threads|backend/.test(l))
+    .map((l) => l.trim())
+    .join('; ');
+}
