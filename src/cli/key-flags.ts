@@ -1,7 +1,6 @@
 // The key of a protected model, as any command takes it: --token (one tier token), --keys (a key
 // file) or $NNLOCK_KEY. One reader, so every command refuses the same mistakes the same way.
-import { existsSync } from 'node:fs';
-import { assertRegularFile, looksLikeSecret } from '../io/regular-file.ts';
+import { looksLikeSecret } from '../io/regular-file.ts';
 import { readKeyToken } from '../protect/index.ts';
 import { UsageError } from './errors.ts';
 
@@ -17,8 +16,7 @@ export async function tokenFromFlags(o: KeyFlags, env: Record<string, string | u
   if (o.keys !== undefined) {
     // A token pasted where the key FILE goes must not be echoed in "cannot read key file <token>".
     if (looksLikeSecret(o.keys)) throw new UsageError('--keys expects a key file, but got what looks like a key token (not shown): pass a token with --token or $NNLOCK_KEY');
-    // A regular file of key-file size: a FIFO or a device given by mistake must not block or grow.
-    if (existsSync(o.keys)) await assertRegularFile(o.keys, { what: 'key file', maxBytes: 1024 * 1024 });
+    // readKeyToken refuses what is not a regular file of key-file size (a FIFO, a device).
     return readKeyToken(o.keys);
   }
   return env.NNLOCK_KEY || undefined;
