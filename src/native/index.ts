@@ -96,9 +96,49 @@ export function nativeLoaded(): boolean {
  * library user who never computes anything pay nothing, and a missing addon is reported where it
  * is first needed.
  */
-export const native: NativeBinding = new Proxy({} as NativeBinding, {
-  get(_target, name) {
-    binding ??= load();
-    return binding[name as keyof NativeBinding];
-  },
-});
+export const native = {} as NativeBinding;
+
+/** The addon's export names (a test checks them against the built module). */
+export const NATIVE_EXPORTS = [
+  'fromBytes',
+  'toBytes',
+  'shape',
+  'dtype',
+  'device',
+  'requiresGrad',
+  'setRequiresGrad',
+  'item',
+  'dispose',
+  'isDisposed',
+  'liveTensors',
+  'sameTensor',
+  'opHandle',
+  'call',
+  'opSchema',
+  'backward',
+  'grad',
+  'setGrad',
+  'setGradEnabled',
+  'isGradEnabled',
+  'manualSeed',
+  'setNumThreads',
+  'getNumThreads',
+  'cudaIsAvailable',
+  'cudaDeviceCount',
+  'cudaSynchronize',
+  'libtorchVersion',
+  'parallelInfo',
+  'setMallocThresholds',
+] as const satisfies readonly (keyof NativeBinding)[];
+
+// Until the first use, each name is a getter that loads the addon. The first use replaces them
+// all by the addon's own functions, so every later call is a plain property read: no per-call
+// cost on the op path (a Proxy would pay a trap on every op).
+function bindAll(): NativeBinding {
+  binding ??= load();
+  for (const name of NATIVE_EXPORTS) Object.defineProperty(native, name, { value: binding[name], enumerable: true, writable: false, configurable: false });
+  return binding;
+}
+for (const name of NATIVE_EXPORTS) {
+  Object.defineProperty(native, name, { enumerable: true, configurable: true, get: () => bindAll()[name] });
+}
