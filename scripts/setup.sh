@@ -25,6 +25,29 @@ if [ -z "${LIBTORCH:-}" ] && [ "${LIBTORCH_USE_PYTORCH:-}" != 1 ] && [ ! -f /usr
   fi
 fi
 
+# 1b. What the tests and the demo use besides libtorch, so that no test is skipped on a fresh
+#     machine: PyTorch and cryptography for the Python side and the interop tests, chromium for the
+#     browser tests (never downloaded by npm), and Debian's real Fashion-MNIST for the demo without
+#     fixtures. Each only when missing; NNLOCK_SETUP_NO_APT=1 skips this step (then those tests skip).
+#     The Python checked is the system's (/usr/bin/python3, NNLOCK_TORCH_PYTHON to choose another):
+#     that is where apt installs, whatever python3 a developer's PATH finds first.
+missing=()
+py="${NNLOCK_TORCH_PYTHON:-/usr/bin/python3}"
+"$py" -c 'import torch' 2>/dev/null || missing+=(python3-torch)
+"$py" -c 'import cryptography' 2>/dev/null || missing+=(python3-cryptography)
+"$py" -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
+command -v chromium >/dev/null || missing+=(chromium)
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+if [ ${#missing[@]} -gt 0 ] && [ "${NNLOCK_SETUP_NO_APT:-}" != 1 ]; then
+  if command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} (apt)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing ${missing[*]} and no apt-get: the tests that need them will be skipped"
+  fi
+fi
+
 # 2. npm packages, when package.json or the lockfile changed since the last install.
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
