@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import _safetensors
-from .errors import FormatError, TamperedError, TierTooHighError, UnsupportedVersionError, WrongKeyError
+from .errors import FormatError, TamperedError, TierTooHighError, UnsupportedVersionError
 from .keys import check_key, decode_token, encode_token, section_key, tier_key
 
 FORMAT_NAME = "nnlock-protect"
@@ -258,4 +258,4 @@ def derive_key(token, tier, model):
     return encode_token(tier, tier_key(key, key_tier, tier, model_id))
 
 
-__all__ = ["load_protected", "derive_key", "inspect_protected", "weights_digest", "WrongKeyError"]
+__all__ = ["load_protected", "derive_key", "inspect_protected", "weights_digest"]
