@@ -111,6 +111,7 @@ const cases: CipherCase[] = [
   { name: 'orthogonal-k2-shuffle', kind: 'orthogonal', k: 2, channels: 3, shuffle: true, size: 8 },
   { name: 'orthogonal-k4', kind: 'orthogonal', k: 4, channels: 3, shuffle: false, size: 8 },
   { name: 'orthogonal-k8-c1', kind: 'orthogonal', k: 8, channels: 1, shuffle: false, size: 16 },
+  { name: 'orthogonal-k16-c1-shuffle', kind: 'orthogonal', k: 16, channels: 1, shuffle: true, size: 32 },
   { name: 'hill256-k2-shuffle', kind: 'hill256', k: 2, channels: 3, shuffle: true, size: 8 },
   { name: 'hill256-k4', kind: 'hill256', k: 4, channels: 3, shuffle: false, size: 8 },
   { name: 'orthogonal-k2-matrices-form', kind: 'orthogonal', k: 2, channels: 2, shuffle: true, form: 'matrices', size: 4 },
@@ -121,7 +122,7 @@ for (const c of cases) {
   const key = c.form === 'matrices' ? keyFromMatrices(c.kind, c.k, derived.matrices, { shuffleKey: derived.shuffleKey }) : derived;
   const file = `${c.name}.key.json`;
   writeFileSync(join(out, 'cipher', file), serializeKey(key, c.form ?? 'secret'));
-  const shape = [2, c.channels, c.size, c.size];
+  const shape = [c.size >= 32 ? 1 : 2, c.channels, c.size, c.size];
   const count = shape.reduce((a, b) => a * b, 1);
   const stream = fixed(`image ${c.name}`);
   const hill = c.kind === 'hill256';

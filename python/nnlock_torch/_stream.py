@@ -3,6 +3,8 @@ import hashlib
 import math
 import struct
 
+import numpy as np
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from . import _fdlibm
@@ -32,11 +34,12 @@ class KeyedStream:
         return struct.unpack(f"<{n}I", self.bytes(4 * n))
 
     def uniform(self, n):
-        w = self.uint32s(2 * n)
-        return [((w[2 * i] >> 5) * 67108864 + (w[2 * i + 1] >> 6)) / 9007199254740992.0 for i in range(n)]
+        # a·2^26 + b < 2^53 is exact in int64 and in float64, and so is the division by 2^53.
+        w = np.frombuffer(self.bytes(8 * n), dtype="<u4").astype(np.int64)
+        return (((w[0::2] >> 5) << 26) + (w[1::2] >> 6)).astype(np.float64) / 9007199254740992.0
 
     def normal(self, n):
-        u = self.uniform(n + (n & 1))
+        u = self.uniform(n + (n & 1)).tolist()
         out = []
         for i in range(0, n, 2):
             u1 = 1 - u[i]
@@ -47,6 +50,12 @@ class KeyedStream:
             if i + 1 < n:
                 out.append(r * _fdlibm.sin(theta))
         return out
+
+    def randint(self, n, max_exclusive):
+        """n draws of int(max_exclusive); a power of two never rejects, so it takes one word each."""
+        if _TWO_32 % max_exclusive == 0:
+            return (np.frombuffer(self.bytes(4 * n), dtype="<u4").astype(np.int64) % max_exclusive)
+        return np.array([self.int(max_exclusive) for _ in range(n)], dtype=np.int64)
 
     def int(self, max_exclusive):
         if max_exclusive == _TWO_32:

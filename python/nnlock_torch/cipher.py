@@ -72,51 +72,48 @@ def fingerprint(kind, k, channels, shuffle, matrices, shuffle_key):
 # Candidate matrices and their checks (FORMAT.md §3.3)
 
 def _householder_orthogonal(a, n):
-    """Q·diag(sign(R_kk)) of the Householder QR of a (a list, row-major), in FORMAT.md's exact order."""
-    r = list(a)
-    vs, signs = [], []
+    """Q·diag(sign(R_kk)) of the Householder QR of a (row-major), in FORMAT.md's exact order.
+
+    Vectorised across columns only: every sum still runs over i in order, one rounding per
+    multiplication and per addition (numpy's elementwise ops, no fused multiply-add), so the
+    result has the same bits as the scalar loops of the specification.
+    """
+    r = np.array(a, dtype=np.float64).reshape(n, n)
+    vs, signs = [], np.empty(n)
     for k in range(n):
         norm2 = 0.0
         for i in range(k, n):
-            norm2 += r[i * n + k] * r[i * n + k]
+            norm2 += float(r[i, k]) * float(r[i, k])
         norm = math.sqrt(norm2)
         if norm == 0:
             return None
-        x0 = r[k * n + k]
+        x0 = float(r[k, k])
         alpha = -norm if x0 >= 0 else norm
-        v = [0.0] * n
+        v = np.zeros(n)
         v[k] = x0 - alpha
-        for i in range(k + 1, n):
-            v[i] = r[i * n + k]
+        v[k + 1:] = r[k + 1:, k]
         vv = 0.0
         for i in range(k, n):
-            vv += v[i] * v[i]
+            vv += float(v[i]) * float(v[i])
         if vv > 0:
-            for j in range(k, n):
-                d = 0.0
-                for i in range(k, n):
-                    d += v[i] * r[i * n + j]
-                f = (2 * d) / vv
-                for i in range(k, n):
-                    r[i * n + j] -= f * v[i]
-        vs.append(v)
-        signs.append(1.0 if r[k * n + k] >= 0 else -1.0)
-    q = [1.0 if i == j else 0.0 for i in range(n) for j in range(n)]
+            d = np.zeros(n - k)
+            for i in range(k, n):
+                d += v[i] * r[i, k:]
+            f = (2 * d) / vv
+            r[k:, k:] -= v[k:, None] * f[None, :]
+        vs.append((v, vv))
+        signs[k] = 1.0 if r[k, k] >= 0 else -1.0
+    q = np.eye(n)
     for k in range(n - 1, -1, -1):
-        v = vs[k]
-        vv = 0.0
-        for i in range(k, n):
-            vv += v[i] * v[i]
+        v, vv = vs[k]
         if vv == 0:
             continue
-        for j in range(n):
-            d = 0.0
-            for i in range(k, n):
-                d += v[i] * q[i * n + j]
-            f = (2 * d) / vv
-            for i in range(k, n):
-                q[i * n + j] -= f * v[i]
-    return [q[i * n + j] * signs[j] for i in range(n) for j in range(n)]
+        d = np.zeros(n)
+        for i in range(k, n):
+            d += v[i] * q[i, :]
+        f = (2 * d) / vv
+        q[k:, :] -= v[k:, None] * f[None, :]
+    return (q * signs[None, :]).reshape(-1).tolist()
 
 
 def _odd_determinant(m):
@@ -190,10 +187,10 @@ def max_attempts(kind, k):
 
 def _candidate(kind, stream, n):
     if kind == "uniform":
-        return [2 * u - 1 for u in stream.uniform(n * n)]
+        return 2 * stream.uniform(n * n) - 1
     if kind == "orthogonal":
         return _householder_orthogonal(stream.normal(n * n), n)
-    return [float(stream.int(256)) for _ in range(n * n)]
+    return stream.randint(n * n, 256).astype(np.float64)
 
 
 def derive_cipher_key(secret, kind, k, channels=3, shuffle=False, max_condition=500):
