@@ -41,7 +41,7 @@ def decode_token(token):
         raise MalformedTokenError("malformed key token: expected a string")
     t = token.strip()
     if not t.startswith("nnlock1-"):
-        raise MalformedTokenError('malformed key token: it should start with "nnlock1-"')
+        raise MalformedTokenError('malformed key token: it should start with "nnlock1-" (a key file? pass read_key_file(path))')
     m = _TOKEN.match(t)
     if not m:
         raise MalformedTokenError(
