@@ -365,9 +365,11 @@ const torchscript: Target = {
   async setup() {
     // Written by test/models/fixtures/make_tiny_scripted.py: a zip archive of pickles and code.
     const bytes = new Uint8Array(await readFile(new URL('../models/fixtures/tiny-scripted.pt', import.meta.url)));
-    const text = Buffer.from(bytes).toString('latin1');
-    // Zip structure: local headers, central directory entries, the end record (and their length fields).
-    const hotspots = [...text.matchAll(/PK\x03\x04|PK\x01\x02|PK\x05\x06/g)].flatMap((m) => range(m.index, m.index + 30));
+    // Zip structure: local headers (PK 3 4), central directory entries (PK 1 2), the end record (PK 5 6), with their length fields.
+    const signature = (i: number) => bytes[i] === 0x50 && bytes[i + 1] === 0x4b && [1, 3, 5].includes(bytes[i + 2]) && bytes[i + 3] === bytes[i + 2] + 1;
+    const hotspots = range(0, bytes.length - 3)
+      .filter(signature)
+      .flatMap((i) => range(i, Math.min(i + 30, bytes.length)));
     return [{ bytes, name: 'model.pt', hotspots }];
   },
   async run(input) {
