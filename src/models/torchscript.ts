@@ -17,6 +17,7 @@ import { native, type NativeModuleHandle } from '../native/index.ts';
 import { Tensor } from '../tensor/index.ts';
 import { Module } from '../nn/index.ts';
 import { readRegularFile } from '../io/regular-file.ts';
+import { checkTorchScriptArchive } from './torchscript-archive.ts';
 import type { TaskKind } from '../data/batch-source.ts';
 import type { ModelSpec } from './registry.ts';
 
@@ -96,6 +97,7 @@ export class TorchScriptModel extends Module {
     readonly source = 'the TorchScript file',
   ) {
     super();
+    checkTorchScriptArchive(bytes, source); // a damaged file is refused here, before libtorch reads it
     let handle: NativeModuleHandle;
     try {
       handle = native.jitLoad(bytes);
