@@ -66,7 +66,12 @@ export interface NativeBinding {
   parallelInfo(): string;
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
 
-  /** TorchScript (native/src/jit.cc): a module from the bytes torch.jit.save wrote; refused with libtorch's reason. */
+  /**
+   * TorchScript (native/src/jit.cc): a module from the bytes torch.jit.save wrote; refused with
+   * libtorch's reason. libtorch checks no CRC, and a damaged archive can take it seconds and
+   * gigabytes to refuse: callers go through TorchScriptModel, which checks the archive first
+   * (src/models/torchscript-archive.ts).
+   */
   jitLoad(bytes: Uint8Array): NativeModuleHandle;
   jitDispose(m: NativeModuleHandle): void;
   /** forward(x), which must return one tensor. */
