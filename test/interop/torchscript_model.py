@@ -9,6 +9,9 @@ conv weight), a third Conv2d, a Conv1d over the pooled features and a Linear hea
       CIFAR-10's binary format), trains the net on it briefly, and writes DIR/model.pt
       (torch.jit.script), DIR/weights.safetensors (its state_dict, with the input normalisation in
       the metadata) and prints {"test_accuracy": ...}.
+  python3 torchscript_model.py denoiser DIR
+      writes DIR/denoiser.pt (torch.jit.script of a small residual denoiser, seeded weights) and
+      DIR/denoiser.safetensors.
   python3 torchscript_model.py check DIR FILE...
       loads each safetensors FILE into a fresh Net with strict=True, runs DIR/input.safetensors' x
       and writes the output y to FILE.torch-out.safetensors; prints {"FILE": "ok"}.
@@ -129,6 +132,27 @@ def train(d):
     print(json.dumps({"test_accuracy": acc}))
 
 
+class Denoiser(nn.Module):
+    """Predicts the noise of a grey image (a residual, as DnCNN): three Conv2d with batch norm in between."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(1, 8, 3, padding=1)
+        self.mid = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.last = nn.Conv2d(8, 1, 3, padding=1)
+
+    def forward(self, x):
+        return self.last(F.relu(self.bn(self.mid(F.relu(self.first(x))))))
+
+
+def denoiser(d):
+    torch.manual_seed(2)
+    net = Denoiser().eval()
+    torch.jit.script(net).save(f"{d}/denoiser.pt")
+    write_st(f"{d}/denoiser.safetensors", net.state_dict())
+
+
 def check(d, files):
     x = read_st(f"{d}/input.safetensors")["x"]
     report = {}
@@ -145,5 +169,7 @@ def check(d, files):
 if __name__ == "__main__":
     if sys.argv[1] == "train":
         train(sys.argv[2])
+    elif sys.argv[1] == "denoiser":
+        denoiser(sys.argv[2])
     else:
         check(sys.argv[2], sys.argv[3:])

@@ -17,6 +17,7 @@ import { abs, max, sub } from '../../src/ops/index.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { readTensorFile, writeTensorFile } from '../../src/io/tensor-file.ts';
 import { readCifar10 } from '../../src/io/cifar.ts';
+import { writePng } from '../../src/io/image.ts';
 import { openModel } from '../../src/models/load.ts';
 import { readKeyToken, unlockModel } from '../../src/protect/index.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -123,6 +124,30 @@ test('a TorchScript CNN of the user: protected with PSS, tiers strictly ordered,
     y.dispose();
   }
   x.dispose();
+});
+
+test('a TorchScript denoiser of the user: denoise, protect and denoise again with the master key', { skip, timeout: 5 * 60_000 }, async () => {
+  execFileSync(python, [script, 'denoiser', dir], { encoding: 'utf8' });
+  const grey = new Uint8Array(24 * 24).map((_, i) => 128 + Math.round(60 * Math.sin(i / 5)));
+  await writePng(p('grey.png'), grey, 1, 24, 24);
+  const env = { NNLOCK_KEYS_DIR: p('keys') };
+  const psnr = async (weights: string, key: string[] = []) => {
+    const r = await runCli(['model', 'denoise', '-w', weights, '--module', p('denoiser.pt'), '-i', p('grey.png'), '--add-noise', '25', '--json', '-q', ...key], env);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out).psnr as number;
+  };
+  const plain = await psnr(p('denoiser.safetensors'));
+  const keys = p('denoiser.keys');
+  const lock = await runCli(
+    ['protect', 'lock', p('denoiser.safetensors'), '--module', p('denoiser.pt'), '--task', 'denoising', '-r', '0.5', '--tiers', '2', '--keys', keys, '-o', p('denoiser.protected.safetensors')],
+    env,
+  );
+  assert.equal(lock.code, 0, lock.err);
+  assert.match(lock.out, /conv layers found by module type: first\.weight, mid\.weight, last\.weight/);
+  const published = await psnr(p('denoiser.protected.safetensors'));
+  const master = await psnr(p('denoiser.protected.safetensors'), ['--keys', keys]);
+  assert.equal(master, plain, 'the master key restores the denoiser');
+  assert.notEqual(published, plain, 'the published model denoises differently');
 });
 
 test('leaks no tensors', checkLeaks);
