@@ -7,7 +7,8 @@
         "src/handle.cc",
         "src/convert.cc",
         "src/dispatch.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/jit.cc"
       ],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include_dir\")",

@@ -32,6 +32,8 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& value);
 // dispatch.cc / runtime.cc
 void initDispatchExports(Napi::Env env, Napi::Object exports);
 void initRuntimeExports(Napi::Env env, Napi::Object exports);
+// jit.cc: TorchScript modules (torch::jit::load), for users' own models.
+void initJitExports(Napi::Env env, Napi::Object exports);
 
 // A value outside the range a native argument can hold (a BigInt beyond int64, a size whose byte
 // count overflows): becomes a JavaScript RangeError.

@@ -12,6 +12,8 @@ export const FLAG = {
   weights: '-w, --weights <file>',
   /** Architecture name (resnet20, vgg16-bn, dncnn-17, ...). */
   arch: '-a, --arch <name>',
+  /** A user's own model as a TorchScript file (torch.jit.script(model).save): runs instead of an architecture. */
+  module: '--module <file>',
   /** Training (or input) data: a CIFAR-10 folder or .bin files, or an image folder. */
   data: '-d, --data <path>',
   /** Held-out data evaluated after every epoch. */

@@ -5,3 +5,5 @@ export * from './registry.ts';
 export * from './naming.ts';
 export * from './weights.ts';
 export * from './load.ts';
+export * from './torchscript.ts';
+export * from './torchscript-archive.ts';

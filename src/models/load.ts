@@ -9,6 +9,8 @@ import { type Module, describeReport } from '../nn/index.ts';
 import { type SafetensorsFile, readSafetensors } from '../io/safetensors.ts';
 import { type ModelSpec, modelSpec } from './registry.ts';
 import { WeightsMismatchError, loadWeightsSync } from './weights.ts';
+import { TorchScriptModel, torchScriptSpec } from './torchscript.ts';
+import type { TaskKind } from '../data/batch-source.ts';
 
 /** Reads a safetensors file, with "no such file" for a missing one. */
 export async function readModelFile(path: string): Promise<SafetensorsFile> {
@@ -24,7 +26,10 @@ export function architectureOf(arch: string | undefined, metadata: Record<string
 
 /** `spec`, or an error that says the file does not name its architecture and how to give it. */
 export function requireArchitecture(spec: ModelSpec | undefined, source: string, why: string): ModelSpec {
-  if (!spec) throw new Error(`${source} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);
+  if (!spec)
+    throw new Error(
+      `${source} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17), or --module model.pt for your own model saved with torch.jit.script`,
+    );
   return spec;
 }
 
@@ -69,19 +74,54 @@ export function modelFromFile(spec: ModelSpec, file: SafetensorsFile, source: st
   return model;
 }
 
+/**
+ * A user's own model: the TorchScript file `modulePath` (torch.jit.script(model).save) with the
+ * weights of `file` loaded strictly (every name and shape must fit, as load_state_dict(strict=True)).
+ * `task` says what the model does: a scripted module does not say. The caller disposes the model.
+ */
+export async function openTorchScriptModel(modulePath: string, file: SafetensorsFile, o: { task: TaskKind; source?: string }): Promise<{ model: TorchScriptModel; spec: ModelSpec }> {
+  const model = await TorchScriptModel.load(modulePath);
+  try {
+    loadWeightsSync(model, file, { source: o.source ?? 'the weights' });
+  } catch (e) {
+    model.dispose();
+    if (e instanceof WeightsMismatchError) throw new Error(`${o.source ?? 'the weights'} do not fit the TorchScript model ${modulePath}: ${describeReport(e.report.report)}`, { cause: e });
+    throw e;
+  }
+  model.eval();
+  return { model, spec: torchScriptSpec(model, o.task) };
+}
+
 export interface OpenedModel {
   model: Module;
   spec: ModelSpec;
   metadata: Record<string, string>;
 }
 
+export interface OpenModelOptions {
+  /** Architecture name, when the file does not say (or to override it). */
+  arch?: string;
+  /** A TorchScript file of the user's own model to load the weights into, instead of an architecture. */
+  module?: string;
+  /** With `module`: the model's task (default classification). */
+  task?: TaskKind;
+  /** What to call the weights in errors. */
+  source?: string;
+}
+
 /**
  * A model ready to run from a weights file (a path, or a file already in memory: an unlocked
- * protected model), its architecture from `arch` or the file. The caller disposes the model.
+ * protected model): the TorchScript model `module` with the weights loaded, or the architecture
+ * from `arch` or the file. The caller disposes the model.
  */
-export async function openModel(weights: string | SafetensorsFile, o: { arch?: string; source?: string } = {}): Promise<OpenedModel> {
+export async function openModel(weights: string | SafetensorsFile, o: OpenModelOptions = {}): Promise<OpenedModel> {
   const file = typeof weights === 'string' ? await readModelFile(weights) : weights;
   const source = o.source ?? (typeof weights === 'string' ? weights : 'the weights');
+  if (o.module !== undefined) {
+    if (o.arch !== undefined) throw new Error('give an architecture (--arch) or a TorchScript module (--module), not both');
+    const { model, spec } = await openTorchScriptModel(o.module, file, { task: o.task ?? 'classification', source });
+    return { model, spec, metadata: file.metadata };
+  }
   const spec = requireArchitecture(architectureOf(o.arch, file.metadata), source, 'loading it');
   return { model: modelFromFile(spec, file, source), spec, metadata: file.metadata };
 }

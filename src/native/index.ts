@@ -10,6 +10,11 @@ export interface NativeHandle {
   readonly __nativeHandle: unique symbol;
 }
 
+/** Opaque reference to one TorchScript module (torch::jit::Module), owned by the object that holds it. */
+export interface NativeModuleHandle {
+  readonly __nativeModuleHandle: unique symbol;
+}
+
 /**
  * What an op call can return: tensors (or null for undefined ones), numbers (a bigint for an
  * integer beyond 2^53, never rounded), booleans, lists.
@@ -60,6 +65,26 @@ export interface NativeBinding {
   libtorchVersion(): string;
   parallelInfo(): string;
   setMallocThresholds(mmapBytes: number, trimBytes: number): boolean;
+
+  /**
+   * TorchScript (native/src/jit.cc): a module from the bytes torch.jit.save wrote; refused with
+   * libtorch's reason. libtorch checks no CRC, and a damaged archive can take it seconds and
+   * gigabytes to refuse: callers go through TorchScriptModel, which checks the archive first
+   * (src/models/torchscript-archive.ts).
+   */
+  jitLoad(bytes: Uint8Array): NativeModuleHandle;
+  jitDispose(m: NativeModuleHandle): void;
+  /** forward(x), which must return one tensor. */
+  jitForward(m: NativeModuleHandle, x: NativeHandle): NativeHandle;
+  /** The training flag of the submodule at a dotted path ('' the module itself), not of its children. */
+  jitSetTraining(m: NativeModuleHandle, path: string, on: boolean): void;
+  /** named_parameters(recurse=True): handles sharing the module's own tensors. */
+  jitNamedParameters(m: NativeModuleHandle): [string, NativeHandle][];
+  jitNamedBuffers(m: NativeModuleHandle): [string, NativeHandle][];
+  /** [path, qualified type name], the module itself first (path ''). */
+  jitNamedModules(m: NativeModuleHandle): [string, string][];
+  /** Puts a tensor of the same shape and dtype (possibly a non-leaf) in a parameter's slot. */
+  jitSetParameter(m: NativeModuleHandle, name: string, value: NativeHandle): void;
 }
 
 // The package root: two folders up from src/native/index.ts in a checkout and from
@@ -129,6 +154,14 @@ export const NATIVE_EXPORTS = [
   'libtorchVersion',
   'parallelInfo',
   'setMallocThresholds',
+  'jitLoad',
+  'jitDispose',
+  'jitForward',
+  'jitSetTraining',
+  'jitNamedParameters',
+  'jitNamedBuffers',
+  'jitNamedModules',
+  'jitSetParameter',
 ] as const satisfies readonly (keyof NativeBinding)[];
 
 // Until the first use, each name is a getter that loads the addon. The first use replaces them

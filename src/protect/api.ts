@@ -13,7 +13,7 @@ import { type SafetensorsFile, readSafetensors } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
 import { loadWeightsSync } from '../models/weights.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken, tierKey, verifyKeyCheck } from '../crypto/index.ts';
-import { resolveLayers } from './layers.ts';
+import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discoverLayers, moduleTypesOf, resolveLayers } from './layers.ts';
 import { type ImportanceMap, type Strategy, assertStrategy } from './importance/scores.ts';
 import type { ImportanceFile } from './importance/io.ts';
 import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, isWeightOnly } from './importance/compute.ts';
@@ -66,8 +66,14 @@ export interface ProtectModelOptions {
    * `model` is given. Default: the file's `architecture` metadata.
    */
   architecture?: string;
-  /** A model of the architecture to run (its weights are overwritten); default one built here. */
+  /**
+   * A model of the architecture to run (its weights are overwritten), e.g. a user's own model as a
+   * TorchScriptModel with these weights loaded; default one built here. Its module types decide
+   * the conv layers (see discoverLayers).
+   */
   model?: Module;
+  /** The model's module types, when no model is given (default: those of `model` or of the architecture built). */
+  modules?: ModuleTypes;
   /** Training data for the pss and taylor strategies. */
   data?: BatchSource;
   /** The model's task (default: the architecture's). */
@@ -108,6 +114,8 @@ export interface ProtectedModel {
   /** The scores' strategy, when known. */
   strategy?: Strategy;
   calibration?: CalibrationResult;
+  /** How the conv layers were found (by module type, or by name and shape) and what was skipped, with why. */
+  discovery: LayerDiscovery;
   /**
    * Writes the model and its key file as a pair (src/protect/write.ts): both change or neither,
    * also over an existing pair with force. The key file goes outside the model's folder unless
@@ -156,15 +164,18 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
   const importance = o.importance ?? 'l1';
   const saved = typeof importance === 'string' ? undefined : importance;
   const strategy = typeof importance === 'string' ? assertStrategy(importance) : isImportanceFile(importance) ? importance.strategy : undefined;
-  const layers = resolveLayers(file.tensors, o.layers ?? (saved ? [...(isImportanceFile(saved) ? saved.scores : saved).keys()] : undefined)).map((l) => l.name);
-
   const needsModel = (typeof importance === 'string' && !isWeightOnly(strategy!)) || o.targets !== undefined;
   if (needsModel && !o.model && !architecture) {
-    throw new Error(`${o.targets ? 'calibrating to targets' : `strategy ${strategy}`} runs the model, and the file does not say its architecture: give it (e.g. resnet20, vgg16-bn, dncnn-17)`);
+    throw new Error(
+      `${o.targets ? 'calibrating to targets' : `strategy ${strategy}`} runs the model, and the file does not say its architecture: give it (e.g. resnet20, vgg16-bn, dncnn-17), or your own model as a TorchScript module`,
+    );
   }
   // An architecture named explicitly must fit, even when nothing runs the model.
   const model = o.model ?? (needsModel || o.architecture ? buildModel(architecture!, file) : undefined);
   try {
+    const modules = o.modules ?? (model ? moduleTypesOf(model) : architectureModuleTypes(architecture));
+    const discovery = discoverLayers(file.tensors, modules);
+    const layers = resolveLayers(file.tensors, o.layers ?? (saved ? [...(isImportanceFile(saved) ? saved.scores : saved).keys()] : undefined), modules).map((l) => l.name);
     let scores: ImportanceMap;
     if (saved) {
       if (isImportanceFile(saved)) {
@@ -177,6 +188,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
       const computed = await computeImportance(strategy!, isWeightOnly(strategy!) ? file : model!, o.data, {
         ...o.strategy,
         layers,
+        modules,
         seed: o.seed,
         task,
         architecture,
@@ -196,6 +208,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         importance: scores,
         ratio: o.ratio ?? 0.08,
         layers,
+        modules,
         tiers: o.tiers ?? key?.tier,
         fractions: o.fractions,
         architecture,
@@ -215,6 +228,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         layers: summary,
         calibration,
         strategy,
+        discovery,
         write: (path, w) => writeProtected(path, { file: out, header, tokens }, w),
       };
     } finally {

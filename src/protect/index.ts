@@ -17,12 +17,21 @@ export {
   deriveKeys,
   isProtected,
 } from './api.ts';
-export { type ComputeImportanceOptions, type ImportanceStep, type PssSettings, computeImportance, isWeightOnly } from './importance/compute.ts';
+export { type ComputedImportance, type ComputeImportanceOptions, type ImportanceStep, type PssSettings, computeImportance, isWeightOnly } from './importance/compute.ts';
 export { type ImportanceMap, type LayerScores, type Strategy, STRATEGIES, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './importance/scores.ts';
 export { type ImportanceFile, type ImportanceInfo, loadImportance, saveImportance } from './importance/io.ts';
 export { PSS_DEFAULTS } from './importance/pss.ts';
 export { type DenoisePairs, type DenoiserDataOptions, denoiserTrainingData, residualSource } from './importance/training-data.ts';
-export { type ConvLayer, convLayers, resolveLayers } from './layers.ts';
+export {
+  type ConvLayer,
+  type LayerDiscovery,
+  type ModuleTypes,
+  type SkippedTensor,
+  convLayers,
+  discoverLayers,
+  moduleTypesOf,
+  resolveLayers,
+} from './layers.ts';
 export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type ProtectHeader, type ProtectedLayerInfo, weightsDigest } from './format.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';

@@ -7,7 +7,7 @@ import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { loadWeightsSync } from '../models/weights.ts';
 import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAad, sectionKey, tierKey } from '../crypto/index.ts';
 import type { Module } from '../nn/index.ts';
-import { type ConvLayer, copyBytes, resolveLayers } from './layers.ts';
+import { type ConvLayer, type ModuleTypes, copyBytes, resolveLayers } from './layers.ts';
 import type { ImportanceMap } from './importance/scores.ts';
 import { type LayerSelection, selectKernels } from './selection.ts';
 import { decoyLayer } from './decoys.ts';
@@ -44,6 +44,8 @@ export interface ProtectOptions {
   ratio: number;
   /** Conv layers to protect (weight or module names); default every conv layer. */
   layers?: readonly string[];
+  /** The model's module types: conv layers are then its Conv2d weights, not every 4-D tensor (see discoverLayers). */
+  modules?: ModuleTypes;
   /** Number of tiers M (default 3). */
   tiers?: number;
   /** f_1..f_M, rising strictly to 1; default 0.6 + 0.4·m/M. Exclusive with calibrate. */
@@ -121,7 +123,7 @@ export async function protect(source: SafetensorsFile, o: ProtectOptions): Promi
   if (o.tiers !== undefined && o.fractions && o.fractions.length !== o.tiers) {
     throw new RangeError(`${o.fractions.length} tier fractions given for ${o.tiers} tiers`);
   }
-  const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers);
+  const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers, o.modules);
   const selections = selectKernels(layers, o.importance, o.ratio);
   const masterKey = o.masterKey ? new Uint8Array(o.masterKey) : generateMasterKey();
   try {

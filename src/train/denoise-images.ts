@@ -24,6 +24,8 @@ import { mean } from './evaluate.ts';
 export interface DenoiseImagesOptions {
   /** Architecture when the file does not name it. */
   arch?: string;
+  /** A TorchScript file of the user's own denoiser (torch.jit.script(model).save), instead of an architecture. */
+  module?: string;
   /**
    * Add Gaussian noise of this σ (on the [0, 255] scale) to each image before denoising it, and
    * score the result against the image (the input is then taken as clean). Default: none, the
@@ -81,7 +83,7 @@ export async function denoiseImages(weights: string | SafetensorsFile, input: st
     const taken = outputs.flat().find((f) => existsSync(f));
     if (taken) throw new Error(`${taken} exists: pass overwrite (--force) to replace it`);
   }
-  const { model, spec } = await openModel(weights, { arch: options.arch, source: options.source });
+  const { model, spec } = await openModel(weights, { arch: options.arch, module: options.module, task: 'denoising', source: options.source });
   try {
     if (spec.task !== 'denoising') throw new Error(`${spec.name} is a ${spec.task} model, not a denoiser`);
     if (out) mkdirSync(out, { recursive: true });

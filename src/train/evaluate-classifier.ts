@@ -11,6 +11,8 @@ import { evaluateAccuracy } from './evaluate.ts';
 export interface EvaluateClassifierOptions {
   /** Architecture when the file does not name it. */
   arch?: string;
+  /** A TorchScript file of the user's own classifier (torch.jit.script(model).save), instead of an architecture. */
+  module?: string;
   /** Split of a CIFAR-10 folder or of an image folder with split subfolders (default 'test': test/, else val/). */
   split?: Split;
   /** Evaluate the first `limit` images only. */
@@ -40,7 +42,7 @@ export interface ClassifierEvaluation {
  * protected model) on `data` (a dataset, or a path spec for openDataset).
  */
 export async function evaluateClassifier(weights: string | SafetensorsFile, data: string | Dataset, options: EvaluateClassifierOptions = {}): Promise<ClassifierEvaluation> {
-  const { model, spec, metadata } = await openModel(weights, { arch: options.arch, source: options.source });
+  const { model, spec, metadata } = await openModel(weights, { arch: options.arch, module: options.module, task: 'classification', source: options.source });
   try {
     if (spec.task !== 'classification') throw new Error(`${spec.name} is a ${spec.task} model, not a classifier`);
     // An image folder's labels are the model's: its class folders are looked up by name.

@@ -3,6 +3,7 @@
 // none leaks a tensor, and the engine still computes correctly afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NATIVE_EXPORTS, addonPath, native, type NativeHandle } from '../../src/native/index.ts';
 import { zeros } from '../../src/ops/creation.ts';
@@ -245,9 +246,11 @@ const otherEntryPoints = [
   'parallelInfo',
   'setMallocThresholds',
 ];
+// TorchScript modules (native/src/jit.cc), tested below.
+const jitEntryPoints = ['jitLoad', 'jitDispose', 'jitForward', 'jitSetTraining', 'jitNamedParameters', 'jitNamedBuffers', 'jitNamedModules', 'jitSetParameter'];
 
 test('the test knows every native entry point', () => {
-  const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints]);
+  const known = new Set([...Object.keys(handleEntryPoints), ...otherEntryPoints, ...jitEntryPoints]);
   // List the loaded module's exports themselves, not those of the lazy `native` binding.
   const exported = Object.keys(createRequire(import.meta.url)(addonPath) as object);
   assert.ok(exported.length >= 29, `${exported.length} exports`);
@@ -255,6 +258,26 @@ test('the test knows every native entry point', () => {
   assert.deepEqual(unknown, [], 'new native entry points: add them to errors.test.ts and fixtures/hostile-child.ts');
   // The lazy binding (src/native/index.ts) lists the names it forwards: exactly the module's.
   assert.deepEqual([...NATIVE_EXPORTS].sort(), [...exported].sort(), 'NATIVE_EXPORTS in src/native/index.ts must list every addon export');
+});
+
+test('TorchScript entry points: bad files, bad handles and bad names are Errors naming the entry point', () => {
+  const bytes = new Uint8Array(readFileSync(new URL('../models/fixtures/tiny-scripted.pt', import.meta.url)));
+  expectError(() => native.jitLoad(new Uint8Array(16)), 'jitLoad');
+  expectError(() => native.jitLoad(bytes.subarray(0, bytes.length - 40)), 'jitLoad');
+  expectError(() => native.jitLoad('model.pt' as unknown as Uint8Array), 'jitLoad', 'expected the file');
+  const m = native.jitLoad(bytes);
+  scope(() => {
+    const t = tensor([1, 2, 3, 4], [2, 2]);
+    expectError(() => native.jitForward(m, t.handle), 'jitForward');
+    expectError(() => native.jitForward(t.handle as never, t.handle), 'jitForward', 'expected a TorchScript module handle');
+    expectError(() => native.jitSetParameter(m, 'conv.weight', t.handle), 'jitSetParameter', "the parameter 'conv.weight' is float32[2, 1, 3, 3], got float32[2, 2]");
+    expectError(() => native.jitSetParameter(m, 'bn.running_mean', t.handle), 'jitSetParameter', "no parameter 'bn.running_mean'");
+    expectError(() => native.jitSetParameter(m, 'nope.weight', t.handle), 'jitSetParameter', "no submodule 'nope'");
+    expectError(() => native.jitSetTraining(m, 'conv.weight', true), 'jitSetTraining', "no submodule 'conv.weight'");
+  });
+  native.jitDispose(m);
+  native.jitDispose(m); // twice is fine
+  expectError(() => native.jitNamedModules(m), 'jitNamedModules', 'module used after dispose()');
 });
 
 test('BigInt arguments beyond int64 are RangeErrors, never wrapped modulo 2^64', () => {

@@ -18,6 +18,9 @@ import { deriveKey } from '../../src/cipher/key.ts';
 import { loadKey, serializeKey } from '../../src/cipher/key-file.ts';
 import { decryptImageFile, encryptImageFile } from '../../src/cipher/data.ts';
 import { fileOf, tinyNet } from '../protect/fixtures.ts';
+import { TorchScriptModel } from '../../src/models/torchscript.ts';
+import { noGrad, scope } from '../../src/tensor/index.ts';
+import { zeros } from '../../src/ops/creation.ts';
 
 export class Inconsistent extends Error {
   override name = 'Inconsistent';
@@ -356,6 +359,31 @@ const cifar: Target = {
   },
 };
 
+// ---- TorchScript files (a user's own model, `--module model.pt`) ----
+
+const torchscript: Target = {
+  async setup() {
+    // Written by test/models/fixtures/make_tiny_scripted.py: a zip archive of pickles and code.
+    const bytes = new Uint8Array(await readFile(new URL('../models/fixtures/tiny-scripted.pt', import.meta.url)));
+    // Zip structure: local headers (PK 3 4), central directory entries (PK 1 2), the end record (PK 5 6), with their length fields.
+    const signature = (i: number) => bytes[i] === 0x50 && bytes[i + 1] === 0x4b && [1, 3, 5].includes(bytes[i + 2]) && bytes[i + 3] === bytes[i + 2] + 1;
+    const hotspots = range(0, bytes.length - 3)
+      .filter(signature)
+      .flatMap((i) => range(i, Math.min(i + 30, bytes.length)));
+    return [{ bytes, name: 'model.pt', hotspots }];
+  },
+  async run(input) {
+    const model = await TorchScriptModel.load(input);
+    try {
+      // Accepted: it must run as a model or fail with an Error; its output is a [1, 3] batch.
+      const shape = noGrad(() => scope(() => model.forward(zeros([1, 1, 4, 4])).shape));
+      if (shape.length !== 2 || shape[0] !== 1) throw new Inconsistent(`forward gave shape [${shape.join(', ')}]`);
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
 // ---- the harness's own test: one input of each failure (mutation index = the folder's name) ----
 
 const selfTest: Target = {
@@ -388,6 +416,7 @@ export const TARGETS = {
   'cipher-key-file': cipherKeyFile,
   image,
   cifar,
+  torchscript,
 } as const;
 export type TargetKind = keyof typeof TARGETS;
 

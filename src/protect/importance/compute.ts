@@ -8,7 +8,7 @@ import { entriesFromTensors } from '../../io/tensor-file.ts';
 import { noGrad } from '../../tensor/index.ts';
 import { modelSpec } from '../../models/registry.ts';
 import { loadWeightsSync } from '../../models/weights.ts';
-import { resolveLayers } from '../layers.ts';
+import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discoverLayers, moduleTypesOf, resolveLayers } from '../layers.ts';
 import { weightsDigest } from '../format.ts';
 import { type ImportanceMap, type Strategy, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './scores.ts';
 import { type WeightStrategy, weightImportance } from './baselines.ts';
@@ -26,6 +26,12 @@ export type ImportanceStep = Parameters<NonNullable<PssOptions['onStep']>>[0];
 export interface ComputeImportanceOptions {
   /** Conv layers to score (weight or module names); default every conv layer. */
   layers?: readonly string[];
+  /**
+   * The model's module types, so conv layers are its Conv2d weights (see discoverLayers). Default:
+   * those of `model` when it is a Module, else of the architecture when nnlock knows it, else none
+   * (discovery by name and shape).
+   */
+  modules?: ModuleTypes;
   /** Seed of the random strategy's draws and of PSS's gates (default 0). */
   seed?: number;
   /**
@@ -48,6 +54,12 @@ export interface ComputeImportanceOptions {
   onStep?: (step: ImportanceStep) => void;
 }
 
+/** Scores as computeImportance gives them: what an importance file holds, and how the layers were found. */
+export interface ComputedImportance extends ImportanceFile {
+  /** How the conv layers were found (by module type or by name and shape) and what was skipped. */
+  discovery: LayerDiscovery;
+}
+
 /** True for the strategies that read only the weights (no model run, no data). */
 export function isWeightOnly(strategy: Strategy): strategy is WeightStrategy {
   return WEIGHT_ONLY_STRATEGIES.includes(strategy);
@@ -65,16 +77,18 @@ function isModule(m: Module | SafetensorsFile): m is Module {
  * given, and disposed again). Returns the scores with the strategy, its settings, the digest of
  * the weights scored and the architecture: what saveImportance writes and protectModel takes.
  */
-export async function computeImportance(strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {}): Promise<ImportanceFile> {
+export async function computeImportance(strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {}): Promise<ComputedImportance> {
   const s = assertStrategy(strategy);
   const seed = options.seed ?? 0;
   const tensors: Map<string, TensorEntry> = isModule(model) ? noGrad(() => entriesFromTensors(model.stateDict())) : model.tensors;
   const architecture = options.architecture ?? (isModule(model) ? undefined : model.metadata.architecture);
-  const layers = resolveLayers(tensors, options.layers);
+  const modules = options.modules ?? (isModule(model) ? moduleTypesOf(model) : architectureModuleTypes(architecture));
+  let discovery = discoverLayers(tensors, modules);
+  let layers = resolveLayers(tensors, options.layers, modules);
   const source = Buffer.from(weightsDigest(tensors)).toString('hex');
   const extra = options.settings ?? {};
   if (isWeightOnly(s)) {
-    return { strategy: s, scores: weightImportance(s, tensors, layers, seed), settings: { seed, ...extra }, source, architecture };
+    return { strategy: s, scores: weightImportance(s, tensors, layers, seed), settings: { seed, ...extra }, source, architecture, discovery };
   }
   if (!data) throw new Error(`strategy ${s} needs training data (a BatchSource of the model's task)`);
   let module: Module;
@@ -89,6 +103,11 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
     owned = true;
     try {
       loadWeightsSync(module, model, { source: `the ${architecture} weights` });
+      if (!modules) {
+        // The architecture is built now: its layers by module type.
+        discovery = discoverLayers(tensors, moduleTypesOf(module));
+        layers = resolveLayers(tensors, options.layers, moduleTypesOf(module));
+      }
     } catch (e) {
       module.dispose();
       throw e;
@@ -110,7 +129,7 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
       scores = await taylorImportance(module, data, { loss, layers: names, batches });
       settings = { batches, seed, ...extra };
     }
-    return { strategy: s, scores, settings, source, architecture };
+    return { strategy: s, scores, settings, source, architecture, discovery };
   } finally {
     if (owned) module.dispose();
   }

@@ -4,6 +4,7 @@ import type { Tensor } from '../../tensor/index.ts';
 import type { TaskKind } from '../../data/batch-source.ts';
 import type { Module } from '../../nn/index.ts';
 import { Conv2d } from '../../nn/index.ts';
+import { ScriptedConv2d } from '../../models/torchscript.ts';
 import { crossEntropy, mseLoss } from '../../ops/loss.ts';
 
 export type TaskLoss = (output: Tensor, target: Tensor) => Tensor;
@@ -13,19 +14,25 @@ export function taskLoss(task: TaskKind): TaskLoss {
   return task === 'classification' ? (out, y) => crossEntropy(out, y) : (out, y) => mseLoss(out, y);
 }
 
-/** The model's Conv2d modules by weight name ('layer1.0.conv1.weight'), in model order. */
-export function convModules(model: Module): Map<string, Conv2d> {
-  const out = new Map<string, Conv2d>();
-  for (const [name, m] of model.namedModules()) if (m instanceof Conv2d) out.set(name ? `${name}.weight` : 'weight', m);
+/**
+ * A Conv2d as PSS and Taylor use it: its weight, and a transform applied to the weight at each
+ * forward (the gates). nnlock's Conv2d and a TorchScript model's scripted Conv2d both are one.
+ */
+export type GateableConv = Conv2d | ScriptedConv2d;
+
+/** The model's Conv2d modules (nnlock's or a TorchScript model's) by weight name ('layer1.0.conv1.weight'), in model order. */
+export function convModules(model: Module): Map<string, GateableConv> {
+  const out = new Map<string, GateableConv>();
+  for (const [name, m] of model.namedModules()) if (m instanceof Conv2d || m instanceof ScriptedConv2d) out.set(name ? `${name}.weight` : 'weight', m);
   return out;
 }
 
 /** The requested conv modules (weight or module names), all when none are named. */
-export function pickConvModules(model: Module, layers?: readonly string[]): Map<string, Conv2d> {
+export function pickConvModules(model: Module, layers?: readonly string[]): Map<string, GateableConv> {
   const all = convModules(model);
   if (all.size === 0) throw new Error('the model has no Conv2d layers');
   if (!layers || layers.length === 0) return all;
-  const out = new Map<string, Conv2d>();
+  const out = new Map<string, GateableConv>();
   for (const l of layers) {
     const name = all.has(l) ? l : `${l}.weight`;
     const m = all.get(name);

@@ -14,6 +14,7 @@ interface DenoiseFlags extends UnlockFlags {
   weights: string;
   input: string;
   arch?: string;
+  module?: string;
   addNoise?: number;
   sigma?: number;
   seed: number;
@@ -30,6 +31,11 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
     .addOption(option(FLAG.weights, 'denoiser weights (safetensors), plain or protected').makeOptionMandatory())
     .addOption(option(FLAG.input, 'a PNG/JPEG image, or a folder of them (noisy photos; clean ones with --add-noise)').makeOptionMandatory())
     .addOption(option(FLAG.arch, 'architecture, when the file does not say (dncnn-17, dncnn-17-c3 for colour)'))
+    .addOption(
+      option(FLAG.module, 'your own denoiser as a TorchScript file (torch.jit.script(model).save; it outputs the noise residual, as DnCNN), the weights loaded into it; instead of --arch').conflicts(
+        'arch',
+      ),
+    )
     .addOption(option('--add-noise <σ>', 'add Gaussian noise of σ (on the [0, 255] scale) first, and report PSNR/SSIM against the clean input', parse.positiveNumber))
     .addOption(option(FLAG.sigma, 'the old spelling of --add-noise', parse.positiveNumber).hideHelp())
     .addOption(option(FLAG.seed, 'noise seed (image i uses seed + i)', parse.int(), 0))
@@ -49,6 +55,7 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
     let bar: ReturnType<typeof progress> | undefined;
     const r = await denoiseImages(weights.file, o.input, {
       arch: o.arch,
+      module: o.module,
       addNoise: o.addNoise ?? o.sigma,
       seed: o.seed,
       out: o.out,

@@ -11,6 +11,7 @@ interface EvalFlags extends UnlockFlags {
   weights: string;
   data: string;
   arch?: string;
+  module?: string;
   split: 'train' | 'val' | 'test';
   batch: number;
   limit?: number;
@@ -27,6 +28,7 @@ export function registerModelEval(model: Command, io: CliIO): void {
     .addOption(option(FLAG.weights, 'model weights (safetensors), plain or protected').makeOptionMandatory())
     .addOption(option(FLAG.data, 'CIFAR-10 .bin file(s) or folder, or an image folder with class subfolders').makeOptionMandatory())
     .addOption(option(FLAG.arch, 'architecture, when the file does not say (resnet20, vgg16-bn, ...)'))
+    .addOption(option(FLAG.module, 'your own classifier as a TorchScript file (torch.jit.script(model).save), the weights loaded into it; instead of --arch').conflicts('arch'))
     .addOption(option('--split <split>', 'split of a CIFAR-10 folder or of an image folder with train/ val/ test/ folders', parse.oneOf(['train', 'val', 'test'] as const), 'test'))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 500))
     .addOption(option(FLAG.limit, 'evaluate only the first n images', parse.positiveInt))
@@ -41,6 +43,7 @@ export function registerModelEval(model: Command, io: CliIO): void {
     const stream = out.progressStream as NodeJS.WriteStream | null;
     const r = await evaluateClassifier(weights.file, o.data, {
       arch: o.arch,
+      module: o.module,
       split: o.split,
       batch: o.batch,
       limit: o.limit,

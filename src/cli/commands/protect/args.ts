@@ -15,7 +15,9 @@ import { forEachImage, listImages } from '../../../data/image-folder.ts';
 import type { BatchSource } from '../../../data/batch-source.ts';
 import { type DenoiseImage, evaluateAccuracy, evaluateDenoiser, mean } from '../../../train/evaluate.ts';
 import { denoiserTrainingData, recoverInterruptedWrite } from '../../../protect/index.ts';
-import { readModelFile } from '../../../models/load.ts';
+import { architectureOf, openTorchScriptModel, readModelFile } from '../../../models/load.ts';
+import type { TaskKind } from '../../../data/batch-source.ts';
+import type { LayerDiscovery } from '../../../protect/layers.ts';
 import { openDataset } from '../../../data/open.ts';
 import { normalisationFrom } from '../../../data/normalisation.ts';
 import { UsageError } from '../../errors.ts';
@@ -49,8 +51,51 @@ export async function readModel(path: string): Promise<SafetensorsFile> {
   return readModelFile(path);
 }
 
+/** The --module and --task options of the protect verbs: a user's own model as a TorchScript file. */
+export interface ModuleFlags {
+  arch?: string;
+  module?: string;
+  task?: TaskKind;
+}
+
+/** The model a protect verb runs: the spec, and with --module the TorchScript model with the weights loaded (the caller disposes it). */
+export interface VerbModel {
+  spec: ModelSpec | undefined;
+  /** The user's own model (--module), with the weights of the file loaded. */
+  model?: Module;
+  /** The architecture to record and build (undefined for a TorchScript model). */
+  architecture?: string;
+  /** The task of a TorchScript model (an architecture's spec says its own). */
+  task?: TaskKind;
+}
+
+/** --module's TorchScript model with `file`'s weights loaded, or the architecture --arch or the file names. */
+export async function verbModel(o: ModuleFlags, file: SafetensorsFile, path: string): Promise<VerbModel> {
+  if (o.task && !o.module) throw new UsageError('--task is for a TorchScript model (--module): an architecture knows its task');
+  if (!o.module) {
+    const spec = architectureOf(o.arch, file.metadata);
+    return { spec, architecture: spec?.name };
+  }
+  const { model, spec } = await openTorchScriptModel(o.module, file, { task: o.task ?? 'classification', source: path });
+  return { spec, model, task: spec.task };
+}
+
+/** How the layers were found, for --json: the rule, the layers, what was skipped and why. */
+export function discoveryJson(d: LayerDiscovery): Record<string, unknown> {
+  return { by: d.by, layers: d.layers.map((l) => l.name), skipped: d.skipped, ...(d.note ? { note: d.note } : {}) };
+}
+
+/** The same as text lines: the skipped tensors, one a line. */
+export function discoveryLines(d: LayerDiscovery): string[] {
+  const by = d.by === 'module-types' ? 'by module type' : 'by name and shape';
+  return [`conv layers found ${by}: ${d.layers.map((l) => l.name).join(', ')}`, ...d.skipped.map((t) => `  skipped ${t.name} ${t.dtype}[${t.shape.join(', ')}]: ${t.reason}`)];
+}
+
 export function requireSpec(spec: ModelSpec | undefined, path: string, why: string): ModelSpec {
-  if (!spec) throw new UsageError(`${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17)`);
+  if (!spec)
+    throw new UsageError(
+      `${path} does not say its architecture, which ${why} needs: pass --arch (e.g. resnet20, vgg16-bn, dncnn-17), or your own model with --module model.pt (torch.jit.script(model).save)`,
+    );
   return spec;
 }
 

@@ -5,11 +5,10 @@ import { PSS_DEFAULTS, STRATEGIES, computeImportance, isWeightOnly, saveImportan
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
-import { measure, plural, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
+import { type ModuleFlags, discoveryJson, discoveryLines, measure, plural, readModel, refuseOverwrite, requireSpec, stepProgress, trainingData, verbModel } from './args.ts';
 
-interface ImportanceFlags {
+interface ImportanceFlags extends ModuleFlags {
   out: string;
-  arch?: string;
   strategy: Strategy;
   data?: string;
   layers?: string[];
@@ -35,6 +34,8 @@ export function registerImportanceVerb(noun: Command, io: CliIO): void {
       .argument('<model>', 'model weights (safetensors)')
       .addOption(option(FLAG.out, 'importance file to write (safetensors)').makeOptionMandatory())
       .addOption(option(FLAG.arch, 'architecture, when the file does not say (resnet20, vgg16-bn, dncnn-17)'))
+      .addOption(option(FLAG.module, 'your own model as a TorchScript file (torch.jit.script(model).save): pss/taylor run it, its Conv2d modules are the layers; instead of --arch').conflicts('arch'))
+      .addOption(option('--task <kind>', 'with --module: what the model does (default classification)', parse.oneOf(['classification', 'denoising'] as const)))
       .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'pss'))
       .addOption(option(FLAG.data, 'training data for pss/taylor: a CIFAR-10 folder or .bin file(s); for denoisers a folder of images'))
       .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all', parse.names))
@@ -63,32 +64,39 @@ Example:
       const out = new Output(io, o);
       refuseOverwrite([o.out], o.force);
       const file = await readModel(path);
-      const spec = specOf(o.arch, file.metadata);
-      const t0 = performance.now();
-      let data;
-      if (spec && o.arch) await measure(spec, file); // a wrong --arch fails even here
-      if (!isWeightOnly(o.strategy)) {
-        const s = requireSpec(spec, path, `strategy ${o.strategy}`);
-        if (!o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data <CIFAR-10 folder> (or an image folder for denoisers)`);
-        data = await trainingData(s, o.data, file.metadata, o);
+      const vm = await verbModel(o, file, path);
+      const spec = vm.spec;
+      try {
+        const t0 = performance.now();
+        let data;
+        if (spec && o.arch) await measure(spec, file); // a wrong --arch fails even here
+        if (!isWeightOnly(o.strategy)) {
+          const s = requireSpec(spec, path, `strategy ${o.strategy}`);
+          if (!o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data <CIFAR-10 folder> (or an image folder for denoisers)`);
+          data = await trainingData(s, o.data, file.metadata, o);
+        }
+        const bar = stepProgress(out, o.epochs * Math.ceil(o.images / o.batch));
+        const imp = await computeImportance(o.strategy, vm.model ?? file, data, {
+          layers: o.layers,
+          seed: o.seed,
+          architecture: vm.architecture,
+          task: vm.task,
+          batches: o.batches,
+          onStep: bar.onStep,
+          pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
+          settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
+        });
+        bar.stop();
+        if (imp.discovery.note) out.note(`note: ${imp.discovery.note}`);
+        await saveImportance(o.out, imp.scores, imp);
+        const kernels = [...imp.scores.values()].reduce((n, s) => n + s.scores.length, 0);
+        const seconds = (performance.now() - t0) / 1000;
+        out.result({ strategy: imp.strategy, layers: imp.scores.size, kernels, out: o.out, seconds, settings: imp.settings, discovery: discoveryJson(imp.discovery) }, [
+          `${imp.strategy} importance of ${plural(imp.scores.size, 'conv layer')} (${kernels} kernels) written to ${o.out} in ${seconds.toFixed(1)} s`,
+          ...discoveryLines(imp.discovery),
+        ]);
+      } finally {
+        vm.model?.dispose();
       }
-      const bar = stepProgress(out, o.epochs * Math.ceil(o.images / o.batch));
-      const imp = await computeImportance(o.strategy, file, data, {
-        layers: o.layers,
-        seed: o.seed,
-        architecture: spec?.name,
-        batches: o.batches,
-        onStep: bar.onStep,
-        pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
-        settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
-      });
-      bar.stop();
-      await saveImportance(o.out, imp.scores, imp);
-      const kernels = [...imp.scores.values()].reduce((n, s) => n + s.scores.length, 0);
-      const seconds = (performance.now() - t0) / 1000;
-      out.result(
-        { strategy: imp.strategy, layers: imp.scores.size, kernels, out: o.out, seconds, settings: imp.settings },
-        `${imp.strategy} importance of ${plural(imp.scores.size, 'conv layer')} (${kernels} kernels) written to ${o.out} in ${seconds.toFixed(1)} s`,
-      );
     });
 }

@@ -6,11 +6,13 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
 import type { ProtectedModel } from '../../../protect/index.ts';
-import { evaluator, plural, ratio, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
+import type { ModelSpec } from '../../../models/index.ts';
+import type { SafetensorsFile } from '../../../io/safetensors.ts';
+import type { BatchSource } from '../../../data/batch-source.ts';
+import { type Evaluator, type ModuleFlags, discoveryJson, discoveryLines, evaluator, plural, ratio, readModel, refuseOverwrite, requireSpec, stepProgress, trainingData, verbModel } from './args.ts';
 
-interface LockFlags {
+interface LockFlags extends ModuleFlags {
   out: string;
-  arch?: string;
   ratio: number;
   layers?: string[];
   tiers?: number;
@@ -38,6 +40,12 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .argument('<model>', 'model weights (safetensors)')
       .addOption(option(FLAG.out, 'protected model to write (safetensors)').makeOptionMandatory())
       .addOption(option(FLAG.arch, 'architecture, when the file does not say (needed for pss/taylor and --targets)'))
+      .addOption(
+        option(FLAG.module, 'your own model as a TorchScript file (torch.jit.script(model).save): it runs pss/taylor/--targets, and its Conv2d modules are the layers; instead of --arch').conflicts(
+          'arch',
+        ),
+      )
+      .addOption(option('--task <kind>', 'with --module: what the model does (default classification)', parse.oneOf(['classification', 'denoising'] as const)))
       .addOption(option('-r, --ratio <x>', "fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N", ratio, 0.08))
       .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all (with --importance: the layers it scores)', parse.names))
       .addOption(option(FLAG.tiers, 'number of tiers (default 3; with --targets, the number of targets + 1)', parse.positiveInt))
@@ -76,33 +84,46 @@ Examples:
       refuseOverwrite([o.out, keys], o.force);
       if (o.fractions && o.targets) throw new UsageError('give --fractions or --targets, not both');
       const file = await readModel(path);
-      const spec = specOf(o.arch, file.metadata);
-      const needsData = !o.importance && !isWeightOnly(o.strategy);
-      if (needsData && !o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data, or compute it once with \`nnlock protect importance\``);
-      const data = needsData ? await trainingData(requireSpec(spec, path, `strategy ${o.strategy}`), o.data!, file.metadata, { ...o, batch: 128 }) : undefined;
-      if (o.targets && !o.evalData) throw new UsageError('--targets needs validation data: pass --eval-data');
-      const ev = o.targets ? await evaluator(requireSpec(spec, path, '--targets'), o.evalData!, file.metadata, { images: o.evalImages, sigma: o.sigma, seed: o.seed }) : undefined;
-      if (ev) out.note(`calibrating ${o.tiers ?? o.targets!.length + 1} tiers on ${ev.count} validation images (${ev.unit})`);
-      const bar = stepProgress(out, Math.ceil(o.images / 128) * 2);
-      const p = await protectModel(file, {
-        importance: o.importance ? await loadImportance(o.importance) : o.strategy,
-        allowOtherImportance: o.force,
-        ratio: o.ratio,
-        layers: o.layers,
-        tiers: o.tiers,
-        fractions: o.fractions,
-        targets: o.targets,
-        evaluate: ev?.evaluate,
-        architecture: spec?.name,
-        data,
-        seed: o.seed,
-        onStep: bar.onStep,
-        onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
-      });
-      bar.stop();
-      await p.write(o.out, { keys: o.keys, keysDir: defaultKeysDir(io.env), force: o.force });
-      lockResult(out, p, { ...o, keys }, ev?.unit);
+      const vm = await verbModel(o, file, path);
+      try {
+        const { data, ev } = await lockInputs(o, vm.spec, file, path);
+        if (ev) out.note(`calibrating ${o.tiers ?? o.targets!.length + 1} tiers on ${ev.count} validation images (${ev.unit})`);
+        const bar = stepProgress(out, Math.ceil(o.images / 128) * 2);
+        const p = await protectModel(file, {
+          importance: o.importance ? await loadImportance(o.importance) : o.strategy,
+          allowOtherImportance: o.force,
+          ratio: o.ratio,
+          layers: o.layers,
+          tiers: o.tiers,
+          fractions: o.fractions,
+          targets: o.targets,
+          evaluate: ev?.evaluate,
+          architecture: vm.architecture,
+          model: vm.model,
+          task: vm.task,
+          data,
+          seed: o.seed,
+          onStep: bar.onStep,
+          onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
+        });
+        bar.stop();
+        if (p.discovery.note) out.note(`note: ${p.discovery.note}`);
+        await p.write(o.out, { keys: o.keys, keysDir: defaultKeysDir(io.env), force: o.force });
+        lockResult(out, p, { ...o, keys }, ev?.unit);
+      } finally {
+        vm.model?.dispose();
+      }
     });
+}
+
+/** The training data (pss, taylor) and the evaluator (--targets) a lock needs, refused early when missing. */
+async function lockInputs(o: LockFlags, spec: ModelSpec | undefined, file: SafetensorsFile, path: string): Promise<{ data?: BatchSource; ev?: Evaluator }> {
+  const needsData = !o.importance && !isWeightOnly(o.strategy);
+  if (needsData && !o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data, or compute it once with \`nnlock protect importance\``);
+  const data = needsData ? await trainingData(requireSpec(spec, path, `strategy ${o.strategy}`), o.data!, file.metadata, { ...o, batch: 128 }) : undefined;
+  if (o.targets && !o.evalData) throw new UsageError('--targets needs validation data: pass --eval-data');
+  const ev = o.targets ? await evaluator(requireSpec(spec, path, '--targets'), o.evalData!, file.metadata, { images: o.evalImages, sigma: o.sigma, seed: o.seed }) : undefined;
+  return { data, ev };
 }
 
 /** The result of a lock: what was protected, what each tier restores, and where the files are. */
@@ -117,8 +138,9 @@ function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: stri
     metric: p.calibration?.metrics[m],
   }));
   const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
-  out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers }, [
+  out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) }, [
     `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
+    ...discoveryLines(p.discovery),
     ...tiers.map(
       (t) =>
         `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${unit} ${t.metric.toFixed(4)}` : ''}`,
