@@ -94,6 +94,12 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     });
   }
 
+  // While closing, every answer ends its connection, so keep-alive clients do not hold the close.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!ready) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const f = facts.get(req) ?? { model: '', tier: '' };
     const labels = { route: req.routeOptions.url ?? 'unknown', model: f.model, tier: f.tier, status: String(reply.statusCode) };
