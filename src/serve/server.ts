@@ -60,8 +60,9 @@ function fastifyOptions(config: ServeConfig, logger: ServiceOptions['logger']): 
 
 /** Loads the models, builds the routes; the service is ready to listen (or to `app.inject`). */
 export async function createService(config: ServeConfig, options: ServiceOptions = {}): Promise<Service> {
-  const metrics = new ServeMetrics();
-  const pool = new InferencePool({
+  let pool: InferencePool | undefined;
+  const metrics = new ServeMetrics(() => pool!.memory());
+  pool = new InferencePool({
     workers: config.batching.workers,
     maxBatch: config.batching.maxBatch,
     maxWaitMs: config.batching.maxWaitMs,
