@@ -130,6 +130,19 @@ test('requests that arrive together run as one batch; two workers give the same 
   });
 });
 
+test('a worker that dies is replaced, with every model and tier, and the next request is answered', async () => {
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }] }, async (s) => {
+    const img = await randomPng(7);
+    await assertTier(await classify(s, img.png, bearer(f.classifierTokens[1])), 2, img.chw);
+    const slots = (s.pool as unknown as { slots: { worker: import('node:worker_threads').Worker }[] }).slots;
+    await slots[0].worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.pool.restarts, 1);
+    await assertTier(await classify(s, img.png, bearer(f.classifierTokens[1])), 2, img.chw);
+    await assertTier(await classify(s, img.png), 0, img.chw);
+  });
+});
+
 test('graceful shutdown: requests in flight finish, then the server stops', async () => {
   const s = await createService(serveConfig({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, batching: { maxWaitMs: 300 } }));
   const address = await s.listen();
