@@ -99,12 +99,15 @@ test("without a key file, a client's own token unlocks its tier in memory (once,
   });
 });
 
-test('the config can serve some tiers only; others come from tokens', async () => {
-  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys, tiers: [3] }] }, async (s) => {
+test('the config can unlock some tiers at start only; the others unlock on first use', async () => {
+  const key = newApiKey();
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys, tiers: [3] }], apiKeys: [{ name: 'k', sha256: hashApiKey(key), tier: 2 }] }, async (s) => {
     assert.equal((await s.memory()).models.resnet.tiers, 2, 'tier 0 and tier 3');
     const img = await randomPng(5);
     await assertTier(await classify(s, img.png, bearer(f.classifierTokens[2])), 3, img.chw);
     await assertTier(await classify(s, img.png, bearer(f.classifierTokens[0])), 1, img.chw);
+    await assertTier(await classify(s, img.png, bearer(key)), 2, img.chw); // unlocked from the key file
+    assert.equal((await s.memory()).models.resnet.tiers, 4);
   });
 });
 
