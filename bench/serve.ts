@@ -278,6 +278,8 @@ async function load(name: string, address: string, seconds: number, requests: au
 }
 
 const phases: Phase[] = [];
+/** The server's event-loop delay during the mixed phase, ms. */
+let eventLoop = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
 const memory: { what: string; rss: number; modelBytes: number; tierBytes: number }[] = [];
 async function tensorBytes(address: string, model: string) {
   const text = await (await fetch(`${address}/metrics`)).text();
@@ -377,7 +379,11 @@ async function tensorBytes(address: string, model: string) {
       });
     }
   }
+  await fetch(`${s.address}/metrics`); // prom-client restarts its event-loop delay histogram on each scrape
   phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 16)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck));
+  const metrics = await (await fetch(`${s.address}/metrics`)).text();
+  const lag = (q: string) => Number(new RegExp(`nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)`).exec(metrics)?.[1]) * 1000;
+  eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
   const code = await s.stop();
   log(`server stopped (exit ${code})`);
 }
@@ -429,6 +435,8 @@ const md = [
   '',
   `Every response is checked: a classify answer must carry its credential's tier and the top class and probability (±1e-4) of that tier's offline result; a denoise answer its tier in X-Tier and that tier's PSNR (±0.01 dB) in X-PSNR. A cross-tier leak is a wrong answer that equals another tier's. The check tells ${distinct} of ${pairs} (tier pair, image) classify answers apart (the others are the same at both tiers to 1e-3).`,
   '',
+  `The server's event loop during the mixed phase (prom-client's delay monitor): p50 ${fmt(eventLoop.p50, 1)} ms, p99 ${fmt(eventLoop.p99, 1)} ms, max ${fmt(eventLoop.max, 1)} ms (inference runs in the worker thread; the main thread parses, decodes images through sharp's thread pool, and answers).`,
+  '',
   '## Memory: ResNet-20 at 4 tiers against 1',
   '',
   markdownTable(
@@ -440,7 +448,7 @@ const md = [
   'RSS is the whole server process (Node, libtorch, sharp, fastify) after 20 requests; the tensor bytes are exact (`nnlock_model_tensor_bytes` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes (with their published values, to switch back).',
   '',
 ].join('\n');
-const json = { offlineRate, ratio, ratioMulti, phases, memory, distinct, pairs, threads: THREADS, connections: CONNECTIONS, maxBatch: MAX_BATCH, machine: machineInfo() };
+const json = { eventLoop, offlineRate, ratio, ratioMulti, phases, memory, distinct, pairs, threads: THREADS, connections: CONNECTIONS, maxBatch: MAX_BATCH, machine: machineInfo() };
 process.stdout.write(`${md}\n`);
 if (!args['no-write']) {
   await writeFileAtomic(path.join(RESULTS_DIR, 'serve.md'), md);
