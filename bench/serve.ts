@@ -9,7 +9,7 @@
 //   2. full load    classify only, one PNG per request, tiers mixed, --connections clients for
 //                   --full-seconds; images/s served / offline images/s = the ratio (target ≥ 0.8).
 //                   Again with 16 images per JSON request.
-//   3. mixed        ResNet-20 classify and DnCNN denoise (64×64 crops of Set12, ?sigma=25) over
+//   3. mixed        ResNet-20 classify and DnCNN denoise (64×64 crops of Set12, ?sigma=25, 1 request in 32) over
 //                   tier tokens, API keys and anonymous requests, for --mixed-seconds (≥ 60): req/s,
 //                   p50/p99 latency, errors, cross-tier leaks (a classify answer whose top class
 //                   or probability is not its tier's offline one, a denoise answer whose X-PSNR is
@@ -261,7 +261,8 @@ async function load(name: string, address: string, seconds: number, requests: au
       (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => void)(status, body, ctx, headers);
     },
   }));
-  const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, requests: counted });
+  const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  await drained(address);
   return {
     name,
     seconds,
@@ -275,6 +276,16 @@ async function load(name: string, address: string, seconds: number, requests: au
     non2xx: result.non2xx,
     check,
   };
+}
+
+/** Waits until the server has no images queued (answers to clients that left are dropped, but a batch may still run). */
+async function drained(address: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const text = await (await fetch(`${address}/metrics`)).text();
+    if (/^nnlock_queued_images 0$/m.test(text)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
 }
 
 const phases: Phase[] = [];
@@ -350,8 +361,8 @@ async function tensorBytes(address: string, model: string) {
   const mixedCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
   for (let i = 0; i < 320; i++) {
     const tier = TIERS[i % 4];
-    if (i % 16 === 5) {
-      const crop = (i >> 4) % crops.length;
+    if (i % 32 === 5) {
+      const crop = (i >> 5) % crops.length;
       const auth = tier === 0 ? {} : { authorization: `Bearer ${dncnn.tokens[tier - 1]}` };
       mixed.push({
         method: 'POST',
@@ -380,7 +391,7 @@ async function tensorBytes(address: string, model: string) {
     }
   }
   await fetch(`${s.address}/metrics`); // prom-client restarts its event-loop delay histogram on each scrape
-  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 16)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck));
+  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck));
   const metrics = await (await fetch(`${s.address}/metrics`)).text();
   const lag = (q: string) => Number(new RegExp(`nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)`).exec(metrics)?.[1]) * 1000;
   eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };

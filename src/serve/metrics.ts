@@ -33,8 +33,18 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
-  constructor(memory?: () => Promise<{ models: Record<string, ModelMemory> }>) {
+  constructor(memory?: () => Promise<{ models: Record<string, ModelMemory> }>, queued?: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'nnlock_process_' });
+    if (queued) {
+      new Gauge({
+        name: 'nnlock_queued_images',
+        help: 'Images waiting for a batch',
+        registers: [this.registry],
+        collect() {
+          this.set(queued());
+        },
+      });
+    }
     if (!memory) return;
     new Gauge({
       name: 'nnlock_model_tensor_bytes',

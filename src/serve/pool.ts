@@ -187,9 +187,10 @@ export class InferencePool {
 
   /**
    * Runs `images` images ([images, ...image] float32, `data`) of a model at a tier, batched with
-   * other requests. Rejects with a ServeError 'timeout' after timeoutMs.
+   * other requests. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
+   * client went away) while the images still wait, they leave the queue: no worker runs them.
    */
-  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000): Promise<RunResult> {
+  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000, signal?: AbortSignal): Promise<RunResult> {
     if (this.closed) return Promise.reject(new ServeError('unavailable', 'the server is shutting down'));
     const key = `${model}\u0000${tier}\u0000${image.join('x')}`;
     let q = this.queues.get(key);
@@ -200,13 +201,16 @@ export class InferencePool {
     const now = Date.now();
     return new Promise<RunResult>((resolve, reject) => {
       const item: Pending = { images, data, since: now, deadline: now + timeoutMs, settled: false, resolve, reject };
-      const timer = setTimeout(() => {
+      const drop = (e: ServeError) => {
         if (item.settled) return;
         item.settled = true;
+        clearTimeout(timer);
         const i = q.items.indexOf(item);
         if (i >= 0) q.items.splice(i, 1);
-        reject(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(e);
+      };
+      const timer = setTimeout(() => drop(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`)), timeoutMs);
+      signal?.addEventListener('abort', () => drop(new ServeError('unavailable', 'the client closed the connection')), { once: true });
       item.resolve = (r) => {
         clearTimeout(timer);
         if (item.settled) return;

@@ -4,6 +4,7 @@
 // that finishes the requests in flight. After each refusal the service answers correctly.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { type Fixtures, argmax, makeFixtures, offlineClassify, randomPng } from './fixtures.ts';
 import { type Service, createService, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
@@ -144,6 +145,26 @@ test('a worker that dies is replaced, with every model and tier, and the next re
     await assertTier(await classify(s, img.png, bearer(f.classifierTokens[1])), 2, img.chw);
     await assertTier(await classify(s, img.png), 0, img.chw);
   });
+});
+
+test('a client that goes away takes its images out of the queue: no worker runs them', async () => {
+  const s = await createService(serveConfig({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, batching: { maxWaitMs: 2000 } }));
+  try {
+    const address = new URL(await s.listen());
+    const img = await randomPng(8);
+    const req = request({ host: address.hostname, port: address.port, method: 'POST', path: '/v1/models/resnet/classify', headers: { 'content-type': 'image/png' } });
+    req.on('error', () => {});
+    req.end(img.png);
+    for (let i = 0; i < 100 && s.pool.queued === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.pool.queued, 1, 'the image waits for its batch');
+    req.destroy();
+    for (let i = 0; i < 100 && s.pool.queued > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.pool.queued, 0, 'and leaves the queue when its client goes');
+    const batches = await s.metrics.registry.getSingleMetricAsString('nnlock_batch_size');
+    assert.doesNotMatch(batches, /nnlock_batch_size_count\{[^}]*\} [1-9]/, 'no batch ran');
+  } finally {
+    await s.close();
+  }
 });
 
 test('graceful shutdown: requests in flight finish, then the server stops', async () => {
