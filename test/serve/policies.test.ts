@@ -5,6 +5,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { type Fixtures, argmax, makeFixtures, offlineClassify, randomPng } from './fixtures.ts';
 import { type Service, createService, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
@@ -180,6 +184,41 @@ test('graceful shutdown: requests in flight finish, then the server stops', asyn
   assert.equal(body.tier, 3);
   await closed;
   await assert.rejects(fetch(`${address}/healthz`), 'the server no longer listens');
+});
+
+test('HTTPS from certificate files (--tls-cert/--tls-key, "tls" in the config)', async (t) => {
+  const cert = join(f.dir, 'cert.pem');
+  const key = join(f.dir, 'key.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  if (made.status !== 0) return t.skip('openssl is not available to make a certificate');
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, tls: { cert, key } }, async (s) => {
+    const address = new URL(await s.listen());
+    assert.equal(address.protocol, 'https:');
+    const img = await randomPng(9);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: 'localhost',
+          port: address.port,
+          method: 'POST',
+          path: '/v1/models/resnet/classify',
+          ca: readFileSync(cert),
+          headers: { 'content-type': 'image/png', ...bearer(f.classifierTokens[2]) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end(img.png);
+    });
+    const r = JSON.parse(body);
+    assert.equal(r.tier, 3);
+    const [expected] = await offlineClassify(f.classifier, f.classifierTokens, 3, [img.chw]);
+    assert.equal(r.top[0].index, argmax(expected));
+  });
 });
 
 test('leaks no tensors', checkLeaks);
