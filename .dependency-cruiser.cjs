@@ -5,6 +5,8 @@
 //   io, data, crypto, linalg                  below the features, never importing them
 //   protect · cipher ← attacks ← er           the features; er and attacks may import cipher,
 //                                             er may import attacks; protect stands alone
+//   serve                                     the HTTP service: above the features, below cli;
+//                                             nothing else in src/ imports it
 //   cli, bench, experiments                   on top; nothing in src/ imports them
 //
 // dependency-cruiser 17 reads TypeScript only through TypeScript < 7, and this project uses
@@ -28,6 +30,8 @@ module.exports = {
     forbid('attacks-never-import-er', 'attacks may import cipher, never er (nor protect)', '^src/attacks/', '^src/(er|protect)/'),
     forbid('er-imports-no-protect', 'er may import cipher and attacks, not protect', '^src/er/', '^src/protect/'),
     forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er)/'),
+    forbid('only-cli-imports-serve', 'serve (the HTTP service) sits above the features and below cli: nothing else in src/ imports it (the web page, src/web, may use its types and errors)', '^src/(?!serve/|cli/|web/)', '^src/serve/'),
+    forbid('serve-imports-no-cli', 'serve is below cli', '^src/serve/', '^src/cli/'),
     forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),
     {
