@@ -14,6 +14,7 @@ import { encryptPixels } from '../../src/cipher/data.ts';
 import { div } from '../../src/ops/arithmetic.ts';
 import { toDtype } from '../../src/ops/convert.ts';
 import { ChaCha20Stream } from '../../src/web/browser/chacha20.ts';
+import * as fdlibm from '../../src/web/browser/fdlibm.ts';
 import { PageKeyError, PageKeyedStream, encryptBytes, encryptReal, keyId, parseKeyFile } from '../../src/web/browser/cipher.ts';
 import { chacha20Keystream, KeyedStream } from '../../src/crypto/keyed-stream.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -124,6 +125,24 @@ test('the page refuses what is not a good key file, and images that do not fit',
   await assert.rejects(encryptBytes(page, { data: new Uint8Array(3 * 30 * 32), channels: 3, height: 30, width: 32 }), /multiple of the block size/);
   await assert.rejects(encryptBytes(page, { data: new Uint8Array(32 * 32), channels: 1, height: 32, width: 32 }), /3 channels/);
   await assert.rejects(encryptReal(page, { data: new Uint8Array(3 * 32 * 32), channels: 3, height: 32, width: 32 }), /uniform or orthogonal/);
+});
+
+test("fdlibm's log, sin and cos are node's Math bit for bit (what Box–Muller draws)", () => {
+  let n = 0;
+  for (let i = 0; i < 200_000; i++) {
+    const u = 1 - (i % 3 === 0 ? Math.random() * 1e-12 : Math.random()); // (0, 1], some near 1
+    const t = 2 * Math.PI * Math.random();
+    assert.equal(fdlibm.log(u), Math.log(u));
+    assert.equal(fdlibm.sin(t), Math.sin(t));
+    assert.equal(fdlibm.cos(t), Math.cos(t));
+    n++;
+  }
+  for (const x of [Number.MIN_VALUE, 2 ** -1022, 1e-300, 0.5, 1, 2, 1e300]) assert.equal(fdlibm.log(x), Math.log(x), `log ${x}`);
+  for (const x of [0, 1e-9, 0.3, 0.78125, Math.PI / 4, Math.PI / 2, Math.PI, (3 * Math.PI) / 2, 2 * Math.PI, 100, -2.5]) {
+    assert.equal(fdlibm.sin(x), Math.sin(x), `sin ${x}`);
+    assert.equal(fdlibm.cos(x), Math.cos(x), `cos ${x}`);
+  }
+  assert.equal(n, 200_000);
 });
 
 test('leaks no tensors', checkLeaks);

@@ -8,7 +8,8 @@
 // labelled "hill-cipher/<kind>/k=<k>/channel=<c>/attempt=<a>" (nonce = the first 12 bytes of
 // SHA-256("nnlock stream nonce v1\0" + label)) until a candidate passes the same checks, computed
 // with the same float64 code (src/linalg/matrix.ts, plain JavaScript). SHA-256 and HKDF come from
-// WebCrypto (node's own webcrypto in the tests), ChaCha20 from ./chacha20.ts. The key file's
+// WebCrypto (node's own webcrypto in the tests), ChaCha20 from ./chacha20.ts, and Box–Muller's
+// log, cos and sin from ./fdlibm.ts (node's own; a browser's Math may differ in the last bit). The key file's
 // fingerprint (SHA-256 of the matrices' float64 bytes) is checked at the end: a derived key that
 // differed from src/cipher's by one bit would be refused, so a key this module accepts is
 // bit-identical to the one the server side would derive.
@@ -20,6 +21,7 @@
 // to src/cipher's float32 convolution within rounding (~1e-6).
 import { conditionNumber, inverse, matVec, orthogonalFromQr, orthogonalityError, transpose, type Matrix } from '../../linalg/matrix.ts';
 import { ChaCha20Stream } from './chacha20.ts';
+import { cos, log, sin } from './fdlibm.ts';
 
 export const CIPHER_KINDS = ['uniform', 'orthogonal', 'hill256'] as const;
 export type CipherKind = (typeof CIPHER_KINDS)[number];
@@ -105,10 +107,11 @@ export class PageKeyedStream {
     for (let i = 0; i < n; i += 2) {
       const u1 = 1 - this.nextUniform();
       const u2 = this.nextUniform();
-      const r = Math.sqrt(-2 * Math.log(u1));
+      // fdlibm's log, cos and sin: node's Math, whatever the browser's Math does (./fdlibm.ts).
+      const r = Math.sqrt(-2 * log(u1));
       const theta = 2 * Math.PI * u2;
-      out[i] = r * Math.cos(theta);
-      if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
+      out[i] = r * cos(theta);
+      if (i + 1 < n) out[i + 1] = r * sin(theta);
     }
     return out;
   }
