@@ -63,7 +63,7 @@ export const PAGE_HTML = `<!doctype html>
     <button type="button" id="tier-clear" class="secondary">Clear the answers</button>
   </form>
   <p id="tier-status" role="status" aria-live="polite"></p>
-  <ol id="tier-history" class="history" aria-label="answers, newest first"></ol>
+  <ol id="tier-history" class="history" role="list" aria-label="answers, newest first"></ol>
 </section>
 </main>
 <footer><p>Served by <code>nnlock serve</code>. API: <code>GET /v1/models</code>, <code>POST /v1/models/NAME/classify</code>, <code>POST /v1/models/NAME/denoise</code>.</p></footer>
@@ -94,6 +94,8 @@ table.top caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; 
 table.top th, table.top td { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; font-weight: normal; }
 table.top thead th { font-weight: 600; border-bottom: 1px solid #8886; }
 meter { width: 9rem; vertical-align: middle; }
-.history { padding-left: 1.2rem; }
-.history li { margin-bottom: 0.6rem; }
+.history { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.8rem 1.5rem; }
+.history li { border: 1px solid #8886; border-radius: 6px; padding: 0.4rem 0.8rem; }
+.history li:first-child { border-color: var(--accent); }
+.history table.top { min-width: 16rem; }
 `;

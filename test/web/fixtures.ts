@@ -1,5 +1,5 @@
 // Tiny models for the page's end-to-end test, made here (never ../shared/data): a ResNet-8
-// classifier protected with 3 tiers (its key file and tokens), an Encryption-Robust ResNet-8 for
+// classifier and a 3-layer DnCNN, each protected with 3 tiers (key files and tokens), an Encryption-Robust ResNet-8 for
 // hill256 ciphertext with its cipher key file, a photo, and the offline answers the page's
 // results are checked against (the same weights run directly in this thread).
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed, noGrad, scope, tensor } from '../../src/tensor/index.ts';
 import { softmax } from '../../src/ops/activation.ts';
+import { clamp, sub } from '../../src/ops/arithmetic.ts';
 import { modelSpec } from '../../src/models/registry.ts';
 import { openModel, saveWeights } from '../../src/models/index.ts';
 import { normalisationFrom } from '../../src/data/normalisation.ts';
@@ -23,6 +24,10 @@ export interface WebFixtures {
   classifierKeys: string;
   /** tokens[m - 1] unlocks tier m. */
   tokens: string[];
+  /** A 3-layer DnCNN (grayscale) protected with 3 tiers. */
+  denoiser: string;
+  denoiserKeys: string;
+  denoiserTokens: string[];
   er: string;
   cipherKey: CipherKey;
   cipherKeyFile: string;
@@ -39,6 +44,11 @@ export async function makeWebFixtures(): Promise<WebFixtures> {
   resnet.dispose();
   const protectedModel = await protectModel(join(dir, 'resnet8.safetensors'), { tiers: 3, ratio: 0.5, seed: 3 });
   const written = await protectedModel.write(join(dir, 'resnet8.protected.safetensors'), { keys: join(dir, 'resnet8.keys') });
+  const dncnn = modelSpec('dncnn-3').create();
+  await saveWeights(dncnn, join(dir, 'dncnn.safetensors'), { architecture: 'dncnn-3' });
+  dncnn.dispose();
+  const protectedDenoiser = await protectModel(join(dir, 'dncnn.safetensors'), { tiers: 3, ratio: 0.5, seed: 4 });
+  const writtenDenoiser = await protectedDenoiser.write(join(dir, 'dncnn.protected.safetensors'), { keys: join(dir, 'dncnn.keys') });
   const cipherKey = deriveKey(
     new Uint8Array(32).map((_, i) => (i * 29 + 5) % 256),
     { kind: 'hill256', k: 4, channels: 3, shuffle: true },
@@ -61,7 +71,20 @@ export async function makeWebFixtures(): Promise<WebFixtures> {
   }
   const photo = join(dir, 'photo.png');
   await writePng(photo, photoChw, 3, 32, 32);
-  return { dir, classifier: written.model, classifierKeys: written.keys, tokens: protectedModel.tokens, er: join(dir, 'er.safetensors'), cipherKey, cipherKeyFile, photo, photoChw };
+  return {
+    dir,
+    classifier: written.model,
+    classifierKeys: written.keys,
+    tokens: protectedModel.tokens,
+    denoiser: writtenDenoiser.model,
+    denoiserKeys: writtenDenoiser.keys,
+    denoiserTokens: protectedDenoiser.tokens,
+    er: join(dir, 'er.safetensors'),
+    cipherKey,
+    cipherKeyFile,
+    photo,
+    photoChw,
+  };
 }
 
 /** Offline softmax of the protected classifier at a tier, for CHW bytes of a 32×32 image. */
@@ -75,6 +98,26 @@ export async function offlineClassify(f: WebFixtures, tier: number, chw: Uint8Ar
       scope(() => {
         const x = Float32Array.from(chw, (v, i) => (v / 255 - n.mean[Math.floor(i / 1024)]) / n.std[Math.floor(i / 1024)]);
         return softmax(model.forward(tensor(x, [1, 3, 32, 32])), 1).toTypedArray() as Float32Array;
+      }),
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Offline output of the protected denoiser at a tier: clamp(x − residual) in [0, 1], for grey bytes. */
+export async function offlineDenoise(f: WebFixtures, tier: number, gray: Uint8Array, h: number, w: number): Promise<Float32Array> {
+  const published = await readSafetensors(f.denoiser);
+  const file = tier === 0 ? published : (await unlockModel(published, f.denoiserTokens[f.denoiserTokens.length - 1], { tier })).file;
+  const { model } = await openModel(file);
+  try {
+    return noGrad(() =>
+      scope(() => {
+        const x = tensor(
+          Float32Array.from(gray, (v) => v / 255),
+          [1, 1, h, w],
+        );
+        return clamp(sub(x, model.forward(x)), 0, 1).toTypedArray() as Float32Array;
       }),
     );
   } finally {

@@ -231,7 +231,7 @@ function tierSection(models: ModelInfo[]): void {
         const answer = await client.classifyImage(model.name, png, 'image/png');
         const best = answer.results[0].top[0];
         item.dataset.tier = String(answer.tier);
-        item.append(topTable(answer.results[0].top, `Tier ${answer.tier} (${who}): ${best ? `${best.class}, ${(100 * best.probability).toFixed(1)} %` : 'no classes'}`));
+        item.append(topTable(answer.results[0].top, `Tier ${answer.tier} · ${model.name} (${who}): ${best ? `${best.class}, ${(100 * best.probability).toFixed(1)} %` : 'no classes'}`));
       } else {
         const sigmaText = $<HTMLInputElement>('tier-sigma').value.trim();
         const sigma = sigmaText === '' ? undefined : Number(sigmaText);
@@ -242,7 +242,7 @@ function tierSection(models: ModelInfo[]): void {
         img.src = URL.createObjectURL(new Blob([answer.png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
         img.alt = `the photo denoised by ${model.name} at tier ${answer.tier}`;
         const caption = document.createElement('figcaption');
-        caption.textContent = `Tier ${answer.tier} (${who})${answer.psnr !== null ? `: PSNR ${answer.psnr.toFixed(2)} dB at σ = ${sigma}` : ''}`;
+        caption.textContent = `Tier ${answer.tier} · ${model.name} (${who})${answer.psnr !== null ? `: PSNR ${answer.psnr.toFixed(2)} dB at σ = ${sigma}` : ''}`;
         figure.append(img, caption);
         item.append(figure);
       }
