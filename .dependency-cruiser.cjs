@@ -5,6 +5,8 @@
 //   io, data, crypto, linalg                  below the features, never importing them
 //   protect · cipher ← attacks ← er           the features; er and attacks may import cipher,
 //                                             er may import attacks; protect stands alone
+//   serve                                     the HTTP service: above the features, below cli;
+//                                             nothing else in src/ imports it
 //   cli, bench, experiments                   on top; nothing in src/ imports them
 //   web                                       the page (src/web/browser: runs in the browser,
 //                                             imports only itself and linalg) and its plugin
@@ -42,6 +44,13 @@ module.exports = {
       '^src/(?!web/|serve/|cli/)',
       '^src/web/',
     ),
+    forbid(
+      'only-cli-imports-serve',
+      'serve (the HTTP service) sits above the features and below cli: nothing else in src/ imports it (the web page, src/web, may use its types and errors)',
+      '^src/(?!serve/|cli/|web/)',
+      '^src/serve/',
+    ),
+    forbid('serve-imports-no-cli', 'serve is below cli', '^src/serve/', '^src/cli/'),
     forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),
     {

@@ -15,12 +15,13 @@ import { legacyProtect, registerProtect } from './commands/protect/index.ts';
 import { legacyCipher, registerCipher } from './commands/cipher/index.ts';
 import { legacyAttack, registerAttack } from './commands/attack/index.ts';
 import { legacyEr, registerEr } from './commands/er/index.ts';
+import { legacyServe, registerServe } from './commands/serve/index.ts';
 import { legacyClient, registerClient } from './commands/client/index.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerDemo } from './commands/demo.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
-export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyClient];
+export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe, ...legacyClient];
 
 /** nnlock's version, from package.json (read without loading libtorch). */
 export function version(): string {
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIO = processIO()): Command {
   registerCipher(program, io);
   registerAttack(program, io);
   registerEr(program, io);
+  registerServe(program, io);
   registerClient(program, io);
   registerInfo(program, io);
   registerDemo(program, io);

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The page's script (bundled by src/web/plugin.ts with esbuild, served at /app/app.js). Two
 // sections, each a form:
 //   Encrypted classification: a photo and a cipher key file; the photo is cropped and resized to
@@ -9,8 +8,11 @@
 import { type ModelInfo, type TopClass, ServiceClient, ServiceError, tensorBody } from './api.ts';
 import { type PageCipherKey, encryptBytes, encryptReal, keyId, parseKeyFile } from './cipher.ts';
 import { encodePng } from './png.ts';
+import { type CanvasEl, type El, type InputEl, type SelectEl, type TableEl, page } from './dom.ts';
 
-const $ = <T extends HTMLElement>(id: string): T => {
+const { document } = page();
+
+const $ = <T extends El>(id: string): T => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
   return el as T;
@@ -30,7 +32,7 @@ interface Pixels {
  * Colour space conversion is off so that a PNG's bytes are the bytes the server would read.
  */
 async function readPhoto(file: Blob, channels: 1 | 3, height: number | null, width: number | null): Promise<Pixels> {
-  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const bitmap = await page().createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const h = height ?? bitmap.height;
   const w = width ?? bitmap.width;
   const scale = Math.min(bitmap.width / w, bitmap.height / h);
@@ -57,11 +59,11 @@ async function readPhoto(file: Blob, channels: 1 | 3, height: number | null, wid
 }
 
 /** Draws planes of values into a canvas; `scale` maps each channel's value to 0..255. */
-function draw(canvas: HTMLCanvasElement, p: { data: ArrayLike<number>; channels: number; height: number; width: number }, scale: (c: number) => (v: number) => number = () => (v) => v): void {
+function draw(canvas: CanvasEl, p: { data: ArrayLike<number>; channels: number; height: number; width: number }, scale: (c: number) => (v: number) => number = () => (v) => v): void {
   const { height: h, width: w, channels } = p;
   canvas.width = w;
   canvas.height = h;
-  const img = new ImageData(w, h);
+  const img = new (page().ImageData)(w, h);
   for (let c = 0; c < 3; c++) {
     const src = channels === 1 ? 0 : c;
     const f = scale(src);
@@ -85,7 +87,7 @@ function minMaxPerChannel(p: { data: Float32Array; height: number; width: number
   };
 }
 
-function setStatus(el: HTMLElement, text: string, kind: 'info' | 'error' = 'info'): void {
+function setStatus(el: El, text: string, kind: 'info' | 'error' = 'info'): void {
   el.textContent = text;
   el.dataset.kind = kind;
 }
@@ -96,7 +98,7 @@ function message(e: unknown): string {
 }
 
 /** The top classes as a table: class, probability (a bar and a percentage). */
-function topTable(top: TopClass[], caption: string): HTMLTableElement {
+function topTable(top: TopClass[], caption: string): TableEl {
   const table = document.createElement('table');
   table.className = 'top';
   table.createCaption().textContent = caption;
@@ -125,7 +127,7 @@ function topTable(top: TopClass[], caption: string): HTMLTableElement {
   return table;
 }
 
-function fillModels(select: HTMLSelectElement, models: ModelInfo[]): void {
+function fillModels(select: SelectEl, models: ModelInfo[]): void {
   select.replaceChildren(
     ...models.map((m) => {
       const o = document.createElement('option');
@@ -141,16 +143,16 @@ function fillModels(select: HTMLSelectElement, models: ModelInfo[]): void {
 
 /** Section (a): encrypt in the page, send only the ciphertext. */
 function encryptedSection(models: ModelInfo[]): void {
-  const form = $<HTMLFormElement>('enc-form');
-  const select = $<HTMLSelectElement>('enc-model');
+  const form = $<El>('enc-form');
+  const select = $<SelectEl>('enc-model');
   const status = $('enc-status');
   const result = $('enc-result');
   const usable = models.filter((m) => m.kind === 'encrypted-classifier');
   fillModels(select, usable);
   if (usable.length === 0) setStatus(status, 'This server has no encrypted-classifier model.');
   let key: PageCipherKey | null = null;
-  $<HTMLInputElement>('enc-key').addEventListener('change', async (ev) => {
-    const file = (ev.target as HTMLInputElement).files?.[0];
+  $<InputEl>('enc-key').addEventListener('change', async (ev) => {
+    const file = (ev.target as InputEl).files?.[0];
     key = null;
     $('enc-key-id').textContent = '';
     if (!file) return;
@@ -166,7 +168,7 @@ function encryptedSection(models: ModelInfo[]): void {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const model = usable.find((m) => m.name === select.value);
-    const photo = $<HTMLInputElement>('enc-photo').files?.[0];
+    const photo = $<InputEl>('enc-photo').files?.[0];
     if (!model || !photo || !key) return setStatus(status, 'Choose a model, a photo and a cipher key file first.', 'error');
     if (model.cipher && (model.cipher.kind !== key.kind || model.cipher.block !== key.k || model.cipher.channels !== key.channels)) {
       return setStatus(
@@ -177,18 +179,18 @@ function encryptedSection(models: ModelInfo[]): void {
     }
     try {
       const plain = await readPhoto(photo, key.channels === 1 ? 1 : 3, model.input.height, model.input.width);
-      draw($<HTMLCanvasElement>('enc-plain'), plain);
-      const client = new ServiceClient({ server: '', credential: $<HTMLInputElement>('enc-token').value.trim() || undefined });
+      draw($<CanvasEl>('enc-plain'), plain);
+      const client = new ServiceClient({ server: '', credential: $<InputEl>('enc-token').value.trim() || undefined });
       setStatus(status, 'Encrypting in this page and sending the ciphertext…');
       let answer: Awaited<ReturnType<ServiceClient['classifyImage']>>;
       if (key.kind === 'hill256') {
         const cipher = await encryptBytes(key, plain);
-        draw($<HTMLCanvasElement>('enc-cipher'), { ...plain, data: cipher });
+        draw($<CanvasEl>('enc-cipher'), { ...plain, data: cipher });
         answer = await client.classifyImage(model.name, encodePng(cipher, plain.channels, plain.height, plain.width), 'image/png');
       } else {
         const cipher = await encryptReal(key, plain);
         const shown = { ...plain, data: cipher };
-        draw($<HTMLCanvasElement>('enc-cipher'), shown, minMaxPerChannel(shown));
+        draw($<CanvasEl>('enc-cipher'), shown, minMaxPerChannel(shown));
         answer = await client.classifyTensor(model.name, tensorBody(cipher, [1, plain.channels, plain.height, plain.width]));
       }
       result.replaceChildren(topTable(answer.results[0].top, `${model.name} at tier ${answer.tier}, from the ciphertext only`));
@@ -201,8 +203,8 @@ function encryptedSection(models: ModelInfo[]): void {
 
 /** Section (b): one credential after another against a protected model; every answer is kept. */
 function tierSection(models: ModelInfo[]): void {
-  const form = $<HTMLFormElement>('tier-form');
-  const select = $<HTMLSelectElement>('tier-model');
+  const form = $<El>('tier-form');
+  const select = $<SelectEl>('tier-model');
   const status = $('tier-status');
   const history = $('tier-history');
   const usable = models.filter((m) => m.kind === 'classifier' || m.kind === 'denoiser');
@@ -217,9 +219,9 @@ function tierSection(models: ModelInfo[]): void {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const model = usable.find((m) => m.name === select.value);
-    const photo = $<HTMLInputElement>('tier-photo').files?.[0];
+    const photo = $<InputEl>('tier-photo').files?.[0];
     if (!model || !photo) return setStatus(status, 'Choose a model and a photo first.', 'error');
-    const credential = $<HTMLInputElement>('tier-token').value.trim() || undefined;
+    const credential = $<InputEl>('tier-token').value.trim() || undefined;
     const client = new ServiceClient({ server: '', credential });
     const who = credential ? 'with the credential given' : 'anonymously';
     try {
@@ -233,7 +235,7 @@ function tierSection(models: ModelInfo[]): void {
         item.dataset.tier = String(answer.tier);
         item.append(topTable(answer.results[0].top, `Tier ${answer.tier} · ${model.name} (${who}): ${best ? `${best.class}, ${(100 * best.probability).toFixed(1)} %` : 'no classes'}`));
       } else {
-        const sigmaText = $<HTMLInputElement>('tier-sigma').value.trim();
+        const sigmaText = $<InputEl>('tier-sigma').value.trim();
         const sigma = sigmaText === '' ? undefined : Number(sigmaText);
         const answer = await client.denoise(model.name, png, 'image/png', { sigma });
         item.dataset.tier = String(answer.tier);

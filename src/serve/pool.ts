@@ -1,0 +1,304 @@
+// Inference off the event loop, with dynamic batching. Requests for the same model, tier and input
+// shape wait in one queue; a queue is sent to an idle worker as one batch when it holds `maxBatch`
+// images or its oldest request has waited `maxWaitMs`. While every worker is busy the queues keep
+// filling, so under load batches grow by themselves (up to maxBatch) and the workers never wait
+// for the timer. Every worker holds every model (src/serve/worker.ts).
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, LoadMessage, ModelMemory, TierLayer, ToWorker } from './worker-protocol.ts';
+import { ServeError } from './errors.ts';
+
+export interface PoolOptions {
+  /** Worker threads (default 1). Each holds every model. */
+  workers?: number;
+  /** Most images in one batch (default 64). */
+  maxBatch?: number;
+  /** Longest a request waits for others to join its batch, in ms (default 5). */
+  maxWaitMs?: number;
+  /** libtorch intra-op threads, set by the first worker (process-wide in libtorch); default: leave as is. */
+  threads?: number;
+  /** After every batch: its model, tier and size (for metrics). */
+  onBatch?: (model: string, tier: number, size: number) => void;
+}
+
+/** One batch's result: softmax probabilities [N, K] or denoised images [N, C, H, W]. */
+export interface RunResult {
+  shape: number[];
+  data: Float32Array;
+}
+
+interface Pending {
+  images: number;
+  data: Float32Array;
+  since: number;
+  deadline: number;
+  resolve(r: RunResult): void;
+  reject(e: Error): void;
+  settled: boolean;
+}
+
+interface Queue {
+  key: string;
+  model: string;
+  tier: number;
+  /** [C, H, W] of one image. */
+  image: number[];
+  items: Pending[];
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  alive: boolean;
+}
+
+// Worker entry as in src/data/loader.ts: a .ts entry needs tsx registered inside the worker first
+// (Node 20 does not pass the main thread's loader on), a compiled .js entry needs nothing.
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})();
+`;
+
+function tsxApi(): string | null {
+  if (!ENTRY.endsWith('.ts')) return null;
+  return import.meta.resolve('tsx/esm/api');
+}
+
+export class InferencePool {
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
+  private readonly slots: Slot[] = [];
+  private readonly queues = new Map<string, Queue>();
+  private readonly calls = new Map<number, { resolve(m: FromWorker): void; reject(e: Error): void }>();
+  private readonly acks = new Map<string, { resolve(): void; reject(e: Error): void; left: number }>();
+  private nextId = 1;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions = {}) {
+    this.maxBatch = options.maxBatch ?? 64;
+    this.maxWaitMs = options.maxWaitMs ?? 5;
+    if (!(this.maxBatch >= 1) || !Number.isInteger(this.maxBatch)) throw new RangeError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
+    if (!(this.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${this.maxWaitMs}`);
+    const n = options.workers ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers must be a positive integer, got ${n}`);
+    for (let i = 0; i < n; i++) this.slots.push(this.spawn(i === 0 ? options.threads : undefined));
+  }
+
+  private spawn(threads?: number): Slot {
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: tsxApi(), threads } });
+    const slot: Slot = { worker, busy: false, alive: true };
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    const fail = (why: string) => {
+      if (!slot.alive) return;
+      slot.alive = false;
+      // A worker that dies takes its batch with it; the others go on.
+      for (const [id, c] of this.calls)
+        if ((c as { slot?: Slot }).slot === slot) {
+          this.calls.delete(id);
+          c.reject(new Error(`the inference worker stopped: ${why}`));
+        }
+      for (const [, a] of this.acks) a.reject(new Error(`an inference worker stopped while loading: ${why}`));
+      this.schedule();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+    return slot;
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'ack') {
+      const key = `${m.what}:${m.name}:${m.tier ?? ''}`;
+      const a = this.acks.get(key);
+      if (!a) return;
+      if (m.error) {
+        this.acks.delete(key);
+        a.reject(new Error(m.error));
+      } else if (--a.left === 0) {
+        this.acks.delete(key);
+        a.resolve();
+      }
+      return;
+    }
+    const c = this.calls.get(m.id);
+    if (!c) return;
+    this.calls.delete(m.id);
+    c.resolve(m);
+  }
+
+  private live(): Slot[] {
+    return this.slots.filter((s) => s.alive);
+  }
+
+  /** Sends a message to every worker and resolves when each has acknowledged it. */
+  private broadcast(key: string, message: ToWorker): Promise<void> {
+    const slots = this.live();
+    if (slots.length === 0) return Promise.reject(new Error('no inference worker is running'));
+    return new Promise<void>((resolve, reject) => {
+      this.acks.set(key, { resolve, reject, left: slots.length });
+      for (const s of slots) s.worker.postMessage(message);
+    });
+  }
+
+  /** Loads a model into every worker: its published weights. */
+  load(message: Omit<LoadMessage, 'type'>): Promise<void> {
+    return this.broadcast(`load:${message.name}:`, { type: 'load', ...message });
+  }
+
+  /** Gives every worker the kernels one tier changes. */
+  addTier(name: string, tier: number, layers: TierLayer[]): Promise<void> {
+    return this.broadcast(`tier:${name}:${tier}`, { type: 'tier', name, tier, layers });
+  }
+
+  /** Tensor bytes the first worker holds per model (every worker holds the same). */
+  async memory(): Promise<{ models: Record<string, ModelMemory>; live: number }> {
+    const slot = this.live()[0];
+    if (!slot) throw new Error('no inference worker is running');
+    const m = await this.call(slot, (id) => ({ type: 'memory', id }));
+    if (m.type !== 'memory') throw new Error('unexpected worker reply');
+    return { models: m.models, live: m.live };
+  }
+
+  private call(slot: Slot, make: (id: number) => ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    const id = this.nextId++;
+    return new Promise<FromWorker>((resolve, reject) => {
+      this.calls.set(id, Object.assign({ resolve, reject }, { slot }));
+      slot.worker.postMessage(make(id), transfer);
+    });
+  }
+
+  /**
+   * Runs `images` images ([images, ...image] float32, `data`) of a model at a tier, batched with
+   * other requests. Rejects with a ServeError 'timeout' after timeoutMs.
+   */
+  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000): Promise<RunResult> {
+    if (this.closed) return Promise.reject(new ServeError('unavailable', 'the server is shutting down'));
+    const key = `${model}\u0000${tier}\u0000${image.join('x')}`;
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { key, model, tier, image, items: [] };
+      this.queues.set(key, q);
+    }
+    const now = Date.now();
+    return new Promise<RunResult>((resolve, reject) => {
+      const item: Pending = { images, data, since: now, deadline: now + timeoutMs, settled: false, resolve, reject };
+      const timer = setTimeout(() => {
+        if (item.settled) return;
+        item.settled = true;
+        const i = q.items.indexOf(item);
+        if (i >= 0) q.items.splice(i, 1);
+        reject(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      item.resolve = (r) => {
+        clearTimeout(timer);
+        if (item.settled) return;
+        item.settled = true;
+        resolve(r);
+      };
+      item.reject = (e) => {
+        clearTimeout(timer);
+        if (item.settled) return;
+        item.settled = true;
+        reject(e);
+      };
+      q.items.push(item);
+      this.schedule();
+    });
+  }
+
+  /** Images waiting, over all queues. */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.queues.values()) for (const i of q.items) n += i.images;
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const live = this.live();
+    if (live.length === 0) {
+      for (const q of this.queues.values()) for (const i of q.items.splice(0)) i.reject(new ServeError('unavailable', 'no inference worker is running'));
+      return;
+    }
+    const now = Date.now();
+    for (;;) {
+      const idle = live.find((s) => !s.busy);
+      if (!idle) return;
+      // The ready queue whose oldest request has waited longest: full, or waited maxWaitMs.
+      let best: Queue | null = null;
+      let nextDue = Number.POSITIVE_INFINITY;
+      for (const q of this.queues.values()) {
+        if (q.items.length === 0) continue;
+        const images = q.items.reduce((n, i) => n + i.images, 0);
+        const due = q.items[0].since + this.maxWaitMs;
+        if (images >= this.maxBatch || due <= now || this.closed) {
+          if (!best || q.items[0].since < best.items[0].since) best = q;
+        } else nextDue = Math.min(nextDue, due);
+      }
+      if (!best) {
+        if (nextDue < Number.POSITIVE_INFINITY) this.timer = setTimeout(() => this.schedule(), Math.max(0, nextDue - now));
+        return;
+      }
+      this.dispatch(idle, best);
+    }
+  }
+
+  private dispatch(slot: Slot, q: Queue): void {
+    const batch: Pending[] = [];
+    let images = 0;
+    while (q.items.length > 0 && (batch.length === 0 || images + q.items[0].images <= this.maxBatch)) {
+      const item = q.items.shift()!;
+      batch.push(item);
+      images += item.images;
+    }
+    if (q.items.length === 0) this.queues.delete(q.key);
+    const per = q.image.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(images * per);
+    let offset = 0;
+    for (const item of batch) {
+      data.set(item.data, offset);
+      offset += item.data.length;
+    }
+    slot.busy = true;
+    this.options.onBatch?.(q.model, q.tier, images);
+    this.call(slot, (id) => ({ type: 'run', id, name: q.model, tier: q.tier, shape: [images, ...q.image], data }), [data.buffer as ArrayBuffer])
+      .then((m) => {
+        if (m.type === 'failed') throw new Error(m.message);
+        if (m.type !== 'done') throw new Error('unexpected worker reply');
+        const rest = m.shape.slice(1);
+        const size = rest.reduce((a, b) => a * b, 1);
+        let at = 0;
+        for (const item of batch) {
+          item.resolve({ shape: [item.images, ...rest], data: m.data.slice(at * size, (at + item.images) * size) });
+          at += item.images;
+        }
+      })
+      .catch((e: Error) => {
+        for (const item of batch) item.reject(e);
+      })
+      .finally(() => {
+        slot.busy = false;
+        this.schedule();
+      });
+  }
+
+  /** Runs what is queued at once (no more waiting for batches), then stops the workers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.schedule();
+    while (this.queued > 0 || this.slots.some((s) => s.alive && s.busy)) await new Promise((r) => setTimeout(r, 5));
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all(
+      this.slots.map((s) => {
+        s.alive = false;
+        return s.worker.terminate();
+      }),
+    );
+  }
+}

@@ -1,0 +1,171 @@
+// An inference worker of the service: holds every served model once, and per tier only what that
+// tier changes: the kernels of the protected layers whose values differ from the published ones
+// (a few percent of each layer), never a second copy of a layer or of any other tensor. A batch of
+// tier m puts tier m's kernels into the model (after putting the previous tier's back to their
+// published values), only when the last batch was of another tier, then runs the forward pass.
+// One batch at a time: the pool (pool.ts) sends the next when this one is done.
+import { parentPort, workerData } from 'node:worker_threads';
+import { type Tensor, fromBytes, keep, liveTensors, noGrad, scope, setNumThreads, tensor } from '../tensor/index.ts';
+import { softmax } from '../ops/activation.ts';
+import { clamp, sub } from '../ops/arithmetic.ts';
+import { indexPutInPlace } from '../ops/indexing.ts';
+import { view } from '../ops/shape.ts';
+import type { Module } from '../nn/index.ts';
+import { modelSpec } from '../models/registry.ts';
+import { tensorsFromEntries } from '../io/tensor-file.ts';
+import { type TensorEntry, toDType } from '../io/safetensors.ts';
+import { buildErModel } from '../er/model-file.ts';
+import type { FromWorker, LoadMessage, ModelMemory, RunMessage, TierLayer, ToWorker } from './worker-protocol.ts';
+
+/** One layer's kernels that a tier changes: flat kernel indices, and the values at the tier and published. */
+interface TierKernels {
+  /** The layer's weight seen as [A·B, kh·kw] (a view of the model's own tensor). */
+  target: Tensor;
+  index: Tensor;
+  restored: Tensor;
+  published: Tensor;
+}
+
+interface Held {
+  model: Module;
+  task: LoadMessage['task'];
+  /** The model's own tensors by name. */
+  own: Map<string, Tensor>;
+  /** Per tier ≥ 1, the kernels it changes. Tier 0 is the published weights: nothing to store. */
+  tiers: Map<number, TierKernels[]>;
+  /** The tier whose kernels are in the model now. */
+  current: number;
+}
+
+const port = parentPort!;
+const models = new Map<string, Held>();
+const threads = (workerData as { threads?: number } | null)?.threads;
+if (threads) setNumThreads(threads);
+
+function bytesOf(t: Tensor): number {
+  const perElement = { float64: 8, int64: 8, float32: 4, int32: 4, float16: 2, bfloat16: 2, int16: 2 } as Record<string, number>;
+  return t.numel * (perElement[t.dtype] ?? 1);
+}
+
+function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+function load(m: LoadMessage): void {
+  models.get(m.name)?.model.dispose();
+  const model = m.build.kind === 'er' ? buildErModel(m.build.spec) : modelSpec(m.build.architecture).create(m.build.numClasses);
+  const loaded = tensorsFromEntries(new Map(m.tensors));
+  try {
+    model.loadStateDict(loaded);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    for (const t of loaded.values()) t.dispose();
+  }
+  model.eval();
+  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), current: 0 });
+}
+
+function entryTensor(e: TensorEntry): Tensor {
+  return fromBytes(e.data, e.shape, toDType(e.dtype));
+}
+
+function tierKernels(held: Held, layers: TierLayer[]): TierKernels[] {
+  return scope(() =>
+    layers.map((l) => {
+      const weight = held.own.get(l.name);
+      if (!weight) throw new Error(`the model has no tensor ${l.name}`);
+      const [a, b, kh, kw] = weight.shape;
+      return keep({
+        target: view(weight, [a * b, kh * kw]),
+        index: tensor(BigInt64Array.from(l.kernels, BigInt), [l.kernels.length]),
+        restored: entryTensor(l.restored),
+        published: entryTensor(l.published),
+      });
+    }),
+  );
+}
+
+function disposeKernels(ks: TierKernels[]): void {
+  for (const k of ks) for (const t of [k.target, k.index, k.restored, k.published]) t.dispose();
+}
+
+function put(ks: TierKernels[] | undefined, which: 'restored' | 'published'): void {
+  for (const k of ks ?? []) indexPutInPlace(k.target, [k.index], k[which]);
+}
+
+function select(held: Held, tier: number): void {
+  if (held.current === tier) return;
+  if (tier !== 0 && !held.tiers.has(tier)) throw new Error(`tier ${tier} is not loaded in this worker`);
+  noGrad(() => {
+    put(held.tiers.get(held.current), 'published');
+    put(held.tiers.get(tier), 'restored');
+  });
+  held.current = tier;
+}
+
+function run(m: RunMessage): { shape: number[]; data: Float32Array } {
+  const held = models.get(m.name);
+  if (!held) throw new Error(`model ${m.name} is not loaded in this worker`);
+  select(held, m.tier);
+  return noGrad(() =>
+    scope(() => {
+      const x = tensor(m.data, m.shape);
+      const y = held.task === 'classify' ? softmax(held.model.forward(x), 1) : clamp(sub(x, held.model.forward(x)), 0, 1);
+      return { shape: y.shape, data: y.toTypedArray() as Float32Array };
+    }),
+  );
+}
+
+function memory(): Record<string, ModelMemory> {
+  const out: Record<string, ModelMemory> = {};
+  for (const [name, h] of models) {
+    let tierBytes = 0;
+    for (const ks of h.tiers.values()) for (const k of ks) tierBytes += bytesOf(k.index) + bytesOf(k.restored) + bytesOf(k.published);
+    let modelBytes = 0;
+    for (const t of h.own.values()) modelBytes += bytesOf(t);
+    out[name] = { modelBytes, tierBytes, tiers: h.tiers.size + 1 };
+  }
+  return out;
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'load':
+      try {
+        load(m);
+        send({ type: 'ack', name: m.name, what: 'load' });
+      } catch (e) {
+        send({ type: 'ack', name: m.name, what: 'load', error: (e as Error).message });
+      }
+      return;
+    case 'tier': {
+      const held = models.get(m.name);
+      try {
+        if (!held) throw new Error(`model ${m.name} is not loaded in this worker`);
+        if (m.tier < 1) throw new Error('tier 0 is the published weights');
+        const fresh = tierKernels(held, m.layers);
+        if (held.current === m.tier) select(held, 0);
+        const old = held.tiers.get(m.tier);
+        held.tiers.set(m.tier, fresh);
+        if (old) disposeKernels(old);
+        send({ type: 'ack', name: m.name, what: 'tier', tier: m.tier });
+      } catch (e) {
+        send({ type: 'ack', name: m.name, what: 'tier', tier: m.tier, error: (e as Error).message });
+      }
+      return;
+    }
+    case 'run':
+      try {
+        const r = run(m);
+        send({ type: 'done', id: m.id, shape: r.shape, data: r.data }, [r.data.buffer as ArrayBuffer]);
+      } catch (e) {
+        send({ type: 'failed', id: m.id, message: (e as Error).message });
+      }
+      return;
+    case 'memory':
+      send({ type: 'memory', id: m.id, models: memory(), live: liveTensors() });
+      return;
+  }
+});
