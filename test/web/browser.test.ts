@@ -1,7 +1,8 @@
 // The page end to end, in Debian's chromium (playwright-core), against the real server
 // (src/serve, with the page's plugin) on a random port, with tiny models made here:
-//   1. encrypted classification: a photo and a cipher key file are uploaded; the request the page
-//      sent is captured; its body is the hill256 ciphertext of the photo, bit for bit what
+//   1. encrypted classification: a photo and a cipher key file are uploaded and the request the
+//      page sent is captured. With an orthogonal key its body is a float32 tensor within float32
+//      rounding of src/cipher's ciphertext; with a hill256 key it is the hill256 ciphertext of the photo, bit for bit what
 //      src/cipher makes of it, and neither the key nor the plaintext was sent; the prediction
 //      shown is the ER model's offline answer on that ciphertext;
 //   2. tiers: the same photo to the protected classifier anonymously, with tier tokens and with an
@@ -16,6 +17,9 @@ import sharp from 'sharp';
 import type { Browser, Page, Request } from 'playwright-core';
 import { noGrad, scope, tensor } from '../../src/tensor/index.ts';
 import { BlockCipher } from '../../src/cipher/hill.ts';
+import { encryptPixels } from '../../src/cipher/data.ts';
+import { div } from '../../src/ops/arithmetic.ts';
+import { toDtype } from '../../src/ops/convert.ts';
 import { toHex } from '../../src/cipher/key.ts';
 import { type Service, createService, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
 import { type WebFixtures, argmax, makeWebFixtures, offlineClassify, offlineDenoise, offlineEr } from './fixtures.ts';
@@ -43,6 +47,7 @@ before(async () => {
         { name: 'resnet', weights: f.classifier, keys: f.classifierKeys },
         { name: 'dncnn', weights: f.denoiser, keys: f.denoiserKeys },
         { name: 'er', weights: f.er },
+        { name: 'er-real', weights: f.erReal },
       ],
       apiKeys: [{ name: 'alice', sha256: hashApiKey(apiKey), tier: 2 }],
       port: 0,
@@ -90,6 +95,33 @@ async function historyGrows(count: number): Promise<void> {
 }
 
 const percent = (p: number) => `${(100 * p).toFixed(1)} %`;
+
+test('encrypted classification with an orthogonal key: a float32 tensor within rounding of src/cipher', { skip: missing ?? false }, async () => {
+  await page.selectOption('#enc-model', 'er-real');
+  await page.setInputFiles('#enc-key', f.realKeyFile);
+  await page.locator('#enc-key-id', { hasText: 'orthogonal' }).waitFor({ timeout: 20_000 });
+  await page.setInputFiles('#enc-photo', f.photo);
+  const before = sent.length;
+  await page.click('#enc-form button[type="submit"]');
+  await page.locator('#enc-result caption', { hasText: 'er-real' }).waitFor({ timeout: 20_000 });
+  const req = sent.slice(before);
+  assert.equal(req.length, 1);
+  assert.equal(req[0].type, 'application/json');
+  const body = JSON.parse(req[0].body.toString()) as { tensor: { shape: number[]; dtype: string; data: string } };
+  assert.deepEqual([body.tensor.shape, body.tensor.dtype], [[1, 3, 32, 32], 'float32']);
+  const got = new Float32Array(new Uint8Array(Buffer.from(body.tensor.data, 'base64')).buffer);
+  const cipher = new BlockCipher(f.realKey);
+  const want = noGrad(() => scope(() => encryptPixels(div(toDtype(tensor(f.photoChw, [1, 3, 32, 32]), 'float32'), 255), cipher).toTypedArray() as Float32Array));
+  cipher.dispose();
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  assert.ok(worst < 1e-5, `the page's ciphertext is ${worst} from src/cipher's`);
+  // The answer shown is the ER model's offline answer on what the page sent.
+  const offline = await offlineEr(f, got, f.erReal);
+  const best = argmax(offline);
+  const first = (await page.locator('#enc-result tbody tr').first().textContent())?.trim() ?? '';
+  assert.ok(first.startsWith(classes['er-real'][best]) && first.endsWith(percent(offline[best])), `shown ${first}, offline ${classes['er-real'][best]} ${percent(offline[best])}`);
+});
 
 test('encrypted classification: the page sends only the ciphertext, bit for bit src/cipher, and shows the offline answer', { skip: missing ?? false }, async () => {
   await page.selectOption('#enc-model', 'er');

@@ -31,6 +31,10 @@ export interface WebFixtures {
   er: string;
   cipherKey: CipherKey;
   cipherKeyFile: string;
+  /** An ER model for orthogonal (real-valued) ciphertext, and its key. */
+  erReal: string;
+  realKey: CipherKey;
+  realKeyFile: string;
   /** A 32×32 RGB photo (PNG) and its CHW bytes. */
   photo: string;
   photoChw: Uint8Array;
@@ -59,6 +63,15 @@ export async function makeWebFixtures(): Promise<WebFixtures> {
   const er = buildErModel(spec);
   await saveErModel(join(dir, 'er.safetensors'), er, spec, cipherKey);
   er.dispose();
+  const realKey = deriveKey(
+    new Uint8Array(32).map((_, i) => (i * 31 + 9) % 256),
+    { kind: 'orthogonal', k: 4, channels: 3 },
+  );
+  const realKeyFile = join(dir, 'orthogonal-key.json');
+  writeFileSync(realKeyFile, serializeKey(realKey), { mode: 0o600 });
+  const erReal = buildErModel(spec);
+  await saveErModel(join(dir, 'er-real.safetensors'), erReal, spec, realKey);
+  erReal.dispose();
   // A smooth colourful picture (gradients and a disc), so the screenshot shows an image.
   const photoChw = new Uint8Array(3 * 32 * 32);
   for (let y = 0; y < 32; y++) {
@@ -82,6 +95,9 @@ export async function makeWebFixtures(): Promise<WebFixtures> {
     er: join(dir, 'er.safetensors'),
     cipherKey,
     cipherKeyFile,
+    erReal: join(dir, 'er-real.safetensors'),
+    realKey,
+    realKeyFile,
     photo,
     photoChw,
   };
@@ -125,24 +141,12 @@ export async function offlineDenoise(f: WebFixtures, tier: number, gray: Uint8Ar
   }
 }
 
-/** Offline softmax of the ER model on hill256 ciphertext bytes (CHW). */
-export async function offlineEr(f: WebFixtures, cipherChw: Uint8Array): Promise<Float32Array> {
-  const { model } = await loadErModel(f.er);
+/** Offline softmax of an ER model: on hill256 ciphertext bytes (CHW, divided by 255) or real-valued ciphertext as it is. */
+export async function offlineEr(f: WebFixtures, cipher: Uint8Array | Float32Array, path = f.er): Promise<Float32Array> {
+  const { model } = await loadErModel(path);
+  const x = cipher instanceof Uint8Array ? Float32Array.from(cipher, (v) => v / 255) : cipher;
   try {
-    return noGrad(() =>
-      scope(
-        () =>
-          softmax(
-            model.forward(
-              tensor(
-                Float32Array.from(cipherChw, (v) => v / 255),
-                [1, 3, 32, 32],
-              ),
-            ),
-            1,
-          ).toTypedArray() as Float32Array,
-      ),
-    );
+    return noGrad(() => scope(() => softmax(model.forward(tensor(x, [1, 3, 32, 32])), 1).toTypedArray() as Float32Array));
   } finally {
     model.dispose();
   }
