@@ -40,6 +40,8 @@ export class ServedModel {
   /** Tiers the workers hold. */
   private readonly ready = new Set<number>([0]);
   private readonly unlocking = new Map<number, Promise<void>>();
+  /** The owner's key (from the config's key file) and its tier: unlocks what is not held yet. */
+  private owner: { token: string; tier: number } | null = null;
 
   constructor(
     readonly name: string,
@@ -93,15 +95,23 @@ export class ServedModel {
    * Makes sure the workers hold tier m, unlocking it with `token` (a key of tier ≥ m) when they do
    * not. Concurrent calls for one tier share one unlock.
    */
-  async ensureTier(tier: number, token?: string): Promise<void> {
+  async ensureTier(tier: number, clientToken?: string): Promise<void> {
     if (this.ready.has(tier)) return;
     let p = this.unlocking.get(tier);
     if (!p) {
+      const token = this.owner && this.owner.tier >= tier ? this.owner.token : clientToken;
       if (token === undefined) throw new ServeError('forbidden-tier', `tier ${tier} of model ${this.name} is not unlocked on this server: present a tier token of tier ≥ ${tier}`);
       p = this.unlockTier(tier, token).finally(() => this.unlocking.delete(tier));
       this.unlocking.set(tier, p);
     }
     await p;
+  }
+
+  /** Keeps the key file's token (the server holds the key file) to unlock tiers on first use. */
+  holdOwnerKey(token: string): number {
+    const tier = this.tokenTier(token);
+    this.owner = { token, tier };
+    return tier;
   }
 
   private async unlockTier(tier: number, token: string): Promise<void> {
@@ -213,7 +223,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     }
     let reach: number;
     try {
-      reach = served.tokenTier(token);
+      reach = served.holdOwnerKey(token);
     } catch (e) {
       throw new Error(`${where}: the key file ${config.keys} does not fit: ${(e as Error).message}`);
     }

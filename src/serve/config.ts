@@ -29,7 +29,7 @@ export interface ModelConfig {
   weights: string;
   /** The protected model's key file: the server unlocks its tiers in memory. Without it, tier 0 and tokens clients bring. */
   keys?: string;
-  /** Tiers to unlock at start (default every tier the key file reaches); others are unlocked on a client's own token. */
+  /** Tiers to unlock at start (default every tier the key file reaches); others on first use (with the key file, or a client's token). */
   tiers?: number[];
   /** Architecture, when the weights do not say it. */
   arch?: string;

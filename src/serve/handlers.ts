@@ -66,13 +66,22 @@ async function classifierImage(model: ServedModel, bytes: Uint8Array, limits: Li
   return imageInput(model, img);
 }
 
-export async function classify(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits): Promise<ClassifyResult> {
+export async function classify(
+  model: ServedModel,
+  tier: number,
+  type: string | undefined,
+  body: unknown,
+  query: Query,
+  pool: InferencePool,
+  limits: Limits,
+  signal?: AbortSignal,
+): Promise<ClassifyResult> {
   const classes = model.info.classes!;
   const k = parseTop(query.top, classes.length);
   const { channels, height, width } = model.info.input;
   const image = [channels, height!, width!];
   const run = async (n: number, data: Float32Array) => {
-    const r = await pool.run(model.name, tier, image, n, data, limits.requestTimeoutMs);
+    const r = await pool.run(model.name, tier, image, n, data, limits.requestTimeoutMs, signal);
     const K = r.shape[1];
     return Array.from({ length: n }, (_, i) => ({ top: topK(r.data.subarray(i * K, (i + 1) * K), classes, k) }));
   };
@@ -116,7 +125,7 @@ export interface Denoised {
  * channel at a time). With ?sigma=s, Gaussian noise of σ = s (0..255 scale, seeded by ?seed=,
  * default 0) is added first and the PSNR of the result against the upload is measured.
  */
-export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits): Promise<Denoised> {
+export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits, signal?: AbortSignal): Promise<Denoised> {
   if (!isImageType(type)) throw new ServeError('unsupported-media-type', 'denoise takes one image: Content-Type image/png or image/jpeg');
   let sigma: number | undefined;
   if (query.sigma !== undefined) {
@@ -131,7 +140,7 @@ export async function denoise(model: ServedModel, tier: number, type: string | u
   const noisy = sigma === undefined ? clean : addGaussianNoise(clean, sigma, seed);
   // A grayscale network takes the planes of a colour image as a batch of grayscale images.
   const [n, c] = net === 1 ? [img.channels, 1] : [1, 3];
-  const r = await pool.run(model.name, tier, [c, img.height, img.width], n, noisy, limits.requestTimeoutMs);
+  const r = await pool.run(model.name, tier, [c, img.height, img.width], n, noisy, limits.requestTimeoutMs, signal);
   const png = await encodePng(r.data, img.channels, img.height, img.width);
   if (sigma === undefined) return { png };
   let se = 0;

@@ -1,7 +1,8 @@
 // Prometheus metrics of one service (its own registry, so two services in one process, as in the
 // tests, do not mix their counts): requests, errors and latency by model, tier and status, and the
 // size of the batches the workers ran.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModelMemory } from './worker-protocol.ts';
 
 export class ServeMetrics {
   readonly registry = new Registry();
@@ -32,7 +33,31 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(memory?: () => Promise<{ models: Record<string, ModelMemory> }>, queued?: () => number) {
     collectDefaultMetrics({ register: this.registry, prefix: 'nnlock_process_' });
+    if (queued) {
+      new Gauge({
+        name: 'nnlock_queued_images',
+        help: 'Images waiting for a batch',
+        registers: [this.registry],
+        collect() {
+          this.set(queued());
+        },
+      });
+    }
+    if (!memory) return;
+    new Gauge({
+      name: 'nnlock_model_tensor_bytes',
+      help: "Bytes of tensors one inference worker holds per model: part=model (every tensor once) and part=tiers (each tier's changed kernels)",
+      labelNames: ['model', 'part'] as const,
+      registers: [this.registry],
+      async collect() {
+        const { models } = await memory();
+        for (const [model, m] of Object.entries(models)) {
+          this.set({ model, part: 'model' }, m.modelBytes);
+          this.set({ model, part: 'tiers' }, m.tierBytes);
+        }
+      },
+    });
   }
 }

@@ -62,6 +62,8 @@ const { workerData } = require('node:worker_threads');
 })();
 `;
 
+const MAX_RESTARTS = 8;
+
 function tsxApi(): string | null {
   if (!ENTRY.endsWith('.ts')) return null;
   return import.meta.resolve('tsx/esm/api');
@@ -74,6 +76,10 @@ export class InferencePool {
   private readonly queues = new Map<string, Queue>();
   private readonly calls = new Map<number, { resolve(m: FromWorker): void; reject(e: Error): void }>();
   private readonly acks = new Map<string, { resolve(): void; reject(e: Error): void; left: number }>();
+  /** The load and tier messages sent so far, by key: what a replacement worker is given first. */
+  private readonly history = new Map<string, ToWorker>();
+  /** Workers started again after one stopped (a crash, an out-of-memory kill). */
+  restarts = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -91,6 +97,8 @@ export class InferencePool {
   private spawn(threads?: number): Slot {
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: tsxApi(), threads } });
     const slot: Slot = { worker, busy: false, alive: true };
+    // A replacement learns the models and tiers first: a worker handles its messages in order.
+    for (const m of this.history.values()) worker.postMessage(m);
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     const fail = (why: string) => {
       if (!slot.alive) return;
@@ -102,6 +110,12 @@ export class InferencePool {
           c.reject(new Error(`the inference worker stopped: ${why}`));
         }
       for (const [, a] of this.acks) a.reject(new Error(`an inference worker stopped while loading: ${why}`));
+      this.acks.clear();
+      // Started again, a few times at most (a worker that keeps dying is a bug to see, not to hide).
+      if (!this.closed && this.restarts < MAX_RESTARTS) {
+        this.restarts++;
+        this.slots[this.slots.indexOf(slot)] = this.spawn(threads);
+      }
       this.schedule();
     };
     worker.on('error', (e) => fail(e.message));
@@ -139,6 +153,7 @@ export class InferencePool {
     if (slots.length === 0) return Promise.reject(new Error('no inference worker is running'));
     return new Promise<void>((resolve, reject) => {
       this.acks.set(key, { resolve, reject, left: slots.length });
+      this.history.set(key, message);
       for (const s of slots) s.worker.postMessage(message);
     });
   }
@@ -172,9 +187,10 @@ export class InferencePool {
 
   /**
    * Runs `images` images ([images, ...image] float32, `data`) of a model at a tier, batched with
-   * other requests. Rejects with a ServeError 'timeout' after timeoutMs.
+   * other requests. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
+   * client went away) while the images still wait, they leave the queue: no worker runs them.
    */
-  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000): Promise<RunResult> {
+  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000, signal?: AbortSignal): Promise<RunResult> {
     if (this.closed) return Promise.reject(new ServeError('unavailable', 'the server is shutting down'));
     const key = `${model}\u0000${tier}\u0000${image.join('x')}`;
     let q = this.queues.get(key);
@@ -185,13 +201,16 @@ export class InferencePool {
     const now = Date.now();
     return new Promise<RunResult>((resolve, reject) => {
       const item: Pending = { images, data, since: now, deadline: now + timeoutMs, settled: false, resolve, reject };
-      const timer = setTimeout(() => {
+      const drop = (e: ServeError) => {
         if (item.settled) return;
         item.settled = true;
+        clearTimeout(timer);
         const i = q.items.indexOf(item);
         if (i >= 0) q.items.splice(i, 1);
-        reject(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(e);
+      };
+      const timer = setTimeout(() => drop(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`)), timeoutMs);
+      signal?.addEventListener('abort', () => drop(new ServeError('unavailable', 'the client closed the connection')), { once: true });
       item.resolve = (r) => {
         clearTimeout(timer);
         if (item.settled) return;

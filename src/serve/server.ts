@@ -60,8 +60,12 @@ function fastifyOptions(config: ServeConfig, logger: ServiceOptions['logger']): 
 
 /** Loads the models, builds the routes; the service is ready to listen (or to `app.inject`). */
 export async function createService(config: ServeConfig, options: ServiceOptions = {}): Promise<Service> {
-  const metrics = new ServeMetrics();
-  const pool = new InferencePool({
+  let pool: InferencePool | undefined;
+  const metrics = new ServeMetrics(
+    () => pool!.memory(),
+    () => pool!.queued,
+  );
+  pool = new InferencePool({
     workers: config.batching.workers,
     maxBatch: config.batching.maxBatch,
     maxWaitMs: config.batching.maxWaitMs,
@@ -155,16 +159,16 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     return { model, tier };
   }
 
-  app.post<{ Params: { name: string }; Querystring: Record<string, string> }>('/v1/models/:name/classify', async (req): Promise<ClassifyResult> => {
+  app.post<{ Params: { name: string }; Querystring: Record<string, string> }>('/v1/models/:name/classify', async (req, reply): Promise<ClassifyResult> => {
     const { model, tier } = await resolve(req);
     if (model.task !== 'classify') throw new ServeError('bad-request', `model ${model.name} is a ${model.info.kind}: POST /v1/models/${model.name}/denoise`);
-    return classify(model, tier, req.headers['content-type'], req.body, req.query, pool, config.limits);
+    return classify(model, tier, req.headers['content-type'], req.body, req.query, pool, config.limits, clientGone(reply));
   });
 
   app.post<{ Params: { name: string }; Querystring: Record<string, string> }>('/v1/models/:name/denoise', async (req, reply: FastifyReply) => {
     const { model, tier } = await resolve(req);
     if (model.task !== 'denoise') throw new ServeError('bad-request', `model ${model.name} is a ${model.info.kind}: POST /v1/models/${model.name}/classify`);
-    const r = await denoise(model, tier, req.headers['content-type'], req.body, req.query, pool, config.limits);
+    const r = await denoise(model, tier, req.headers['content-type'], req.body, req.query, pool, config.limits, clientGone(reply));
     reply.header('content-type', 'image/png').header('x-tier', String(tier)).header('x-model', model.name);
     if (r.psnr !== undefined) reply.header('x-psnr', r.psnr.toFixed(3));
     return reply.send(r.png);
@@ -188,6 +192,15 @@ export async function createService(config: ServeConfig, options: ServiceOptions
   };
   await registerPlugins(app, service, [...SERVICE_PLUGINS, ...(options.plugins ?? [])]);
   return service;
+}
+
+/** Aborts when the client closes the connection before its answer is sent (its images then leave the queue). */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
 }
 
 /** The one place plugins join the server: each is registered with the service as its option. */

@@ -4,6 +4,11 @@
 // that finishes the requests in flight. After each refusal the service answers correctly.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { type Fixtures, argmax, makeFixtures, offlineClassify, randomPng } from './fixtures.ts';
 import { type Service, createService, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
@@ -99,12 +104,15 @@ test("without a key file, a client's own token unlocks its tier in memory (once,
   });
 });
 
-test('the config can serve some tiers only; others come from tokens', async () => {
-  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys, tiers: [3] }] }, async (s) => {
+test('the config can unlock some tiers at start only; the others unlock on first use', async () => {
+  const key = newApiKey();
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys, tiers: [3] }], apiKeys: [{ name: 'k', sha256: hashApiKey(key), tier: 2 }] }, async (s) => {
     assert.equal((await s.memory()).models.resnet.tiers, 2, 'tier 0 and tier 3');
     const img = await randomPng(5);
     await assertTier(await classify(s, img.png, bearer(f.classifierTokens[2])), 3, img.chw);
     await assertTier(await classify(s, img.png, bearer(f.classifierTokens[0])), 1, img.chw);
+    await assertTier(await classify(s, img.png, bearer(key)), 2, img.chw); // unlocked from the key file
+    assert.equal((await s.memory()).models.resnet.tiers, 4);
   });
 });
 
@@ -130,6 +138,39 @@ test('requests that arrive together run as one batch; two workers give the same 
   });
 });
 
+test('a worker that dies is replaced, with every model and tier, and the next request is answered', async () => {
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }] }, async (s) => {
+    const img = await randomPng(7);
+    await assertTier(await classify(s, img.png, bearer(f.classifierTokens[1])), 2, img.chw);
+    const slots = (s.pool as unknown as { slots: { worker: import('node:worker_threads').Worker }[] }).slots;
+    await slots[0].worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.pool.restarts, 1);
+    await assertTier(await classify(s, img.png, bearer(f.classifierTokens[1])), 2, img.chw);
+    await assertTier(await classify(s, img.png), 0, img.chw);
+  });
+});
+
+test('a client that goes away takes its images out of the queue: no worker runs them', async () => {
+  const s = await createService(serveConfig({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, batching: { maxWaitMs: 2000 } }));
+  try {
+    const address = new URL(await s.listen());
+    const img = await randomPng(8);
+    const req = request({ host: address.hostname, port: address.port, method: 'POST', path: '/v1/models/resnet/classify', headers: { 'content-type': 'image/png' } });
+    req.on('error', () => {});
+    req.end(img.png);
+    for (let i = 0; i < 100 && s.pool.queued === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.pool.queued, 1, 'the image waits for its batch');
+    req.destroy();
+    for (let i = 0; i < 100 && s.pool.queued > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.pool.queued, 0, 'and leaves the queue when its client goes');
+    const batches = await s.metrics.registry.getSingleMetricAsString('nnlock_batch_size');
+    assert.doesNotMatch(batches, /nnlock_batch_size_count\{[^}]*\} [1-9]/, 'no batch ran');
+  } finally {
+    await s.close();
+  }
+});
+
 test('graceful shutdown: requests in flight finish, then the server stops', async () => {
   const s = await createService(serveConfig({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, batching: { maxWaitMs: 300 } }));
   const address = await s.listen();
@@ -143,6 +184,41 @@ test('graceful shutdown: requests in flight finish, then the server stops', asyn
   assert.equal(body.tier, 3);
   await closed;
   await assert.rejects(fetch(`${address}/healthz`), 'the server no longer listens');
+});
+
+test('HTTPS from certificate files (--tls-cert/--tls-key, "tls" in the config)', async (t) => {
+  const cert = join(f.dir, 'cert.pem');
+  const key = join(f.dir, 'key.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  if (made.status !== 0) return t.skip('openssl is not available to make a certificate');
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], port: 0, tls: { cert, key } }, async (s) => {
+    const address = new URL(await s.listen());
+    assert.equal(address.protocol, 'https:');
+    const img = await randomPng(9);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: 'localhost',
+          port: address.port,
+          method: 'POST',
+          path: '/v1/models/resnet/classify',
+          ca: readFileSync(cert),
+          headers: { 'content-type': 'image/png', ...bearer(f.classifierTokens[2]) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end(img.png);
+    });
+    const r = JSON.parse(body);
+    assert.equal(r.tier, 3);
+    const [expected] = await offlineClassify(f.classifier, f.classifierTokens, 3, [img.chw]);
+    assert.equal(r.top[0].index, argmax(expected));
+  });
 });
 
 test('leaks no tensors', checkLeaks);

@@ -1,0 +1,468 @@
+// The service under load (issue 12): `nnlock serve` in a child process on loopback, driven by
+// autocannon from this process, every response checked against the offline result of the tier
+// of its credentials. The shared ResNet-20 and DnCNN-S-25 (../shared/data) are protected here
+// (L1 importance, ratio 8 %, 3 tiers: tiers 0..3).
+//
+//   1. offline      ResNet-20 forward + softmax on pre-normalised batches of --max-batch images,
+//                   in this process, libtorch at --threads: images/s. Also the expected answer of
+//                   every check image at every tier.
+//   2. full load    classify only, one PNG per request, tiers mixed, --connections clients for
+//                   --full-seconds; images/s served / offline images/s = the ratio (target ≥ 0.8).
+//                   Again with 16 images per JSON request.
+//   3. mixed        ResNet-20 classify and DnCNN denoise (64×64 crops of Set12, ?sigma=25, 1 request in 32) over
+//                   tier tokens, API keys and anonymous requests, for --mixed-seconds (≥ 60): req/s,
+//                   p50/p99 latency, errors, cross-tier leaks (a classify answer whose top class
+//                   or probability is not its tier's offline one, a denoise answer whose X-PSNR is
+//                   not its tier's; target 0).
+//   4. memory       the child's RSS and the worker's tensor bytes (/metrics) serving ResNet-20
+//                   unprotected (one tier) and protected at 4 tiers.
+//
+//   node --import tsx bench/serve.ts [--threads 2] [--connections 64] [--mixed-seconds 60]
+//        [--full-seconds 20] [--max-batch 64] [--max-wait 5] [--no-write]
+import { spawn } from 'node:child_process';
+import type { IncomingHttpHeaders } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { init } from '../src/tensor/init.ts';
+import { type Tensor, noGrad, scope, setNumThreads, tensor } from '../src/tensor/index.ts';
+import { softmax } from '../src/ops/activation.ts';
+import { clamp, sub } from '../src/ops/arithmetic.ts';
+import { openModel } from '../src/models/load.ts';
+import { readCifar10 } from '../src/io/cifar.ts';
+import { readSafetensors } from '../src/io/safetensors.ts';
+import { normalisationFrom } from '../src/data/normalisation.ts';
+import { addGaussianNoise } from '../src/data/denoise-patches.ts';
+import { psnrOfMse } from '../src/train/metrics.ts';
+import { protectModel, unlockModel } from '../src/protect/index.ts';
+import { hashApiKey, newApiKey } from '../src/serve/api-keys.ts';
+import { fmt, machineInfo, markdownTable, RESULTS_DIR } from './lib/report.ts';
+import { writeFileAtomic } from '../src/io/atomic.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SHARED = path.join(here, '..', '..', 'shared', 'data');
+const BIN = path.join(here, '..', 'bin', 'nnlock.js');
+const { values: args } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '64' },
+    'mixed-seconds': { type: 'string', default: '60' },
+    'full-seconds': { type: 'string', default: '20' },
+    'max-batch': { type: 'string', default: '64' },
+    'max-wait': { type: 'string', default: '5' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const THREADS = Number(args.threads);
+const CONNECTIONS = Number(args.connections);
+const MAX_BATCH = Number(args['max-batch']);
+const CHECK_IMAGES = 64;
+const TIERS = [0, 1, 2, 3];
+
+init({ threads: THREADS });
+const log = (s: string) => process.stderr.write(`bench serve: ${s}\n`);
+
+// ---- models and data ----
+const work = mkdtempSync(path.join(tmpdir(), 'nnlock-bench-serve-'));
+if (!existsSync(path.join(SHARED, 'weights', 'resnet20-cifar10.safetensors'))) throw new Error(`the shared fixtures are missing (${SHARED})`);
+log(`protecting ResNet-20 and DnCNN-S-25 in ${work}`);
+const resnet = await protectModel(path.join(SHARED, 'weights', 'resnet20-cifar10.safetensors'), { tiers: 3, ratio: 0.08 });
+const rw = await resnet.write(path.join(work, 'resnet20.protected.safetensors'), { keys: path.join(work, 'resnet20.keys') });
+const dncnn = await protectModel(path.join(SHARED, 'weights', 'dncnn-s-25.safetensors'), { tiers: 3, ratio: 0.08 });
+const dw = await dncnn.write(path.join(work, 'dncnn.protected.safetensors'), { keys: path.join(work, 'dncnn.keys') });
+
+const cifar = await readCifar10([path.join(SHARED, 'cifar10', 'test_batch.bin')]);
+const IMG = 3 * 32 * 32;
+const chwOf = (i: number) => cifar.images.subarray(i * IMG, (i + 1) * IMG);
+async function pngOf(chw: Uint8Array, w: number, h: number, c: 1 | 3): Promise<Buffer> {
+  const plane = w * h;
+  const hwc = new Uint8Array(c * plane);
+  for (let p = 0; p < plane; p++) for (let k = 0; k < c; k++) hwc[p * c + k] = chw[k * plane + p];
+  const img = sharp(hwc, { raw: { width: w, height: h, channels: c } });
+  return (c === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
+}
+const checkPngs = await Promise.all(Array.from({ length: CHECK_IMAGES }, (_, i) => pngOf(chwOf(i), 32, 32, 3)));
+const crops: { png: Buffer; clean: Float32Array }[] = [];
+for (const name of ['01.png', '02.png', '03.png', '04.png']) {
+  const { data } = await sharp(path.join(SHARED, 'images', 'Set12', name))
+    .extract({ left: 96, top: 96, width: 64, height: 64 })
+    .toColourspace('b-w')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const chw = new Uint8Array(data.subarray(0, 64 * 64));
+  crops.push({ png: await pngOf(chw, 64, 64, 1), clean: Float32Array.from(chw, (v) => v / 255) });
+}
+
+// ---- 1. offline ----
+async function tierModel(file: string, token: string, tier: number) {
+  const f = await readSafetensors(file);
+  return openModel(tier === 0 ? f : (await unlockModel(f, token, { tier })).file);
+}
+const master = resnet.tokens[2];
+const expected: Float32Array[][] = []; // [tier][image] probabilities
+let offlineRate = 0;
+{
+  const { model, metadata } = await tierModel(rw.model, master, 3);
+  const n = normalisationFrom(metadata);
+  const count = 2048;
+  const x = new Float32Array(MAX_BATCH * IMG);
+  for (let i = 0; i < MAX_BATCH; i++) {
+    const chw = chwOf(i);
+    for (let j = 0; j < IMG; j++) x[i * IMG + j] = (chw[j] / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)];
+  }
+  setNumThreads(THREADS);
+  const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(x, [MAX_BATCH, 3, 32, 32])), 1) as Tensor).toTypedArray()));
+  run();
+  const t0 = performance.now();
+  for (let done = 0; done < count; done += MAX_BATCH) run();
+  offlineRate = count / ((performance.now() - t0) / 1000);
+  model.dispose();
+  log(`offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, ${THREADS} threads)`);
+}
+for (const tier of TIERS) {
+  const { model, metadata } = await tierModel(rw.model, master, tier);
+  const n = normalisationFrom(metadata);
+  expected[tier] = Array.from({ length: CHECK_IMAGES }, (_, i) => {
+    const chw = chwOf(i);
+    const x = Float32Array.from(chw, (v, j) => (v / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)]);
+    return noGrad(() => scope(() => softmax(model.forward(tensor(x, [1, 3, 32, 32])), 1).toTypedArray() as Float32Array));
+  });
+  model.dispose();
+}
+const expectedPsnr: number[][] = []; // [tier][crop]
+for (const tier of TIERS) {
+  const { model } = await tierModel(dw.model, dncnn.tokens[2], tier);
+  expectedPsnr[tier] = crops.map((c) => {
+    const noisy = addGaussianNoise(c.clean, 25, 0);
+    const out = noGrad(() => scope(() => clamp(sub(tensor(noisy, [1, 1, 64, 64]), model.forward(tensor(noisy, [1, 1, 64, 64]))), 0, 1).toTypedArray() as Float32Array));
+    let se = 0;
+    for (let i = 0; i < out.length; i++) se += (out[i] - c.clean[i]) ** 2;
+    return psnrOfMse(se / out.length);
+  });
+  model.dispose();
+}
+const argmax = (a: Float32Array) => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
+// The check can only see a leak between tiers whose answers differ: count the pairs it tells apart.
+let distinct = 0;
+let pairs = 0;
+for (const a of TIERS)
+  for (const b of TIERS)
+    if (a < b)
+      for (let i = 0; i < CHECK_IMAGES; i++) {
+        pairs++;
+        if (Math.abs(expected[a][i][argmax(expected[a][i])] - expected[b][i][argmax(expected[a][i])]) > 1e-3) distinct++;
+      }
+log(`the leak check tells ${distinct} of ${pairs} (tier pair, image) answers apart`);
+
+// ---- the server ----
+const apiKeys = { t1: newApiKey(), t2: newApiKey() };
+function writeConfig(name: string, models: unknown[]): string {
+  const file = path.join(work, name);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      models,
+      apiKeys: [
+        { name: 'bench-t1', sha256: hashApiKey(apiKeys.t1), tier: 1 },
+        { name: 'bench-t2', sha256: hashApiKey(apiKeys.t2), tier: 2 },
+      ],
+      limits: { rateLimit: false, imagesPerRequest: 64, requestTimeoutMs: 60_000 },
+      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: 1 },
+      port: 0,
+    }),
+  );
+  return file;
+}
+
+async function startServer(config: string) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NNLOCK_THREADS: String(THREADS) },
+  });
+  let out = '';
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      try {
+        resolve(JSON.parse(out).address);
+      } catch {}
+    });
+    child.on('exit', (code) => reject(new Error(`nnlock serve exited with ${code}`)));
+  });
+  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  return { address, rss, stop };
+}
+
+const credential = (tier: number, i: number): Record<string, string> => {
+  if (tier === 0) return {};
+  const byKey = i % 2 === 0 && tier < 3; // half of tiers 1 and 2 by API key, the rest by token
+  return { authorization: `Bearer ${byKey ? (tier === 1 ? apiKeys.t1 : apiKeys.t2) : resnet.tokens[tier - 1]}` };
+};
+
+interface Check {
+  checked: number;
+  wrong: number;
+  /** Wrong answers that are another tier's answer: cross-tier leaks. */
+  otherTier: number;
+}
+
+function classifyCheck(tier: number, image: number, body: string, c: Check, perImage = false): void {
+  c.checked++;
+  let ok = false;
+  let other = false;
+  try {
+    const r = JSON.parse(body);
+    const tops = perImage ? r.results.map((x: { top: unknown }) => x.top) : [r.top];
+    ok = r.tier === tier;
+    tops.forEach((top: { index: number; probability: number }[], k: number) => {
+      const e = expected[tier][(image + k) % CHECK_IMAGES];
+      if (top[0].index !== argmax(e) || Math.abs(top[0].probability - e[top[0].index]) > 1e-4) {
+        ok = false;
+        for (const t of TIERS) if (t !== tier && Math.abs(top[0].probability - expected[t][(image + k) % CHECK_IMAGES][top[0].index]) < 1e-5) other = true;
+      }
+    });
+  } catch {
+    ok = false;
+  }
+  if (!ok) c.wrong++;
+  if (other) c.otherTier++;
+}
+
+interface Phase {
+  name: string;
+  seconds: number;
+  requests: number;
+  images: number;
+  rps: number;
+  imagesPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  check: Check;
+}
+
+async function load(name: string, address: string, seconds: number, requests: autocannon.Request[], imagesPerRequest: (i: number) => number, check: Check): Promise<Phase> {
+  log(`${name}: ${CONNECTIONS} connections for ${seconds} s`);
+  let images = 0;
+  const counted = requests.map((r, i) => ({
+    ...r,
+    onResponse: (status: number, body: string, ctx: object, headers: IncomingHttpHeaders | undefined) => {
+      if (status === 200) images += imagesPerRequest(i);
+      (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => void)(status, body, ctx, headers);
+    },
+  }));
+  const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  await drained(address);
+  return {
+    name,
+    seconds,
+    requests: result.requests.total,
+    images,
+    rps: result.requests.total / seconds,
+    imagesPerSecond: images / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    check,
+  };
+}
+
+/** Waits until the server has no images queued (answers to clients that left are dropped, but a batch may still run). */
+async function drained(address: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const text = await (await fetch(`${address}/metrics`)).text();
+    if (/^nnlock_queued_images 0$/m.test(text)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+const phases: Phase[] = [];
+/** The server's event-loop delay during the mixed phase, ms. */
+let eventLoop = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
+const memory: { what: string; rss: number; modelBytes: number; tierBytes: number }[] = [];
+async function tensorBytes(address: string, model: string) {
+  const text = await (await fetch(`${address}/metrics`)).text();
+  const get = (part: string) => Number(new RegExp(`nnlock_model_tensor_bytes\\{model="${model}",part="${part}"\\} (\\d+)`).exec(text)?.[1] ?? Number.NaN);
+  return { modelBytes: get('model'), tierBytes: get('tiers') };
+}
+
+// ---- 4a. memory of one tier (the plain model) ----
+{
+  const s = await startServer(writeConfig('plain.json', [{ name: 'resnet', weights: path.join(SHARED, 'weights', 'resnet20-cifar10.safetensors') }]));
+  for (let i = 0; i < 20; i++) await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: checkPngs[i] });
+  memory.push({ what: 'ResNet-20, 1 tier (unprotected)', rss: s.rss(), ...(await tensorBytes(s.address, 'resnet')) });
+  await s.stop();
+}
+
+// ---- 4b. memory of four tiers (the same model protected, tiers 0..3, nothing else served) ----
+{
+  const s = await startServer(writeConfig('four.json', [{ name: 'resnet', weights: rw.model, keys: rw.keys }]));
+  for (let i = 0; i < 20; i++) {
+    await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...credential(TIERS[i % 4], 1) }, body: checkPngs[i] });
+  }
+  memory.push({ what: 'ResNet-20, 4 tiers (protected, 0..3)', rss: s.rss(), ...(await tensorBytes(s.address, 'resnet')) });
+  await s.stop();
+}
+
+// ---- 2, 3. the protected models under load ----
+{
+  const s = await startServer(
+    writeConfig('tiers.json', [
+      { name: 'resnet', weights: rw.model, keys: rw.keys },
+      { name: 'dncnn', weights: dw.model, keys: dw.keys },
+    ]),
+  );
+  for (const tier of TIERS) await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...credential(tier, 1) }, body: checkPngs[0] });
+
+  const single: autocannon.Request[] = [];
+  const fullCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
+  for (let i = 0; i < 256; i++) {
+    const tier = TIERS[i % 4];
+    const image = (i * 7) % CHECK_IMAGES;
+    single.push({
+      method: 'POST',
+      path: '/v1/models/resnet/classify',
+      headers: { 'content-type': 'image/png', ...credential(tier, i >> 2) },
+      body: checkPngs[image],
+      onResponse: (_status, body) => classifyCheck(tier, image, body, fullCheck),
+    });
+  }
+  phases.push(await load('full load: classify, 1 PNG per request', s.address, Number(args['full-seconds']), single, () => 1, fullCheck));
+
+  const multi: autocannon.Request[] = [];
+  const multiCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
+  for (let i = 0; i < 16; i++) {
+    const tier = TIERS[i % 4];
+    const image = (i * 16) % CHECK_IMAGES;
+    const body = JSON.stringify({ images: Array.from({ length: 16 }, (_, k) => checkPngs[(image + k) % CHECK_IMAGES].toString('base64')) });
+    multi.push({
+      method: 'POST',
+      path: '/v1/models/resnet/classify',
+      headers: { 'content-type': 'application/json', ...credential(tier, i >> 2) },
+      body,
+      onResponse: (_status, b) => classifyCheck(tier, image, b, multiCheck, true),
+    });
+  }
+  phases.push(await load('full load: classify, 16 PNGs per JSON request', s.address, Number(args['full-seconds']), multi, () => 16, multiCheck));
+
+  const mixed: autocannon.Request[] = [];
+  const mixedCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
+  for (let i = 0; i < 320; i++) {
+    const tier = TIERS[i % 4];
+    if (i % 32 === 5) {
+      const crop = (i >> 5) % crops.length;
+      const auth = tier === 0 ? {} : { authorization: `Bearer ${dncnn.tokens[tier - 1]}` };
+      mixed.push({
+        method: 'POST',
+        path: '/v1/models/dncnn/denoise?sigma=25',
+        headers: { 'content-type': 'image/png', ...auth },
+        body: crops[crop].png,
+        onResponse: (st, _b, _c, h) => {
+          mixedCheck.checked++;
+          const psnr = Number(h?.['x-psnr']);
+          const ok = st === 200 && h?.['x-tier'] === String(tier) && Math.abs(psnr - expectedPsnr[tier][crop]) < 0.01;
+          if (!ok) {
+            mixedCheck.wrong++;
+            if (TIERS.some((t) => t !== tier && Math.abs(psnr - expectedPsnr[t][crop]) < 0.001)) mixedCheck.otherTier++;
+          }
+        },
+      });
+    } else {
+      const image = (i * 5) % CHECK_IMAGES;
+      mixed.push({
+        method: 'POST',
+        path: '/v1/models/resnet/classify',
+        headers: { 'content-type': 'image/png', ...credential(tier, i >> 2) },
+        body: checkPngs[image],
+        onResponse: (_status, body) => classifyCheck(tier, image, body, mixedCheck),
+      });
+    }
+  }
+  await fetch(`${s.address}/metrics`); // prom-client restarts its event-loop delay histogram on each scrape
+  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck));
+  const metrics = await (await fetch(`${s.address}/metrics`)).text();
+  const lag = (q: string) => Number(new RegExp(`nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)`).exec(metrics)?.[1]) * 1000;
+  eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
+  const code = await s.stop();
+  log(`server stopped (exit ${code})`);
+}
+
+// ---- report ----
+const full = phases[0];
+const ratio = full.imagesPerSecond / offlineRate;
+const ratioMulti = phases[1].imagesPerSecond / offlineRate;
+const mib = (b: number) => `${fmt(b / 2 ** 20, 1)} MiB`;
+const md = [
+  '# Serving benchmark (`bench/serve.ts`)',
+  '',
+  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this one, ${CONNECTIONS} connections; libtorch at ${THREADS} threads in the server's worker and offline; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms; 1 worker. ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
+  `Machine: ${machineInfo().cpuModel}, ${machineInfo().availableParallelism} cores available, load average at the end ${machineInfo().loadAverage.join(' / ')} (the machine is shared). ${new Date().toISOString()}.`,
+  '',
+  '## Throughput of the served ResNet-20 against offline batch evaluation (same run)',
+  '',
+  markdownTable(
+    ['', 'images/s', 'ratio to offline'],
+    [
+      [`offline: forward + softmax, batches of ${MAX_BATCH}, pre-normalised tensors`, fmt(offlineRate, 0), '1'],
+      [full.name, fmt(full.imagesPerSecond, 0), fmt(ratio, 2)],
+      [phases[1].name, fmt(phases[1].imagesPerSecond, 0), fmt(ratioMulti, 2)],
+    ],
+    [false, true, true],
+  ),
+  '',
+  'Target: ratio ≥ 0.8 at full load.',
+  '',
+  '## Load phases',
+  '',
+  markdownTable(
+    ['phase', 's', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'checked', 'wrong answers', 'cross-tier leaks'],
+    phases.map((p) => [
+      p.name,
+      String(p.seconds),
+      String(p.requests),
+      fmt(p.rps, 0),
+      String(p.p50),
+      String(p.p99),
+      String(p.errors),
+      String(p.non2xx),
+      String(p.check.checked),
+      String(p.check.wrong),
+      String(p.check.otherTier),
+    ]),
+    [false, true, true, true, true, true, true, true, true, true, true],
+  ),
+  '',
+  `Every response is checked: a classify answer must carry its credential's tier and the top class and probability (±1e-4) of that tier's offline result; a denoise answer its tier in X-Tier and that tier's PSNR (±0.01 dB) in X-PSNR. A cross-tier leak is a wrong answer that equals another tier's. The check tells ${distinct} of ${pairs} (tier pair, image) classify answers apart (the others are the same at both tiers to 1e-3).`,
+  '',
+  `The server's event loop during the mixed phase (prom-client's delay monitor): p50 ${fmt(eventLoop.p50, 1)} ms, p99 ${fmt(eventLoop.p99, 1)} ms, max ${fmt(eventLoop.max, 1)} ms (inference runs in the worker thread; the main thread parses, decodes images through sharp's thread pool, and answers).`,
+  '',
+  '## Memory: ResNet-20 at 4 tiers against 1',
+  '',
+  markdownTable(
+    ['served', 'server RSS', 'worker tensors: model', 'worker tensors: tier copies'],
+    memory.map((m) => [m.what, mib(m.rss), mib(m.modelBytes), mib(m.tierBytes)]),
+    [false, true, true, true],
+  ),
+  '',
+  'RSS is the whole server process (Node, libtorch, sharp, fastify) after 20 requests; the tensor bytes are exact (`nnlock_model_tensor_bytes` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes (with their published values, to switch back).',
+  '',
+].join('\n');
+const json = { eventLoop, offlineRate, ratio, ratioMulti, phases, memory, distinct, pairs, threads: THREADS, connections: CONNECTIONS, maxBatch: MAX_BATCH, machine: machineInfo() };
+process.stdout.write(`${md}\n`);
+if (!args['no-write']) {
+  await writeFileAtomic(path.join(RESULTS_DIR, 'serve.md'), md);
+  await writeFileAtomic(path.join(RESULTS_DIR, 'serve.json'), `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote ${path.join(RESULTS_DIR, 'serve.md')}`);
+}
