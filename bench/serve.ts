@@ -251,7 +251,15 @@ interface Phase {
   check: Check;
 }
 
-async function load(name: string, address: string, seconds: number, requests: autocannon.Request[], imagesPerRequest: (i: number) => number, check: Check): Promise<Phase> {
+async function load(
+  name: string,
+  address: string,
+  seconds: number,
+  requests: autocannon.Request[],
+  imagesPerRequest: (i: number) => number,
+  check: Check,
+  after?: () => Promise<void>,
+): Promise<Phase> {
   log(`${name}: ${CONNECTIONS} connections for ${seconds} s`);
   let images = 0;
   const counted = requests.map((r, i) => ({
@@ -262,6 +270,7 @@ async function load(name: string, address: string, seconds: number, requests: au
     },
   }));
   const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  await after?.();
   await drained(address);
   return {
     name,
@@ -391,10 +400,12 @@ async function tensorBytes(address: string, model: string) {
     }
   }
   await fetch(`${s.address}/metrics`); // prom-client restarts its event-loop delay histogram on each scrape
-  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck));
-  const metrics = await (await fetch(`${s.address}/metrics`)).text();
-  const lag = (q: string) => Number(new RegExp(`nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)`).exec(metrics)?.[1]) * 1000;
-  eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
+  const readLag = async () => {
+    const metrics = await (await fetch(`${s.address}/metrics`)).text();
+    const lag = (q: string) => Number(new RegExp(`^nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)$`, 'm').exec(metrics)?.[1]) * 1000;
+    eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
+  };
+  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
   const code = await s.stop();
   log(`server stopped (exit ${code})`);
 }
