@@ -8,6 +8,8 @@
 //   serve                                     the HTTP service: above the features, below cli;
 //                                             nothing else in src/ imports it
 //   cli, bench, experiments                   on top; nothing in src/ imports them
+//   web                                       the page (src/web/browser: runs in the browser,
+//                                             imports only itself and linalg) and its plugin
 //
 // dependency-cruiser 17 reads TypeScript only through TypeScript < 7, and this project uses
 // TypeScript 7, so check-layers.mjs compiles the sources with tsc into a temporary folder of the
@@ -30,7 +32,24 @@ module.exports = {
     forbid('attacks-never-import-er', 'attacks may import cipher, never er (nor protect)', '^src/attacks/', '^src/(er|protect)/'),
     forbid('er-imports-no-protect', 'er may import cipher and attacks, not protect', '^src/er/', '^src/protect/'),
     forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er)/'),
-    forbid('only-cli-imports-serve', 'serve (the HTTP service) sits above the features and below cli: nothing else in src/ imports it (the web page, src/web, may use its types and errors)', '^src/(?!serve/|cli/|web/)', '^src/serve/'),
+    forbid(
+      'web-browser-is-pure',
+      "the page's code (src/web/browser) runs in the browser: it imports only itself and the plain-JavaScript linear algebra (src/linalg), never node: modules, npm packages or anything that loads the native addon",
+      '^src/web/browser/',
+      '^(?!src/web/browser/|src/linalg/)',
+    ),
+    forbid(
+      'nothing-imports-web',
+      'src/web (the page and its fastify plugin) sits on top, beside cli: nothing else in src/ imports it except the server and the CLI',
+      '^src/(?!web/|serve/|cli/)',
+      '^src/web/',
+    ),
+    forbid(
+      'only-cli-imports-serve',
+      'serve (the HTTP service) sits above the features and below cli: nothing else in src/ imports it (the web page, src/web, may use its types and errors)',
+      '^src/(?!serve/|cli/|web/)',
+      '^src/serve/',
+    ),
     forbid('serve-imports-no-cli', 'serve is below cli', '^src/serve/', '^src/cli/'),
     forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),

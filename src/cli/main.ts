@@ -16,11 +16,12 @@ import { legacyCipher, registerCipher } from './commands/cipher/index.ts';
 import { legacyAttack, registerAttack } from './commands/attack/index.ts';
 import { legacyEr, registerEr } from './commands/er/index.ts';
 import { legacyServe, registerServe } from './commands/serve/index.ts';
+import { legacyClient, registerClient } from './commands/client/index.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerDemo } from './commands/demo.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
-export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe];
+export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe, ...legacyClient];
 
 /** nnlock's version, from package.json (read without loading libtorch). */
 export function version(): string {
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIO = processIO()): Command {
   registerAttack(program, io);
   registerEr(program, io);
   registerServe(program, io);
+  registerClient(program, io);
   registerInfo(program, io);
   registerDemo(program, io);
   // Handled by bin/nnlock.js before the CLI loads (it must work before anything is built); here so
