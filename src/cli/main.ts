@@ -16,7 +16,7 @@ import { legacyCipher, registerCipher } from './commands/cipher/index.ts';
 import { legacyAttack, registerAttack } from './commands/attack/index.ts';
 import { legacyEr, registerEr } from './commands/er/index.ts';
 import { registerInfo } from './commands/info.ts';
-import { registerDemo } from './commands/demo.ts';
+import { registerDemo } from './commands/demo/index.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
 export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr];

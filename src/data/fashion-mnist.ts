@@ -44,6 +44,11 @@ export function isFashionMnistFolder(dir: string): boolean {
   return [...BASENAMES.train, ...BASENAMES.test].some((b) => findIdx(dir, b) !== undefined);
 }
 
+/** Whether `dir` holds all four files of Fashion-MNIST (both splits, images and labels). */
+export function hasFashionMnist(dir: string): boolean {
+  return [...BASENAMES.train, ...BASENAMES.test].every((b) => findIdx(dir, b) !== undefined);
+}
+
 /** The folder a `fashion-mnist:[DIR]` spec names, or undefined for any other spec. */
 export function fashionMnistDir(spec: string): string | undefined {
   if (!spec.startsWith(FASHION_MNIST_SPEC)) return undefined;
