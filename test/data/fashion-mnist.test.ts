@@ -1,7 +1,8 @@
 // The Fashion-MNIST opener on tiny idx files made by the test: the four files (gzip or not) read
 // as 1×H×W datasets with Fashion-MNIST's class names, through loadFashionMnist, the
 // `fashion-mnist:DIR` spec and a plain folder path; its test split is its held-out data; missing
-// files are named.
+// files are named; `model train` and `model eval` take it (a grayscale model, its one-channel
+// normalisation recorded).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,6 +12,10 @@ import { FASHION_MNIST_CLASSES, fashionMnistDir, hasFashionMnist, isFashionMnist
 import { hasHeldOutSplit, openDataset } from '../../src/data/open.ts';
 import { normalisationFrom } from '../../src/data/normalisation.ts';
 import { stripeImages, writeTinyFashionMnist } from '../helpers/fashion.ts';
+import { runCli } from '../helpers/cli.ts';
+import { trackLeaks } from '../helpers/leaks.ts';
+
+const checkLeaks = trackLeaks();
 
 let dir = '';
 before(() => {
@@ -65,3 +70,18 @@ test('a grayscale model records one mean and one std, and they read back', () =>
   assert.deepEqual(normalisationFrom({ input_mean: '0.286', input_std: '0.353' }), { mean: [0.286], std: [0.353] });
   assert.throws(() => normalisationFrom({ input_mean: '0.1,0.2' }), /three \(or, for a grayscale model, one\)/);
 });
+
+test('model train and eval take fashion-mnist:DIR: a grayscale smallcnn with its one-channel normalisation', async () => {
+  const out = path.join(dir, 'fm.safetensors');
+  let r = await runCli(['model', 'train', '-a', 'smallcnn', '-d', `fashion-mnist:${dir}`, '--epochs', '1', '--batch', '4', '--no-augment', '-o', out, '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  r = await runCli(['model', 'eval', '-w', out, '-d', dir, '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).images, 6);
+  const { readSafetensorsMetadata } = await import('../../src/io/safetensors.ts');
+  const metadata = await readSafetensorsMetadata(out);
+  assert.equal(metadata.input_mean, '0.286');
+  assert.equal(metadata.architecture, 'smallcnn');
+});
+
+test('leaks no tensors', checkLeaks);
