@@ -40,7 +40,7 @@ test('without fixtures: Fashion-MNIST, both capabilities, and a second run from 
   assert.ok(first.er.accuracy >= 0 && first.er.accuracy <= 1);
   assert.ok(Number.isFinite(first.attack.recovered.psnr));
   assert.equal(first.liveTensors, 0);
-  for (const f of ['fashion-tiers.svg', 'fashion-attack.png']) assert.ok(fs.statSync(p(`out/${f}`)).size > 0, f);
+  for (const f of ['fashion-tiers.svg', 'fashion-tier-predictions.png', 'fashion-attack.png']) assert.ok(fs.statSync(p(`out/${f}`)).size > 0, f);
   assert.ok(fs.existsSync(first.classifier.path) && first.classifier.path.startsWith(p('cache')));
   // Safe to run twice: the models and the demo's key come from the cache, the pictures are rewritten.
   r = await runCli(args);

@@ -71,7 +71,8 @@ test('evaluateTiers: every tier measured, the master key bit-exact, a tier-1 key
   const test = await openDataset(data, { split: 'test' });
   const seen: number[] = [];
   const chart = path.join(dir, 'tiers.svg');
-  const r = await evaluateTiers(file, { test, ratio: 0.5, tiers: 3, fractions: [0.4, 0.7, 1], chart, onTier: (t) => seen.push(t), modelId: '00'.repeat(16) });
+  const samples = path.join(dir, 'samples.png');
+  const r = await evaluateTiers(file, { test, ratio: 0.5, tiers: 3, fractions: [0.4, 0.7, 1], chart, samples: { path: samples, count: 4 }, onTier: (t) => seen.push(t), modelId: '00'.repeat(16) });
   assert.deepEqual(seen, [0, 1, 2, 3]);
   assert.equal(r.accuracy.length, 4);
   assert.equal(r.images, 48);
@@ -85,6 +86,16 @@ test('evaluateTiers: every tier measured, the master key bit-exact, a tier-1 key
   assert.match(r.refused ?? '', /tier-1 key cannot unlock tier 3/);
   assert.ok(r.selected > 0 && r.selected < r.kernels);
   assert.match(fs.readFileSync(chart, 'utf8'), /^<svg[\s\S]*tier 3[\s\S]*<\/svg>$/);
+  // The samples: the first four test images, each tier's prediction; the master key's agree with its accuracy.
+  assert.deepEqual(
+    r.samples!.labels,
+    [0, 1, 2, 3].map((i) => test.get(i).label),
+  );
+  assert.equal(r.samples!.predictions.length, 4);
+  assert.ok(r.samples!.predictions.every((p) => p.length === 4));
+  const sharp = (await import('sharp')).default;
+  const meta = await sharp(samples).metadata();
+  assert.ok(meta.width! > 5 * 120 && meta.height! > 4 * 120, `5 columns, 4 rows: ${meta.width}×${meta.height}`);
 });
 
 test('an Encryption-Robust model is trained once on ciphertext, then reused; the attack recovers images', async () => {

@@ -3,7 +3,8 @@
 // call per step:
 //   1. a small CNN trained on it (cachedClassifier: a few minutes the first time, then read from
 //      the cache),
-//   2. protected with three key tiers and measured at every tier (evaluateTiers), with a chart,
+//   2. protected with three key tiers and measured at every tier (evaluateTiers), with a chart
+//      and a picture of what each tier predicts for a few test images,
 //   3. images encrypted block-wise with a random key (kept in the cache beside the model it
 //      trains, so a second run reuses both), an Encryption-Robust model trained on the
 //      ciphertext for one short epoch (cachedEncryptionRobust) and its accuracy,
@@ -109,6 +110,7 @@ export async function fashionDemo(s: FashionDemoSettings): Promise<FashionDemoRe
     importance: 'l1',
     test,
     chart: join(s.out, 'fashion-tiers.svg'),
+    samples: { path: join(s.out, 'fashion-tier-predictions.png'), count: 6 },
     title: `Fashion-MNIST small CNN protected at ${FASHION_DEMO.protect.ratio * 100}%: accuracy by key tier`,
     onTier: (tier, accuracy) => s.note(`    tier ${tier}: accuracy ${accuracy.toFixed(4)}`),
   });

@@ -24,6 +24,7 @@ function tierLines(t: TierEvaluation, how: string): string[] {
     `   full key: all ${t.tensors} tensors ${t.identical ? 'bit-identical to the original' : 'DIFFER from the original'}`,
     `   tier-1 key asking for tier ${t.accuracy.length - 1}: ${t.refused ? `refused (${t.refused})` : 'NOT refused'}`,
     `   chart: ${t.chart}`,
+    ...(t.samples ? [`   predictions of each tier for ${t.samples.labels.length} test images: ${t.samples.path}`] : []),
   ];
 }
 
