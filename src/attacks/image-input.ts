@@ -3,7 +3,8 @@
 // otherwise; a grayscale file read so has three equal planes, which a one-channel key cannot be
 // compared with ("Cannot read properties of undefined" once). So: with a key, read its channel
 // count; without one, a file whose three planes are equal is the grayscale image it is.
-import { type Tensor, noGrad, scope } from '../tensor/index.ts';
+import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
+import type { Dataset } from '../data/dataset.ts';
 import { equal } from '../ops/compare.ts';
 import { contiguous, narrow } from '../ops/shape.ts';
 import { readImagesTensor, readPixels } from '../cipher/data.ts';
@@ -54,4 +55,20 @@ function grayWhenEqualPlanes(x: Tensor): Tensor {
   if (gray === null) return x;
   x.dispose();
   return gray;
+}
+
+/**
+ * The first `limit` images of a dataset (all without a limit) as pixels in [0, 1], [N, C, H, W]
+ * float32 (bytes divided by 255; float datasets as they are). The caller disposes it.
+ */
+export function datasetPixels(ds: Dataset, limit = ds.length): Tensor {
+  const n = Math.min(limit, ds.length);
+  const size = ds.shape.reduce((a, b) => a * b, 1);
+  const pixels = new Float32Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const { image } = ds.get(i);
+    if (image instanceof Uint8Array) for (let j = 0; j < size; j++) pixels[i * size + j] = image[j] / 255;
+    else pixels.set(image, i * size);
+  }
+  return tensor(pixels, [n, ...ds.shape]);
 }

@@ -9,7 +9,8 @@ import { psnrPerImage, ssimPerImage } from '../train/metrics.ts';
 import { type CipherKey, CipherKeyError } from '../cipher/key.ts';
 import { BlockCipher } from '../cipher/hill.ts';
 import { readImagesTensor, tensorSource } from '../cipher/data.ts';
-import { assertKeyChannels, readAttackPixels } from './image-input.ts';
+import { assertKeyChannels, datasetPixels, readAttackPixels } from './image-input.ts';
+import type { Dataset } from '../data/dataset.ts';
 import { type GridColumn, drawImageGrid, minMaxScale } from '../cipher/pictures.ts';
 import { type StatisticalRecovery, blockPairStatistics, decryptWithRecovery, recoverFromStatistics } from './statistical.ts';
 
@@ -162,6 +163,36 @@ export async function attackEncryptedImages(
     const priorImages = await readAttackPixels(prior, { channels: key.channels });
     tensors.push(priorImages);
     assertKeyChannels(priorImages, key.channels, prior);
+    return (await statisticalAttack(encrypted, priorImages, { ...o, k: key.k, plain })).report;
+  } finally {
+    cipher.dispose();
+    for (const t of tensors) t.dispose();
+  }
+}
+
+/**
+ * attackEncryptedImages on datasets in memory: the first `limit` images of `images` encrypted with
+ * `key` and attacked with the statistics of the first `priorLimit` images of `prior` (other images
+ * of the same kind, never the encrypted ones), the recovery scored against `images` themselves.
+ */
+export async function attackEncryptedDataset(
+  images: Dataset,
+  prior: Dataset,
+  key: CipherKey,
+  o: Omit<StatisticalAttackOptions, 'plain' | 'k'> & { limit?: number; priorLimit?: number } = {},
+): Promise<StatisticalAttackReport> {
+  if (images.shape[0] !== key.channels || prior.shape[0] !== key.channels) {
+    throw new CipherKeyError(`the images have ${images.shape[0]} channels and the prior ${prior.shape[0]}, but the key encrypts ${key.channels}`);
+  }
+  const cipher = new BlockCipher(key);
+  const tensors: Tensor[] = [];
+  try {
+    const plain = datasetPixels(images, o.limit);
+    tensors.push(plain);
+    const encrypted = noGrad(() => cipher.encrypt(plain));
+    tensors.push(encrypted);
+    const priorImages = datasetPixels(prior, o.priorLimit);
+    tensors.push(priorImages);
     return (await statisticalAttack(encrypted, priorImages, { ...o, k: key.k, plain })).report;
   } finally {
     cipher.dispose();

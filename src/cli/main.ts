@@ -18,7 +18,7 @@ import { legacyEr, registerEr } from './commands/er/index.ts';
 import { legacyServe, registerServe } from './commands/serve/index.ts';
 import { legacyClient, registerClient } from './commands/client/index.ts';
 import { registerInfo } from './commands/info.ts';
-import { registerDemo } from './commands/demo.ts';
+import { registerDemo } from './commands/demo/index.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
 export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe, ...legacyClient];

@@ -32,6 +32,8 @@ export function normalisationMetadata(n: Normalisation): Record<string, string> 
 function parseTriple(text: string | undefined, what: string): number[] | undefined {
   if (text === undefined) return undefined;
   const v = text.split(',').map(Number);
-  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw new Error(`${what} in the weights file must be three comma-separated numbers, got '${text}'`);
+  // One value per input channel: three for colour models, one for grayscale ones (Fashion-MNIST).
+  if ((v.length !== 3 && v.length !== 1) || v.some((x) => !Number.isFinite(x)))
+    throw new Error(`${what} in the weights file must be three (or, for a grayscale model, one) comma-separated numbers, got '${text}'`);
   return v;
 }

@@ -1,12 +1,14 @@
 // Opening a dataset from a path spec, as users name data: a CIFAR-10 .bin file, several
 // comma-separated .bin files, a CIFAR-10 folder (data_batch_N.bin, test_batch.bin), a folder of
 // images with one subfolder per class (resized to 32×32 RGB, as CIFAR-10), or a folder of such
-// folders by split (train/, val/, test/).
+// folders by split (train/, val/, test/), or Fashion-MNIST: `fashion-mnist:` (Debian's copy),
+// `fashion-mnist:DIR`, or a folder holding its idx files (1×28×28 grayscale, as stored).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Dataset, subset } from './dataset.ts';
 import { cifar10Files, loadCifar10 } from './cifar10.ts';
 import { type FolderSplit, imageFolderSplits, loadImageFolder } from './image-folder.ts';
+import { fashionMnistDir, isFashionMnistFolder, loadFashionMnist } from './fashion-mnist.ts';
 
 /** 'test' and 'val' both name held-out data: each falls back on the other where only one exists. */
 export type Split = 'train' | 'val' | 'test';
@@ -25,7 +27,7 @@ export interface OpenDatasetOptions {
 
 /** Whether `spec` names data with its own held-out split: a CIFAR-10 folder or an image folder with split subfolders. */
 export function hasHeldOutSplit(spec: string): boolean {
-  if (isCifar10Folder(spec)) return true;
+  if (isCifar10Folder(spec) || fashionMnistDir(spec) !== undefined || isFashionMnistFolder(spec)) return true;
   const splits = imageFolderSplits(spec);
   return !!splits && !!(splits.val ?? splits.test);
 }
@@ -47,17 +49,21 @@ export function isCifar10Folder(path: string): boolean {
 
 /** Opens the dataset `spec` names (see the top of this file); class names come with it. */
 export async function openDataset(spec: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
-  const paths = spec.split(',');
-  for (const p of paths) if (!existsSync(p)) throw new Error(`${p}: no such file or folder`);
+  const fashion = fashionMnistDir(spec);
+  const paths = fashion !== undefined ? [fashion] : spec.split(',');
+  for (const p of paths)
+    if (!existsSync(p)) throw new Error(`${p}: no such file or folder${fashion === undefined ? '' : " (Fashion-MNIST: install Debian's dataset-fashion-mnist, or give fashion-mnist:DIR)"}`);
   let ds: Dataset;
-  if (paths.every((p) => p.endsWith('.bin'))) ds = await loadCifar10(paths);
+  const split = options.split ?? 'train';
+  if (fashion !== undefined || (paths.length === 1 && statSync(paths[0]).isDirectory() && isFashionMnistFolder(paths[0]))) {
+    ds = await loadFashionMnist(paths[0], split === 'train' ? 'train' : 'test');
+  } else if (paths.every((p) => p.endsWith('.bin'))) ds = await loadCifar10(paths);
   else if (paths.length === 1 && statSync(paths[0]).isDirectory()) {
     const dir = paths[0];
-    const split = options.split ?? 'train';
     const splits = imageFolderSplits(dir);
     if (isCifar10Folder(dir)) ds = await loadCifar10(cifar10Files(dir, split === 'train' ? 'train' : 'test'));
     else ds = await loadImageFolder(splits ? splitFolder(dir, splits, split) : dir, { channels: 3, size: 32, classes: options.classes });
-  } else throw new Error(`${spec}: expected CIFAR-10 .bin file(s), a CIFAR-10 folder, or an image folder with class subfolders`);
+  } else throw new Error(`${spec}: expected CIFAR-10 .bin file(s), a CIFAR-10 folder, an image folder with class subfolders, or fashion-mnist:[DIR]`);
   const { limit } = options;
   if (limit !== undefined && limit < ds.length)
     ds = subset(

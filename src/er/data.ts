@@ -11,6 +11,7 @@ import type { BatchSource } from '../data/batch-source.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { IMAGE_EXTENSIONS } from '../data/image-folder.ts';
 import { isCifar10Folder, openDataset } from '../data/open.ts';
+import { fashionMnistDir, isFashionMnistFolder } from '../data/fashion-mnist.ts';
 import { type Tensor, tensor } from '../tensor/index.ts';
 import { readImagesTensor } from '../cipher/data.ts';
 import { DataLoader } from '../data/loader.ts';
@@ -58,7 +59,8 @@ export function encryptedBatches(dataset: Dataset, cipher: BlockCipher | null, o
 }
 
 /** What plaintext images an Encryption-Robust command takes, for messages. */
-export const PLAINTEXT_IMAGES = 'CIFAR-10 .bin file(s), a CIFAR-10 folder, or an image folder with one subfolder per class (or train/ and test/ folders of them)';
+export const PLAINTEXT_IMAGES =
+  "CIFAR-10 .bin file(s), a CIFAR-10 folder, an image folder with one subfolder per class (or train/ and test/ folders of them), or Fashion-MNIST (fashion-mnist: for Debian's copy, fashion-mnist:DIR, or a folder of its idx files)";
 
 export interface PlaintextImagesOptions {
   /** The part of a CIFAR-10 folder or of an image folder with split folders. */
@@ -75,24 +77,25 @@ export interface PlaintextImagesOptions {
  * dataset, a folder of neither kind, another file) is refused with what would be accepted.
  */
 export async function openPlaintextImages(spec: string, o: PlaintextImagesOptions): Promise<Dataset> {
+  if (fashionMnistDir(spec) !== undefined) return openDataset(spec, { split: o.split, limit: o.limit });
   const parts = spec.split(',');
   for (const p of parts) if (!existsSync(p)) throw new Error(`${p}: no such file or folder`);
   const folder = parts.length === 1 && statSync(parts[0]).isDirectory();
   if (!folder && !parts.every((p) => extname(p).toLowerCase() === '.bin')) {
     throw new Error(`${spec}: not plaintext images of a kind nnlock er reads; give ${PLAINTEXT_IMAGES}`);
   }
-  if (folder && !isCifar10Folder(spec) && !readdirSync(spec, { withFileTypes: true }).some((e) => e.isDirectory())) {
+  if (folder && !isCifar10Folder(spec) && !isFashionMnistFolder(spec) && !readdirSync(spec, { withFileTypes: true }).some((e) => e.isDirectory())) {
     throw new Error(`${spec}: a folder without CIFAR-10 files (data_batch_N.bin, test_batch.bin) or class subfolders; give ${PLAINTEXT_IMAGES}`);
   }
   return openDataset(spec, { split: o.split, limit: o.limit, classes: o.classes });
 }
 
 /**
- * The first `limit` plaintext images as one uint8 tensor [N, 3, H, W] (the caller disposes it):
+ * The first `limit` plaintext images as one uint8 tensor [N, C, H, W] (the caller disposes it):
  * what openPlaintextImages reads, or a single image file as it is.
  */
 export async function plaintextImagesTensor(spec: string, o: PlaintextImagesOptions): Promise<Tensor> {
-  if (!spec.includes(',') && IMAGE_EXTENSIONS.includes(extname(spec).toLowerCase())) return (await readImagesTensor(spec, { limit: o.limit })).x;
+  if (!spec.includes(',') && fashionMnistDir(spec) === undefined && IMAGE_EXTENSIONS.includes(extname(spec).toLowerCase())) return (await readImagesTensor(spec, { limit: o.limit })).x;
   const ds = await openPlaintextImages(spec, o);
   const size = ds.shape.reduce((a, b) => a * b, 1);
   const pixels = new Uint8Array(ds.length * size);

@@ -9,4 +9,5 @@ export * from './whitening.ts';
 export * from './statistical-init.ts';
 export * from './data.ts';
 export * from './train.ts';
+export * from './cached.ts';
 export * from './diagnostics.ts';

@@ -2,9 +2,12 @@
 // backbone.*, as PyTorch would write them) with metadata that says how to rebuild it:
 //   format "nnlock-er-model", architecture (a src/models/registry.ts name, e.g. resnet20),
 //   adaptation "aligned" | "padded" | "none", k, channels, numClasses, and the cipher it was trained
-//   for (kind, keyId; "none" for a plaintext model), plus free-form training facts.
+//   for (kind, keyId; "none" for a plaintext model), the class names (class_names, a JSON array as
+//   in nnlock's weights files; absent in files written before they were saved, which still open),
+//   plus free-form training facts.
 import type { Module } from '../nn/index.ts';
 import { modelSpec } from '../models/registry.ts';
+import { classNamesMetadata, classNamesOf } from '../models/load.ts';
 import { AdaptationNetwork, type AdaptationInit, type AdaptationVariant } from './adaptation.ts';
 import { EncryptionRobustModel } from './model.ts';
 import { readTensorFile, writeTensorFile } from '../io/tensor-file.ts';
@@ -20,6 +23,8 @@ export interface ErModelSpec {
   channels: number;
   numClasses: number;
   init?: AdaptationInit;
+  /** The class names, label i = classes[i] (numClasses of them), when known. */
+  classes?: readonly string[];
 }
 
 export function buildBackbone(architecture: string, numClasses: number): Module {
@@ -35,6 +40,7 @@ export function buildErModel(s: ErModelSpec): EncryptionRobustModel {
 }
 
 export async function saveErModel(path: string, model: EncryptionRobustModel, s: ErModelSpec, key: CipherKey | null, extra: Record<string, string> = {}): Promise<void> {
+  if (s.classes && s.classes.length !== s.numClasses) throw new RangeError(`${s.classes.length} class names for a model of ${s.numClasses} classes`);
   await writeTensorFile(path, model.stateDict(), {
     ...extra,
     format: ER_MODEL_FORMAT,
@@ -45,7 +51,19 @@ export async function saveErModel(path: string, model: EncryptionRobustModel, s:
     numClasses: String(s.numClasses),
     kind: key?.kind ?? 'none',
     keyId: key ? keyId(key) : 'none',
+    ...(s.classes ? classNamesMetadata(s.classes) : {}),
   });
+}
+
+/**
+ * Refuses data whose classes are not the model's: `dataClasses` (the dataset's names, label i =
+ * dataClasses[i]) must be the model's names in the same order. Either unknown: nothing to check
+ * (an old model file without names, or data without them).
+ */
+export function checkErClasses(spec: ErModelSpec, dataClasses: readonly string[] | undefined, data: string, model: string): void {
+  if (!spec.classes || !dataClasses) return;
+  if (dataClasses.length === spec.classes.length && dataClasses.every((c, i) => c === spec.classes![i])) return;
+  throw new Error(`${data}: its classes (${dataClasses.join(', ')}) are not those ${model} was trained on (${spec.classes.join(', ')})`);
 }
 
 export interface LoadedErModel {
@@ -68,6 +86,11 @@ export async function loadErModel(path: string, key?: CipherKey | null): Promise
       channels: Number(metadata.channels),
       numClasses: Number(metadata.numClasses),
     };
+    const classes = classNamesOf(metadata);
+    if (classes) {
+      if (classes.length !== spec.numClasses) throw new Error(`${path}: ${classes.length} class names for a model of ${spec.numClasses} classes`);
+      spec.classes = classes;
+    }
     if (key !== undefined) {
       const want = key ? keyId(key) : 'none';
       if (metadata.keyId !== want) {

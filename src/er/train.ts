@@ -76,8 +76,10 @@ export interface ErRoundProgress {
 export interface ErTrainConfig {
   /** Backbone architecture (a src/models/registry.ts classifier name, e.g. resnet20). */
   architecture: string;
-  /** Default 10. */
+  /** Default: as many as `classes`, else 10. */
   numClasses?: number;
+  /** The class names of the training data (label i = classes[i]), saved in the model file. */
+  classes?: readonly string[];
   /** The adaptation network in front of the backbone, or 'none' (the baseline). */
   adaptation: AdaptationVariant | 'none';
   /**
@@ -157,8 +159,9 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
     adaptation: config.adaptation,
     k: key?.k ?? config.k ?? 4,
     channels: key?.channels ?? config.channels ?? 3,
-    numClasses: config.numClasses ?? 10,
+    numClasses: config.numClasses ?? config.classes?.length ?? 10,
     init: init.kind === 'key-inverse' ? 'default' : init.kind,
+    ...(config.classes ? { classes: config.classes } : {}),
   };
   const newBackbone = async (round: number): Promise<Module> => {
     manualSeed(seed * 1000 + round);

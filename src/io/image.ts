@@ -167,12 +167,9 @@ export async function imageGridPng(path: string, tiles: GridTile[], options: Gri
     checkChannels(t.channels, 'imageGridPng');
     let hwc = chwToHwc(t.data, t.channels, t.height, t.width);
     if (t.height !== th || t.width !== tw) {
-      hwc = new Uint8Array(
-        await sharp(hwc, { raw: { width: t.width, height: t.height, channels: t.channels } })
-          .resize(tw, th, { fit: 'fill', kernel: 'nearest' })
-          .raw()
-          .toBuffer(),
-      );
+      const resized = sharp(hwc, { raw: { width: t.width, height: t.height, channels: t.channels } }).resize(tw, th, { fit: 'fill', kernel: 'nearest' });
+      // sharp makes a resized one-channel image sRGB (three bytes a pixel) unless kept grey.
+      hwc = new Uint8Array(await (t.channels === 1 ? resized.toColourspace('b-w') : resized).raw().toBuffer());
     }
     const x0 = gap + (i % columns) * (tw + gap);
     const y0 = gap + Math.floor(i / columns) * (strip + th + gap) + strip;

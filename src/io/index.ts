@@ -8,3 +8,4 @@ export * from './cifar.ts';
 export * from './mnist.ts';
 export * from './svg-chart.ts';
 export * from './regular-file.ts';
+export * from './cache-dir.ts';

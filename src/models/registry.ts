@@ -1,12 +1,13 @@
 // Architectures by name, for the command line and for files that record what they hold
 // (the `architecture` metadata entry): resnetN for any CIFAR depth 6n+2 (20, 32, 44, 56, 110,
 // 1202), vgg11..vgg19 with -bn and width suffixes (vgg16-bn, vgg11-bn-w0.25), dncnn-17 (depth),
-// dncnn-17-c3 (colour). The names public checkpoints use (resnet56-cifar, cifar10_resnet56,
+// dncnn-17-c3 (colour), smallcnn (1 channel: Fashion-MNIST, the demo's) and smallcnn-c3. The names public checkpoints use (resnet56-cifar, cifar10_resnet56,
 // vgg16_bn, DnCNN-S, ...) resolve to these through naming.ts.
 import type { Module } from '../nn/index.ts';
 import { ResNetCifar } from './resnet-cifar.ts';
 import { VGG, type VggDepth } from './vgg.ts';
 import { DnCNN } from './dncnn.ts';
+import { SmallCnn } from './small-cnn.ts';
 import type { TaskKind } from '../data/batch-source.ts';
 import { resolveArchitectureName } from './naming.ts';
 
@@ -43,11 +44,16 @@ export function modelSpec(name: string): ModelSpec {
     const channels = m[2] ? Number(m[2]) : 1;
     return { name: n, task: 'denoising', inputChannels: channels, create: () => new DnCNN({ depth, channels }) };
   }
+  m = /^smallcnn(?:-c(1|3))?$/.exec(n);
+  if (m) {
+    const channels = m[1] ? Number(m[1]) : 1;
+    return { name: n, task: 'classification', inputChannels: channels, create: (k = classes) => new SmallCnn({ channels, numClasses: k }) };
+  }
   throw unknown(name);
 }
 
 function unknown(name: string): Error {
   return new Error(
-    `unknown architecture '${name}': expected resnetN (N = 6n+2: 20, 32, 44, 56, 110, ...), vgg11|13|16|19[-bn][-wX] or dncnn-N[-c3], or a public checkpoint's name for one (resnet56-cifar, cifar10_resnet56, vgg16_bn, DnCNN-S, ...)`,
+    `unknown architecture '${name}': expected resnetN (N = 6n+2: 20, 32, 44, 56, 110, ...), vgg11|13|16|19[-bn][-wX], dncnn-N[-c3] or smallcnn[-c3], or a public checkpoint's name for one (resnet56-cifar, cifar10_resnet56, vgg16_bn, DnCNN-S, ...)`,
   );
 }

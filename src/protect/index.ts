@@ -36,6 +36,7 @@ export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type Protect
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
 export { UNLOCKED_TIER_METADATA_KEY, inspectProtected } from './unlock.ts';
+export { type TierEvaluation, type TierEvaluationOptions, evaluateTiers } from './evaluate-tiers.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { type Recovery, defaultKeysDir, defaultKeysPath, keysBesideModel, recoverInterruptedWrite } from './write.ts';
 export { KeyError, type KeyErrorCode } from '../crypto/index.ts';

@@ -14,6 +14,7 @@ import { DataLoader } from '../data/loader.ts';
 import { Rng } from '../data/rng.ts';
 import { hasHeldOutSplit, openDataset } from '../data/open.ts';
 import { CIFAR10_NORMALISATION, type Normalisation, normalisationMetadata } from '../data/normalisation.ts';
+import { FASHION_MNIST_NORMALISATION } from '../data/fashion-mnist.ts';
 import { type TrainOptions, train } from './loop.ts';
 import { evaluateAccuracy } from './evaluate.ts';
 
@@ -61,7 +62,7 @@ export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'on
   out?: string;
   /** Replace `out` when it exists (default false: refused before training starts). */
   overwrite?: boolean;
-  /** Input normalisation (default CIFAR-10's statistics). */
+  /** Input normalisation (default CIFAR-10's statistics; Fashion-MNIST's for one-channel data). */
   normalisation?: Normalisation;
   /** Loader worker threads (default 1; 0 builds batches in this thread). */
   workers?: number;
@@ -176,7 +177,8 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   const lrSchedule = scheduleOf(schedule, lr, epochs);
   if (config.out && !config.overwrite && existsSync(config.out)) throw new Error(`${config.out} exists: pass overwrite (--force) to replace it`);
   const { train: trainData, heldOut, source: heldOutSource } = await trainAndHeldOut(config, seed);
-  const norm = config.normalisation ?? CIFAR10_NORMALISATION;
+  // Grayscale data (Fashion-MNIST, the one grayscale dataset nnlock opens) gets its one-channel statistics.
+  const norm = config.normalisation ?? (trainData.shape[0] === 1 ? FASHION_MNIST_NORMALISATION : CIFAR10_NORMALISATION);
   const classes = trainData.classes;
   const loader = new DataLoader(trainData, {
     batchSize: batch,

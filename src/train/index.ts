@@ -6,4 +6,5 @@ export { correctCount, mse, psnrOfMse, psnrPerImage, ssimPerImage } from './metr
 export { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 export { type HeldOutSource, type ScheduleKind, SCHEDULE_KINDS, type TrainClassifierConfig, type TrainingStart, type TrainedClassifier, stratifiedSplit, trainClassifier } from './classifier.ts';
 export { type ClassifierEvaluation, type EvaluateClassifierOptions, evaluateClassifier } from './evaluate-classifier.ts';
+export { type CachedClassifier, type CachedClassifierConfig, cachedClassifier } from './cached.ts';
 export { type DenoiseImagesOptions, type DenoiseReport, type DenoisedImageScore, denoiseImages } from './denoise-images.ts';

@@ -196,7 +196,7 @@ test('er train (two rounds), eval, show and attack learned on a tiny backbone', 
   assert.match(r.err, /only the aligned network can represent the inverse/);
 });
 
-test('info reports the engine (with --json); demo without the fixtures says where to find them', async () => {
+test('info reports the engine (with --json); demo without any data says where to find it', async () => {
   let r = await run('info', '--steps', '1', '--batch', '2', '--json');
   assert.equal(r.code, 0, r.err);
   const info = JSON.parse(r.out);
@@ -205,10 +205,11 @@ test('info reports the engine (with --json); demo without the fixtures says wher
   assert.ok(info.imagesPerSecond > 0 && info.threads >= 1);
   r = await run('info', '--steps', '0');
   assert.equal(r.code, 2, 'a usage error');
-  r = await run('demo', '--data', p('no-fixtures'), '-o', p('demo'));
+  // Neither the fixtures nor Fashion-MNIST (the tests never read the real dataset): the engine, and where data comes from.
+  r = await run('demo', '--data', p('no-fixtures'), '--fashion-mnist', p('no-fashion'), '-o', p('demo'));
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /== engine: libtorch/);
-  assert.match(r.out, /shared fixtures were not found/);
+  assert.match(r.out, /neither the shared fixtures .* nor Fashion-MNIST .* were found: install Fashion-MNIST with `apt-get install dataset-fashion-mnist`/);
 });
 
 test('--help is there for every command', async () => {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { writeCifar10 } from '../../src/io/cifar.ts';
 import { writePng } from '../../src/io/image.ts';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
 import { saveKey } from '../../src/cipher/key-file.ts';
 import { encryptCifarFiles } from '../../src/cipher/data.ts';
@@ -80,7 +81,7 @@ test('er train (two rounds, old -t alias), eval with --decryption, show', async 
   assert.match(r.out, /\| adaptation output, per-channel affine fit \(oracle\) \| /);
   r = await runCli(['er', 'show', '-w', p('er.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--count', '3', '-o', p('grid.png'), '--json']);
   assert.equal(r.code, 0, r.err);
-  assert.deepEqual(JSON.parse(r.out), { out: p('grid.png'), rows: 3, columns: 5 });
+  assert.deepEqual(JSON.parse(r.out), { out: p('grid.png'), rows: 3, columns: 5, classes: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] });
   const meta = await sharp(p('grid.png')).metadata();
   assert.equal(meta.format, 'png');
   assert.ok(meta.width! > meta.height!, 'five columns, three rows');
@@ -156,11 +157,31 @@ test('er train, eval and show take an image folder of class subfolders (12 class
   r = await runCli(['er', 'eval', '-w', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--decryption', '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).images, 24);
+  // The model file keeps the class names; eval labels a folder by them and refuses a class it does not know.
+  assert.deepEqual(
+    JSON.parse(r.out).classes,
+    Array.from({ length: 12 }, (_, c) => `class-${String(c).padStart(2, '0')}`),
+  );
+  fs.cpSync(p('photos'), p('photos-stray'), { recursive: true });
+  fs.renameSync(p('photos-stray/class-11'), p('photos-stray/zebra'));
+  r = await runCli(['er', 'eval', '-w', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos-stray'), '--quiet']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes .*'zebra' is not among them/);
   r = await runCli(['er', 'show', '-w', p('er-photos.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--count', '2', '-o', p('photos-grid.png'), '--json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).rows, 2);
-  // A 10-class model cannot tell 12 classes apart.
+  // A CIFAR-10 model (its file names CIFAR's ten classes) refuses twelve other classes.
   r = await runCli(['er', 'eval', '-w', p('er-whiten.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--quiet']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /do not match the model's classes \(airplane, automobile/);
+  // A file written before class names were saved still opens; its 10-class head cannot tell 12 classes apart.
+  const f = await readSafetensors(p('er-whiten.safetensors'));
+  const { class_names: _names, ...oldMetadata } = f.metadata;
+  await writeSafetensors(p('er-old.safetensors'), f.tensors, oldMetadata);
+  r = await runCli(['er', 'eval', '-w', p('er-old.safetensors'), '-K', p('o.json'), '-d', p('plain.bin'), '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).classes, null);
+  r = await runCli(['er', 'eval', '-w', p('er-old.safetensors'), '-K', p('o.json'), '-d', p('photos'), '--quiet']);
   assert.equal(r.code, 1);
   assert.match(r.err, /12 classes, but .* tells 10 apart/);
   // Anything else: what it is not, and what would be accepted.

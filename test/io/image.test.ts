@@ -115,6 +115,23 @@ test('imageGridPng lays tiles out with gaps; labels add a strip above each tile'
   assert.deepEqual(px(2, 8), [255, 255, 255], 'tile 2 (white, scaled)');
   assert.deepEqual(px(7, 5), [0, 0, 0], 'tile 0 bottom-right corner');
 
+  // A grayscale tile scaled up keeps its pixels where they were (sharp once made it three bytes a
+  // pixel, which drew a grey image as stripes).
+  const ramp = path.join(dir, 'ramp.png');
+  await imageGridPng(ramp, [{ data: Uint8Array.from({ length: 2 * 3 }, (_, i) => 40 * i), channels: 1, height: 2, width: 3 }], { gap: 0, tileHeight: 4, tileWidth: 6 });
+  const r = await sharp(ramp).raw().toBuffer({ resolveWithObject: true });
+  const gray = (x: number, y: number) => r.data[(y * r.info.width + x) * r.info.channels];
+  assert.deepEqual([r.info.width, r.info.height], [6, 4]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((y) => [0, 1, 2, 3, 4, 5].map((x) => gray(x, y))),
+    [
+      [0, 0, 40, 40, 80, 80],
+      [0, 0, 40, 40, 80, 80],
+      [120, 120, 160, 160, 200, 200],
+      [120, 120, 160, 160, 200, 200],
+    ],
+  );
+
   const labelled = path.join(dir, 'labelled.png');
   await imageGridPng(labelled, [
     { data: black, channels: 1, height: 4, width: 6, label: 'A' },

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { keyId } from '../../../cipher/key.ts';
 import { loadKey } from '../../../cipher/key-file.ts';
 import { BlockCipher } from '../../../cipher/hill.ts';
-import { loadErModel } from '../../../er/model-file.ts';
+import { checkErClasses, loadErModel } from '../../../er/model-file.ts';
 import { encryptedBatches, plaintextImagesTensor } from '../../../er/data.ts';
 import { decryptionDiagnostics } from '../../../er/diagnostics.ts';
 import { learnedMarkdown } from '../../../attacks/learned-attack.ts';
@@ -44,21 +44,24 @@ export function registerErEval(er: Command, io: CliIO): void {
     const out = new Output(io, o);
     const key = o.key ? await loadKey(o.key) : null;
     if (o.decryption && (!key || !o.data)) throw new UsageError('--decryption needs --key and plaintext --data');
-    const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true }, 'test', key, o.limit))!;
     const { model, spec } = await loadErModel(o.weights, key);
     const cipher = key ? new BlockCipher(key) : null;
     try {
+      // An image folder is labelled with the model's class names (a folder it does not know is refused).
+      const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true, classes: spec.classes }, 'test', key, o.limit))!;
+      checkErClasses(spec, data.dataset.classes, o.data ?? o.encryptedData!, o.weights);
       const classes = data.dataset.classes?.length ?? 0;
       if (classes > spec.numClasses) throw new Error(`${o.data}: ${classes} classes, but ${o.weights} tells ${spec.numClasses} apart`);
       const source = encryptedBatches(data.dataset, cipher, { batch: 500, shuffle: false, encrypted: data.encrypted, ...(key ? {} : { mean: o.mean, std: o.std }) });
       const t0 = performance.now();
       const { accuracy, count } = await evaluateAccuracy(model, source);
       const seconds = (performance.now() - t0) / 1000;
-      const result: Record<string, unknown> = { model: o.weights, accuracy, images: count, seconds, adaptation: spec.adaptation, keyId: key ? keyId(key) : 'none' };
+      const result: Record<string, unknown> = { model: o.weights, accuracy, images: count, seconds, adaptation: spec.adaptation, keyId: key ? keyId(key) : 'none', classes: spec.classes ?? null };
       const text = [`accuracy ${accuracy.toFixed(4)} on ${count} ${key ? 'encrypted ' : ''}images (${spec.architecture}, adaptation ${spec.adaptation}; ${seconds.toFixed(1)} s)`];
+      if (spec.classes) text.push(`classes: ${spec.classes.join(', ')}`);
       if (o.decryption) {
         if (!model.adaptation) throw new Error(`${o.weights} has no adaptation network: --decryption scores one`);
-        const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000 });
+        const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000, classes: spec.classes });
         const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
         result.decryption = report;
         text.push('', learnedMarkdown(basename(o.weights), spec.adaptation, key!, report!));

@@ -35,14 +35,17 @@ export function registerErShow(er: Command, io: CliIO): void {
     const out = new Output(io, o);
     if (existsSync(o.out) && !o.force) throw new Error(`${o.out} exists; pass --force to overwrite it`);
     const key = await loadKey(o.key);
-    const { model } = await loadErModel(o.weights, key);
+    const { model, spec } = await loadErModel(o.weights, key);
     const cipher = new BlockCipher(key);
     try {
       // The affine fit of the "adapted (fit)" column is estimated over at least 256 images.
-      const x = await plaintextImagesTensor(o.data, { split: 'test', limit: Math.max(o.count, 256) });
+      const x = await plaintextImagesTensor(o.data, { split: 'test', limit: Math.max(o.count, 256), classes: spec.classes });
       const rows = Math.min(o.count, x.shape[0]);
       await decryptionDiagnostics(model, cipher, x, { grid: { path: o.out, rows } }).finally(() => x.dispose());
-      out.result({ out: o.out, rows, columns: model.adaptation ? 5 : 2 }, `wrote ${o.out}${model.adaptation ? '' : ' (the model has no adaptation network: ciphertext and plaintext only)'}`);
+      out.result(
+        { out: o.out, rows, columns: model.adaptation ? 5 : 2, classes: spec.classes ?? null },
+        `wrote ${o.out}${model.adaptation ? '' : ' (the model has no adaptation network: ciphertext and plaintext only)'}`,
+      );
     } finally {
       cipher.dispose();
       model.dispose();

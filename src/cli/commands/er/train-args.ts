@@ -86,6 +86,7 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
     architecture: o.arch,
     // The head has one output per class of the data (an image folder may have any number).
     numClasses: classes?.length,
+    classes,
     adaptation,
     cipher: key,
     init,
