@@ -42,13 +42,29 @@ import { type SafetensorsDtype, type TensorEntry, isSafetensorsDtype } from '../
 
 export const PROTECT_METADATA_KEY = 'nnlock.protect';
 export const TIER_METADATA_PREFIX = 'nnlock.tier.';
+/** Version 2: the owner's signature (see "Version 2" at the top). */
+export const SIGNATURE_METADATA_KEY = 'nnlock.signature';
 export const FORMAT_NAME = 'nnlock-protect';
-export const FORMAT_VERSION = 1;
+/** The version protect writes. */
+export const FORMAT_VERSION = 2;
+/** The unsigned version of nnlock 0.1 and 0.2: still read and unlocked, reported as unsigned. */
+export const UNSIGNED_FORMAT_VERSION = 1;
 const PAYLOAD_VERSION = 1;
 const CIPHER = 'AES-256-GCM';
 const KDF = 'HKDF-SHA-256';
 
-export type ProtectErrorCode = 'NOT_PROTECTED' | 'ALREADY_PROTECTED' | 'MALFORMED' | 'WEIGHTS_MODIFIED' | 'BAD_TIER';
+export type ProtectErrorCode =
+  | 'NOT_PROTECTED'
+  | 'ALREADY_PROTECTED'
+  | 'MALFORMED'
+  | 'WEIGHTS_MODIFIED'
+  | 'BAD_TIER'
+  /** Version 2: the owner's signature does not verify (the header, metadata or a section changed). */
+  | 'BAD_SIGNATURE'
+  /** A signer was pinned (by the caller or the key token) and the file is signed by another. */
+  | 'WRONG_SIGNER'
+  /** A signer was pinned and the file is unsigned (version 1). */
+  | 'UNSIGNED';
 
 /** Problems with a protected file itself (key problems are KeyError, from src/crypto). */
 export class ProtectError extends Error {
@@ -78,6 +94,8 @@ export interface ProtectHeader {
   weightsDigest: string;
   cipher: 'AES-256-GCM';
   kdf: 'HKDF-SHA-256';
+  /** Version 2: the owner's Ed25519 public key, `ed25519:<64 hex>`; absent in version 1 (unsigned). */
+  signer?: string;
 }
 
 export function tierMetadataKey(tier: number): string {
@@ -86,10 +104,11 @@ export function tierMetadataKey(tier: number): string {
 
 /** True for metadata entries this format owns (dropped when a file is unlocked). */
 export function isProtectMetadataKey(key: string): boolean {
-  return key === PROTECT_METADATA_KEY || key.startsWith(TIER_METADATA_PREFIX);
+  return key === PROTECT_METADATA_KEY || key === SIGNATURE_METADATA_KEY || key.startsWith(TIER_METADATA_PREFIX);
 }
 
 const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
+const SIGNER = /^ed25519:[0-9a-f]{64}$/;
 
 function malformed(detail: string): ProtectError {
   return new ProtectError('MALFORMED', `malformed protected file: ${detail}`);
@@ -107,7 +126,12 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw malformed('the header is not a JSON object');
   if (h.format !== FORMAT_NAME) throw malformed(`format is ${JSON.stringify(h.format)}, expected "${FORMAT_NAME}"`);
-  if (h.version !== FORMAT_VERSION) throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads version ${FORMAT_VERSION})`);
+  if (h.version !== FORMAT_VERSION && h.version !== UNSIGNED_FORMAT_VERSION) {
+    throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads versions ${UNSIGNED_FORMAT_VERSION} and ${FORMAT_VERSION})`);
+  }
+  const version: number = h.version;
+  if (version === FORMAT_VERSION && (typeof h.signer !== 'string' || !SIGNER.test(h.signer))) throw malformed('signer must be "ed25519:" and 64 hex characters');
+  if (version === UNSIGNED_FORMAT_VERSION && h.signer !== undefined) throw malformed('a version 1 header has no signer');
   if (typeof h.modelId !== 'string' || !HEX(32).test(h.modelId)) throw malformed('modelId must be 32 hex characters');
   if (typeof h.weightsDigest !== 'string' || !HEX(64).test(h.weightsDigest)) throw malformed('weightsDigest must be 64 hex characters');
   const tiers = h.tiers;
@@ -138,7 +162,7 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   if (h.kdf !== KDF) throw malformed(`kdf ${JSON.stringify(h.kdf)} is not supported (this nnlock reads "${KDF}")`);
   return {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version,
     modelId: h.modelId,
     tiers,
     keyChecks: h.keyChecks as string[],
@@ -147,12 +171,13 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
     weightsDigest: h.weightsDigest,
     cipher: 'AES-256-GCM',
     kdf: 'HKDF-SHA-256',
+    ...(version === FORMAT_VERSION ? { signer: h.signer as string } : {}),
   };
 }
 
 export function serializeHeader(h: ProtectHeader): string {
-  const { format, version, modelId, tiers, keyChecks, layers, architecture, weightsDigest, cipher, kdf } = h;
-  return JSON.stringify({ format, version, modelId, tiers, keyChecks, layers, ...(architecture ? { architecture } : {}), weightsDigest, cipher, kdf });
+  const { format, version, modelId, tiers, keyChecks, layers, architecture, weightsDigest, cipher, kdf, signer } = h;
+  return JSON.stringify({ format, version, modelId, tiers, keyChecks, layers, ...(architecture ? { architecture } : {}), weightsDigest, cipher, kdf, ...(signer ? { signer } : {}) });
 }
 
 /** Checks that the header's layers exist in the file as recorded. */
@@ -172,8 +197,15 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function readSection(metadata: Record<string, string>, tier: number): Uint8Array {
   const text = metadata[tierMetadataKey(tier)];
   if (text === undefined) throw malformed(`the sealed section of tier ${tier} ('${tierMetadataKey(tier)}') is missing`);
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw malformed(`the sealed section of tier ${tier} is not valid base64`);
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  // Buffer skips what is not base64, so every character is valid exactly when the decoded length
+  // is the one the text's length and padding give (a regular expression over megabytes of base64
+  // would cost more than opening the section).
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const bytes = text.length % 4 === 0 ? Buffer.from(text, 'base64') : undefined;
+  if (!bytes || bytes.length !== (text.length / 4) * 3 - padding || text.includes('-') || text.includes('_')) {
+    throw malformed(`the sealed section of tier ${tier} is not valid base64`);
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function encodeSection(sealed: Uint8Array): string {
@@ -211,13 +243,89 @@ export function weightsDigest(tensors: Map<string, TensorEntry>): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------
+// Version 2: the signed body, the section digests and the signature entry
+
+/** UTF-8 byte order of strings (JavaScript's default sort is UTF-16 order). */
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * SHA-256 of every metadata entry the owner signs: all of `__metadata__` except the sections
+ * (nnlock.tier.*) and the signature itself. That is the header (verbatim: tiers, keyChecks, layers,
+ * architecture, weights digest, signer) and every entry the file came with (architecture,
+ * normalisation, class names, anything a user relies on), in UTF-8 byte order of the keys:
+ *   "nnlock signed body v2" 0x00, u32 count, then per entry u32 len(key) key u32 len(value) value
+ * (UTF-8, integers big-endian). Small: no weights are hashed here.
+ */
+export function bodyDigest(metadata: Record<string, string>): Uint8Array {
+  const keys = Object.keys(metadata)
+    .filter((k) => k !== SIGNATURE_METADATA_KEY && !k.startsWith(TIER_METADATA_PREFIX))
+    .sort(byUtf8);
+  const h = createHash('sha256');
+  h.update('nnlock signed body v2\0').update(u32be(keys.length));
+  for (const k of keys) {
+    const kb = Buffer.from(k, 'utf8');
+    const vb = Buffer.from(metadata[k], 'utf8');
+    h.update(u32be(kb.length)).update(kb).update(u32be(vb.length)).update(vb);
+  }
+  return new Uint8Array(h.digest());
+}
+
+/** SHA-256 of a section's sealed bytes (nonce || ciphertext || tag). */
+export function sectionDigest(sealed: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(sealed).digest());
+}
+
+/**
+ * The message the owner signs: "nnlock signature v2" 0x00 || bodyDigest (32) || u32 M ||
+ * sectionDigest of tiers 1..M (32 each). Compact (a few hundred bytes), so checking it costs
+ * nothing next to the weights; each section is checked against its digest only when it is opened.
+ */
+export function signatureMessage(body: Uint8Array, sections: readonly Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat([Buffer.from('nnlock signature v2\0'), body, u32be(sections.length), ...sections]));
+}
+
+/** The signature entry: the section digests the signature covers, and the signature. */
+export interface SignatureEntry {
+  alg: 'Ed25519';
+  /** sectionDigest of tiers 1..M, hex. */
+  sections: string[];
+  /** 64 bytes, base64. */
+  signature: string;
+}
+
+export function serializeSignature(e: SignatureEntry): string {
+  return JSON.stringify({ alg: e.alg, sections: e.sections, signature: e.signature });
+}
+
+/** Reads and checks the shape of the signature entry of a version-2 file of `tiers` tiers. */
+export function parseSignature(metadata: Record<string, string>, tiers: number): SignatureEntry {
+  const raw = metadata[SIGNATURE_METADATA_KEY];
+  if (raw === undefined) throw malformed(`a version ${FORMAT_VERSION} file must have the owner's signature ('${SIGNATURE_METADATA_KEY}')`);
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(raw);
+  } catch {
+    throw malformed(`'${SIGNATURE_METADATA_KEY}' is not valid JSON`);
+  }
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) throw malformed('the signature entry is not a JSON object');
+  if (e.alg !== 'Ed25519') throw malformed(`signature algorithm ${JSON.stringify(e.alg)} is not supported (this nnlock reads "Ed25519")`);
+  if (!Array.isArray(e.sections) || e.sections.length !== tiers || !e.sections.every((d) => typeof d === 'string' && HEX(64).test(d))) {
+    throw malformed(`the signature must list ${tiers} section digests of 64 hex characters`);
+  }
+  if (typeof e.signature !== 'string' || e.signature.length !== 88 || !BASE64.test(e.signature)) throw malformed('the signature must be 64 bytes in base64');
+  return { alg: 'Ed25519', sections: e.sections as string[], signature: e.signature };
+}
+
+// ---------------------------------------------------------------------------
 // Section payloads
 
 export interface SectionLayer {
   name: string;
   /** Flat kernel indices, ranking order. */
   indices: Int32Array;
-  /** indices.length × kernelBytes original bytes. */
+  /** indices.length × kernelBytes original bytes (decodePayload: a view into the payload). */
   values: Uint8Array;
 }
 
@@ -270,7 +378,7 @@ export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string)
     const indices = new Int32Array(n);
     for (let j = 0; j < n; j++, at += 4) indices[j] = buf.readInt32LE(at);
     need(at, n * kernelBytes);
-    out.push({ name, indices, values: new Uint8Array(payload.subarray(at, at + n * kernelBytes)) });
+    out.push({ name, indices, values: payload.subarray(at, at + n * kernelBytes) });
     at += n * kernelBytes;
   }
   if (at !== buf.length) throw bad('trailing bytes');

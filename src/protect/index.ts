@@ -14,6 +14,8 @@ export {
   protectModel,
   writeProtected,
   unlockModel,
+  verifyModel,
+  type ModelVerification,
   deriveKeys,
   isProtected,
 } from './api.ts';
@@ -23,10 +25,20 @@ export { type ImportanceFile, type ImportanceInfo, loadImportance, saveImportanc
 export { PSS_DEFAULTS } from './importance/pss.ts';
 export { type DenoisePairs, type DenoiserDataOptions, denoiserTrainingData, residualSource } from './importance/training-data.ts';
 export { type ConvLayer, convLayers, resolveLayers } from './layers.ts';
-export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type ProtectHeader, type ProtectedLayerInfo, weightsDigest } from './format.ts';
+export {
+  FORMAT_VERSION,
+  PROTECT_METADATA_KEY,
+  SIGNATURE_METADATA_KEY,
+  UNSIGNED_FORMAT_VERSION,
+  ProtectError,
+  type ProtectErrorCode,
+  type ProtectHeader,
+  type ProtectedLayerInfo,
+  weightsDigest,
+} from './format.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
-export { UNLOCKED_TIER_METADATA_KEY, inspectProtected } from './unlock.ts';
+export { UNLOCKED_TIER_METADATA_KEY, type Verification, inspectProtected } from './unlock.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { type Recovery, defaultKeysDir, defaultKeysPath, keysBesideModel, recoverInterruptedWrite } from './write.ts';
 export { KeyError, type KeyErrorCode } from '../crypto/index.ts';
