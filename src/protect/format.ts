@@ -299,7 +299,7 @@ export function serializeSignature(e: SignatureEntry): string {
   return JSON.stringify({ alg: e.alg, sections: e.sections, signature: e.signature });
 }
 
-/** Reads and checks the shape of the signature entry of a version-2 file of `tiers` tiers. */
+/** Reads and checks the shape of the signature entry of a version-2 file of `tiers` tiers (BAD_SIGNATURE when it signs another count). */
 export function parseSignature(metadata: Record<string, string>, tiers: number): SignatureEntry {
   const raw = metadata[SIGNATURE_METADATA_KEY];
   if (raw === undefined) throw malformed(`a version ${FORMAT_VERSION} file must have the owner's signature ('${SIGNATURE_METADATA_KEY}')`);
@@ -311,8 +311,12 @@ export function parseSignature(metadata: Record<string, string>, tiers: number):
   }
   if (typeof e !== 'object' || e === null || Array.isArray(e)) throw malformed('the signature entry is not a JSON object');
   if (e.alg !== 'Ed25519') throw malformed(`signature algorithm ${JSON.stringify(e.alg)} is not supported (this nnlock reads "Ed25519")`);
-  if (!Array.isArray(e.sections) || e.sections.length !== tiers || !e.sections.every((d) => typeof d === 'string' && HEX(64).test(d))) {
-    throw malformed(`the signature must list ${tiers} section digests of 64 hex characters`);
+  if (!Array.isArray(e.sections) || e.sections.length === 0 || e.sections.length > 255 || !e.sections.every((d) => typeof d === 'string' && HEX(64).test(d))) {
+    throw malformed('the signature must list the section digests, 64 hex characters each');
+  }
+  if (e.sections.length !== tiers) {
+    // A well-formed signature of another tier count: the header's tier count was edited.
+    throw new ProtectError('BAD_SIGNATURE', `the owner signed ${e.sections.length} tiers, but the header says ${tiers}: the header was modified`);
   }
   if (typeof e.signature !== 'string' || e.signature.length !== 88 || !BASE64.test(e.signature)) throw malformed('the signature must be 64 bytes in base64');
   return { alg: 'Ed25519', sections: e.sections as string[], signature: e.signature };
