@@ -9,17 +9,21 @@ import { tokenFromFlags } from '../../key-flags.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import type { Option } from 'commander';
+import type { SignatureFacts } from '../../signature-note.ts';
 
 export interface UnlockFlags {
   keys?: string;
   token?: string;
   tier?: number;
+  signer?: string;
 }
 
 export interface CommandWeights {
   file: SafetensorsFile;
   /** For a protected file: the tier it runs at, of how many. */
   protection?: { tier: number; tiers: number };
+  /** For a protected file unlocked with a key: whose signature it carries (src/cli/signature-note.ts). */
+  signature?: SignatureFacts;
 }
 
 /** The --keys, --token and --tier options of a command that runs a possibly protected model. */
@@ -28,6 +32,7 @@ export function unlockOptions(): Option[] {
     option(FLAG.keys, 'key file of a protected model: unlocked in memory, nothing is written'),
     option(FLAG.token, 'one tier token of a protected model (visible to other local users: prefer --keys)'),
     option(FLAG.tier, "with a key: restore this tier (default: the key's own)", parse.nonNegativeInt),
+    option(FLAG.signer, "refuse a protected model unless the owner's signer is this one (a key from the owner pins it already)"),
   ];
 }
 
@@ -51,8 +56,8 @@ export async function commandWeights(path: string, o: UnlockFlags, env: Record<s
     return { file };
   }
   if (!key) return { file, protection: { tier: 0, tiers: inspectProtected(file).tiers } };
-  const r = await unlockModel(file, key, { tier: o.tier });
-  return { file: r.file, protection: { tier: r.tier, tiers: r.tiers } };
+  const r = await unlockModel(file, key, { tier: o.tier, expectedSigner: o.signer });
+  return { file: r.file, protection: { tier: r.tier, tiers: r.tiers }, signature: { signed: r.signed, signer: r.signer, signerPinned: r.signerPinned } };
 }
 
 /** ", protected model at tier t/M" for a result line, or nothing for a plain model. */
