@@ -1,4 +1,4 @@
-// The protected-model file format (version 1).
+// The protected-model file format (version 2, signed; version 1, unsigned, is still read).
 //
 // A protected model is ONE safetensors file with exactly the original tensors: same names, shapes
 // and dtypes, the selected kernels holding decoys. Any safetensors reader loads it, and PyTorch's
@@ -6,18 +6,52 @@
 // in the string map `__metadata__`, next to the original file's own entries (kept unchanged):
 //
 //   "nnlock.protect"   public JSON, readable without a key:
-//     { "format": "nnlock-protect", "version": 1,
+//     { "format": "nnlock-protect", "version": 2,
 //       "modelId": 32 hex chars (16 random bytes),
 //       "tiers": M,
 //       "keyChecks": [keyCheck(K_1, modelId, 1), ..., keyCheck(K_M, modelId, M)]  (16 hex each),
 //       "layers": [{ "name", "dtype" (safetensors code), "shape" }, ...]  the protected conv weights,
 //       "architecture": "resnet20"  (when known),
 //       "weightsDigest": 64 hex chars,
-//       "cipher": "AES-256-GCM", "kdf": "HKDF-SHA-256" }
+//       "cipher": "AES-256-GCM", "kdf": "HKDF-SHA-256",
+//       "signer": "ed25519:" + 64 hex chars  (version 2: the owner's Ed25519 public key) }
 //
 //   "nnlock.tier.<m>"  for m = 1..M: base64 of
-//     seal(sectionKey(K_m, modelId, m), payload_m, sectionAad({ modelId, tier: m, weightsDigest }))
-//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts).
+//     seal(sectionKey(K_m, modelId, m), payload_m, AAD_m)
+//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts), where
+//     version 2: AAD_m = signedSectionAad({ modelId, tier: m, bodyDigest })
+//     version 1: AAD_m = sectionAad({ modelId, tier: m, weightsDigest })
+//
+//   "nnlock.signature" (version 2) JSON:
+//     { "alg": "Ed25519", "sections": [sectionDigest_1, ..., sectionDigest_M] (64 hex each),
+//       "signature": base64 of Ed25519(signing key, signatureMessage) (64 bytes) }
+//
+// Version 2, what is signed and why. The threat: a holder of a tier-m key can re-seal sections
+// 1..m (he has their keys) over weights he changed, recompute the weights digest, and publish; in
+// version 1 every user of tiers ≤ m accepted that (only sections above m, bound to the old digest,
+// failed), and nothing bound the header or the other metadata (tier count, normalisation, class
+// names) at all. In version 2:
+//   bodyDigest = SHA-256 of "nnlock signed body v2" 0x00, u32 count, then for every metadata entry
+//     except "nnlock.tier.*" and "nnlock.signature", in UTF-8 byte order of the keys:
+//     u32 len(key) key u32 len(value) value   (UTF-8; integers big-endian)
+//     i.e. the header verbatim (tier count, keyChecks, layers, architecture, weights digest, signer)
+//     and every entry the original file had (architecture, class_names, input_mean, input_std, ...);
+//   sectionDigest_m = SHA-256 of section m's sealed bytes (nonce || ciphertext || tag);
+//   signatureMessage = "nnlock signature v2" 0x00 || bodyDigest || u32 M || sectionDigest_1..M.
+// The signing key derives from the master key (src/crypto/signing.ts, which says why): only the
+// owner can sign, no lower tier's key can. Readers check, before anything is restored: the signature
+// (a few hundred bytes to hash, no weights), the signer pinned by the caller or carried by the key
+// token (a model signed by anyone else, or an unsigned version 1 copy, is refused), the weights
+// digest (the one pass over all weights; skipped only when the caller verified the file already),
+// and for each section opened its signed digest and its AEAD tag. Binding the AAD to bodyDigest
+// means that someone without the section keys cannot even replace the signer: changing the header
+// breaks every section. A tier-m holder can re-sign with a key of his own, and is then refused by
+// every user who pins the owner's signer, which every token the owner issues does.
+//
+// Version 1 files (nnlock 0.2 and before) are read and unlocked as before and reported unsigned
+// (`signed: false`, `protect info` says UNSIGNED): refusing them would break every existing model,
+// and they are no weaker than they were. A pinned signer refuses them, since stripping the
+// signature is exactly what a forger would do.
 //
 // Keys: K_M is the owner's master key; K_{m−1} = HKDF(K_m) down the one-way chain of
 // src/crypto/tier-keys.ts. A key of tier m opens sections 1..m and nothing above.
@@ -26,9 +60,8 @@
 //   "nnlock weights digest v1" 0x00, then for every tensor of the file in ascending UTF-8 byte order
 //   of its name: u32 len(name) name, u32 len(dtype) dtype (safetensors code, e.g. "F32"),
 //   u32 ndim, u64 each dim, u64 len(bytes) bytes  (integers big-endian).
-// It covers the published (decoyed) weights. Unlock recomputes it first (a changed decoy gives
-// "the protected weights were modified"), and the sections' AAD binds each section to it, so
-// neither the weights nor the recorded digest can be swapped without failing authentication.
+// It covers the published (decoyed) weights. Version 1 binds the sections' AAD to it directly;
+// version 2 through the signed header.
 //
 // payload_m: the kernels of rank in (prefix_{m−1}, prefix_m] of each protected layer, little-endian:
 //   u8 version (1), u32 layerCount, then per layer:
