@@ -33,7 +33,7 @@ import { type UnlockOptions, unlock, verifyProtected } from '../src/protect/unlo
 import { encodeKeyToken } from '../src/crypto/index.ts';
 import { type BenchReport, type CaseResult, compareCase, fmt, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
-import { type SafetensorsFile } from '../src/io/safetensors.ts';
+import type { SafetensorsFile } from '../src/io/safetensors.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
 init();

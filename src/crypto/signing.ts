@@ -19,7 +19,7 @@
  *
  * Signers are written `ed25519:<64 hex>` (the raw 32-byte public key).
  */
-import { type KeyObject, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { KEY_BYTES, KeyError, assertKey, hkdfSha256 } from './tier-keys.ts';
 
 /** Bytes of an Ed25519 public key and of a signature. */
@@ -32,10 +32,14 @@ const INFO_SIGNING = 'nnlock owner signing v2';
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/** The owner's signing key of a model, and its public key (raw 32 bytes). */
+/**
+ * The owner's signing key of a model: its public key (raw 32 bytes) and a signing function (the
+ * private key stays inside it, and no node:crypto type appears in nnlock's published types).
+ */
 export interface OwnerSigningKey {
-  privateKey: KeyObject;
   publicKey: Uint8Array;
+  /** Ed25519 signature (64 bytes) of `message`. */
+  sign(message: Uint8Array): Uint8Array;
 }
 
 function u32be(n: number): Uint8Array {
@@ -54,7 +58,7 @@ export function ownerSigningKey(masterKey: Uint8Array, modelId: Uint8Array, tier
   try {
     const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-    return { privateKey, publicKey: new Uint8Array(spki.subarray(spki.length - SIGNER_BYTES)) };
+    return { publicKey: new Uint8Array(spki.subarray(spki.length - SIGNER_BYTES)), sign: (message) => new Uint8Array(sign(null, message, privateKey)) };
   } finally {
     seed.fill(0);
     der.fill(0);
@@ -63,7 +67,7 @@ export function ownerSigningKey(masterKey: Uint8Array, modelId: Uint8Array, tier
 
 /** Ed25519 signature of `message`. */
 export function signMessage(key: OwnerSigningKey, message: Uint8Array): Uint8Array {
-  return new Uint8Array(sign(null, message, key.privateKey));
+  return key.sign(message);
 }
 
 /** Whether `signature` is the signer's Ed25519 signature of `message` (false for any malformed input). */

@@ -115,7 +115,7 @@ async function fixedProtectedFile(): Promise<{ bytes: Uint8Array; token: string;
   const p = await protectModel(fileOf(model, { architecture: 'tiny-fuzz' }), { ratio: 0.25, tiers: 3, modelId: '5e'.repeat(16), masterToken: encodeKeyToken({ tier: 3, key: masterKey }) });
   model.dispose();
   const modelId = new Uint8Array(Buffer.from(p.header.modelId, 'hex'));
-  const metadata = resealed(p.file.metadata, masterKey, modelId, p.header.tiers, (tier, payload) => payload);
+  const metadata = resealed(p.file.metadata, masterKey, modelId, p.header.tiers, (_tier, payload) => payload);
   return { bytes: serializeSafetensors(p.file.tensors, metadata), token: p.tokens[2], layers: p.header.layers.map((l) => l.name) };
 }
 
