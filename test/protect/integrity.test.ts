@@ -206,6 +206,13 @@ test('edited metadata or header (tier count, normalisation, architecture, class 
         f.metadata[PROTECT_METADATA_KEY] = serializeHeader({ ...h, tiers: 2, keyChecks: h.keyChecks.slice(0, 2) });
       },
     ],
+    [
+      "a lower tier's keyCheck",
+      (f) => {
+        const h = parseHeader(f.metadata);
+        f.metadata[PROTECT_METADATA_KEY] = serializeHeader({ ...h, keyChecks: ['0'.repeat(16), ...h.keyChecks.slice(1)] });
+      },
+    ],
     ['normalisation', (f) => void (f.metadata.input_mean = JSON.stringify([0.5, 0.5, 0.5]))],
     ['normalisation std', (f) => void (f.metadata.input_std = JSON.stringify([0.2, 0.2, 0.2]))],
     ['architecture (metadata)', (f) => void (f.metadata.architecture = 'resnet20')],
@@ -231,14 +238,16 @@ test('edited metadata or header (tier count, normalisation, architecture, class 
     // Re-signed by someone without keys, every section's AAD (bound to the signed body) fails.
     const g = resignByOutsider(f);
     for (let tier = 1; tier <= (what === 'tier count' ? 2 : M); tier++) {
+      // (A replaced fingerprint makes that tier's own key look wrong, before anything else.)
+      const fingerprint = what === "a lower tier's keyCheck" && tier === 1;
       assert.equal(
         refusal(() => unlock(g, bareTokens[tier - 1])),
-        'TAMPERED_OR_WRONG_KEY',
+        fingerprint ? 'WRONG_KEY' : 'TAMPERED_OR_WRONG_KEY',
         `${what} re-signed, tier ${tier}`,
       );
       assert.equal(
         refusal(() => unlock(g, tokens[tier - 1])),
-        'WRONG_SIGNER',
+        fingerprint ? 'WRONG_KEY' : 'WRONG_SIGNER',
         `${what} re-signed, pinned tier ${tier}`,
       );
     }
