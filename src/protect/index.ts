@@ -38,7 +38,7 @@ export {
 } from './format.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
-export { UNLOCKED_TIER_METADATA_KEY, type Verification, inspectProtected } from './unlock.ts';
+export { UNLOCKED_TIER_METADATA_KEY, type Verification, type VerifyOptions, inspectProtected, verifyProtected } from './unlock.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { type Recovery, defaultKeysDir, defaultKeysPath, keysBesideModel, recoverInterruptedWrite } from './write.ts';
 export { KeyError, type KeyErrorCode } from '../crypto/index.ts';

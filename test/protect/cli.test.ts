@@ -132,6 +132,7 @@ test('signatures on the command line: a wrong --signer, edited metadata and unpi
   for (const args of [
     ['protect', 'info', p('s-edited.safetensors')],
     ['protect', 'unlock', p('s-edited.safetensors'), '--keys', p('s.keys')],
+    ['model', 'eval', '-w', p('s-edited.safetensors'), '-d', p('nowhere')], // tier 0 relies on the metadata too
   ]) {
     const bad = await runCli(args);
     assert.equal(bad.code, 1, args.join(' '));

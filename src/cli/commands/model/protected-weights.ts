@@ -1,10 +1,10 @@
 // The weights a model command runs: a plain file, or a protected one unlocked in memory with the
 // key given by --keys (a key file), --token (one tier token) or $NNLOCK_KEY, to the key's tier or
-// --tier. A protected file without a key runs as published (tier 0: decoys in place). Nothing
-// unlocked touches the disk.
+// --tier. A protected file without a key runs as published (tier 0: decoys in place), once its
+// owner's signature and weights digest are checked. Nothing unlocked touches the disk.
 import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { readModelFile } from '../../../models/load.ts';
-import { PROTECT_METADATA_KEY, inspectProtected, recoverInterruptedWrite, unlockModel } from '../../../protect/index.ts';
+import { PROTECT_METADATA_KEY, recoverInterruptedWrite, unlockModel, verifyProtected } from '../../../protect/index.ts';
 import { tokenFromFlags } from '../../key-flags.ts';
 import { UsageError } from '../../errors.ts';
 import { FLAG, option, parse } from '../../options.ts';
@@ -55,7 +55,11 @@ export async function commandWeights(path: string, o: UnlockFlags, env: Record<s
     if (key) throw new Error(`${path} is not a protected model: it needs no key`);
     return { file };
   }
-  if (!key) return { file, protection: { tier: 0, tiers: inspectProtected(file).tiers } };
+  if (!key) {
+    // Tier 0 users rely on the published weights and metadata (normalisation, class names) too.
+    const v = verifyProtected(file, { expectedSigner: o.signer });
+    return { file, protection: { tier: 0, tiers: v.header.tiers }, signature: { signed: v.signed, signer: v.signer, signerPinned: v.signerPinned } };
+  }
   const r = await unlockModel(file, key, { tier: o.tier, expectedSigner: o.signer });
   return { file: r.file, protection: { tier: r.tier, tiers: r.tiers }, signature: { signed: r.signed, signer: r.signer, signerPinned: r.signerPinned } };
 }
