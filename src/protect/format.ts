@@ -66,7 +66,8 @@
 // payload_m: the kernels of rank in (prefix_{m−1}, prefix_m] of each protected layer, little-endian:
 //   u8 version (1), u32 layerCount, then per layer:
 //     u32 len(name), name (UTF-8), u32 count,
-//     count × i32 flat kernel index (a·B + b of weight [A, B, kh, kw]), in ranking order,
+//     count × i32 flat kernel index (a·B + b of weight [A, B, kh, kw]): ascending (version 2
+//       writers; version 1 wrote ranking order; readers take any order, never an index twice),
 //     count × kh·kw original values as raw bytes of the layer's dtype (bit-exact).
 // Layers are named inside the sealed payload, so editing the public layer list cannot redirect
 // restored kernels.
@@ -361,7 +362,7 @@ export function parseSignature(metadata: Record<string, string>, tiers: number):
 
 export interface SectionLayer {
   name: string;
-  /** Flat kernel indices, ranking order. */
+  /** Flat kernel indices (ascending as protect writes them; any order is read). */
   indices: Int32Array;
   /** indices.length × kernelBytes original bytes (decodePayload: a view into the payload). */
   values: Uint8Array;
