@@ -1,4 +1,7 @@
-// Key files: JSON, written atomically with mode 0600 (the file holds a secret).
+// Key files: JSON, written atomically with mode 0600 (the file holds a secret). Normative
+// specification: docs/FORMAT.md §3.2 (fingerprint = SHA-256 of "nnlock-cipher-key v1" 0x00 kind
+// 0x00 k 0x00 channels 0x00 (1|0 shuffle) 0x00, then each matrix as float64 little-endian, then the
+// shuffle key when shuffled).
 //
 //   {
 //     "format": "nnlock-cipher-key", "version": 1,

@@ -6,6 +6,14 @@
 //   hill256     integers 0..255 with an odd determinant (invertible mod 256); the ciphertext of an
 //               8-bit image is again an 8-bit image: y = x·K mod 256 on byte values
 //
+// Normative specification: docs/FORMAT.md §3 (python/nnlock_torch implements it independently and
+// test/vectors/cipher/ pins both). The fingerprint covers the matrices' float64 bits, so another
+// implementation must reproduce them exactly: the orthogonal kind's normal draws use Math.log,
+// Math.cos and Math.sin, which V8 (Node 20) computes with fdlibm's algorithms, not the platform's
+// libm (that differs in the last bit for a few per cent of arguments). A Node whose V8 changes these
+// functions would change orthogonal keys derived from a secret: test/cipher/key.test.ts and
+// test/python/vectors.test.ts would fail.
+//
 // Derivation. HKDF-SHA-256(secret, salt "nnlock-cipher") gives two independent 32-byte keys, one for
 // the matrices and one for block shuffling. Channel c's matrix comes from the ChaCha20 KeyedStream
 // labelled "hill-cipher/<kind>/k=<k>/channel=<c>/attempt=<a>", trying a = 0, 1, 2, ... until the

@@ -1,5 +1,10 @@
 // The protected-model file format (version 2, signed; version 1, unsigned, is still read).
 //
+// The normative specification is docs/FORMAT.md §1-2 (complete enough to implement a reader from;
+// python/nnlock_torch is one): this comment summarises it and the two must agree. The vectors in
+// test/vectors/ (scripts/make-vectors.ts) pin both implementations; a format change is a new
+// version, and readers refuse versions they do not implement by naming them.
+//
 // A protected model is ONE safetensors file with exactly the original tensors: same names, shapes
 // and dtypes, the selected kernels holding decoys. Any safetensors reader loads it, and PyTorch's
 // load_state_dict(strict=True) accepts it (no extra tensors): it runs, badly. Everything else lives
@@ -54,7 +59,12 @@
 // signature is exactly what a forger would do.
 //
 // Keys: K_M is the owner's master key; K_{m−1} = HKDF(K_m) down the one-way chain of
-// src/crypto/tier-keys.ts. A key of tier m opens sections 1..m and nothing above.
+// src/crypto/tier-keys.ts. A key of tier m opens sections 1..m and nothing above:
+//   K_{m−1}            = HKDF-SHA-256(ikm K_m, salt modelId (16 raw bytes), info "nnlock tier-chain v1", 32)
+//   sectionKey(K_m, m) = HKDF-SHA-256(ikm K_m, salt modelId, info "nnlock section v1" 0x00 u32be(m), 32)
+//   keyCheck(K_m, m)   = hex(SHA-256("nnlock key id v1" 0x00 u32be(m) u32be(16) modelId K_m)[:8])
+//   sectionAad         = "nnlock section aad v1" 0x00 u32be(m) u32be(16) modelId u32be(32) digest
+// (digest: the 32 raw bytes of weightsDigest). Tokens and key files: docs/FORMAT.md §2.
 //
 // weightsDigest = SHA-256 of
 //   "nnlock weights digest v1" 0x00, then for every tensor of the file in ascending UTF-8 byte order

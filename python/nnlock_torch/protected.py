@@ -1,0 +1,261 @@
+"""Protected models (docs/FORMAT.md §1): read the public header, check a tier key, unlock in memory.
+
+``load_protected`` follows §1.7 step by step: every check (header, key, tier, digest of the
+published weights, authentication of each needed section) runs before any kernel is restored, and
+nothing is written anywhere: the file is read into memory once and the state dict is built there.
+"""
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import struct
+import sys
+
+import torch
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from . import _safetensors
+from .errors import FormatError, TamperedError, TierTooHighError, UnsupportedVersionError
+from .keys import check_key, decode_token, encode_token, section_key, tier_key
+
+FORMAT_NAME = "nnlock-protect"
+SUPPORTED_VERSIONS = (1,)
+HEADER_KEY = "nnlock.protect"
+SECTION_PREFIX = "nnlock.tier."
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
+_HEX = {n: re.compile(rf"^[0-9a-f]{{{n}}}$") for n in (16, 32, 64)}
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_TORCH_DTYPE = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
+def _malformed(why):
+    return FormatError(f"malformed protected file: {why}")
+
+
+def parse_header(metadata):
+    """The checked public header (a dict) of a protected file's metadata (FORMAT.md §1.1)."""
+    raw = metadata.get(HEADER_KEY)
+    if raw is None:
+        raise FormatError(f"not a protected model: the file has no '{HEADER_KEY}' metadata")
+    try:
+        h = json.loads(raw)
+    except ValueError:
+        raise _malformed(f"'{HEADER_KEY}' is not valid JSON") from None
+    if not isinstance(h, dict):
+        raise _malformed("the header is not a JSON object")
+    if h.get("format") != FORMAT_NAME:
+        raise _malformed(f'format is {json.dumps(h.get("format"))}, expected "{FORMAT_NAME}"')
+    version = h.get("version")
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        raise UnsupportedVersionError(
+            f"this protected model is format version {json.dumps(version)}, which this nnlock_torch does not read: "
+            f"it reads version {', '.join(map(str, SUPPORTED_VERSIONS))} (a newer nnlock wrote the file? update nnlock_torch)")
+    for field, n in (("modelId", 32), ("weightsDigest", 64)):
+        if not isinstance(h.get(field), str) or not _HEX[n].match(h[field]):
+            raise _malformed(f"{field} must be {n} hex characters")
+    tiers = h.get("tiers")
+    if not isinstance(tiers, int) or isinstance(tiers, bool) or not 1 <= tiers <= 255:
+        raise _malformed("tiers must be an integer in [1, 255]")
+    checks = h.get("keyChecks")
+    if not isinstance(checks, list) or len(checks) != tiers or not all(isinstance(c, str) and _HEX[16].match(c) for c in checks):
+        raise _malformed(f"keyChecks must list {tiers} fingerprints of 16 hex characters")
+    layers = h.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _malformed("layers must be a non-empty list")
+    for i, layer in enumerate(layers):
+        ok = (isinstance(layer, dict) and isinstance(layer.get("name"), str) and layer.get("dtype") in _safetensors.DTYPE_SIZE
+              and isinstance(layer.get("shape"), list) and len(layer["shape"]) == 4
+              and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in layer["shape"]))
+        if not ok:
+            raise _malformed(f"layer {i} must be {{ name, dtype, shape: 4 positive integers }}")
+    if "architecture" in h and not isinstance(h["architecture"], str):
+        raise _malformed("architecture must be a string")
+    if h.get("cipher") != "AES-256-GCM":
+        raise _malformed(f'cipher {json.dumps(h.get("cipher"))} is not supported (this reader reads "AES-256-GCM")')
+    if h.get("kdf") != "HKDF-SHA-256":
+        raise _malformed(f'kdf {json.dumps(h.get("kdf"))} is not supported (this reader reads "HKDF-SHA-256")')
+    return h
+
+
+def _check_layers(header, tensors):
+    for layer in header["layers"]:
+        e = tensors.get(layer["name"])
+        if e is None:
+            raise _malformed(f"protected layer {layer['name']} is not in the file")
+        if e.dtype != layer["dtype"] or e.shape != layer["shape"] or e.dtype not in FLOAT_DTYPES:
+            raise _malformed(f"protected layer {layer['name']} is {e.dtype}{e.shape} in the file but {layer['dtype']}{layer['shape']} in the header")
+
+
+def weights_digest(tensors):
+    """SHA-256 of every tensor of the file, as FORMAT.md §1.3 lays them out (32 bytes)."""
+    h = hashlib.sha256(b"nnlock weights digest v1\0")
+    for name in sorted(tensors, key=lambda s: s.encode("utf-8")):
+        e = tensors[name]
+        n, d = name.encode("utf-8"), e.dtype.encode("utf-8")
+        h.update(struct.pack(">I", len(n)) + n + struct.pack(">I", len(d)) + d + struct.pack(">I", len(e.shape)))
+        for dim in e.shape:
+            h.update(struct.pack(">Q", dim))
+        h.update(struct.pack(">Q", len(e.data)))
+        h.update(e.data)
+    return h.digest()
+
+
+def section_aad(model_id, tier, digest):
+    return (b"nnlock section aad v1\0" + struct.pack(">I", tier) + struct.pack(">I", len(model_id)) + model_id
+            + struct.pack(">I", len(digest)) + digest)
+
+
+def _read_section(metadata, tier):
+    text = metadata.get(f"{SECTION_PREFIX}{tier}")
+    if text is None:
+        raise _malformed(f"the sealed section of tier {tier} ('{SECTION_PREFIX}{tier}') is missing")
+    if len(text) % 4 != 0 or not _BASE64.match(text):
+        raise _malformed(f"the sealed section of tier {tier} is not valid base64")
+    try:
+        sealed = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise _malformed(f"the sealed section of tier {tier} is not valid base64") from None
+    if len(sealed) < 12 + 16:
+        raise _malformed(f"the sealed section of tier {tier} is truncated ({len(sealed)} bytes, need at least 28)")
+    return sealed
+
+
+def _decode_payload(payload, kernel_bytes, tier):
+    """[(layer name, [kernel index], bytes of the originals)] of a section payload (FORMAT.md §1.6)."""
+    def bad(why):
+        return _malformed(f"the section of tier {tier} is inconsistent with the file ({why})")
+
+    at = 0
+
+    def take(n):
+        nonlocal at
+        if at + n > len(payload):
+            raise bad("truncated payload")
+        at += n
+        return payload[at - n:at]
+
+    if take(1)[0] != 1:
+        raise bad(f"payload version {payload[0]}")
+    (count,) = struct.unpack("<I", take(4))
+    out = []
+    for _ in range(count):
+        (length,) = struct.unpack("<I", take(4))
+        name = bytes(take(length)).decode("utf-8", errors="replace")
+        if name not in kernel_bytes:
+            raise bad(f"layer {name} is not a protected layer of this file")
+        (n,) = struct.unpack("<I", take(4))
+        indices = struct.unpack(f"<{n}i", take(4 * n))
+        out.append((name, indices, take(n * kernel_bytes[name])))
+    if at != len(payload):
+        raise bad("trailing bytes")
+    return out
+
+
+def _tensor(entry, data):
+    dtype = _TORCH_DTYPE.get(entry.dtype)
+    if dtype is None:
+        raise FormatError(f"a {entry.dtype} tensor has no torch dtype in this torch version")
+    if len(data) == 0:
+        return torch.empty(entry.shape, dtype=dtype)
+    return torch.frombuffer(data, dtype=dtype).reshape(entry.shape)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def inspect_protected(path):
+    """The public header of a protected model (no key needed), as a dict."""
+    tensors, metadata = _safetensors.parse(_read(path), os.fspath(path))
+    header = parse_header(metadata)
+    _check_layers(header, tensors)
+    return header
+
+
+def load_protected(path, token, tier=None):
+    """A state dict of the protected model at ``path`` with tier ``tier`` (default: the token's) restored.
+
+    ``token`` is a tier token (``nnlock1-t<m>-...``; ``read_key_file`` reads one from a key file).
+    Everything is checked before anything is restored, and nothing is written to disk. Raises
+    WrongKeyError (the token is not this model's), TierTooHighError (the token's tier is below
+    ``tier``), TamperedError (the published weights or a sealed section were modified),
+    FormatError / UnsupportedVersionError (not a protected model of a version this reads),
+    MalformedTokenError (the token does not parse). The result loads with
+    ``model.load_state_dict(state, strict=True)``; at the top tier it is bit-identical to the
+    original weights, below it the kernels of the higher tiers still hold decoys.
+    """
+    if sys.byteorder != "little":
+        raise NotImplementedError("nnlock_torch assumes a little-endian machine")
+    tensors, metadata = _safetensors.parse(_read(path), os.fspath(path))
+    header = parse_header(metadata)
+    _check_layers(header, tensors)
+    model_id = bytes.fromhex(header["modelId"])
+    key_tier, key = decode_token(token)
+    check_key(key, key_tier, model_id, header["keyChecks"])
+    m = key_tier if tier is None else tier
+    tiers = header["tiers"]
+    if not isinstance(m, int) or isinstance(m, bool) or not 0 <= m <= tiers:
+        raise ValueError(f"tier {m!r} does not exist: this model has tiers 0..{tiers}")
+    if m > key_tier:
+        raise TierTooHighError(f"a tier-{key_tier} key cannot unlock tier {m}: keys unlock their own tier and the tiers below")
+    digest = weights_digest(tensors)
+    if digest.hex() != header["weightsDigest"]:
+        raise TamperedError("the protected weights were modified: their digest differs from the one recorded when the model was protected")
+
+    layers = {}
+    for layer in header["layers"]:
+        a, b, kh, kw = layer["shape"]
+        layers[layer["name"]] = (a * b, kh * kw * _safetensors.DTYPE_SIZE[layer["dtype"]])
+    kernel_bytes = {name: kb for name, (_, kb) in layers.items()}
+    restored, seen = {}, {}
+    for j in range(1, m + 1):
+        sealed = _read_section(metadata, j)
+        try:
+            payload = AESGCM(section_key(tier_key(key, key_tier, j, model_id), model_id, j)).decrypt(
+                sealed[:12], sealed[12:], section_aad(model_id, j, digest))
+        except InvalidTag:
+            raise TamperedError(f"the sealed section of tier {j} failed authentication: the file was modified") from None
+        for name, indices, values in _decode_payload(memoryview(payload), kernel_bytes, j):
+            kernels, kb = layers[name]
+            data = restored.get(name)
+            if data is None:
+                data = restored[name] = bytearray(tensors[name].data)
+                seen[name] = set()
+            done = seen[name]
+            for i, kernel in enumerate(indices):
+                if not 0 <= kernel < kernels or kernel in done:
+                    raise _malformed(f"tier {j} restores kernel {kernel} of {name} {'twice' if kernel in done else 'out of range'}")
+                done.add(kernel)
+                data[kernel * kb:(kernel + 1) * kb] = values[i * kb:(i + 1) * kb]
+    return {name: _tensor(e, restored[name] if name in restored else bytearray(e.data)) for name, e in tensors.items()}
+
+
+def derive_key(token, tier, model):
+    """The token of ``tier`` from a token of a higher (or the same) tier, down the one-way chain.
+
+    The chain is salted by the model's id, so ``model`` is needed: the protected file's path (the
+    token is then checked against it: WrongKeyError) or its 32-hex ``modelId``. A token never gives
+    a higher tier (TierTooHighError).
+    """
+    if isinstance(model, str) and _HEX[32].match(model):
+        model_id, checks = bytes.fromhex(model), None
+    else:
+        header = inspect_protected(model)
+        model_id, checks = bytes.fromhex(header["modelId"]), header["keyChecks"]
+    key_tier, key = decode_token(token)
+    if checks is not None:
+        check_key(key, key_tier, model_id, checks)
+    if not isinstance(tier, int) or isinstance(tier, bool) or tier < 1:
+        raise ValueError(f"tier must be an integer >= 1, got {tier!r}")
+    return encode_token(tier, tier_key(key, key_tier, tier, model_id))
+
+
+__all__ = ["load_protected", "derive_key", "inspect_protected", "weights_digest"]
