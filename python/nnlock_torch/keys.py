@@ -19,7 +19,7 @@ from .errors import MalformedTokenError, TierTooHighError, WrongKeyError
 KEY_BYTES = 32
 MAX_TIER = 255
 MAX_KEY_FILE_BYTES = 64 * 1024
-_TOKEN = re.compile(r"^nnlock1-t(0|[1-9][0-9]{0,2})-([A-Za-z0-9_-]{43})-([0-9a-f]{8})$")
+_TOKEN = re.compile(r"^nnlock1-t(0|[1-9][0-9]{0,2})-([A-Za-z0-9_-]{43})(?:-s([A-Za-z0-9_-]{43}))?-([0-9a-f]{8})$")
 _KEY_LINE = re.compile(r"^(?:tier (\d+)(?: \(master\))?:\s*)?(nnlock1-\S+)$")
 
 
@@ -31,12 +31,19 @@ def _u32be(n):
     return struct.pack(">I", n)
 
 
-def _checksum(tier, key):
+def _checksum(tier, key, signer=None):
+    if signer is not None:  # FORMAT-v2.md: a token of a signed model may carry the owner's public key
+        return hashlib.sha256(b"nnlock signed token v2\0" + _u32be(tier) + key + signer).hexdigest()[:8]
     return hashlib.sha256(b"nnlock token v1\0" + _u32be(tier) + key).hexdigest()[:8]
 
 
-def decode_token(token):
-    """(tier, key bytes) of a token; MalformedTokenError (never echoing the token) otherwise."""
+def _canonical32(text):
+    raw = base64.urlsafe_b64decode(text + "=")
+    return raw if len(raw) == KEY_BYTES and base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == text else None
+
+
+def decode_token_with_signer(token):
+    """(tier, key bytes, signer bytes or None) of a token; MalformedTokenError (never echoing the token) otherwise."""
     if not isinstance(token, str):
         raise MalformedTokenError("malformed key token: expected a string")
     t = token.strip()
@@ -45,24 +52,36 @@ def decode_token(token):
     m = _TOKEN.match(t)
     if not m:
         raise MalformedTokenError(
-            f"malformed key token: expected nnlock1-t<tier>-<43 base64url characters>-<8 hex characters> "
+            f"malformed key token: expected nnlock1-t<tier>-<43 base64url characters>[-s<43 base64url characters>]-<8 hex characters> "
             f"(got {len(t)} characters); check that it was copied completely")
     tier = int(m.group(1))
     if tier > MAX_TIER:
         raise MalformedTokenError(f"malformed key token: tier {tier} is out of range [0, {MAX_TIER}]")
-    text = m.group(2)
-    key = base64.urlsafe_b64decode(text + "=")
-    if len(key) != KEY_BYTES or base64.urlsafe_b64encode(key).rstrip(b"=").decode() != text:
+    key = _canonical32(m.group(2))
+    if key is None:
         raise MalformedTokenError("malformed key token: the key part is not a valid 32-byte base64url value")
-    if not hmac.compare_digest(_checksum(tier, key), m.group(3)):
+    signer = None
+    if m.group(3) is not None:
+        signer = _canonical32(m.group(3))
+        if signer is None:
+            raise MalformedTokenError("malformed key token: the signer part is not a valid 32-byte base64url value")
+    if not hmac.compare_digest(_checksum(tier, key, signer), m.group(4)):
         raise MalformedTokenError("malformed key token: checksum mismatch (typo in the token?)")
+    return tier, key, signer
+
+
+def decode_token(token):
+    """(tier, key bytes) of a token; MalformedTokenError (never echoing the token) otherwise."""
+    tier, key, _ = decode_token_with_signer(token)
     return tier, key
 
 
-def encode_token(tier, key):
-    if not (isinstance(tier, int) and 0 <= tier <= MAX_TIER) or len(key) != KEY_BYTES:
-        raise ValueError("a token holds a tier in 0..255 and a 32-byte key")
-    return f"nnlock1-t{tier}-{base64.urlsafe_b64encode(bytes(key)).rstrip(b'=').decode()}-{_checksum(tier, bytes(key))}"
+def encode_token(tier, key, signer=None):
+    if not (isinstance(tier, int) and 0 <= tier <= MAX_TIER) or len(key) != KEY_BYTES or (signer is not None and len(signer) != 32):
+        raise ValueError("a token holds a tier in 0..255, a 32-byte key and optionally a 32-byte signer")
+    s = "" if signer is None else f"-s{base64.urlsafe_b64encode(bytes(signer)).rstrip(b'=').decode()}"
+    b = None if signer is None else bytes(signer)
+    return f"nnlock1-t{tier}-{base64.urlsafe_b64encode(bytes(key)).rstrip(b'=').decode()}{s}-{_checksum(tier, bytes(key), b)}"
 
 
 def highest_token(text):

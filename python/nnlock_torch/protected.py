@@ -1,4 +1,4 @@
-"""Protected models (docs/FORMAT.md §1): read the public header, check a tier key, unlock in memory.
+"""Protected models (docs/FORMAT.md §1, and version 2: docs/FORMAT-v2.md): read the public header, check a tier key, unlock in memory.
 
 ``load_protected`` follows §1.7 step by step: every check (header, key, tier, digest of the
 published weights, authentication of each needed section) runs before any kernel is restored, and
@@ -14,15 +14,19 @@ import struct
 import sys
 
 import torch
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import _safetensors
 from .errors import FormatError, TamperedError, TierTooHighError, UnsupportedVersionError
-from .keys import check_key, decode_token, encode_token, section_key, tier_key
+from .keys import check_key, decode_token, decode_token_with_signer, encode_token, section_key, tier_key
 
 FORMAT_NAME = "nnlock-protect"
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)
+SIGNED_VERSION = 2
+SIGNATURE_KEY = "nnlock.signature"
+_SIGNER = re.compile(r"^ed25519:[0-9a-f]{64}$")
 HEADER_KEY = "nnlock.protect"
 SECTION_PREFIX = "nnlock.tier."
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
@@ -81,7 +85,54 @@ def parse_header(metadata):
         raise _malformed(f'cipher {json.dumps(h.get("cipher"))} is not supported (this reader reads "AES-256-GCM")')
     if h.get("kdf") != "HKDF-SHA-256":
         raise _malformed(f'kdf {json.dumps(h.get("kdf"))} is not supported (this reader reads "HKDF-SHA-256")')
+    if version == SIGNED_VERSION and not (isinstance(h.get("signer"), str) and _SIGNER.match(h["signer"])):
+        raise _malformed('signer must be "ed25519:" and 64 hex characters')
+    if version == 1 and "signer" in h:
+        raise _malformed("a version 1 header has no signer")
     return h
+
+
+def body_digest(metadata):
+    """SHA-256 of every metadata entry but the sections and the signature (FORMAT-v2.md)."""
+    keys = sorted((k for k in metadata if k != SIGNATURE_KEY and not k.startswith(SECTION_PREFIX)), key=lambda k: k.encode("utf-8"))
+    h = hashlib.sha256(b"nnlock signed body v2\0" + struct.pack(">I", len(keys)))
+    for k in keys:
+        kb, vb = k.encode("utf-8"), metadata[k].encode("utf-8")
+        h.update(struct.pack(">I", len(kb)) + kb + struct.pack(">I", len(vb)) + vb)
+    return h.digest()
+
+
+def _check_signature(header, metadata):
+    """(body digest, [signed section digests]) of a version-2 file whose owner's signature holds; TamperedError otherwise."""
+    try:
+        entry = json.loads(metadata[SIGNATURE_KEY])
+    except KeyError:
+        raise _malformed(f"a version 2 file must have the owner's signature ('{SIGNATURE_KEY}')") from None
+    except ValueError:
+        raise _malformed(f"'{SIGNATURE_KEY}' is not valid JSON") from None
+    sections = entry.get("sections") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or entry.get("alg") != "Ed25519" or not isinstance(sections, list) or not sections \
+            or not all(isinstance(d, str) and _HEX[64].match(d) for d in sections) or not isinstance(entry.get("signature"), str):
+        raise _malformed("the signature entry must be {alg: Ed25519, sections: [64 hex], signature: base64}")
+    if len(sections) != header["tiers"]:
+        raise TamperedError(f"the owner signed {len(sections)} tiers, but the header says {header['tiers']}: the header was modified")
+    body = body_digest(metadata)
+    message = b"nnlock signature v2\0" + body + struct.pack(">I", len(sections)) + b"".join(bytes.fromhex(d) for d in sections)
+    try:
+        signature = base64.b64decode(entry["signature"], validate=True)
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(header["signer"][8:])).verify(signature, message)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise TamperedError("the owner's signature does not verify: the header, the metadata or a sealed section was modified") from None
+    return body, sections
+
+
+def _check_pins(header, pins):
+    for pin in pins:
+        want = "ed25519:" + pin.hex()
+        if "signer" not in header:
+            raise TamperedError(f"the model is unsigned (format version 1), but the owner's signer {want} was expected")
+        if header["signer"] != want:
+            raise TamperedError(f"the model is signed by {header['signer']}, not by the expected owner {want}: it is not the owner's model")
 
 
 def _check_layers(header, tensors):
@@ -105,6 +156,11 @@ def weights_digest(tensors):
         h.update(struct.pack(">Q", len(e.data)))
         h.update(e.data)
     return h.digest()
+
+
+def signed_section_aad(model_id, tier, body):
+    return (b"nnlock section aad v2\0" + struct.pack(">I", tier) + struct.pack(">I", len(model_id)) + model_id
+            + struct.pack(">I", len(body)) + body)
 
 
 def section_aad(model_id, tier, digest):
@@ -180,7 +236,7 @@ def inspect_protected(path):
     return header
 
 
-def load_protected(path, token, tier=None):
+def load_protected(path, token, tier=None, expected_signer=None):
     """A state dict of the protected model at ``path`` with tier ``tier`` (default: the token's) restored.
 
     ``token`` is a tier token (``nnlock1-t<m>-...``; ``read_key_file`` reads one from a key file).
@@ -188,7 +244,9 @@ def load_protected(path, token, tier=None):
     WrongKeyError (the token is not this model's), TierTooHighError (the token's tier is below
     ``tier``), TamperedError (the published weights or a sealed section were modified),
     FormatError / UnsupportedVersionError (not a protected model of a version this reads),
-    MalformedTokenError (the token does not parse). The result loads with
+    MalformedTokenError (the token does not parse). Version 2 files (FORMAT-v2.md) must carry a valid
+    owner's signature; the signer a token carries, or ``expected_signer`` ("ed25519:<64 hex>"), is
+    pinned: a model signed by anyone else, or unsigned, raises TamperedError. The result loads with
     ``model.load_state_dict(state, strict=True)``; at the top tier it is bit-identical to the
     original weights, below it the kernels of the higher tiers still hold decoys.
     """
@@ -197,9 +255,12 @@ def load_protected(path, token, tier=None):
     tensors, metadata = _safetensors.parse(_read(path), os.fspath(path))
     header = parse_header(metadata)
     _check_layers(header, tensors)
+    signed = _check_signature(header, metadata) if header["version"] == SIGNED_VERSION else None
     model_id = bytes.fromhex(header["modelId"])
-    key_tier, key = decode_token(token)
+    key_tier, key, token_signer = decode_token_with_signer(token)
     check_key(key, key_tier, model_id, header["keyChecks"])
+    pins = [p for p in (token_signer, None if expected_signer is None else bytes.fromhex(expected_signer.strip().lower().removeprefix("ed25519:"))) if p is not None]
+    _check_pins(header, pins)
     m = key_tier if tier is None else tier
     tiers = header["tiers"]
     if not isinstance(m, int) or isinstance(m, bool) or not 0 <= m <= tiers:
@@ -218,9 +279,12 @@ def load_protected(path, token, tier=None):
     restored, seen = {}, {}
     for j in range(1, m + 1):
         sealed = _read_section(metadata, j)
+        if signed is not None and hashlib.sha256(sealed).hexdigest() != signed[1][j - 1]:
+            raise TamperedError(f"the sealed section of tier {j} is not the one the owner signed: the file was modified")
+        aad = signed_section_aad(model_id, j, signed[0]) if signed is not None else section_aad(model_id, j, digest)
         try:
             payload = AESGCM(section_key(tier_key(key, key_tier, j, model_id), model_id, j)).decrypt(
-                sealed[:12], sealed[12:], section_aad(model_id, j, digest))
+                sealed[:12], sealed[12:], aad)
         except InvalidTag:
             raise TamperedError(f"the sealed section of tier {j} failed authentication: the file was modified") from None
         for name, indices, values in _decode_payload(memoryview(payload), kernel_bytes, j):
@@ -246,16 +310,18 @@ def derive_key(token, tier, model):
     a higher tier (TierTooHighError).
     """
     if isinstance(model, str) and _HEX[32].match(model):
-        model_id, checks = bytes.fromhex(model), None
+        model_id, checks, signer = bytes.fromhex(model), None, None
     else:
         header = inspect_protected(model)
         model_id, checks = bytes.fromhex(header["modelId"]), header["keyChecks"]
-    key_tier, key = decode_token(token)
+        signer = bytes.fromhex(header["signer"][8:]) if "signer" in header else None
+    key_tier, key, token_signer = decode_token_with_signer(token)
+    signer = signer or token_signer
     if checks is not None:
         check_key(key, key_tier, model_id, checks)
     if not isinstance(tier, int) or isinstance(tier, bool) or tier < 1:
         raise ValueError(f"tier must be an integer >= 1, got {tier!r}")
-    return encode_token(tier, tier_key(key, key_tier, tier, model_id))
+    return encode_token(tier, tier_key(key, key_tier, tier, model_id), signer)
 
 
 __all__ = ["load_protected", "derive_key", "inspect_protected", "weights_digest"]

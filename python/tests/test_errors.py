@@ -87,9 +87,18 @@ class Variants(unittest.TestCase):
         self.assertRaisesWithout(nt.TamperedError, self.variant("digest.safetensors"))
 
     def test_unknown_version_is_named(self):
+        self.public["version"] = 3
+        self.header["__metadata__"]["nnlock.protect"] = json.dumps(self.public)
+        self.assertRaisesWithout(nt.UnsupportedVersionError, self.variant("v3.safetensors"), pattern=r"version 3.*reads version 1, 2")
+
+    def test_version_2_without_signature_is_refused(self):
+        # A version 1 file relabelled as signed: no signer, then a signer but no signature.
         self.public["version"] = 2
         self.header["__metadata__"]["nnlock.protect"] = json.dumps(self.public)
-        self.assertRaisesWithout(nt.UnsupportedVersionError, self.variant("v2.safetensors"), pattern=r"version 2.*reads version 1")
+        self.assertRaisesWithout(nt.FormatError, self.variant("v2-nosigner.safetensors"), pattern="signer must be")
+        self.public["signer"] = "ed25519:" + "ab" * 32
+        self.header["__metadata__"]["nnlock.protect"] = json.dumps(self.public)
+        self.assertRaisesWithout(nt.FormatError, self.variant("v2-nosig.safetensors"), pattern="owner's signature")
 
     def test_not_protected(self):
         del self.header["__metadata__"]["nnlock.protect"]

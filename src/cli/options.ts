@@ -28,6 +28,8 @@ export const FLAG = {
   token: '--token <token>',
   /** A tier number (0 = the published model). */
   tier: '--tier <m>',
+  /** The owner's signer a protected model must carry (ed25519:<64 hex>, as `protect info` shows it). */
+  signer: '--signer <ed25519:hex>',
   /** How many tiers a protected model has. */
   tiers: '--tiers <M>',
   /** Cipher block size k (k×k pixels). */

@@ -16,5 +16,16 @@ export {
   type KeyTokenInput,
   type DecodedKeyToken,
 } from './tier-keys.ts';
-export { seal, open, sectionAad, SEAL_OVERHEAD, type SectionAadInput } from './seal.ts';
+export { seal, open, sectionAad, signedSectionAad, SEAL_OVERHEAD, type SectionAadInput, type SignedSectionAadInput } from './seal.ts';
+export {
+  SIGNER_BYTES,
+  SIGNATURE_BYTES,
+  type OwnerSigningKey,
+  ownerSigningKey,
+  signMessage,
+  verifySignature,
+  formatSigner,
+  parseSigner,
+  sameSigner,
+} from './signing.ts';
 export { KeyedStream } from './keyed-stream.ts';

@@ -68,6 +68,8 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint
     body.fill(0);
     throw new KeyError('TAMPERED_OR_WRONG_KEY', 'sealed section failed authentication: the key is wrong, or the section or model file was modified');
   }
+  // GCM's final() returns nothing: the plaintext is `body`, handed out without a copy.
+  if (tail.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   const out = new Uint8Array(body.length + tail.length);
   out.set(body, 0);
   out.set(tail, body.length);
@@ -85,23 +87,48 @@ export interface SectionAadInput {
 }
 
 /**
- * Canonical AAD binding a sealed section to its model, tier and weights:
+ * Canonical AAD binding a sealed section to its model, tier and weights (format version 1):
  *   "nnlock section aad v1" || 0x00 || tier (u32 BE)
  *   || len(modelId) (u32 BE) || modelId || len(weightsDigest) (u32 BE) || weightsDigest
  * Length prefixes make the encoding injective.
  */
 export function sectionAad({ modelId, tier, weightsDigest }: SectionAadInput): Uint8Array {
+  return aad('nnlock section aad v1', modelId, tier, weightsDigest, 'weightsDigest');
+}
+
+export interface SignedSectionAadInput {
+  /** Identifier of the model (non-empty). */
+  modelId: Uint8Array;
+  /** Tier this section belongs to. */
+  tier: number;
+  /** Digest of everything the owner signs except the sections (src/protect/format.ts, bodyDigest). */
+  bodyDigest: Uint8Array;
+}
+
+/**
+ * The AAD of a section of format version 2: the same layout under its own label, binding the
+ * section to the digest of the whole signed body (header, every metadata entry, and through the
+ * header the weights digest and the signer), so no one without the section's key can edit any of
+ * them, or swap the signer, without failing authentication:
+ *   "nnlock section aad v2" || 0x00 || tier (u32 BE)
+ *   || len(modelId) (u32 BE) || modelId || len(bodyDigest) (u32 BE) || bodyDigest
+ */
+export function signedSectionAad({ modelId, tier, bodyDigest }: SignedSectionAadInput): Uint8Array {
+  return aad('nnlock section aad v2', modelId, tier, bodyDigest, 'bodyDigest');
+}
+
+function aad(labelText: string, modelId: Uint8Array, tier: number, digest: Uint8Array, what: string): Uint8Array {
   if (!(modelId instanceof Uint8Array) || modelId.length === 0) {
     throw new TypeError('modelId must be a non-empty Uint8Array');
   }
   if (!Number.isInteger(tier) || tier < 0 || tier > 0xffffffff) {
     throw new RangeError(`tier must be a non-negative integer, got ${tier}`);
   }
-  if (!(weightsDigest instanceof Uint8Array) || weightsDigest.length === 0) {
-    throw new TypeError('weightsDigest must be a non-empty Uint8Array');
+  if (!(digest instanceof Uint8Array) || digest.length === 0) {
+    throw new TypeError(`${what} must be a non-empty Uint8Array`);
   }
-  const label = new TextEncoder().encode('nnlock section aad v1');
-  const out = new Uint8Array(label.length + 1 + 4 + 4 + modelId.length + 4 + weightsDigest.length);
+  const label = new TextEncoder().encode(labelText);
+  const out = new Uint8Array(label.length + 1 + 4 + 4 + modelId.length + 4 + digest.length);
   const dv = new DataView(out.buffer);
   let off = 0;
   out.set(label, off);
@@ -113,8 +140,8 @@ export function sectionAad({ modelId, tier, weightsDigest }: SectionAadInput): U
   off += 4;
   out.set(modelId, off);
   off += modelId.length;
-  dv.setUint32(off, weightsDigest.length, false);
+  dv.setUint32(off, digest.length, false);
   off += 4;
-  out.set(weightsDigest, off);
+  out.set(digest, off);
   return out;
 }

@@ -24,7 +24,7 @@ export const KEY_BYTES = 32;
 /** Highest tier number accepted by the chain and by key tokens. */
 export const MAX_TIER = 255;
 
-export type KeyErrorCode = 'MALFORMED_TOKEN' | 'WRONG_KEY' | 'TIER_TOO_LOW' | 'TAMPERED_OR_WRONG_KEY' | 'TRUNCATED' | 'INVALID_KEY';
+export type KeyErrorCode = 'MALFORMED_TOKEN' | 'MALFORMED_SIGNER' | 'WRONG_KEY' | 'TIER_TOO_LOW' | 'TAMPERED_OR_WRONG_KEY' | 'TRUNCATED' | 'INVALID_KEY';
 
 /**
  * Error raised for anything key related: malformed tokens, wrong keys, keys of
@@ -46,6 +46,9 @@ const INFO_SECTION = 'nnlock section v1';
 const INFO_DECOY = 'nnlock decoy v1';
 const KEY_ID_LABEL = 'nnlock key id v1';
 const TOKEN_CHECK_LABEL = 'nnlock token v1';
+const SIGNED_TOKEN_CHECK_LABEL = 'nnlock signed token v2';
+/** Bytes of the owner's Ed25519 public key a token may carry (src/crypto/signing.ts). */
+const SIGNER_BYTES = 32;
 const TOKEN_PREFIX = 'nnlock1';
 
 function u32be(n: number): Uint8Array {
@@ -178,34 +181,54 @@ export interface KeyTokenInput {
    * the file's `keyCheck` fingerprint (KeyError 'WRONG_KEY').
    */
   modelId?: Uint8Array;
+  /**
+   * The owner's Ed25519 public key (32 bytes), carried by the token so that its holder pins the
+   * model's signer without doing anything: a model signed by anyone else is refused.
+   */
+  signer?: Uint8Array;
 }
 
 export interface DecodedKeyToken {
   tier: number;
   key: Uint8Array;
+  /** The signer the token pins, when it carries one. */
+  signer?: Uint8Array;
 }
 
-function tokenChecksum(tier: number, key: Uint8Array): string {
+function tokenChecksum(tier: number, key: Uint8Array, signer?: Uint8Array): string {
   const h = createHash('sha256');
-  h.update(labelled(TOKEN_CHECK_LABEL, u32be(tier), key));
+  h.update(signer ? labelled(SIGNED_TOKEN_CHECK_LABEL, u32be(tier), key, signer) : labelled(TOKEN_CHECK_LABEL, u32be(tier), key));
   return h.digest().subarray(0, 4).toString('hex');
 }
 
 /**
- * `nnlock1-t<tier>-<base64url(key), 43 chars>-<8 hex checksum>`.
- * The checksum covers tier and key so that a typo gives "malformed key token".
+ * `nnlock1-t<tier>-<base64url(key), 43 chars>-<8 hex checksum>`, or with a signer
+ * `nnlock1-t<tier>-<base64url(key), 43 chars>-s<base64url(signer), 43 chars>-<8 hex checksum>`.
+ * The checksum covers tier, key (and signer) so that a typo gives "malformed key token".
  */
-export function encodeKeyToken({ tier, key }: KeyTokenInput): string {
+export function encodeKeyToken({ tier, key, signer }: KeyTokenInput): string {
   assertTier(tier);
   assertKey(key);
+  if (signer !== undefined && (!(signer instanceof Uint8Array) || signer.length !== SIGNER_BYTES)) {
+    throw new RangeError(`a token's signer is an Ed25519 public key of ${SIGNER_BYTES} bytes`);
+  }
   const b64 = Buffer.from(key).toString('base64url');
-  return `${TOKEN_PREFIX}-t${tier}-${b64}-${tokenChecksum(tier, key)}`;
+  const s = signer ? `-s${Buffer.from(signer).toString('base64url')}` : '';
+  return `${TOKEN_PREFIX}-t${tier}-${b64}${s}-${tokenChecksum(tier, key, signer)}`;
 }
 
-const TOKEN_RE = /^([^-]*)-t(0|[1-9][0-9]{0,2})-([A-Za-z0-9_-]{43})-([0-9a-f]{8})$/;
+const TOKEN_RE = /^([^-]*)-t(0|[1-9][0-9]{0,2})-([A-Za-z0-9_-]{43})(?:-s([A-Za-z0-9_-]{43}))?-([0-9a-f]{8})$/;
 
 function malformed(detail: string): KeyError {
   return new KeyError('MALFORMED_TOKEN', `malformed key token: ${detail}`);
+}
+
+/** The 32 bytes of a canonical base64url text of 43 characters, or undefined. */
+function canonical32(text: string): Uint8Array | undefined {
+  const bytes = new Uint8Array(Buffer.from(text, 'base64url'));
+  // Reject non-canonical base64 (the last character carries 2 unused bits that
+  // Buffer would silently ignore), so any changed character is detected.
+  return bytes.length === KEY_BYTES && Buffer.from(bytes).toString('base64url') === text ? bytes : undefined;
 }
 
 /**
@@ -220,22 +243,24 @@ export function decodeKeyToken(token: string): DecodedKeyToken {
   }
   const m = TOKEN_RE.exec(t);
   if (!m) {
-    throw malformed(`expected ${TOKEN_PREFIX}-t<tier>-<43 base64url characters>-<8 hex characters>` + ` (got ${t.length} characters); check that it was copied completely`);
+    throw malformed(
+      `expected ${TOKEN_PREFIX}-t<tier>-<43 base64url characters>[-s<43 base64url characters>]-<8 hex characters>` + ` (got ${t.length} characters); check that it was copied completely`,
+    );
   }
   const tier = Number(m[2]);
   if (tier > MAX_TIER) throw malformed(`tier ${tier} is out of range [0, ${MAX_TIER}]`);
-  const keyText = m[3]!;
-  const key = new Uint8Array(Buffer.from(keyText, 'base64url'));
-  // Reject non-canonical base64 (the last character carries 2 unused bits that
-  // Buffer would silently ignore), so any changed character is detected.
-  if (key.length !== KEY_BYTES || Buffer.from(key).toString('base64url') !== keyText) {
-    throw malformed('the key part is not a valid 32-byte base64url value');
+  const key = canonical32(m[3]!);
+  if (!key) throw malformed('the key part is not a valid 32-byte base64url value');
+  const signer = m[4] === undefined ? undefined : canonical32(m[4]);
+  if (m[4] !== undefined && !signer) {
+    key.fill(0);
+    throw malformed('the signer part is not a valid 32-byte base64url value');
   }
-  const want = Buffer.from(tokenChecksum(tier, key), 'utf8');
-  const got = Buffer.from(m[4]!, 'utf8');
+  const want = Buffer.from(tokenChecksum(tier, key, signer), 'utf8');
+  const got = Buffer.from(m[5]!, 'utf8');
   if (!timingSafeEqual(want, got)) {
     key.fill(0);
     throw malformed('checksum mismatch (typo in the token?)');
   }
-  return { tier, key };
+  return signer ? { tier, key, signer } : { tier, key };
 }

@@ -12,7 +12,7 @@ import type { BatchSource, TaskKind } from '../data/batch-source.ts';
 import { type SafetensorsFile, readSafetensors } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
 import { loadWeightsSync } from '../models/weights.ts';
-import { KeyError, decodeKeyToken, encodeKeyToken, tierKey, verifyKeyCheck } from '../crypto/index.ts';
+import { KeyError, decodeKeyToken, encodeKeyToken, formatSigner, ownerSigningKey, parseSigner, sameSigner, tierKey, verifyKeyCheck } from '../crypto/index.ts';
 import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discoverLayers, moduleTypesOf, resolveLayers } from './layers.ts';
 import { type ImportanceMap, type Strategy, assertStrategy } from './importance/scores.ts';
 import type { ImportanceFile } from './importance/io.ts';
@@ -20,7 +20,7 @@ import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, 
 import type { CalibrationResult } from './tiers.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
-import { inspectProtected, unlock } from './unlock.ts';
+import { type Verification, inspectProtected, unlock, verifyProtected } from './unlock.ts';
 import { type WriteProtectedOptions, writeProtectedPair } from './write.ts';
 
 export type { WriteProtectedOptions } from './write.ts';
@@ -250,9 +250,21 @@ export interface UnlockModelOptions {
   tier?: number;
   /** A model to load the restored weights into (strictly), instead of returning them. */
   into?: Module;
+  /**
+   * Pin the owner's signer, `ed25519:<64 hex>` (as `protect info` shows it): a model signed by
+   * anyone else, or unsigned, is refused. A token that carries the signer pins it already (the
+   * tokens protectModel and deriveKeys make do).
+   */
+  expectedSigner?: string;
+  /**
+   * Recompute the digest of all the published weights (default true). false only for a file this
+   * process verified already (verifyModel) and holds in memory since: unlock then touches only the
+   * sections it opens and the kernels it restores.
+   */
+  verifyWeights?: boolean;
 }
 
-/** What an unlock reached. */
+/** What an unlock reached, and what it verified. */
 export interface UnlockSummary {
   /** The tier restored. */
   tier: number;
@@ -263,6 +275,16 @@ export interface UnlockSummary {
   /** Kernels put back. */
   restored: number;
   header: ProtectHeader;
+  /** The file's format version: 1 is unsigned (nnlock 0.2 and before), 2 is signed by the owner. */
+  version: number;
+  /** Whether the owner's signature was checked and holds (false: a version 1 file, unsigned). */
+  signed: boolean;
+  /** The owner's signer, `ed25519:<64 hex>` (signed files). */
+  signer?: string;
+  /** Whether a signer was pinned (expectedSigner or the token) and matched. */
+  signerPinned: boolean;
+  /** Whether the digest of all published weights was recomputed. */
+  weightsVerified: boolean;
 }
 
 /** An unlock's result with the restored file (original tensors up to the tier, original metadata). */
@@ -280,11 +302,25 @@ export interface UnlockedModel extends UnlockSummary {
 export async function unlockModel(file: ModelSource, token: string, options: UnlockModelOptions & { into: Module }): Promise<UnlockSummary>;
 export async function unlockModel(file: ModelSource, token: string, options?: Omit<UnlockModelOptions, 'into'>): Promise<UnlockedModel>;
 export async function unlockModel(file: ModelSource, token: string, options: UnlockModelOptions = {}): Promise<UnlockSummary | UnlockedModel> {
-  const r = unlock(await fileOf(file), token, { tier: options.tier });
-  const summary: UnlockSummary = { tier: r.tier, tiers: r.tiers, keyTier: r.keyTier, restored: r.restored, header: r.header };
+  // A file read here is ours alone: its kernels are restored in place, without copying the layers.
+  const r = unlock(await fileOf(file), token, { tier: options.tier, expectedSigner: options.expectedSigner, verifyWeights: options.verifyWeights, inPlace: typeof file === 'string' });
+  const { tier, tiers, keyTier, restored, header, version, signed, signer, signerPinned, weightsVerified } = r;
+  const summary: UnlockSummary = { tier, tiers, keyTier, restored, header, version, signed, signerPinned, weightsVerified, ...(signer ? { signer } : {}) };
   if (!options.into) return { ...summary, file: r.file };
   loadWeightsSync(options.into, r.file, { source: 'the unlocked weights' });
   return summary;
+}
+
+/** What verifyModel established: see Verification in unlock.ts. */
+export type ModelVerification = Verification & { header: ProtectHeader };
+
+/**
+ * Checks a protected model without a key: the owner's signature over its header, metadata and
+ * sections (format version 2), the pinned signer, and the digest of all its published weights. A
+ * version 1 file (unsigned) passes with `signed: false`, unless a signer is pinned.
+ */
+export async function verifyModel(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<ModelVerification> {
+  return verifyProtected(await fileOf(file), { expectedSigner: options.expectedSigner });
 }
 
 /** One tier's token. */
@@ -306,12 +342,24 @@ export async function deriveKeys(model: ModelSource | ProtectHeader, token: stri
     const modelId = new Uint8Array(Buffer.from(header.modelId, 'hex'));
     if (key.tier < 1 || key.tier > header.tiers) throw new KeyError('WRONG_KEY', `wrong key: it is a tier-${key.tier} key, but this model has tiers 1..${header.tiers}`);
     verifyKeyCheck(key.key, modelId, key.tier, header.keyChecks[key.tier - 1]);
+    const signer = header.signer ? parseSigner(header.signer) : undefined;
+    if (key.signer && (!signer || !sameSigner(key.signer, signer))) {
+      throw new ProtectError(
+        signer ? 'WRONG_SIGNER' : 'UNSIGNED',
+        `the model is ${header.signer ? `signed by ${header.signer}` : 'unsigned'}, not by the owner ${formatSigner(key.signer)} this key names`,
+      );
+    }
+    // The master key derives the signer: a header that names another is not the owner's file.
+    if (signer && key.tier === header.tiers && !sameSigner(ownerSigningKey(key.key, modelId, header.tiers).publicKey, signer)) {
+      throw new ProtectError('WRONG_SIGNER', `the model says it is signed by ${header.signer}, but this master key's signer is another: it is not your file`);
+    }
     const wanted = [...(tiers ?? Array.from({ length: key.tier }, (_, i) => i + 1))].sort((a, b) => a - b);
     return wanted.map((tier) => {
       if (!Number.isInteger(tier) || tier < 1) throw new RangeError(`tier must be an integer ≥ 1, got ${tier}`);
       const k = tierKey(key.key, key.tier, tier, modelId);
       try {
-        return { tier, token: encodeKeyToken({ tier, key: k }) };
+        // Lower tiers' tokens carry the signer, so their holders pin the owner's model.
+        return { tier, token: encodeKeyToken({ tier, key: k, ...(signer ? { signer } : {}) }) };
       } finally {
         k.fill(0);
       }

@@ -1,4 +1,4 @@
-// The protected-model file format (version 1).
+// The protected-model file format (version 2, signed; version 1, unsigned, is still read).
 //
 // The normative specification is docs/FORMAT.md §1-2 (complete enough to implement a reader from;
 // python/nnlock_torch is one): this comment summarises it and the two must agree. The vectors in
@@ -11,18 +11,52 @@
 // in the string map `__metadata__`, next to the original file's own entries (kept unchanged):
 //
 //   "nnlock.protect"   public JSON, readable without a key:
-//     { "format": "nnlock-protect", "version": 1,
+//     { "format": "nnlock-protect", "version": 2,
 //       "modelId": 32 hex chars (16 random bytes),
 //       "tiers": M,
 //       "keyChecks": [keyCheck(K_1, modelId, 1), ..., keyCheck(K_M, modelId, M)]  (16 hex each),
 //       "layers": [{ "name", "dtype" (safetensors code), "shape" }, ...]  the protected conv weights,
 //       "architecture": "resnet20"  (when known),
 //       "weightsDigest": 64 hex chars,
-//       "cipher": "AES-256-GCM", "kdf": "HKDF-SHA-256" }
+//       "cipher": "AES-256-GCM", "kdf": "HKDF-SHA-256",
+//       "signer": "ed25519:" + 64 hex chars  (version 2: the owner's Ed25519 public key) }
 //
 //   "nnlock.tier.<m>"  for m = 1..M: base64 of
-//     seal(sectionKey(K_m, modelId, m), payload_m, sectionAad({ modelId, tier: m, weightsDigest }))
-//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts).
+//     seal(sectionKey(K_m, modelId, m), payload_m, AAD_m)
+//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts), where
+//     version 2: AAD_m = signedSectionAad({ modelId, tier: m, bodyDigest })
+//     version 1: AAD_m = sectionAad({ modelId, tier: m, weightsDigest })
+//
+//   "nnlock.signature" (version 2) JSON:
+//     { "alg": "Ed25519", "sections": [sectionDigest_1, ..., sectionDigest_M] (64 hex each),
+//       "signature": base64 of Ed25519(signing key, signatureMessage) (64 bytes) }
+//
+// Version 2, what is signed and why. The threat: a holder of a tier-m key can re-seal sections
+// 1..m (he has their keys) over weights he changed, recompute the weights digest, and publish; in
+// version 1 every user of tiers ≤ m accepted that (only sections above m, bound to the old digest,
+// failed), and nothing bound the header or the other metadata (tier count, normalisation, class
+// names) at all. In version 2:
+//   bodyDigest = SHA-256 of "nnlock signed body v2" 0x00, u32 count, then for every metadata entry
+//     except "nnlock.tier.*" and "nnlock.signature", in UTF-8 byte order of the keys:
+//     u32 len(key) key u32 len(value) value   (UTF-8; integers big-endian)
+//     i.e. the header verbatim (tier count, keyChecks, layers, architecture, weights digest, signer)
+//     and every entry the original file had (architecture, class_names, input_mean, input_std, ...);
+//   sectionDigest_m = SHA-256 of section m's sealed bytes (nonce || ciphertext || tag);
+//   signatureMessage = "nnlock signature v2" 0x00 || bodyDigest || u32 M || sectionDigest_1..M.
+// The signing key derives from the master key (src/crypto/signing.ts, which says why): only the
+// owner can sign, no lower tier's key can. Readers check, before anything is restored: the signature
+// (a few hundred bytes to hash, no weights), the signer pinned by the caller or carried by the key
+// token (a model signed by anyone else, or an unsigned version 1 copy, is refused), the weights
+// digest (the one pass over all weights; skipped only when the caller verified the file already),
+// and for each section opened its signed digest and its AEAD tag. Binding the AAD to bodyDigest
+// means that someone without the section keys cannot even replace the signer: changing the header
+// breaks every section. A tier-m holder can re-sign with a key of his own, and is then refused by
+// every user who pins the owner's signer, which every token the owner issues does.
+//
+// Version 1 files (nnlock 0.2 and before) are read and unlocked as before and reported unsigned
+// (`signed: false`, `protect info` says UNSIGNED): refusing them would break every existing model,
+// and they are no weaker than they were. A pinned signer refuses them, since stripping the
+// signature is exactly what a forger would do.
 //
 // Keys: K_M is the owner's master key; K_{m−1} = HKDF(K_m) down the one-way chain of
 // src/crypto/tier-keys.ts. A key of tier m opens sections 1..m and nothing above:
@@ -36,14 +70,14 @@
 //   "nnlock weights digest v1" 0x00, then for every tensor of the file in ascending UTF-8 byte order
 //   of its name: u32 len(name) name, u32 len(dtype) dtype (safetensors code, e.g. "F32"),
 //   u32 ndim, u64 each dim, u64 len(bytes) bytes  (integers big-endian).
-// It covers the published (decoyed) weights. Unlock recomputes it first (a changed decoy gives
-// "the protected weights were modified"), and the sections' AAD binds each section to it, so
-// neither the weights nor the recorded digest can be swapped without failing authentication.
+// It covers the published (decoyed) weights. Version 1 binds the sections' AAD to it directly;
+// version 2 through the signed header.
 //
 // payload_m: the kernels of rank in (prefix_{m−1}, prefix_m] of each protected layer, little-endian:
 //   u8 version (1), u32 layerCount, then per layer:
 //     u32 len(name), name (UTF-8), u32 count,
-//     count × i32 flat kernel index (a·B + b of weight [A, B, kh, kw]), in ranking order,
+//     count × i32 flat kernel index (a·B + b of weight [A, B, kh, kw]): ascending (version 2
+//       writers; version 1 wrote ranking order; readers take any order, never an index twice),
 //     count × kh·kw original values as raw bytes of the layer's dtype (bit-exact).
 // Layers are named inside the sealed payload, so editing the public layer list cannot redirect
 // restored kernels.
@@ -52,13 +86,29 @@ import { type SafetensorsDtype, type TensorEntry, isSafetensorsDtype } from '../
 
 export const PROTECT_METADATA_KEY = 'nnlock.protect';
 export const TIER_METADATA_PREFIX = 'nnlock.tier.';
+/** Version 2: the owner's signature (see "Version 2" at the top). */
+export const SIGNATURE_METADATA_KEY = 'nnlock.signature';
 export const FORMAT_NAME = 'nnlock-protect';
-export const FORMAT_VERSION = 1;
+/** The version protect writes. */
+export const FORMAT_VERSION = 2;
+/** The unsigned version of nnlock 0.1 and 0.2: still read and unlocked, reported as unsigned. */
+export const UNSIGNED_FORMAT_VERSION = 1;
 const PAYLOAD_VERSION = 1;
 const CIPHER = 'AES-256-GCM';
 const KDF = 'HKDF-SHA-256';
 
-export type ProtectErrorCode = 'NOT_PROTECTED' | 'ALREADY_PROTECTED' | 'MALFORMED' | 'WEIGHTS_MODIFIED' | 'BAD_TIER';
+export type ProtectErrorCode =
+  | 'NOT_PROTECTED'
+  | 'ALREADY_PROTECTED'
+  | 'MALFORMED'
+  | 'WEIGHTS_MODIFIED'
+  | 'BAD_TIER'
+  /** Version 2: the owner's signature does not verify (the header, metadata or a section changed). */
+  | 'BAD_SIGNATURE'
+  /** A signer was pinned (by the caller or the key token) and the file is signed by another. */
+  | 'WRONG_SIGNER'
+  /** A signer was pinned and the file is unsigned (version 1). */
+  | 'UNSIGNED';
 
 /** Problems with a protected file itself (key problems are KeyError, from src/crypto). */
 export class ProtectError extends Error {
@@ -88,6 +138,8 @@ export interface ProtectHeader {
   weightsDigest: string;
   cipher: 'AES-256-GCM';
   kdf: 'HKDF-SHA-256';
+  /** Version 2: the owner's Ed25519 public key, `ed25519:<64 hex>`; absent in version 1 (unsigned). */
+  signer?: string;
 }
 
 export function tierMetadataKey(tier: number): string {
@@ -96,10 +148,11 @@ export function tierMetadataKey(tier: number): string {
 
 /** True for metadata entries this format owns (dropped when a file is unlocked). */
 export function isProtectMetadataKey(key: string): boolean {
-  return key === PROTECT_METADATA_KEY || key.startsWith(TIER_METADATA_PREFIX);
+  return key === PROTECT_METADATA_KEY || key === SIGNATURE_METADATA_KEY || key.startsWith(TIER_METADATA_PREFIX);
 }
 
 const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
+const SIGNER = /^ed25519:[0-9a-f]{64}$/;
 
 function malformed(detail: string): ProtectError {
   return new ProtectError('MALFORMED', `malformed protected file: ${detail}`);
@@ -117,7 +170,12 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw malformed('the header is not a JSON object');
   if (h.format !== FORMAT_NAME) throw malformed(`format is ${JSON.stringify(h.format)}, expected "${FORMAT_NAME}"`);
-  if (h.version !== FORMAT_VERSION) throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads version ${FORMAT_VERSION})`);
+  if (h.version !== FORMAT_VERSION && h.version !== UNSIGNED_FORMAT_VERSION) {
+    throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads versions ${UNSIGNED_FORMAT_VERSION} and ${FORMAT_VERSION})`);
+  }
+  const version: number = h.version;
+  if (version === FORMAT_VERSION && (typeof h.signer !== 'string' || !SIGNER.test(h.signer))) throw malformed('signer must be "ed25519:" and 64 hex characters');
+  if (version === UNSIGNED_FORMAT_VERSION && h.signer !== undefined) throw malformed('a version 1 header has no signer');
   if (typeof h.modelId !== 'string' || !HEX(32).test(h.modelId)) throw malformed('modelId must be 32 hex characters');
   if (typeof h.weightsDigest !== 'string' || !HEX(64).test(h.weightsDigest)) throw malformed('weightsDigest must be 64 hex characters');
   const tiers = h.tiers;
@@ -148,7 +206,7 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   if (h.kdf !== KDF) throw malformed(`kdf ${JSON.stringify(h.kdf)} is not supported (this nnlock reads "${KDF}")`);
   return {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version,
     modelId: h.modelId,
     tiers,
     keyChecks: h.keyChecks as string[],
@@ -157,12 +215,13 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
     weightsDigest: h.weightsDigest,
     cipher: 'AES-256-GCM',
     kdf: 'HKDF-SHA-256',
+    ...(version === FORMAT_VERSION ? { signer: h.signer as string } : {}),
   };
 }
 
 export function serializeHeader(h: ProtectHeader): string {
-  const { format, version, modelId, tiers, keyChecks, layers, architecture, weightsDigest, cipher, kdf } = h;
-  return JSON.stringify({ format, version, modelId, tiers, keyChecks, layers, ...(architecture ? { architecture } : {}), weightsDigest, cipher, kdf });
+  const { format, version, modelId, tiers, keyChecks, layers, architecture, weightsDigest, cipher, kdf, signer } = h;
+  return JSON.stringify({ format, version, modelId, tiers, keyChecks, layers, ...(architecture ? { architecture } : {}), weightsDigest, cipher, kdf, ...(signer ? { signer } : {}) });
 }
 
 /** Checks that the header's layers exist in the file as recorded. */
@@ -182,8 +241,16 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function readSection(metadata: Record<string, string>, tier: number): Uint8Array {
   const text = metadata[tierMetadataKey(tier)];
   if (text === undefined) throw malformed(`the sealed section of tier ${tier} ('${tierMetadataKey(tier)}') is missing`);
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw malformed(`the sealed section of tier ${tier} is not valid base64`);
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  // Buffer skips what is not base64, so every character is valid exactly when the decoded length
+  // is the one the text's length and padding give (a regular expression over megabytes of base64
+  // would cost more than opening the section). Buffer also takes the URL-safe alphabet; that is
+  // harmless, as the bytes are authenticated (signed digest, AEAD tag) before anything is used.
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const bytes = text.length % 4 === 0 ? Buffer.from(text, 'base64') : undefined;
+  if (!bytes || bytes.length !== (text.length / 4) * 3 - padding) {
+    throw malformed(`the sealed section of tier ${tier} is not valid base64`);
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function encodeSection(sealed: Uint8Array): string {
@@ -221,13 +288,93 @@ export function weightsDigest(tensors: Map<string, TensorEntry>): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------
+// Version 2: the signed body, the section digests and the signature entry
+
+/** UTF-8 byte order of strings (JavaScript's default sort is UTF-16 order). */
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * SHA-256 of every metadata entry the owner signs: all of `__metadata__` except the sections
+ * (nnlock.tier.*) and the signature itself. That is the header (verbatim: tiers, keyChecks, layers,
+ * architecture, weights digest, signer) and every entry the file came with (architecture,
+ * normalisation, class names, anything a user relies on), in UTF-8 byte order of the keys:
+ *   "nnlock signed body v2" 0x00, u32 count, then per entry u32 len(key) key u32 len(value) value
+ * (UTF-8, integers big-endian). Small: no weights are hashed here.
+ */
+export function bodyDigest(metadata: Record<string, string>): Uint8Array {
+  const keys = Object.keys(metadata)
+    .filter((k) => k !== SIGNATURE_METADATA_KEY && !k.startsWith(TIER_METADATA_PREFIX))
+    .sort(byUtf8);
+  const h = createHash('sha256');
+  h.update('nnlock signed body v2\0').update(u32be(keys.length));
+  for (const k of keys) {
+    const kb = Buffer.from(k, 'utf8');
+    const vb = Buffer.from(metadata[k], 'utf8');
+    h.update(u32be(kb.length)).update(kb).update(u32be(vb.length)).update(vb);
+  }
+  return new Uint8Array(h.digest());
+}
+
+/** SHA-256 of a section's sealed bytes (nonce || ciphertext || tag). */
+export function sectionDigest(sealed: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(sealed).digest());
+}
+
+/**
+ * The message the owner signs: "nnlock signature v2" 0x00 || bodyDigest (32) || u32 M ||
+ * sectionDigest of tiers 1..M (32 each). Compact (a few hundred bytes), so checking it costs
+ * nothing next to the weights; each section is checked against its digest only when it is opened.
+ */
+export function signatureMessage(body: Uint8Array, sections: readonly Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat([Buffer.from('nnlock signature v2\0'), body, u32be(sections.length), ...sections]));
+}
+
+/** The signature entry: the section digests the signature covers, and the signature. */
+export interface SignatureEntry {
+  alg: 'Ed25519';
+  /** sectionDigest of tiers 1..M, hex. */
+  sections: string[];
+  /** 64 bytes, base64. */
+  signature: string;
+}
+
+export function serializeSignature(e: SignatureEntry): string {
+  return JSON.stringify({ alg: e.alg, sections: e.sections, signature: e.signature });
+}
+
+/** Reads and checks the shape of the signature entry of a version-2 file of `tiers` tiers (BAD_SIGNATURE when it signs another count). */
+export function parseSignature(metadata: Record<string, string>, tiers: number): SignatureEntry {
+  const raw = metadata[SIGNATURE_METADATA_KEY];
+  if (raw === undefined) throw malformed(`a version ${FORMAT_VERSION} file must have the owner's signature ('${SIGNATURE_METADATA_KEY}')`);
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(raw);
+  } catch {
+    throw malformed(`'${SIGNATURE_METADATA_KEY}' is not valid JSON`);
+  }
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) throw malformed('the signature entry is not a JSON object');
+  if (e.alg !== 'Ed25519') throw malformed(`signature algorithm ${JSON.stringify(e.alg)} is not supported (this nnlock reads "Ed25519")`);
+  if (!Array.isArray(e.sections) || e.sections.length === 0 || e.sections.length > 255 || !e.sections.every((d) => typeof d === 'string' && HEX(64).test(d))) {
+    throw malformed('the signature must list the section digests, 64 hex characters each');
+  }
+  if (e.sections.length !== tiers) {
+    // A well-formed signature of another tier count: the header's tier count was edited.
+    throw new ProtectError('BAD_SIGNATURE', `the owner signed ${e.sections.length} tiers, but the header says ${tiers}: the header was modified`);
+  }
+  if (typeof e.signature !== 'string' || e.signature.length !== 88 || !BASE64.test(e.signature)) throw malformed('the signature must be 64 bytes in base64');
+  return { alg: 'Ed25519', sections: e.sections as string[], signature: e.signature };
+}
+
+// ---------------------------------------------------------------------------
 // Section payloads
 
 export interface SectionLayer {
   name: string;
-  /** Flat kernel indices, ranking order. */
+  /** Flat kernel indices (ascending as protect writes them; any order is read). */
   indices: Int32Array;
-  /** indices.length × kernelBytes original bytes. */
+  /** indices.length × kernelBytes original bytes (decodePayload: a view into the payload). */
   values: Uint8Array;
 }
 
@@ -280,7 +427,7 @@ export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string)
     const indices = new Int32Array(n);
     for (let j = 0; j < n; j++, at += 4) indices[j] = buf.readInt32LE(at);
     need(at, n * kernelBytes);
-    out.push({ name, indices, values: new Uint8Array(payload.subarray(at, at + n * kernelBytes)) });
+    out.push({ name, indices, values: payload.subarray(at, at + n * kernelBytes) });
     at += n * kernelBytes;
   }
   if (at !== buf.length) throw bad('trailing bytes');

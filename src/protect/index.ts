@@ -14,6 +14,8 @@ export {
   protectModel,
   writeProtected,
   unlockModel,
+  verifyModel,
+  type ModelVerification,
   deriveKeys,
   isProtected,
 } from './api.ts';
@@ -32,10 +34,20 @@ export {
   moduleTypesOf,
   resolveLayers,
 } from './layers.ts';
-export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type ProtectHeader, type ProtectedLayerInfo, weightsDigest } from './format.ts';
+export {
+  FORMAT_VERSION,
+  PROTECT_METADATA_KEY,
+  SIGNATURE_METADATA_KEY,
+  UNSIGNED_FORMAT_VERSION,
+  ProtectError,
+  type ProtectErrorCode,
+  type ProtectHeader,
+  type ProtectedLayerInfo,
+  weightsDigest,
+} from './format.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
-export { UNLOCKED_TIER_METADATA_KEY, inspectProtected } from './unlock.ts';
+export { UNLOCKED_TIER_METADATA_KEY, type Verification, type VerifyOptions, inspectProtected, verifyProtected } from './unlock.ts';
 export { type TierEvaluation, type TierEvaluationOptions, evaluateTiers } from './evaluate-tiers.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { type Recovery, defaultKeysDir, defaultKeysPath, keysBesideModel, recoverInterruptedWrite } from './write.ts';

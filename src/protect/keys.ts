@@ -14,6 +14,8 @@ export interface KeyFileInfo {
   tiers: number;
   /** The protected file the keys belong to (for the comment). */
   model?: string;
+  /** The owner's signer (for the comment: the tokens carry it too). */
+  signer?: string;
 }
 
 export function formatKeyFile(info: KeyFileInfo): string {
@@ -21,6 +23,7 @@ export function formatKeyFile(info: KeyFileInfo): string {
   const lines = [
     "# nnlock key file: keep it secret. A key of tier m unlocks tiers 1..m; give each user only their tier's line.",
     `# model ${info.modelId}${info.model ? ` (${info.model})` : ''}, ${info.tiers} tier${info.tiers === 1 ? '' : 's'}`,
+    ...(info.signer ? [`# signed by ${info.signer} (each token carries it: a model signed by anyone else is refused)`] : []),
     ...decoded.map(({ t, tier }) => `tier ${tier}${tier === info.tiers ? ' (master)' : ''}: ${t}`),
   ];
   return `${lines.join('\n')}\n`;

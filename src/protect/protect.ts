@@ -5,27 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { loadWeightsSync } from '../models/weights.ts';
-import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAad, sectionKey, tierKey } from '../crypto/index.ts';
+import { KEY_BYTES, encodeKeyToken, generateMasterKey, ownerSigningKey, tierKey } from '../crypto/index.ts';
 import type { Module } from '../nn/index.ts';
 import { type ConvLayer, type ModuleTypes, copyBytes, resolveLayers } from './layers.ts';
 import type { ImportanceMap } from './importance/scores.ts';
 import { type LayerSelection, selectKernels } from './selection.ts';
 import { decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
-import {
-  FORMAT_NAME,
-  FORMAT_VERSION,
-  PROTECT_METADATA_KEY,
-  ProtectError,
-  type ProtectHeader,
-  type SectionLayer,
-  encodePayload,
-  encodeSection,
-  isProtectMetadataKey,
-  serializeHeader,
-  tierMetadataKey,
-  weightsDigest,
-} from './format.ts';
+import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer, isProtectMetadataKey, weightsDigest } from './format.ts';
+import { sealAndSign } from './sign.ts';
 
 export interface CalibrateOptions {
   /** Targets of tiers 1..M−1 (or 1..M), higher is better; see calibrateFractions. */
@@ -174,39 +162,33 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
   const digest = weightsDigest(tensors);
   const counts = tierCounts(selections, fractions);
 
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(source.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
-  const keyChecks: string[] = [];
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source.metadata)) if (!isProtectMetadataKey(k)) kept[k] = v;
+  const sections: SectionLayer[][] = [];
   for (let m = 1; m <= tiers; m++) {
-    const k = tierKey(masterKey, tiers, m, modelId);
-    keyChecks.push(keyCheck(k, modelId, m));
-    const section: SectionLayer[] = selections.map((s, i) => {
-      const from = counts[i][m - 1];
-      const to = counts[i][m];
-      const indices = s.ranked.slice(from, to);
-      const original = source.tensors.get(s.layer.name)!.data;
-      const values = new Uint8Array(indices.length * s.layer.kernelBytes);
-      indices.forEach((kernel, j) => values.set(original.subarray(kernel * s.layer.kernelBytes, (kernel + 1) * s.layer.kernelBytes), j * s.layer.kernelBytes));
-      return { name: s.layer.name, indices, values };
-    });
-    const sk = sectionKey(k, modelId, m);
-    metadata[tierMetadataKey(m)] = encodeSection(seal(sk, encodePayload(section), sectionAad({ modelId, tier: m, weightsDigest: digest })));
-    sk.fill(0);
-    k.fill(0);
+    sections.push(
+      selections.map((s, i) => {
+        const from = counts[i][m - 1];
+        const to = counts[i][m];
+        // Ascending kernel order within a tier (the tier is the unit; order inside it tells nothing):
+        // unlock then writes the layer front to back instead of scattering, a third faster.
+        const indices = s.ranked.slice(from, to).sort();
+        const original = source.tensors.get(s.layer.name)!.data;
+        const values = new Uint8Array(indices.length * s.layer.kernelBytes);
+        indices.forEach((kernel, j) => values.set(original.subarray(kernel * s.layer.kernelBytes, (kernel + 1) * s.layer.kernelBytes), j * s.layer.kernelBytes));
+        return { name: s.layer.name, indices, values };
+      }),
+    );
   }
-  const header: ProtectHeader = {
-    format: FORMAT_NAME,
-    version: FORMAT_VERSION,
-    modelId: Buffer.from(modelId).toString('hex'),
-    tiers,
-    keyChecks,
+  const { metadata, header } = sealAndSign({
+    metadata: kept,
+    masterKey,
+    modelId,
+    sections,
     layers: layers.map((l) => ({ name: l.name, dtype: l.dtype, shape: [...l.shape] })),
     architecture: o.architecture ?? source.metadata.architecture,
-    weightsDigest: Buffer.from(digest).toString('hex'),
-    cipher: 'AES-256-GCM',
-    kdf: 'HKDF-SHA-256',
-  };
-  metadata[PROTECT_METADATA_KEY] = serializeHeader(header);
+    weightsDigest: digest,
+  });
   return {
     file: { tensors, metadata },
     header,
@@ -218,11 +200,15 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
   };
 }
 
-/** Key tokens of tiers 1..M (index m − 1), derived from the master key. */
+/**
+ * Key tokens of tiers 1..M (index m − 1), derived from the master key. Each carries the model's
+ * signer (the owner's public key), so whoever holds one refuses a model signed by anyone else.
+ */
 export function tierTokens(masterKey: Uint8Array, modelId: Uint8Array, tiers: number): string[] {
+  const { publicKey: signer } = ownerSigningKey(masterKey, modelId, tiers);
   return Array.from({ length: tiers }, (_, i) => {
     const k = tierKey(masterKey, tiers, i + 1, modelId);
-    const t = encodeKeyToken({ tier: i + 1, key: k });
+    const t = encodeKeyToken({ tier: i + 1, key: k, signer });
     k.fill(0);
     return t;
   });

@@ -1,23 +1,123 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
-// original kernels back, in memory (unlockModel in api.ts adds reading and loading), and
-// every check runs before anything is restored or written: the key's fingerprint ("wrong key"),
-// the tier, the digest of the published weights ("the protected weights were modified"), then the
-// authentication of every section needed.
-import type { TensorEntry } from '../io/safetensors.ts';
-import { type DecodedKeyToken, KeyError, decodeKeyToken, open, sectionAad, sectionKey, tierKey, verifyKeyCheck } from '../crypto/index.ts';
+// original kernels back, in memory (unlockModel in api.ts adds reading and loading). Every check
+// runs before anything is restored or written, cheapest first:
+//   1. the header's shape, and (version 2) the owner's signature over the header, every metadata
+//      entry and the section digests: a few hundred bytes, no weights;
+//   2. the key's fingerprint ("wrong key") and the tier;
+//   3. the signer pinned by the caller or carried by the token: a model signed by anyone else, or
+//      an unsigned (version 1) file, is refused;
+//   4. the digest of the published weights ("the protected weights were modified"), unless the
+//      caller says it checked them already (verifyWeights: false, see below);
+//   5. each section needed: its digest against the signed one, then its AEAD tag.
+//
+// What unlock touches: the sections it opens and the kernels it restores. Step 4 is the one pass
+// over all the weights; it is what a user who takes a file from a third party needs, and what
+// verifyProtected does without a key, so a file checked once (when it was downloaded, or loaded
+// by a long-running service) can be unlocked again and again with verifyWeights: false.
+import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
+import {
+  type DecodedKeyToken,
+  KeyError,
+  decodeKeyToken,
+  formatSigner,
+  open,
+  parseSigner,
+  sameSigner,
+  sectionAad,
+  sectionKey,
+  signedSectionAad,
+  tierKey,
+  verifyKeyCheck,
+  verifySignature,
+} from '../crypto/index.ts';
 import { convLayerOf, copyBytes } from './layers.ts';
-import { ProtectError, type ProtectHeader, checkHeaderLayers, decodePayload, isProtectMetadataKey, parseHeader, readSection, weightsDigest } from './format.ts';
-import { type SafetensorsFile } from '../io/safetensors.ts';
+import {
+  FORMAT_VERSION,
+  ProtectError,
+  type ProtectHeader,
+  bodyDigest,
+  checkHeaderLayers,
+  decodePayload,
+  isProtectMetadataKey,
+  parseHeader,
+  parseSignature,
+  readSection,
+  sectionDigest,
+  signatureMessage,
+  weightsDigest,
+} from './format.ts';
 
 /** Metadata entry of a file unlocked below its top tier: "m/M" (it still holds decoys). */
 export const UNLOCKED_TIER_METADATA_KEY = 'nnlock.unlocked-tier';
 
-export interface UnlockOptions {
-  /** Tier to restore (default: the key's tier). 0 restores nothing but still checks the key. */
-  tier?: number;
+export interface VerifyOptions {
+  /**
+   * The owner's signer the file must carry, `ed25519:<64 hex>` (as `protect info` shows it). A file
+   * signed by anyone else, or unsigned (version 1), is refused. Unlock also pins the signer its
+   * token carries.
+   */
+  expectedSigner?: string;
+  /**
+   * Recompute the digest of every published tensor (default true): the one pass over all the
+   * weights. false when the caller verified this very file already (verifyProtected) and holds it
+   * in memory since: unlock then touches only the sections it opens and the kernels it restores.
+   * Version 1 files are always checked (their sections are bound to the digest, not to a signature).
+   */
+  verifyWeights?: boolean;
 }
 
-export interface UnlockResult {
+export interface UnlockOptions extends VerifyOptions {
+  /** Tier to restore (default: the key's tier). 0 restores nothing but still checks the key. */
+  tier?: number;
+  /**
+   * Restore the kernels into the file's own buffers instead of copies of the layers (the input is
+   * then modified). For a file the caller owns and gives up, e.g. one just read from disk: it saves
+   * a copy of every protected layer.
+   */
+  inPlace?: boolean;
+}
+
+/**
+ * Writes kernel j of `values` (kernelBytes each) over kernel indices[j] of `data`. Hundreds of
+ * thousands of small copies: 32-bit words when the layer's bytes allow it (bit-exact, unlike
+ * float views, which may change NaN payloads), else bytes; a subarray and set() per kernel costs
+ * three times as much.
+ */
+function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, kernelBytes: number): void {
+  if (kernelBytes % 4 === 0 && data.byteOffset % 4 === 0) {
+    const src = values.byteOffset % 4 === 0 ? values : values.slice(); // a fresh copy is aligned
+    const from = new Uint32Array(src.buffer, src.byteOffset, src.byteLength / 4);
+    const to = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
+    const w = kernelBytes / 4;
+    for (let j = 0; j < indices.length; j++) {
+      const a = indices[j] * w;
+      const b = j * w;
+      for (let i = 0; i < w; i++) to[a + i] = from[b + i];
+    }
+    return;
+  }
+  for (let j = 0; j < indices.length; j++) {
+    const a = indices[j] * kernelBytes;
+    const b = j * kernelBytes;
+    for (let i = 0; i < kernelBytes; i++) data[a + i] = values[b + i];
+  }
+}
+
+/** What verification established about a protected file. */
+export interface Verification {
+  /** The file's format version (1: unsigned, 2: signed). */
+  version: number;
+  /** Whether the owner's signature was checked and holds (false for version 1 files). */
+  signed: boolean;
+  /** The signer, `ed25519:<64 hex>` (version 2). */
+  signer?: string;
+  /** Whether the signer was pinned (by expectedSigner or the key token) and matched. */
+  signerPinned: boolean;
+  /** Whether the digest of all published weights was recomputed and matched. */
+  weightsVerified: boolean;
+}
+
+export interface UnlockResult extends Verification {
   /** The restored model: tensors and the original metadata (this format's entries removed). */
   file: SafetensorsFile;
   tier: number;
@@ -32,19 +132,81 @@ function hex(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'));
 }
 
-/** The public facts of a protected file (no key needed). */
+/** The public facts of a protected file (no key needed; nothing is verified but their shape). */
 export function inspectProtected(file: SafetensorsFile): ProtectHeader {
   const header = parseHeader(file.metadata);
   checkHeaderLayers(header, file.tensors);
   return header;
 }
 
-/** Restores tiers 1..m of a protected file in memory. The input is not modified (unlockModel is the API). */
+/** A checked version-2 file: its body digest and the signed section digests. */
+interface Signed {
+  body: Uint8Array;
+  sections: string[];
+}
+
+/** Step 1: the owner's signature of a version-2 file (undefined for version 1). */
+function checkSignature(file: SafetensorsFile, header: ProtectHeader): Signed | undefined {
+  if (header.version !== FORMAT_VERSION) return undefined;
+  const entry = parseSignature(file.metadata, header.tiers);
+  const body = bodyDigest(file.metadata);
+  const digests = entry.sections.map(hex);
+  if (!verifySignature(parseSigner(header.signer!), signatureMessage(body, digests), new Uint8Array(Buffer.from(entry.signature, 'base64')))) {
+    throw new ProtectError('BAD_SIGNATURE', "the owner's signature does not verify: the header, the metadata or a sealed section was modified after the model was protected");
+  }
+  return { body, sections: entry.sections };
+}
+
+/** Step 3: the pinned signers (the caller's and the token's) against the file's. */
+function checkPins(header: ProtectHeader, pins: readonly Uint8Array[]): boolean {
+  if (pins.length === 0) return false;
+  for (const pin of pins) {
+    if (!header.signer) {
+      throw new ProtectError(
+        'UNSIGNED',
+        `the model is unsigned (format version ${header.version}), but the owner's signer ${formatSigner(pin)} was expected: an unsigned copy of a signed model is what a forger would make`,
+      );
+    }
+    if (!sameSigner(parseSigner(header.signer), pin)) {
+      throw new ProtectError('WRONG_SIGNER', `the model is signed by ${header.signer}, not by the expected owner ${formatSigner(pin)}: it is not the owner's model`);
+    }
+  }
+  return true;
+}
+
+/** Step 4: the digest of every published tensor. */
+function checkWeights(file: SafetensorsFile, header: ProtectHeader): void {
+  if (Buffer.from(weightsDigest(file.tensors)).toString('hex') !== header.weightsDigest) {
+    throw new ProtectError('WEIGHTS_MODIFIED', 'the protected weights were modified: their digest differs from the one recorded when the model was protected');
+  }
+}
+
+function pinOf(expectedSigner: string | undefined): Uint8Array[] {
+  return expectedSigner === undefined ? [] : [parseSigner(expectedSigner)];
+}
+
+/**
+ * Checks a protected file without a key: its header, the owner's signature (version 2), the
+ * pinned signer, and the digest of all its published weights. A file that passes is exactly what
+ * its signer published (the sections are checked against their signed digests when opened).
+ * Version 1 files pass unsigned (`signed: false`) unless a signer is pinned.
+ */
+export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = {}): Verification & { header: ProtectHeader } {
+  const header = inspectProtected(file);
+  const signed = checkSignature(file, header);
+  const signerPinned = checkPins(header, pinOf(options.expectedSigner));
+  const weightsVerified = options.verifyWeights !== false || !signed;
+  if (weightsVerified) checkWeights(file, header);
+  return { header, version: header.version, signed: signed !== undefined, signer: header.signer, signerPinned, weightsVerified };
+}
+
+/** Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace (unlockModel is the API). */
 export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
   const header = inspectProtected(file);
   const M = header.tiers;
   const modelId = hex(header.modelId);
-  const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key) };
+  const signed = checkSignature(file, header);
+  const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key), signer: key.signer };
   try {
     const t = token.tier;
     if (t < 1 || t > M) {
@@ -54,22 +216,25 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     const m = options.tier ?? t;
     if (!Number.isInteger(m) || m < 0 || m > M) throw new ProtectError('BAD_TIER', `tier ${m} does not exist: this model has tiers 0..${M}`);
     if (m > t) throw new KeyError('TIER_TOO_LOW', `a tier-${t} key cannot unlock tier ${m}: keys unlock their own tier and the tiers below`);
+    const signerPinned = checkPins(header, [...pinOf(options.expectedSigner), ...(token.signer ? [token.signer] : [])]);
+    const weightsVerified = options.verifyWeights !== false || !signed;
+    if (weightsVerified) checkWeights(file, header);
 
-    const digest = weightsDigest(file.tensors);
-    if (Buffer.from(digest).toString('hex') !== header.weightsDigest) {
-      throw new ProtectError('WEIGHTS_MODIFIED', 'the protected weights were modified: their digest differs from the one recorded when the model was protected');
-    }
-
-    const kernelBytes = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
+    const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
     const restored = new Map<string, Uint8Array>();
-    const seen = new Map<string, Set<number>>();
+    const seen = new Map<string, Uint8Array>();
     let count = 0;
     for (let tier = 1; tier <= m; tier++) {
+      const sealed = readSection(file.metadata, tier);
+      if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
+        throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
+      }
+      const aad = signed ? signedSectionAad({ modelId, tier, bodyDigest: signed.body }) : sectionAad({ modelId, tier, weightsDigest: hex(header.weightsDigest) });
       const k = tierKey(token.key, t, tier, modelId);
       const sk = sectionKey(k, modelId, tier);
       let payload: Uint8Array;
       try {
-        payload = open(sk, readSection(file.metadata, tier), sectionAad({ modelId, tier, weightsDigest: digest }));
+        payload = open(sk, sealed, aad);
       } catch (e) {
         if (e instanceof KeyError) throw new KeyError(e.code, `the sealed section of tier ${tier} failed authentication: the file was modified`);
         throw e;
@@ -77,22 +242,24 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
         sk.fill(0);
         k.fill(0);
       }
-      for (const s of decodePayload(payload, (name) => kernelBytes.get(name)?.kernelBytes, tier)) {
-        const layer = kernelBytes.get(s.name)!;
+      for (const s of decodePayload(payload, (name) => layers.get(name)?.kernelBytes, tier)) {
+        const layer = layers.get(s.name)!;
         let data = restored.get(s.name);
         if (!data) {
-          data = copyBytes(file.tensors.get(s.name)!.data);
+          const published = file.tensors.get(s.name)!.data;
+          data = options.inPlace ? published : copyBytes(published);
           restored.set(s.name, data);
-          seen.set(s.name, new Set());
+          seen.set(s.name, new Uint8Array(layer.kernels));
         }
         const done = seen.get(s.name)!;
-        s.indices.forEach((kernel, j) => {
-          if (kernel < 0 || kernel >= layer.kernels || done.has(kernel)) {
-            throw new ProtectError('MALFORMED', `malformed protected file: tier ${tier} restores kernel ${kernel} of ${s.name} ${done.has(kernel) ? 'twice' : 'out of range'}`);
+        for (let j = 0; j < s.indices.length; j++) {
+          const kernel = s.indices[j];
+          if (kernel < 0 || kernel >= layer.kernels || done[kernel]) {
+            throw new ProtectError('MALFORMED', `malformed protected file: tier ${tier} restores kernel ${kernel} of ${s.name} ${done[kernel] ? 'twice' : 'out of range'}`);
           }
-          done.add(kernel);
-          data.set(s.values.subarray(j * layer.kernelBytes, (j + 1) * layer.kernelBytes), kernel * layer.kernelBytes);
-        });
+          done[kernel] = 1;
+        }
+        copyKernels(data, s.values, s.indices, layer.kernelBytes);
         count += s.indices.length;
       }
       payload.fill(0);
@@ -103,7 +270,19 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
     if (m < M) metadata[UNLOCKED_TIER_METADATA_KEY] = `${m}/${M}`;
-    return { file: { tensors, metadata }, tier: m, tiers: M, keyTier: t, restored: count, header };
+    return {
+      file: { tensors, metadata },
+      tier: m,
+      tiers: M,
+      keyTier: t,
+      restored: count,
+      header,
+      version: header.version,
+      signed: signed !== undefined,
+      signer: header.signer,
+      signerPinned,
+      weightsVerified,
+    };
   } finally {
     token.key.fill(0);
   }

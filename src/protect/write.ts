@@ -144,7 +144,7 @@ export async function writeProtectedPair(
   const modelTmp = tempPathFor(path);
   const journal: Journal = { format: 'nnlock-pair-write', modelId: p.header.modelId, keys, keysTmp, modelTmp, backup: existsSync(keys) ? backupPath(keys) : null };
   try {
-    await writeFileAtomic(keysTmp, formatKeyFile({ tokens: p.tokens, modelId: p.header.modelId, tiers: p.header.tiers, model: path }), { mode: 0o600, exclusive: true });
+    await writeFileAtomic(keysTmp, formatKeyFile({ tokens: p.tokens, modelId: p.header.modelId, tiers: p.header.tiers, model: path, signer: p.header.signer }), { mode: 0o600, exclusive: true });
     await writeSafetensors(modelTmp, p.file.tensors, p.file.metadata);
     // 2. The journal, 3. the old keys kept.
     await writeFileAtomic(journalPath(path), `${JSON.stringify(journal)}\n`, { exclusive: true });

@@ -11,7 +11,8 @@ import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetenso
 import { readCifar10, CIFAR_RECORD_BYTES } from '../../src/io/cifar.ts';
 import { readImage, writePng } from '../../src/io/image.ts';
 import { PROTECT_METADATA_KEY, deriveKeys, inspectProtected, protectModel, unlockModel } from '../../src/protect/index.ts';
-import { decodeKeyToken, encodeKeyToken, open, sectionAad, sectionKey, tierKey } from '../../src/crypto/index.ts';
+import { decodeKeyToken, encodeKeyToken, open, ownerSigningKey, sectionKey, signMessage, signedSectionAad, tierKey } from '../../src/crypto/index.ts';
+import { SIGNATURE_METADATA_KEY, bodyDigest, sectionDigest, serializeSignature, signatureMessage } from '../../src/protect/format.ts';
 import { sealWithNonce } from '../../src/crypto/seal.ts';
 import { formatKeyFile, readKeyToken } from '../../src/protect/keys.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
@@ -117,14 +118,30 @@ async function fixedProtectedFile(): Promise<{ bytes: Uint8Array; token: string;
   const p = await protectModel(fileOf(model, { architecture: 'tiny-fuzz' }), { ratio: 0.25, tiers: 3, modelId: '5e'.repeat(16), masterToken: encodeKeyToken({ tier: 3, key: masterKey }) });
   model.dispose();
   const modelId = new Uint8Array(Buffer.from(p.header.modelId, 'hex'));
-  const aad = (tier: number) => sectionAad({ modelId, tier, weightsDigest: new Uint8Array(Buffer.from(p.header.weightsDigest, 'hex')) });
-  const metadata = { ...p.file.metadata };
-  for (let tier = 1; tier <= p.header.tiers; tier++) {
-    const key = sectionKey(tierKey(masterKey, 3, tier, modelId), modelId, tier);
-    const payload = open(key, new Uint8Array(Buffer.from(metadata[`nnlock.tier.${tier}`], 'base64')), aad(tier));
-    metadata[`nnlock.tier.${tier}`] = Buffer.from(sealWithNonce(key, new Uint8Array(12).fill(tier), payload, aad(tier))).toString('base64');
-  }
+  const metadata = resealed(p.file.metadata, masterKey, modelId, p.header.tiers, (_tier, payload) => payload);
   return { bytes: serializeSafetensors(p.file.tensors, metadata), token: p.tokens[2], layers: p.header.layers.map((l) => l.name) };
+}
+
+/**
+ * The metadata of a protected file with every section sealed again with a fixed nonce (and the
+ * payload `change` gives), and signed again by the owner, as the master key's holder can: a file
+ * that is the same bytes on every run (Ed25519 signatures are deterministic).
+ */
+function resealed(source: Record<string, string>, masterKey: Uint8Array, modelId: Uint8Array, tiers: number, change: (tier: number, payload: Uint8Array) => Uint8Array): Record<string, string> {
+  const metadata = { ...source };
+  const body = bodyDigest(metadata);
+  const digests: Uint8Array[] = [];
+  for (let tier = 1; tier <= tiers; tier++) {
+    const key = sectionKey(tierKey(masterKey, tiers, tier, modelId), modelId, tier);
+    const aad = signedSectionAad({ modelId, tier, bodyDigest: body });
+    const payload = change(tier, open(key, new Uint8Array(Buffer.from(metadata[`nnlock.tier.${tier}`], 'base64')), aad));
+    const sealed = sealWithNonce(key, new Uint8Array(12).fill(tier), payload, aad);
+    metadata[`nnlock.tier.${tier}`] = Buffer.from(sealed).toString('base64');
+    digests.push(sectionDigest(sealed));
+  }
+  const signature = signMessage(ownerSigningKey(masterKey, modelId, tiers), signatureMessage(body, digests));
+  metadata[SIGNATURE_METADATA_KEY] = serializeSignature({ alg: 'Ed25519', sections: digests.map((d) => Buffer.from(d).toString('hex')), signature: Buffer.from(signature).toString('base64') });
+  return metadata;
 }
 
 const protectedFile: Target = {
@@ -189,11 +206,11 @@ const protectedPayload: Target = {
     const header = inspectProtected(file);
     const modelId = new Uint8Array(Buffer.from(header.modelId, 'hex'));
     const master = decodeKeyToken(protectedState!.token);
-    const aadOf = (tier: number) => sectionAad({ modelId, tier, weightsDigest: new Uint8Array(Buffer.from(header.weightsDigest, 'hex')) });
+    const aad = (tier: number) => signedSectionAad({ modelId, tier, bodyDigest: bodyDigest(file.metadata) });
     const keyOf = (tier: number) => sectionKey(tierKey(master.key, master.tier, tier, modelId), modelId, tier);
     return Array.from({ length: header.tiers }, (_, i) => {
       const tier = i + 1;
-      const payload = open(keyOf(tier), new Uint8Array(Buffer.from(file.metadata[`nnlock.tier.${tier}`], 'base64')), aadOf(tier));
+      const payload = open(keyOf(tier), new Uint8Array(Buffer.from(file.metadata[`nnlock.tier.${tier}`], 'base64')), aad(tier));
       // The version byte, the layer count, and each layer's name length and kernel count.
       const hotspots = [...range(0, 5)];
       let at = 5;
@@ -206,10 +223,12 @@ const protectedPayload: Target = {
         hotspots.push(...range(at, at + 8));
         at += 4 + 4 * n + n * 9 * 4;
       }
-      const assemble = (mutated: Uint8Array) => {
-        const sealed = sealWithNonce(keyOf(tier), new Uint8Array(12).fill(tier), mutated, aadOf(tier));
-        return serializeSafetensors(file.tensors, { ...file.metadata, [`nnlock.tier.${tier}`]: Buffer.from(sealed).toString('base64') });
-      };
+      // Sealed again and signed by the master key's holder: the owner's own faulty writer.
+      const assemble = (mutated: Uint8Array) =>
+        serializeSafetensors(
+          file.tensors,
+          resealed(file.metadata, master.key, modelId, header.tiers, (t, p) => (t === tier ? mutated : p)),
+        );
       return { bytes: payload, name: 'model.protected.safetensors', hotspots: hotspots.filter((p) => p < payload.length), assemble };
     });
   },

@@ -50,7 +50,11 @@ test('protectModel gives tokens only: no key bytes in the result, a token per ti
   const masterToken = encodeKeyToken({ tier: 2, key: testKey() });
   const a = await protectModel(original, { ratio: 0.2, tiers: 2, masterToken, modelId: '05'.repeat(16) });
   const b = await protectModel(original, { ratio: 0.2, masterToken, modelId: '05'.repeat(16) });
-  assert.equal(a.tokens[1], masterToken);
+  // The tokens given back carry the model's signer (the owner's public key); the key is the one given.
+  const back = decodeKeyToken(a.tokens[1]);
+  assert.equal(back.tier, 2);
+  assert.ok(sameBytes(back.key, testKey()));
+  assert.equal(`ed25519:${Buffer.from(back.signer!).toString('hex')}`, a.header.signer);
   for (const [name, e] of a.file.tensors) assert.ok(sameBytes(e.data, b.file.tensors.get(name)!.data), name);
   assert.ok(!sameBytes(p.file.tensors.get('conv2.weight')!.data, a.file.tensors.get('conv2.weight')!.data));
   await assert.rejects(protectModel(original, { tiers: 3, masterToken }), /master token is of tier 2/);

@@ -11,6 +11,7 @@ import { buildProgram } from '../../src/cli/main.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
 import { defaultKeysPath } from '../../src/protect/index.ts';
+import { decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 
 const checkLeaks = trackLeaks();
 let dir = '';
@@ -67,7 +68,19 @@ test('lock → key file (0600, outside the folder) → unlock bit-identical → 
 
   const u = await runCli(['protect', 'unlock', p('prot.safetensors'), '--keys', keyFile, '-o', p('unlocked.safetensors'), '--json']);
   assert.equal(u.code, 0, u.err);
-  assert.deepEqual(JSON.parse(u.out), { tier: 3, tiers: 3, keyTier: 3, restored: JSON.parse(u.out).restored, out: p('unlocked.safetensors'), metric: null });
+  const signer = JSON.parse((await runCli(['protect', 'info', p('prot.safetensors'), '--json'])).out).signer;
+  assert.match(signer, /^ed25519:[0-9a-f]{64}$/);
+  assert.deepEqual(JSON.parse(u.out), {
+    tier: 3,
+    tiers: 3,
+    keyTier: 3,
+    restored: JSON.parse(u.out).restored,
+    signed: true,
+    signer,
+    signerPinned: true,
+    out: p('unlocked.safetensors'),
+    metric: null,
+  });
   const [orig, back] = await Promise.all([readSafetensors(modelPath), readSafetensors(p('unlocked.safetensors'))]);
   for (const [name, e] of orig.tensors) assert.ok(sameBytes(back.tensors.get(name)!.data, e.data), name);
   assert.deepEqual(back.metadata, orig.metadata);
@@ -91,9 +104,45 @@ test('lock → key file (0600, outside the folder) → unlock bit-identical → 
   assert.match(byEnv.out, /key accepted \(tier 2 of 3\)/);
 
   const info = await runCli(['protect', 'info', p('prot.safetensors')]);
+  assert.match(info.out, /format nnlock-protect v2/);
+  assert.ok(info.out.includes(`signed by ${signer}: signature valid`), info.out);
+  assert.match((await runCli(['protect', 'info', p('prot.safetensors'), '--signer', signer])).out, /the signer you pinned/);
+  assert.match(r.out, new RegExp(`owner's signer.*${signer}`));
   assert.match(info.out, /tiers: 3/);
   assert.match(info.out, /conv1.weight \[8×3×3×3\]/);
   assert.equal(JSON.parse((await runCli(['protect', 'info', p('prot.safetensors'), '--json'])).out).tiers, 3);
+});
+
+test('signatures on the command line: a wrong --signer, edited metadata and unpinned keys', async () => {
+  const r = await runCli(['protect', 'lock', modelPath, '-r', '0.2', '--tiers', '2', '-o', p('s.safetensors'), '--keys', p('s.keys')]);
+  assert.equal(r.code, 0, r.err);
+  const other = `ed25519:${'ab'.repeat(32)}`;
+  for (const args of [
+    ['protect', 'info', p('s.safetensors'), '--signer', other],
+    ['protect', 'unlock', p('s.safetensors'), '--keys', p('s.keys'), '--signer', other],
+    ['model', 'eval', '-w', p('s.safetensors'), '--keys', p('s.keys'), '--signer', other, '-d', p('nowhere')],
+  ]) {
+    const bad = await runCli(args);
+    assert.equal(bad.code, 1, args.join(' '));
+    assert.match(bad.err, /not by the expected owner ed25519:abab/);
+  }
+  // Metadata edited after protection (here the architecture): refused with and without a key.
+  const file = await readSafetensors(p('s.safetensors'));
+  await writeSafetensors(p('s-edited.safetensors'), file.tensors, { ...file.metadata, note: 'edited' });
+  for (const args of [
+    ['protect', 'info', p('s-edited.safetensors')],
+    ['protect', 'unlock', p('s-edited.safetensors'), '--keys', p('s.keys')],
+    ['model', 'eval', '-w', p('s-edited.safetensors'), '-d', p('nowhere')], // tier 0 relies on the metadata too
+  ]) {
+    const bad = await runCli(args);
+    assert.equal(bad.code, 1, args.join(' '));
+    assert.match(bad.err, /signature does not verify/);
+  }
+  // A bare token (nnlock 0.2's, no signer) still unlocks, with a warning that nothing pins the owner.
+  const master = decodeKeyToken(fs.readFileSync(p('s.keys'), 'utf8').match(/tier 2 \(master\): (\S+)/)![1]);
+  const bare = await runCli(['protect', 'unlock', p('s.safetensors'), '--token', encodeKeyToken({ tier: master.tier, key: master.key })]);
+  assert.equal(bare.code, 0, bare.err);
+  assert.match(bare.err, /warning: signed by ed25519:[0-9a-f]{64}, but nothing pins the owner/);
 });
 
 test('clear errors: wrong key, malformed token, missing files, wrong architecture, usage errors exit 2', async () => {

@@ -27,7 +27,9 @@ test('header round-trips and is validated field by field', () => {
       (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && re.test(e.message),
     );
   };
-  bad({ version: 2 }, /version 2 is not supported/);
+  bad({ version: 3 }, /version 3 is not supported/);
+  bad({ version: 2 }, /signer must be/);
+  bad({ signer: `ed25519:${'ab'.repeat(32)}` }, /version 1 header has no signer/);
   bad({ format: 'x' }, /format/);
   bad({ modelId: 'zz' }, /modelId/);
   bad({ tiers: 0 }, /tiers/);
@@ -40,6 +42,13 @@ test('header round-trips and is validated field by field', () => {
     () => parseHeader({}),
     (e: unknown) => e instanceof ProtectError && e.code === 'NOT_PROTECTED',
   );
+});
+
+test('a version 2 header carries its signer', () => {
+  const signed = { ...header, version: 2, signer: `ed25519:${'ab'.repeat(32)}` };
+  assert.deepEqual(parseHeader({ [PROTECT_METADATA_KEY]: serializeHeader(signed) }), signed);
+  const text = JSON.stringify({ ...JSON.parse(serializeHeader(signed)), signer: 'ed25519:ab' });
+  assert.throws(() => parseHeader({ [PROTECT_METADATA_KEY]: text }), /signer must be/);
 });
 
 test('payload round-trips; inconsistent payloads are refused', () => {

@@ -226,7 +226,7 @@ test('malformed tokens are refused without echoing them', async () => {
   }
 });
 
-test('a flipped byte in a sealed section fails authentication; lower tiers still open', async () => {
+test('a flipped byte in a sealed section fails verification; lower tiers still open', async () => {
   const r = await protectedModel();
   for (const tier of [1, 2, 3]) {
     const sealed = Buffer.from(r.file.metadata[tierMetadataKey(tier)], 'base64');
@@ -234,9 +234,10 @@ test('a flipped byte in a sealed section fails authentication; lower tiers still
       const copy = Buffer.from(sealed);
       copy[at] ^= 0x01;
       const bad = edited(r.file, { meta: [tierMetadataKey(tier), copy.toString('base64')] });
+      // Version 2: the section is not the one the owner signed (its AEAD tag would fail next).
       assert.throws(
         () => unlock(bad, tokens[2]),
-        (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY' && e.message.includes(`tier ${tier}`),
+        (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE' && e.message.includes(`tier ${tier}`),
       );
       if (tier > 1) assert.equal(unlock(bad, tokens[2], { tier: tier - 1 }).tier, tier - 1);
     }
@@ -245,7 +246,7 @@ test('a flipped byte in a sealed section fails authentication; lower tiers still
   const swapped = edited(edited(r.file, { meta: [tierMetadataKey(1), r.file.metadata[tierMetadataKey(2)]] }), { meta: [tierMetadataKey(2), r.file.metadata[tierMetadataKey(1)]] });
   assert.throws(
     () => unlock(swapped, tokens[2]),
-    (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY',
+    (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE',
   );
   // A missing or garbled section is a clear format error.
   const { [tierMetadataKey(2)]: _gone, ...rest } = r.file.metadata;
@@ -281,13 +282,14 @@ test('a changed decoy (or any weight) is reported as modified weights', async ()
       );
     }
   }
-  // Changing the weights and recording their new digest is caught by the sections' AAD.
+  // Changing the weights and recording their new digest is caught by the owner's signature (and,
+  // for whoever cannot sign, by the sections' AAD: test/protect/integrity.test.ts).
   const header = JSON.parse(changedDecoy.metadata[PROTECT_METADATA_KEY]);
   header.weightsDigest = Buffer.from(weightsDigest(changedDecoy.tensors)).toString('hex');
   const forged = edited(changedDecoy, { meta: [PROTECT_METADATA_KEY, JSON.stringify(header)] });
   assert.throws(
     () => unlock(forged, tokens[2]),
-    (e: unknown) => e instanceof KeyError && e.code === 'TAMPERED_OR_WRONG_KEY',
+    (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE',
   );
 });
 

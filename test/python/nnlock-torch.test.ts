@@ -169,7 +169,11 @@ test('wrong keys, too high a tier and modified files raise in Python, never echo
   const decoy = await tampered(m.path, 'decoy.safetensors', (f) => flipByte(f.tensors.get(layer)!.data, decoyAt));
   const bias = await tampered(m.path, 'bias.safetensors', (f) => flipByte(f.tensors.get([...f.tensors.keys()].find((n) => n.endsWith('bias'))!)!.data, 1));
   const version = await tampered(m.path, 'version.safetensors', (f) => {
-    f.metadata['nnlock.protect'] = f.metadata['nnlock.protect'].replace('"version":1', '"version":2');
+    f.metadata['nnlock.protect'] = f.metadata['nnlock.protect'].replace('"version":2', '"version":3');
+  });
+  // Format v2: edited metadata breaks the owner's signature, in Python too.
+  const meta = await tampered(m.path, 'meta.safetensors', (f) => {
+    f.metadata.architecture = 'resnet20';
   });
   const cases: { what: string; path: string; token: string; tier: number | null; error: string; message: RegExp }[] = [
     { what: 'a tier-1 token asking for tier 2', path: m.path, token: tokenOf(m.protected, 1), tier: 2, error: 'TierTooHighError', message: /tier-1 key cannot unlock tier 2/ },
@@ -183,10 +187,11 @@ test('wrong keys, too high a tier and modified files raise in Python, never echo
       error: 'MalformedTokenError',
       message: /malformed key token/,
     },
-    { what: 'a modified sealed section', path: section, token: tokenOf(m.protected, 3), tier: null, error: 'TamperedError', message: /section of tier 2 failed authentication/ },
+    { what: 'a modified sealed section', path: section, token: tokenOf(m.protected, 3), tier: null, error: 'TamperedError', message: /section of tier 2 is not the one the owner signed/ },
+    { what: 'edited metadata', path: meta, token: tokenOf(m.protected, 1), tier: null, error: 'TamperedError', message: /signature does not verify/ },
     { what: 'modified decoys', path: decoy, token: tokenOf(m.protected, 1), tier: null, error: 'TamperedError', message: /protected weights were modified/ },
     { what: 'a modified unprotected tensor', path: bias, token: tokenOf(m.protected, 1), tier: 0, error: 'TamperedError', message: /protected weights were modified/ },
-    { what: 'an unknown format version', path: version, token: tokenOf(m.protected, 3), tier: null, error: 'UnsupportedVersionError', message: /version 2.*reads version 1/ },
+    { what: 'an unknown format version', path: version, token: tokenOf(m.protected, 3), tier: null, error: 'UnsupportedVersionError', message: /version 3.*reads version 1, 2/ },
   ];
   const answers = nnlockTorch(cases.map((c) => ({ op: 'error', path: c.path, token: c.token, tier: c.tier })));
   cases.forEach((c, i) => {

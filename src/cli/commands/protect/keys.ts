@@ -43,7 +43,7 @@ Example (give a user tier 1 only):
       const tiers = derived.map((d) => d.tier);
       if (o.out) {
         // Exclusive without --force: a key file that appeared meanwhile is never replaced.
-        const text = formatKeyFile({ tokens: derived.map((d) => d.token), modelId: header.modelId, tiers: header.tiers, model: path });
+        const text = formatKeyFile({ tokens: derived.map((d) => d.token), modelId: header.modelId, tiers: header.tiers, model: path, signer: header.signer });
         await writeFileAtomic(o.out, text, { mode: 0o600, exclusive: !o.force });
         out.result({ out: o.out, tiers }, `${plural(tiers.length, 'key')} of tier${tiers.length === 1 ? '' : 's'} ${tiers.join(', ')} written to ${o.out} (mode 0600)`);
       } else {

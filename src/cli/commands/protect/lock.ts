@@ -138,7 +138,7 @@ function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: stri
     metric: p.calibration?.metrics[m],
   }));
   const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
-  out.result({ model: o.out, keys, modelId: p.header.modelId, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) }, [
+  out.result({ model: o.out, keys, modelId: p.header.modelId, signer: p.header.signer, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) }, [
     `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
     ...discoveryLines(p.discovery),
     ...tiers.map(
@@ -147,5 +147,6 @@ function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: stri
     ),
     `protected model: ${o.out}`,
     `keys (mode 0600, keep the master key safe): ${keys}`,
+    `owner's signer (the keys carry it; publish it so users can pin it with --signer): ${p.header.signer}`,
   ]);
 }
