@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initHandleExports(env, exports);
   initDispatchExports(env, exports);
   initRuntimeExports(env, exports);
+  initC10dExports(env, exports);
   return exports;
 }
 

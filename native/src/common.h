@@ -32,6 +32,8 @@ Napi::Value fromIValue(Napi::Env env, const c10::IValue& value);
 // dispatch.cc / runtime.cc
 void initDispatchExports(Napi::Env env, Napi::Object exports);
 void initRuntimeExports(Napi::Env env, Napi::Object exports);
+// c10d.cc: store, process group, collectives and the Reducer of libtorch's c10d.
+void initC10dExports(Napi::Env env, Napi::Object exports);
 
 // A value outside the range a native argument can hold (a BigInt beyond int64, a size whose byte
 // count overflows): becomes a JavaScript RangeError.
