@@ -16,6 +16,8 @@ import { hasHeldOutSplit, openDataset } from '../data/open.ts';
 import { CIFAR10_NORMALISATION, type Normalisation, normalisationMetadata } from '../data/normalisation.ts';
 import { type TrainOptions, train } from './loop.ts';
 import { evaluateAccuracy } from './evaluate.ts';
+import { DataParallel, perRankBatch } from './data-parallel.ts';
+import type { ProcessGroup } from '../distributed/index.ts';
 
 export type ScheduleKind = 'cosine' | 'step' | 'constant';
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['cosine', 'step', 'constant'];
@@ -67,6 +69,11 @@ export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'on
   workers?: number;
   /** Once the data is open and the model built, before the first epoch. */
   onStart?: (info: TrainingStart) => void;
+  /**
+   * Train data-parallel in this process group (data-parallel.ts): `batch` stays the global batch
+   * (each rank takes batch / worldSize of it), and only rank 0 writes `out`, checkpoint and log.
+   */
+  group?: ProcessGroup;
 }
 
 export interface TrainingStart {
@@ -178,8 +185,10 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   const { train: trainData, heldOut, source: heldOutSource } = await trainAndHeldOut(config, seed);
   const norm = config.normalisation ?? CIFAR10_NORMALISATION;
   const classes = trainData.classes;
+  const group = config.group;
   const loader = new DataLoader(trainData, {
-    batchSize: batch,
+    batchSize: perRankBatch(batch, group),
+    shard: group && { rank: group.rank, count: group.worldSize },
     seed,
     mean: norm.mean,
     std: norm.std,
@@ -190,8 +199,10 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   manualSeed(seed);
   const model = spec.create(classes?.length);
   const optimizer = new SGD(model.parameters(), { lr, momentum: config.momentum ?? 0.9, weightDecay: config.weightDecay ?? 5e-4 });
+  let parallel: DataParallel | undefined;
   try {
     if (config.init) await loadWeights(model, config.init, { source: typeof config.init === 'string' ? config.init : 'the initial weights' });
+    parallel = group && new DataParallel(model, group);
     config.onStart?.({
       architecture: spec.name,
       parameters: model.parameterCount(),
@@ -216,6 +227,7 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
       onEpoch: config.onEpoch,
       onResume: config.onResume,
       stopAfter: config.stopAfter,
+      parallel,
       info: { architecture: spec.name, data: typeof config.data === 'string' ? config.data : 'in memory', seed: String(seed) },
     });
     const testAccuracy = history.at(-1)?.testAccuracy;
@@ -227,12 +239,14 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
       epochs: String(epochs),
       ...(testAccuracy === undefined ? {} : { test_accuracy: String(testAccuracy) }),
     };
-    if (config.out) await saveWeights(model, config.out, metadata);
+    if (config.out && (!parallel || parallel.isLeader)) await saveWeights(model, config.out, metadata);
+    parallel?.barrier(); // the weights file is complete when any rank returns
     return { model, history, resumedFrom, metadata, testAccuracy };
   } catch (e) {
     model.dispose();
     throw e;
   } finally {
+    parallel?.dispose();
     optimizer.dispose();
   }
 }

@@ -7,3 +7,4 @@ export { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoi
 export { type HeldOutSource, type ScheduleKind, SCHEDULE_KINDS, type TrainClassifierConfig, type TrainingStart, type TrainedClassifier, stratifiedSplit, trainClassifier } from './classifier.ts';
 export { type ClassifierEvaluation, type EvaluateClassifierOptions, evaluateClassifier } from './evaluate-classifier.ts';
 export { type DenoiseImagesOptions, type DenoiseReport, type DenoisedImageScore, denoiseImages } from './denoise-images.ts';
+export { type DataParallelOptions, DataParallel, perRankBatch } from './data-parallel.ts';
