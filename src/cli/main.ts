@@ -15,11 +15,12 @@ import { legacyProtect, registerProtect } from './commands/protect/index.ts';
 import { legacyCipher, registerCipher } from './commands/cipher/index.ts';
 import { legacyAttack, registerAttack } from './commands/attack/index.ts';
 import { legacyEr, registerEr } from './commands/er/index.ts';
+import { legacyLaunch, registerLaunch } from './commands/launch/index.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerDemo } from './commands/demo.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
-export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr];
+export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyLaunch];
 
 /** nnlock's version, from package.json (read without loading libtorch). */
 export function version(): string {
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIO = processIO()): Command {
   registerCipher(program, io);
   registerAttack(program, io);
   registerEr(program, io);
+  registerLaunch(program, io);
   registerInfo(program, io);
   registerDemo(program, io);
   // Handled by bin/nnlock.js before the CLI loads (it must work before anything is built); here so

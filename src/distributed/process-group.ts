@@ -78,12 +78,24 @@ export class ProcessGroup {
 
   /** Reduces every tensor in place across the ranks (asynchronous: wait on the Work). */
   allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): Work {
-    return new Work(native.c10dAllReduce(this.native, tensors.map((t) => t.handle), op));
+    return new Work(
+      native.c10dAllReduce(
+        this.native,
+        tensors.map((t) => t.handle),
+        op,
+      ),
+    );
   }
 
   /** Many small tensors in one flattened all-reduce. */
   allReduceCoalesced(tensors: Tensor[], op: ReduceOp = 'sum'): Work {
-    return new Work(native.c10dAllReduceCoalesced(this.native, tensors.map((t) => t.handle), op));
+    return new Work(
+      native.c10dAllReduceCoalesced(
+        this.native,
+        tensors.map((t) => t.handle),
+        op,
+      ),
+    );
   }
 
   /** Copies root's tensor into every rank's, in place (asynchronous). */
@@ -94,7 +106,12 @@ export class ProcessGroup {
   /** Root's tensors into everyone's, flattened in buffers of bufferBytes (DDP's module-state sync). Synchronous. */
   broadcastCoalesced(tensors: Tensor[], root = 0, bufferBytes = BROADCAST_BUCKET_BYTES): void {
     if (tensors.length === 0) return;
-    native.c10dBroadcastCoalesced(this.native, tensors.map((t) => t.handle), bufferBytes, root);
+    native.c10dBroadcastCoalesced(
+      this.native,
+      tensors.map((t) => t.handle),
+      bufferBytes,
+      root,
+    );
   }
 
   /** Returns when every rank has reached it. */

@@ -112,8 +112,7 @@ export class DataParallel {
       const [max, negMin] = Array.from(t.toTypedArray() as Float64Array);
       if (max !== -negMin) {
         throw new Error(
-          `rank ${this.rank} resumes after epoch ${epoch} but the ranks disagree (epochs ${-negMin} to ${max}): ` +
-            'the checkpoint must be on storage every rank reads (rank 0 writes it)',
+          `rank ${this.rank} resumes after epoch ${epoch} but the ranks disagree (epochs ${-negMin} to ${max}): ` + 'the checkpoint must be on storage every rank reads (rank 0 writes it)',
         );
       }
     } finally {

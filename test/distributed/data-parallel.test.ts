@@ -40,7 +40,10 @@ test('two processes train the weights of one process with the same global batch'
   ok(single);
   ok(two);
   // Each rank took 6 steps of 4 images per epoch; the weights moved (the comparison can fail).
-  assert.deepEqual(two.map((r) => JSON.parse(r.out).steps), [12, 12]);
+  assert.deepEqual(
+    two.map((r) => JSON.parse(r.out).steps),
+    [12, 12],
+  );
   assert.ok(JSON.parse(two[0].out).buckets >= 1);
   const diff = await maxDifference(file('single.safetensors'), file('two.safetensors'));
   assert.ok(diff < 1e-5, `largest weight difference ${diff}`);
@@ -54,7 +57,10 @@ test('two processes resume from the checkpoint rank 0 wrote, as if never interru
   const resumed = await runRanks(2, CHILD, [file('resumed.safetensors'), '2', checkpoint]);
   ok(resumed);
   // The second run took only the second epoch's 6 steps.
-  assert.deepEqual(resumed.map((r) => JSON.parse(r.out).steps), [6, 6]);
+  assert.deepEqual(
+    resumed.map((r) => JSON.parse(r.out).steps),
+    [6, 6],
+  );
   const diff = await maxDifference(file('resumed.safetensors'), file('two.safetensors'));
   assert.ok(diff < 1e-5, `largest weight difference ${diff}`);
   assert.ok((await maxDifference(file('half.safetensors'), file('two.safetensors'))) > 1e-4, 'the first run stopped after one epoch');
