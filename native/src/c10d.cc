@@ -74,7 +74,7 @@ template <typename Box>
 Box* unwrapBox(Napi::Env env, const Napi::Value& value, const napi_type_tag* tag, const char* what) {
   bool tagged = false;
   if (!value.IsObject() || napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged)
-    throw Napi::TypeError::New(env, std::string("expected a ") + what);
+    throw TypeFailure(std::string("expected a ") + what);
   void* ptr = nullptr;
   if (napi_unwrap(env, value, &ptr) != napi_ok || ptr == nullptr) throw std::invalid_argument(std::string("the ") + what + " was destroyed");
   return static_cast<Box*>(ptr);
@@ -86,7 +86,7 @@ template <typename Box>
 void destroyBox(Napi::Env env, const Napi::Value& value, const napi_type_tag* tag, const char* what) {
   bool tagged = false;
   if (!value.IsObject() || napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged)
-    throw Napi::TypeError::New(env, std::string("expected a ") + what);
+    throw TypeFailure(std::string("expected a ") + what);
   void* ptr = nullptr;
   if (napi_remove_wrap(env, value, &ptr) != napi_ok || ptr == nullptr) return;  // already destroyed
   Box* box = static_cast<Box*>(ptr);

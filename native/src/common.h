@@ -41,6 +41,12 @@ struct RangeFailure : std::out_of_range {
   using std::out_of_range::out_of_range;
 };
 
+// An argument of the wrong kind (not the object an export takes): becomes a JavaScript TypeError
+// named by the export.
+struct TypeFailure : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
 // Runs fn, turning every C++ exception into a JavaScript Error that names `what` and carries
 // libtorch's message without its backtrace. No C++ exception ever reaches Node.
 template <typename F>
@@ -51,6 +57,8 @@ Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
     throw;
   } catch (const RangeFailure& e) {
     throw Napi::RangeError::New(env, what + ": " + e.what());
+  } catch (const TypeFailure& e) {
+    throw Napi::TypeError::New(env, what + ": " + e.what());
   } catch (const c10::Error& e) {
     throw Napi::Error::New(env, what + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {
