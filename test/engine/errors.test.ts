@@ -290,7 +290,7 @@ test('c10d: wrong objects, destroyed objects and bad values are Errors naming th
     const work = native.c10dAllReduce(group, [t.handle], 'sum');
     native.c10dWait(work, 0);
     assert.equal(native.c10dIsCompleted(work), true);
-    assert.deepEqual(Array.from(t.toTypedArray()), [1, 2, 3]);
+    assert.deepEqual(Array.from(t.toTypedArray() as Float32Array), [1, 2, 3]);
     const typeError = (fn: () => unknown, who: string, what: string) => {
       assert.throws(fn, (e: Error) => e instanceof TypeError && e.message === `${who}: expected a ${what}`);
     };
