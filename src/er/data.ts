@@ -14,6 +14,7 @@ import { isCifar10Folder, openDataset } from '../data/open.ts';
 import { type Tensor, tensor } from '../tensor/index.ts';
 import { readImagesTensor } from '../cipher/data.ts';
 import { DataLoader } from '../data/loader.ts';
+import type { Shard } from '../data/shard.ts';
 import type { BlockCipher } from '../cipher/hill.ts';
 import { encryptedSource } from '../cipher/data.ts';
 
@@ -35,6 +36,8 @@ export interface EncryptedBatchesOptions {
   std?: number[];
   /** Data loader worker threads (default 1; 0 builds batches in this thread). */
   workers?: number;
+  /** Data-parallel training: this rank's share of every epoch (src/data/shard.ts). */
+  shard?: Shard;
 }
 
 /**
@@ -53,6 +56,7 @@ export function encryptedBatches(dataset: Dataset, cipher: BlockCipher | null, o
     ...(o.augment ? { augment: { crop: { padding: 4 }, hflip: true } } : {}),
     ...(o.mean ? { mean: o.mean } : {}),
     ...(o.std ? { std: o.std } : {}),
+    ...(o.shard ? { shard: o.shard } : {}),
   });
   return encryptedSource(loader, o.encrypted ? null : cipher);
 }
