@@ -81,5 +81,49 @@ test('nnlock launch --nproc 2 -- nnlock model train -a resnet20 ... writes one w
   assert.ok(existsSync(out));
 });
 
+test('PSS importance under launch --nproc 2 gives the single process scores', async () => {
+  // The resnet20 of the test above, scored on 3 layers: log α learned with the gradient averaged
+  // across 2 ranks of 8 images equals one process's with batches of 16.
+  const weights = join(dir, 'r20.safetensors');
+  const data = join(dir, 'data_batch_1.bin');
+  const args = (out: string) => [
+    'protect',
+    'importance',
+    weights,
+    '-s',
+    'pss',
+    '-d',
+    data,
+    '--images',
+    '32',
+    '--batch',
+    '16',
+    '--epochs',
+    '1',
+    '--layers',
+    'conv1,layer3.2.conv2',
+    '-q',
+    '-o',
+    join(dir, out),
+  ];
+  const one = await runCli(args('one.pss.safetensors'));
+  assert.equal(one.code, 0, one.err);
+  const two = await runCli(['launch', '--nproc', '2', '--', 'nnlock', ...args('two.pss.safetensors')]);
+  assert.equal(two.code, 0, two.err);
+  const [a, b] = [await readSafetensors(join(dir, 'one.pss.safetensors')), await readSafetensors(join(dir, 'two.pss.safetensors'))];
+  let max = 0;
+  let moved = 0;
+  for (const [k, e] of a.tensors) {
+    const x = new Float32Array(e.data.slice().buffer);
+    const y = new Float32Array(b.tensors.get(k)!.data.slice().buffer);
+    for (let i = 0; i < x.length; i++) {
+      max = Math.max(max, Math.abs(x[i] - y[i]));
+      moved = Math.max(moved, Math.abs(x[i] - Math.log(9)));
+    }
+  }
+  assert.ok(max < 1e-4, `largest score difference ${max}`);
+  assert.ok(moved > 1e-3, 'the gates moved from their start (the comparison can fail)');
+});
+
 test('cleanup', () => rmSync(dir, { recursive: true, force: true }));
 test('leaks no tensors', checkLeaks);

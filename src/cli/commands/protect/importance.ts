@@ -5,6 +5,7 @@ import { PSS_DEFAULTS, STRATEGIES, computeImportance, isWeightOnly, saveImportan
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
+import { jobGroup } from '../../distributed.ts';
 import { measure, plural, readModel, refuseOverwrite, requireSpec, specOf, stepProgress, trainingData } from './args.ts';
 
 interface ImportanceFlags {
@@ -65,12 +66,13 @@ Example:
       const file = await readModel(path);
       const spec = specOf(o.arch, file.metadata);
       const t0 = performance.now();
+      const group = jobGroup(io.env); // under `nnlock launch` or torchrun: PSS data-parallel
       let data;
       if (spec && o.arch) await measure(spec, file); // a wrong --arch fails even here
       if (!isWeightOnly(o.strategy)) {
         const s = requireSpec(spec, path, `strategy ${o.strategy}`);
         if (!o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data <CIFAR-10 folder> (or an image folder for denoisers)`);
-        data = await trainingData(s, o.data, file.metadata, o);
+        data = await trainingData(s, o.data, file.metadata, o, group);
       }
       const bar = stepProgress(out, o.epochs * Math.ceil(o.images / o.batch));
       const imp = await computeImportance(o.strategy, file, data, {
@@ -79,11 +81,13 @@ Example:
         architecture: spec?.name,
         batches: o.batches,
         onStep: bar.onStep,
+        group,
         pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
         settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
       });
       bar.stop();
-      await saveImportance(o.out, imp.scores, imp);
+      if (!group || group.isLeader) await saveImportance(o.out, imp.scores, imp);
+      group?.destroy();
       const kernels = [...imp.scores.values()].reduce((n, s) => n + s.scores.length, 0);
       const seconds = (performance.now() - t0) / 1000;
       out.result(
