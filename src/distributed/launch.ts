@@ -29,7 +29,7 @@ export interface LaunchOptions {
   /** Output of the ranks, as it comes. */
   onOutput?: (rank: number, stream: 'stdout' | 'stderr', chunk: string) => void;
   /** A rank ended (code null: killed by `signal`). */
-  onExit?: (rank: number, code: number | null, signal: NodeJS.Signals | null) => void;
+  onExit?: (rank: number, code: number | null, signal: string | null) => void;
 }
 
 export interface LaunchResult {

@@ -125,5 +125,42 @@ test('PSS importance under launch --nproc 2 gives the single process scores', as
   assert.ok(moved > 1e-3, 'the gates moved from their start (the comparison can fail)');
 });
 
+test('er train under launch --nproc 2: one model file, the ranks agree on the epoch record', async () => {
+  const key = join(dir, 'key.json');
+  assert.equal((await runCli(['cipher', 'keygen', '--kind', 'orthogonal', '-o', key, '-q'])).code, 0);
+  const out = join(dir, 'er.safetensors');
+  const data = join(dir, 'data_batch_1.bin');
+  const r = await runCli([
+    'launch',
+    '--nproc',
+    '2',
+    '--',
+    'nnlock',
+    'er',
+    'train',
+    '-K',
+    key,
+    '-d',
+    data,
+    '-o',
+    out,
+    '--epochs',
+    '1',
+    '--batch',
+    '16',
+    '--workers',
+    '0',
+    '--whiten-images',
+    '32',
+    '-q',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(existsSync(out));
+  // trainAccuracy is summed over both ranks' shards, so both print the same line.
+  const accuracy = /^round 1: train accuracy ([\d.]+)/m.exec(r.out)?.[1];
+  assert.ok(accuracy !== undefined, r.out);
+  assert.match(r.out, new RegExp(`^\\[rank 1\\] round 1: train accuracy ${accuracy.replace('.', '\\.')}$`, 'm'));
+});
+
 test('cleanup', () => rmSync(dir, { recursive: true, force: true }));
 test('leaks no tensors', checkLeaks);
