@@ -1,6 +1,7 @@
 // The distributed benchmark, on this machine, in one run:
 //   1. ResNet-20 training throughput (images/s, global batch 128, random CIFAR-size batches):
-//      1 process × 2 threads against 2 data-parallel processes × 1 thread (c10d Gloo, DataParallel).
+//      1 process × 2 threads against 2 data-parallel processes × 1 thread (c10d Gloo, DataParallel),
+//      with 1 process × 1 thread as the control (what one core does alone).
 //   2. All-reduce (sum, float32) bandwidth between 2 processes: nnlock's c10d binding against
 //      PyTorch's own torch.distributed with Gloo (Debian's python3-torch, bench/distributed_torch.py),
 //      both started by the same launcher (src/distributed/launch.ts) with the same variables.
@@ -53,11 +54,12 @@ async function single(threads: number, command: string[]): Promise<Record<string
 }
 
 const loadAtStart = machineInfo().loadAverage;
-const train: Record<'one' | 'two', number[]> = { one: [], two: [] };
+const train: Record<'one' | 'two' | 'control', number[]> = { one: [], two: [], control: [] };
 const reduce: Record<'nnlock' | 'torch', Record<string, number[]>> = { nnlock: {}, torch: {} };
 for (let round = 0; round < rounds; round++) {
   const trainRuns = [
     async () => train.one.push(...((await single(2, [...node, here('./distributed-rank.ts'), 'train', String(GLOBAL_BATCH), String(steps), '2'])).times as number[])),
+    async () => train.control.push(...((await single(1, [...node, here('./distributed-rank.ts'), 'train', String(GLOBAL_BATCH), String(steps), '2'])).times as number[])),
     async () => train.two.push(...((await ranks(2, 1, [...node, here('./distributed-rank.ts'), 'train', String(GLOBAL_BATCH), String(steps), '2'])).times as number[])),
   ];
   const sizes = SIZES.join(',');
@@ -80,6 +82,7 @@ const imagesPerSecond = (times: number[]) => GLOBAL_BATCH / median(times);
 const trainRows = [
   ['1 process × 2 threads', fmt(median(train.one) * 1000, 0), fmt(imagesPerSecond(train.one), 1), String(train.one.length)],
   ['2 processes × 1 thread (DataParallel, Gloo)', fmt(median(train.two) * 1000, 0), fmt(imagesPerSecond(train.two), 1), String(train.two.length)],
+  ['control: 1 process × 1 thread', fmt(median(train.control) * 1000, 0), fmt(imagesPerSecond(train.control), 1), String(train.control.length)],
 ];
 const reduceRows = SIZES.map((bytes) => {
   const [ours, peer] = [median(reduce.nnlock[bytes]), median(reduce.torch[bytes])];
@@ -91,7 +94,12 @@ const report = {
   date: new Date().toISOString(),
   machine: { ...machineInfo(), loadAverageAtStart: loadAtStart },
   settings: { rounds, steps, iters, globalBatch: GLOBAL_BATCH, sizes: SIZES, warmup: { train: 2, allreduce: 3 } },
-  train: { oneProcessTwoThreads: train.one, twoProcessesOneThread: train.two, imagesPerSecond: { one: imagesPerSecond(train.one), two: imagesPerSecond(train.two) } },
+  train: {
+    oneProcessTwoThreads: train.one,
+    twoProcessesOneThread: train.two,
+    oneProcessOneThread: train.control,
+    imagesPerSecond: { one: imagesPerSecond(train.one), two: imagesPerSecond(train.two), control: imagesPerSecond(train.control) },
+  },
   allreduce: reduce,
 };
 const md = [
@@ -117,6 +125,8 @@ const md = [
     true,
     false,
   ]),
+  '',
+  "Every run is a fresh set of processes (`launch` for the ranks), so the machine's other work falls on each configuration alike over the rounds; on a machine whose load average is far above its cores, two OpenMP threads in one process lose most of their time to preemption at their barriers, which single-threaded ranks do not have: compare the load averages above before reading the 1 × 2 row.",
   '',
   'GB/s is the tensor size over the time of one all-reduce (algorithm bandwidth). Both sides use Gloo from the same libtorch 1.13 (Debian); both bind their Gloo device to the loopback (nnlock from MASTER_ADDR, PyTorch from the hostname, which resolves to this machine).',
   '',
