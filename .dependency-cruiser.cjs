@@ -2,6 +2,7 @@
 // (scripts/check-layers.mjs) and by scripts/test.sh:
 //
 //   tensor ← ops ← nn ← models ← train        the core chain (an arrow points at what may import)
+//   tensor ← distributed ← train              c10d (store, groups, collectives) below train
 //   io, data, crypto, linalg                  below the features, never importing them
 //   protect · cipher ← attacks ← er           the features; er and attacks may import cipher,
 //                                             er may import attacks; protect stands alone
@@ -15,7 +16,7 @@
 // TypeScript 7, so check-layers.mjs compiles the sources with tsc into a temporary folder of the
 // same layout and runs the check on that JavaScript: paths below are the sources' own. A type-only
 // import (`import type`) is erased by the compiler and so escapes this check.
-const CORE = '(native|tensor|ops|nn|models|train|io|data|crypto|linalg)';
+const CORE = '(native|tensor|ops|nn|models|train|distributed|io|data|crypto|linalg)';
 const FEATURES = '(protect|cipher|attacks|er)';
 
 /** "from may not import to", named so a failure says which part of the rule broke. */
@@ -26,6 +27,8 @@ module.exports = {
     forbid('tensor-below-ops', 'tensor is the bottom of the core chain: it imports no ops, nn, models or train', '^src/tensor/', '^src/(ops|nn|models|train)/'),
     forbid('ops-below-nn', 'ops sit on tensor only: they import no nn, models or train', '^src/ops/', '^src/(nn|models|train)/'),
     forbid('nn-below-models', 'nn (modules, layers, optimizers) imports no models or train', '^src/nn/', '^src/(models|train)/'),
+    forbid('distributed-below-train', 'distributed (c10d) sits on tensor: it imports no ops, nn, models or train', '^src/distributed/', '^src/(ops|nn|models|train)/'),
+    forbid('tensor-and-ops-import-no-distributed', 'tensor and ops know nothing of processes and groups', '^src/(tensor|ops)/', '^src/distributed/'),
     forbid('models-below-train', 'models import no train', '^src/models/', '^src/train/'),
     forbid('core-below-features', 'the core (tensor … train, io, data, crypto, linalg) imports no feature', `^src/${CORE}/`, `^src/${FEATURES}/`),
     forbid('cipher-imports-no-feature', 'cipher is the base of attacks and er: it imports neither (nor protect)', '^src/cipher/', '^src/(attacks|er|protect)/'),

@@ -8,11 +8,13 @@
         "src/convert.cc",
         "src/dispatch.cc",
         "src/runtime.cc",
-        "src/jit.cc"
+        "src/jit.cc",
+        "src/c10d.cc"
       ],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node find-libtorch.mjs include)"
+        "<!@(node find-libtorch.mjs include)",
+        "shim"
       ],
       "libraries": [
         "-L<!(node find-libtorch.mjs libdir)",

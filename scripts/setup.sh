@@ -38,6 +38,9 @@ py="${NNLOCK_TORCH_PYTHON:-/usr/bin/python3}"
 "$py" -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
 command -v chromium >/dev/null || missing+=(chromium)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+# Gloo's headers, which libtorch's c10d headers include (native/src/c10d.cc); only for the system
+# libtorch: an unpacked libtorch or Python's torch ships them in its own include/.
+[ -n "${LIBTORCH:-}" ] || [ "${LIBTORCH_USE_PYTORCH:-}" = 1 ] || [ -f /usr/include/gloo/config.h ] || missing+=(libgloo-dev)
 if [ ${#missing[@]} -gt 0 ] && [ "${NNLOCK_SETUP_NO_APT:-}" != 1 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]} (apt)"

@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initDispatchExports(env, exports);
   initRuntimeExports(env, exports);
   initJitExports(env, exports);
+  initC10dExports(env, exports);
   return exports;
 }
 

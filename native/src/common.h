@@ -34,11 +34,19 @@ void initDispatchExports(Napi::Env env, Napi::Object exports);
 void initRuntimeExports(Napi::Env env, Napi::Object exports);
 // jit.cc: TorchScript modules (torch::jit::load), for users' own models.
 void initJitExports(Napi::Env env, Napi::Object exports);
+// c10d.cc: store, process group, collectives and the Reducer of libtorch's c10d.
+void initC10dExports(Napi::Env env, Napi::Object exports);
 
 // A value outside the range a native argument can hold (a BigInt beyond int64, a size whose byte
 // count overflows): becomes a JavaScript RangeError.
 struct RangeFailure : std::out_of_range {
   using std::out_of_range::out_of_range;
+};
+
+// An argument of the wrong kind (not the object an export takes): becomes a JavaScript TypeError
+// named by the export.
+struct TypeFailure : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
 };
 
 // Runs fn, turning every C++ exception into a JavaScript Error that names `what` and carries
@@ -51,6 +59,8 @@ Napi::Value guarded(Napi::Env env, const std::string& what, F&& fn) {
     throw;
   } catch (const RangeFailure& e) {
     throw Napi::RangeError::New(env, what + ": " + e.what());
+  } catch (const TypeFailure& e) {
+    throw Napi::TypeError::New(env, what + ": " + e.what());
   } catch (const c10::Error& e) {
     throw Napi::Error::New(env, what + ": " + e.what_without_backtrace());
   } catch (const std::exception& e) {

@@ -17,11 +17,12 @@ import { legacyAttack, registerAttack } from './commands/attack/index.ts';
 import { legacyEr, registerEr } from './commands/er/index.ts';
 import { legacyServe, registerServe } from './commands/serve/index.ts';
 import { legacyClient, registerClient } from './commands/client/index.ts';
+import { legacyLaunch, registerLaunch } from './commands/launch/index.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerDemo } from './commands/demo/index.ts';
 
 /** Old command lines of 0.1 and where they moved (see legacy.ts). */
-export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe, ...legacyClient];
+export const LEGACY: readonly MovedCommand[] = [...legacyModel, ...legacyProtect, ...legacyCipher, ...legacyAttack, ...legacyEr, ...legacyServe, ...legacyClient, ...legacyLaunch];
 
 /** nnlock's version, from package.json (read without loading libtorch). */
 export function version(): string {
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIO = processIO()): Command {
   registerEr(program, io);
   registerServe(program, io);
   registerClient(program, io);
+  registerLaunch(program, io);
   registerInfo(program, io);
   registerDemo(program, io);
   // Handled by bin/nnlock.js before the CLI loads (it must work before anything is built); here so

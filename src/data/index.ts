@@ -12,3 +12,4 @@ export * from './image-folder.ts';
 export * from './denoise-patches.ts';
 export * from './open.ts';
 export * from './normalisation.ts';
+export * from './shard.ts';

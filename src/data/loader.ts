@@ -10,6 +10,7 @@ import { type Dataset, type Labels, type Pixels, storageOf } from './dataset.ts'
 import type { AugmentOptions } from './augment.ts';
 import { type BatchArrays, type BatchJob, type CollateSpec, type NoiseSpec, STREAM, collate } from './collate.ts';
 import { Rng } from './rng.ts';
+import { type Shard, checkShard, shardOrder, shardSize } from './shard.ts';
 
 export interface ClassBatch extends Record<string, Tensor> {
   /** float32 [B, C, H, W], normalised. */
@@ -41,6 +42,8 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the one being consumed (default 2 per worker). */
   prefetch?: number;
+  /** Data-parallel training: this rank's share of every epoch (shard.ts, DistributedSampler's split). */
+  shard?: Shard;
 }
 
 export interface DenoiseLoaderOptions extends Omit<LoaderOptions, 'mean' | 'std'> {
@@ -62,10 +65,12 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
   readonly dropLast: boolean;
   readonly workers: number;
   readonly prefetch: number;
-  /** Items per epoch. */
+  /** Items per epoch (this rank's share with `shard`). */
   readonly size: number;
+  private readonly datasetSize: number;
   private readonly spec: CollateSpec;
   private readonly index: Int32Array | null;
+  private readonly shard: Shard | null;
   private shared: CollateSpec | null = null;
   private cachedOrder: { epoch: number; order: Int32Array } | null = null;
 
@@ -92,7 +97,10 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
     }
     if (options.std?.some((s) => !(s > 0))) throw new RangeError(`DataLoader: std must be positive, got [${options.std.join(', ')}]`);
     this.index = index;
-    this.size = index === null ? data.length : index.length;
+    if (options.shard) checkShard(options.shard);
+    this.shard = options.shard && options.shard.count > 1 ? { ...options.shard } : null;
+    this.datasetSize = index === null ? data.length : index.length;
+    this.size = this.shard ? shardSize(this.datasetSize, this.shard) : this.datasetSize;
     this.spec = {
       kind,
       images: data.images,
@@ -126,8 +134,9 @@ export class DataLoader<B extends Record<string, Tensor> = ClassBatch> {
   order(epoch: number): Int32Array {
     if (this.cachedOrder?.epoch === epoch) return this.cachedOrder.order;
     let order: Int32Array;
-    if (this.shuffle) order = new Rng(this.seed, STREAM.shuffle, epoch).permutation(this.size);
-    else order = Int32Array.from({ length: this.size }, (_, i) => i);
+    if (this.shuffle) order = new Rng(this.seed, STREAM.shuffle, epoch).permutation(this.datasetSize);
+    else order = Int32Array.from({ length: this.datasetSize }, (_, i) => i);
+    if (this.shard) order = shardOrder(order, this.shard);
     this.cachedOrder = { epoch, order };
     return order;
   }

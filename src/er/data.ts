@@ -15,6 +15,7 @@ import { fashionMnistDir, isFashionMnistFolder } from '../data/fashion-mnist.ts'
 import { type Tensor, tensor } from '../tensor/index.ts';
 import { readImagesTensor } from '../cipher/data.ts';
 import { DataLoader } from '../data/loader.ts';
+import type { Shard } from '../data/shard.ts';
 import type { BlockCipher } from '../cipher/hill.ts';
 import { encryptedSource } from '../cipher/data.ts';
 
@@ -36,6 +37,8 @@ export interface EncryptedBatchesOptions {
   std?: number[];
   /** Data loader worker threads (default 1; 0 builds batches in this thread). */
   workers?: number;
+  /** Data-parallel training: this rank's share of every epoch (src/data/shard.ts). */
+  shard?: Shard;
 }
 
 /**
@@ -54,6 +57,7 @@ export function encryptedBatches(dataset: Dataset, cipher: BlockCipher | null, o
     ...(o.augment ? { augment: { crop: { padding: 4 }, hflip: true } } : {}),
     ...(o.mean ? { mean: o.mean } : {}),
     ...(o.std ? { std: o.std } : {}),
+    ...(o.shard ? { shard: o.shard } : {}),
   });
   return encryptedSource(loader, o.encrypted ? null : cipher);
 }

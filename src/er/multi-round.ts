@@ -15,6 +15,8 @@ import type { BatchSource } from '../data/batch-source.ts';
 import { type TrainOptions, train } from '../train/loop.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { EncryptionRobustModel } from './model.ts';
+import { DataParallel } from '../train/data-parallel.ts';
+import type { ProcessGroup } from '../distributed/index.ts';
 
 export interface MultiRoundOptions {
   /** The model to train; its current backbone serves round 0. */
@@ -42,8 +44,13 @@ export interface MultiRoundOptions {
   onStep?: TrainOptions['onStep'];
   onEpoch?: TrainOptions['onEpoch'];
   onResume?: TrainOptions['onResume'];
-  /** Called after each round (e.g. to save the model). */
+  /** Called after each round (e.g. to save the model); data-parallel, on rank 0 only. */
   afterRound?: (round: number, result: RoundResult) => Promise<void> | void;
+  /**
+   * Train data-parallel in this group (`data` is this rank's shard): each round wraps the model
+   * with its new backbone in a DataParallel; only rank 0 writes the log and runs afterRound.
+   */
+  group?: ProcessGroup;
 }
 
 export interface RoundResult {
@@ -66,6 +73,8 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
     }
     o.onRound?.(round, o.rounds);
     const optimizer = o.makeOptimizer(o.model, round);
+    const parallel = o.group && new DataParallel(o.model, o.group);
+    const leader = !parallel || parallel.isLeader;
     try {
       const { history } = await train({
         model: o.model,
@@ -82,12 +91,15 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
         onStep: o.onStep,
         onEpoch: o.onEpoch,
         onResume: o.onResume,
+        parallel,
       });
       const result: RoundResult = { round, history, final: history[history.length - 1] ?? {} };
       results.push(result);
-      if (o.logFile) await writeFileAtomic(o.logFile, `${JSON.stringify({ info: o.info ?? {}, seed, rounds: results }, null, 2)}\n`);
-      await o.afterRound?.(round, result);
+      if (o.logFile && leader) await writeFileAtomic(o.logFile, `${JSON.stringify({ info: o.info ?? {}, seed, rounds: results }, null, 2)}\n`);
+      if (leader) await o.afterRound?.(round, result);
+      parallel?.barrier();
     } finally {
+      parallel?.dispose();
       optimizer.dispose();
     }
   }

@@ -25,6 +25,7 @@ import { type ErModelSpec, buildBackbone, buildErModel, saveErModel } from './mo
 import { type RoundResult, trainMultiRound } from './multi-round.ts';
 import { type WhiteningReport, whitenAdaptation } from './whitening.ts';
 import { recoveryAsWindowAffine } from './statistical-init.ts';
+import type { ProcessGroup } from '../distributed/index.ts';
 
 /** Plaintext normalisation: per-channel mean and std of pixels in [0, 1]. */
 export interface Normalisation {
@@ -133,6 +134,8 @@ export interface ErTrainConfig {
   onEpoch?: (record: ErEpochRecord, p: EpochProgress & ErRoundProgress) => void;
   /** When a round resumes from its checkpoint after `epoch` finished epochs. */
   onResume?: (epoch: number, checkpoint: string) => void;
+  /** Train data-parallel in this group; `train` must then be this rank's shard (encryptedBatches' `shard`). */
+  group?: ProcessGroup;
 }
 
 export interface ErTrainResult {
@@ -208,6 +211,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       onStep: config.onStep && ((p) => config.onStep!(at(p) as StepProgress & ErRoundProgress)),
       onEpoch: config.onEpoch && ((record, p) => config.onEpoch!({ ...record, round: round + 1 } as ErEpochRecord, at(p) as EpochProgress & ErRoundProgress)),
       onResume: config.onResume,
+      group: config.group,
       afterRound: async (r, result) => {
         if (!config.out) return;
         await saveErModel(config.out, model, spec, key, {

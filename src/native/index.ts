@@ -85,6 +85,40 @@ export interface NativeBinding {
   jitNamedModules(m: NativeModuleHandle): [string, string][];
   /** Puts a tensor of the same shape and dtype (possibly a non-leaf) in a parameter's slot. */
   jitSetParameter(m: NativeModuleHandle, name: string, value: NativeHandle): void;
+  // libtorch's c10d (native/src/c10d.cc); the typed layer is src/distributed.
+  c10dTcpStore(host: string, port: number, worldSize: number, isServer: boolean, timeoutMs: number): NativeStore;
+  c10dStorePort(store: NativeStore): number;
+  c10dStoreSet(store: NativeStore, key: string, value: string): void;
+  c10dStoreGet(store: NativeStore, key: string): string;
+  c10dDestroyStore(store: NativeStore): void;
+  c10dProcessGroup(store: NativeStore, rank: number, worldSize: number, backend: string, timeoutMs: number, hostname: string): NativeGroup;
+  c10dGroupInfo(group: NativeGroup): { rank: number; size: number; backend: string };
+  c10dAllReduce(group: NativeGroup, tensors: NativeHandle[], op: string): NativeWork;
+  c10dAllReduceCoalesced(group: NativeGroup, tensors: NativeHandle[], op: string): NativeWork;
+  c10dBroadcast(group: NativeGroup, tensors: NativeHandle[], root: number): NativeWork;
+  c10dBroadcastCoalesced(group: NativeGroup, tensors: NativeHandle[], bufferBytes: number, root: number): void;
+  c10dBarrier(group: NativeGroup): NativeWork;
+  c10dDestroyGroup(group: NativeGroup): void;
+  c10dWait(work: NativeWork, timeoutMs: number): void;
+  c10dIsCompleted(work: NativeWork): boolean;
+  c10dReducer(group: NativeGroup, params: NativeHandle[], bucketBytes: number, firstBucketBytes: number): NativeReducer;
+  c10dReducerPrepare(reducer: NativeReducer): boolean;
+  c10dReducerBuckets(reducer: NativeReducer): number;
+  c10dDestroyReducer(reducer: NativeReducer): void;
+}
+
+/** Opaque c10d objects (a TCPStore, a process group, a pending collective, a Reducer). */
+export interface NativeStore {
+  readonly __c10dStore: unique symbol;
+}
+export interface NativeGroup {
+  readonly __c10dGroup: unique symbol;
+}
+export interface NativeWork {
+  readonly __c10dWork: unique symbol;
+}
+export interface NativeReducer {
+  readonly __c10dReducer: unique symbol;
 }
 
 // The package root: two folders up from src/native/index.ts in a checkout and from
@@ -162,6 +196,25 @@ export const NATIVE_EXPORTS = [
   'jitNamedBuffers',
   'jitNamedModules',
   'jitSetParameter',
+  'c10dTcpStore',
+  'c10dStorePort',
+  'c10dStoreSet',
+  'c10dStoreGet',
+  'c10dDestroyStore',
+  'c10dProcessGroup',
+  'c10dGroupInfo',
+  'c10dAllReduce',
+  'c10dAllReduceCoalesced',
+  'c10dBroadcast',
+  'c10dBroadcastCoalesced',
+  'c10dBarrier',
+  'c10dDestroyGroup',
+  'c10dWait',
+  'c10dIsCompleted',
+  'c10dReducer',
+  'c10dReducerPrepare',
+  'c10dReducerBuckets',
+  'c10dDestroyReducer',
 ] as const satisfies readonly (keyof NativeBinding)[];
 
 // Until the first use, each name is a getter that loads the addon. The first use replaces them

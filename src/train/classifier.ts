@@ -17,6 +17,8 @@ import { CIFAR10_NORMALISATION, type Normalisation, normalisationMetadata } from
 import { FASHION_MNIST_NORMALISATION } from '../data/fashion-mnist.ts';
 import { type TrainOptions, train } from './loop.ts';
 import { evaluateAccuracy } from './evaluate.ts';
+import { DataParallel, perRankBatch } from './data-parallel.ts';
+import type { ProcessGroup } from '../distributed/index.ts';
 
 export type ScheduleKind = 'cosine' | 'step' | 'constant';
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['cosine', 'step', 'constant'];
@@ -68,6 +70,11 @@ export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'on
   workers?: number;
   /** Once the data is open and the model built, before the first epoch. */
   onStart?: (info: TrainingStart) => void;
+  /**
+   * Train data-parallel in this process group (data-parallel.ts): `batch` stays the global batch
+   * (each rank takes batch / worldSize of it), and only rank 0 writes `out`, checkpoint and log.
+   */
+  group?: ProcessGroup;
 }
 
 export interface TrainingStart {
@@ -180,8 +187,10 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   // Grayscale data (Fashion-MNIST, the one grayscale dataset nnlock opens) gets its one-channel statistics.
   const norm = config.normalisation ?? (trainData.shape[0] === 1 ? FASHION_MNIST_NORMALISATION : CIFAR10_NORMALISATION);
   const classes = trainData.classes;
+  const group = config.group;
   const loader = new DataLoader(trainData, {
-    batchSize: batch,
+    batchSize: perRankBatch(batch, group),
+    shard: group && { rank: group.rank, count: group.worldSize },
     seed,
     mean: norm.mean,
     std: norm.std,
@@ -192,8 +201,10 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   manualSeed(seed);
   const model = spec.create(classes?.length);
   const optimizer = new SGD(model.parameters(), { lr, momentum: config.momentum ?? 0.9, weightDecay: config.weightDecay ?? 5e-4 });
+  let parallel: DataParallel | undefined;
   try {
     if (config.init) await loadWeights(model, config.init, { source: typeof config.init === 'string' ? config.init : 'the initial weights' });
+    parallel = group && new DataParallel(model, group);
     config.onStart?.({
       architecture: spec.name,
       parameters: model.parameterCount(),
@@ -218,6 +229,7 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
       onEpoch: config.onEpoch,
       onResume: config.onResume,
       stopAfter: config.stopAfter,
+      parallel,
       info: { architecture: spec.name, data: typeof config.data === 'string' ? config.data : 'in memory', seed: String(seed) },
     });
     const testAccuracy = history.at(-1)?.testAccuracy;
@@ -229,12 +241,14 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
       epochs: String(epochs),
       ...(testAccuracy === undefined ? {} : { test_accuracy: String(testAccuracy) }),
     };
-    if (config.out) await saveWeights(model, config.out, metadata);
+    if (config.out && (!parallel || parallel.isLeader)) await saveWeights(model, config.out, metadata);
+    parallel?.barrier(); // the weights file is complete when any rank returns
     return { model, history, resumedFrom, metadata, testAccuracy };
   } catch (e) {
     model.dispose();
     throw e;
   } finally {
+    parallel?.dispose();
     optimizer.dispose();
   }
 }

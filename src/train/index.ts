@@ -8,3 +8,4 @@ export { type HeldOutSource, type ScheduleKind, SCHEDULE_KINDS, type TrainClassi
 export { type ClassifierEvaluation, type EvaluateClassifierOptions, evaluateClassifier } from './evaluate-classifier.ts';
 export { type CachedClassifier, type CachedClassifierConfig, cachedClassifier } from './cached.ts';
 export { type DenoiseImagesOptions, type DenoiseReport, type DenoisedImageScore, denoiseImages } from './denoise-images.ts';
+export { type DataParallelOptions, DataParallel, perRankBatch } from './data-parallel.ts';

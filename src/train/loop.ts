@@ -9,6 +9,7 @@ import { applySchedule } from '../nn/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { correctCount, psnrOfMse } from './metrics.ts';
+import type { DataParallel } from './data-parallel.ts';
 
 export interface TrainOptions {
   model: Module;
@@ -37,6 +38,11 @@ export interface TrainOptions {
   onResume?: (epoch: number, checkpoint: string) => void;
   /** Stop after this many epochs of this call (to test interruptions); the run stays resumable. */
   stopAfter?: number;
+  /**
+   * Train data-parallel (data-parallel.ts): `data` is this rank's shard, gradients are averaged
+   * across the ranks, epoch records sum all ranks, and only rank 0 writes the checkpoint and log.
+   */
+  parallel?: DataParallel;
 }
 
 export interface StepProgress {
@@ -74,6 +80,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       o.onResume?.(start, o.checkpoint);
     }
   }
+  if (o.parallel) {
+    o.parallel.agreeOnStart(start);
+    o.parallel.syncState();
+  }
   const resumedFrom = start;
   let ran = 0;
   for (let epoch = start; epoch < o.epochs; epoch++) {
@@ -90,9 +100,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const n = batch.x.shape[0];
       const { loss, hits } = scope(() => {
         o.optimizer.zeroGrad();
+        o.parallel?.beforeForward();
         const out = o.model.forward(batch.x);
         const l = o.loss(out, batch.y);
-        l.backward();
+        if (o.parallel) o.parallel.backward(l);
+        else l.backward();
         o.optimizer.step();
         return { loss: l.item(), hits: o.task === 'classification' ? correctCount(out, batch.y) : 0 };
       });
@@ -108,6 +120,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       else fields.psnr = psnrOfMse(lossSum / seen);
       o.onStep?.({ epoch, epochs: o.epochs, step: steps, steps: o.data.batchCount, fields });
     }
+    if (o.parallel) [lossSum, correct, seen] = o.parallel.sum([lossSum, correct, seen]);
     const seconds = (performance.now() - t0) / 1000;
     const record: Record<string, number> = {
       epoch: epoch + 1,
@@ -125,8 +138,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     history.push(record);
     ran++;
     o.onEpoch?.(record, { epoch, epochs: o.epochs, secondsLeft: (o.epochs - epoch - 1) * seconds });
-    if (o.checkpoint) await saveCheckpoint(o.checkpoint, o.model, o.optimizer, { epoch: epoch + 1, history, info: o.info ?? {} });
-    if (o.logFile) await writeFileAtomic(o.logFile, JSON.stringify({ info: o.info ?? {}, seed, history }, null, 2));
+    const writes = !o.parallel || o.parallel.isLeader;
+    if (o.checkpoint && writes) await saveCheckpoint(o.checkpoint, o.model, o.optimizer, { epoch: epoch + 1, history, info: o.info ?? {} });
+    if (o.logFile && writes) await writeFileAtomic(o.logFile, JSON.stringify({ info: o.info ?? {}, seed, history }, null, 2));
+    o.parallel?.barrier(); // the checkpoint is complete before any rank goes on
   }
   o.model.eval();
   return { history, resumedFrom };

@@ -245,6 +245,26 @@ const otherEntryPoints = [
   'libtorchVersion',
   'parallelInfo',
   'setMallocThresholds',
+  // c10d (test/distributed has the two-process behaviour; the bad-argument cases are below)
+  'c10dTcpStore',
+  'c10dStorePort',
+  'c10dStoreSet',
+  'c10dStoreGet',
+  'c10dDestroyStore',
+  'c10dProcessGroup',
+  'c10dGroupInfo',
+  'c10dAllReduce',
+  'c10dAllReduceCoalesced',
+  'c10dBroadcast',
+  'c10dBroadcastCoalesced',
+  'c10dBarrier',
+  'c10dDestroyGroup',
+  'c10dWait',
+  'c10dIsCompleted',
+  'c10dReducer',
+  'c10dReducerPrepare',
+  'c10dReducerBuckets',
+  'c10dDestroyReducer',
 ];
 // TorchScript modules (native/src/jit.cc), tested below.
 const jitEntryPoints = ['jitLoad', 'jitDispose', 'jitForward', 'jitSetTraining', 'jitNamedParameters', 'jitNamedBuffers', 'jitNamedModules', 'jitSetParameter'];
@@ -278,6 +298,48 @@ test('TorchScript entry points: bad files, bad handles and bad names are Errors 
   native.jitDispose(m);
   native.jitDispose(m); // twice is fine
   expectError(() => native.jitNamedModules(m), 'jitNamedModules', 'module used after dispose()');
+});
+
+test('c10d: wrong objects, destroyed objects and bad values are Errors naming the export', () => {
+  // A group of one process: every collective is local, nothing waits for a peer.
+  const store = native.c10dTcpStore('127.0.0.1', 0, 1, true, 5000);
+  const group = native.c10dProcessGroup(store, 0, 1, 'gloo', 5000, '127.0.0.1');
+  assert.ok(native.c10dStorePort(store) > 0);
+  assert.deepEqual(native.c10dGroupInfo(group), { rank: 0, size: 1, backend: 'gloo' });
+  native.c10dStoreSet(store, 'k', 'v');
+  assert.equal(native.c10dStoreGet(store, 'k'), 'v');
+  scope(() => {
+    const t = tensor([1, 2, 3]);
+    const work = native.c10dAllReduce(group, [t.handle], 'sum');
+    native.c10dWait(work, 0);
+    assert.equal(native.c10dIsCompleted(work), true);
+    assert.deepEqual(Array.from(t.toTypedArray() as Float32Array), [1, 2, 3]);
+    const typeError = (fn: () => unknown, who: string, what: string) => {
+      assert.throws(fn, (e: Error) => e instanceof TypeError && e.message === `${who}: expected a ${what}`);
+    };
+    typeError(() => native.c10dAllReduce(store as never, [t.handle], 'sum'), 'c10dAllReduce', 'process group');
+    typeError(() => native.c10dWait(group as never, 0), 'c10dWait', 'work');
+    typeError(() => native.c10dStoreGet({} as never, 'k'), 'c10dStoreGet', 'store');
+    typeError(() => native.c10dReducerPrepare(t.handle as never), 'c10dReducerPrepare', 'reducer');
+    expectError(() => native.c10dAllReduce(group, [], 'sum'), 'c10dAllReduce', 'at least one tensor');
+    expectError(() => native.c10dAllReduce(group, [t.handle], 'avg'), 'c10dAllReduce', 'reduce op must be one of sum, product, min, max');
+    expectError(() => native.c10dAllReduce(group, ['x' as never], 'sum'), 'c10dAllReduce', 'expected a tensor handle');
+    const strided = callTensor(op('aten::t'), [tensor([1, 2, 3, 4], [2, 2])]);
+    expectError(() => native.c10dAllReduce(group, [strided.handle], 'sum'), 'c10dAllReduce', 'contiguous');
+    expectError(() => native.c10dBroadcast(group, [t.handle], 1), 'c10dBroadcast', 'root rank must be between 0 and 0');
+    expectError(() => native.c10dBroadcast(group, [t.handle, t.handle], 0), 'c10dBroadcast', 'takes one tensor');
+    expectError(() => native.c10dReducer(group, [t.handle], 1 << 20, 1 << 20), 'c10dReducer', 'every parameter must require grad');
+    expectError(() => native.c10dProcessGroup(store, 1, 1, 'gloo', 5000, '127.0.0.1'), 'c10dProcessGroup', 'rank 1 is not below the world size 1');
+    expectError(() => native.c10dProcessGroup(store, 0, 1, 'mpi', 5000, '127.0.0.1'), 'c10dProcessGroup', "backend must be 'gloo' or 'nccl'");
+    expectError(() => native.c10dTcpStore('127.0.0.1', 70000, 1, true, 1000), 'c10dTcpStore', 'port must be between 0 and 65535');
+    expectError(() => native.c10dTcpStore('', 0, 1, true, 1000), 'c10dTcpStore', 'host must not be empty');
+    expectError(() => native.c10dWait(work, -1), 'c10dWait', 'timeout (ms) must be between 0');
+  });
+  native.c10dDestroyGroup(group);
+  native.c10dDestroyGroup(group); // twice is fine
+  expectError(() => native.c10dGroupInfo(group), 'c10dGroupInfo', 'the process group was destroyed');
+  native.c10dDestroyStore(store);
+  expectError(() => native.c10dStoreGet(store, 'k'), 'c10dStoreGet', 'the store was destroyed');
 });
 
 test('BigInt arguments beyond int64 are RangeErrors, never wrapped modulo 2^64', () => {

@@ -50,6 +50,8 @@ export interface ComputeImportanceOptions {
   batches?: number;
   /** Extra facts recorded in the result's settings (e.g. which data, how many images). */
   settings?: Record<string, unknown>;
+  /** PSS data-parallel in this process group (`data` is this rank's shard; see PssOptions.group). */
+  group?: PssOptions['group'];
   /** Called after each PSS step (the only strategy that takes long). */
   onStep?: (step: ImportanceStep) => void;
 }
@@ -122,7 +124,7 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
     let settings: Record<string, unknown>;
     if (s === 'pss') {
       const pss = { ...PSS_DEFAULTS, ...options.pss, seed };
-      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep });
+      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, group: options.group });
       settings = { ...pss, ...extra };
     } else {
       const batches = options.batches ?? 8;

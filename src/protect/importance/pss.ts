@@ -25,6 +25,7 @@ import { Adam, type Module } from '../../nn/index.ts';
 import type { BatchSource } from '../../data/batch-source.ts';
 import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 import { type ImportanceMap, layerScores } from './scores.ts';
+import { type ProcessGroup, Reducer } from '../../distributed/index.ts';
 
 export interface PssOptions {
   loss: TaskLoss;
@@ -50,6 +51,11 @@ export interface PssOptions {
   droprateInit?: number;
   /** Seeds the engine's generator before each layer (init and gate noise). Default 0. */
   seed?: number;
+  /**
+   * Learn the gates data-parallel in this group (`data` is then this rank's shard): log α starts
+   * as rank 0's and its gradient is averaged across the ranks by c10d's Reducer at every step.
+   */
+  group?: ProcessGroup;
   /** Called after each step. */
   onStep?: (info: { layer: string; layerIndex: number; layerCount: number; epoch: number; step: number; loss: number }) => void;
 }
@@ -98,6 +104,8 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
       const init = Math.log(1 - o.droprateInit) - Math.log(o.droprateInit);
       const logAlpha = keep(noGrad(() => normalInPlace(full([a, b], 0), init, 0.01)));
       logAlpha.requiresGrad = true;
+      options.group?.broadcastCoalesced([logAlpha]);
+      const reducer = options.group && new Reducer(options.group, [logAlpha]);
       const opt = new Adam([logAlpha], { lr: o.lr });
       conv.weightTransform = (w) => scope(() => mul(w, reshape(hardConcreteGate(logAlpha, true, o.beta, o.gamma, o.zeta), [a, b, 1, 1])));
       try {
@@ -108,6 +116,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
             try {
               loss = scope(() => {
                 opt.zeroGrad();
+                reducer?.prepare();
                 const task = o.loss(model.forward(batch.x), batch.y);
                 const total = add(task, mul(l0Penalty(logAlpha, o.beta, o.gamma, o.zeta), o.lambda));
                 total.backward();
@@ -128,6 +137,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
         out.set(name, layerScores([a, b], new Float32Array(logAlpha.toTypedArray() as Float32Array)));
       } finally {
         conv.weightTransform = null;
+        reducer?.destroy();
         opt.dispose();
         logAlpha.dispose();
       }

@@ -6,6 +6,7 @@ import { sub } from '../../ops/arithmetic.ts';
 import type { BatchSource } from '../../data/batch-source.ts';
 import { type Dataset, subset } from '../../data/dataset.ts';
 import { DataLoader, type DenoiseBatch } from '../../data/loader.ts';
+import type { Shard } from '../../data/shard.ts';
 
 /** Batches of (noisy, clean) pairs, as DataLoader.denoise gives them. */
 export interface DenoisePairs {
@@ -35,6 +36,8 @@ export interface DenoiserDataOptions {
   seed: number;
   /** Noise σ on the 0..255 scale. */
   sigma: number;
+  /** Data-parallel: this rank's share of every epoch. */
+  shard?: Shard;
 }
 
 /**
@@ -47,5 +50,5 @@ export function denoiserTrainingData(patches: Dataset, o: DenoiserDataOptions): 
     patches,
     Array.from({ length: Math.min(o.images, patches.length) }, (_, i) => i * step),
   );
-  return residualSource(DataLoader.denoise(picked, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, sigma: o.sigma }));
+  return residualSource(DataLoader.denoise(picked, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, sigma: o.sigma, shard: o.shard }));
 }

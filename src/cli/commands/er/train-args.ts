@@ -11,6 +11,8 @@ import { encryptedBatches } from '../../../er/data.ts';
 import { type ErInit, type ErInitName, type ErTrainConfig, checkErInit } from '../../../er/train.ts';
 import { UsageError } from '../../errors.ts';
 import { erData, firstItems } from './data-args.ts';
+import type { ProcessGroup } from '../../../distributed/index.ts';
+import { perRankBatch } from '../../../train/data-parallel.ts';
 
 export interface ErTrainFlags {
   key?: string;
@@ -53,7 +55,8 @@ export interface ErTrainSetup {
   close(): void;
 }
 
-export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
+/** group: a data-parallel job's (then --batch is the global batch and each rank reads its shard). */
+export async function erTrainSetup(o: ErTrainFlags, group?: ProcessGroup): Promise<ErTrainSetup> {
   if (existsSync(o.out) && !o.force && !o.checkpointDir) throw new Error(`${o.out} exists; pass --force to overwrite it (or --checkpoint-dir to resume the run that wrote it)`);
   const key = o.key ? await loadKey(o.key) : null;
   const adaptation = o.adaptation ?? (key ? 'aligned' : 'none');
@@ -90,7 +93,17 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
     adaptation,
     cipher: key,
     init,
-    train: encryptedBatches(train.dataset, cipher, { batch: o.batch, shuffle: true, seed: o.seed, workers: o.workers, augment: o.augment, encrypted: train.encrypted, ...loaderNorm }),
+    group,
+    train: encryptedBatches(train.dataset, cipher, {
+      batch: perRankBatch(o.batch, group),
+      shard: group && { rank: group.rank, count: group.worldSize },
+      shuffle: true,
+      seed: o.seed,
+      workers: o.workers,
+      augment: o.augment,
+      encrypted: train.encrypted,
+      ...loaderNorm,
+    }),
     test: test ? encryptedBatches(test.dataset, cipher, { batch: 500, shuffle: false, seed: o.seed, workers: o.workers, encrypted: test.encrypted, ...loaderNorm }) : undefined,
     rounds: o.rounds,
     epochs: o.epochs,

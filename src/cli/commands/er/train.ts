@@ -7,6 +7,7 @@ import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { trainingProgress } from '../../progress.ts';
 import { type ErTrainFlags, erTrainSetup } from './train-args.ts';
+import { jobGroup } from '../../distributed.ts';
 
 /** The init's report as one line (whitening: its eigenvalue range; statistical: what it read). */
 function initLine(r: ErInitReport): string | null {
@@ -68,7 +69,8 @@ export function registerErTrain(er: Command, io: CliIO): void {
   );
   cmd.action(async (o: ErTrainFlags & { json?: boolean; quiet?: boolean }) => {
     const out = new Output(io, o);
-    const setup = await erTrainSetup(o);
+    const group = jobGroup(io.env); // under `nnlock launch` or torchrun: one rank of a data-parallel job
+    const setup = await erTrainSetup(o, group);
     const { config, key } = setup;
     try {
       out.note(
@@ -92,6 +94,7 @@ export function registerErTrain(er: Command, io: CliIO): void {
       ]);
     } finally {
       setup.close();
+      group?.destroy();
     }
   });
 }

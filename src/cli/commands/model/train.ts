@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { trainingProgress } from '../../progress.ts';
+import { withProcessGroup } from '../../distributed.ts';
+import { distributedEnv } from '../../../distributed/index.ts';
 import { SCHEDULE_KINDS, type ScheduleKind, type TrainingStart, trainClassifier } from '../../../train/classifier.ts';
 
 interface TrainFlags {
@@ -56,32 +58,38 @@ export function registerModelTrain(model: Command, io: CliIO): void {
     .addHelpText('after', '\nExample:\n  nnlock model train -a resnet20 -d ../shared/data/cifar10 -o runs/r20.safetensors --epochs 5 --checkpoint runs/r20.ckpt');
   withOutputFlags(cmd).action(async (o: TrainFlags) => {
     const out = new Output(io, o);
-    const { model, history, testAccuracy, resumedFrom } = await trainClassifier({
-      architecture: o.arch,
-      data: o.data,
-      test: o.test,
-      valSplit: o.valSplit,
-      limit: o.limit,
-      testLimit: o.testLimit,
-      epochs: o.epochs,
-      batch: o.batch,
-      lr: o.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      schedule: o.schedule,
-      seed: o.seed,
-      augment: o.augment,
-      init: o.init,
-      checkpoint: o.checkpoint,
-      log: o.log,
-      out: o.out,
-      overwrite: o.force,
-      onStart: (s) => out.note(`training ${s.architecture} (${s.parameters} parameters) on ${s.trainImages} images, ${heldOutNote(s)}`),
-      ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream | undefined }),
-    });
+    // Under `nnlock launch` (or torchrun's variables): one rank of a data-parallel job.
+    const { model, history, testAccuracy, resumedFrom } = await withProcessGroup(io.env, (group) =>
+      trainClassifier({
+        group,
+        architecture: o.arch,
+        data: o.data,
+        test: o.test,
+        valSplit: o.valSplit,
+        limit: o.limit,
+        testLimit: o.testLimit,
+        epochs: o.epochs,
+        batch: o.batch,
+        lr: o.lr,
+        momentum: o.momentum,
+        weightDecay: o.weightDecay,
+        schedule: o.schedule,
+        seed: o.seed,
+        augment: o.augment,
+        init: o.init,
+        checkpoint: o.checkpoint,
+        log: o.log,
+        out: o.out,
+        overwrite: o.force,
+        onStart: (s) => out.note(`training ${s.architecture} (${s.parameters} parameters) on ${s.trainImages} images, ${heldOutNote(s)}`),
+        ...trainingProgress({ quiet: o.quiet, stream: out.progressStream as NodeJS.WriteStream | undefined }),
+      }),
+    );
     model.dispose();
     const score = testAccuracy === undefined ? 'no test data' : `test accuracy ${testAccuracy.toFixed(4)}`;
-    out.result({ weights: o.out, architecture: o.arch, epochs: history.length, resumedFrom, testAccuracy: testAccuracy ?? null, history }, `wrote ${o.out}: ${score} after ${history.length} epochs`);
+    const rank = distributedEnv(io.env)?.rank ?? 0;
+    const text = rank === 0 ? `wrote ${o.out}: ${score} after ${history.length} epochs` : `rank ${rank} done: rank 0 wrote ${o.out}`;
+    out.result({ weights: o.out, architecture: o.arch, epochs: history.length, resumedFrom, testAccuracy: testAccuracy ?? null, history, rank }, text);
   });
 }
 

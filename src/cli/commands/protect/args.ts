@@ -24,6 +24,8 @@ import { UsageError } from '../../errors.ts';
 import { type KeyFlags, tokenFromFlags } from '../../key-flags.ts';
 import type { CliIO, Output } from '../../io.ts';
 import { type Progress, progress } from '../../progress.ts';
+import type { ProcessGroup } from '../../../distributed/index.ts';
+import { perRankBatch } from '../../../train/data-parallel.ts';
 
 /** The tier token from --token, --keys or $NNLOCK_KEY (a token on the command line is visible to other local users). */
 export async function tokenFrom(o: KeyFlags, io: CliIO): Promise<string> {
@@ -116,11 +118,19 @@ function dataPath(spec: string): string {
  * weights file says, for classifiers; for denoisers the clean 40×40 patches of an image folder
  * (denoiserTrainingData: evenly spread, seeded noise, target = the residual).
  */
-export async function trainingData(spec: ModelSpec, data: string, metadata: Record<string, string>, o: { images: number; batch: number; seed: number; sigma: number }): Promise<BatchSource> {
+/** With a data-parallel job's `group`, `batch` is the global batch and the data this rank's shard. */
+export async function trainingData(
+  spec: ModelSpec,
+  data: string,
+  metadata: Record<string, string>,
+  flags: { images: number; batch: number; seed: number; sigma: number },
+  group?: ProcessGroup,
+): Promise<BatchSource> {
+  const o = { ...flags, batch: perRankBatch(flags.batch, group), shard: group && { rank: group.rank, count: group.worldSize } };
   const path = dataPath(data);
   if (spec.task === 'denoising') return denoiserTrainingData(await denoisePatches(path), o);
   const ds = await openDataset(path, { split: 'train', limit: o.images });
-  const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, ...normalisationFrom(metadata) });
+  const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, shard: o.shard, ...normalisationFrom(metadata) });
   return loader;
 }
 

@@ -5,6 +5,7 @@ import { PSS_DEFAULTS, STRATEGIES, computeImportance, isWeightOnly, saveImportan
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
+import { jobGroup } from '../../distributed.ts';
 import { type ModuleFlags, discoveryJson, discoveryLines, measure, plural, readModel, refuseOverwrite, requireSpec, stepProgress, trainingData, verbModel } from './args.ts';
 
 interface ImportanceFlags extends ModuleFlags {
@@ -66,6 +67,7 @@ Example:
       const file = await readModel(path);
       const vm = await verbModel(o, file, path);
       const spec = vm.spec;
+      const group = jobGroup(io.env); // under `nnlock launch` or torchrun: PSS data-parallel
       try {
         const t0 = performance.now();
         let data;
@@ -73,7 +75,7 @@ Example:
         if (!isWeightOnly(o.strategy)) {
           const s = requireSpec(spec, path, `strategy ${o.strategy}`);
           if (!o.data) throw new UsageError(`strategy ${o.strategy} needs training data: pass --data <CIFAR-10 folder> (or an image folder for denoisers)`);
-          data = await trainingData(s, o.data, file.metadata, o);
+          data = await trainingData(s, o.data, file.metadata, o, group);
         }
         const bar = stepProgress(out, o.epochs * Math.ceil(o.images / o.batch));
         const imp = await computeImportance(o.strategy, vm.model ?? file, data, {
@@ -83,12 +85,13 @@ Example:
           task: vm.task,
           batches: o.batches,
           onStep: bar.onStep,
+          group,
           pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
           settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
         });
         bar.stop();
         if (imp.discovery.note) out.note(`note: ${imp.discovery.note}`);
-        await saveImportance(o.out, imp.scores, imp);
+        if (!group || group.isLeader) await saveImportance(o.out, imp.scores, imp);
         const kernels = [...imp.scores.values()].reduce((n, s) => n + s.scores.length, 0);
         const seconds = (performance.now() - t0) / 1000;
         out.result({ strategy: imp.strategy, layers: imp.scores.size, kernels, out: o.out, seconds, settings: imp.settings, discovery: discoveryJson(imp.discovery) }, [
@@ -96,6 +99,7 @@ Example:
           ...discoveryLines(imp.discovery),
         ]);
       } finally {
+        group?.destroy();
         vm.model?.dispose();
       }
     });
