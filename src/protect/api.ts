@@ -18,6 +18,7 @@ import { type ImportanceMap, type Strategy, assertStrategy } from './importance/
 import type { ImportanceFile } from './importance/io.ts';
 import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, isWeightOnly } from './importance/compute.ts';
 import type { CalibrationResult } from './tiers.ts';
+import type { DecoyMode } from './decoys.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
 import { inspectProtected, unlock } from './unlock.ts';
@@ -85,6 +86,8 @@ export interface ProtectModelOptions {
   masterToken?: string;
   /** 16 bytes (or 32 hex characters) naming the model; default random. */
   modelId?: Uint8Array | string;
+  /** How decoys are drawn: 'joint' (default, the layer's kh·kw joint distribution) or 'position' (0.1's). */
+  decoys?: DecoyMode;
   /** After each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
   /** After each PSS step. */
@@ -201,6 +204,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         architecture,
         masterKey: key?.key,
         modelId: modelIdBytes(o.modelId),
+        decoys: o.decoys,
         onLayer: o.onLayer,
         calibrate: o.targets ? { targets: o.targets, model: model!, evaluate: o.evaluate!, onEvaluate: o.onEvaluate } : undefined,
       });

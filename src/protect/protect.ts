@@ -10,7 +10,7 @@ import type { Module } from '../nn/index.ts';
 import { type ConvLayer, copyBytes, resolveLayers } from './layers.ts';
 import type { ImportanceMap } from './importance/scores.ts';
 import { type LayerSelection, selectKernels } from './selection.ts';
-import { decoyLayer } from './decoys.ts';
+import { type DecoyMode, decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
 import {
   FORMAT_NAME,
@@ -55,6 +55,8 @@ export interface ProtectOptions {
   masterKey?: Uint8Array;
   /** Default 16 fresh random bytes. */
   modelId?: Uint8Array;
+  /** How decoys are drawn (decoys.ts; default 'joint'). Unlocking does not depend on it. */
+  decoys?: DecoyMode;
   /** Called after each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
 }
@@ -140,7 +142,7 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
   // Decoys first: calibration measures the partially restored protected model.
   const decoyed = new Map<string, Uint8Array>();
   for (const [index, s] of selections.entries()) {
-    decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId));
+    decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId, o.decoys));
     o.onLayer?.({ layer: s.layer.name, index, count: selections.length, kernels: s.layer.kernels, selected: s.ranked.length });
   }
 
