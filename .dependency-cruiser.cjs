@@ -5,6 +5,8 @@
 //   io, data, crypto, linalg                  below the features, never importing them
 //   protect · cipher ← attacks ← er           the features; er and attacks may import cipher,
 //                                             er may import attacks; protect stands alone
+//   audit                                     above protect: the detectors and the attack harness
+//                                             read protected models; only the top imports audit
 //   cli, bench, experiments                   on top; nothing in src/ imports them
 //
 // dependency-cruiser 17 reads TypeScript only through TypeScript < 7, and this project uses
@@ -12,7 +14,7 @@
 // same layout and runs the check on that JavaScript: paths below are the sources' own. A type-only
 // import (`import type`) is erased by the compiler and so escapes this check.
 const CORE = '(native|tensor|ops|nn|models|train|io|data|crypto|linalg)';
-const FEATURES = '(protect|cipher|attacks|er)';
+const FEATURES = '(protect|cipher|attacks|er|audit)';
 
 /** "from may not import to", named so a failure says which part of the rule broke. */
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
@@ -27,7 +29,9 @@ module.exports = {
     forbid('cipher-imports-no-feature', 'cipher is the base of attacks and er: it imports neither (nor protect)', '^src/cipher/', '^src/(attacks|er|protect)/'),
     forbid('attacks-never-import-er', 'attacks may import cipher, never er (nor protect)', '^src/attacks/', '^src/(er|protect)/'),
     forbid('er-imports-no-protect', 'er may import cipher and attacks, not protect', '^src/er/', '^src/protect/'),
-    forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er)/'),
+    forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er|audit)/'),
+    forbid('audit-above-features', 'audit may import protect (and the core); no feature imports audit', '^src/(protect|cipher|attacks|er)/', '^src/audit/'),
+    forbid('audit-imports-protect-only', 'audit studies protected models: it imports protect, not cipher, attacks or er', '^src/audit/', '^src/(cipher|attacks|er)/'),
     forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),
     {

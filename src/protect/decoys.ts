@@ -21,13 +21,14 @@ import { KeyedStream, decoyKey } from '../crypto/index.ts';
 import type { TensorEntry } from '../io/safetensors.ts';
 import { type ConvLayer, bytesToFloat64, copyBytes, float64ToBytes } from './layers.ts';
 import { kernelMoments, shrunkCholesky } from './decoys/gaussian.ts';
+import { contextDecoys } from './decoys/context.ts';
 
-export const DECOY_MODES = ['joint', 'position'] as const;
+export const DECOY_MODES = ['context', 'joint', 'position'] as const;
 export type DecoyMode = (typeof DECOY_MODES)[number];
 export const DEFAULT_DECOY_MODE: DecoyMode = 'joint';
 
 /** Each mode has its own stream label, so two modes never share a draw. */
-const STREAM_LABELS: Record<DecoyMode, string> = { position: 'nnlock decoys v1', joint: 'nnlock decoys v2 joint' };
+const STREAM_LABELS: Record<DecoyMode, string> = { position: 'nnlock decoys v1', joint: 'nnlock decoys v2 joint', context: 'nnlock decoys v2 context' };
 
 export function assertDecoyMode(mode: string): DecoyMode {
   if (!(DECOY_MODES as readonly string[]).includes(mode)) throw new RangeError(`unknown decoy mode '${mode}': use ${DECOY_MODES.join(' or ')}`);
@@ -57,18 +58,23 @@ export function positionStats(values: Float64Array, kernels: number, kernelSize:
   return { mean, std };
 }
 
-/** Something that yields standard normals: the keyed stream, or an attacker's own generator. */
-export interface NormalSource {
+/** The randomness decoys are drawn from: the keyed stream, or an attacker's own generator. */
+export interface DecoyRandom {
   normal(n: number): Float64Array;
+  int(maxExclusive: number): number;
 }
 
 /**
- * `count` decoy kernels for a layer (values kernel after kernel) whose kernels flagged in
- * `replaced` are being replaced; kernelSize values each, drawn from `source`. Also what an attacker
+ * Decoys for the kernels flagged in `replaced` of a layer (values kernel after kernel, weight
+ * shape [A, B, kh, kw]), in ascending kernel order, kh·kw values each, drawn from `source`. Also what an attacker
  * runs to make decoys of his own from a published layer (replaced: the kernels he pretends to hide).
  */
-export function drawDecoys(values: Float64Array, kernels: number, kernelSize: number, replaced: Uint8Array, count: number, source: NormalSource, mode: DecoyMode): Float64Array {
-  const n = kernelSize;
+export function drawDecoys(values: Float64Array, shape: readonly [number, number, number, number], replaced: Uint8Array, source: DecoyRandom, mode: DecoyMode): Float64Array {
+  const [a, b, kh, kw] = shape;
+  const kernels = a * b;
+  const n = kh * kw;
+  if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
+  const count = replaced.reduce((s, r) => s + (r ? 1 : 0), 0);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
   if (mode === 'position') {
@@ -101,7 +107,7 @@ export function decoyLayer(layer: ConvLayer, entry: TensorEntry, indices: Int32A
   const replaced = new Uint8Array(layer.kernels);
   for (const i of order) replaced[i] = 1;
   const stream = new KeyedStream(decoyKey(masterKey, modelId, layer.name), STREAM_LABELS[mode]);
-  const decoys = drawDecoys(values, layer.kernels, layer.kernelSize, replaced, order.length, stream, mode);
+  const decoys = drawDecoys(values, layer.shape, replaced, stream, mode);
   const decoyBytes = float64ToBytes(decoys, layer.dtype);
   const out = copyBytes(entry.data);
   for (let j = 0; j < order.length; j++) {

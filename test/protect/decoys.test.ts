@@ -114,7 +114,7 @@ test('a singular covariance is shrunk toward its diagonal, only when needed', ()
   assert.ok(s.shrinkage > 0 && s.shrinkage < 0.01, `shrinkage ${s.shrinkage}`);
   // Three kernels of nine values: rank 2 at most; decoys still come out finite and keyed.
   const few = Float64Array.from({ length: 27 }, (_, i) => Math.sin(i));
-  const d = drawDecoys(few, 3, 9, Uint8Array.from([1, 0, 0]), 1, new KeyedStream(testKey(), 'x'), 'joint');
+  const d = drawDecoys(few, [3, 1, 3, 3], Uint8Array.from([1, 0, 0]), new KeyedStream(testKey(), 'x'), 'joint');
   assert.ok(d.every((x) => Number.isFinite(x)));
 });
 

@@ -1,0 +1,104 @@
+// The fine-tuning attack harness (src/audit/harness.ts) on the shared ResNet-20 and CIFAR-10:
+//
+//   NNLOCK_THREADS=1 nohup node --import tsx experiments/protect/attack-harness.ts \
+//     [--sizes 1000,500,5000] [--protection default] [--quick] > attack.log 2>&1 &
+//
+// The attacker holds the published tier-0 file of a protection (--protection: 'default' = what
+// `nnlock protect lock` does with its defaults, L1 importance at ratio 0.08; 'default-position' =
+// the same with 0.1's per-position decoys), the first N images of data_batch_1.bin (random crop +
+// flip, batch 125) and a budget of 160 SGD steps (momentum 0.9, weight decay 5e-4, cosine):
+// fine-tuning at lr 0.01, from scratch at lr 0.1 (exp4's choices). Detect-and-replace flags the
+// decoy count of each layer with the decoy classifier and resets them to the layer's mean kernel.
+// Accuracy on the first 2,000 test images. No public ResNet-20 trained on other data is among the
+// fixtures, so the only baseline is from scratch. Each finished run is stored in
+// experiments/results/protect/attack-runs.json (committed); checkpoints per epoch under
+// experiments/out/protect/attack/, so a restart resumes.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../../src/io/atomic.ts';
+import { type DecoyMode, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
+import { bytesToFloat64 } from '../../src/protect/layers.ts';
+import { type AttackRun, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
+import { DataLoader } from '../../src/data/loader.ts';
+import { subset } from '../../src/data/dataset.ts';
+import { JsonCache, RESNET20, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
+
+const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, quick: { type: 'boolean' } } });
+const quick = args.quick ?? false;
+const sizes = (args.sizes ?? (quick ? '200' : '1000,500,5000')).split(',').map(Number);
+const protection = args.protection ?? 'default';
+const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode }> = {
+  default: { strategy: 'l1', ratio: 0.08, decoys: 'joint' },
+  'default-position': { strategy: 'l1', ratio: 0.08, decoys: 'position' },
+};
+const prot = PROTECTIONS[protection];
+if (!prot) throw new Error(`--protection: one of ${Object.keys(PROTECTIONS).join(', ')}`);
+const STEPS = quick ? 4 : 160;
+const TEST_IMAGES = quick ? 200 : 2000;
+const results = quick ? join(ROOT, 'experiments', 'out', 'protect', 'quick') : join(ROOT, 'experiments', 'results', 'protect');
+const checkpoints = join(ROOT, 'experiments', 'out', 'protect', quick ? 'quick-attack' : 'attack', protection);
+mkdirSync(results, { recursive: true });
+mkdirSync(checkpoints, { recursive: true });
+requireData();
+
+const file = await readWeights(RESNET20);
+const importance = (await computeImportance(prot.strategy, file, undefined, { seed: 0 })).scores;
+const p = await protectModel(file, { importance, ratio: prot.ratio, tiers: 1, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 1) });
+const layers: PublishedLayer[] = convLayers(p.file.tensors).map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype) }));
+const counts = p.layers.map((l) => l.selected);
+const flagged = flagSuspects(layers, 'classifier', { mode: prot.decoys, counts, seed: 0 });
+let hits = 0;
+let total = 0;
+for (const [name, idx] of flagged) {
+  const orig = bytesToFloat64(file.tensors.get(name)!.data, 'F32');
+  const pub = layers.find((l) => l.name === name)!.values;
+  const ks = 9;
+  for (const k of idx) {
+    total++;
+    for (let q = 0; q < ks; q++) {
+      if (orig[k * ks + q] !== pub[k * ks + q]) {
+        hits++;
+        break;
+      }
+    }
+  }
+}
+log(`${protection}: detect-and-replace flags ${total} kernels, ${hits} of them decoys (precision ${(hits / total).toFixed(3)})`);
+
+const store = new JsonCache<AttackRun>(join(results, `attack-runs${quick ? '-quick' : ''}.json`));
+const prefix = `${protection}|`;
+const test = await testLoader(0, TEST_IMAGES);
+const result = await attackHarness({
+  architecture: 'resnet20',
+  task: 'classification',
+  published: p.file,
+  flagged,
+  resetTo: 'mean',
+  sizes,
+  steps: STEPS,
+  lr: { fineTune: 0.01, scratch: 0.1 },
+  seed: 1,
+  checkpoints,
+  data: async (n) => {
+    const loader = new DataLoader(subset(await cifarTrain1(), range(0, n)), { batchSize: 125, seed: 1, workers: 0, ...RESNET20_NORM, augment: { crop: { padding: 4 }, hflip: true } });
+    return { batchCount: loader.batchCount, epoch: (e: number) => loader.epoch(e) };
+  },
+  metric: async (m) => (await correctOn(m, test)) / TEST_IMAGES,
+  store: { get: (k) => store.get(prefix + k), set: (k, r) => store.set(prefix + k, r) },
+  onRun: (r, cached) =>
+    log(
+      `${protection} N=${r.images} ${r.start}: ${r.before === null ? 'scratch' : r.before.toFixed(3)} → ${r.after.toFixed(3)} after ${r.steps} steps${cached ? ' (stored)' : ` in ${Math.round(r.seconds)} s`}`,
+    ),
+  onEpoch: (s, n, e, es) => log(`  ${s} N=${n}: epoch ${e + 1}/${es}`),
+});
+const summaryPath = join(results, `attack-${protection}${quick ? '-quick' : ''}.json`);
+await writeFileAtomic(
+  summaryPath,
+  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
+);
+log(
+  `head start (accuracy points ×100): ${Object.entries(result.headStart)
+    .map(([n, h]) => `N=${n}: ${(100 * h).toFixed(1)}`)
+    .join(', ')}`,
+);
