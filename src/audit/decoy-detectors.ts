@@ -8,13 +8,16 @@
 //                        own covariance, the audit's keyless diagonal-vs-full test, the residual
 //                        from the kernel's row and column, the nearest-neighbour distance),
 //   <feature>-deviation  its distance from the layer's median (too large OR too small),
+//   rowColumnEffect      not about a kernel's values at all: the row + column part of its log-norm
+//                        (the kernels around it), i.e. how much the POSITIONS an importance
+//                        selection picks give away; no decoy can lower it,
 //   fisher, fisher-per-norm   the gradient detector (fisher.ts), when its scores are given,
 //   classifier           the attacker's learned detector (decoy-classifier.ts).
 // Each is judged by its ROC AUC per layer; since an attacker who simulates decoys learns which way
 // a statistic points, the figure of merit is the separability max(AUC, 1 − AUC). Pooled over
 // layers: the AUC of the within-layer percentile ranks.
 import type { DecoyMode } from '../protect/decoys.ts';
-import { FEATURES, type LayerValues, kernelFeatures } from './kernel-features.ts';
+import { FEATURES, type LayerValues, kernelFeatures, rowColumnEffect } from './kernel-features.ts';
 import { trainDecoyClassifier } from './decoy-classifier.ts';
 import { percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
 
@@ -52,6 +55,7 @@ export function runDetectors(layers: readonly PublishedLayer[], o: DetectorSuite
         f[name].map((x) => Math.abs(x - med)),
       );
     }
+    put('rowColumnEffect', i, rowColumnEffect(layer, f.l2));
     const g = o.fisher?.get(layer.name);
     if (g) {
       put('fisher', i, g);

@@ -143,13 +143,14 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
       const epochs = Math.max(1, Math.round(o.steps / data.batchCount));
       manualSeed(o.seed ?? 1);
       const model = spec.create();
+      let optimizer: SGD | undefined;
       try {
         const init = start === 'published' ? o.published : start === 'replaced' ? replacedFile : start === 'public' ? o.publicWeights : undefined;
         if (init) loadWeightsSync(model, init, { source: `the ${start} weights` });
         model.eval();
         const before = init ? await o.metric(model) : null;
         const t0 = performance.now();
-        const optimizer = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 5e-4 });
+        optimizer = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 5e-4 });
         await train({
           model,
           optimizer,
@@ -170,6 +171,7 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
         runs.push(run);
         o.onRun?.(run, false);
       } finally {
+        optimizer?.dispose();
         model.dispose();
       }
     }

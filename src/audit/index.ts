@@ -3,7 +3,17 @@
 // decoy generator to simulate decoys of its own); only the CLI, benches and experiments import it.
 export { type ClassifierOptions, type DecoyClassifier, fitLogistic, trainDecoyClassifier } from './decoy-classifier.ts';
 export { type DetectorReport, type DetectorSuiteOptions, type LayerDetection, type PublishedLayer, flagSuspects, runDetectors, scoreDetectors } from './decoy-detectors.ts';
-export { FEATURES, type Feature, type KernelFeatures, type LayerValues, contextResidual, kernelFeatures, nearestNeighbourDistance, spatialAutocorrelation } from './kernel-features.ts';
+export {
+  FEATURES,
+  type Feature,
+  type KernelFeatures,
+  type LayerValues,
+  contextResidual,
+  kernelFeatures,
+  nearestNeighbourDistance,
+  rowColumnEffect,
+  spatialAutocorrelation,
+} from './kernel-features.ts';
 export { type FisherOptions, fisherScores } from './fisher.ts';
 export { percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
 export { type AttackRun, type AttackRunStore, type AttackStart, type HarnessOptions, type HarnessResult, type ResetTo, attackHarness, resetKernels } from './harness.ts';

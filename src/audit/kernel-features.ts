@@ -160,6 +160,15 @@ export function contextResidual(l: LayerValues, l2: Float64Array): Float64Array 
 }
 
 /**
+ * The row + column part of each kernel's log-norm (log-norm minus the contextResidual): large
+ * where the kernel's output and input channels carry large kernels, whatever the kernel itself is.
+ */
+export function rowColumnEffect(l: LayerValues, l2: Float64Array): Float64Array {
+  const r = contextResidual(l, l2);
+  return Float64Array.from(l2, (x, k) => Math.log(x + 1e-12) - r[k]);
+}
+
+/**
  * Distance from each kernel to its nearest other kernel of the layer, in the layer's whitened
  * coordinates: what finds decoys copied (or nearly copied) from genuine kernels.
  */

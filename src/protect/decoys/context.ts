@@ -1,15 +1,21 @@
-// 'context' decoys: a kernel's direction from the layer's joint distribution, its size from its
-// row and column. A genuine kernel x of weight [A, B, kh, kw] at (a, b) is well described as
-// μ + ρ·d: a direction d (unit vector, its kh·kw positions correlated) and a size ρ = |x − μ| that
-// depends on the output channel a and the input channel b it connects (log ρ ≈ m + r_a + c_b + e,
-// with heavy-tailed residuals e). Joint-Gaussian decoys match the covariance but draw every size
-// from one layer-wide Gaussian, so their sizes ignore the row and column (a kernel "unlike its
-// neighbours", the audit's keyless test) and have lighter tails than the real ones. Here:
+// 'context' decoys: an elliptical draw around the layer's joint distribution whose size comes from
+// the kernel's row and column. A genuine kernel x of weight [A, B, kh, kw] at (a, b) is described
+// as μ + L·(s·u): L the Cholesky factor of the covariance of the kernels that stay, u a direction
+// in whitened space, s = |L⁻¹(x − μ)| its Mahalanobis radius. Radii are heavy-tailed and depend
+// on the output channel a and the input channel b the kernel connects (log s ≈ m + r_a + c_b + e).
+// Joint-Gaussian decoys match the covariance but give every decoy a χ radius from one layer-wide
+// Gaussian: their radii are too regular (lighter tails) and ignore the row and column (a kernel
+// "unlike its neighbours", the audit's keyless test). Here:
 //
-//   d = L·z / |L·z|   z standard normal, L the Cholesky factor of the covariance of the kept
-//                     kernels' directions (an angular Gaussian with the layer's correlations),
-//   ρ = exp(m + r_a + c_b + e*)   m, r, c fitted on the kept kernels' log sizes (median polish),
-//                     e* one of the kept kernels' residuals, picked uniformly from the stream.
+//   u = z / |z|       z standard normal: a uniform direction,
+//   s = exp(m + r_a + c_b + e_d)   m, r, c fitted on the kept kernels' log radii (median polish),
+//                     e_d the residual of a kept kernel d picked uniformly from the stream.
+//
+// What no decoy can hide: an importance-based selection (L1, PSS) picks kernels in the rows and
+// columns of large kernels, so the positions themselves are a clue (src/audit's rowColumnEffect
+// detector measures it; with the random strategy it is at chance). Decoys sized by their context
+// are as large as a genuine kernel there would be; sizing them smaller would hide the positions
+// from size statistics but make them unlike their neighbours, which the residual test sees.
 //
 // Every random choice comes from the caller's stream (the keyed stream when protecting).
 import { kernelMoments, shrunkCholesky } from './gaussian.ts';
@@ -66,42 +72,42 @@ export function contextDecoys(values: Float64Array, a: number, b: number, ks: nu
   let keptCount = 0;
   for (let k = 0; k < kernels; k++) if (!replaced[k]) keptCount++;
   const kept = keptCount >= 2 ? replaced.map((r) => (r ? 0 : 1)) : new Uint8Array(kernels).fill(1);
-  const { mean } = kernelMoments(values, kernels, ks, kept);
-  // Sizes and directions of every kernel around the kept kernels' mean.
-  const logSize = new Float64Array(kernels);
-  const dirs = new Float64Array(kernels * ks);
-  for (let k = 0; k < kernels; k++) {
-    let s = 0;
-    for (let q = 0; q < ks; q++) s += (values[k * ks + q] - mean[q]) ** 2;
-    const rho = Math.sqrt(s);
-    logSize[k] = Math.log(rho + TINY);
-    for (let q = 0; q < ks; q++) dirs[k * ks + q] = rho > 0 ? (values[k * ks + q] - mean[q]) / rho : 0;
-  }
-  const { cov } = kernelMoments(dirs, kernels, ks, kept);
+  const { mean, cov } = kernelMoments(values, kernels, ks, kept);
   const { l } = shrunkCholesky(cov, ks);
-  const fit = medianPolish(logSize, a, b, kept);
-  const residuals: number[] = [];
-  for (let k = 0; k < kernels; k++) if (kept[k]) residuals.push(fit.residual[k]);
+  // Whitened radius s = |L⁻¹(x − μ)| of every kernel: its Mahalanobis distance.
+  const logRadius = new Float64Array(kernels);
+  const y = new Float64Array(ks);
+  for (let k = 0; k < kernels; k++) {
+    let s2 = 0;
+    for (let i = 0; i < ks; i++) {
+      let v = values[k * ks + i] - mean[i];
+      for (let j = 0; j < i; j++) v -= l[i * ks + j] * y[j];
+      y[i] = v / l[i * ks + i];
+      s2 += y[i] * y[i];
+    }
+    logRadius[k] = Math.log(Math.sqrt(s2) + TINY);
+  }
+  const fit = medianPolish(logRadius, a, b, kept);
+  const donors: number[] = [];
+  for (let k = 0; k < kernels; k++) if (kept[k]) donors.push(k);
 
   const order: number[] = [];
   for (let k = 0; k < kernels; k++) if (replaced[k]) order.push(k);
   const out = new Float64Array(order.length * ks);
-  const w = new Float64Array(ks);
   order.forEach((k, j) => {
+    // A uniform direction in whitened space, at the radius of the kernel's row, column and a
+    // kept kernel's residual; then back through L.
     const z = rng.normal(ks);
     let norm = 0;
-    for (let i = 0; i < ks; i++) {
-      let v = 0;
-      for (let q = 0; q <= i; q++) v += l[i * ks + q] * z[q];
-      w[i] = v;
-      norm += v * v;
-    }
+    for (let i = 0; i < ks; i++) norm += z[i] * z[i];
     norm = Math.sqrt(norm) || 1;
-    const i = Math.floor(k / b);
-    const jj = k % b;
-    const e = residuals[rng.int(residuals.length)];
-    const rho = Math.exp(fit.overall + fit.row[i] + fit.col[jj] + e);
-    for (let q = 0; q < ks; q++) out[j * ks + q] = mean[q] + (rho * w[q]) / norm;
+    const d = donors[rng.int(donors.length)];
+    const radius = Math.exp(fit.overall + fit.row[Math.floor(k / b)] + fit.col[k % b] + fit.residual[d]);
+    for (let i = 0; i < ks; i++) {
+      let v = mean[i];
+      for (let q = 0; q <= i; q++) v += (l[i * ks + q] * z[q] * radius) / norm;
+      out[j * ks + i] = v;
+    }
   });
   return out;
 }
