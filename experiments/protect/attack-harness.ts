@@ -19,18 +19,26 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { type DecoyMode, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
-import { type AttackRun, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
+import { type AttackRun, type AttackStart, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { JsonCache, RESNET20, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
 
-const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = args.quick ?? false;
 const sizes = (args.sizes ?? (quick ? '200' : '1000,500,5000')).split(',').map(Number);
 const protection = args.protection ?? 'default';
-const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode }> = {
-  default: { strategy: 'l1', ratio: 0.08, decoys: 'joint' },
+const EARLY = ['conv1', ...[0, 1, 2].flatMap((b) => [`layer1.${b}.conv1`, `layer1.${b}.conv2`])];
+const DEEP = [0, 1, 2].flatMap((b) => [`layer3.${b}.conv1`, `layer3.${b}.conv2`]);
+/** Candidate protections; ratio 0.999 protects every kernel of the layers named (dense). */
+const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode; layers?: string[] }> = {
+  default: { strategy: 'l1', ratio: 0.08, decoys: 'context' },
   'default-position': { strategy: 'l1', ratio: 0.08, decoys: 'position' },
+  'ratio-0.3': { strategy: 'l1', ratio: 0.3, decoys: 'context' },
+  'ratio-0.5': { strategy: 'l1', ratio: 0.5, decoys: 'context' },
+  'dense-early': { strategy: 'l1', ratio: 0.999, decoys: 'context', layers: EARLY },
+  'dense-deep': { strategy: 'l1', ratio: 0.999, decoys: 'context', layers: DEEP },
+  'dense-all': { strategy: 'l1', ratio: 0.999, decoys: 'context' },
 };
 const prot = PROTECTIONS[protection];
 if (!prot) throw new Error(`--protection: one of ${Object.keys(PROTECTIONS).join(', ')}`);
@@ -44,7 +52,11 @@ requireData();
 
 const file = await readWeights(RESNET20);
 const importance = (await computeImportance(prot.strategy, file, undefined, { seed: 0 })).scores;
-const p = await protectModel(file, { importance, ratio: prot.ratio, tiers: 1, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 1) });
+const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, tiers: 1, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 1) });
+// The share of all the model's weights (every tensor, BN statistics included) that holds decoys.
+const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+const weightFraction = p.layers.reduce((n, l) => n + l.selected * 9, 0) / allWeights;
+log(`${protection}: ${p.layers.reduce((n, l) => n + l.selected, 0)} kernels protected, ${(100 * weightFraction).toFixed(2)}% of all ${allWeights} weights`);
 const layers: PublishedLayer[] = convLayers(p.file.tensors).map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype) }));
 const counts = p.layers.map((l) => l.selected);
 const flagged = flagSuspects(layers, 'classifier', { mode: prot.decoys, counts, seed: 0 });
@@ -53,7 +65,7 @@ let total = 0;
 for (const [name, idx] of flagged) {
   const orig = bytesToFloat64(file.tensors.get(name)!.data, 'F32');
   const pub = layers.find((l) => l.name === name)!.values;
-  const ks = 9;
+  const ks = 9; // every conv of ResNet-20 is 3×3
   for (const k of idx) {
     total++;
     for (let q = 0; q < ks; q++) {
@@ -68,6 +80,16 @@ log(`${protection}: detect-and-replace flags ${total} kernels, ${hits} of them d
 
 const store = new JsonCache<AttackRun>(join(results, `attack-runs${quick ? '-quick' : ''}.json`));
 const prefix = `${protection}|`;
+// Training from scratch does not depend on the protection: one baseline serves them all.
+const keyOf = (k: string) => (k.startsWith('scratch|') ? `baseline|${k}` : prefix + k);
+const fromStore = (k: string) => store.get(keyOf(k)) ?? (k.startsWith('scratch|') ? findScratch(k) : undefined);
+function findScratch(k: string): AttackRun | undefined {
+  for (const p of Object.keys(PROTECTIONS)) {
+    const r = store.get(`${p}|${k}`);
+    if (r) return r;
+  }
+  return undefined;
+}
 const test = await testLoader(0, TEST_IMAGES);
 const result = await attackHarness({
   architecture: 'resnet20',
@@ -85,7 +107,8 @@ const result = await attackHarness({
     return { batchCount: loader.batchCount, epoch: (e: number) => loader.epoch(e) };
   },
   metric: async (m) => (await correctOn(m, test)) / TEST_IMAGES,
-  store: { get: (k) => store.get(prefix + k), set: (k, r) => store.set(prefix + k, r) },
+  store: { get: fromStore, set: (k, r) => store.set(keyOf(k), r) },
+  starts: args.starts ? (args.starts.split(',') as AttackStart[]) : undefined,
   onRun: (r, cached) =>
     log(
       `${protection} N=${r.images} ${r.start}: ${r.before === null ? 'scratch' : r.before.toFixed(3)} → ${r.after.toFixed(3)} after ${r.steps} steps${cached ? ' (stored)' : ` in ${Math.round(r.seconds)} s`}`,
@@ -95,7 +118,7 @@ const result = await attackHarness({
 const summaryPath = join(results, `attack-${protection}${quick ? '-quick' : ''}.json`);
 await writeFileAtomic(
   summaryPath,
-  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
+  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, weightFraction, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
 );
 log(
   `head start (accuracy points ×100): ${Object.entries(result.headStart)

@@ -17,3 +17,4 @@ export {
 export { type FisherOptions, fisherScores } from './fisher.ts';
 export { percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
 export { type AttackRun, type AttackRunStore, type AttackStart, type HarnessOptions, type HarnessResult, type ResetTo, attackHarness, resetKernels } from './harness.ts';
+export { type AuditDecoysOptions, type AuditDecoysResult, auditDecoys } from './audit-decoys.ts';

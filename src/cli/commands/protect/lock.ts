@@ -48,7 +48,14 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(option('--eval-images <n>', 'validation images used by --targets', parse.positiveInt, 1000))
       .addOption(option('--importance <file>', 'importance file from `nnlock protect importance` (else --strategy is computed now)'))
       .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'l1'))
-      .addOption(option('--decoys <mode>', "how decoys are drawn: joint (the layer's kh·kw joint distribution) | position (0.1's per-position draws)", parse.oneOf(DECOY_MODES), 'joint'))
+      .addOption(
+        option(
+          '--decoys <mode>',
+          "how decoys are drawn: context (joint direction, size from the kernel's row and column) | joint (the layer's kh·kw Gaussian) | position (0.1's per-position draws)",
+          parse.oneOf(DECOY_MODES),
+          'joint',
+        ),
+      )
       .addOption(option(FLAG.data, 'training data when --strategy is pss or taylor'))
       .addOption(option('--images <n>', 'training images for pss/taylor', parse.positiveInt, 1024))
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
