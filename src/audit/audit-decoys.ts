@@ -3,7 +3,7 @@
 // tier it is the owner's audit: the key says where the decoys truly are, so every detector's ROC
 // AUC can be scored (scoreDetectors).
 import type { SafetensorsFile } from '../io/safetensors.ts';
-import { type DecoyMode, DEFAULT_DECOY_MODE, convLayers, inspectProtected, unlockModel } from '../protect/index.ts';
+import { type DecoyMode, DEFAULT_DECOY_MODE, convLayers, inspectProtected, isProtected, unlockModel } from '../protect/index.ts';
 import { bytesToFloat64 } from '../protect/layers.ts';
 import { selectedCount } from '../protect/selection.ts';
 import { type DetectorReport, type PublishedLayer, runDetectors, scoreDetectors } from './decoy-detectors.ts';
@@ -29,15 +29,16 @@ export interface AuditDecoysResult {
 }
 
 export async function auditDecoys(file: SafetensorsFile, o: AuditDecoysOptions = {}): Promise<AuditDecoysResult> {
-  const header = inspectProtected(file);
-  const names = new Set(header.layers.map((l) => l.name));
+  // Without a key any weights file will do (every conv layer is a suspect); a key needs the header.
+  const header = o.token !== undefined || isProtected(file) ? inspectProtected(file) : undefined;
+  const names = header ? new Set(header.layers.map((l) => l.name)) : undefined;
   const layers: PublishedLayer[] = convLayers(file.tensors)
-    .filter((l) => names.has(l.name))
+    .filter((l) => !names || names.has(l.name))
     .map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(file.tensors.get(l.name)!.data, l.dtype) }));
   let truth: Uint8Array[] | undefined;
   if (o.token !== undefined) {
     const restored = await unlockModel(file, o.token);
-    if (restored.tier !== header.tiers) throw new RangeError(`scoring the detectors needs a key of the top tier (${header.tiers}); this one opens tier ${restored.tier}`);
+    if (restored.tier !== restored.tiers) throw new RangeError(`scoring the detectors needs a key of the top tier (${restored.tiers}); this one opens tier ${restored.tier}`);
     truth = layers.map((l) => {
       const orig = bytesToFloat64(restored.file.tensors.get(l.name)!.data, restored.file.tensors.get(l.name)!.dtype);
       const ks = l.shape[2] * l.shape[3];

@@ -55,4 +55,50 @@ test('attack decoys: suspects without a key, every detector scored with the mast
   assert.match(unknown.err, /no detector 'tea-leaves'/);
 });
 
+test('attack finetune: the runs and the head start on a tiny CIFAR-format set', async () => {
+  // 48 records of 3073 bytes: a label, then 32×32 red, green, blue; the label's channel is brighter.
+  const n = 48;
+  const bin = Buffer.alloc(n * 3073);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    bin[i * 3073] = c;
+    for (let ch = 0; ch < 3; ch++) for (let q = 0; q < 1024; q++) bin[i * 3073 + 1 + ch * 1024 + q] = ((i * 37 + q * 11) % 100) + (ch === c ? 120 : 0);
+  }
+  fs.writeFileSync(p('tiny.bin'), bin);
+  const { modelSpec } = await import('../../src/models/index.ts');
+  const m = modelSpec('resnet8').create();
+  const f = fileOf(m, { architecture: 'resnet8' });
+  m.dispose();
+  await writeSafetensors(p('r8.safetensors'), f.tensors, f.metadata);
+  const r = await runCli([
+    'attack',
+    'finetune',
+    p('r8.safetensors'),
+    '-d',
+    p('tiny.bin'),
+    '--test',
+    p('tiny.bin'),
+    '--sizes',
+    '16,32',
+    '--steps',
+    '2',
+    '--batch',
+    '16',
+    '--test-images',
+    '32',
+    '--replace',
+    'l2',
+    '-r',
+    '0.1',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const v = JSON.parse(r.out);
+  assert.equal(v.runs.length, 6);
+  assert.deepEqual(Object.keys(v.headStart).sort(), ['16', '32']);
+  assert.match(r.err, /N=16 scratch/);
+  const bad = await runCli(['attack', 'finetune', p('r8.safetensors'), '-d', p('tiny.bin'), '--test', p('tiny.bin'), '--reset-to', 'nothing']);
+  assert.equal(bad.code, 2);
+});
+
 test('leaks no tensors', checkLeaks);

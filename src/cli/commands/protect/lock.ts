@@ -1,7 +1,19 @@
 // `nnlock protect lock`: protect a model with tiered keys. Writes the protected model (a normal
 // safetensors file with decoys in place) and a key file (mode 0600) with one token per tier.
 import type { Command } from 'commander';
-import { DECOY_MODES, type DecoyMode, STRATEGIES, type Strategy, defaultKeysDir, defaultKeysPath, isWeightOnly, keysBesideModel, loadImportance, protectModel } from '../../../protect/index.ts';
+import {
+  DECOY_MODES,
+  DEFAULT_DECOY_MODE,
+  type DecoyMode,
+  STRATEGIES,
+  type Strategy,
+  defaultKeysDir,
+  defaultKeysPath,
+  isWeightOnly,
+  keysBesideModel,
+  loadImportance,
+  protectModel,
+} from '../../../protect/index.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
