@@ -65,7 +65,7 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
           '--decoys <mode>',
           "how decoys are drawn: context (joint direction, size from the kernel's row and column) | joint (the layer's kh·kw Gaussian) | position (0.1's per-position draws)",
           parse.oneOf(DECOY_MODES),
-          'joint',
+          DEFAULT_DECOY_MODE,
         ),
       )
       .addOption(option(FLAG.data, 'training data when --strategy is pss or taylor'))
