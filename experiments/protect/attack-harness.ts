@@ -17,12 +17,13 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type DecoyMode, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
+import { type DecoyMode, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
+import { modelSpec } from '../../src/models/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { type AttackRun, type AttackStart, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
-import { JsonCache, RESNET20, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
+import { JsonCache, RESNET20, bitIdentical, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
 
 const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = args.quick ?? false;
@@ -52,7 +53,8 @@ requireData();
 
 const file = await readWeights(RESNET20);
 const importance = (await computeImportance(prot.strategy, file, undefined, { seed: 0 })).scores;
-const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, tiers: 1, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 1) });
+// Three tiers (the decoys do not depend on the tier count: the same published weights as with one).
+const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, tiers: 3, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 3) });
 // The share of all the model's weights (every tensor, BN statistics included) that holds decoys.
 const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
 const weightFraction = p.layers.reduce((n, l) => n + l.selected * 9, 0) / allWeights;
@@ -78,6 +80,7 @@ for (const [name, idx] of flagged) {
 }
 log(`${protection}: detect-and-replace flags ${total} kernels, ${hits} of them decoys (precision ${(hits / total).toFixed(3)})`);
 
+const test = await testLoader(0, TEST_IMAGES);
 const store = new JsonCache<AttackRun>(join(results, `attack-runs${quick ? '-quick' : ''}.json`));
 const prefix = `${protection}|`;
 // Training from scratch does not depend on the protection: one baseline serves them all.
@@ -90,7 +93,27 @@ function findScratch(k: string): AttackRun | undefined {
   }
   return undefined;
 }
-const test = await testLoader(0, TEST_IMAGES);
+// The tiers: accuracy at each tier (strictly ordered?) and the master key's restore bit-exact?
+const tierCache = new JsonCache<number[] | boolean>(join(results, `attack-tiers${quick ? '-quick' : ''}.json`));
+const tierAccuracy = (await tierCache.getOr(`${protection}|${TEST_IMAGES}`, async () => {
+  const model = modelSpec('resnet20').create();
+  try {
+    const out: number[] = [];
+    for (let m = 0; m <= 3; m++) {
+      await unlockModel(p.file, p.tokens[2], { tier: m, into: model });
+      out.push((await correctOn(model, test)) / TEST_IMAGES);
+    }
+    return out;
+  } finally {
+    model.dispose();
+  }
+})) as number[];
+const masterBitExact = (await tierCache.getOr(`${protection}|bit-exact`, async () => bitIdentical((await unlockModel(p.file, p.tokens[2])).file, file).identical)) as boolean;
+const strictlyOrdered = tierAccuracy.every((a, i) => i === 0 || a > tierAccuracy[i - 1]);
+log(
+  `${protection}: accuracy per tier ${tierAccuracy.map((a) => a.toFixed(3)).join(' / ')} (${strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); master key ${masterBitExact ? 'bit-exact' : 'NOT bit-exact'}`,
+);
+
 const result = await attackHarness({
   architecture: 'resnet20',
   task: 'classification',
@@ -118,7 +141,7 @@ const result = await attackHarness({
 const summaryPath = join(results, `attack-${protection}${quick ? '-quick' : ''}.json`);
 await writeFileAtomic(
   summaryPath,
-  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, weightFraction, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
+  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, weightFraction, tierAccuracy, strictlyOrdered, masterBitExact, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
 );
 log(
   `head start (accuracy points ×100): ${Object.entries(result.headStart)

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type DecoyMode, type Strategy, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
+import { type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { type DetectorReport, type PublishedLayer, fisherScores, runDetectors, scoreDetectors } from '../../src/audit/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
@@ -21,12 +21,21 @@ import { barChartSvg } from '../lib/svg.ts';
 import { DNCNN, RESNET20, ROOT, cifarTaskData, denoiseTaskData, experimentKey, loadIntoModel, log, readWeights, requireData } from './common.ts';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, keys: { type: 'string' }, 'fisher-images': { type: 'string' }, ratio: { type: 'string' }, modes: { type: 'string' }, models: { type: 'string' } },
+  options: {
+    selection: { type: 'string' },
+    quick: { type: 'boolean' },
+    keys: { type: 'string' },
+    'fisher-images': { type: 'string' },
+    ratio: { type: 'string' },
+    modes: { type: 'string' },
+    models: { type: 'string' },
+  },
 });
 const quick = args.quick ?? false;
-const KEYS = Number(args.keys ?? (quick ? 1 : 2));
-const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 256));
+const KEYS = Number(args.keys ?? 1);
+const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
+const SELECTION = (args.selection ?? 'top') as SelectionMode;
 const MODES: DecoyMode[] = (args.modes ?? 'position,joint,context').split(',') as DecoyMode[];
 const STRATEGIES: Strategy[] = quick ? ['l1'] : ['l1', 'random'];
 const MODELS = [
@@ -70,7 +79,7 @@ for (const m of MODELS) {
     const importance = (await computeImportance(strategy, file, undefined, { seed: 0 })).scores;
     for (const mode of MODES) {
       for (let k = 0; k < KEYS; k++) {
-        const p = await protectModel(file, { importance, ratio: RATIO, tiers: 1, architecture: m.arch, decoys: mode, ...experimentKey(k, 1) });
+        const p = await protectModel(file, { importance, ratio: RATIO, tiers: 1, architecture: m.arch, decoys: mode, selection: SELECTION, ...experimentKey(k, 1) });
         const layers = publishedLayers(p.file);
         const truth = layers.map((l) => {
           const t = new Uint8Array(l.shape[0] * l.shape[1]);
@@ -126,7 +135,8 @@ for (const m of MODELS) {
 }
 const maxOf = (mode: DecoyMode, f: (r: SummaryRow) => number) => Math.max(...summary.filter((r) => r.mode === mode).map(f));
 const out = {
-  command: `node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}`,
+  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}`,
+  selection: SELECTION,
   date: new Date().toISOString(),
   seconds: (performance.now() - t0) / 1000,
   ratio: RATIO,
@@ -139,10 +149,10 @@ const out = {
   summary,
   runs,
 };
-await writeFileAtomic(join(results, 'decoy-detectors.json'), `${JSON.stringify(out, null, 1)}\n`);
+await writeFileAtomic(join(results, `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}.json`), `${JSON.stringify(out, null, 1)}\n`);
 const detectors = [...new Set(summary.map((r) => r.detector))];
 await writeFileAtomic(
-  join(results, 'decoy-detectors.svg'),
+  join(results, `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}.svg`),
   barChartSvg({
     title: `Decoy detectors: pooled separability max(AUC, 1−AUC), ratio ${RATIO} (0.5 = chance)`,
     yLabel: 'separability',

@@ -19,6 +19,7 @@ import type { ImportanceFile } from './importance/io.ts';
 import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, isWeightOnly } from './importance/compute.ts';
 import type { CalibrationResult } from './tiers.ts';
 import type { DecoyMode } from './decoys.ts';
+import type { SelectionMode } from './selection.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
 import { inspectProtected, unlock } from './unlock.ts';
@@ -86,8 +87,10 @@ export interface ProtectModelOptions {
   masterToken?: string;
   /** 16 bytes (or 32 hex characters) naming the model; default random. */
   modelId?: Uint8Array | string;
-  /** How decoys are drawn: 'joint' (default, the layer's kh·kw joint distribution) or 'position' (0.1's). */
+  /** How decoys are drawn (decoys.ts): 'context', 'joint' or 'position' (0.1's). */
   decoys?: DecoyMode;
+  /** How kernels are picked from the ranking: 'top' (default) or 'balanced' across rows and columns (selection.ts). */
+  selection?: SelectionMode;
   /** After each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
   /** After each PSS step. */
@@ -205,6 +208,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         masterKey: key?.key,
         modelId: modelIdBytes(o.modelId),
         decoys: o.decoys,
+        selection: o.selection,
         onLayer: o.onLayer,
         calibrate: o.targets ? { targets: o.targets, model: model!, evaluate: o.evaluate!, onEvaluate: o.onEvaluate } : undefined,
       });

@@ -24,6 +24,7 @@ export { PSS_DEFAULTS } from './importance/pss.ts';
 export { type DenoisePairs, type DenoiserDataOptions, denoiserTrainingData, residualSource } from './importance/training-data.ts';
 export { type ConvLayer, convLayers, resolveLayers } from './layers.ts';
 export { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode } from './decoys.ts';
+export { SELECTION_MODES, type SelectionMode } from './selection.ts';
 export { PROTECT_METADATA_KEY, ProtectError, type ProtectErrorCode, type ProtectHeader, type ProtectedLayerInfo, weightsDigest } from './format.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';

@@ -9,7 +9,7 @@ import { KEY_BYTES, encodeKeyToken, generateMasterKey, keyCheck, seal, sectionAa
 import type { Module } from '../nn/index.ts';
 import { type ConvLayer, copyBytes, resolveLayers } from './layers.ts';
 import type { ImportanceMap } from './importance/scores.ts';
-import { type LayerSelection, selectKernels } from './selection.ts';
+import { type LayerSelection, type SelectionMode, selectKernels } from './selection.ts';
 import { type DecoyMode, decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
 import {
@@ -55,7 +55,9 @@ export interface ProtectOptions {
   masterKey?: Uint8Array;
   /** Default 16 fresh random bytes. */
   modelId?: Uint8Array;
-  /** How decoys are drawn (decoys.ts; default 'joint'). Unlocking does not depend on it. */
+  /** How kernels are picked from the ranking (selection.ts; default 'top'). */
+  selection?: SelectionMode;
+  /** How decoys are drawn (decoys.ts). Unlocking does not depend on it. */
   decoys?: DecoyMode;
   /** Called after each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
@@ -124,7 +126,7 @@ export async function protect(source: SafetensorsFile, o: ProtectOptions): Promi
     throw new RangeError(`${o.fractions.length} tier fractions given for ${o.tiers} tiers`);
   }
   const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers);
-  const selections = selectKernels(layers, o.importance, o.ratio);
+  const selections = selectKernels(layers, o.importance, o.ratio, o.selection);
   const masterKey = o.masterKey ? new Uint8Array(o.masterKey) : generateMasterKey();
   try {
     return await protectWith(source, o, selections, layers, M, masterKey);
