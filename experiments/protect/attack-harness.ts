@@ -25,7 +25,7 @@ import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { JsonCache, RESNET20, bitIdentical, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
 
-const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, 'ft-lr': { type: 'string' }, quick: { type: 'boolean' } } });
 const quick = args.quick ?? false;
 const sizes = (args.sizes ?? (quick ? '200' : '1000,500,5000')).split(',').map(Number);
 const protection = args.protection ?? 'default';
@@ -122,7 +122,7 @@ const result = await attackHarness({
   resetTo: 'mean',
   sizes,
   steps: STEPS,
-  lr: { fineTune: 0.01, scratch: 0.1 },
+  lr: { fineTune: (args['ft-lr'] ?? '0.01').split(',').map(Number), scratch: 0.1 },
   seed: 1,
   checkpoints,
   data: async (n) => {
@@ -141,7 +141,7 @@ const result = await attackHarness({
 const summaryPath = join(results, `attack-${protection}${quick ? '-quick' : ''}.json`);
 await writeFileAtomic(
   summaryPath,
-  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}`, protection: prot, weightFraction, tierAccuracy, strictlyOrdered, masterBitExact, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
+  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}${args.starts ? ` --starts ${args.starts}` : ''}${args['ft-lr'] ? ` --ft-lr ${args['ft-lr']}` : ''}`, protection: prot, weightFraction, tierAccuracy, strictlyOrdered, masterBitExact, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
 );
 log(
   `head start (accuracy points ×100): ${Object.entries(result.headStart)

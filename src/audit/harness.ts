@@ -61,8 +61,11 @@ export interface HarnessOptions {
   sizes: readonly number[];
   /** Optimizer steps of every run. */
   steps: number;
-  /** Learning rates: fine-tuning (published, replaced, public) and from scratch. */
-  lr?: { fineTune?: number; scratch?: number };
+  /**
+   * Learning rates: fine-tuning (published, replaced, public; several: one run each, the attacker
+   * keeps the best) and from scratch (likewise).
+   */
+  lr?: { fineTune?: number | readonly number[]; scratch?: number | readonly number[] };
   weightDecay?: number;
   seed?: number;
   /** Folder for per-epoch checkpoints (resume). */
@@ -124,14 +127,14 @@ function runKey(start: AttackStart, images: number, steps: number, lr: number, e
 export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
   const spec = modelSpec(o.architecture);
   const loss = taskLoss(o.task);
-  const lrFine = o.lr?.fineTune ?? 0.01;
-  const lrScratch = o.lr?.scratch ?? 0.1;
+  const list = (v: number | readonly number[] | undefined, d: number): readonly number[] => (v === undefined ? [d] : typeof v === 'number' ? [v] : v);
+  const lrFine = list(o.lr?.fineTune, 0.01);
+  const lrScratch = list(o.lr?.scratch, 0.1);
   const replacedFile = o.flagged ? resetKernels(o.published, o.flagged, o.resetTo ?? 'mean', o.seed) : undefined;
   const starts = (o.starts ?? ['published', 'replaced', 'scratch', 'public']).filter((s) => (s === 'replaced' ? !!replacedFile : s === 'public' ? !!o.publicWeights : true));
   const runs: AttackRun[] = [];
   for (const images of o.sizes) {
-    for (const start of starts) {
-      const lr = start === 'scratch' ? lrScratch : lrFine;
+    for (const [start, lr] of starts.flatMap((st) => (st === 'scratch' ? lrScratch : lrFine).map((x) => [st, x] as const))) {
       const key = runKey(start, images, o.steps, lr, start === 'replaced' ? `|${o.resetTo ?? 'mean'}` : '');
       const cached = o.store?.get(key);
       if (cached) {
