@@ -23,6 +23,7 @@ import { DNCNN, RESNET20, ROOT, cifarTaskData, denoiseTaskData, experimentKey, l
 const { values: args } = parseArgs({
   options: {
     selection: { type: 'string' },
+    strategies: { type: 'string' },
     quick: { type: 'boolean' },
     keys: { type: 'string' },
     'fisher-images': { type: 'string' },
@@ -37,7 +38,7 @@ const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
 const SELECTION = (args.selection ?? 'top') as SelectionMode;
 const MODES: DecoyMode[] = (args.modes ?? 'position,joint,context').split(',') as DecoyMode[];
-const STRATEGIES: Strategy[] = quick ? ['l1'] : ['l1', 'random'];
+const STRATEGIES = (args.strategies ?? (quick ? 'l1' : 'l1,random')).split(',') as Strategy[];
 const MODELS = [
   { name: 'resnet20', path: RESNET20, arch: 'resnet20', task: 'classification' as const },
   { name: 'dncnn', path: DNCNN, arch: 'dncnn-17', task: 'denoising' as const },
@@ -135,7 +136,7 @@ for (const m of MODELS) {
 }
 const maxOf = (mode: DecoyMode, f: (r: SummaryRow) => number) => Math.max(...summary.filter((r) => r.mode === mode).map(f));
 const out = {
-  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}`,
+  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}`,
   selection: SELECTION,
   date: new Date().toISOString(),
   seconds: (performance.now() - t0) / 1000,
