@@ -42,7 +42,7 @@ test('decoys replace exactly the chosen kernels', () => {
 });
 
 test("decoy statistics follow the layer's per-position Gaussian (both modes)", () => {
-  for (const mode of ['joint', 'position'] as const) checkPositionStats(bytesToFloat64(decoyLayer(layer, entry, chosen, testKey(), modelId, mode), 'F32'));
+  for (const mode of ['context', 'joint', 'position'] as const) checkPositionStats(bytesToFloat64(decoyLayer(layer, entry, chosen, testKey(), modelId, mode), 'F32'));
 });
 
 function checkPositionStats(out: Float64Array): void {
@@ -73,7 +73,7 @@ function decoysOf(out: Float64Array): Float64Array {
 
 test("joint decoys follow the layer's covariance; per-position decoys lose it", () => {
   const target = kernelMoments(correlated, A * B, K).cov;
-  const err = (mode: 'joint' | 'position') => {
+  const err = (mode: 'context' | 'joint' | 'position') => {
     const got = kernelMoments(decoysOf(bytesToFloat64(decoyLayer(layer, corrEntry, chosen, testKey(), modelId, mode), 'F32')), chosen.length, K).cov;
     let worst = 0;
     for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) worst = Math.max(worst, Math.abs(got[i * K + j] - target[i * K + j]) / Math.sqrt(target[i * K + i] * target[j * K + j]));
@@ -81,6 +81,7 @@ test("joint decoys follow the layer's covariance; per-position decoys lose it", 
   };
   // Correlations within 0.1 (2048 draws: standard error about 0.02).
   assert.ok(err('joint') < 0.1, `joint: worst correlation error ${err('joint')}`);
+  assert.ok(err('context') < 0.15, `context: worst correlation error ${err('context')}`);
   assert.ok(err('position') > 0.3, `position: worst correlation error ${err('position')}`);
 });
 
@@ -95,6 +96,33 @@ test('joint decoys take their moments from the kernels that stay genuine', () =>
   const want = kernelMoments(v, A * B, K, kept).cov;
   const got = kernelMoments(d, chosen.length, K).cov;
   for (let i = 0; i < K; i++) assert.ok(Math.abs(got[i * K + i] / want[i * K + i] - 1) < 0.1, `position ${i}: variance ${got[i * K + i]} vs ${want[i * K + i]}`);
+});
+
+test('context decoys take their size from their row and column', () => {
+  // Output channel a scaled by 2^(a/21): the last rows' kernels are about 8 times the first rows'.
+  const v = Float64Array.from(correlated, (x, i) => x * 2 ** (Math.floor(i / (B * K)) / 21));
+  const e = { dtype: 'F64' as const, shape: [A, B, 3, 3], data: float64ToBytes(v, 'F64') };
+  const out = bytesToFloat64(decoyLayer(convLayerOf('x.weight', e), e, chosen, testKey(), modelId, 'context'), 'F64');
+  const rowNorm = (vals: Float64Array, rows: number[], decoy: boolean) => {
+    let s = 0,
+      n = 0;
+    const isChosen = new Set(chosen);
+    for (const r of rows) {
+      for (let b = 0; b < B; b++) {
+        const k = r * B + b;
+        if (isChosen.has(k) !== decoy) continue;
+        for (let q = 0; q < K; q++) s += vals[k * K + q] ** 2;
+        n++;
+      }
+    }
+    return Math.sqrt(s / n);
+  };
+  const low = [0, 1, 2, 3];
+  const high = [60, 61, 62, 63];
+  for (const rows of [low, high]) {
+    const ratio = rowNorm(out, rows, true) / rowNorm(v, rows, false);
+    assert.ok(ratio > 0.75 && ratio < 1.33, `rows ${rows}: decoys ${ratio.toFixed(2)}× their genuine neighbours`);
+  }
 });
 
 test("'position' mode draws exactly what 0.1 drew (the v1 stream, every kernel's statistics)", () => {
