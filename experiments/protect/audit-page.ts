@@ -42,6 +42,7 @@ const summary: Record<string, unknown> = {};
 // ---- decoy detectors
 const detFiles = readdirSync(dir).filter((f) => /^decoy-detectors.*\.json$/.test(f));
 const decoyRows: string[][] = [];
+const positionClue: { where: string; value: number }[] = [];
 let newModeMax: { value: number; detector: string; model: string; strategy: string; file: string; command: string } | undefined;
 for (const f of detFiles) {
   const d = read(f);
@@ -65,6 +66,7 @@ for (const f of detFiles) {
       perLayer.toFixed(3),
       pos ? pos.pooledSeparability.toFixed(3) : '–',
     ]);
+    if (pos && r.mode === 'context') positionClue.push({ where: `${r.model}, ${r.strategy} (${selection})`, value: Number(pos.pooledSeparability.toFixed(4)) });
     if (r.mode === 'context' && (!newModeMax || worst.pooledSeparability > newModeMax.value) && (r.strategy === 'random' || selection === 'balanced')) {
       newModeMax = { value: worst.pooledSeparability, detector: worst.detector, model: r.model, strategy: `${r.strategy} (${selection})`, file: f, command: d.command };
     }
@@ -79,7 +81,7 @@ lines.push(
     "The precision column is the audit's keyless test (diagonal-vs-full covariance) flagging as many kernels as there are decoys (chance = the decoy share, 8%). " +
     '"worst layer" is the highest per-layer separability among layers with ≥ 20 decoys (single layers are noisy: with 21 decoys the AUC has a standard error near 0.06).',
   '',
-  table(['model', 'selection', 'decoys', 'decoys / kernels', 'best detector', 'next three', 'keyless test precision', 'worst layer', 'positions alone'], decoyRows),
+  table(['model', 'selection', 'decoy mode', 'decoys / kernels', 'best detector', 'next three', 'keyless test precision', 'worst layer', 'positions alone'], decoyRows),
   '',
   ...detFiles.map((f) => `![${f}](${f.replace(/\.json$/, '.svg')})`),
   '',
@@ -91,6 +93,8 @@ if (newModeMax) {
     where: `${newModeMax.model}, ${newModeMax.strategy} selection, context decoys`,
     measure: 'max over detectors and models of the pooled max(AUC, 1 − AUC); selections whose positions are not themselves a clue (random or balanced)',
     command: newModeMax.command,
+    positionsAlone: positionClue,
+    positionsAloneNote: 'rowColumnEffect: what the selected POSITIONS give away (no decoy can change it); at chance for random selection',
   };
 }
 
