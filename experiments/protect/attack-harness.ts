@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type DecoyMode, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
+import { type DecoyMode, type SelectionMode, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { type AttackRun, type AttackStart, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
@@ -32,9 +32,10 @@ const protection = args.protection ?? 'default';
 const EARLY = ['conv1', ...[0, 1, 2].flatMap((b) => [`layer1.${b}.conv1`, `layer1.${b}.conv2`])];
 const DEEP = [0, 1, 2].flatMap((b) => [`layer3.${b}.conv1`, `layer3.${b}.conv2`]);
 /** Candidate protections; ratio 0.999 protects every kernel of the layers named (dense). */
-const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode; layers?: string[] }> = {
+const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode; layers?: string[]; selection?: SelectionMode }> = {
   default: { strategy: 'l1', ratio: 0.08, decoys: 'context' },
   'default-position': { strategy: 'l1', ratio: 0.08, decoys: 'position' },
+  'default-balanced': { strategy: 'l1', ratio: 0.08, decoys: 'context', selection: 'balanced' },
   'ratio-0.3': { strategy: 'l1', ratio: 0.3, decoys: 'context' },
   'ratio-0.5': { strategy: 'l1', ratio: 0.5, decoys: 'context' },
   'dense-early': { strategy: 'l1', ratio: 0.999, decoys: 'context', layers: EARLY },
@@ -54,7 +55,7 @@ requireData();
 const file = await readWeights(RESNET20);
 const importance = (await computeImportance(prot.strategy, file, undefined, { seed: 0 })).scores;
 // Three tiers (the decoys do not depend on the tier count: the same published weights as with one).
-const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, tiers: 3, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 3) });
+const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, selection: prot.selection, tiers: 3, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 3) });
 // The share of all the model's weights (every tensor, BN statistics included) that holds decoys.
 const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
 const weightFraction = p.layers.reduce((n, l) => n + l.selected * 9, 0) / allWeights;
