@@ -14,6 +14,8 @@
 // Runs are resumable: each trains with a checkpoint per epoch, and a finished run's result goes
 // through `store` (an experiment's JSON cache) so a restart skips it.
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { KeyedStream } from '../crypto/index.ts';
 import { manualSeed } from '../tensor/index.ts';
 import { SGD, type Module, cosine } from '../nn/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
@@ -86,15 +88,8 @@ export interface HarnessResult {
 /** The layer's weights with the given kernels reset. */
 export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Array>, to: ResetTo, seed = 0): SafetensorsFile {
   const tensors = new Map<string, TensorEntry>(file.tensors);
-  let state = seed * 2654435761 + 1;
-  const gauss = () => {
-    // A small deterministic generator is enough for a fresh initialisation (not a secret).
-    state = (state * 1103515245 + 12345) % 2147483648;
-    const u1 = (state + 1) / 2147483649;
-    state = (state * 1103515245 + 12345) % 2147483648;
-    const u2 = state / 2147483648;
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  };
+  // A fresh initialisation needs no secret, only reproducibility: a stream keyed by the seed.
+  const rng = new KeyedStream(new Uint8Array(createHash('sha256').update(`nnlock reset ${seed}`).digest()), 'reset kernels');
   for (const [name, kernels] of flagged) {
     const e = file.tensors.get(name);
     if (!e) throw new Error(`resetKernels: no tensor ${name}`);
@@ -113,7 +108,7 @@ export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Ar
     for (let q = 0; q < ks; q++) mean[q] /= Math.max(1, kept);
     // Kaiming-normal fan-in std, as a fresh conv layer would have.
     const std = Math.sqrt(2 / (l.shape[1] * ks));
-    for (const k of kernels) for (let q = 0; q < ks; q++) v[k * ks + q] = to === 'zeros' ? 0 : to === 'mean' ? mean[q] : std * gauss();
+    for (const k of kernels) for (let q = 0; q < ks; q++) v[k * ks + q] = to === 'zeros' ? 0 : to === 'mean' ? mean[q] : std * rng.normal(1)[0];
     tensors.set(name, { ...e, data: float64ToBytes(v, l.dtype) });
   }
   return { tensors, metadata: file.metadata };
