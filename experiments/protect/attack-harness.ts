@@ -61,7 +61,8 @@ const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduc
 const weightFraction = p.layers.reduce((n, l) => n + l.selected * 9, 0) / allWeights;
 log(`${protection}: ${p.layers.reduce((n, l) => n + l.selected, 0)} kernels protected, ${(100 * weightFraction).toFixed(2)}% of all ${allWeights} weights`);
 const layers: PublishedLayer[] = convLayers(p.file.tensors).map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype) }));
-const counts = p.layers.map((l) => l.selected);
+// Decoys per conv layer of the file (0 where a layer is not protected).
+const counts = layers.map((l) => p.layers.find((x) => x.name === l.name)?.selected ?? 0);
 const flagged = flagSuspects(layers, 'classifier', { mode: prot.decoys, counts, seed: 0 });
 let hits = 0;
 let total = 0;
