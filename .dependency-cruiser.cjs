@@ -8,6 +8,8 @@
 //                                             er may import attacks; protect stands alone
 //   serve                                     the HTTP service: above the features, below cli;
 //                                             nothing else in src/ imports it
+//   audit                                     above protect: the detectors and the attack harness
+//                                             read protected models; only the top imports audit
 //   cli, bench, experiments                   on top; nothing in src/ imports them
 //   web                                       the page (src/web/browser: runs in the browser,
 //                                             imports only itself and linalg) and its plugin
@@ -17,7 +19,7 @@
 // same layout and runs the check on that JavaScript: paths below are the sources' own. A type-only
 // import (`import type`) is erased by the compiler and so escapes this check.
 const CORE = '(native|tensor|ops|nn|models|train|distributed|io|data|crypto|linalg)';
-const FEATURES = '(protect|cipher|attacks|er)';
+const FEATURES = '(protect|cipher|attacks|er|audit)';
 
 /** "from may not import to", named so a failure says which part of the rule broke. */
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
@@ -34,7 +36,7 @@ module.exports = {
     forbid('cipher-imports-no-feature', 'cipher is the base of attacks and er: it imports neither (nor protect)', '^src/cipher/', '^src/(attacks|er|protect)/'),
     forbid('attacks-never-import-er', 'attacks may import cipher, never er (nor protect)', '^src/attacks/', '^src/(er|protect)/'),
     forbid('er-imports-no-protect', 'er may import cipher and attacks, not protect', '^src/er/', '^src/protect/'),
-    forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er)/'),
+    forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er|audit)/'),
     forbid(
       'web-browser-is-pure',
       "the page's code (src/web/browser) runs in the browser: it imports only itself and the plain-JavaScript linear algebra (src/linalg), never node: modules, npm packages or anything that loads the native addon",
@@ -54,6 +56,8 @@ module.exports = {
       '^src/serve/',
     ),
     forbid('serve-imports-no-cli', 'serve is below cli', '^src/serve/', '^src/cli/'),
+    forbid('audit-above-features', 'audit may import protect (and the core); no feature imports audit', '^src/(protect|cipher|attacks|er)/', '^src/audit/'),
+    forbid('audit-imports-protect-only', 'audit studies protected models: it imports protect, not cipher, attacks or er', '^src/audit/', '^src/(cipher|attacks|er)/'),
     forbid('src-imports-no-cli', 'nothing in src/ outside src/cli imports the CLI', '^src/(?!cli/)', '^src/cli/'),
     forbid('src-imports-no-bench-or-experiments', 'nothing in src/ imports bench/ or experiments/', '^src/', '^(bench|experiments)/'),
     {

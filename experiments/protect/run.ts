@@ -109,6 +109,8 @@ const page = [
   `Regenerate: \`node --import tsx experiments/protect/run.ts\` (or \`--only N\` for one section; \`--quick\` for a smoke run that writes elsewhere). ` +
     'Finished units are cached under `experiments/out/protect/` (git-ignored), so a rerun skips them.',
   '',
+  "The decoy detector suite, the fine-tuning attack harness and what tier 0 protects against: [audit.md](audit.md) (`node --import tsx experiments/protect/audit-page.ts`; experiments 3 and 4 below used 0.1's per-position decoys).",
+  '',
   `Machine of the last run: ${m.cpuModel}, ${m.logicalCores} logical cores (shared with other jobs; load average ${m.loadAverage.join(' ')}), ` +
     `libtorch ${libtorchVersion()} with ${getNumThreads()} threads, Node ${process.version}. Data: the shared fixtures (\`../shared/data\`).`,
   '',

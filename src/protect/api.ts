@@ -18,6 +18,8 @@ import { type ImportanceMap, type Strategy, assertStrategy } from './importance/
 import type { ImportanceFile } from './importance/io.ts';
 import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, isWeightOnly } from './importance/compute.ts';
 import type { CalibrationResult } from './tiers.ts';
+import type { DecoyMode } from './decoys.ts';
+import type { SelectionMode } from './selection.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
 import { type Verification, inspectProtected, unlock, verifyProtected } from './unlock.ts';
@@ -91,6 +93,10 @@ export interface ProtectModelOptions {
   masterToken?: string;
   /** 16 bytes (or 32 hex characters) naming the model; default random. */
   modelId?: Uint8Array | string;
+  /** How decoys are drawn (decoys.ts): 'context', 'joint' or 'position' (0.1's). */
+  decoys?: DecoyMode;
+  /** How kernels are picked from the ranking: 'top' (default) or 'balanced' across rows and columns (selection.ts). */
+  selection?: SelectionMode;
   /** After each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
   /** After each PSS step. */
@@ -214,6 +220,8 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         architecture,
         masterKey: key?.key,
         modelId: modelIdBytes(o.modelId),
+        decoys: o.decoys,
+        selection: o.selection,
         onLayer: o.onLayer,
         calibrate: o.targets ? { targets: o.targets, model: model!, evaluate: o.evaluate!, onEvaluate: o.onEvaluate } : undefined,
       });

@@ -45,6 +45,8 @@ export {
   type ProtectedLayerInfo,
   weightsDigest,
 } from './format.ts';
+export { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode } from './decoys.ts';
+export { SELECTION_MODES, type SelectionMode } from './selection.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
 export { UNLOCKED_TIER_METADATA_KEY, type Verification, type VerifyOptions, inspectProtected, verifyProtected } from './unlock.ts';

@@ -9,8 +9,8 @@ import { KEY_BYTES, encodeKeyToken, generateMasterKey, ownerSigningKey, tierKey 
 import type { Module } from '../nn/index.ts';
 import { type ConvLayer, type ModuleTypes, copyBytes, resolveLayers } from './layers.ts';
 import type { ImportanceMap } from './importance/scores.ts';
-import { type LayerSelection, selectKernels } from './selection.ts';
-import { decoyLayer } from './decoys.ts';
+import { type LayerSelection, type SelectionMode, selectKernels } from './selection.ts';
+import { type DecoyMode, decoyLayer } from './decoys.ts';
 import { type CalibrationResult, calibrateFractions, checkFractions, checkStrictTiers, defaultFractions, prefixCount, tierCounts } from './tiers.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, type SectionLayer, isProtectMetadataKey, weightsDigest } from './format.ts';
 import { sealAndSign } from './sign.ts';
@@ -45,6 +45,10 @@ export interface ProtectOptions {
   masterKey?: Uint8Array;
   /** Default 16 fresh random bytes. */
   modelId?: Uint8Array;
+  /** How kernels are picked from the ranking (selection.ts; default 'top'). */
+  selection?: SelectionMode;
+  /** How decoys are drawn (decoys.ts). Unlocking does not depend on it. */
+  decoys?: DecoyMode;
   /** Called after each layer's decoys are drawn. */
   onLayer?: (info: LayerProgress) => void;
 }
@@ -112,7 +116,7 @@ export async function protect(source: SafetensorsFile, o: ProtectOptions): Promi
     throw new RangeError(`${o.fractions.length} tier fractions given for ${o.tiers} tiers`);
   }
   const layers: ConvLayer[] = resolveLayers(source.tensors, o.layers, o.modules);
-  const selections = selectKernels(layers, o.importance, o.ratio);
+  const selections = selectKernels(layers, o.importance, o.ratio, o.selection);
   const masterKey = o.masterKey ? new Uint8Array(o.masterKey) : generateMasterKey();
   try {
     return await protectWith(source, o, selections, layers, M, masterKey);
@@ -130,7 +134,7 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
   // Decoys first: calibration measures the partially restored protected model.
   const decoyed = new Map<string, Uint8Array>();
   for (const [index, s] of selections.entries()) {
-    decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId));
+    decoyed.set(s.layer.name, decoyLayer(s.layer, source.tensors.get(s.layer.name)!, s.ranked, masterKey, modelId, o.decoys));
     o.onLayer?.({ layer: s.layer.name, index, count: selections.length, kernels: s.layer.kernels, selected: s.ranked.length });
   }
 

@@ -27,11 +27,59 @@ export function rankKernels(scores: LayerScores): Int32Array {
   return Int32Array.from(idx);
 }
 
-export function selectLayer(layer: ConvLayer, scores: LayerScores, ratio: number): LayerSelection {
-  return { layer, ranked: rankKernels(scores).slice(0, selectedCount(layer.kernels, ratio)) };
+/**
+ * How the ⌊N·ratio⌋ + 1 kernels are picked from the ranking:
+ *   'top'       the most important, wherever they are (Tian et al.),
+ *   'balanced'  the most important under a cap per output channel (row a of [A, B]) and per
+ *               input channel (column b): about the same number in every row and every column.
+ *               Important kernels cluster in rows and columns of large kernels, so with 'top' the
+ *               positions alone point at the decoys (src/audit's rowColumnEffect detector); a
+ *               balanced selection spreads them so that no row or column stands out.
+ */
+export type SelectionMode = 'top' | 'balanced';
+export const SELECTION_MODES: readonly SelectionMode[] = ['top', 'balanced'];
+
+/** Greedy in ranking order: accept a kernel while its row and column are under their caps; raise the caps if a pass falls short. */
+function balancedPrefix(ranked: Int32Array, a: number, b: number, count: number): Int32Array {
+  const taken = new Uint8Array(a * b);
+  const out: number[] = [];
+  for (let slack = 0; out.length < count; slack++) {
+    const rowCap = Math.ceil(count / a) + slack;
+    const colCap = Math.ceil(count / b) + slack;
+    const rows = new Int32Array(a);
+    const cols = new Int32Array(b);
+    for (const k of out) {
+      rows[Math.floor(k / b)]++;
+      cols[k % b]++;
+    }
+    for (let i = 0; i < ranked.length && out.length < count; i++) {
+      const k = ranked[i];
+      if (taken[k]) continue;
+      const r = Math.floor(k / b);
+      const c = k % b;
+      if (rows[r] >= rowCap || cols[c] >= colCap) continue;
+      taken[k] = 1;
+      rows[r]++;
+      cols[c]++;
+      out.push(k);
+    }
+  }
+  // Ranking order, so that tiers still restore the most important first.
+  const rank = new Int32Array(a * b);
+  ranked.forEach((k, i) => {
+    rank[k] = i;
+  });
+  return Int32Array.from(out).sort((x, y) => rank[x] - rank[y]);
 }
 
-export function selectKernels(layers: readonly ConvLayer[], importance: ImportanceMap, ratio: number): LayerSelection[] {
+export function selectLayer(layer: ConvLayer, scores: LayerScores, ratio: number, mode: SelectionMode = 'top'): LayerSelection {
+  const ranked = rankKernels(scores);
+  const count = selectedCount(layer.kernels, ratio);
+  if (mode === 'balanced') return { layer, ranked: balancedPrefix(ranked, layer.shape[0], layer.shape[1], count) };
+  return { layer, ranked: ranked.slice(0, count) };
+}
+
+export function selectKernels(layers: readonly ConvLayer[], importance: ImportanceMap, ratio: number, mode: SelectionMode = 'top'): LayerSelection[] {
   checkImportanceCovers(importance, layers);
-  return layers.map((l) => selectLayer(l, importance.get(l.name)!, ratio));
+  return layers.map((l) => selectLayer(l, importance.get(l.name)!, ratio, mode));
 }

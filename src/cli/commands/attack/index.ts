@@ -7,6 +7,8 @@ import { registerAssess } from './assess.ts';
 import { registerKnownPlaintext } from './known-plaintext.ts';
 import { registerStatistical } from './statistical.ts';
 import { registerLearned } from './learned.ts';
+import { registerDecoys } from './decoys.ts';
+import { registerFinetune } from './finetune.ts';
 
 /** 0.1's `cipher attack X` is `attack X`; its -k (block size) is --block and --images is --limit. */
 export const legacyAttack: MovedCommand[] = [
@@ -22,10 +24,12 @@ export function registerAttack(program: Command, io: CliIO): void {
   const attack = program
     .command('attack')
     .description(
-      "attacks on the cipher: assess (a key's security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model)",
+      "attacks on the cipher: assess (a key's security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model); on protected models: decoys (find the decoys), finetune (the fine-tuning attack's head start)",
     );
   registerAssess(attack, io);
   registerKnownPlaintext(attack, io);
   registerStatistical(attack, io);
   registerLearned(attack, io);
+  registerDecoys(attack, io);
+  registerFinetune(attack, io);
 }

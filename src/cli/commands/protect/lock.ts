@@ -1,7 +1,19 @@
 // `nnlock protect lock`: protect a model with tiered keys. Writes the protected model (a normal
 // safetensors file with decoys in place) and a key file (mode 0600) with one token per tier.
 import type { Command } from 'commander';
-import { STRATEGIES, type Strategy, defaultKeysDir, defaultKeysPath, isWeightOnly, keysBesideModel, loadImportance, protectModel } from '../../../protect/index.ts';
+import {
+  DECOY_MODES,
+  DEFAULT_DECOY_MODE,
+  type DecoyMode,
+  STRATEGIES,
+  type Strategy,
+  defaultKeysDir,
+  defaultKeysPath,
+  isWeightOnly,
+  keysBesideModel,
+  loadImportance,
+  protectModel,
+} from '../../../protect/index.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
@@ -22,6 +34,7 @@ interface LockFlags extends ModuleFlags {
   evalImages: number;
   importance?: string;
   strategy: Strategy;
+  decoys: DecoyMode;
   data?: string;
   images: number;
   sigma: number;
@@ -55,6 +68,14 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(option('--eval-images <n>', 'validation images used by --targets', parse.positiveInt, 1000))
       .addOption(option('--importance <file>', 'importance file from `nnlock protect importance` (else --strategy is computed now)'))
       .addOption(option('-s, --strategy <name>', STRATEGIES.join(' | '), parse.oneOf(STRATEGIES), 'l1'))
+      .addOption(
+        option(
+          '--decoys <mode>',
+          "how decoys are drawn: context (joint direction, size from the kernel's row and column) | joint (the layer's kh·kw Gaussian) | position (0.1's per-position draws)",
+          parse.oneOf(DECOY_MODES),
+          DEFAULT_DECOY_MODE,
+        ),
+      )
       .addOption(option(FLAG.data, 'training data when --strategy is pss or taylor'))
       .addOption(option('--images <n>', 'training images for pss/taylor', parse.positiveInt, 1024))
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
@@ -103,6 +124,7 @@ Examples:
           task: vm.task,
           data,
           seed: o.seed,
+          decoys: o.decoys,
           onStep: bar.onStep,
           onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),
         });
