@@ -1,6 +1,7 @@
 export * from './resnet-cifar.ts';
 export * from './vgg.ts';
 export * from './dncnn.ts';
+export * from './convmixer.ts';
 export * from './registry.ts';
 export * from './naming.ts';
 export * from './weights.ts';
