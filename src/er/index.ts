@@ -10,3 +10,5 @@ export * from './statistical-init.ts';
 export * from './data.ts';
 export * from './train.ts';
 export * from './diagnostics.ts';
+export * from './fold.ts';
+export * from './fold-file.ts';

@@ -111,6 +111,11 @@ export interface ErTrainConfig {
   seed?: number;
   /** Backbone weights (safetensors) loaded at the start of every round; else a fresh init each round. */
   pretrained?: string;
+  /**
+   * Keep the backbone fixed (needs `pretrained`): only the adaptation network learns, the backbone
+   * stays in eval mode with its pretrained batch-norm statistics (EncryptionRobustModel.freezeBackbone).
+   */
+  freezeBackbone?: boolean;
   /** Folder of resumable checkpoints, round-<r>.ckpt. */
   checkpointDir?: string;
   /** JSON log of every round and epoch, rewritten after each round. */
@@ -150,6 +155,8 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const key = config.cipher ?? null;
   const init = config.init ?? { kind: 'default' };
   checkErInit(init, config.adaptation, key);
+  if (config.freezeBackbone && !config.pretrained) throw new RangeError('freezeBackbone keeps the backbone as it is: give pretrained backbone weights');
+  if (config.freezeBackbone && config.adaptation === 'none') throw new RangeError('freezeBackbone with no adaptation network leaves nothing to train');
   const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
   const adaptationLr = config.adaptationLr ?? lr;
   const spec: ErModelSpec = {
@@ -170,6 +177,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const model = buildErModel(spec);
   try {
     if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
+    if (config.freezeBackbone) model.freezeBackbone();
     const initReport = await initialise(model, init, key);
     await config.onInit?.(initReport);
     let round = 0;
@@ -182,7 +190,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       data: config.train,
       seed,
       makeOptimizer: (m) => {
-        const groups = [{ params: m.backbone.parameters(), lr, weightDecay }];
+        const groups = m.backboneFrozen ? [] : [{ params: m.backbone.parameters(), lr, weightDecay }];
         if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: adaptationLr, weightDecay: 0 });
         return new SGD(groups, { lr, momentum });
       },
@@ -212,6 +220,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
           roundsCompleted: String(r + 1),
           epochsPerRound: String(epochs),
           init: init.kind,
+          ...(config.freezeBackbone ? { backboneFrozen: 'true' } : {}),
           ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
         });
       },
