@@ -5,7 +5,9 @@
 // network: default, whiten, statistical (prior: data_batch_3, never trained on), and key-inverse
 // (the oracle, evaluated without training, as a check).
 //
-//   node --import tsx experiments/er/frozen.ts [--limit N] [--epochs E] [--only a,b] [--threads T]
+//   node --import tsx experiments/er/frozen.ts [--limit N] [--epochs E] [--lr X] [--optimizer sgd|adam] [--only a,b] [--tag T] [--threads T]
+//
+// --tag names a variant (another budget or learning rate): its units are frozen-<init>-<tag>.
 //
 // Resumable: checkpoints under experiments/out/er/frozen/<init>/; a finished unit is stored as
 // experiments/results/er/runs/frozen-<init>.json and skipped on rerun. The trained models stay in
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'key-inverse,statistical,whiten,default' },
     threads: { type: 'string', default: '1' },
     lr: { type: 'string', default: '0.01' },
+    tag: { type: 'string', default: '' },
+    optimizer: { type: 'string', default: 'sgd' },
   },
 });
 const DATA = '../shared/data/cifar10';
@@ -55,7 +59,8 @@ const testSet = await openPlaintextImages(TEST, { split: 'test' });
 const test = encryptedBatches(testSet, cipher, { batch: 500, shuffle: false, workers: 0 });
 
 for (const name of values.only!.split(',')) {
-  const file = `experiments/results/er/runs/frozen-${name}.json`;
+  const unit = values.tag ? `${name}-${values.tag}` : name;
+  const file = `experiments/results/er/runs/frozen-${unit}.json`;
   if (existsSync(file)) {
     log(`${name}: done (${file})`);
     continue;
@@ -78,7 +83,9 @@ for (const name of values.only!.split(',')) {
       erInit = { kind: 'statistical', ciphertexts: encryptedBatches(trainSet, cipher, stored), prior: encryptedBatches(prior, null, stored), norm: NORM };
     } else if (name === 'whiten') erInit = { kind: 'whiten', source: encryptedBatches(trainSet, cipher, stored), maxImages: limit };
     else if (name === 'default') erInit = { kind: 'default' };
+    else if (name === 'identity') erInit = { kind: 'identity' };
     else throw new Error(`no unit ${name}`);
+    let initAccuracy: number | undefined;
     const r = await trainEncryptionRobust({
       architecture: 'resnet20',
       adaptation: 'aligned',
@@ -90,19 +97,34 @@ for (const name of values.only!.split(',')) {
       test,
       epochs,
       lr,
+      optimizer: values.optimizer as 'sgd' | 'adam',
       weightDecay: 0,
       seed: 0,
-      checkpointDir: join(out, name),
-      logFile: join(out, `${name}-log.json`),
-      out: join(out, `${name}.safetensors`),
-      onInit: async () => {
+      checkpointDir: join(out, unit),
+      logFile: join(out, `${unit}-log.json`),
+      out: join(out, `${unit}.safetensors`),
+      onInit: async (_report, model) => {
         log(`${name}: initialised in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        // The initialised model, before any training (the model is in training mode: evaluateAccuracy switches and restores it).
+        initAccuracy = (await evaluateAccuracy(model, test)).accuracy;
+        log(`${name}: accuracy before training ${initAccuracy.toFixed(4)}`);
       },
       onEpoch: (rec) => log(`${name}: epoch ${rec.epoch}: loss ${rec.trainLoss.toFixed(3)} train ${rec.trainAccuracy.toFixed(4)} test ${rec.testAccuracy?.toFixed(4)}`),
     });
     r.model.dispose();
     const last = r.history[r.history.length - 1];
-    result = { init: name, labeledImages: trainSet.length, epochs, lr, testAccuracy: last.testAccuracy, testImages: testSet.length, history: r.history };
+    result = {
+      unit,
+      init: name,
+      labeledImages: trainSet.length,
+      epochs,
+      lr,
+      optimizer: values.optimizer,
+      testAccuracy: last.testAccuracy,
+      testImages: testSet.length,
+      initAccuracy,
+      history: r.history,
+    };
   }
   const seconds = (performance.now() - t0) / 1000;
   const accuracy = result.testAccuracy as number;
@@ -114,7 +136,7 @@ for (const name of values.only!.split(',')) {
     keyId: keyId(key),
     seed: 0,
     seconds,
-    command: `node --import tsx experiments/er/frozen.ts --limit ${limit} --epochs ${epochs} --lr ${lr} --only ${name} --threads ${values.threads}`,
+    command: `node --import tsx experiments/er/frozen.ts --limit ${limit} --epochs ${epochs} --lr ${lr} --optimizer ${values.optimizer} --only ${name}${values.tag ? ` --tag ${values.tag}` : ''} --threads ${values.threads}`,
   };
   writeFileSync(file, `${JSON.stringify(row, null, 2)}\n`);
   log(`${name}: accuracy ${accuracy.toFixed(4)} = ${(accuracy / PLAINTEXT_ACCURACY).toFixed(4)} of plaintext (${seconds.toFixed(0)} s); wrote ${file}`);

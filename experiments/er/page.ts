@@ -3,7 +3,7 @@
 // units are reported as not measured.
 //
 //   node --import tsx experiments/er/page.ts
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 const RUNS = 'experiments/results/er/runs';
 // biome-ignore lint/suspicious/noExplicitAny: stored JSON of the units
@@ -12,7 +12,10 @@ const f4 = (x: number | undefined) => (x === undefined || x === null ? '—' : x
 const sec = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
 
 const fold = read('fold');
-const frozen = ['default', 'whiten', 'statistical', 'key-inverse'].map((n) => read(`frozen-${n}`)).filter(Boolean);
+const frozen = readdirSync(RUNS)
+  .filter((f) => f.startsWith('frozen-') && f.endsWith('.json'))
+  .sort()
+  .map((f) => read(f.slice(0, -5)));
 const leak = read('key-from-weights');
 const lines: string[] = [
   '# Encrypted-image learning with pretrained backbones (issue 14)',
@@ -49,12 +52,12 @@ if (frozen.length) {
   lines.push(
     'The shared ResNet-20 (0.8122 on the plaintext test set) frozen (`--freeze-backbone`: no gradients, eval-mode batch norm) behind an aligned adaptation network that learns from labeled ciphertext only (uniform key, first images of data_batch_1/2 encrypted on the fly, no augmentation), SGD momentum 0.9, cosine schedule, evaluated on the 5,000 encrypted test images.',
     '',
-    '| init | labeled images | epochs | lr | test accuracy | / 0.8122 | wall time | command |',
-    '|---|---|---|---|---|---|---|---|',
+    '| init | labeled images | epochs | lr | accuracy before training | test accuracy | / 0.8122 | wall time | command |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of frozen)
     lines.push(
-      `| ${r.init}${r.init === 'key-inverse' ? ' (oracle, uses the key)' : ''} | ${r.labeledImages} | ${r.epochs} | ${r.lr ?? '—'} | ${f4(r.testAccuracy)} | ${f4(r.ratio)} | ${sec(r.seconds)} | \`${r.command}\` |`,
+      `| ${r.init}${r.init === 'key-inverse' ? ' (oracle, uses the key)' : ''} | ${r.labeledImages} | ${r.epochs} | ${r.lr ?? '—'} | ${f4(r.initAccuracy)} | ${f4(r.testAccuracy)} | ${f4(r.ratio)} | ${sec(r.seconds)} | \`${r.command}\` |`,
     );
   const keyless = frozen.filter((r: { init: string }) => r.init !== 'key-inverse');
   const best = keyless.reduce((a: { ratio: number } | null, r: { ratio: number }) => (!a || r.ratio > a.ratio ? r : a), null);

@@ -12,7 +12,7 @@
 // 0) and with seed·1000 + r before the backbone of round r is built; round r trains with seed
 // seed·7919 + r (src/er/multi-round.ts); the data order is the BatchSource's own.
 import { manualSeed } from '../tensor/index.ts';
-import { type Module, SGD, cosine } from '../nn/index.ts';
+import { Adam, type Module, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import type { EpochProgress, StepProgress } from '../train/loop.ts';
 import { evaluateAccuracy } from '../train/evaluate.ts';
@@ -103,8 +103,13 @@ export interface ErTrainConfig {
   lr?: number;
   /** The adaptation network's learning rate (default lr); it keeps its ratio to lr under the schedule. */
   adaptationLr?: number;
-  /** Default 0.9. */
+  /** Default 0.9 (SGD). */
   momentum?: number;
+  /**
+   * 'sgd' (the default, with momentum) or 'adam' (β 0.9/0.999; suits a frozen backbone, where only
+   * the adaptation network's linear map learns and SGD's safe step size depends on the key's scale).
+   */
+  optimizer?: 'sgd' | 'adam';
   /** Backbone weight decay (default 5e-4; the adaptation network has none). */
   weightDecay?: number;
   /** Default 0 (see the seeds in the file comment). */
@@ -126,8 +131,8 @@ export interface ErTrainConfig {
   metadata?: Record<string, string>;
   /** Recorded in checkpoints and the log (default: architecture, adaptation, init, keyId, kind). */
   info?: Record<string, string>;
-  /** After the initialisation, before training. */
-  onInit?: (report: ErInitReport) => void | Promise<void>;
+  /** After the initialisation, before training (with the model, e.g. to evaluate the initialised model). */
+  onInit?: (report: ErInitReport, model: EncryptionRobustModel) => void | Promise<void>;
   /** At the start of each round. */
   onRound?: (p: ErRoundProgress) => void;
   /** After every step: the epoch's running means. */
@@ -155,6 +160,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const key = config.cipher ?? null;
   const init = config.init ?? { kind: 'default' };
   checkErInit(init, config.adaptation, key);
+  if (config.optimizer !== undefined && config.optimizer !== 'sgd' && config.optimizer !== 'adam') throw new RangeError(`optimizer must be 'sgd' or 'adam', got '${config.optimizer}'`);
   if (config.freezeBackbone && !config.pretrained) throw new RangeError('freezeBackbone keeps the backbone as it is: give pretrained backbone weights');
   if (config.freezeBackbone && config.adaptation === 'none') throw new RangeError('freezeBackbone with no adaptation network leaves nothing to train');
   const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
@@ -179,7 +185,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
     if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
     if (config.freezeBackbone) model.freezeBackbone();
     const initReport = await initialise(model, init, key);
-    await config.onInit?.(initReport);
+    await config.onInit?.(initReport, model);
     let round = 0;
     const at = (p: object) => ({ ...p, round, rounds });
     const results = await trainMultiRound({
@@ -192,7 +198,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       makeOptimizer: (m) => {
         const groups = m.backboneFrozen ? [] : [{ params: m.backbone.parameters(), lr, weightDecay }];
         if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: adaptationLr, weightDecay: 0 });
-        return new SGD(groups, { lr, momentum });
+        return config.optimizer === 'adam' ? new Adam(groups, { lr }) : new SGD(groups, { lr, momentum });
       },
       // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
       schedule: () => cosine(lr, epochs),

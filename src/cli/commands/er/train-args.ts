@@ -32,6 +32,7 @@ export interface ErTrainFlags {
   lr: number;
   adaptationLr?: number;
   momentum: number;
+  optimizer?: 'sgd' | 'adam';
   weightDecay: number;
   augment?: boolean;
   mean?: number[];
@@ -99,6 +100,7 @@ export async function erTrainSetup(o: ErTrainFlags): Promise<ErTrainSetup> {
     lr: o.lr,
     adaptationLr: o.adaptationLr,
     momentum: o.momentum,
+    optimizer: o.optimizer,
     weightDecay: o.weightDecay,
     seed: o.seed,
     pretrained: o.pretrained,

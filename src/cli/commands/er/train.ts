@@ -45,6 +45,7 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .addOption(option(FLAG.lr, 'learning rate (cosine-annealed within each round)', parse.nonNegativeNumber, 0.1))
     .addOption(option('--adaptation-lr <x>', 'learning rate of the adaptation network (default: --lr; keeps its ratio under the schedule)', parse.nonNegativeNumber))
     .addOption(option('--momentum <x>', 'SGD momentum', parse.nonNegativeNumber, 0.9))
+    .addOption(option('--optimizer <name>', 'sgd (with --momentum) | adam (suits --freeze-backbone)', parse.oneOf(['sgd', 'adam'] as const), 'sgd'))
     .addOption(option('--weight-decay <x>', 'weight decay of the backbone', parse.nonNegativeNumber, 5e-4))
     .option('--augment', 'random crop (padding 4) and horizontal flip of the plaintext before encryption')
     .addOption(option('--mean <r,g,b>', 'plaintext normalisation (plaintext baseline, or folded into --init key-inverse / statistical)', parse.triple))
