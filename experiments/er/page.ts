@@ -84,7 +84,7 @@ if (leak?.rows?.length) {
   lines.push(
     "From each trained frozen-backbone model, its adaptation network's weights only (`nnlock attack er-weights`, src/attacks/er-weights.ts): the composite map A = W2ᵀ·W1 of the aligned network, per-channel block A_cc ≈ K_c⁻ᵀ/s_c, so K̂_c = (s_c·A_ccᵀ)⁻¹ with the backbone's public input std s. PSNR: 1,000 test images encrypted with the true key, decrypted with K̂, clamped to [0, 1].",
     '',
-    '| adaptation init | rel. error of K̂ | after one scale per channel | cross-channel share of A | PSNR of images decrypted with K̂ |',
+    '| model (init-variant) | rel. error of K̂ | after one scale per channel | cross-channel share of A | PSNR of images decrypted with K̂ |',
     '|---|---|---|---|---|',
   );
   for (const r of leak.rows) lines.push(`| ${r.init} | ${r.relError.toExponential(3)} | ${r.scaleFreeRelError.toExponential(3)} | ${r.crossChannel.toFixed(4)} | ${r.decryptedPsnr.toFixed(2)} dB |`);
