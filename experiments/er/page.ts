@@ -84,17 +84,25 @@ if (leak?.rows?.length) {
   lines.push(
     "From each trained frozen-backbone model, its adaptation network's weights only (`nnlock attack er-weights`, src/attacks/er-weights.ts): the composite map A = W2ᵀ·W1 of the aligned network, per-channel block A_cc ≈ K_c⁻ᵀ/s_c, so K̂_c = (s_c·A_ccᵀ)⁻¹ with the backbone's public input std s. PSNR: 1,000 test images encrypted with the true key, decrypted with K̂, clamped to [0, 1].",
     '',
-    '| model (init-variant) | rel. error of K̂ | after one scale per channel | cross-channel share of A | PSNR of images decrypted with K̂ |',
-    '|---|---|---|---|---|',
+    '| model (init-variant) | rel. error of K̂ | after one scale per channel | rel. error of K̂⁻¹ | cross-channel share of A | PSNR of images decrypted with K̂ |',
+    '|---|---|---|---|---|---|',
   );
-  for (const r of leak.rows) lines.push(`| ${r.init} | ${r.relError.toExponential(3)} | ${r.scaleFreeRelError.toExponential(3)} | ${r.crossChannel.toFixed(4)} | ${r.decryptedPsnr.toFixed(2)} dB |`);
+  for (const r of leak.rows)
+    lines.push(
+      `| ${r.init} | ${r.relError.toExponential(3)} | ${r.scaleFreeRelError.toExponential(3)} | ${r.inverseRelError?.toExponential(3) ?? '—'} | ${r.crossChannel.toFixed(4)} | ${r.decryptedPsnr.toFixed(2)} dB |`,
+    );
   lines.push('', `Command: \`${leak.command}\` (per model: \`${leak.rows[0].command}\`).`, '');
   const best = leak.rows.reduce((a: { relError: number } | null, r: { relError: number }) => (!a || r.relError < a.relError ? r : a), null);
   summary.keyFromAdapterRelError = {
     value: best.relError,
     init: best.init,
     decryptedPsnr: best.decryptedPsnr,
-    byInit: Object.fromEntries(leak.rows.map((r: { init: string; relError: number; decryptedPsnr: number }) => [r.init, { relError: r.relError, decryptedPsnr: r.decryptedPsnr }])),
+    byModel: Object.fromEntries(
+      leak.rows.map((r: { init: string; relError: number; inverseRelError: number; decryptedPsnr: number }) => [
+        r.init,
+        { relError: r.relError, inverseRelError: r.inverseRelError, decryptedPsnr: r.decryptedPsnr },
+      ]),
+    ),
     command: best.command,
   };
 } else lines.push('Not measured.', '');

@@ -38,6 +38,8 @@ export interface ErWeightsAttackReport {
   /** ‖K̂ − K‖_F/‖K‖_F, and after one best scale per channel. */
   relError?: number;
   scaleFreeRelError?: number;
+  /** ‖K̂⁻¹ − K⁻¹‖_F/‖K⁻¹‖_F: the decryption map's error (small where K's is not: directions that images barely use are poorly learned, and inverting amplifies them). */
+  inverseRelError?: number;
   /** Mean PSNR (dB, peak 1) of the images decrypted with the recovered key, clamped to [0, 1]. */
   decryptedPsnr?: number;
   images?: number;
@@ -61,7 +63,10 @@ export async function keyFromAdapterFile(weights: string, o: ErWeightsAttackOpti
   // Real arithmetic whatever the true key's kind: 'uniform' is the kind without structural checks.
   const key = keyFromMatrices('uniform', k, rec.matrices as Float64Array[], { maxCondition: 1e15 });
   report.recoveredKeyId = keyId(key);
-  if (o.trueKey) Object.assign(report, (({ relative, scaleFree }) => ({ relError: relative, scaleFreeRelError: scaleFree }))(recoveredKeyError(rec.matrices, o.trueKey.matrices)));
+  if (o.trueKey) {
+    const { relative, scaleFree } = recoveredKeyError(rec.matrices, o.trueKey.matrices);
+    Object.assign(report, { relError: relative, scaleFreeRelError: scaleFree, inverseRelError: recoveredKeyError(key.inverses, o.trueKey.inverses).relative });
+  }
   if (o.images && o.trueKey) {
     const x = await readAttackPixels(o.images, { limit: o.limit ?? 1000, channels: channels });
     const enc = new BlockCipher(o.trueKey);

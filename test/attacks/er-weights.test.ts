@@ -84,6 +84,7 @@ test('attack er-weights recovers the key from a decrypting network, and images d
   assert.equal(r.code, 0, r.err);
   const res = JSON.parse(r.out);
   assert.ok(res.relError < 1e-4, `relative error ${res.relError}`);
+  assert.ok(res.inverseRelError < 1e-4, `relative error of the inverse ${res.inverseRelError}`);
   assert.ok(res.decryptedPsnr > 60, `PSNR ${res.decryptedPsnr}`);
   assert.equal(res.images, 8);
   const rec = await loadKey(p('rec.json'));

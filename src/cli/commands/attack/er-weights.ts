@@ -45,7 +45,10 @@ function lines(r: ErWeightsAttackReport): string[] {
   const out = [`adaptation network k=${r.k}, ${r.channels} channels; cross-channel share ${r.crossChannel.toFixed(4)}`];
   if (!r.recoveredKeyId) return [...out, 'no key: a per-channel block of the composite map is singular'];
   out.push(`recovered key ${r.recoveredKeyId}`);
-  if (r.relError !== undefined) out.push(`relative error ${r.relError.toExponential(3)} (after one best scale per channel: ${r.scaleFreeRelError!.toExponential(3)})`);
+  if (r.relError !== undefined)
+    out.push(
+      `relative error ${r.relError.toExponential(3)} (after one best scale per channel: ${r.scaleFreeRelError!.toExponential(3)}; of the decryption K̂⁻¹: ${r.inverseRelError!.toExponential(3)})`,
+    );
   if (r.decryptedPsnr !== undefined) out.push(`images decrypted with it: ${r.decryptedPsnr.toFixed(2)} dB PSNR (${r.images} images)`);
   if (r.outKey) out.push(`wrote ${r.outKey}`);
   return out;
