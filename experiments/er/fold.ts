@@ -59,9 +59,7 @@ if (!existsSync(weights)) {
 const trainSeconds = (performance.now() - t0) / 1000;
 
 const { model: plainModule, metadata } = await openModel(weights);
-const { model: foldedModule } = await openModel(weights);
 const plain = plainModule as ConvMixer;
-const folded = foldedModule as ConvMixer;
 const norm = normalisationFrom(metadata);
 // A fixed secret, so the figures reproduce; uniform and orthogonal keys of the patch size.
 const rows = [];
@@ -104,7 +102,6 @@ for (const kind of ['uniform', 'orthogonal'] as const) {
   fm.dispose();
 }
 plain.dispose();
-folded.dispose();
 const result = {
   command: `node --import tsx experiments/er/fold.ts --epochs ${values.epochs}${values.limit ? ` --limit ${values.limit}` : ''} --arch ${values.arch} --threads ${values.threads}`,
   architecture: values.arch,
