@@ -10,3 +10,5 @@ export * from './learned-attack.ts';
 export * from './assess.ts';
 export * from './report.ts';
 export * from './image-input.ts';
+export * from './er-weights.ts';
+export * from './er-weights-files.ts';

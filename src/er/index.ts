@@ -11,3 +11,5 @@ export * from './data.ts';
 export * from './train.ts';
 export * from './cached.ts';
 export * from './diagnostics.ts';
+export * from './fold.ts';
+export * from './fold-file.ts';

@@ -9,6 +9,7 @@ import { AdaptationNetwork, type AdaptationConfig } from './adaptation.ts';
 export class EncryptionRobustModel extends Module {
   readonly adaptation: AdaptationNetwork | null;
   private current: Module;
+  private frozen = false;
 
   constructor(adaptation: AdaptationNetwork | null, backbone: Module) {
     super();
@@ -28,7 +29,29 @@ export class EncryptionRobustModel extends Module {
     const old = this.current;
     this.current = this.registerModule('backbone', backbone);
     backbone.train(this.training);
+    if (this.frozen) this.freezeBackbone();
     return old;
+  }
+
+  /**
+   * Freezes the backbone (and every backbone put in place later): its parameters stop requiring
+   * gradients and it stays in eval mode, so its batch-norm statistics are the pretrained ones
+   * whatever train() says. Gradients still flow through it to the adaptation network.
+   */
+  freezeBackbone(): void {
+    this.frozen = true;
+    for (const p of this.current.parameters()) p.requiresGrad = false;
+    this.current.eval();
+  }
+
+  get backboneFrozen(): boolean {
+    return this.frozen;
+  }
+
+  override train(on = true): this {
+    super.train(on);
+    if (this.frozen) this.current.eval();
+    return this;
   }
 
   forward(x: Tensor): Tensor {

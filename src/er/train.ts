@@ -12,7 +12,7 @@
 // 0) and with seed·1000 + r before the backbone of round r is built; round r trains with seed
 // seed·7919 + r (src/er/multi-round.ts); the data order is the BatchSource's own.
 import { manualSeed } from '../tensor/index.ts';
-import { type Module, SGD, cosine } from '../nn/index.ts';
+import { Adam, type Module, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import type { EpochProgress, StepProgress } from '../train/loop.ts';
 import { evaluateAccuracy } from '../train/evaluate.ts';
@@ -106,14 +106,24 @@ export interface ErTrainConfig {
   lr?: number;
   /** The adaptation network's learning rate (default lr); it keeps its ratio to lr under the schedule. */
   adaptationLr?: number;
-  /** Default 0.9. */
+  /** Default 0.9 (SGD). */
   momentum?: number;
+  /**
+   * 'sgd' (the default, with momentum) or 'adam' (β 0.9/0.999; suits a frozen backbone, where only
+   * the adaptation network's linear map learns and SGD's safe step size depends on the key's scale).
+   */
+  optimizer?: 'sgd' | 'adam';
   /** Backbone weight decay (default 5e-4; the adaptation network has none). */
   weightDecay?: number;
   /** Default 0 (see the seeds in the file comment). */
   seed?: number;
   /** Backbone weights (safetensors) loaded at the start of every round; else a fresh init each round. */
   pretrained?: string;
+  /**
+   * Keep the backbone fixed (needs `pretrained`): only the adaptation network learns, the backbone
+   * stays in eval mode with its pretrained batch-norm statistics (EncryptionRobustModel.freezeBackbone).
+   */
+  freezeBackbone?: boolean;
   /** Folder of resumable checkpoints, round-<r>.ckpt. */
   checkpointDir?: string;
   /** JSON log of every round and epoch, rewritten after each round. */
@@ -124,8 +134,8 @@ export interface ErTrainConfig {
   metadata?: Record<string, string>;
   /** Recorded in checkpoints and the log (default: architecture, adaptation, init, keyId, kind). */
   info?: Record<string, string>;
-  /** After the initialisation, before training. */
-  onInit?: (report: ErInitReport) => void | Promise<void>;
+  /** After the initialisation, before training (with the model, e.g. to evaluate the initialised model). */
+  onInit?: (report: ErInitReport, model: EncryptionRobustModel) => void | Promise<void>;
   /** At the start of each round. */
   onRound?: (p: ErRoundProgress) => void;
   /** After every step: the epoch's running means. */
@@ -155,6 +165,9 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const key = config.cipher ?? null;
   const init = config.init ?? { kind: 'default' };
   checkErInit(init, config.adaptation, key);
+  if (config.optimizer !== undefined && config.optimizer !== 'sgd' && config.optimizer !== 'adam') throw new RangeError(`optimizer must be 'sgd' or 'adam', got '${config.optimizer}'`);
+  if (config.freezeBackbone && !config.pretrained) throw new RangeError('freezeBackbone keeps the backbone as it is: give pretrained backbone weights');
+  if (config.freezeBackbone && config.adaptation === 'none') throw new RangeError('freezeBackbone with no adaptation network leaves nothing to train');
   const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
   const adaptationLr = config.adaptationLr ?? lr;
   const spec: ErModelSpec = {
@@ -176,8 +189,9 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   const model = buildErModel(spec);
   try {
     if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
+    if (config.freezeBackbone) model.freezeBackbone();
     const initReport = await initialise(model, init, key);
-    await config.onInit?.(initReport);
+    await config.onInit?.(initReport, model);
     let round = 0;
     const at = (p: object) => ({ ...p, round, rounds });
     const results = await trainMultiRound({
@@ -188,9 +202,9 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       data: config.train,
       seed,
       makeOptimizer: (m) => {
-        const groups = [{ params: m.backbone.parameters(), lr, weightDecay }];
+        const groups = m.backboneFrozen ? [] : [{ params: m.backbone.parameters(), lr, weightDecay }];
         if (m.adaptation) groups.push({ params: m.adaptation.parameters(), lr: adaptationLr, weightDecay: 0 });
-        return new SGD(groups, { lr, momentum });
+        return config.optimizer === 'adam' ? new Adam(groups, { lr }) : new SGD(groups, { lr, momentum });
       },
       // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
       schedule: () => cosine(lr, epochs),
@@ -219,6 +233,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
           roundsCompleted: String(r + 1),
           epochsPerRound: String(epochs),
           init: init.kind,
+          ...(config.freezeBackbone ? { backboneFrozen: 'true' } : {}),
           ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
         });
       },

@@ -2,6 +2,7 @@ export * from './resnet-cifar.ts';
 export * from './vgg.ts';
 export * from './dncnn.ts';
 export * from './small-cnn.ts';
+export * from './convmixer.ts';
 export * from './registry.ts';
 export * from './naming.ts';
 export * from './weights.ts';

@@ -1,4 +1,4 @@
-// `nnlock attack assess|known-plaintext|statistical|learned`: attacks on the block cipher (in 0.1:
+// `nnlock attack assess|known-plaintext|statistical|learned|er-weights`: attacks on the block cipher (in 0.1:
 // `nnlock cipher attack ...`) and on what a trained model leaks.
 import type { Command } from 'commander';
 import type { CliIO } from '../../io.ts';
@@ -9,6 +9,7 @@ import { registerStatistical } from './statistical.ts';
 import { registerLearned } from './learned.ts';
 import { registerDecoys } from './decoys.ts';
 import { registerFinetune } from './finetune.ts';
+import { registerErWeights } from './er-weights.ts';
 
 /** 0.1's `cipher attack X` is `attack X`; its -k (block size) is --block and --images is --limit. */
 export const legacyAttack: MovedCommand[] = [
@@ -24,7 +25,7 @@ export function registerAttack(program: Command, io: CliIO): void {
   const attack = program
     .command('attack')
     .description(
-      "attacks on the cipher: assess (a key's security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model); on protected models: decoys (find the decoys), finetune (the fine-tuning attack's head start)",
+      "attacks on the cipher: assess (a key's security report), known-plaintext (recover a key from files), statistical (ciphertext-only, from image statistics), learned (decryption by a trained model), er-weights (the key from a trained adaptation network); on protected models: decoys (find the decoys), finetune (the fine-tuning attack's head start)",
     );
   registerAssess(attack, io);
   registerKnownPlaintext(attack, io);
@@ -32,4 +33,5 @@ export function registerAttack(program: Command, io: CliIO): void {
   registerLearned(attack, io);
   registerDecoys(attack, io);
   registerFinetune(attack, io);
+  registerErWeights(attack, io);
 }

@@ -1,4 +1,4 @@
-// `nnlock er train | eval | show`: the Encryption-Robust CNN (an adaptation network in front of a
+// `nnlock er train | eval | show | fold`: the Encryption-Robust CNN (an adaptation network in front of a
 // backbone) trained on block-encrypted images, evaluated, and pictured. One file per verb; the
 // workflows are src/er's (trainEncryptionRobust, decryptionDiagnostics).
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import type { MovedCommand } from '../../legacy.ts';
 import { registerErTrain } from './train.ts';
 import { registerErEval } from './eval.ts';
 import { registerErShow } from './show.ts';
+import { registerErFold } from './fold.ts';
 
 /** 0.1's `er train -t FILE` (test data) is `--test FILE`: `-t` meant three things across commands. */
 export const legacyEr: MovedCommand[] = [
@@ -21,4 +22,5 @@ export function registerEr(program: Command, io: CliIO): void {
   registerErTrain(er, io);
   registerErEval(er, io);
   registerErShow(er, io);
+  registerErFold(er, io);
 }

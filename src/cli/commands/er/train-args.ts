@@ -27,12 +27,14 @@ export interface ErTrainFlags {
   whitenImages: number;
   whitenShrinkage: number;
   pretrained?: string;
+  freezeBackbone?: boolean;
   rounds: number;
   epochs: number;
   batch: number;
   lr: number;
   adaptationLr?: number;
   momentum: number;
+  optimizer?: 'sgd' | 'adam';
   weightDecay: number;
   augment?: boolean;
   mean?: number[];
@@ -65,6 +67,8 @@ export async function erTrainSetup(o: ErTrainFlags, group?: ProcessGroup): Promi
   if (initName === 'statistical' && !o.prior) throw new UsageError('--init statistical needs --prior: plaintext images of the same kind that are not the training images');
   if (initName !== 'statistical' && o.prior) throw new UsageError('--prior is only used by --init statistical');
   checkErInit(initName, adaptation, key);
+  if (o.freezeBackbone && !o.pretrained) throw new UsageError('--freeze-backbone keeps the backbone as it is: give its weights with --pretrained');
+  if (o.freezeBackbone && adaptation === 'none') throw new UsageError('--freeze-backbone with --adaptation none leaves nothing to train');
   const folded = initName === 'key-inverse' || initName === 'statistical';
   if (key && (o.mean || o.std) && !folded) throw new UsageError('--mean/--std normalise plaintext; with a key they only apply to --init key-inverse or statistical');
   const norm = { mean: o.mean, std: o.std };
@@ -110,9 +114,11 @@ export async function erTrainSetup(o: ErTrainFlags, group?: ProcessGroup): Promi
     lr: o.lr,
     adaptationLr: o.adaptationLr,
     momentum: o.momentum,
+    optimizer: o.optimizer,
     weightDecay: o.weightDecay,
     seed: o.seed,
     pretrained: o.pretrained,
+    freezeBackbone: o.freezeBackbone,
     checkpointDir: o.checkpointDir,
     logFile: o.log,
     out: o.out,

@@ -39,12 +39,14 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .addOption(option('--whiten-images <n>', 'training images the whitening is estimated from', parse.positiveInt, 10_000))
     .addOption(option('--whiten-shrinkage <x>', 'whitening shrinkage ε as a fraction of the mean eigenvalue', parse.positiveNumber, 0.01))
     .option('--pretrained <file>', 'backbone weights loaded at the start of every round (else a fresh init each round)')
+    .option('--freeze-backbone', 'keep the --pretrained backbone fixed (eval mode, its batch-norm statistics): only the adaptation network learns')
     .addOption(option('--rounds <n>', 'training rounds', parse.positiveInt, 1))
     .addOption(option(FLAG.epochs, 'epochs per round', parse.positiveInt, 10))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 128))
     .addOption(option(FLAG.lr, 'learning rate (cosine-annealed within each round)', parse.nonNegativeNumber, 0.1))
     .addOption(option('--adaptation-lr <x>', 'learning rate of the adaptation network (default: --lr; keeps its ratio under the schedule)', parse.nonNegativeNumber))
     .addOption(option('--momentum <x>', 'SGD momentum', parse.nonNegativeNumber, 0.9))
+    .addOption(option('--optimizer <name>', 'sgd (with --momentum) | adam (suits --freeze-backbone)', parse.oneOf(['sgd', 'adam'] as const), 'sgd'))
     .addOption(option('--weight-decay <x>', 'weight decay of the backbone', parse.nonNegativeNumber, 5e-4))
     .option('--augment', 'random crop (padding 4) and horizontal flip of the plaintext before encryption')
     .addOption(option('--mean <r,g,b>', 'plaintext normalisation (plaintext baseline, or folded into --init key-inverse / statistical)', parse.triple))
@@ -64,6 +66,7 @@ export function registerErTrain(er: Command, io: CliIO): void {
       'Examples:',
       '  nnlock er train -K key.json -d ../shared/data/cifar10 --test ../shared/data/cifar10/test_batch.bin --rounds 3 --epochs 5 -o er.safetensors',
       '  nnlock er train -K key.json -d ../shared/data/cifar10 --adaptation none -o no-adapt.safetensors     (baseline)',
+      '  nnlock er train -K key.json -d ../shared/data/cifar10 --pretrained ../shared/data/weights/resnet20-cifar10.safetensors --freeze-backbone -o frozen.safetensors',
       '  nnlock er train -d ../shared/data/cifar10 --augment -o plain.safetensors                            (plaintext baseline)',
     ].join('\n'),
   );
@@ -74,7 +77,7 @@ export function registerErTrain(er: Command, io: CliIO): void {
     const { config, key } = setup;
     try {
       out.note(
-        `training ${o.arch}${config.adaptation === 'none' ? '' : ` with ${config.adaptation === 'aligned' ? 'an' : 'a'} ${config.adaptation} adaptation network (init ${config.init!.kind})`} on ${setup.trainImages} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`,
+        `training ${o.arch}${o.freezeBackbone ? ' (frozen)' : ''}${config.adaptation === 'none' ? '' : ` with ${config.adaptation === 'aligned' ? 'an' : 'a'} ${config.adaptation} adaptation network (init ${config.init!.kind})`} on ${setup.trainImages} ${key ? `images encrypted with the ${describeKey(key)}` : 'plaintext images'}`,
       );
       const { model, rounds, history, init } = await trainEncryptionRobust({
         ...config,
