@@ -8,11 +8,14 @@
 //   2. tiers: the same photo to the protected classifier anonymously, with tier tokens and with an
 //      API key; each answer shown is that tier's offline answer, and they change with the tier;
 //   3. the same with a protected denoiser: each tier's image is that tier's offline output;
-//   4. a screenshot of the page goes to docs/web-client.png (the same on every run: nothing random
-//      is on the page when it is taken); then a denoise with added noise shows its PSNR.
+//   4. a screenshot of the page (to a temporary folder; NNLOCK_UPDATE_SCREENSHOT=1 writes the
+//      committed docs/web-client.png instead, so a test run never dirties the checkout); then a
+//      denoise with added noise shows its PSNR.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Browser, Page, Request } from 'playwright-core';
@@ -29,7 +32,8 @@ import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
 const missing = chromiumMissing();
-const SCREENSHOT = fileURLToPath(new URL('../../docs/web-client.png', import.meta.url));
+const SCREENSHOT =
+  process.env.NNLOCK_UPDATE_SCREENSHOT === '1' ? fileURLToPath(new URL('../../docs/web-client.png', import.meta.url)) : join(mkdtempSync(join(tmpdir(), 'nnlock-web-')), 'web-client.png');
 const apiKey = newApiKey();
 let f: WebFixtures;
 let service: Service;
@@ -239,7 +243,7 @@ test("tiers with a denoiser: each tier's image is its offline output, and they d
   assert.equal(new Set(outputs).size, 3, 'each tier denoises differently');
 });
 
-test('screenshot of the page to docs/web-client.png', { skip: missing ?? false }, async () => {
+test('screenshot of the page', { skip: missing ?? false }, async () => {
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   const meta = await sharp(SCREENSHOT).metadata();
   assert.ok((meta.width ?? 0) >= 1000 && (meta.height ?? 0) > 800);
