@@ -126,7 +126,7 @@ for (const f of attackFiles) {
   chart.push({ name, values: sizes.map((n) => (a.headStart[n] === undefined ? 0 : 100 * a.headStart[n])) });
   const points = Object.fromEntries(Object.entries(a.headStart as Record<string, number>).map(([n, h]) => [n, Number((100 * h).toFixed(1))]));
   if (name === 'default-position') summary.headStartBaseline = { ...points, unit: 'accuracy points', protection: a.protection, weightFraction: a.weightFraction, command: a.command };
-  if (name === (process.env.NNLOCK_NEW_MODE ?? 'dense-all'))
+  if (name === NEW_MODE)
     summary.headStart = {
       ...points,
       unit: 'accuracy points',
