@@ -24,7 +24,11 @@ const classesOf = (dataset: string | undefined): number | undefined => (dataset 
 
 const NAMING_RULES: readonly NamingRule[] = [
   // nnlock's own names come through unchanged.
-  { pattern: /^(convmixer-\d+x\d+-p\d+(?:-k\d+)?|resnet\d+|vgg(?:11|13|16|19)(?:-bn)?(?:-w[0-9.]+)?|dncnn-\d+(?:-c[13])?|smallcnn(?:-c[13])?)$/, resolve: (m) => ({ name: m[1] }), example: 'resnet20' },
+  {
+    pattern: /^(convmixer-\d+x\d+-p\d+(?:-k\d+)?|resnet\d+|vgg(?:11|13|16|19)(?:-bn)?(?:-w[0-9.]+)?|dncnn-\d+(?:-c[13])?|smallcnn(?:-c[13])?)$/,
+    resolve: (m) => ({ name: m[1] }),
+    example: 'resnet20',
+  },
   // akamaster/pytorch_resnet_cifar10 and the many ports: resnet56-cifar, resnet56-cifar10, resnet110-cifar100.
   { pattern: /^resnet(\d+)-cifar(10|100)?$/, resolve: (m) => ({ name: `resnet${m[1]}`, numClasses: classesOf(m[2]) }), example: 'resnet56-cifar' },
   // chenyaofo/pytorch-cifar-models (torch.hub): cifar10_resnet56, cifar100_resnet20; also cifar-resnet56.

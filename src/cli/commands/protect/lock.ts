@@ -160,15 +160,18 @@ function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: stri
     metric: p.calibration?.metrics[m],
   }));
   const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
-  out.result({ model: o.out, keys, modelId: p.header.modelId, signer: p.header.signer, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) }, [
-    `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
-    ...discoveryLines(p.discovery),
-    ...tiers.map(
-      (t) =>
-        `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${unit} ${t.metric.toFixed(4)}` : ''}`,
-    ),
-    `protected model: ${o.out}`,
-    `keys (mode 0600, keep the master key safe): ${keys}`,
-    `owner's signer (the keys carry it; publish it so users can pin it with --signer): ${p.header.signer}`,
-  ]);
+  out.result(
+    { model: o.out, keys, modelId: p.header.modelId, signer: p.header.signer, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) },
+    [
+      `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
+      ...discoveryLines(p.discovery),
+      ...tiers.map(
+        (t) =>
+          `  tier ${t.tier}: restores ${t.restored} kernels${t.tier > 0 ? ` (fraction ${t.fraction.toFixed(4)})` : ' (no key: the published model)'}${t.metric !== undefined ? `, ${unit} ${t.metric.toFixed(4)}` : ''}`,
+      ),
+      `protected model: ${o.out}`,
+      `keys (mode 0600, keep the master key safe): ${keys}`,
+      `owner's signer (the keys carry it; publish it so users can pin it with --signer): ${p.header.signer}`,
+    ],
+  );
 }
