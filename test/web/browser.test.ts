@@ -136,7 +136,8 @@ test('encrypted classification: the page sends only the ciphertext, bit for bit 
   await page.setInputFiles('#enc-photo', f.photo);
   const before = sent.length;
   await page.click('#enc-form button[type="submit"]');
-  await page.waitForSelector('#enc-result table', { timeout: 20_000 });
+  // Wait for this model's answer: the previous test's answer (er-real) may still be on the page.
+  await page.locator('#enc-result caption', { hasText: /^er at tier/ }).waitFor({ timeout: 20_000 });
   const requests = sent.slice(before);
   assert.equal(requests.length, 1, 'one request');
   const req = requests[0];
