@@ -17,17 +17,10 @@ import type { InferencePool } from './pool.ts';
 import type { TierLayer } from './worker-protocol.ts';
 import { ServeError } from './errors.ts';
 
-export type ModelKind = 'classifier' | 'denoiser' | 'encrypted-classifier';
-
-/** What GET /v1/models says of a model. */
-export interface ModelInfo {
-  name: string;
-  kind: ModelKind;
-  tiers: number[];
-  input: { channels: number; height: number | null; width: number | null };
-  classes: string[] | null;
-  cipher: { kind: string; block: number; channels: number; keyId: string } | null;
-}
+// What GET /v1/models says of a model: the wire type the page and `nnlock client` read, defined
+// once beside them (a type-only import: nothing of the browser code loads here).
+import type { ModelInfo, ModelKind } from '../web/browser/api.ts';
+export type { ModelInfo, ModelKind };
 
 export class ServedModel {
   readonly info: ModelInfo;

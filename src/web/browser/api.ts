@@ -4,14 +4,15 @@
 
 export type ModelKind = 'classifier' | 'denoiser' | 'encrypted-classifier';
 
+/** What GET /v1/models says of a model (src/serve builds it). */
 export interface ModelInfo {
   name: string;
   kind: ModelKind;
   tiers: number[];
   input: { channels: number; height: number | null; width: number | null };
   classes: string[] | null;
-  /** encrypted-classifier: the ciphertext it expects. */
-  cipher: { kind: string; block: number; channels: number } | null;
+  /** encrypted-classifier: the ciphertext it expects (keyId: the fingerprint of the key it was trained for). */
+  cipher: { kind: string; block: number; channels: number; keyId: string } | null;
 }
 
 export interface TopClass {
