@@ -30,7 +30,21 @@ import { add, mul } from '../src/ops/arithmetic.ts';
 import { sum } from '../src/ops/reduction.ts';
 import { clone } from '../src/ops/convert.ts';
 import { addInPlace, mulScalarInPlace } from '../src/ops/inplace.ts';
-import { type BenchReport, compareCase, machineInfo, writeReport, fmt, PAIRED_BENCH_OPTIONS, PythonPeer, pairedBenchSettings, selectCases, timeIters, tick, threadFacts } from './lib/report.ts';
+import {
+  type BenchReport,
+  compareCase,
+  inAlternatingOrder,
+  machineInfo,
+  writeReport,
+  fmt,
+  PAIRED_BENCH_OPTIONS,
+  PythonPeer,
+  pairedBenchSettings,
+  selectCases,
+  timeIters,
+  tick,
+  threadFacts,
+} from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 
 // A script, not a library: nnlock's process settings (every core, the malloc policy) apply.
@@ -209,13 +223,7 @@ async function main(): Promise<void> {
           peerRounds.push(reply.times_ms);
           peerCheck = reply.check;
         };
-        if (r % 2 === 0) {
-          await runOurs();
-          await runPeer();
-        } else {
-          await runPeer();
-          await runOurs();
-        }
+        await inAlternatingOrder(r, runOurs, runPeer);
         const o = oursRounds[oursRounds.length - 1];
         const p = peerRounds[peerRounds.length - 1];
         console.log(`  ${c.name} round ${r + 1}/${rounds}: nnlock ${fmt(o.reduce((a, b) => a + b, 0) / o.length)} ms, PyTorch ${fmt(p.reduce((a, b) => a + b, 0) / p.length)} ms (means)`);

@@ -42,6 +42,7 @@ import {
   pairedBenchSettings,
   compareCase,
   fmt,
+  inAlternatingOrder,
   machineInfo,
   tick,
   timeIters,
@@ -249,13 +250,7 @@ async function main(): Promise<void> {
           peerCheck = reply.check;
           peerFirst = reply.first ?? Number.NaN;
         };
-        if (r % 2 === 0) {
-          await runOurs();
-          await runPeer();
-        } else {
-          await runPeer();
-          await runOurs();
-        }
+        await inAlternatingOrder(r, runOurs, runPeer);
         loads.push(machineInfo().loadAverage[0]);
         const o = oursRounds[oursRounds.length - 1];
         const p = peerRounds[peerRounds.length - 1];

@@ -31,7 +31,7 @@ import { computeImportance, protectModel, weightsDigest } from '../src/protect/i
 // The timed step is the synchronous core of unlockModel (no promise per iteration: timeIters is synchronous).
 import { type UnlockOptions, unlock, verifyProtected } from '../src/protect/unlock.ts';
 import { encodeKeyToken } from '../src/crypto/index.ts';
-import { type BenchReport, type CaseResult, compareCase, fmt, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
+import { type BenchReport, type CaseResult, compareCase, fmt, inAlternatingOrder, machineInfo, median, tick, timeIters, writeReport } from './lib/report.ts';
 import { init } from '../src/tensor/init.ts';
 import type { SafetensorsFile } from '../src/io/safetensors.ts';
 
@@ -159,15 +159,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         const a = () => oursRounds.push(timeOurs(ours, inPlace));
         const b = () => peerRounds.push(timeIters(decryptWhole, m.iters));
-        if (r % 2 === 0) {
-          a();
-          await tick();
-          b();
-        } else {
-          b();
-          await tick();
-          a();
-        }
+        await inAlternatingOrder(r, a, b, tick);
         await tick();
       }
       const fullOk = variant.startsWith('master') ? sameBytes(lastUnlocked!, m.file) : true;

@@ -364,6 +364,17 @@ export function pairedBenchSettings(
   return { threads, rounds, seed: Number(values.seed ?? 0), python: values.python ?? process.env.NNLOCK_BENCH_PYTHON ?? '/usr/bin/python3', quick };
 }
 
+/**
+ * Runs both sides of one round, ours first in even rounds and the peer first in odd ones, so that
+ * neither side always gets the warmer caches or the quieter moment; `between` runs between them.
+ */
+export async function inAlternatingOrder(round: number, ours: () => unknown, peer: () => unknown, between?: () => unknown): Promise<void> {
+  const [first, second] = round % 2 === 0 ? [ours, peer] : [peer, ours];
+  await first();
+  await between?.();
+  await second();
+}
+
 /** Runs step `iters` times; the wall time of each run in milliseconds. */
 export function timeIters(step: () => void, iters: number): number[] {
   const times: number[] = [];
