@@ -104,6 +104,17 @@ export const MAX_HEADER_SIZE = 100_000_000;
 
 const METADATA_KEY = '__metadata__';
 
+/**
+ * Tensor names nnlock reserves for its own data in a file, never a model's tensors: a protected
+ * model (format version 3, src/protect/format.ts) keeps its sealed sections as `__nnlock__/tier-<m>`
+ * U8 tensors. Loading tensors into a model skips them (tensorsFromEntries).
+ */
+export const RESERVED_TENSOR_PREFIX = '__nnlock__/';
+
+export function isReservedTensorName(name: string): boolean {
+  return name.startsWith(RESERVED_TENSOR_PREFIX);
+}
+
 export function isSafetensorsDtype(x: unknown): x is SafetensorsDtype {
   return typeof x === 'string' && DTYPE_SIZE.has(x as SafetensorsDtype);
 }
@@ -275,23 +286,13 @@ function declaredDataLength(header: Record<string, unknown>): number {
   return end;
 }
 
-/**
- * Parse a whole safetensors file held in memory. The returned tensors' data
- * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
- */
-export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.byteLength < 8) {
-    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
-  }
-  const n = headerLength(bytes, bytes.byteLength);
-  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
-  const data = bytes.subarray(8 + n);
-
+/** The header's metadata and entries, checked against a data section of `dataLength` bytes as the reference checks them. */
+function parseLayout(header: Record<string, unknown>, dataLength: number): { metadata: Record<string, string>; entries: RawEntry[] } {
   let metadata: Record<string, string> = {};
   const entries: RawEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === METADATA_KEY) metadata = parseMetadata(value);
-    else entries.push(parseEntry(name, value, data.byteLength));
+    else entries.push(parseEntry(name, value, dataLength));
   }
 
   // The reference requires the entries, sorted by offsets, to tile the data
@@ -308,17 +309,45 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
     }
     cursor = e.end;
   }
-  if (cursor !== data.byteLength) {
-    throw new SafetensorsError(`data section is ${data.byteLength} bytes but the tensors cover only ${cursor}`);
+  if (cursor !== dataLength) {
+    throw new SafetensorsError(`data section is ${dataLength} bytes but the tensors cover only ${cursor}`);
   }
-
-  // Map in header order, which is what a reader would expect to iterate.
-  const tensors = new Map<string, TensorEntry>();
-  for (const e of entries) {
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
-  }
-  return { tensors, metadata };
+  return { metadata, entries };
 }
+
+/** Map in header order, which is what a reader would expect to iterate. */
+function tensorsOf(entries: readonly RawEntry[], data: Uint8Array): Map<string, TensorEntry> {
+  const tensors = new Map<string, TensorEntry>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
+  return tensors;
+}
+
+/**
+ * Parse a whole safetensors file held in memory. The returned tensors' data
+ * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
+ */
+export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.byteLength < 8) {
+    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  }
+  const n = headerLength(bytes, bytes.byteLength);
+  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
+  const data = bytes.subarray(8 + n);
+  const { metadata, entries } = parseLayout(header, data.byteLength);
+  return { tensors: tensorsOf(entries, data), metadata };
+}
+
+export interface ReadSafetensorsOptions {
+  /**
+   * Called for each tensor as soon as its bytes are read, in file order, while the rest of the
+   * file is still being read (the next chunk is read while this runs): to hash the weights as they
+   * arrive instead of in a second pass. The header (and so every entry) is checked before the first call.
+   */
+  onTensor?: (name: string, entry: TensorEntry, file: SafetensorsFile) => void;
+}
+
+/** Bytes read at a time when a file is read tensor by tensor (onTensor). */
+const READ_CHUNK = 4 << 20;
 
 /**
  * Read and parse a safetensors file. Errors name the path. Only a regular file is opened (a FIFO,
@@ -326,7 +355,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
  * describes: the header is read and checked first, so a file larger than its header says is refused
  * before its data is read.
  */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+export async function readSafetensors(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsFile> {
   const name = displayPath(path);
   let file: Awaited<ReturnType<typeof openRegularFile>>;
   try {
@@ -348,7 +377,8 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
         `file is ${file.size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`,
       );
     }
-    return parseSafetensors(await file.read(0, file.size));
+    if (!options.onTensor) return parseSafetensors(await file.read(0, file.size));
+    return await readByTensor(file, n, header, options.onTensor);
   } catch (err) {
     if (err instanceof SafetensorsError && !err.message.startsWith(`safetensors: ${name} `)) {
       throw new SafetensorsError(`${name}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
@@ -357,6 +387,39 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   } finally {
     await file.close();
   }
+}
+
+/**
+ * The data section read in chunks into one buffer, each tensor handed to `onTensor` once its bytes
+ * are in, with the next chunk's read (in the thread pool) overlapping the callbacks of this one.
+ */
+async function readByTensor(
+  file: Awaited<ReturnType<typeof openRegularFile>>,
+  n: number,
+  header: Record<string, unknown>,
+  onTensor: NonNullable<ReadSafetensorsOptions['onTensor']>,
+): Promise<SafetensorsFile> {
+  const { metadata, entries } = parseLayout(header, file.size - 8 - n);
+  const bytes = new Uint8Array(file.size);
+  bytes.set(await file.read(0, 8 + n), 0);
+  const data = bytes.subarray(8 + n);
+  const tensors = tensorsOf(entries, data);
+  const result: SafetensorsFile = { tensors, metadata };
+  const byEnd = [...entries].sort((a, b) => a.end - b.end);
+  let next = 0;
+  const deliver = (upTo: number) => {
+    for (; next < byEnd.length && byEnd[next].end <= upTo; next++) onTensor(byEnd[next].name, tensors.get(byEnd[next].name)!, result);
+  };
+  let at = 0;
+  let pending = at < data.byteLength ? file.readInto(data, at, 8 + n + at, Math.min(READ_CHUNK, data.byteLength - at)) : null;
+  while (pending) {
+    await pending;
+    at = Math.min(at + READ_CHUNK, data.byteLength);
+    pending = at < data.byteLength ? file.readInto(data, at, 8 + n + at, Math.min(READ_CHUNK, data.byteLength - at)) : null;
+    deliver(at);
+  }
+  deliver(data.byteLength);
+  return result;
 }
 
 /** Only the string metadata of a safetensors file (its header is read, its data is not). */

@@ -1,8 +1,9 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
-// original kernels back, in memory (unlockModel in api.ts adds reading and loading). Every check
-// runs before anything is restored or written, cheapest first:
-//   1. the header's shape, and (version 2) the owner's signature over the header, every metadata
-//      entry and the section digests: a few hundred bytes, no weights;
+// original kernels back, in memory (unlockModel in api.ts adds reading and loading; read.ts reads a
+// file hashing its weights as they arrive). Every check runs before anything is restored or
+// written, cheapest first:
+//   1. the header's shape, and (versions 2 and 3) the owner's signature over the header, every
+//      metadata entry and the section digests: a few hundred bytes, no weights;
 //   2. the key's fingerprint ("wrong key") and the tier;
 //   3. the signer pinned by the caller or carried by the token: a model signed by anyone else, or
 //      an unsigned (version 1) file, is refused;
@@ -14,7 +15,7 @@
 // over all the weights; it is what a user who takes a file from a third party needs, and what
 // verifyProtected does without a key, so a file checked once (when it was downloaded, or loaded
 // by a long-running service) can be unlocked again and again with verifyWeights: false.
-import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
+import { type SafetensorsFile, type TensorEntry, isReservedTensorName } from '../io/safetensors.ts';
 import {
   type DecodedKeyToken,
   KeyError,
@@ -32,13 +33,13 @@ import {
 } from '../crypto/index.ts';
 import { convLayerOf, copyBytes } from './layers.ts';
 import {
-  FORMAT_VERSION,
   ProtectError,
   type ProtectHeader,
   bodyDigest,
   checkHeaderLayers,
   decodePayload,
   isProtectMetadataKey,
+  isSignedVersion,
   parseHeader,
   parseSignature,
   readSection,
@@ -105,11 +106,11 @@ function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, 
 
 /** What verification established about a protected file. */
 export interface Verification {
-  /** The file's format version (1: unsigned, 2: signed). */
+  /** The file's format version (1: unsigned; 2: signed; 3: signed, the sections as tensors). */
   version: number;
   /** Whether the owner's signature was checked and holds (false for version 1 files). */
   signed: boolean;
-  /** The signer, `ed25519:<64 hex>` (version 2). */
+  /** The signer, `ed25519:<64 hex>` (versions 2 and 3). */
   signer?: string;
   /** Whether the signer was pinned (by expectedSigner or the key token) and matched. */
   signerPinned: boolean;
@@ -139,15 +140,15 @@ export function inspectProtected(file: SafetensorsFile): ProtectHeader {
   return header;
 }
 
-/** A checked version-2 file: its body digest and the signed section digests. */
+/** A checked signed file: its body digest and the signed section digests. */
 interface Signed {
   body: Uint8Array;
   sections: string[];
 }
 
-/** Step 1: the owner's signature of a version-2 file (undefined for version 1). */
+/** Step 1: the owner's signature of a signed file (undefined for version 1). */
 function checkSignature(file: SafetensorsFile, header: ProtectHeader): Signed | undefined {
-  if (header.version !== FORMAT_VERSION) return undefined;
+  if (!isSignedVersion(header.version)) return undefined;
   const entry = parseSignature(file.metadata, header.tiers);
   const body = bodyDigest(file.metadata);
   const digests = entry.sections.map(hex);
@@ -174,9 +175,12 @@ function checkPins(header: ProtectHeader, pins: readonly Uint8Array[]): boolean 
   return true;
 }
 
-/** Step 4: the digest of every published tensor. */
-function checkWeights(file: SafetensorsFile, header: ProtectHeader): void {
-  if (Buffer.from(weightsDigest(file.tensors)).toString('hex') !== header.weightsDigest) {
+/**
+ * Step 4: the digest of every published tensor. `hashed` is the digest read.ts computed while it
+ * read these very bytes (one pass over them instead of a read and then a hash).
+ */
+function checkWeights(file: SafetensorsFile, header: ProtectHeader, hashed?: Uint8Array): void {
+  if (Buffer.from(hashed ?? weightsDigest(file.tensors)).toString('hex') !== header.weightsDigest) {
     throw new ProtectError('WEIGHTS_MODIFIED', 'the protected weights were modified: their digest differs from the one recorded when the model was protected');
   }
 }
@@ -186,22 +190,26 @@ function pinOf(expectedSigner: string | undefined): Uint8Array[] {
 }
 
 /**
- * Checks a protected file without a key: its header, the owner's signature (version 2), the
+ * Checks a protected file without a key: its header, the owner's signature (versions 2 and 3), the
  * pinned signer, and the digest of all its published weights. A file that passes is exactly what
  * its signer published (the sections are checked against their signed digests when opened).
  * Version 1 files pass unsigned (`signed: false`) unless a signer is pinned.
  */
-export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = {}): Verification & { header: ProtectHeader } {
+export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = {}, hashed?: Uint8Array): Verification & { header: ProtectHeader } {
   const header = inspectProtected(file);
   const signed = checkSignature(file, header);
   const signerPinned = checkPins(header, pinOf(options.expectedSigner));
   const weightsVerified = options.verifyWeights !== false || !signed;
-  if (weightsVerified) checkWeights(file, header);
+  if (weightsVerified) checkWeights(file, header, hashed);
   return { header, version: header.version, signed: signed !== undefined, signer: header.signer, signerPinned, weightsVerified };
 }
 
-/** Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace (unlockModel is the API). */
-export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
+/**
+ * Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace
+ * (unlockModel is the API). `hashed`: the weights digest read.ts computed while reading `file`
+ * (internal: it replaces recomputing it, it never skips the comparison).
+ */
+export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}, hashed?: Uint8Array): UnlockResult {
   const header = inspectProtected(file);
   const M = header.tiers;
   const modelId = hex(header.modelId);
@@ -218,14 +226,14 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     if (m > t) throw new KeyError('TIER_TOO_LOW', `a tier-${t} key cannot unlock tier ${m}: keys unlock their own tier and the tiers below`);
     const signerPinned = checkPins(header, [...pinOf(options.expectedSigner), ...(token.signer ? [token.signer] : [])]);
     const weightsVerified = options.verifyWeights !== false || !signed;
-    if (weightsVerified) checkWeights(file, header);
+    if (weightsVerified) checkWeights(file, header, hashed);
 
     const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
     const restored = new Map<string, Uint8Array>();
     const seen = new Map<string, Uint8Array>();
     let count = 0;
     for (let tier = 1; tier <= m; tier++) {
-      const sealed = readSection(file.metadata, tier);
+      const sealed = readSection(file, header.version, tier);
       if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
         throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
       }
@@ -266,7 +274,7 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     }
 
     const tensors = new Map<string, TensorEntry>();
-    for (const [name, e] of file.tensors) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
+    for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
     if (m < M) metadata[UNLOCKED_TIER_METADATA_KEY] = `${m}/${M}`;

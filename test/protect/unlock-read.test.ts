@@ -1,0 +1,101 @@
+// Unlocking from a path (format version 3): the file is read once, its weights hashed as they are
+// read (src/protect/read.ts over readSafetensors' onTensor), and the result is what unlocking the
+// same file in memory gives; a byte changed on disk is still caught, in any tensor.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trackLeaks } from '../helpers/leaks.ts';
+import { type TensorEntry, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
+import { ProtectError, protectModel, unlockModel, verifyModel, weightsDigest } from '../../src/protect/index.ts';
+import { readProtectedFile } from '../../src/protect/read.ts';
+import { sectionTensorName } from '../../src/protect/format.ts';
+import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
+
+const checkLeaks = trackLeaks();
+const dir = mkdtempSync(join(tmpdir(), 'nnlock-unlock-read-'));
+
+/** A model whose weights span several 4 MiB read chunks, with an I64 tensor that the file puts first but the digest takes in name order. */
+async function bigProtected(): Promise<{ path: string; tokens: string[]; original: Map<string, TensorEntry> }> {
+  const net = tinyNet(6);
+  const file = fileOf(net, { architecture: 'tiny' });
+  net.dispose();
+  const big = new Uint8Array(4 * 2_600_000).map((_, i) => (i * 31 + (i >> 9)) & 255);
+  file.tensors.set('aaa.extra', { dtype: 'F32', shape: [2_600_000], data: big });
+  file.tensors.set('m.steps', { dtype: 'I64', shape: [], data: new Uint8Array(8).fill(3) });
+  const p = await protectModel(file, { ratio: 0.25, tiers: 3 });
+  const path = join(dir, `big-${Math.random().toString(16).slice(2)}.safetensors`);
+  await writeSafetensors(path, p.file.tensors, p.file.metadata);
+  return { path, tokens: p.tokens, original: file.tensors };
+}
+
+test('readSafetensors onTensor: every tensor once, in file order, with its bytes already read', async () => {
+  const { path } = await bigProtected();
+  const seen: string[] = [];
+  const file = await readSafetensors(path, {
+    onTensor(name, e, f) {
+      assert.equal(f.tensors.get(name), e);
+      seen.push(name);
+      // The bytes handed over are final: compare them with the file on disk now.
+      assert.ok(sameBytes(e.data, new Uint8Array(readFileSync(path)).subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
+    },
+  });
+  assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
+  assert.equal(new Set(seen).size, seen.length);
+  const plain = await readSafetensors(path);
+  for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
+});
+
+test('the digest hashed while reading is the weights digest of the bytes read', async () => {
+  const { path } = await bigProtected();
+  const { file, hashed } = await readProtectedFile(path);
+  assert.deepEqual(hashed, weightsDigest(file.tensors));
+  assert.equal((await readProtectedFile(path, { hash: false })).hashed, undefined);
+  // A file with no tensors at all still gets the digest of nothing.
+  const empty = join(dir, 'empty.safetensors');
+  writeFileSync(empty, serializeSafetensors(new Map(), { a: 'b' }));
+  assert.deepEqual((await readProtectedFile(empty)).hashed, weightsDigest(new Map()));
+});
+
+test('unlockModel from a path restores bit-exactly, verified; a byte changed on disk anywhere in the weights is refused', async () => {
+  const { path, tokens, original } = await bigProtected();
+  const u = await unlockModel(path, tokens[2]);
+  assert.equal(u.weightsVerified, true);
+  assert.equal(u.version, 3);
+  assert.deepEqual([...u.file.tensors.keys()].sort(), [...original.keys()].sort());
+  for (const [name, e] of original) assert.ok(sameBytes(u.file.tensors.get(name)!.data, e.data), name);
+  assert.equal((await verifyModel(path)).weightsVerified, true);
+  const bytes = new Uint8Array(readFileSync(path));
+  const layout = await readSafetensors(path);
+  for (const name of ['aaa.extra', 'm.steps', 'head.bias']) {
+    const e = layout.tensors.get(name)!;
+    for (const at of [e.data.byteOffset, e.data.byteOffset + e.data.byteLength - 1]) {
+      const changed = bytes.slice();
+      changed[at] ^= 0x10;
+      const bad = join(dir, 'changed.safetensors');
+      writeFileSync(bad, changed);
+      await assert.rejects(unlockModel(bad, tokens[0]), (err: unknown) => err instanceof ProtectError && err.code === 'WEIGHTS_MODIFIED', `${name} @${at}`);
+      await assert.rejects(verifyModel(bad), (err: unknown) => err instanceof ProtectError && err.code === 'WEIGHTS_MODIFIED', `${name} @${at}`);
+      // Told the weights were verified before, unlock skips exactly that check (and no other).
+      assert.equal((await unlockModel(bad, tokens[0], { verifyWeights: false })).weightsVerified, false);
+    }
+  }
+  // A changed section byte is refused by its signed digest, not by the weights digest.
+  const s = layout.tensors.get(sectionTensorName(1))!;
+  const changed = bytes.slice();
+  changed[s.data.byteOffset + 5] ^= 1;
+  const bad = join(dir, 'section.safetensors');
+  writeFileSync(bad, changed);
+  await assert.rejects(unlockModel(bad, tokens[0], { verifyWeights: false }), (err: unknown) => err instanceof ProtectError && err.code === 'BAD_SIGNATURE');
+});
+
+test('a protected file loads as published (tier 0): the section tensors are not model tensors', async () => {
+  const net = tinyNet(2);
+  const p = await protectModel(fileOf(net), { ratio: 0.25, tiers: 2 });
+  const { loadWeightsSync } = await import('../../src/models/weights.ts');
+  loadWeightsSync(net, p.file); // strict: an unexpected __nnlock__/ tensor would throw
+  net.dispose();
+});
+
+test('leaks no tensors', checkLeaks);
