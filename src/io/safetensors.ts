@@ -344,6 +344,16 @@ export interface ReadSafetensorsOptions {
    * arrive instead of in a second pass. The header (and so every entry) is checked before the first call.
    */
   onTensor?: (name: string, entry: TensorEntry, file: SafetensorsFile) => void;
+  /**
+   * Tensors to read before all the others (given the file's layout; no tensor's bytes are read
+   * yet): e.g. a protected model's sealed sections, opened while the weights are read.
+   */
+  first?: (layout: SafetensorsFile) => readonly string[];
+  /**
+   * Called once, when the `first` tensors' bytes are read, while the rest of the file is being
+   * read in the thread pool (the other tensors' bytes are not there yet: only their layout is).
+   */
+  onFirst?: (file: SafetensorsFile) => void;
 }
 
 /** Bytes read at a time when a file is read tensor by tensor (onTensor). */
@@ -377,8 +387,8 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
         `file is ${file.size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`,
       );
     }
-    if (!options.onTensor) return parseSafetensors(await file.read(0, file.size));
-    return await readByTensor(file, n, header, options.onTensor);
+    if (!options.onTensor && !options.first && !options.onFirst) return parseSafetensors(await file.read(0, file.size));
+    return await readByTensor(file, n, header, options);
   } catch (err) {
     if (err instanceof SafetensorsError && !err.message.startsWith(`safetensors: ${name} `)) {
       throw new SafetensorsError(`${name}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
@@ -389,36 +399,69 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
   }
 }
 
+/** Chunk reads kept in flight (the thread pool reads them while the main thread hashes or decrypts). */
+const READS_AHEAD = 4;
+
 /**
- * The data section read in chunks into one buffer, each tensor handed to `onTensor` once its bytes
- * are in, with the next chunk's read (in the thread pool) overlapping the callbacks of this one.
+ * The data section read in chunks into one buffer: the `first` tensors, then the rest, a few
+ * chunks in flight at a time; `onFirst` runs once the first are in, and each tensor goes to
+ * `onTensor` once its bytes are in, while the next chunks are being read.
  */
-async function readByTensor(
-  file: Awaited<ReturnType<typeof openRegularFile>>,
-  n: number,
-  header: Record<string, unknown>,
-  onTensor: NonNullable<ReadSafetensorsOptions['onTensor']>,
-): Promise<SafetensorsFile> {
+async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n: number, header: Record<string, unknown>, options: ReadSafetensorsOptions): Promise<SafetensorsFile> {
   const { metadata, entries } = parseLayout(header, file.size - 8 - n);
   const bytes = new Uint8Array(file.size);
   bytes.set(await file.read(0, 8 + n), 0);
   const data = bytes.subarray(8 + n);
   const tensors = tensorsOf(entries, data);
   const result: SafetensorsFile = { tensors, metadata };
-  const byEnd = [...entries].sort((a, b) => a.end - b.end);
-  let next = 0;
-  const deliver = (upTo: number) => {
-    for (; next < byEnd.length && byEnd[next].end <= upTo; next++) onTensor(byEnd[next].name, tensors.get(byEnd[next].name)!, result);
-  };
-  let at = 0;
-  let pending = at < data.byteLength ? file.readInto(data, at, 8 + n + at, Math.min(READ_CHUNK, data.byteLength - at)) : null;
-  while (pending) {
-    await pending;
-    at = Math.min(at + READ_CHUNK, data.byteLength);
-    pending = at < data.byteLength ? file.readInto(data, at, 8 + n + at, Math.min(READ_CHUNK, data.byteLength - at)) : null;
-    deliver(at);
+  const at = (offset: number) => 8 + n + offset;
+
+  // The first tensors, then the byte ranges between them in chunks, in file order.
+  const first = [...new Set(options.first?.(result) ?? [])].map((name) => {
+    const e = entries.find((x) => x.name === name);
+    if (!e) throw new SafetensorsError(`no tensor ${JSON.stringify(name)} to read first`);
+    return e;
+  });
+  first.sort((x, y) => x.begin - y.begin);
+  for (const e of first) if (e.end > e.begin) await file.readInto(data, e.begin, at(e.begin), e.end - e.begin);
+  const chunks: [number, number][] = [];
+  let cursor = 0;
+  for (const gap of [...first.map((e) => [e.begin, e.end] as const), [data.byteLength, data.byteLength] as const]) {
+    for (let c = cursor; c < gap[0]; c += READ_CHUNK) chunks.push([c, Math.min(c + READ_CHUNK, gap[0])]);
+    cursor = Math.max(cursor, gap[1]);
   }
-  deliver(data.byteLength);
+  // Everything below `frontier` is read: the chunks done, and the first tensors' ranges they reach.
+  const byEnd = [...entries].sort((x, y) => x.end - y.end);
+  let next = 0;
+  let frontier = 0;
+  const advance = (to: number) => {
+    frontier = Math.max(frontier, to);
+    for (const e of first) if (e.begin <= frontier) frontier = Math.max(frontier, e.end);
+    if (!options.onTensor) return;
+    for (; next < byEnd.length && byEnd[next].end <= frontier; next++) options.onTensor(byEnd[next].name, tensors.get(byEnd[next].name)!, result);
+  };
+  const inFlight: Promise<void>[] = [];
+  const start = (i: number) => {
+    if (i >= chunks.length) return;
+    const read = file.readInto(data, chunks[i][0], at(chunks[i][0]), chunks[i][1] - chunks[i][0]);
+    read.catch(() => {}); // awaited in order below; a later chunk may fail while an earlier one is awaited
+    inFlight.push(read);
+  };
+  try {
+    for (let i = 0; i < READS_AHEAD; i++) start(i);
+    options.onFirst?.(result);
+    advance(0);
+    for (let i = 0; i < chunks.length; i++) {
+      await inFlight[i];
+      start(i + READS_AHEAD);
+      advance(chunks[i][1]);
+    }
+    advance(data.byteLength);
+  } catch (err) {
+    // No read may outlive the file handle (closed by the caller): wait for those in flight.
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
   return result;
 }
 

@@ -22,7 +22,7 @@ import type { DecoyMode } from './decoys.ts';
 import type { SelectionMode } from './selection.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
-import { type Verification, inspectProtected, unlock, verifyProtected } from './unlock.ts';
+import { type UnlockResult, type Verification, applyUnlock, inspectProtected, openUnlock, unlock, verifyProtected } from './unlock.ts';
 import { type WriteProtectedOptions, writeProtectedPair } from './write.ts';
 import { type ReadProtected, readProtectedFile } from './read.ts';
 
@@ -313,9 +313,14 @@ export async function unlockModel(file: ModelSource, token: string, options?: Om
 export async function unlockModel(file: ModelSource, token: string, options: UnlockModelOptions = {}): Promise<UnlockSummary | UnlockedModel> {
   // A file read here is ours alone: its kernels are restored in place, without copying the layers,
   // and its weights are hashed while they are read (read.ts), not in a second pass.
-  const read = typeof file === 'string' ? await readProtected(file, options.verifyWeights !== false) : { file, hashed: undefined };
+  // The sections are opened (every check but the weights digest) while the weights are still read.
   const unlockOptions = { tier: options.tier, expectedSigner: options.expectedSigner, verifyWeights: options.verifyWeights, inPlace: typeof file === 'string' };
-  const r = unlock(read.file, token, unlockOptions, read.hashed);
+  let r: UnlockResult;
+  if (typeof file === 'string') {
+    if (!existsSync(file)) throw new Error(`${file}: no such file`);
+    const read = await readProtectedFile(file, { hash: options.verifyWeights !== false, prepare: (f) => openUnlock(f, token, unlockOptions, 'later'), discard: (o) => o.discard() });
+    r = applyUnlock(read.file, read.prepared!, unlockOptions, read.hashed);
+  } else r = unlock(file, token, unlockOptions);
   const { tier, tiers, keyTier, restored, header, version, signed, signer, signerPinned, weightsVerified } = r;
   const summary: UnlockSummary = { tier, tiers, keyTier, restored, header, version, signed, signerPinned, weightsVerified, ...(signer ? { signer } : {}) };
   if (!options.into) return { ...summary, file: r.file };

@@ -31,7 +31,7 @@ import {
   verifyKeyCheck,
   verifySignature,
 } from '../crypto/index.ts';
-import { convLayerOf, copyBytes } from './layers.ts';
+import { type ConvLayer, convLayerOf, copyBytes } from './layers.ts';
 import {
   ProtectError,
   type ProtectHeader,
@@ -204,17 +204,48 @@ export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = 
   return { header, version: header.version, signed: signed !== undefined, signer: header.signer, signerPinned, weightsVerified };
 }
 
+/** One opened section's kernels of one layer, checked (in range, never twice), not yet put back. */
+interface Restoration {
+  layer: ConvLayer;
+  indices: Int32Array;
+  values: Uint8Array;
+}
+
 /**
- * Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace
- * (unlockModel is the API). `hashed`: the weights digest read.ts computed while reading `file`
- * (internal: it replaces recomputing it, it never skips the comparison).
+ * An unlock whose checks of steps 1-3 and 5 passed and whose sections are open, not yet applied:
+ * it holds original kernels, so it is applied (applyUnlock) or discarded, which wipes them.
  */
-export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}, hashed?: Uint8Array): UnlockResult {
+export interface OpenedUnlock {
+  header: ProtectHeader;
+  /** The tier to restore, and the key's. */
+  tier: number;
+  keyTier: number;
+  signed: boolean;
+  signerPinned: boolean;
+  /** Whether step 4 (the digest of all weights) is required: applyUnlock does it when not done yet. */
+  weightsVerified: boolean;
+  /** Whether step 4 ran already (openUnlock with `weights: 'now'`). */
+  weightsChecked: boolean;
+  restorations: Restoration[];
+  discard(): void;
+}
+
+/**
+ * Steps 1-3 and 5 of an unlock: everything but putting kernels back. With `weights: 'now'` step 4
+ * runs in its place, before any section is opened (unlock of a file in memory); with 'later' the
+ * caller needs no weight bytes yet (only the header, the metadata and the sections: read.ts opens
+ * the sections while the weights are still being read) and applyUnlock checks them.
+ */
+export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions, weights: 'now' | 'later', hashed?: Uint8Array): OpenedUnlock {
   const header = inspectProtected(file);
   const M = header.tiers;
   const modelId = hex(header.modelId);
   const signed = checkSignature(file, header);
   const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key), signer: key.signer };
+  const payloads: Uint8Array[] = [];
+  const discard = () => {
+    for (const p of payloads) p.fill(0);
+  };
   try {
     const t = token.tier;
     if (t < 1 || t > M) {
@@ -226,12 +257,12 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     if (m > t) throw new KeyError('TIER_TOO_LOW', `a tier-${t} key cannot unlock tier ${m}: keys unlock their own tier and the tiers below`);
     const signerPinned = checkPins(header, [...pinOf(options.expectedSigner), ...(token.signer ? [token.signer] : [])]);
     const weightsVerified = options.verifyWeights !== false || !signed;
-    if (weightsVerified) checkWeights(file, header, hashed);
+    const weightsChecked = weights === 'now' && weightsVerified;
+    if (weightsChecked) checkWeights(file, header, hashed);
 
     const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
-    const restored = new Map<string, Uint8Array>();
     const seen = new Map<string, Uint8Array>();
-    let count = 0;
+    const restorations: Restoration[] = [];
     for (let tier = 1; tier <= m; tier++) {
       const sealed = readSection(file, header.version, tier);
       if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
@@ -250,16 +281,11 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
         sk.fill(0);
         k.fill(0);
       }
+      payloads.push(payload);
       for (const s of decodePayload(payload, (name) => layers.get(name)?.kernelBytes, tier)) {
         const layer = layers.get(s.name)!;
-        let data = restored.get(s.name);
-        if (!data) {
-          const published = file.tensors.get(s.name)!.data;
-          data = options.inPlace ? published : copyBytes(published);
-          restored.set(s.name, data);
-          seen.set(s.name, new Uint8Array(layer.kernels));
-        }
-        const done = seen.get(s.name)!;
+        let done = seen.get(s.name);
+        if (!done) seen.set(s.name, (done = new Uint8Array(layer.kernels)));
         for (let j = 0; j < s.indices.length; j++) {
           const kernel = s.indices[j];
           if (kernel < 0 || kernel >= layer.kernels || done[kernel]) {
@@ -267,31 +293,67 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
           }
           done[kernel] = 1;
         }
-        copyKernels(data, s.values, s.indices, layer.kernelBytes);
-        count += s.indices.length;
+        restorations.push({ layer, indices: s.indices, values: s.values });
       }
-      payload.fill(0);
     }
+    return { header, tier: m, keyTier: t, signed: signed !== undefined, signerPinned, weightsVerified, weightsChecked, restorations, discard };
+  } catch (e) {
+    discard();
+    throw e;
+  } finally {
+    token.key.fill(0);
+  }
+}
 
+/**
+ * Puts the opened sections' kernels back into `file` (the one openUnlock saw, its weights now all
+ * read), after step 4 when openUnlock left it for later (`hashed`: the digest read.ts computed
+ * while reading these bytes). The opened sections are wiped either way.
+ */
+export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options: Pick<UnlockOptions, 'inPlace'> = {}, hashed?: Uint8Array): UnlockResult {
+  const { header } = opened;
+  try {
+    if (opened.weightsVerified && !opened.weightsChecked) checkWeights(file, header, hashed);
+    const restored = new Map<string, Uint8Array>();
+    let count = 0;
+    for (const r of opened.restorations) {
+      let data = restored.get(r.layer.name);
+      if (!data) {
+        const published = file.tensors.get(r.layer.name)!.data;
+        data = options.inPlace ? published : copyBytes(published);
+        restored.set(r.layer.name, data);
+      }
+      copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
+      count += r.indices.length;
+    }
     const tensors = new Map<string, TensorEntry>();
     for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
-    if (m < M) metadata[UNLOCKED_TIER_METADATA_KEY] = `${m}/${M}`;
+    if (opened.tier < header.tiers) metadata[UNLOCKED_TIER_METADATA_KEY] = `${opened.tier}/${header.tiers}`;
     return {
       file: { tensors, metadata },
-      tier: m,
-      tiers: M,
-      keyTier: t,
+      tier: opened.tier,
+      tiers: header.tiers,
+      keyTier: opened.keyTier,
       restored: count,
       header,
       version: header.version,
-      signed: signed !== undefined,
+      signed: opened.signed,
       signer: header.signer,
-      signerPinned,
-      weightsVerified,
+      signerPinned: opened.signerPinned,
+      weightsVerified: opened.weightsVerified,
     };
   } finally {
-    token.key.fill(0);
+    opened.discard();
   }
+}
+
+/**
+ * Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace
+ * (unlockModel is the API). `hashed`: the weights digest read.ts computed while reading `file`
+ * (internal: it replaces recomputing it, it never skips the comparison).
+ */
+export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}, hashed?: Uint8Array): UnlockResult {
+  return applyUnlock(file, openUnlock(file, key, options, 'now', hashed), options);
 }

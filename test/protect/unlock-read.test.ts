@@ -47,6 +47,32 @@ test('readSafetensors onTensor: every tensor once, in file order, with its bytes
   for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
 });
 
+test('readSafetensors first/onFirst: the first tensors are read before the rest, and every tensor still arrives once', async () => {
+  const { path } = await bigProtected();
+  const disk = new Uint8Array(readFileSync(path));
+  const seen: string[] = [];
+  let firstSeen = false;
+  const file = await readSafetensors(path, {
+    first: (layout) => {
+      assert.equal(layout.tensors.size > 3, true);
+      return [sectionTensorName(2), 'm.steps'];
+    },
+    onFirst(f) {
+      firstSeen = true;
+      assert.equal(seen.length, 0, 'before any tensor is delivered');
+      for (const name of [sectionTensorName(2), 'm.steps']) {
+        const e = f.tensors.get(name)!;
+        assert.ok(sameBytes(e.data, disk.subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
+      }
+    },
+    onTensor: (name) => void seen.push(name),
+  });
+  assert.ok(firstSeen);
+  assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
+  assert.ok(sameBytes(new Uint8Array(disk.buffer, 0, disk.byteLength), new Uint8Array(file.tensors.get('aaa.extra')!.data.buffer)));
+  await assert.rejects(readSafetensors(path, { first: () => ['nope'] }), /no tensor "nope" to read first/);
+});
+
 test('the digest hashed while reading is the weights digest of the bytes read', async () => {
   const { path } = await bigProtected();
   const { file, hashed } = await readProtectedFile(path);
