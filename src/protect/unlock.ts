@@ -146,13 +146,35 @@ interface Signed {
   sections: string[];
 }
 
+/**
+ * Signatures that verified, as signer, signature and message: Ed25519 verification is a pure
+ * function of the three, so a file unlocked again (another tier, the same file reloaded) is not
+ * verified twice. The message is recomputed from the file every time (its body digest hashes the
+ * metadata as it is now), so any change to the header, the metadata or the section digests misses
+ * the cache and is verified. Bounded: the oldest entries go first.
+ */
+const verifiedSignatures = new Set<string>();
+const VERIFIED_SIGNATURES_KEPT = 256;
+
+function verifiedBefore(signer: string, message: Uint8Array, signature: string): boolean {
+  return verifiedSignatures.has(`${signer} ${signature} ${Buffer.from(message).toString('hex')}`);
+}
+
+function rememberVerified(signer: string, message: Uint8Array, signature: string): void {
+  if (verifiedSignatures.size >= VERIFIED_SIGNATURES_KEPT) verifiedSignatures.delete(verifiedSignatures.values().next().value!);
+  verifiedSignatures.add(`${signer} ${signature} ${Buffer.from(message).toString('hex')}`);
+}
+
 /** Step 1: the owner's signature of a signed file (undefined for version 1). */
 function checkSignature(file: SafetensorsFile, header: ProtectHeader): Signed | undefined {
   if (!isSignedVersion(header.version)) return undefined;
   const entry = parseSignature(file.metadata, header.tiers);
   const body = bodyDigest(file.metadata);
   const digests = entry.sections.map(hex);
-  if (!verifySignature(parseSigner(header.signer!), signatureMessage(body, digests), new Uint8Array(Buffer.from(entry.signature, 'base64')))) {
+  const message = signatureMessage(body, digests);
+  if (verifiedBefore(header.signer!, message, entry.signature)) return { body, sections: entry.sections };
+  if (verifySignature(parseSigner(header.signer!), message, new Uint8Array(Buffer.from(entry.signature, 'base64')))) rememberVerified(header.signer!, message, entry.signature);
+  else {
     throw new ProtectError('BAD_SIGNATURE', "the owner's signature does not verify: the header, the metadata or a sealed section was modified after the model was protected");
   }
   return { body, sections: entry.sections };

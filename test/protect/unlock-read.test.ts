@@ -10,7 +10,8 @@ import { trackLeaks } from '../helpers/leaks.ts';
 import { type TensorEntry, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { ProtectError, protectModel, unlockModel, verifyModel, weightsDigest } from '../../src/protect/index.ts';
 import { readProtectedFile } from '../../src/protect/read.ts';
-import { sectionTensorName } from '../../src/protect/format.ts';
+import { SIGNATURE_METADATA_KEY, sectionTensorName } from '../../src/protect/format.ts';
+import { unlock } from '../../src/protect/unlock.ts';
 import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
@@ -114,6 +115,27 @@ test('unlockModel from a path restores bit-exactly, verified; a byte changed on 
   const bad = join(dir, 'section.safetensors');
   writeFileSync(bad, changed);
   await assert.rejects(unlockModel(bad, tokens[0], { verifyWeights: false }), (err: unknown) => err instanceof ProtectError && err.code === 'BAD_SIGNATURE');
+});
+
+test('a signature verified once is not verified again, and any change to what it signs is still refused', async () => {
+  const net = tinyNet(8);
+  const p = await protectModel(fileOf(net, { input_mean: '[0.5]' }), { ratio: 0.25, tiers: 2 });
+  net.dispose();
+  for (let i = 0; i < 3; i++) assert.equal(unlock(p.file, p.tokens[1]).signed, true);
+  const edited = { tensors: p.file.tensors, metadata: { ...p.file.metadata, input_mean: '[0.4]' } };
+  assert.throws(
+    () => unlock(edited, p.tokens[1]),
+    (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE',
+  );
+  const entry = JSON.parse(p.file.metadata[SIGNATURE_METADATA_KEY]);
+  const other = Buffer.from(entry.signature, 'base64');
+  other[10] ^= 1;
+  const badSignature = { tensors: p.file.tensors, metadata: { ...p.file.metadata, [SIGNATURE_METADATA_KEY]: JSON.stringify({ ...entry, signature: other.toString('base64') }) } };
+  assert.throws(
+    () => unlock(badSignature, p.tokens[1]),
+    (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE',
+  );
+  assert.equal(unlock(p.file, p.tokens[0]).tier, 1);
 });
 
 test('a protected file loads as published (tier 0): the section tensors are not model tensors', async () => {
