@@ -8,7 +8,9 @@
 //
 // Everything is deterministic (fixed keys, model ids and seeds) except the 12-byte nonces of the
 // protected file's sealed sections, which protect() draws fresh: rerunning rewrites that file with
-// other nonces (the unlocked weights stay the same).
+// other nonces (the unlocked weights stay the same). The protected file is written in the format
+// protect writes now (version 3, `vgg-tiny-v3.*`); `vgg-tiny.*` is the same model in format
+// version 1, made by nnlock 0.2 and kept as it was (this script no longer writes version 1).
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,15 +80,17 @@ model.dispose();
 const modelId = hex(fixed('protected model').subarray(0, 16));
 const masterToken = encodeKeyToken({ tier: 3, key: fixed('protected model master') });
 const p = await protectModel(plain, { tiers: 3, ratio: 0.3, masterToken, modelId, architecture: ARCH });
-writeFileSync(join(out, 'protect', 'vgg-tiny.protected.safetensors'), serializeSafetensors(p.file.tensors, p.file.metadata));
+const NAME = `vgg-tiny-v${p.header.version}`;
+writeFileSync(join(out, 'protect', `${NAME}.protected.safetensors`), serializeSafetensors(p.file.tensors, p.file.metadata));
 const unlocked = [];
 for (let tier = 0; tier <= 3; tier++) {
   const r = await unlockModel(p.file, p.tokens[2], { tier });
   unlocked.push({ tier, restored: r.restored, sha256: Object.fromEntries([...r.file.tensors].map(([n, e]) => [n, sha256(e.data)])) });
 }
-json('protect/vgg-tiny.json', {
-  about: 'docs/FORMAT.md §1: vgg-tiny.protected.safetensors, its tier tokens, and per tier the SHA-256 of every tensor of the unlocked model (tier 3 = the original)',
-  file: 'vgg-tiny.protected.safetensors',
+json(`protect/${NAME}.json`, {
+  about: `docs/FORMAT.md §1, FORMAT-v3.md: ${NAME}.protected.safetensors (format version ${p.header.version}), its tier tokens, and per tier the SHA-256 of every tensor of the unlocked model (tier 3 = the original)`,
+  file: `${NAME}.protected.safetensors`,
+  version: p.header.version,
   architecture: ARCH,
   modelId,
   tiers: 3,

@@ -1,4 +1,4 @@
-"""Protected models (docs/FORMAT.md §1, and version 2: docs/FORMAT-v2.md): read the public header, check a tier key, unlock in memory.
+"""Protected models (docs/FORMAT.md §1; version 2: docs/FORMAT-v2.md; version 3: docs/FORMAT-v3.md): read the public header, check a tier key, unlock in memory.
 
 ``load_protected`` follows §1.7 step by step: every check (header, key, tier, digest of the
 published weights, authentication of each needed section) runs before any kernel is restored, and
@@ -23,8 +23,13 @@ from .errors import FormatError, TamperedError, TierTooHighError, UnsupportedVer
 from .keys import check_key, decode_token, decode_token_with_signer, encode_token, section_key, tier_key
 
 FORMAT_NAME = "nnlock-protect"
-SUPPORTED_VERSIONS = (1, 2)
-SIGNED_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2, 3)
+SIGNED_VERSIONS = (2, 3)
+# Version 3 keeps the sealed section of tier m as the U8 tensor "__nnlock__/tier-<m>" (FORMAT-v3.md);
+# "__nnlock__/" names are reserved: never weights, left out of the weights digest and the state dict.
+TENSOR_SECTIONS_VERSION = 3
+RESERVED_PREFIX = "__nnlock__/"
+SECTION_TENSOR_PREFIX = RESERVED_PREFIX + "tier-"
 SIGNATURE_KEY = "nnlock.signature"
 _SIGNER = re.compile(r"^ed25519:[0-9a-f]{64}$")
 HEADER_KEY = "nnlock.protect"
@@ -85,7 +90,7 @@ def parse_header(metadata):
         raise _malformed(f'cipher {json.dumps(h.get("cipher"))} is not supported (this reader reads "AES-256-GCM")')
     if h.get("kdf") != "HKDF-SHA-256":
         raise _malformed(f'kdf {json.dumps(h.get("kdf"))} is not supported (this reader reads "HKDF-SHA-256")')
-    if version == SIGNED_VERSION and not (isinstance(h.get("signer"), str) and _SIGNER.match(h["signer"])):
+    if version in SIGNED_VERSIONS and not (isinstance(h.get("signer"), str) and _SIGNER.match(h["signer"])):
         raise _malformed('signer must be "ed25519:" and 64 hex characters')
     if version == 1 and "signer" in h:
         raise _malformed("a version 1 header has no signer")
@@ -103,11 +108,11 @@ def body_digest(metadata):
 
 
 def _check_signature(header, metadata):
-    """(body digest, [signed section digests]) of a version-2 file whose owner's signature holds; TamperedError otherwise."""
+    """(body digest, [signed section digests]) of a signed (version 2 or 3) file whose owner's signature holds; TamperedError otherwise."""
     try:
         entry = json.loads(metadata[SIGNATURE_KEY])
     except KeyError:
-        raise _malformed(f"a version 2 file must have the owner's signature ('{SIGNATURE_KEY}')") from None
+        raise _malformed(f"a signed file must have the owner's signature ('{SIGNATURE_KEY}')") from None
     except ValueError:
         raise _malformed(f"'{SIGNATURE_KEY}' is not valid JSON") from None
     sections = entry.get("sections") if isinstance(entry, dict) else None
@@ -136,7 +141,16 @@ def _check_pins(header, pins):
 
 
 def _check_layers(header, tensors):
+    for name in tensors:
+        if not name.startswith(RESERVED_PREFIX):
+            continue
+        tier = name[len(SECTION_TENSOR_PREFIX):] if name.startswith(SECTION_TENSOR_PREFIX) else ""
+        canonical = tier.isascii() and tier.isdigit() and str(int(tier)) == tier and 1 <= int(tier) <= 255
+        if header["version"] != TENSOR_SECTIONS_VERSION or not canonical:
+            raise _malformed(f"tensor {name!r} uses the reserved prefix {RESERVED_PREFIX} but is not a section of this version {header['version']} file")
     for layer in header["layers"]:
+        if layer["name"].startswith(RESERVED_PREFIX):
+            raise _malformed(f"protected layer {layer['name']} has a reserved name")
         e = tensors.get(layer["name"])
         if e is None:
             raise _malformed(f"protected layer {layer['name']} is not in the file")
@@ -145,9 +159,9 @@ def _check_layers(header, tensors):
 
 
 def weights_digest(tensors):
-    """SHA-256 of every tensor of the file, as FORMAT.md §1.3 lays them out (32 bytes)."""
+    """SHA-256 of every tensor of the file but the reserved ``__nnlock__/`` ones, as FORMAT.md §1.3 lays them out (32 bytes)."""
     h = hashlib.sha256(b"nnlock weights digest v1\0")
-    for name in sorted(tensors, key=lambda s: s.encode("utf-8")):
+    for name in sorted((n for n in tensors if not n.startswith(RESERVED_PREFIX)), key=lambda s: s.encode("utf-8")):
         e = tensors[name]
         n, d = name.encode("utf-8"), e.dtype.encode("utf-8")
         h.update(struct.pack(">I", len(n)) + n + struct.pack(">I", len(d)) + d + struct.pack(">I", len(e.shape)))
@@ -168,7 +182,17 @@ def section_aad(model_id, tier, digest):
             + struct.pack(">I", len(digest)) + digest)
 
 
-def _read_section(metadata, tier):
+def _read_section(header, tensors, metadata, tier):
+    if header["version"] == TENSOR_SECTIONS_VERSION:
+        e = tensors.get(f"{SECTION_TENSOR_PREFIX}{tier}")
+        if e is None:
+            raise _malformed(f"the sealed section of tier {tier} (tensor '{SECTION_TENSOR_PREFIX}{tier}') is missing")
+        if e.dtype != "U8" or len(e.shape) != 1:
+            raise _malformed(f"the sealed section of tier {tier} must be a 1-D U8 tensor, not {e.dtype}{e.shape}")
+        sealed = bytes(e.data)
+        if len(sealed) < 12 + 16:
+            raise _malformed(f"the sealed section of tier {tier} is truncated ({len(sealed)} bytes, need at least 28)")
+        return sealed
     text = metadata.get(f"{SECTION_PREFIX}{tier}")
     if text is None:
         raise _malformed(f"the sealed section of tier {tier} ('{SECTION_PREFIX}{tier}') is missing")
@@ -244,7 +268,7 @@ def load_protected(path, token, tier=None, expected_signer=None):
     WrongKeyError (the token is not this model's), TierTooHighError (the token's tier is below
     ``tier``), TamperedError (the published weights or a sealed section were modified),
     FormatError / UnsupportedVersionError (not a protected model of a version this reads),
-    MalformedTokenError (the token does not parse). Version 2 files (FORMAT-v2.md) must carry a valid
+    MalformedTokenError (the token does not parse). Version 2 and 3 files (FORMAT-v2.md, FORMAT-v3.md) must carry a valid
     owner's signature; the signer a token carries, or ``expected_signer`` ("ed25519:<64 hex>"), is
     pinned: a model signed by anyone else, or unsigned, raises TamperedError. The result loads with
     ``model.load_state_dict(state, strict=True)``; at the top tier it is bit-identical to the
@@ -255,7 +279,7 @@ def load_protected(path, token, tier=None, expected_signer=None):
     tensors, metadata = _safetensors.parse(_read(path), os.fspath(path))
     header = parse_header(metadata)
     _check_layers(header, tensors)
-    signed = _check_signature(header, metadata) if header["version"] == SIGNED_VERSION else None
+    signed = _check_signature(header, metadata) if header["version"] in SIGNED_VERSIONS else None
     model_id = bytes.fromhex(header["modelId"])
     key_tier, key, token_signer = decode_token_with_signer(token)
     check_key(key, key_tier, model_id, header["keyChecks"])
@@ -278,7 +302,7 @@ def load_protected(path, token, tier=None, expected_signer=None):
     kernel_bytes = {name: kb for name, (_, kb) in layers.items()}
     restored, seen = {}, {}
     for j in range(1, m + 1):
-        sealed = _read_section(metadata, j)
+        sealed = _read_section(header, tensors, metadata, j)
         if signed is not None and hashlib.sha256(sealed).hexdigest() != signed[1][j - 1]:
             raise TamperedError(f"the sealed section of tier {j} is not the one the owner signed: the file was modified")
         aad = signed_section_aad(model_id, j, signed[0]) if signed is not None else section_aad(model_id, j, digest)
@@ -299,7 +323,8 @@ def load_protected(path, token, tier=None, expected_signer=None):
                     raise _malformed(f"tier {j} restores kernel {kernel} of {name} {'twice' if kernel in done else 'out of range'}")
                 done.add(kernel)
                 data[kernel * kb:(kernel + 1) * kb] = values[i * kb:(i + 1) * kb]
-    return {name: _tensor(e, restored[name] if name in restored else bytearray(e.data)) for name, e in tensors.items()}
+    return {name: _tensor(e, restored[name] if name in restored else bytearray(e.data))
+            for name, e in tensors.items() if not name.startswith(RESERVED_PREFIX)}
 
 
 def derive_key(token, tier, model):

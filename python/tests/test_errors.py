@@ -87,9 +87,9 @@ class Variants(unittest.TestCase):
         self.assertRaisesWithout(nt.TamperedError, self.variant("digest.safetensors"))
 
     def test_unknown_version_is_named(self):
-        self.public["version"] = 3
+        self.public["version"] = 4
         self.header["__metadata__"]["nnlock.protect"] = json.dumps(self.public)
-        self.assertRaisesWithout(nt.UnsupportedVersionError, self.variant("v3.safetensors"), pattern=r"version 3.*reads version 1, 2")
+        self.assertRaisesWithout(nt.UnsupportedVersionError, self.variant("v4.safetensors"), pattern=r"version 4.*reads version 1, 2, 3")
 
     def test_version_2_without_signature_is_refused(self):
         # A version 1 file relabelled as signed: no signer, then a signer but no signature.

@@ -64,7 +64,9 @@ class TierKeys(unittest.TestCase):
 
 
 class ProtectedModel(unittest.TestCase):
+    """The format version 1 vector (nnlock 0.2: the sections as base64 metadata)."""
     v = load("protect/vgg-tiny.json")
+    version = 1
     path = os.path.join(VECTORS, "protect", v["file"])
 
     def test_every_tier_matches_nnlock_bit_for_bit(self):
@@ -80,11 +82,27 @@ class ProtectedModel(unittest.TestCase):
 
     def test_header_and_digest(self):
         h = nt.inspect_protected(self.path)
-        self.assertEqual((h["modelId"], h["tiers"], h["architecture"]), (self.v["modelId"], 3, self.v["architecture"]))
+        self.assertEqual((h["modelId"], h["tiers"], h["architecture"], h["version"]), (self.v["modelId"], 3, self.v["architecture"], self.version))
         from nnlock_torch import _safetensors
         with open(self.path, "rb") as f:
             tensors, _ = _safetensors.parse(f.read(), "vector")
         self.assertEqual(weights_digest(tensors).hex(), h["weightsDigest"])
+
+
+class ProtectedModelV3(ProtectedModel):
+    """The format version 3 vector (the sections as U8 tensors __nnlock__/tier-<m>, FORMAT-v3.md)."""
+    v = load("protect/vgg-tiny-v3.json")
+    version = 3
+    path = os.path.join(VECTORS, "protect", v["file"])
+
+    def test_sections_are_reserved_tensors_left_out_of_the_state_dict(self):
+        from nnlock_torch import _safetensors
+        with open(self.path, "rb") as f:
+            tensors, metadata = _safetensors.parse(f.read(), "vector")
+        self.assertEqual(sorted(n for n in tensors if n.startswith("__nnlock__/")), [f"__nnlock__/tier-{m}" for m in (1, 2, 3)])
+        self.assertFalse(any(k.startswith("nnlock.tier.") for k in metadata))
+        state = nt.load_protected(self.path, self.v["tokens"][-1])
+        self.assertFalse(any(n.startswith("__nnlock__/") for n in state))
 
 
 class CipherVectors(unittest.TestCase):

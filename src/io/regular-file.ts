@@ -80,6 +80,8 @@ export interface CheckedFile {
   readonly size: number;
   /** Exactly `length` bytes from `position` (throws when the file is shorter than it said). */
   read(position: number, length: number): Promise<Uint8Array>;
+  /** Exactly `length` bytes from `position` into `target` at `offset` (no allocation). */
+  readInto(target: Uint8Array, offset: number, position: number, length: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,20 +97,25 @@ export async function openRegularFile(path: string, options: RegularFileOptions 
   try {
     const st = await handle.stat();
     checkStats(st, path, what, options.maxBytes);
+    const readInto = async (target: Uint8Array, offset: number, position: number, length: number): Promise<void> => {
+      if (position + length > st.size) throw new FileInputError('UNREADABLE', `${what} ${displayPath(path)}: asked for bytes past its end`);
+      if (offset + length > target.byteLength) throw new RangeError('readInto: the target is too small');
+      let off = 0;
+      while (off < length) {
+        const { bytesRead } = await handle.read(target, offset + off, length - off, position + off);
+        if (bytesRead === 0) throw new FileInputError('UNREADABLE', `${what} ${displayPath(path)} became shorter while it was read`);
+        off += bytesRead;
+      }
+    };
     return {
       size: st.size,
       async read(position, length) {
-        if (position + length > st.size) throw new FileInputError('UNREADABLE', `${what} ${displayPath(path)}: asked for bytes past its end`);
         // A plain Uint8Array, not a Buffer: Buffer#slice() returns a view where Uint8Array#slice() copies.
         const out = new Uint8Array(length);
-        let off = 0;
-        while (off < length) {
-          const { bytesRead } = await handle.read(out, off, length - off, position + off);
-          if (bytesRead === 0) throw new FileInputError('UNREADABLE', `${what} ${displayPath(path)} became shorter while it was read`);
-          off += bytesRead;
-        }
+        await readInto(out, 0, position, length);
         return out;
       },
+      readInto,
       close: () => handle.close(),
     };
   } catch (err) {

@@ -104,6 +104,17 @@ export const MAX_HEADER_SIZE = 100_000_000;
 
 const METADATA_KEY = '__metadata__';
 
+/**
+ * Tensor names nnlock reserves for its own data in a file, never a model's tensors: a protected
+ * model (format version 3, src/protect/format.ts) keeps its sealed sections as `__nnlock__/tier-<m>`
+ * U8 tensors. Loading tensors into a model skips them (tensorsFromEntries).
+ */
+export const RESERVED_TENSOR_PREFIX = '__nnlock__/';
+
+export function isReservedTensorName(name: string): boolean {
+  return name.startsWith(RESERVED_TENSOR_PREFIX);
+}
+
 export function isSafetensorsDtype(x: unknown): x is SafetensorsDtype {
   return typeof x === 'string' && DTYPE_SIZE.has(x as SafetensorsDtype);
 }
@@ -275,23 +286,13 @@ function declaredDataLength(header: Record<string, unknown>): number {
   return end;
 }
 
-/**
- * Parse a whole safetensors file held in memory. The returned tensors' data
- * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
- */
-export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.byteLength < 8) {
-    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
-  }
-  const n = headerLength(bytes, bytes.byteLength);
-  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
-  const data = bytes.subarray(8 + n);
-
+/** The header's metadata and entries, checked against a data section of `dataLength` bytes as the reference checks them. */
+function parseLayout(header: Record<string, unknown>, dataLength: number): { metadata: Record<string, string>; entries: RawEntry[] } {
   let metadata: Record<string, string> = {};
   const entries: RawEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === METADATA_KEY) metadata = parseMetadata(value);
-    else entries.push(parseEntry(name, value, data.byteLength));
+    else entries.push(parseEntry(name, value, dataLength));
   }
 
   // The reference requires the entries, sorted by offsets, to tile the data
@@ -308,17 +309,55 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
     }
     cursor = e.end;
   }
-  if (cursor !== data.byteLength) {
-    throw new SafetensorsError(`data section is ${data.byteLength} bytes but the tensors cover only ${cursor}`);
+  if (cursor !== dataLength) {
+    throw new SafetensorsError(`data section is ${dataLength} bytes but the tensors cover only ${cursor}`);
   }
-
-  // Map in header order, which is what a reader would expect to iterate.
-  const tensors = new Map<string, TensorEntry>();
-  for (const e of entries) {
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
-  }
-  return { tensors, metadata };
+  return { metadata, entries };
 }
+
+/** Map in header order, which is what a reader would expect to iterate. */
+function tensorsOf(entries: readonly RawEntry[], data: Uint8Array): Map<string, TensorEntry> {
+  const tensors = new Map<string, TensorEntry>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
+  return tensors;
+}
+
+/**
+ * Parse a whole safetensors file held in memory. The returned tensors' data
+ * are views into `bytes` (no copy). Throws SafetensorsError on any defect.
+ */
+export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.byteLength < 8) {
+    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  }
+  const n = headerLength(bytes, bytes.byteLength);
+  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
+  const data = bytes.subarray(8 + n);
+  const { metadata, entries } = parseLayout(header, data.byteLength);
+  return { tensors: tensorsOf(entries, data), metadata };
+}
+
+export interface ReadSafetensorsOptions {
+  /**
+   * Called for each tensor as soon as its bytes are read, in file order, while the rest of the
+   * file is still being read (the next chunk is read while this runs): to hash the weights as they
+   * arrive instead of in a second pass. The header (and so every entry) is checked before the first call.
+   */
+  onTensor?: (name: string, entry: TensorEntry, file: SafetensorsFile) => void;
+  /**
+   * Tensors to read before all the others (given the file's layout; no tensor's bytes are read
+   * yet): e.g. a protected model's sealed sections, opened while the weights are read.
+   */
+  first?: (layout: SafetensorsFile) => readonly string[];
+  /**
+   * Called once, when the `first` tensors' bytes are read, while the rest of the file is being
+   * read in the thread pool (the other tensors' bytes are not there yet: only their layout is).
+   */
+  onFirst?: (file: SafetensorsFile) => void;
+}
+
+/** Bytes read at a time when a file is read tensor by tensor (onTensor). */
+const READ_CHUNK = 4 << 20;
 
 /**
  * Read and parse a safetensors file. Errors name the path. Only a regular file is opened (a FIFO,
@@ -326,7 +365,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
  * describes: the header is read and checked first, so a file larger than its header says is refused
  * before its data is read.
  */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+export async function readSafetensors(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsFile> {
   const name = displayPath(path);
   let file: Awaited<ReturnType<typeof openRegularFile>>;
   try {
@@ -348,7 +387,8 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
         `file is ${file.size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`,
       );
     }
-    return parseSafetensors(await file.read(0, file.size));
+    if (!options.onTensor && !options.first && !options.onFirst) return parseSafetensors(await file.read(0, file.size));
+    return await readByTensor(file, n, header, options);
   } catch (err) {
     if (err instanceof SafetensorsError && !err.message.startsWith(`safetensors: ${name} `)) {
       throw new SafetensorsError(`${name}: ${err.message.slice('safetensors: '.length)}`, { cause: err });
@@ -357,6 +397,72 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   } finally {
     await file.close();
   }
+}
+
+/** Chunk reads kept in flight (the thread pool reads them while the main thread hashes or decrypts). */
+const READS_AHEAD = 4;
+
+/**
+ * The data section read in chunks into one buffer: the `first` tensors, then the rest, a few
+ * chunks in flight at a time; `onFirst` runs once the first are in, and each tensor goes to
+ * `onTensor` once its bytes are in, while the next chunks are being read.
+ */
+async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n: number, header: Record<string, unknown>, options: ReadSafetensorsOptions): Promise<SafetensorsFile> {
+  const { metadata, entries } = parseLayout(header, file.size - 8 - n);
+  const bytes = new Uint8Array(file.size);
+  bytes.set(await file.read(0, 8 + n), 0);
+  const data = bytes.subarray(8 + n);
+  const tensors = tensorsOf(entries, data);
+  const result: SafetensorsFile = { tensors, metadata };
+  const at = (offset: number) => 8 + n + offset;
+
+  // The first tensors, then the byte ranges between them in chunks, in file order.
+  const first = [...new Set(options.first?.(result) ?? [])].map((name) => {
+    const e = entries.find((x) => x.name === name);
+    if (!e) throw new SafetensorsError(`no tensor ${JSON.stringify(name)} to read first`);
+    return e;
+  });
+  first.sort((x, y) => x.begin - y.begin);
+  for (const e of first) if (e.end > e.begin) await file.readInto(data, e.begin, at(e.begin), e.end - e.begin);
+  const chunks: [number, number][] = [];
+  let cursor = 0;
+  for (const gap of [...first.map((e) => [e.begin, e.end] as const), [data.byteLength, data.byteLength] as const]) {
+    for (let c = cursor; c < gap[0]; c += READ_CHUNK) chunks.push([c, Math.min(c + READ_CHUNK, gap[0])]);
+    cursor = Math.max(cursor, gap[1]);
+  }
+  // Everything below `frontier` is read: the chunks done, and the first tensors' ranges they reach.
+  const byEnd = [...entries].sort((x, y) => x.end - y.end);
+  let next = 0;
+  let frontier = 0;
+  const advance = (to: number) => {
+    frontier = Math.max(frontier, to);
+    for (const e of first) if (e.begin <= frontier) frontier = Math.max(frontier, e.end);
+    if (!options.onTensor) return;
+    for (; next < byEnd.length && byEnd[next].end <= frontier; next++) options.onTensor(byEnd[next].name, tensors.get(byEnd[next].name)!, result);
+  };
+  const inFlight: Promise<void>[] = [];
+  const start = (i: number) => {
+    if (i >= chunks.length) return;
+    const read = file.readInto(data, chunks[i][0], at(chunks[i][0]), chunks[i][1] - chunks[i][0]);
+    read.catch(() => {}); // awaited in order below; a later chunk may fail while an earlier one is awaited
+    inFlight.push(read);
+  };
+  try {
+    for (let i = 0; i < READS_AHEAD; i++) start(i);
+    options.onFirst?.(result);
+    advance(0);
+    for (let i = 0; i < chunks.length; i++) {
+      await inFlight[i];
+      start(i + READS_AHEAD);
+      advance(chunks[i][1]);
+    }
+    advance(data.byteLength);
+  } catch (err) {
+    // No read may outlive the file handle (closed by the caller): wait for those in flight.
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
+  return result;
 }
 
 /** Only the string metadata of a safetensors file (its header is read, its data is not). */

@@ -1,13 +1,17 @@
 // Tensors to and from safetensors files: the bridge between src/io/safetensors.ts (bytes) and
 // the tensor layer. Names and dtypes are kept as they are, so files move to and from PyTorch.
 import { type DType, type Tensor, fromBytes, toBytes } from '../tensor/index.ts';
-import { fromDType, readSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
+import { fromDType, isReservedTensorName, readSafetensors, type TensorEntry, toDType, writeSafetensors } from './safetensors.ts';
 
-/** Tensors from parsed safetensors entries (copies: the file buffer can be dropped). */
+/**
+ * Tensors from parsed safetensors entries (copies: the file buffer can be dropped). nnlock's own
+ * reserved `__nnlock__/` entries (a protected model's sealed sections) are not tensors of any model
+ * and are skipped, so a protected file loads as published (tier 0).
+ */
 export function tensorsFromEntries(entries: Map<string, TensorEntry>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   try {
-    for (const [name, e] of entries) out.set(name, fromBytes(e.data, e.shape, toDType(e.dtype)));
+    for (const [name, e] of entries) if (!isReservedTensorName(name)) out.set(name, fromBytes(e.data, e.shape, toDType(e.dtype)));
   } catch (err) {
     for (const t of out.values()) t.dispose();
     throw err;

@@ -22,8 +22,9 @@ import type { DecoyMode } from './decoys.ts';
 import type { SelectionMode } from './selection.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
-import { type Verification, inspectProtected, unlock, verifyProtected } from './unlock.ts';
+import { type UnlockResult, type Verification, applyUnlock, inspectProtected, openUnlock, unlock, verifyProtected } from './unlock.ts';
 import { type WriteProtectedOptions, writeProtectedPair } from './write.ts';
+import { type ReadProtected, readProtectedFile } from './read.ts';
 
 export type { WriteProtectedOptions } from './write.ts';
 
@@ -310,8 +311,16 @@ export interface UnlockedModel extends UnlockSummary {
 export async function unlockModel(file: ModelSource, token: string, options: UnlockModelOptions & { into: Module }): Promise<UnlockSummary>;
 export async function unlockModel(file: ModelSource, token: string, options?: Omit<UnlockModelOptions, 'into'>): Promise<UnlockedModel>;
 export async function unlockModel(file: ModelSource, token: string, options: UnlockModelOptions = {}): Promise<UnlockSummary | UnlockedModel> {
-  // A file read here is ours alone: its kernels are restored in place, without copying the layers.
-  const r = unlock(await fileOf(file), token, { tier: options.tier, expectedSigner: options.expectedSigner, verifyWeights: options.verifyWeights, inPlace: typeof file === 'string' });
+  // A file read here is ours alone: its kernels are restored in place, without copying the layers,
+  // and its weights are hashed while they are read (read.ts), not in a second pass.
+  // The sections are opened (every check but the weights digest) while the weights are still read.
+  const unlockOptions = { tier: options.tier, expectedSigner: options.expectedSigner, verifyWeights: options.verifyWeights, inPlace: typeof file === 'string' };
+  let r: UnlockResult;
+  if (typeof file === 'string') {
+    if (!existsSync(file)) throw new Error(`${file}: no such file`);
+    const read = await readProtectedFile(file, { hash: options.verifyWeights !== false, prepare: (f) => openUnlock(f, token, unlockOptions, 'later'), discard: (o) => o.discard() });
+    r = applyUnlock(read.file, read.prepared!, unlockOptions, read.hashed);
+  } else r = unlock(file, token, unlockOptions);
   const { tier, tiers, keyTier, restored, header, version, signed, signer, signerPinned, weightsVerified } = r;
   const summary: UnlockSummary = { tier, tiers, keyTier, restored, header, version, signed, signerPinned, weightsVerified, ...(signer ? { signer } : {}) };
   if (!options.into) return { ...summary, file: r.file };
@@ -328,7 +337,14 @@ export type ModelVerification = Verification & { header: ProtectHeader };
  * version 1 file (unsigned) passes with `signed: false`, unless a signer is pinned.
  */
 export async function verifyModel(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<ModelVerification> {
-  return verifyProtected(await fileOf(file), { expectedSigner: options.expectedSigner });
+  const read = typeof file === 'string' ? await readProtected(file, true) : { file, hashed: undefined };
+  return verifyProtected(read.file, { expectedSigner: options.expectedSigner }, read.hashed);
+}
+
+/** A protected model read from a path (see read.ts), with "no such file" for a missing one. */
+async function readProtected(path: string, hash: boolean): Promise<ReadProtected> {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  return readProtectedFile(path, { hash });
 }
 
 /** One tier's token. */

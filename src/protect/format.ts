@@ -1,17 +1,21 @@
-// The protected-model file format (version 2, signed; version 1, unsigned, is still read).
+// The protected-model file format (version 3, signed, sections as tensors; versions 2, signed, and
+// 1, unsigned, with the sections as base64 metadata, are still read).
 //
-// The normative specification is docs/FORMAT.md §1-2 (complete enough to implement a reader from;
-// python/nnlock_torch is one): this comment summarises it and the two must agree. The vectors in
-// test/vectors/ (scripts/make-vectors.ts) pin both implementations; a format change is a new
-// version, and readers refuse versions they do not implement by naming them.
+// The normative specification is docs/FORMAT.md §1-2, docs/FORMAT-v2.md and docs/FORMAT-v3.md
+// (complete enough to implement a reader from; python/nnlock_torch is one): this comment summarises
+// them and they must agree. The vectors in test/vectors/ (scripts/make-vectors.ts) pin both
+// implementations; a format change is a new version, and readers refuse versions they do not
+// implement by naming them.
 //
-// A protected model is ONE safetensors file with exactly the original tensors: same names, shapes
-// and dtypes, the selected kernels holding decoys. Any safetensors reader loads it, and PyTorch's
-// load_state_dict(strict=True) accepts it (no extra tensors): it runs, badly. Everything else lives
-// in the string map `__metadata__`, next to the original file's own entries (kept unchanged):
+// A protected model is ONE safetensors file with the original tensors (same names, shapes and
+// dtypes, the selected kernels holding decoys) and, in version 3, one U8 tensor per tier holding its
+// sealed section, named `__nnlock__/tier-<m>` (SECTION_TENSOR_PREFIX: nnlock's reserved names, never
+// a model's tensor; nnlock's loaders skip them, PyTorch users drop them, see docs/FORMAT-v3.md).
+// Any safetensors reader opens it. The rest lives in the string map `__metadata__`, next to the
+// original file's own entries (kept unchanged):
 //
 //   "nnlock.protect"   public JSON, readable without a key:
-//     { "format": "nnlock-protect", "version": 2,
+//     { "format": "nnlock-protect", "version": 3,
 //       "modelId": 32 hex chars (16 random bytes),
 //       "tiers": M,
 //       "keyChecks": [keyCheck(K_1, modelId, 1), ..., keyCheck(K_M, modelId, M)]  (16 hex each),
@@ -19,23 +23,30 @@
 //       "architecture": "resnet20"  (when known),
 //       "weightsDigest": 64 hex chars,
 //       "cipher": "AES-256-GCM", "kdf": "HKDF-SHA-256",
-//       "signer": "ed25519:" + 64 hex chars  (version 2: the owner's Ed25519 public key) }
+//       "signer": "ed25519:" + 64 hex chars  (versions 2 and 3: the owner's Ed25519 public key) }
 //
-//   "nnlock.tier.<m>"  for m = 1..M: base64 of
-//     seal(sectionKey(K_m, modelId, m), payload_m, AAD_m)
-//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts), where
-//     version 2: AAD_m = signedSectionAad({ modelId, tier: m, bodyDigest })
+//   section m, for m = 1..M: seal(sectionKey(K_m, modelId, m), payload_m, AAD_m)
+//     (AES-256-GCM: 12-byte random nonce || ciphertext || 16-byte tag; src/crypto/seal.ts), stored
+//     version 3: as the bytes of the tensor "__nnlock__/tier-<m>" (dtype U8, shape [length]);
+//     versions 1 and 2: base64 in the metadata entry "nnlock.tier.<m>";
+//     versions 2 and 3: AAD_m = signedSectionAad({ modelId, tier: m, bodyDigest })
 //     version 1: AAD_m = sectionAad({ modelId, tier: m, weightsDigest })
 //
-//   "nnlock.signature" (version 2) JSON:
+//   "nnlock.signature" (versions 2 and 3) JSON:
 //     { "alg": "Ed25519", "sections": [sectionDigest_1, ..., sectionDigest_M] (64 hex each),
 //       "signature": base64 of Ed25519(signing key, signatureMessage) (64 bytes) }
 //
-// Version 2, what is signed and why. The threat: a holder of a tier-m key can re-seal sections
-// 1..m (he has their keys) over weights he changed, recompute the weights digest, and publish; in
-// version 1 every user of tiers ≤ m accepted that (only sections above m, bound to the old digest,
-// failed), and nothing bound the header or the other metadata (tier count, normalisation, class
-// names) at all. In version 2:
+// Version 3 changes only where the sections are: version 2 kept them in the header as base64 JSON
+// text (12.6 MB for a VGG19), which every reader parsed on every unlock, at about the cost of
+// decrypting the whole file; as tensors they are bytes at an offset, and a reader reads the header
+// (now small), the sections it opens and the tensors it restores. What is signed and bound is
+// exactly version 2's (the same domain strings: the version number is in the signed header).
+//
+// What is signed and why (versions 2 and 3). The threat: a holder of a tier-m key can re-seal
+// sections 1..m (he has their keys) over weights he changed, recompute the weights digest, and
+// publish; in version 1 every user of tiers ≤ m accepted that (only sections above m, bound to the
+// old digest, failed), and nothing bound the header or the other metadata (tier count,
+// normalisation, class names) at all. In versions 2 and 3:
 //   bodyDigest = SHA-256 of "nnlock signed body v2" 0x00, u32 count, then for every metadata entry
 //     except "nnlock.tier.*" and "nnlock.signature", in UTF-8 byte order of the keys:
 //     u32 len(key) key u32 len(value) value   (UTF-8; integers big-endian)
@@ -68,10 +79,14 @@
 //
 // weightsDigest = SHA-256 of
 //   "nnlock weights digest v1" 0x00, then for every tensor of the file in ascending UTF-8 byte order
-//   of its name: u32 len(name) name, u32 len(dtype) dtype (safetensors code, e.g. "F32"),
+//   of its name, except the reserved "__nnlock__/" tensors (version 3's sections, bound by their
+//   signed digests instead): u32 len(name) name, u32 len(dtype) dtype (safetensors code, e.g. "F32"),
 //   u32 ndim, u64 each dim, u64 len(bytes) bytes  (integers big-endian).
 // It covers the published (decoyed) weights. Version 1 binds the sections' AAD to it directly;
-// version 2 through the signed header.
+// versions 2 and 3 through the signed header. It is one stream in name order, so a reader hashes
+// each tensor as its bytes arrive (read.ts): one pass over the weights, not a read and then a hash.
+// Versions 1 and 2 have no reserved tensors; a file that does is refused, as is a version 3 file
+// with any reserved tensor but its M sections.
 //
 // payload_m: the kernels of rank in (prefix_{m−1}, prefix_m] of each protected layer, little-endian:
 //   u8 version (1), u32 layerCount, then per layer:
@@ -82,18 +97,31 @@
 // Layers are named inside the sealed payload, so editing the public layer list cannot redirect
 // restored kernels.
 import { createHash } from 'node:crypto';
-import { type SafetensorsDtype, type TensorEntry, isSafetensorsDtype } from '../io/safetensors.ts';
+import { endianness } from 'node:os';
+import { RESERVED_TENSOR_PREFIX, type SafetensorsDtype, type SafetensorsFile, type TensorEntry, isReservedTensorName, isSafetensorsDtype } from '../io/safetensors.ts';
 
 export const PROTECT_METADATA_KEY = 'nnlock.protect';
 export const TIER_METADATA_PREFIX = 'nnlock.tier.';
-/** Version 2: the owner's signature (see "Version 2" at the top). */
+/** Versions 2 and 3: the owner's signature (see "What is signed and why" at the top). */
 export const SIGNATURE_METADATA_KEY = 'nnlock.signature';
+/** Version 3: the sealed section of tier m is the U8 tensor `__nnlock__/tier-<m>`. */
+export const SECTION_TENSOR_PREFIX = `${RESERVED_TENSOR_PREFIX}tier-`;
 export const FORMAT_NAME = 'nnlock-protect';
-/** The version protect writes. */
-export const FORMAT_VERSION = 2;
+/** The version protect writes: signed, the sections as tensors. */
+export const FORMAT_VERSION = 3;
+/** Signed, the sections as base64 metadata (nnlock 0.3): still read and unlocked. */
+export const METADATA_SECTIONS_FORMAT_VERSION = 2;
 /** The unsigned version of nnlock 0.1 and 0.2: still read and unlocked, reported as unsigned. */
 export const UNSIGNED_FORMAT_VERSION = 1;
+/** The versions this nnlock reads. */
+export const READ_VERSIONS: readonly number[] = [UNSIGNED_FORMAT_VERSION, METADATA_SECTIONS_FORMAT_VERSION, FORMAT_VERSION];
+
+/** Whether a version carries the owner's signature (2 and 3). */
+export function isSignedVersion(version: number): boolean {
+  return version !== UNSIGNED_FORMAT_VERSION;
+}
 const PAYLOAD_VERSION = 1;
+const LITTLE_ENDIAN = endianness() === 'LE';
 const CIPHER = 'AES-256-GCM';
 const KDF = 'HKDF-SHA-256';
 
@@ -138,12 +166,18 @@ export interface ProtectHeader {
   weightsDigest: string;
   cipher: 'AES-256-GCM';
   kdf: 'HKDF-SHA-256';
-  /** Version 2: the owner's Ed25519 public key, `ed25519:<64 hex>`; absent in version 1 (unsigned). */
+  /** Versions 2 and 3: the owner's Ed25519 public key, `ed25519:<64 hex>`; absent in version 1 (unsigned). */
   signer?: string;
 }
 
+/** Where versions 1 and 2 keep the sealed section of a tier (base64 metadata). */
 export function tierMetadataKey(tier: number): string {
   return `${TIER_METADATA_PREFIX}${tier}`;
+}
+
+/** Where version 3 keeps the sealed section of a tier (a U8 tensor). */
+export function sectionTensorName(tier: number): string {
+  return `${SECTION_TENSOR_PREFIX}${tier}`;
 }
 
 /** True for metadata entries this format owns (dropped when a file is unlocked). */
@@ -170,11 +204,11 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw malformed('the header is not a JSON object');
   if (h.format !== FORMAT_NAME) throw malformed(`format is ${JSON.stringify(h.format)}, expected "${FORMAT_NAME}"`);
-  if (h.version !== FORMAT_VERSION && h.version !== UNSIGNED_FORMAT_VERSION) {
-    throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads versions ${UNSIGNED_FORMAT_VERSION} and ${FORMAT_VERSION})`);
+  if (typeof h.version !== 'number' || !READ_VERSIONS.includes(h.version)) {
+    throw malformed(`version ${JSON.stringify(h.version)} is not supported (this nnlock reads versions ${READ_VERSIONS.join(', ')})`);
   }
   const version: number = h.version;
-  if (version === FORMAT_VERSION && (typeof h.signer !== 'string' || !SIGNER.test(h.signer))) throw malformed('signer must be "ed25519:" and 64 hex characters');
+  if (isSignedVersion(version) && (typeof h.signer !== 'string' || !SIGNER.test(h.signer))) throw malformed('signer must be "ed25519:" and 64 hex characters');
   if (version === UNSIGNED_FORMAT_VERSION && h.signer !== undefined) throw malformed('a version 1 header has no signer');
   if (typeof h.modelId !== 'string' || !HEX(32).test(h.modelId)) throw malformed('modelId must be 32 hex characters');
   if (typeof h.weightsDigest !== 'string' || !HEX(64).test(h.weightsDigest)) throw malformed('weightsDigest must be 64 hex characters');
@@ -215,7 +249,7 @@ export function parseHeader(metadata: Record<string, string>): ProtectHeader {
     weightsDigest: h.weightsDigest,
     cipher: 'AES-256-GCM',
     kdf: 'HKDF-SHA-256',
-    ...(version === FORMAT_VERSION ? { signer: h.signer as string } : {}),
+    ...(isSignedVersion(version) ? { signer: h.signer as string } : {}),
   };
 }
 
@@ -224,9 +258,23 @@ export function serializeHeader(h: ProtectHeader): string {
   return JSON.stringify({ format, version, modelId, tiers, keyChecks, layers, ...(architecture ? { architecture } : {}), weightsDigest, cipher, kdf, ...(signer ? { signer } : {}) });
 }
 
-/** Checks that the header's layers exist in the file as recorded. */
+/**
+ * Checks that the header's layers exist in the file as recorded, and that the reserved
+ * `__nnlock__/` tensors are exactly version 3's sections (none in versions 1 and 2): nothing in the
+ * file escapes both the weights digest and the signature.
+ */
 export function checkHeaderLayers(h: ProtectHeader, tensors: Map<string, TensorEntry>): void {
+  for (const name of tensors.keys()) {
+    if (!isReservedTensorName(name)) continue;
+    const tier = h.version === FORMAT_VERSION && name.startsWith(SECTION_TENSOR_PREFIX) ? Number(name.slice(SECTION_TENSOR_PREFIX.length)) : Number.NaN;
+    // Any tier number: a section beyond the header's count is ignored, as in version 2 (an edited
+    // count is then reported as what it is, a broken signature).
+    if (!(Number.isInteger(tier) && tier >= 1 && tier <= 255 && name === sectionTensorName(tier))) {
+      throw malformed(`tensor ${JSON.stringify(name)} uses the reserved prefix ${RESERVED_TENSOR_PREFIX} but is not a section of this version ${h.version} file`);
+    }
+  }
   for (const l of h.layers) {
+    if (isReservedTensorName(l.name)) throw malformed(`protected layer ${l.name} has a reserved name`);
     const e = tensors.get(l.name);
     if (!e) throw malformed(`protected layer ${l.name} is not in the file`);
     if (e.dtype !== l.dtype || e.shape.join() !== l.shape.join()) {
@@ -237,9 +285,18 @@ export function checkHeaderLayers(h: ProtectHeader, tensors: Map<string, TensorE
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** The sealed bytes of tier m's section. */
-export function readSection(metadata: Record<string, string>, tier: number): Uint8Array {
-  const text = metadata[tierMetadataKey(tier)];
+/**
+ * The sealed bytes of tier m's section: in version 3 the bytes of its U8 tensor (a view, no copy),
+ * in versions 1 and 2 its base64 metadata entry decoded.
+ */
+export function readSection(file: SafetensorsFile, version: number, tier: number): Uint8Array {
+  if (version === FORMAT_VERSION) {
+    const e = file.tensors.get(sectionTensorName(tier));
+    if (!e) throw malformed(`the sealed section of tier ${tier} (tensor '${sectionTensorName(tier)}') is missing`);
+    if (e.dtype !== 'U8' || e.shape.length !== 1) throw malformed(`the sealed section of tier ${tier} must be a 1-D U8 tensor, not ${e.dtype}[${e.shape.join(', ')}]`);
+    return e.data;
+  }
+  const text = file.metadata[tierMetadataKey(tier)];
   if (text === undefined) throw malformed(`the sealed section of tier ${tier} ('${tierMetadataKey(tier)}') is missing`);
   // Buffer skips what is not base64, so every character is valid exactly when the decoded length
   // is the one the text's length and padding give (a regular expression over megabytes of base64
@@ -253,6 +310,19 @@ export function readSection(metadata: Record<string, string>, tier: number): Uin
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Stores tier m's sealed section in `file` where its version keeps it (see readSection). */
+export function writeSection(file: SafetensorsFile, version: number, tier: number, sealed: Uint8Array): void {
+  if (version === FORMAT_VERSION) file.tensors.set(sectionTensorName(tier), { dtype: 'U8', shape: [sealed.byteLength], data: sealed });
+  else file.metadata[tierMetadataKey(tier)] = encodeSection(sealed);
+}
+
+/** Removes every section of `file` (both layouts): what an unlocked file, or a rewrite in another version, starts from. */
+export function removeSections(file: SafetensorsFile): void {
+  for (const name of [...file.tensors.keys()]) if (name.startsWith(SECTION_TENSOR_PREFIX)) file.tensors.delete(name);
+  for (const k of Object.keys(file.metadata)) if (k.startsWith(TIER_METADATA_PREFIX)) delete file.metadata[k];
+}
+
+/** Versions 1 and 2: a sealed section as its metadata text. */
 export function encodeSection(sealed: Uint8Array): string {
   return Buffer.from(sealed).toString('base64');
 }
@@ -272,23 +342,41 @@ function u64be(n: number): Buffer {
   return b;
 }
 
-export function weightsDigest(tensors: Map<string, TensorEntry>): Uint8Array {
-  const h = createHash('sha256');
-  h.update('nnlock weights digest v1\0');
-  const names = [...tensors.keys()].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-  for (const name of names) {
-    const e = tensors.get(name)!;
+/** The tensors the weights digest covers, in the order it hashes them: all but the reserved ones, by UTF-8 name. */
+export function digestOrder(names: Iterable<string>): string[] {
+  return [...names].filter((n) => !isReservedTensorName(n)).sort(byUtf8);
+}
+
+/**
+ * The weights digest as a stream: `add` the tensors in digestOrder, each as soon as its bytes are
+ * there (read.ts hashes a file as it reads it), then `digest`.
+ */
+export class WeightsHasher {
+  private readonly h = createHash('sha256').update('nnlock weights digest v1\0');
+  add(name: string, e: Pick<TensorEntry, 'dtype' | 'shape'>, data: Uint8Array): void {
     const n = Buffer.from(name, 'utf8');
     const d = Buffer.from(e.dtype, 'utf8');
-    h.update(u32be(n.length)).update(n).update(u32be(d.length)).update(d).update(u32be(e.shape.length));
-    for (const dim of e.shape) h.update(u64be(dim));
-    h.update(u64be(e.data.byteLength)).update(e.data);
+    this.h.update(u32be(n.length)).update(n).update(u32be(d.length)).update(d).update(u32be(e.shape.length));
+    for (const dim of e.shape) this.h.update(u64be(dim));
+    this.h.update(u64be(data.byteLength)).update(data);
   }
-  return new Uint8Array(h.digest());
+  digest(): Uint8Array {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+/** SHA-256 of the published weights (every tensor but the reserved `__nnlock__/` ones; see the top). */
+export function weightsDigest(tensors: Map<string, TensorEntry>): Uint8Array {
+  const h = new WeightsHasher();
+  for (const name of digestOrder(tensors.keys())) {
+    const e = tensors.get(name)!;
+    h.add(name, e, e.data);
+  }
+  return h.digest();
 }
 
 // ---------------------------------------------------------------------------
-// Version 2: the signed body, the section digests and the signature entry
+// Versions 2 and 3: the signed body, the section digests and the signature entry
 
 /** UTF-8 byte order of strings (JavaScript's default sort is UTF-16 order). */
 function byUtf8(a: string, b: string): number {
@@ -344,10 +432,10 @@ export function serializeSignature(e: SignatureEntry): string {
   return JSON.stringify({ alg: e.alg, sections: e.sections, signature: e.signature });
 }
 
-/** Reads and checks the shape of the signature entry of a version-2 file of `tiers` tiers (BAD_SIGNATURE when it signs another count). */
+/** Reads and checks the shape of the signature entry of a signed file of `tiers` tiers (BAD_SIGNATURE when it signs another count). */
 export function parseSignature(metadata: Record<string, string>, tiers: number): SignatureEntry {
   const raw = metadata[SIGNATURE_METADATA_KEY];
-  if (raw === undefined) throw malformed(`a version ${FORMAT_VERSION} file must have the owner's signature ('${SIGNATURE_METADATA_KEY}')`);
+  if (raw === undefined) throw malformed(`a signed (version ${METADATA_SECTIONS_FORMAT_VERSION} or ${FORMAT_VERSION}) file must have the owner's signature ('${SIGNATURE_METADATA_KEY}')`);
   let e: Record<string, unknown>;
   try {
     e = JSON.parse(raw);
@@ -425,7 +513,11 @@ export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string)
     at += 4;
     need(at, 4 * n);
     const indices = new Int32Array(n);
-    for (let j = 0; j < n; j++, at += 4) indices[j] = buf.readInt32LE(at);
+    // One copy of the little-endian bytes on a little-endian machine (hundreds of thousands of
+    // indices: a read call each costs more than opening the section).
+    if (LITTLE_ENDIAN) new Uint8Array(indices.buffer).set(payload.subarray(at, at + 4 * n));
+    else for (let j = 0; j < n; j++) indices[j] = buf.readInt32LE(at + 4 * j);
+    at += 4 * n;
     need(at, n * kernelBytes);
     out.push({ name, indices, values: payload.subarray(at, at + n * kernelBytes) });
     at += n * kernelBytes;

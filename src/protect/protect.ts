@@ -184,7 +184,7 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
       }),
     );
   }
-  const { metadata, header } = sealAndSign({
+  const { metadata, header, ...sealed } = sealAndSign({
     metadata: kept,
     masterKey,
     modelId,
@@ -193,6 +193,7 @@ async function protectWith(source: SafetensorsFile, o: ProtectOptions, selection
     architecture: o.architecture ?? source.metadata.architecture,
     weightsDigest: digest,
   });
+  for (const [name, e] of sealed.sections) tensors.set(name, e); // format version 3: the sections are tensors
   return {
     file: { tensors, metadata },
     header,

@@ -1,8 +1,9 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
-// original kernels back, in memory (unlockModel in api.ts adds reading and loading). Every check
-// runs before anything is restored or written, cheapest first:
-//   1. the header's shape, and (version 2) the owner's signature over the header, every metadata
-//      entry and the section digests: a few hundred bytes, no weights;
+// original kernels back, in memory (unlockModel in api.ts adds reading and loading; read.ts reads a
+// file hashing its weights as they arrive). Every check runs before anything is restored or
+// written, cheapest first:
+//   1. the header's shape, and (versions 2 and 3) the owner's signature over the header, every
+//      metadata entry and the section digests: a few hundred bytes, no weights;
 //   2. the key's fingerprint ("wrong key") and the tier;
 //   3. the signer pinned by the caller or carried by the token: a model signed by anyone else, or
 //      an unsigned (version 1) file, is refused;
@@ -14,7 +15,7 @@
 // over all the weights; it is what a user who takes a file from a third party needs, and what
 // verifyProtected does without a key, so a file checked once (when it was downloaded, or loaded
 // by a long-running service) can be unlocked again and again with verifyWeights: false.
-import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
+import { type SafetensorsFile, type TensorEntry, isReservedTensorName } from '../io/safetensors.ts';
 import {
   type DecodedKeyToken,
   KeyError,
@@ -30,15 +31,15 @@ import {
   verifyKeyCheck,
   verifySignature,
 } from '../crypto/index.ts';
-import { convLayerOf, copyBytes } from './layers.ts';
+import { type ConvLayer, convLayerOf, copyBytes } from './layers.ts';
 import {
-  FORMAT_VERSION,
   ProtectError,
   type ProtectHeader,
   bodyDigest,
   checkHeaderLayers,
   decodePayload,
   isProtectMetadataKey,
+  isSignedVersion,
   parseHeader,
   parseSignature,
   readSection,
@@ -105,11 +106,11 @@ function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, 
 
 /** What verification established about a protected file. */
 export interface Verification {
-  /** The file's format version (1: unsigned, 2: signed). */
+  /** The file's format version (1: unsigned; 2: signed; 3: signed, the sections as tensors). */
   version: number;
   /** Whether the owner's signature was checked and holds (false for version 1 files). */
   signed: boolean;
-  /** The signer, `ed25519:<64 hex>` (version 2). */
+  /** The signer, `ed25519:<64 hex>` (versions 2 and 3). */
   signer?: string;
   /** Whether the signer was pinned (by expectedSigner or the key token) and matched. */
   signerPinned: boolean;
@@ -139,19 +140,41 @@ export function inspectProtected(file: SafetensorsFile): ProtectHeader {
   return header;
 }
 
-/** A checked version-2 file: its body digest and the signed section digests. */
+/** A checked signed file: its body digest and the signed section digests. */
 interface Signed {
   body: Uint8Array;
   sections: string[];
 }
 
-/** Step 1: the owner's signature of a version-2 file (undefined for version 1). */
+/**
+ * Signatures that verified, as signer, signature and message: Ed25519 verification is a pure
+ * function of the three, so a file unlocked again (another tier, the same file reloaded) is not
+ * verified twice. The message is recomputed from the file every time (its body digest hashes the
+ * metadata as it is now), so any change to the header, the metadata or the section digests misses
+ * the cache and is verified. Bounded: the oldest entries go first.
+ */
+const verifiedSignatures = new Set<string>();
+const VERIFIED_SIGNATURES_KEPT = 256;
+
+function verifiedBefore(signer: string, message: Uint8Array, signature: string): boolean {
+  return verifiedSignatures.has(`${signer} ${signature} ${Buffer.from(message).toString('hex')}`);
+}
+
+function rememberVerified(signer: string, message: Uint8Array, signature: string): void {
+  if (verifiedSignatures.size >= VERIFIED_SIGNATURES_KEPT) verifiedSignatures.delete(verifiedSignatures.values().next().value!);
+  verifiedSignatures.add(`${signer} ${signature} ${Buffer.from(message).toString('hex')}`);
+}
+
+/** Step 1: the owner's signature of a signed file (undefined for version 1). */
 function checkSignature(file: SafetensorsFile, header: ProtectHeader): Signed | undefined {
-  if (header.version !== FORMAT_VERSION) return undefined;
+  if (!isSignedVersion(header.version)) return undefined;
   const entry = parseSignature(file.metadata, header.tiers);
   const body = bodyDigest(file.metadata);
   const digests = entry.sections.map(hex);
-  if (!verifySignature(parseSigner(header.signer!), signatureMessage(body, digests), new Uint8Array(Buffer.from(entry.signature, 'base64')))) {
+  const message = signatureMessage(body, digests);
+  if (verifiedBefore(header.signer!, message, entry.signature)) return { body, sections: entry.sections };
+  if (verifySignature(parseSigner(header.signer!), message, new Uint8Array(Buffer.from(entry.signature, 'base64')))) rememberVerified(header.signer!, message, entry.signature);
+  else {
     throw new ProtectError('BAD_SIGNATURE', "the owner's signature does not verify: the header, the metadata or a sealed section was modified after the model was protected");
   }
   return { body, sections: entry.sections };
@@ -174,9 +197,12 @@ function checkPins(header: ProtectHeader, pins: readonly Uint8Array[]): boolean 
   return true;
 }
 
-/** Step 4: the digest of every published tensor. */
-function checkWeights(file: SafetensorsFile, header: ProtectHeader): void {
-  if (Buffer.from(weightsDigest(file.tensors)).toString('hex') !== header.weightsDigest) {
+/**
+ * Step 4: the digest of every published tensor. `hashed` is the digest read.ts computed while it
+ * read these very bytes (one pass over them instead of a read and then a hash).
+ */
+function checkWeights(file: SafetensorsFile, header: ProtectHeader, hashed?: Uint8Array): void {
+  if (Buffer.from(hashed ?? weightsDigest(file.tensors)).toString('hex') !== header.weightsDigest) {
     throw new ProtectError('WEIGHTS_MODIFIED', 'the protected weights were modified: their digest differs from the one recorded when the model was protected');
   }
 }
@@ -186,27 +212,62 @@ function pinOf(expectedSigner: string | undefined): Uint8Array[] {
 }
 
 /**
- * Checks a protected file without a key: its header, the owner's signature (version 2), the
+ * Checks a protected file without a key: its header, the owner's signature (versions 2 and 3), the
  * pinned signer, and the digest of all its published weights. A file that passes is exactly what
  * its signer published (the sections are checked against their signed digests when opened).
  * Version 1 files pass unsigned (`signed: false`) unless a signer is pinned.
  */
-export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = {}): Verification & { header: ProtectHeader } {
+export function verifyProtected(file: SafetensorsFile, options: VerifyOptions = {}, hashed?: Uint8Array): Verification & { header: ProtectHeader } {
   const header = inspectProtected(file);
   const signed = checkSignature(file, header);
   const signerPinned = checkPins(header, pinOf(options.expectedSigner));
   const weightsVerified = options.verifyWeights !== false || !signed;
-  if (weightsVerified) checkWeights(file, header);
+  if (weightsVerified) checkWeights(file, header, hashed);
   return { header, version: header.version, signed: signed !== undefined, signer: header.signer, signerPinned, weightsVerified };
 }
 
-/** Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace (unlockModel is the API). */
-export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}): UnlockResult {
+/** One opened section's kernels of one layer, checked (in range, never twice), not yet put back. */
+interface Restoration {
+  layer: ConvLayer;
+  indices: Int32Array;
+  values: Uint8Array;
+}
+
+/**
+ * An unlock whose checks of steps 1-3 and 5 passed and whose sections are open, not yet applied:
+ * it holds original kernels, so it is applied (applyUnlock) or discarded, which wipes them.
+ */
+export interface OpenedUnlock {
+  header: ProtectHeader;
+  /** The tier to restore, and the key's. */
+  tier: number;
+  keyTier: number;
+  signed: boolean;
+  signerPinned: boolean;
+  /** Whether step 4 (the digest of all weights) is required: applyUnlock does it when not done yet. */
+  weightsVerified: boolean;
+  /** Whether step 4 ran already (openUnlock with `weights: 'now'`). */
+  weightsChecked: boolean;
+  restorations: Restoration[];
+  discard(): void;
+}
+
+/**
+ * Steps 1-3 and 5 of an unlock: everything but putting kernels back. With `weights: 'now'` step 4
+ * runs in its place, before any section is opened (unlock of a file in memory); with 'later' the
+ * caller needs no weight bytes yet (only the header, the metadata and the sections: read.ts opens
+ * the sections while the weights are still being read) and applyUnlock checks them.
+ */
+export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions, weights: 'now' | 'later', hashed?: Uint8Array): OpenedUnlock {
   const header = inspectProtected(file);
   const M = header.tiers;
   const modelId = hex(header.modelId);
   const signed = checkSignature(file, header);
   const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key), signer: key.signer };
+  const payloads: Uint8Array[] = [];
+  const discard = () => {
+    for (const p of payloads) p.fill(0);
+  };
   try {
     const t = token.tier;
     if (t < 1 || t > M) {
@@ -218,14 +279,14 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
     if (m > t) throw new KeyError('TIER_TOO_LOW', `a tier-${t} key cannot unlock tier ${m}: keys unlock their own tier and the tiers below`);
     const signerPinned = checkPins(header, [...pinOf(options.expectedSigner), ...(token.signer ? [token.signer] : [])]);
     const weightsVerified = options.verifyWeights !== false || !signed;
-    if (weightsVerified) checkWeights(file, header);
+    const weightsChecked = weights === 'now' && weightsVerified;
+    if (weightsChecked) checkWeights(file, header, hashed);
 
     const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
-    const restored = new Map<string, Uint8Array>();
     const seen = new Map<string, Uint8Array>();
-    let count = 0;
+    const restorations: Restoration[] = [];
     for (let tier = 1; tier <= m; tier++) {
-      const sealed = readSection(file.metadata, tier);
+      const sealed = readSection(file, header.version, tier);
       if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
         throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
       }
@@ -242,16 +303,11 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
         sk.fill(0);
         k.fill(0);
       }
+      payloads.push(payload);
       for (const s of decodePayload(payload, (name) => layers.get(name)?.kernelBytes, tier)) {
         const layer = layers.get(s.name)!;
-        let data = restored.get(s.name);
-        if (!data) {
-          const published = file.tensors.get(s.name)!.data;
-          data = options.inPlace ? published : copyBytes(published);
-          restored.set(s.name, data);
-          seen.set(s.name, new Uint8Array(layer.kernels));
-        }
-        const done = seen.get(s.name)!;
+        let done = seen.get(s.name);
+        if (!done) seen.set(s.name, (done = new Uint8Array(layer.kernels)));
         for (let j = 0; j < s.indices.length; j++) {
           const kernel = s.indices[j];
           if (kernel < 0 || kernel >= layer.kernels || done[kernel]) {
@@ -259,31 +315,67 @@ export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, opt
           }
           done[kernel] = 1;
         }
-        copyKernels(data, s.values, s.indices, layer.kernelBytes);
-        count += s.indices.length;
+        restorations.push({ layer, indices: s.indices, values: s.values });
       }
-      payload.fill(0);
     }
-
-    const tensors = new Map<string, TensorEntry>();
-    for (const [name, e] of file.tensors) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
-    const metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
-    if (m < M) metadata[UNLOCKED_TIER_METADATA_KEY] = `${m}/${M}`;
-    return {
-      file: { tensors, metadata },
-      tier: m,
-      tiers: M,
-      keyTier: t,
-      restored: count,
-      header,
-      version: header.version,
-      signed: signed !== undefined,
-      signer: header.signer,
-      signerPinned,
-      weightsVerified,
-    };
+    return { header, tier: m, keyTier: t, signed: signed !== undefined, signerPinned, weightsVerified, weightsChecked, restorations, discard };
+  } catch (e) {
+    discard();
+    throw e;
   } finally {
     token.key.fill(0);
   }
+}
+
+/**
+ * Puts the opened sections' kernels back into `file` (the one openUnlock saw, its weights now all
+ * read), after step 4 when openUnlock left it for later (`hashed`: the digest read.ts computed
+ * while reading these bytes). The opened sections are wiped either way.
+ */
+export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options: Pick<UnlockOptions, 'inPlace'> = {}, hashed?: Uint8Array): UnlockResult {
+  const { header } = opened;
+  try {
+    if (opened.weightsVerified && !opened.weightsChecked) checkWeights(file, header, hashed);
+    const restored = new Map<string, Uint8Array>();
+    let count = 0;
+    for (const r of opened.restorations) {
+      let data = restored.get(r.layer.name);
+      if (!data) {
+        const published = file.tensors.get(r.layer.name)!.data;
+        data = options.inPlace ? published : copyBytes(published);
+        restored.set(r.layer.name, data);
+      }
+      copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
+      count += r.indices.length;
+    }
+    const tensors = new Map<string, TensorEntry>();
+    for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
+    if (opened.tier < header.tiers) metadata[UNLOCKED_TIER_METADATA_KEY] = `${opened.tier}/${header.tiers}`;
+    return {
+      file: { tensors, metadata },
+      tier: opened.tier,
+      tiers: header.tiers,
+      keyTier: opened.keyTier,
+      restored: count,
+      header,
+      version: header.version,
+      signed: opened.signed,
+      signer: header.signer,
+      signerPinned: opened.signerPinned,
+      weightsVerified: opened.weightsVerified,
+    };
+  } finally {
+    opened.discard();
+  }
+}
+
+/**
+ * Restores tiers 1..m of a protected file in memory. The input is not modified unless inPlace
+ * (unlockModel is the API). `hashed`: the weights digest read.ts computed while reading `file`
+ * (internal: it replaces recomputing it, it never skips the comparison).
+ */
+export function unlock(file: SafetensorsFile, key: string | DecodedKeyToken, options: UnlockOptions = {}, hashed?: Uint8Array): UnlockResult {
+  return applyUnlock(file, openUnlock(file, key, options, 'now', hashed), options);
 }

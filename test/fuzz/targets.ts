@@ -7,12 +7,26 @@
 import { basename, join } from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
+import { type SafetensorsFile, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { readCifar10, CIFAR_RECORD_BYTES } from '../../src/io/cifar.ts';
 import { readImage, writePng } from '../../src/io/image.ts';
 import { PROTECT_METADATA_KEY, deriveKeys, inspectProtected, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { decodeKeyToken, encodeKeyToken, open, ownerSigningKey, sectionKey, signMessage, signedSectionAad, tierKey } from '../../src/crypto/index.ts';
-import { SIGNATURE_METADATA_KEY, bodyDigest, sectionDigest, serializeSignature, signatureMessage } from '../../src/protect/format.ts';
+import {
+  FORMAT_VERSION,
+  METADATA_SECTIONS_FORMAT_VERSION,
+  SIGNATURE_METADATA_KEY,
+  bodyDigest,
+  parseHeader,
+  readSection,
+  removeSections,
+  sectionDigest,
+  sectionTensorName,
+  serializeHeader,
+  serializeSignature,
+  signatureMessage,
+  writeSection,
+} from '../../src/protect/format.ts';
 import { sealWithNonce } from '../../src/crypto/seal.ts';
 import { formatKeyFile, readKeyToken } from '../../src/protect/keys.ts';
 import { deriveKey } from '../../src/cipher/key.ts';
@@ -105,69 +119,92 @@ const safetensors: Target = {
 };
 
 // ---- protected files: `protect unlock --keys K -o OUT` with the right master key ----
+// Format version 3 (the sections as U8 tensors, what protect writes) for every part of the file;
+// version 2 (the sections as base64 metadata) still read, as a whole file.
 
-let protectedState: { token: string; unlocked: Map<string, Uint8Array> } | null = null;
+type SectionLayout = typeof FORMAT_VERSION | typeof METADATA_SECTIONS_FORMAT_VERSION;
+const protectedState = new Map<SectionLayout, { token: string; unlocked: Map<string, Uint8Array> }>();
 
 /**
  * A protected TinyNet that is the same bytes on every run (so mutation i is the same input on
- * every run): a fixed model id and master key, and the sections sealed again with fixed nonces.
+ * every run): a fixed model id and master key, and the sections sealed again with fixed nonces,
+ * in format `version`.
  */
-async function fixedProtectedFile(): Promise<{ bytes: Uint8Array; token: string; layers: string[] }> {
+async function fixedProtectedFile(version: SectionLayout): Promise<{ bytes: Uint8Array; token: string; layers: string[] }> {
   const model = tinyNet(3);
   const masterKey = new Uint8Array(32).map((_, i) => (i * 29 + 1) & 255);
   const p = await protectModel(fileOf(model, { architecture: 'tiny-fuzz' }), { ratio: 0.25, tiers: 3, modelId: '5e'.repeat(16), masterToken: encodeKeyToken({ tier: 3, key: masterKey }) });
   model.dispose();
   const modelId = new Uint8Array(Buffer.from(p.header.modelId, 'hex'));
-  const metadata = resealed(p.file.metadata, masterKey, modelId, p.header.tiers, (_tier, payload) => payload);
-  return { bytes: serializeSafetensors(p.file.tensors, metadata), token: p.tokens[2], layers: p.header.layers.map((l) => l.name) };
+  const file = resealed(p.file, masterKey, modelId, p.header.tiers, (_tier, payload) => payload, version);
+  return { bytes: serializeSafetensors(file.tensors, file.metadata), token: p.tokens[2], layers: p.header.layers.map((l) => l.name) };
 }
 
 /**
- * The metadata of a protected file with every section sealed again with a fixed nonce (and the
- * payload `change` gives), and signed again by the owner, as the master key's holder can: a file
- * that is the same bytes on every run (Ed25519 signatures are deterministic).
+ * A protected file with every section sealed again with a fixed nonce (and the payload `change`
+ * gives), in format `version`, and signed again by the owner, as the master key's holder can: a
+ * file that is the same bytes on every run (Ed25519 signatures are deterministic).
  */
-function resealed(source: Record<string, string>, masterKey: Uint8Array, modelId: Uint8Array, tiers: number, change: (tier: number, payload: Uint8Array) => Uint8Array): Record<string, string> {
-  const metadata = { ...source };
-  const body = bodyDigest(metadata);
+function resealed(
+  source: SafetensorsFile,
+  masterKey: Uint8Array,
+  modelId: Uint8Array,
+  tiers: number,
+  change: (tier: number, payload: Uint8Array) => Uint8Array,
+  version: SectionLayout,
+): SafetensorsFile {
+  const from = parseHeader(source.metadata).version;
+  const sealed = Array.from({ length: tiers }, (_, i) => readSection(source, from, i + 1));
+  const file: SafetensorsFile = { tensors: new Map(source.tensors), metadata: { ...source.metadata } };
+  const oldBody = bodyDigest(file.metadata);
+  removeSections(file);
+  file.metadata[PROTECT_METADATA_KEY] = serializeHeader({ ...parseHeader(file.metadata), version });
+  const body = bodyDigest(file.metadata);
   const digests: Uint8Array[] = [];
   for (let tier = 1; tier <= tiers; tier++) {
     const key = sectionKey(tierKey(masterKey, tiers, tier, modelId), modelId, tier);
-    const aad = signedSectionAad({ modelId, tier, bodyDigest: body });
-    const payload = change(tier, open(key, new Uint8Array(Buffer.from(metadata[`nnlock.tier.${tier}`], 'base64')), aad));
-    const sealed = sealWithNonce(key, new Uint8Array(12).fill(tier), payload, aad);
-    metadata[`nnlock.tier.${tier}`] = Buffer.from(sealed).toString('base64');
-    digests.push(sectionDigest(sealed));
+    const payload = change(tier, open(key, sealed[tier - 1], signedSectionAad({ modelId, tier, bodyDigest: oldBody })));
+    const again = sealWithNonce(key, new Uint8Array(12).fill(tier), payload, signedSectionAad({ modelId, tier, bodyDigest: body }));
+    writeSection(file, version, tier, again);
+    digests.push(sectionDigest(again));
   }
   const signature = signMessage(ownerSigningKey(masterKey, modelId, tiers), signatureMessage(body, digests));
-  metadata[SIGNATURE_METADATA_KEY] = serializeSignature({ alg: 'Ed25519', sections: digests.map((d) => Buffer.from(d).toString('hex')), signature: Buffer.from(signature).toString('base64') });
-  return metadata;
+  file.metadata[SIGNATURE_METADATA_KEY] = serializeSignature({ alg: 'Ed25519', sections: digests.map((d) => Buffer.from(d).toString('hex')), signature: Buffer.from(signature).toString('base64') });
+  return file;
 }
 
-const protectedFile: Target = {
-  output: 'unlocked.safetensors',
-  async setup() {
-    const { bytes, token, layers } = await fixedProtectedFile();
-    const u = await unlockModel(parseSafetensors(bytes), token);
-    protectedState = { token, unlocked: new Map([...u.file.tensors].map(([n, e]) => [n, e.data.slice()])) };
-    // Structure: the length prefix and JSON, the decoy tensors' bytes, and the sealed sections.
-    const { hotspots, textLimit } = safetensorsHotspots(bytes, layers);
-    const text = Buffer.from(bytes.subarray(0, textLimit)).toString('latin1');
-    for (const m of text.matchAll(/nnlock\.tier\.\d":"/g)) hotspots.push(...range(m.index, m.index + 60));
-    return [{ bytes, name: 'model.protected.safetensors', hotspots, textLimit }];
-  },
-  async run(input, dir) {
-    const state = protectedState!;
-    const file = await readSafetensors(input);
-    const r = await unlockModel(file, state.token);
-    for (const [name, data] of state.unlocked) {
-      const got = r.file.tensors.get(name);
-      if (!got || !same(got.data, data)) throw new Inconsistent(`a mutated protected file unlocked to different weights (${name})`);
-    }
-    if (r.file.tensors.size !== state.unlocked.size) throw new Inconsistent('a mutated protected file unlocked to other tensors');
-    await writeSafetensors(join(dir, 'unlocked.safetensors'), r.file.tensors, r.file.metadata);
-  },
-};
+/** Unlocks a mutated file from its path (read.ts: one pass, hashed as read) and checks it gave exactly the original weights. */
+async function unlockAndCompare(input: string, dir: string, version: SectionLayout): Promise<void> {
+  const state = protectedState.get(version)!;
+  const r = await unlockModel(input, state.token);
+  for (const [name, data] of state.unlocked) {
+    const got = r.file.tensors.get(name);
+    if (!got || !same(got.data, data)) throw new Inconsistent(`a mutated protected file unlocked to different weights (${name})`);
+  }
+  if (r.file.tensors.size !== state.unlocked.size) throw new Inconsistent('a mutated protected file unlocked to other tensors');
+  await writeSafetensors(join(dir, 'unlocked.safetensors'), r.file.tensors, r.file.metadata);
+}
+
+function protectedFileOf(version: SectionLayout): Target {
+  return {
+    output: 'unlocked.safetensors',
+    async setup() {
+      const { bytes, token, layers } = await fixedProtectedFile(version);
+      const u = await unlockModel(parseSafetensors(bytes), token);
+      protectedState.set(version, { token, unlocked: new Map([...u.file.tensors].map(([n, e]) => [n, e.data.slice()])) });
+      // Structure: the length prefix and JSON, the decoy tensors' bytes, and the sealed sections.
+      const sections = Array.from({ length: 3 }, (_, i) => sectionTensorName(i + 1));
+      const { hotspots, textLimit } = safetensorsHotspots(bytes, version === FORMAT_VERSION ? [...layers, ...sections] : layers);
+      const text = Buffer.from(bytes.subarray(0, textLimit)).toString('latin1');
+      for (const m of text.matchAll(/nnlock\.tier\.\d":"|__nnlock__\/tier-\d"/g)) hotspots.push(...range(m.index, m.index + 60));
+      return [{ bytes, name: 'model.protected.safetensors', hotspots, textLimit }];
+    },
+    run: (input, dir) => unlockAndCompare(input, dir, version),
+  };
+}
+
+const protectedFile = protectedFileOf(FORMAT_VERSION);
+const protectedV2File = protectedFileOf(METADATA_SECTIONS_FORMAT_VERSION);
 
 /** Checks an unlock of a file whose sections were re-sealed by the key's owner: same tensors. */
 function sameLayout(got: Map<string, { dtype: string; shape: number[]; data: Uint8Array }>, want: Map<string, Uint8Array>): void {
@@ -205,12 +242,12 @@ const protectedPayload: Target = {
     const file = parseSafetensors(v.bytes);
     const header = inspectProtected(file);
     const modelId = new Uint8Array(Buffer.from(header.modelId, 'hex'));
-    const master = decodeKeyToken(protectedState!.token);
+    const master = decodeKeyToken(protectedState.get(FORMAT_VERSION)!.token);
     const aad = (tier: number) => signedSectionAad({ modelId, tier, bodyDigest: bodyDigest(file.metadata) });
     const keyOf = (tier: number) => sectionKey(tierKey(master.key, master.tier, tier, modelId), modelId, tier);
     return Array.from({ length: header.tiers }, (_, i) => {
       const tier = i + 1;
-      const payload = open(keyOf(tier), new Uint8Array(Buffer.from(file.metadata[`nnlock.tier.${tier}`], 'base64')), aad(tier));
+      const payload = open(keyOf(tier), readSection(file, header.version, tier), aad(tier));
       // The version byte, the layer count, and each layer's name length and kernel count.
       const hotspots = [...range(0, 5)];
       let at = 5;
@@ -224,18 +261,16 @@ const protectedPayload: Target = {
         at += 4 + 4 * n + n * 9 * 4;
       }
       // Sealed again and signed by the master key's holder: the owner's own faulty writer.
-      const assemble = (mutated: Uint8Array) =>
-        serializeSafetensors(
-          file.tensors,
-          resealed(file.metadata, master.key, modelId, header.tiers, (t, p) => (t === tier ? mutated : p)),
-        );
+      const assemble = (mutated: Uint8Array) => {
+        const f = resealed(file, master.key, modelId, header.tiers, (t, p) => (t === tier ? mutated : p), FORMAT_VERSION);
+        return serializeSafetensors(f.tensors, f.metadata);
+      };
       return { bytes: payload, name: 'model.protected.safetensors', hotspots: hotspots.filter((p) => p < payload.length), assemble };
     });
   },
   async run(input, dir) {
-    const file = await readSafetensors(input);
-    const r = await unlockModel(file, protectedState!.token);
-    sameLayout(r.file.tensors, protectedState!.unlocked);
+    const r = await unlockModel(input, protectedState.get(FORMAT_VERSION)!.token);
+    sameLayout(r.file.tensors, protectedState.get(FORMAT_VERSION)!.unlocked);
     await writeSafetensors(join(dir, 'unlocked.safetensors'), r.file.tensors, r.file.metadata);
   },
 };
@@ -429,6 +464,7 @@ export const HARNESS_TARGETS = { 'self-test': selfTest } as const;
 export const TARGETS = {
   safetensors,
   protected: protectedFile,
+  'protected-v2': protectedV2File,
   'protected-header': protectedHeader,
   'protected-payload': protectedPayload,
   'tier-key-file': tierKeyFile,

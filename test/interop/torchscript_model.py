@@ -35,7 +35,9 @@ def read_st(path):
     header = json.loads(raw[8:8 + n])
     out = {}
     for name, e in header.items():
-        if name == "__metadata__":
+        # nnlock's reserved tensors (a protected model's sealed sections, format v3) are no weights:
+        # a PyTorch user drops them before load_state_dict(strict=True), as docs/FORMAT-v3.md says.
+        if name == "__metadata__" or name.startswith("__nnlock__/"):
             continue
         a, b = e["data_offsets"]
         buf = bytearray(raw[8 + n + a:8 + n + b])

@@ -104,7 +104,7 @@ test('lock → key file (0600, outside the folder) → unlock bit-identical → 
   assert.match(byEnv.out, /key accepted \(tier 2 of 3\)/);
 
   const info = await runCli(['protect', 'info', p('prot.safetensors')]);
-  assert.match(info.out, /format nnlock-protect v2/);
+  assert.match(info.out, /format nnlock-protect v3/);
   assert.ok(info.out.includes(`signed by ${signer}: signature valid`), info.out);
   assert.match((await runCli(['protect', 'info', p('prot.safetensors'), '--signer', signer])).out, /the signer you pinned/);
   assert.match(r.out, new RegExp(`owner's signer.*${signer}`));

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { PROTECT_METADATA_KEY, ProtectError, decodePayload, encodePayload, parseHeader, serializeHeader, weightsDigest, type ProtectHeader } from '../../src/protect/internals.ts';
+import { WeightsHasher, digestOrder } from '../../src/protect/format.ts';
+import type { TensorEntry } from '../../src/io/safetensors.ts';
 
 const checkLeaks = trackLeaks();
 
@@ -27,8 +29,9 @@ test('header round-trips and is validated field by field', () => {
       (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && re.test(e.message),
     );
   };
-  bad({ version: 3 }, /version 3 is not supported/);
+  bad({ version: 4 }, /version 4 is not supported/);
   bad({ version: 2 }, /signer must be/);
+  bad({ version: 3 }, /signer must be/);
   bad({ signer: `ed25519:${'ab'.repeat(32)}` }, /version 1 header has no signer/);
   bad({ format: 'x' }, /format/);
   bad({ modelId: 'zz' }, /modelId/);
@@ -44,11 +47,13 @@ test('header round-trips and is validated field by field', () => {
   );
 });
 
-test('a version 2 header carries its signer', () => {
-  const signed = { ...header, version: 2, signer: `ed25519:${'ab'.repeat(32)}` };
-  assert.deepEqual(parseHeader({ [PROTECT_METADATA_KEY]: serializeHeader(signed) }), signed);
-  const text = JSON.stringify({ ...JSON.parse(serializeHeader(signed)), signer: 'ed25519:ab' });
-  assert.throws(() => parseHeader({ [PROTECT_METADATA_KEY]: text }), /signer must be/);
+test('version 2 and 3 headers carry their signer', () => {
+  for (const version of [2, 3]) {
+    const signed = { ...header, version, signer: `ed25519:${'ab'.repeat(32)}` };
+    assert.deepEqual(parseHeader({ [PROTECT_METADATA_KEY]: serializeHeader(signed) }), signed);
+    const text = JSON.stringify({ ...JSON.parse(serializeHeader(signed)), signer: 'ed25519:ab' });
+    assert.throws(() => parseHeader({ [PROTECT_METADATA_KEY]: text }), /signer must be/);
+  }
 });
 
 test('payload round-trips; inconsistent payloads are refused', () => {
@@ -103,6 +108,24 @@ test('weights digest: order independent, sensitive to names, dtypes, shapes and 
     new Map([['a', base.get('a')!]]),
   ];
   for (const v of variants) assert.notEqual(Buffer.from(weightsDigest(v)).toString('hex'), d);
+  // The reserved `__nnlock__/` tensors (version 3's sections) are not weights: bound by their signed digests instead.
+  const withSection = new Map<string, TensorEntry>([...base, ['__nnlock__/tier-1', { dtype: 'U8', shape: [3], data: Uint8Array.from([1, 2, 3]) }]]);
+  assert.equal(Buffer.from(weightsDigest(withSection)).toString('hex'), d);
+});
+
+test('the weights hasher fed tensor by tensor in digest order equals the digest', () => {
+  const e = (n: number) => ({ dtype: 'F32' as const, shape: [n], data: Uint8Array.from({ length: 4 * n }, (_, i) => (i * 7 + n) & 255) });
+  const tensors = new Map<string, TensorEntry>([
+    ['z', e(3)],
+    ['__nnlock__/tier-1', { dtype: 'U8' as const, shape: [2], data: Uint8Array.from([9, 9]) }],
+    ['ä', e(1)],
+    ['a', e(2)],
+  ]);
+  const order = digestOrder(tensors.keys());
+  assert.deepEqual(order, ['a', 'z', 'ä']);
+  const h = new WeightsHasher();
+  for (const name of order) h.add(name, tensors.get(name)!, tensors.get(name)!.data);
+  assert.deepEqual(h.digest(), weightsDigest(tensors));
 });
 
 test('leaks no tensors', checkLeaks);

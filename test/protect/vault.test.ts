@@ -11,7 +11,8 @@ import { allclose, equal } from '../../src/ops/compare.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken } from '../../src/crypto/index.ts';
 import { readSafetensors, serializeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
 import { PROTECT_METADATA_KEY, ProtectError, convLayers, deriveKeys, inspectProtected, readKeyToken, unlockModel, weightsDigest, formatKeyFile, writeKeyFile } from '../../src/protect/index.ts';
-import { tierMetadataKey } from '../../src/protect/format.ts';
+import { sectionTensorName } from '../../src/protect/format.ts';
+import { isReservedTensorName } from '../../src/io/safetensors.ts';
 import { type ProtectResult, protect, tierTokens } from '../../src/protect/protect.ts';
 import { unlock } from '../../src/protect/unlock.ts';
 import { rankKernels } from '../../src/protect/selection.ts';
@@ -52,9 +53,9 @@ function edited(file: SafetensorsFile, edit: { tensor?: [string, (b: Uint8Array)
   return { tensors, metadata };
 }
 
-test('the protected file has the original names, shapes and dtypes, and our metadata beside the original', async () => {
+test('the protected file has the original names, shapes and dtypes, its sections as reserved tensors, and our metadata beside the original', async () => {
   const r = await protectedModel();
-  assert.deepEqual([...r.file.tensors.keys()].sort(), [...original.tensors.keys()].sort());
+  assert.deepEqual([...r.file.tensors.keys()].filter((n) => !isReservedTensorName(n)).sort(), [...original.tensors.keys()].sort());
   for (const [name, e] of original.tensors) {
     const p = r.file.tensors.get(name)!;
     assert.equal(p.dtype, e.dtype);
@@ -62,7 +63,8 @@ test('the protected file has the original names, shapes and dtypes, and our meta
   }
   assert.equal(r.file.metadata.note, 'kept');
   assert.equal(r.file.metadata.architecture, 'tiny');
-  for (let m = 1; m <= 3; m++) assert.ok(r.file.metadata[tierMetadataKey(m)]);
+  for (let m = 1; m <= 3; m++) assert.equal(r.file.tensors.get(sectionTensorName(m))?.dtype, 'U8');
+  assert.equal([...r.file.tensors.keys()].filter(isReservedTensorName).length, 3);
   const header = inspectProtected(r.file);
   assert.equal(header.tiers, 3);
   assert.equal(header.modelId, '05'.repeat(16));
@@ -74,7 +76,8 @@ test('the protected file has the original names, shapes and dtypes, and our meta
   assert.equal(header.weightsDigest, Buffer.from(weightsDigest(r.file.tensors)).toString('hex'));
   // A plain safetensors reader loads it, and it round-trips through bytes.
   const reread = parseSafetensors(serializeSafetensors(r.file.tensors, r.file.metadata));
-  assert.deepEqual([...reread.tensors.keys()].sort(), [...original.tensors.keys()].sort());
+  assert.deepEqual([...reread.tensors.keys()].sort(), [...r.file.tensors.keys()].sort());
+  assert.equal(unlock(reread, tokens[2]).restored, unlock(r.file, tokens[2]).restored);
   // Only the selected kernels changed: ⌊N·ratio⌋ + 1 per layer; biases and the head are untouched.
   assert.deepEqual(
     r.layers.map((l) => l.selected),
@@ -228,13 +231,12 @@ test('malformed tokens are refused without echoing them', async () => {
 
 test('a flipped byte in a sealed section fails verification; lower tiers still open', async () => {
   const r = await protectedModel();
+  const section = (tier: number) => sectionTensorName(tier);
   for (const tier of [1, 2, 3]) {
-    const sealed = Buffer.from(r.file.metadata[tierMetadataKey(tier)], 'base64');
-    for (const at of [0, 20, sealed.length - 1]) {
-      const copy = Buffer.from(sealed);
-      copy[at] ^= 0x01;
-      const bad = edited(r.file, { meta: [tierMetadataKey(tier), copy.toString('base64')] });
-      // Version 2: the section is not the one the owner signed (its AEAD tag would fail next).
+    const length = r.file.tensors.get(section(tier))!.data.length;
+    for (const at of [0, 20, length - 1]) {
+      const bad = edited(r.file, { tensor: [section(tier), (b) => void (b[at] ^= 0x01)] });
+      // Signed versions: the section is not the one the owner signed (its AEAD tag would fail next).
       assert.throws(
         () => unlock(bad, tokens[2]),
         (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE' && e.message.includes(`tier ${tier}`),
@@ -243,15 +245,29 @@ test('a flipped byte in a sealed section fails verification; lower tiers still o
     }
   }
   // Swapping two sections fails too (each is bound to its tier).
-  const swapped = edited(edited(r.file, { meta: [tierMetadataKey(1), r.file.metadata[tierMetadataKey(2)]] }), { meta: [tierMetadataKey(2), r.file.metadata[tierMetadataKey(1)]] });
+  const swapped = { tensors: new Map(r.file.tensors), metadata: r.file.metadata };
+  swapped.tensors.set(section(1), r.file.tensors.get(section(2))!);
+  swapped.tensors.set(section(2), r.file.tensors.get(section(1))!);
   assert.throws(
     () => unlock(swapped, tokens[2]),
     (e: unknown) => e instanceof ProtectError && e.code === 'BAD_SIGNATURE',
   );
-  // A missing or garbled section is a clear format error.
-  const { [tierMetadataKey(2)]: _gone, ...rest } = r.file.metadata;
-  assert.throws(() => unlock({ tensors: r.file.tensors, metadata: rest }, tokens[2]), /section of tier 2 .* is missing/);
-  assert.throws(() => unlock(edited(r.file, { meta: [tierMetadataKey(1), 'not base64!'] }), tokens[2]), /not valid base64/);
+  // A missing section, one of another dtype, or a reserved tensor that is no section is a clear format error.
+  const without = new Map(r.file.tensors);
+  without.delete(section(2));
+  assert.throws(() => unlock({ tensors: without, metadata: r.file.metadata }, tokens[2]), /section of tier 2 .* is missing/);
+  const asF32 = new Map(r.file.tensors);
+  const s1 = r.file.tensors.get(section(1))!;
+  asF32.set(section(1), { dtype: 'I8', shape: s1.shape, data: s1.data });
+  assert.throws(() => unlock({ tensors: asF32, metadata: r.file.metadata }, tokens[2]), /1-D U8 tensor/);
+  for (const extra of ['__nnlock__/other', '__nnlock__/tier-01', '__nnlock__/tier-0']) {
+    const more = new Map(r.file.tensors).set(extra, { dtype: 'U8', shape: [1], data: new Uint8Array(1) });
+    assert.throws(
+      () => unlock({ tensors: more, metadata: r.file.metadata }, tokens[2]),
+      (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && /reserved prefix/.test(e.message),
+      extra,
+    );
+  }
 });
 
 test('a changed decoy (or any weight) is reported as modified weights', async () => {

@@ -157,11 +157,8 @@ test('wrong keys, too high a tier and modified files raise in Python, never echo
   const flipByte = (data: Uint8Array, at: number) => {
     data[at] ^= 0x01;
   };
-  const section = await tampered(m.path, 'section.safetensors', (f) => {
-    const sealed = Buffer.from(f.metadata['nnlock.tier.2'], 'base64');
-    sealed[20] ^= 0x01; // inside the ciphertext
-    f.metadata['nnlock.tier.2'] = sealed.toString('base64');
-  });
+  // Format v3: the sealed section of tier 2 is the U8 tensor __nnlock__/tier-2.
+  const section = await tampered(m.path, 'section.safetensors', (f) => flipByte(f.tensors.get('__nnlock__/tier-2')!.data, 20)); // inside the ciphertext
   // A byte of a decoy: where the published layer differs from the original.
   const original = m.plain.tensors.get(layer)!.data;
   const decoyAt = m.protected.file.tensors.get(layer)!.data.findIndex((b, i) => b !== original[i]);
@@ -169,9 +166,9 @@ test('wrong keys, too high a tier and modified files raise in Python, never echo
   const decoy = await tampered(m.path, 'decoy.safetensors', (f) => flipByte(f.tensors.get(layer)!.data, decoyAt));
   const bias = await tampered(m.path, 'bias.safetensors', (f) => flipByte(f.tensors.get([...f.tensors.keys()].find((n) => n.endsWith('bias'))!)!.data, 1));
   const version = await tampered(m.path, 'version.safetensors', (f) => {
-    f.metadata['nnlock.protect'] = f.metadata['nnlock.protect'].replace('"version":2', '"version":3');
+    f.metadata['nnlock.protect'] = f.metadata['nnlock.protect'].replace('"version":3', '"version":4');
   });
-  // Format v2: edited metadata breaks the owner's signature, in Python too.
+  // Signed formats: edited metadata breaks the owner's signature, in Python too.
   const meta = await tampered(m.path, 'meta.safetensors', (f) => {
     f.metadata.architecture = 'resnet20';
   });
@@ -191,7 +188,7 @@ test('wrong keys, too high a tier and modified files raise in Python, never echo
     { what: 'edited metadata', path: meta, token: tokenOf(m.protected, 1), tier: null, error: 'TamperedError', message: /signature does not verify/ },
     { what: 'modified decoys', path: decoy, token: tokenOf(m.protected, 1), tier: null, error: 'TamperedError', message: /protected weights were modified/ },
     { what: 'a modified unprotected tensor', path: bias, token: tokenOf(m.protected, 1), tier: 0, error: 'TamperedError', message: /protected weights were modified/ },
-    { what: 'an unknown format version', path: version, token: tokenOf(m.protected, 3), tier: null, error: 'UnsupportedVersionError', message: /version 3.*reads version 1, 2/ },
+    { what: 'an unknown format version', path: version, token: tokenOf(m.protected, 3), tier: null, error: 'UnsupportedVersionError', message: /version 4.*reads version 1, 2, 3/ },
   ];
   const answers = nnlockTorch(cases.map((c) => ({ op: 'error', path: c.path, token: c.token, tier: c.tier })));
   cases.forEach((c, i) => {

@@ -43,19 +43,28 @@ test('tier-key chain, tokens and key checks match the vectors', () => {
   assert.equal(highestToken(v.keyFile.text), v.keyFile.highest);
 });
 
-test('the protected vector unlocks to the recorded weights at every tier', async () => {
-  const v = load('protect/vgg-tiny.json');
-  const file = await readSafetensors(join(VECTORS, 'protect', v.file));
-  const header = inspectProtected(file);
-  assert.equal(header.modelId, v.modelId);
-  assert.equal(hex(weightsDigest(file.tensors)), header.weightsDigest);
-  for (const expected of v.unlocked) {
-    const r = await unlockModel(file, v.tokens[2], { tier: expected.tier });
-    assert.equal(r.restored, expected.restored);
-    assert.deepEqual(Object.fromEntries([...r.file.tensors].map(([n, e]) => [n, sha256(e.data)])), expected.sha256, `tier ${expected.tier}`);
-  }
-  assert.deepEqual(v.unlocked[3].sha256, v.original);
-});
+for (const [vector, version] of [
+  ['protect/vgg-tiny.json', 1],
+  ['protect/vgg-tiny-v3.json', 3],
+] as const) {
+  test(`the protected vector of format version ${version} unlocks to the recorded weights at every tier`, async () => {
+    const v = load(vector);
+    const file = await readSafetensors(join(VECTORS, 'protect', v.file));
+    const header = inspectProtected(file);
+    assert.equal(header.version, version);
+    assert.equal(header.modelId, v.modelId);
+    assert.equal(hex(weightsDigest(file.tensors)), header.weightsDigest);
+    for (const expected of v.unlocked) {
+      const r = await unlockModel(file, v.tokens[2], { tier: expected.tier });
+      assert.equal(r.restored, expected.restored);
+      assert.deepEqual(Object.fromEntries([...r.file.tensors].map(([n, e]) => [n, sha256(e.data)])), expected.sha256, `tier ${expected.tier}`);
+    }
+    assert.deepEqual(v.unlocked[3].sha256, v.original);
+    // From the path too (read.ts: hashed while read).
+    const fromPath = await unlockModel(join(VECTORS, 'protect', v.file), v.tokens[2]);
+    assert.deepEqual(Object.fromEntries([...fromPath.file.tensors].map(([n, e]) => [n, sha256(e.data)])), v.original);
+  });
+}
 
 test('cipher key files rebuild to the recorded matrices and encrypt the recorded pairs', async () => {
   const v = load('cipher/cipher.json');
