@@ -50,7 +50,6 @@ pack() {
   local esb=(node_modules/.bin/esbuild --bundle --platform=node --format=esm --target=node20 --log-level=warning --external:sharp)
   "${esb[@]}" --outfile="$PACK/cuda-bench.mjs" bench/cuda.ts || die 'bundling bench/cuda.ts failed'
   for t in device device-cuda; do "${esb[@]}" --outfile="$PACK/$t.test.mjs" "test/nn/$t.test.ts" || die "bundling test/nn/$t.test.ts failed"; done
-  cp native/find-libtorch.mjs "$PACK/" # the same rules as binding.gyp
   say "packed .gpu/ ($(du -sh "$PACK" | cut -f1)): carry it (run's carry: [\".gpu\"]) and run \`bash bench/cuda.sh\` there"
 }
 
@@ -77,7 +76,9 @@ NODE=${NODE:-$(command -v node || true)}
 if [ -z "$NODE" ]; then
   [ -s "$PACK/node.xz" ] || die 'no node here and no .gpu/node.xz: run `bash bench/cuda.sh pack` where the checkout has node_modules, and carry .gpu'
   NODE=/tmp/nnlock-node
-  xz -dc "$PACK/node.xz" >"$NODE" && chmod +x "$NODE" || die 'could not unpack .gpu/node.xz'
+  # xz where it is installed, else Python's lzma (every machine that can run this has Python).
+  { xz -dc "$PACK/node.xz" 2>/dev/null || "$PYTHON" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$PACK/node.xz"; } >"$NODE" &&
+    chmod +x "$NODE" || die 'could not unpack .gpu/node.xz'
 fi
 say "node $("$NODE" --version)"
 

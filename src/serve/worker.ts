@@ -36,6 +36,8 @@ interface Held {
   tiers: Map<number, TierKernels[]>;
   /** The tier whose kernels are in the model now. */
   current: number;
+  /** Where the model runs (deviceOf its name). */
+  device: string;
 }
 
 const port = parentPort!;
@@ -50,7 +52,7 @@ function deviceOf(name: string): string {
 
 /** A tensor made from a message (on the CPU), on the device of the model it is for. */
 function onModel(held: Held, t: Tensor): Tensor {
-  return toDevice(t, held.model.device);
+  return toDevice(t, held.device);
 }
 
 function bytesOf(t: Tensor): number {
@@ -76,7 +78,7 @@ function load(m: LoadMessage): void {
     for (const t of loaded.values()) t.dispose();
   }
   model.eval();
-  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), current: 0 });
+  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), current: 0, device: model.device });
 }
 
 function entryTensor(e: TensorEntry): Tensor {

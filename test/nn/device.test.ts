@@ -8,6 +8,7 @@ import { setData } from '../../src/ops/convert.ts';
 import { mul, sum } from '../../src/ops/index.ts';
 import { BatchNorm2d, Conv2d, SGD, Sequential } from '../../src/nn/index.ts';
 import { batchesOn } from '../../src/data/batch-source.ts';
+import { native } from '../../src/native/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
 
 const checkLeaks = trackLeaks();
@@ -108,6 +109,15 @@ test('batchesOn: the source itself on the CPU; moved batches on another device n
     await assert.rejects(async () => {
       for await (const b of moved.epoch(0)) b.x.dispose();
     });
+  }
+});
+
+test("backend 'nccl' is refused with the reason where this addon has no NCCL group", { skip: cuda.deviceCount() > 0 && 'this machine has CUDA' }, () => {
+  const store = native.c10dTcpStore('127.0.0.1', 0, 1, true, 5000);
+  try {
+    assert.throws(() => native.c10dProcessGroup(store, 0, 1, 'nccl', 5000, '127.0.0.1'), /backend 'nccl' is not available: this addon was built without c10d's NCCL group .*use 'gloo'/);
+  } finally {
+    native.c10dDestroyStore(store);
   }
 });
 
