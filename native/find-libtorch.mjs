@@ -3,11 +3,17 @@
 //   1. LIBTORCH=/path (a folder with include/ and lib/, e.g. an unpacked libtorch zip)
 //   2. the system install (Debian's libtorch-dev: headers in /usr/include, libs in the multiarch dir)
 //   3. LIBTORCH_USE_PYTORCH=1: ask Python's torch where its headers and libraries are
-// binding.gyp calls this with one of: include | libdir | libs | version | report.
+// binding.gyp calls this with one of: include | libdir | libs | defines | version | report.
 // Nothing is downloaded and nothing is bundled.
-import { existsSync, readFileSync } from 'node:fs';
+//
+// NCCL: when the libtorch found is a CUDA build whose headers have c10d's ProcessGroupNCCL.hpp, and
+// the CUDA runtime and NCCL headers are found too (CUDA_HOME, /usr/local/cuda, or the nvidia-*
+// wheels beside PyTorch's), the addon compiles c10d's NCCL process group (NNLOCK_WITH_NCCL);
+// otherwise backend 'nccl' is refused with a clear error. NNLOCK_NCCL=0 leaves it out even then.
+// NNLOCK_C10D=0 leaves the whole c10d binding out (its exports then throw, saying so).
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 function versionFromHeaders(includeDirs) {
   for (const dir of includeDirs) {
@@ -45,7 +51,8 @@ function fromPython() {
   const python = process.env.PYTHON ?? 'python3';
   const code =
     'import torch, os; from torch.utils import cpp_extension as c; ' +
-    'print(os.path.dirname(torch.__file__)); print(torch.__version__); print(int(torch.cuda.is_available() or torch.version.cuda is not None))';
+    'print(os.path.dirname(torch.__file__)); print(torch.__version__); print(int(torch.cuda.is_available() or torch.version.cuda is not None)); ' +
+    'print(int(torch.compiled_with_cxx11_abi()))';
   let out;
   try {
     out = execFileSync(python, ['-c', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
@@ -55,7 +62,13 @@ function fromPython() {
     return null;
   }
   const found = fromFolder(out[0], `python torch ${out[1]} (${out[0]})`);
-  if (found) found.cuda = out[2] === '1';
+  if (found) {
+    found.cuda = out[2] === '1';
+    // PyTorch's wheels were built with the old C++ ABI before 2.7: the addon must match, or its
+    // std::string arguments do not link.
+    found.cxx11Abi = out[3] === '1';
+    found.sitePackages = dirname(out[0]);
+  }
   return found;
 }
 
@@ -83,12 +96,46 @@ function fail(message) {
   process.exit(1);
 }
 
+/** Folders that may hold the CUDA runtime's and NCCL's headers, for this libtorch. */
+function cudaIncludeCandidates(f) {
+  const dirs = [process.env.CUDA_HOME && join(process.env.CUDA_HOME, 'include'), '/usr/local/cuda/include', '/usr/include'];
+  // PyTorch's CUDA wheels bring the headers in nvidia-*-cu* packages: site-packages/nvidia/<lib>/include.
+  const nvidia = f.sitePackages && join(f.sitePackages, 'nvidia');
+  if (nvidia && existsSync(nvidia)) for (const lib of readdirSync(nvidia)) dirs.push(join(nvidia, lib, 'include'));
+  return dirs.filter((d) => d && existsSync(d));
+}
+
+/** Whether c10d's NCCL group can be compiled against this libtorch: { ok, why, include }. */
+function ncclSupport(f, cuda) {
+  if (process.env.NNLOCK_NCCL === '0') return { ok: false, why: 'NNLOCK_NCCL=0', include: [] };
+  if (process.env.NNLOCK_C10D === '0') return { ok: false, why: 'NNLOCK_C10D=0', include: [] };
+  if (!cuda) return { ok: false, why: 'a CPU-only libtorch', include: [] };
+  if (!f.include.some((d) => existsSync(join(d, 'torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp')))) return { ok: false, why: 'its headers have no c10d ProcessGroupNCCL.hpp', include: [] };
+  const dirs = cudaIncludeCandidates(f);
+  const having = (header) => dirs.filter((d) => existsSync(join(d, header)));
+  const runtime = having('cuda_runtime_api.h');
+  const nccl = having('nccl.h');
+  if (runtime.length === 0) return { ok: false, why: 'no cuda_runtime_api.h found (set CUDA_HOME)', include: [] };
+  if (nccl.length === 0) return { ok: false, why: 'no nccl.h found (set CUDA_HOME, or install NCCL headers)', include: [] };
+  // Every header folder of the CUDA wheels (cuBLAS, cuSPARSE, ... are included by ATen's CUDA headers).
+  // Every header folder of the CUDA wheels (ATen's CUDA headers include cuBLAS's, cuSPARSE's, ...);
+  // /usr/include is searched by the compiler anyway, and must not come before libtorch's own.
+  const include = [...new Set([...runtime, ...nccl, ...dirs.filter((d) => d.includes('/nvidia/'))])].filter((d) => d !== '/usr/include');
+  return { ok: true, why: 'c10d ProcessGroupNCCL', include };
+}
+
 export function libtorchInfo() {
   const f = find();
   const libdir = f.libdir;
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
-  if (existsSync(join(libdir, 'libtorch_cuda.so'))) libs.splice(2, 0, '-ltorch_cuda', '-lc10_cuda');
-  return { ...f, libs, version: versionFromHeaders(f.include), cuda: existsSync(join(libdir, 'libtorch_cuda.so')) };
+  const cuda = existsSync(join(libdir, 'libtorch_cuda.so'));
+  if (cuda) libs.splice(2, 0, '-ltorch_cuda', '-lc10_cuda');
+  const nccl = ncclSupport(f, cuda);
+  const defines = [];
+  if (f.cxx11Abi !== undefined) defines.push(`_GLIBCXX_USE_CXX11_ABI=${f.cxx11Abi ? 1 : 0}`);
+  if (process.env.NNLOCK_C10D === '0') defines.push('NNLOCK_NO_C10D');
+  if (nccl.ok) defines.push('USE_C10D_NCCL', 'NNLOCK_WITH_NCCL');
+  return { ...f, include: [...f.include, ...nccl.include], libs, defines, nccl, version: versionFromHeaders(f.include), cuda };
 }
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
@@ -106,8 +153,14 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
     case 'version':
       console.log(info.version);
       break;
+    case 'defines':
+      console.log(info.defines.join(' '));
+      break;
     default:
-      console.log(`libtorch ${info.version} from ${info.source}: include ${info.include[0]}, lib ${info.libdir}, CUDA ${info.cuda ? 'yes' : 'no'}`);
+      console.log(
+        `libtorch ${info.version} from ${info.source}: include ${info.include[0]}, lib ${info.libdir}, CUDA ${info.cuda ? 'yes' : 'no'}, ` +
+          `NCCL ${info.nccl.ok ? 'yes' : `no (${info.nccl.why})`}${process.env.NNLOCK_C10D === '0' ? ', c10d left out (NNLOCK_C10D=0)' : ''}`,
+      );
       if (!/^(1\.1[3-9]|1\.[2-9]\d|[2-9]\.)/.test(info.version)) {
         fail(`libtorch ${info.version} is too old: nnlock needs 1.13 or newer`);
       }

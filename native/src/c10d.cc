@@ -9,7 +9,14 @@
 // bad cast. A broken peer (a process that died, a timeout) surfaces as the std::exception Gloo or
 // c10d throws, turned into a JavaScript Error by guarded() — never a hang past the timeout and
 // never an abort.
+//
+// Build variants (native/find-libtorch.mjs decides, `nnlock setup` reports which):
+//   NNLOCK_WITH_NCCL  a CUDA libtorch with c10d's NCCL group and its headers: backend 'nccl' works.
+//   NNLOCK_NO_C10D    NNLOCK_C10D=0: none of this is compiled; every export throws, saying so.
+// libtorch 1.x's groups are ProcessGroups; from 2.0 on, Gloo and NCCL are Backends that a
+// ProcessGroup dispatches to by device (makeGroup below builds one the way torch.distributed does).
 #include "common.h"
+#ifndef NNLOCK_NO_C10D
 #include <chrono>
 // libtorch's c10d headers declare the Gloo group only when told the library was built with it
 // (Debian's is: its symbols are in libtorch_cpu.so, and the gloo headers come with libgloo-dev).
@@ -17,13 +24,21 @@
 #define USE_C10D_GLOO
 #endif
 #include <cmath>
+#include <type_traits>
+#include <torch/csrc/api/include/torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#ifdef NNLOCK_WITH_NCCL
+#include <torch/csrc/api/include/torch/cuda.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#endif  // NNLOCK_NO_C10D
 
 namespace nnlock {
 
+#ifndef NNLOCK_NO_C10D
 namespace {
 
 struct StoreBox {
@@ -193,6 +208,79 @@ Napi::Value DestroyStore(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#if TORCH_VERSION_MAJOR >= 2
+// A ProcessGroup over one backend for the given device types, as torch.distributed's new_group
+// builds it. Templates, so that the constructor this libtorch has is the one compiled: (store,
+// rank, size, Options) up to 2.5, (store, rank, size) after.
+template <typename PG>
+c10::intrusive_ptr<PG> groupOver(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, const std::string& name, std::chrono::milliseconds timeout) {
+  if constexpr (std::is_constructible_v<PG, c10::intrusive_ptr<c10d::Store>, int, int>) {
+    (void)name;
+    (void)timeout;
+    return c10::make_intrusive<PG>(store, rank, size);
+  } else {
+    return c10::make_intrusive<PG>(store, rank, size, c10::make_intrusive<typename PG::Options>(name, timeout));
+  }
+}
+
+template <typename PG, typename = void>
+struct HasSetDefaultBackend : std::false_type {};
+template <typename PG>
+struct HasSetDefaultBackend<PG, std::void_t<decltype(std::declval<PG&>().setDefaultBackend(std::declval<typename PG::BackendType>()))>> : std::true_type {};
+
+template <typename PG, typename B>
+c10::intrusive_ptr<c10d::ProcessGroup> makeGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, const std::string& name, std::chrono::milliseconds timeout,
+                                                 const c10::intrusive_ptr<B>& backend, typename PG::BackendType type, const std::vector<c10::DeviceType>& devices) {
+  auto group = groupOver<PG>(store, rank, size, name, timeout);
+  for (auto device : devices) group->setBackend(device, type, backend);
+  if constexpr (HasSetDefaultBackend<PG>::value) group->setDefaultBackend(type);
+  return group;
+}
+#endif
+
+// The Gloo group (CPU tensors; CUDA ones too where libtorch's Gloo was built with CUDA).
+c10::intrusive_ptr<c10d::ProcessGroup> glooGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, std::chrono::milliseconds timeout, const std::string& hostname) {
+  auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+  if (!hostname.empty())
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+  else if (ifname != nullptr && *ifname != '\0')
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  else
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  opts->threads = 2;
+  auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
+#if TORCH_VERSION_MAJOR >= 2
+  std::vector<c10::DeviceType> devices = {c10::DeviceType::CPU};
+  if (at::hasCUDA()) devices.push_back(c10::DeviceType::CUDA);
+  return makeGroup<c10d::ProcessGroup>(store, rank, size, "gloo", timeout, gloo, c10d::ProcessGroup::BackendType::GLOO, devices);
+#else
+  return gloo;
+#endif
+}
+
+// The NCCL group (CUDA tensors only), where this addon was built with it; else a clear refusal.
+c10::intrusive_ptr<c10d::ProcessGroup> ncclGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size, std::chrono::milliseconds timeout) {
+#ifdef NNLOCK_WITH_NCCL
+  if (torch::cuda::device_count() == 0) throw std::invalid_argument("backend 'nccl' needs a GPU, and this process sees none (use 'gloo')");
+  auto opts = c10d::ProcessGroupNCCL::Options::create();
+  opts->timeout = timeout;
+  auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, opts);
+#if TORCH_VERSION_MAJOR >= 2
+  return makeGroup<c10d::ProcessGroup>(store, rank, size, "nccl", timeout, nccl, c10d::ProcessGroup::BackendType::NCCL, {c10::DeviceType::CUDA});
+#else
+  return nccl;
+#endif
+#else
+  (void)store;
+  (void)rank;
+  (void)size;
+  (void)timeout;
+  throw std::invalid_argument(
+      "backend 'nccl' is not available: this addon was built without c10d's NCCL group (a CPU-only libtorch, or one without NCCL headers: see `nnlock setup`); use 'gloo'");
+#endif
+}
+
 // c10dProcessGroup(store, rank, worldSize, backend, timeoutMs, hostname) → group. Blocks until every
 // rank has joined (Gloo's rendezvous through the store) or the timeout passes. hostname names the
 // address this rank's Gloo device binds ('' : the interface in GLOO_SOCKET_IFNAME, else the one
@@ -206,18 +294,9 @@ Napi::Value ProcessGroup(const Napi::CallbackInfo& info) {
   std::string backend = stringArg(info, 3, "backend");
   auto timeout = timeoutArg(info, 4);
   std::string hostname = stringArg(info, 5, "hostname");
-  if (backend == "nccl") throw std::invalid_argument("backend 'nccl' is not available: this libtorch was built without CUDA (use 'gloo')");
-  if (backend != "gloo") throw std::invalid_argument("backend must be 'gloo' or 'nccl' (got '" + backend + "')");
-  auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-  if (!hostname.empty())
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
-  else if (ifname != nullptr && *ifname != '\0')
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-  else
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-  opts->threads = 2;
-  auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, static_cast<int>(rank), static_cast<int>(size), opts);
+  if (backend != "gloo" && backend != "nccl") throw std::invalid_argument("backend must be 'gloo' or 'nccl' (got '" + backend + "')");
+  auto group = backend == "nccl" ? ncclGroup(store->store, static_cast<int>(rank), static_cast<int>(size), timeout)
+                                 : glooGroup(store->store, static_cast<int>(rank), static_cast<int>(size), timeout, hostname);
   auto* box = new GroupBox{group, backend};
   return wrapBox(env, box, &kGroupTag);
 }
@@ -325,7 +404,7 @@ Napi::Value Reducer(const Napi::CallbackInfo& info) {
   int64_t firstBucketBytes = intArg(info, 3, "first bucket bytes", 1, 9007199254740991.0);
   std::vector<bool> sparse(params.size(), false);
   std::vector<size_t> limits = {static_cast<size_t>(firstBucketBytes), static_cast<size_t>(bucketBytes)};
-  auto assigned = c10d::compute_bucket_assignment_by_size(params, limits, sparse, {}, c10::nullopt);
+  auto assigned = c10d::compute_bucket_assignment_by_size(params, limits, sparse, {}, {});
   std::vector<std::vector<size_t>> buckets(std::get<0>(assigned).rbegin(), std::get<0>(assigned).rend());
   std::vector<size_t> perBucket(std::get<1>(assigned).rbegin(), std::get<1>(assigned).rend());
   auto reducer = std::make_shared<c10d::Reducer>(params, buckets, perBucket, group->group, sparse, bucketBytes, /*find_unused_parameters=*/false,
@@ -358,6 +437,34 @@ Napi::Value DestroyReducer(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+#endif  // NNLOCK_NO_C10D
+
+#ifdef NNLOCK_NO_C10D
+// Left out of this build (NNLOCK_C10D=0): the same exports, each refusing with the reason.
+static Napi::Value NoC10d(const Napi::CallbackInfo& info) {
+  (void)info;
+  throw std::runtime_error("this addon was built without libtorch's c10d (NNLOCK_C10D=0): rebuild it with `nnlock setup --force` to run data-parallel");
+}
+#define TcpStore NoC10d
+#define StorePort NoC10d
+#define StoreSet NoC10d
+#define StoreGet NoC10d
+#define DestroyStore NoC10d
+#define ProcessGroup NoC10d
+#define GroupInfo NoC10d
+#define AllReduce NoC10d
+#define AllReduceCoalesced NoC10d
+#define Broadcast NoC10d
+#define BroadcastCoalesced NoC10d
+#define Barrier NoC10d
+#define DestroyGroup NoC10d
+#define Wait NoC10d
+#define IsCompleted NoC10d
+#define Reducer NoC10d
+#define ReducerPrepare NoC10d
+#define ReducerBuckets NoC10d
+#define DestroyReducer NoC10d
+#endif
 
 void initC10dExports(Napi::Env env, Napi::Object exports) {
   exportGuarded(env, exports, "c10dTcpStore", TcpStore);

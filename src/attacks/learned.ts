@@ -18,7 +18,7 @@ import { cat, permute, reshape, narrow } from '../ops/shape.ts';
 import { add, clamp, mul } from '../ops/arithmetic.ts';
 import { sum } from '../ops/reduction.ts';
 import { ones } from '../ops/creation.ts';
-import { toDtype } from '../ops/convert.ts';
+import { toDevice, toDtype } from '../ops/convert.ts';
 import { linalgLstsq } from '../ops/linalg.ts';
 import { matmul } from '../ops/linear.ts';
 import { psnrPerImage, ssimPerImage } from '../train/metrics.ts';
@@ -34,6 +34,8 @@ export interface AdaptingModel {
   adapt(x: Tensor): Tensor;
   /** The adaptation network, when the model reports whether it has one (null: it has none). */
   readonly adaptation?: unknown;
+  /** Where the model runs (a Module's device); the images are moved there. Default 'cpu'. */
+  readonly device?: string;
 }
 
 export interface Quality {
@@ -127,13 +129,15 @@ function colourAffine(out: Tensor, ref: Tensor): { fitted: Tensor; matrix: numbe
  * Runs the model's adaptation network on `input` (the ciphertext as the network sees it) and scores
  * its output against `plain` (pixels in [0, 1]), both [N, C, H, W].
  */
-export function learnedDecryption(model: AdaptingModel, input: Tensor, plain: Tensor, o: { batchSize?: number } = {}): LearnedDecryptionReport {
+export function learnedDecryption(model: AdaptingModel, cpuInput: Tensor, cpuPlain: Tensor, o: { batchSize?: number } = {}): LearnedDecryptionReport {
   const batch = o.batchSize ?? 256;
   const wasTraining = model.training;
   model.eval();
   try {
     return noGrad(() =>
       scope(() => {
+        const input = toDevice(cpuInput, model.device ?? 'cpu');
+        const plain = toDevice(cpuPlain, model.device ?? 'cpu');
         const n = input.shape[0];
         const parts: Tensor[] = [];
         for (let s = 0; s < n; s += batch) {
@@ -169,12 +173,14 @@ export function learnedDecryption(model: AdaptingModel, input: Tensor, plain: Te
 }
 
 /** Adaptation outputs (raw) and their per-channel oracle fit, for pictures. */
-export function adaptedImages(model: AdaptingModel, input: Tensor, plain: Tensor): { raw: Tensor; fitted: Tensor } {
+export function adaptedImages(model: AdaptingModel, cpuInput: Tensor, cpuPlain: Tensor): { raw: Tensor; fitted: Tensor } {
   const wasTraining = model.training;
   model.eval();
   try {
     return noGrad(() =>
       scope(() => {
+        const input = toDevice(cpuInput, model.device ?? 'cpu');
+        const plain = toDevice(cpuPlain, model.device ?? 'cpu');
         const out = model.adapt(input);
         const fit = perChannelAffineFit(out, plain);
         return { raw: clamp(out, 0, 1), fitted: applyPerChannel(out, fit) };

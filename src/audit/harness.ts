@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { KeyedStream } from '../crypto/index.ts';
-import { manualSeed } from '../tensor/index.ts';
+import { manualSeed, parseDevice } from '../tensor/index.ts';
 import { SGD, type Module, cosine } from '../nn/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
@@ -48,6 +48,8 @@ export interface AttackRunStore {
 
 export interface HarnessOptions {
   architecture: string;
+  /** Where the fine-tuning runs: 'cpu' (default), 'cuda', 'cuda:i' (checked before any run). */
+  device?: string;
   task: TaskKind;
   /** The published tier-0 file (or the file of any tier the attacker holds). */
   published: SafetensorsFile;
@@ -121,6 +123,7 @@ function runKey(start: AttackStart, images: number, steps: number, lr: number, e
 /** Runs the attack at every N and reports the head start. */
 export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
   const spec = modelSpec(o.architecture);
+  const device = parseDevice(o.device ?? 'cpu');
   const loss = taskLoss(o.task);
   const list = (v: number | readonly number[] | undefined, d: number): readonly number[] => (v === undefined ? [d] : typeof v === 'number' ? [v] : v);
   const lrFine = list(o.lr?.fineTune, 0.01);
@@ -145,7 +148,7 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
       try {
         const init = start === 'published' ? o.published : start === 'replaced' ? replacedFile : start === 'public' ? o.publicWeights : undefined;
         if (init) loadWeightsSync(model, init, { source: `the ${start} weights` });
-        model.eval();
+        model.to(device).eval();
         const before = init ? await o.metric(model) : null;
         const t0 = performance.now();
         optimizer = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 5e-4 });

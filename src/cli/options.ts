@@ -3,6 +3,7 @@
 // and the value check come from here. Parsers run where the option is declared (commander's
 // argParser): a bad value is a usage error before the command starts.
 import { InvalidArgumentError, Option } from 'commander';
+import { DeviceError, parseDevice } from '../tensor/device.ts';
 
 /** Every flag that appears in more than one command, with its one meaning. */
 export const FLAG = {
@@ -44,6 +45,8 @@ export const FLAG = {
   sigma: '--sigma <s>',
   /** Overwrite files that exist. */
   force: '--force',
+  /** Where a command computes: cpu, cuda or cuda:<index> (see deviceOption). */
+  device: '--device <device>',
 } as const;
 
 export type FlagName = keyof typeof FLAG;
@@ -99,6 +102,15 @@ export const parse = {
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean),
+  /** cpu, cuda or cuda:<index>, checked against the GPUs this libtorch sees (cpu loads no libtorch). */
+  device: (v: string): string => {
+    try {
+      return parseDevice(v);
+    } catch (e) {
+      if (e instanceof DeviceError) fail(e.message);
+      throw e;
+    }
+  },
   /** One of a fixed set. */
   oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
     return (v) => {
@@ -117,4 +129,13 @@ export function option<T>(flags: string, description: string, parser?: (v: strin
   if (parser) o.argParser((v: string) => parser(v));
   if (defaultValue !== undefined) o.default(defaultValue);
   return o;
+}
+
+/**
+ * `--device <device>` of every command that computes: cpu (the default), cuda or cuda:<index>.
+ * NNLOCK_DEVICE in the command's environment changes the default; the library checks that one
+ * (parseDevice) before its work starts, as the flag's parser checks a given value.
+ */
+export function deviceOption(env: Record<string, string | undefined>): Option {
+  return option(FLAG.device, 'where to compute: cpu, cuda or cuda:<index> (default: $NNLOCK_DEVICE, else cpu)', parse.device, env.NNLOCK_DEVICE || 'cpu');
 }

@@ -4,7 +4,7 @@
 // show` and the cipher experiments all use this one function.
 import { type Tensor, noGrad, scope } from '../tensor/index.ts';
 import { div } from '../ops/arithmetic.ts';
-import { toDtype } from '../ops/convert.ts';
+import { toDevice, toDtype } from '../ops/convert.ts';
 import { narrow } from '../ops/shape.ts';
 import type { BlockCipher } from '../cipher/hill.ts';
 import { encryptPixels } from '../cipher/data.ts';
@@ -38,8 +38,10 @@ export async function decryptionDiagnostics(model: EncryptionRobustModel, cipher
   const rows = Math.min(o.grid?.rows ?? 8, images.shape[0]);
   const { report, columns } = noGrad(() =>
     scope(() => {
-      const plain = images.dtype === 'uint8' ? div(toDtype(images, 'float32'), 255) : images;
-      const input = encryptPixels(plain, cipher);
+      // Encrypted where the images are, then scored where the model is.
+      const cpuPlain = images.dtype === 'uint8' ? div(toDtype(images, 'float32'), 255) : images;
+      const input = toDevice(encryptPixels(cpuPlain, cipher), model.device);
+      const plain = toDevice(cpuPlain, model.device);
       const shown = cipher.key.kind === 'hill256' ? input : minMaxScale(input);
       const first = (x: Tensor) => narrow(x, 0, 0, rows);
       if (!model.adaptation) {

@@ -11,7 +11,7 @@
 // seed·1000 before the model is built (every configuration starts from the same backbone at round
 // 0) and with seed·1000 + r before the backbone of round r is built; round r trains with seed
 // seed·7919 + r (src/er/multi-round.ts); the data order is the BatchSource's own.
-import { manualSeed } from '../tensor/index.ts';
+import { manualSeed, parseDevice } from '../tensor/index.ts';
 import { Adam, type Module, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import type { EpochProgress, StepProgress } from '../train/loop.ts';
@@ -79,6 +79,8 @@ export interface ErTrainConfig {
   architecture: string;
   /** Default: as many as `classes`, else 10. */
   numClasses?: number;
+  /** Where the model trains: 'cpu' (default), 'cuda', 'cuda:i' (checked before any work). */
+  device?: string;
   /** The class names of the training data (label i = classes[i]), saved in the model file. */
   classes?: readonly string[];
   /** The adaptation network in front of the backbone, or 'none' (the baseline). */
@@ -162,6 +164,7 @@ export interface ErTrainResult {
 
 /** Trains an Encryption-Robust model as `config` says (see the file comment and ErTrainConfig). */
 export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTrainResult> {
+  const device = parseDevice(config.device ?? 'cpu');
   const key = config.cipher ?? null;
   const init = config.init ?? { kind: 'default' };
   checkErInit(init, config.adaptation, key);
@@ -183,7 +186,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
     manualSeed(seed * 1000 + round);
     const b = buildBackbone(spec.architecture, spec.numClasses);
     if (config.pretrained) await loadWeights(b, config.pretrained);
-    return b;
+    return b.to(device);
   };
   manualSeed(seed * 1000);
   const model = buildErModel(spec);
@@ -191,6 +194,7 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
     if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
     if (config.freezeBackbone) model.freezeBackbone();
     const initReport = await initialise(model, init, key);
+    model.to(device); // initialised on the CPU (from JavaScript numbers), trained on the device
     await config.onInit?.(initReport, model);
     let round = 0;
     const at = (p: object) => ({ ...p, round, rounds });

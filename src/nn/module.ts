@@ -1,8 +1,9 @@
 // Module: the base of every layer and model. Parameters, buffers and children are named exactly
 // as PyTorch names them (field names joined by '.', Sequential children by position), so state
 // dicts move between nnlock and PyTorch unchanged.
-import { type Tensor, keep, noGrad } from '../tensor/index.ts';
+import { type Device, type Tensor, keep, noGrad, parseDevice, sameDevice } from '../tensor/index.ts';
 import { copyInPlace } from '../ops/inplace.ts';
+import { setData, toDevice } from '../ops/convert.ts';
 
 /** What loadStateDict found: names it lacked, names it did not know, and entries that did not fit. */
 export interface LoadReport {
@@ -31,6 +32,22 @@ export function describeReport(r: LoadReport, limit = 6): string {
   if (r.unexpected.length) parts.push(`unexpected keys: ${list(r.unexpected)}`);
   if (r.mismatched.length) parts.push(list(r.mismatched.map((m) => `${m.name}: expected ${m.expected}, got ${m.got}`)));
   return parts.length ? parts.join('; ') : 'ok';
+}
+
+/** t's data moved to `device` in place (set_data), its gradient with it. */
+function moveInPlace(t: Tensor, device: Device): void {
+  if (sameDevice(t.device, device)) return;
+  const grad = t.grad;
+  const movedGrad = grad && toDevice(grad, device);
+  grad?.dispose();
+  if (movedGrad) t.setGrad(null);
+  const moved = toDevice(t, device);
+  setData(t, moved);
+  moved.dispose();
+  if (movedGrad) {
+    t.setGrad(movedGrad);
+    movedGrad.dispose();
+  }
 }
 
 export abstract class Module {
@@ -136,6 +153,32 @@ export abstract class Module {
       }
     });
     return report;
+  }
+
+  /**
+   * Moves every parameter and buffer of this module and its children to `device` ('cpu', 'cuda',
+   * 'cuda:i'; checked by parseDevice, so a missing GPU is a DeviceError before anything moves), in
+   * place, as libtorch's Module::to does: each tensor gets the moved data through set_data and
+   * stays the same Tensor object, so an optimizer built before or after the move updates the
+   * moved tensors. A gradient moves with its parameter (as PyTorch's Python Module.to does;
+   * libtorch's C++ one leaves it behind). Optimizer state is not the module's: move the model
+   * before the first optimizer step, as PyTorch asks too. Tensors already there are untouched.
+   */
+  to(device: string): this {
+    const target = parseDevice(device);
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        for (const t of m.params.values()) if (t) moveInPlace(t, target);
+        for (const t of m.buffers.values()) if (t) moveInPlace(t, target);
+      }
+    });
+    return this;
+  }
+
+  /** Where the parameters (else the buffers) are: 'cpu' for a module that holds no tensor. */
+  get device(): string {
+    const [first] = this.parameters();
+    return first?.device ?? this.namedBuffers()[0]?.[1].device ?? 'cpu';
   }
 
   /** Training mode (batch statistics, dropout) for this module and all below it. */

@@ -8,6 +8,7 @@ const toOptionsOp = op('aten::to', 'dtype_layout');
 const cloneOp = op('aten::clone');
 const detachOp = op('aten::detach');
 const copyOp = op('aten::copy_');
+const setDataOp = op('aten::set_data');
 
 /**
  * x as another dtype. Like torch.Tensor.to, the result shares storage with x when the dtype is
@@ -21,6 +22,15 @@ export function toDtype(x: Tensor, dtype: DType, copy = false): Tensor {
 export function toDevice(x: Tensor, device: string, copy = false): Tensor {
   // to.dtype_layout: (self, dtype, layout, device, pin_memory, non_blocking, copy, memory_format)
   return callTensor(toOptionsOp, [x, null, null, device, null, false, copy]);
+}
+
+/**
+ * Makes self hold data's storage and metadata (device, dtype, shape) while staying the same tensor:
+ * libtorch's Variable::set_data, what Module::to uses. self's Tensor object, its requires_grad
+ * and its autograd identity are kept, so whatever holds self (an optimizer) sees the new data.
+ */
+export function setData(self: Tensor, data: Tensor): Tensor {
+  return callInPlace(setDataOp, self, [data]);
 }
 
 /** A copy with its own storage; autograd sees it as a function of x. */

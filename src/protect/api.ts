@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Module } from '../nn/index.ts';
+import { parseDevice } from '../tensor/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
 import { type SafetensorsFile, readSafetensors } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
@@ -79,6 +80,8 @@ export interface ProtectModelOptions {
   modules?: ModuleTypes;
   /** Training data for the pss and taylor strategies. */
   data?: BatchSource;
+  /** Where pss, taylor and calibration run the model: 'cpu' (default), 'cuda', 'cuda:i'. */
+  device?: string;
   /** The model's task (default: the architecture's). */
   task?: TaskKind;
   /** Seed of the random strategy and of PSS (default 0). */
@@ -164,6 +167,7 @@ function modelIdBytes(id: Uint8Array | string | undefined): Uint8Array {
  */
 export async function protectModel(source: ModelSource, options: ProtectModelOptions = {}): Promise<ProtectedModel> {
   const o = options;
+  const device = parseDevice(o.device ?? 'cpu');
   const file = await fileOf(source);
   if (isProtected(file)) throw new ProtectError('ALREADY_PROTECTED', `${typeof source === 'string' ? source : 'this model'} is already protected: protect the original model`);
   if (o.fractions && o.targets) throw new RangeError('give tier fractions or calibration targets, not both');
@@ -180,6 +184,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
   // An architecture named explicitly must fit, even when nothing runs the model.
   const model = o.model ?? (needsModel || o.architecture ? buildModel(architecture!, file) : undefined);
   try {
+    if (needsModel) model?.to(device);
     const modules = o.modules ?? (model ? moduleTypesOf(model) : architectureModuleTypes(architecture));
     const discovery = discoverLayers(file.tensors, modules);
     const layers = resolveLayers(file.tensors, o.layers ?? (saved ? [...(isImportanceFile(saved) ? saved.scores : saved).keys()] : undefined), modules).map((l) => l.name);
@@ -199,6 +204,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
         seed: o.seed,
         task,
         architecture,
+        device,
         onStep: o.onStep,
       });
       scores = computed.scores;

@@ -16,7 +16,8 @@ import { evaluateAccuracy } from '../train/evaluate.ts';
 import { type ModelSource, type ProtectModelOptions, protectModel, unlockModel } from './api.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { type GridTile, imageGridPng } from '../io/image.ts';
-import { type Tensor, noGrad, scope } from '../tensor/index.ts';
+import { type Tensor, noGrad, parseDevice, scope } from '../tensor/index.ts';
+import { toDevice } from '../ops/convert.ts';
 import { argmax } from '../ops/reduction.ts';
 import { contiguous, narrow } from '../ops/shape.ts';
 import type { Module } from '../nn/index.ts';
@@ -24,6 +25,8 @@ import type { Module } from '../nn/index.ts';
 export interface TierEvaluationOptions extends Pick<ProtectModelOptions, 'importance' | 'ratio' | 'tiers' | 'fractions' | 'architecture' | 'masterToken' | 'modelId' | 'onLayer'> {
   /** Held-out images (pixels as stored: normalised with the weights file's input_mean/input_std). */
   test: Dataset;
+  /** Where each tier's model is evaluated: 'cpu' (default), 'cuda', 'cuda:i'. */
+  device?: string;
   /** Write a bar chart of the accuracies here (SVG). */
   chart?: string;
   /** The chart's title (default names the model and the ratio). */
@@ -59,7 +62,7 @@ export interface TierEvaluation {
 
 /** Predicted classes of `images` [N, C, H, W] (normalised as the model expects). */
 function predict(model: Module, images: Tensor): number[] {
-  return noGrad(() => scope(() => argmax(model.forward(images), 1).toArray()));
+  return noGrad(() => scope(() => argmax(model.forward(toDevice(images, model.device)), 1).toArray()));
 }
 
 /** The first `count` test items as a normalised batch (the loader's own normalisation), with their labels. */
@@ -100,6 +103,7 @@ const sameBytes = (a: SafetensorsFile, b: SafetensorsFile) =>
 
 /** Protects `weights` as `o` says and measures every tier (see the top of this file). */
 export async function evaluateTiers(weights: ModelSource, o: TierEvaluationOptions): Promise<TierEvaluation> {
+  const device = parseDevice(o.device ?? 'cpu');
   const original = await fileOf(weights);
   const architecture = o.architecture ?? original.metadata.architecture;
   if (!architecture) throw new Error('the weights do not say their architecture: give it (e.g. resnet20, smallcnn)');
@@ -123,6 +127,7 @@ export async function evaluateTiers(weights: ModelSource, o: TierEvaluationOptio
       const file = tier === 0 ? result.file : (await unlockModel(result.file, result.tokens[tier - 1])).file;
       const model = modelFromFile(spec, file, tier === 0 ? 'the protected model' : `the tier-${tier} model`);
       try {
+        model.to(device);
         accuracy.push((await evaluateAccuracy(model, loader)).accuracy);
         if (sample) predictions.push(predict(model, sample.x));
       } finally {

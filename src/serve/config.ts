@@ -18,9 +18,13 @@
 //                 "requestTimeoutMs": 30000, "rateLimit": { "max": 600, "windowMs": 60000 } },
 //     "batching": { "maxBatch": 64, "maxWaitMs": 5, "workers": 1, "threads": 1 }
 //   }
+// GPUs: "device": "cuda:1" on a model runs it there in every worker; "batching": {"workers": 4,
+// "devices": ["cuda:0", "cuda:1"]} pins worker i to devices[i % 2] (for the models without their
+// own). Default: the CPU. Each is checked at startup against the GPUs this libtorch sees.
 // Paths are relative to the config file's folder.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { DeviceError, parseDevice } from '../tensor/device.ts';
 
 export interface ModelConfig {
   /** The name in URLs: /v1/models/NAME/classify. */
@@ -39,6 +43,8 @@ export interface ModelConfig {
   input?: { height: number; width: number };
   /** Resize uploads to the input size instead of refusing other sizes (default false). */
   resize?: boolean;
+  /** Where this model runs in every worker: cpu, cuda, cuda:i (default: the worker's device). */
+  device?: string;
 }
 
 export interface ApiKeyConfig {
@@ -73,6 +79,8 @@ export interface Batching {
   workers: number;
   /** libtorch intra-op threads (default: leave as init() set them). */
   threads?: number;
+  /** Worker i runs on devices[i % devices.length] (cpu, cuda, cuda:i); default every worker on the CPU. */
+  devices?: string[];
 }
 
 export interface ServeConfig {
@@ -115,6 +123,17 @@ function tierNumber(v: unknown, what: string): number {
   return v as number;
 }
 
+/** A device name checked against the GPUs this libtorch sees (cpu needs none). */
+function device(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new ConfigError(`${what} must be a device name (cpu, cuda, cuda:<index>), got ${JSON.stringify(v)}`);
+  try {
+    return parseDevice(v);
+  } catch (e) {
+    if (e instanceof DeviceError) throw new ConfigError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -149,6 +168,7 @@ export function serveConfig(raw: unknown, base = process.cwd()): ServeConfig {
       out.input = { height: positiveInt(m.input.height, `models[${i}].input.height`), width: positiveInt(m.input.width, `models[${i}].input.width`) };
     }
     if (m.resize !== undefined) out.resize = m.resize === true;
+    if (m.device !== undefined) out.device = device(m.device, `models[${i}].device`);
     return out;
   });
   const apiKeys = (raw.apiKeys === undefined ? [] : raw.apiKeys) as unknown[];
@@ -198,7 +218,10 @@ export function serveConfig(raw: unknown, base = process.cwd()): ServeConfig {
         if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`batching.maxWaitMs must be ≥ 0, got ${JSON.stringify(v)}`);
         batching.maxWaitMs = v;
       } else if (k === 'maxBatch' || k === 'workers' || k === 'threads') batching[k] = positiveInt(v, `batching.${k}`);
-      else throw new ConfigError(`unknown batching entry '${k}' (expected maxBatch, maxWaitMs, workers, threads)`);
+      else if (k === 'devices') {
+        if (!Array.isArray(v) || v.length === 0) throw new ConfigError('batching.devices must be a non-empty list of devices (cpu, cuda, cuda:<index>)');
+        batching.devices = v.map((d, j) => device(d, `batching.devices[${j}]`));
+      } else throw new ConfigError(`unknown batching entry '${k}' (expected maxBatch, maxWaitMs, workers, threads, devices)`);
     }
   }
   const port = raw.port ?? 8080;

@@ -16,6 +16,10 @@ export interface PoolOptions {
   maxWaitMs?: number;
   /** libtorch intra-op threads, set by the first worker (process-wide in libtorch); default: leave as is. */
   threads?: number;
+  /** Devices of the workers: worker i runs on devices[i % n] (default: every worker on the CPU). */
+  devices?: readonly string[];
+  /** Devices of single models, by name, in every worker (before `devices`). */
+  modelDevices?: Readonly<Record<string, string>>;
   /** After every batch: its model, tier and size (for metrics). */
   onBatch?: (model: string, tier: number, size: number) => void;
 }
@@ -91,11 +95,12 @@ export class InferencePool {
     if (!(this.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${this.maxWaitMs}`);
     const n = options.workers ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers must be a positive integer, got ${n}`);
-    for (let i = 0; i < n; i++) this.slots.push(this.spawn(i === 0 ? options.threads : undefined));
+    const devices = options.devices?.length ? options.devices : undefined;
+    for (let i = 0; i < n; i++) this.slots.push(this.spawn(i === 0 ? options.threads : undefined, devices?.[i % devices.length]));
   }
 
-  private spawn(threads?: number): Slot {
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: tsxApi(), threads } });
+  private spawn(threads?: number, device?: string): Slot {
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: tsxApi(), threads, device, modelDevices: this.options.modelDevices } });
     const slot: Slot = { worker, busy: false, alive: true };
     // A replacement learns the models and tiers first: a worker handles its messages in order.
     for (const m of this.history.values()) worker.postMessage(m);
@@ -114,7 +119,7 @@ export class InferencePool {
       // Started again, a few times at most (a worker that keeps dying is a bug to see, not to hide).
       if (!this.closed && this.restarts < MAX_RESTARTS) {
         this.restarts++;
-        this.slots[this.slots.indexOf(slot)] = this.spawn(threads);
+        this.slots[this.slots.indexOf(slot)] = this.spawn(threads, device);
       }
       this.schedule();
     };

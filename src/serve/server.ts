@@ -70,6 +70,8 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     maxBatch: config.batching.maxBatch,
     maxWaitMs: config.batching.maxWaitMs,
     threads: config.batching.threads,
+    devices: config.batching.devices,
+    modelDevices: Object.fromEntries(config.models.flatMap((m) => (m.device ? [[m.name, m.device]] : []))),
     onBatch: (model, tier, size) => metrics.batches.observe({ model, tier: String(tier) }, size),
   });
   const models = new Map<string, ServedModel>();

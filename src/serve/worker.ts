@@ -6,6 +6,7 @@
 // One batch at a time: the pool (pool.ts) sends the next when this one is done.
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Tensor, fromBytes, keep, liveTensors, noGrad, scope, setNumThreads, tensor } from '../tensor/index.ts';
+import { toDevice } from '../ops/convert.ts';
 import { softmax } from '../ops/activation.ts';
 import { clamp, sub } from '../ops/arithmetic.ts';
 import { indexPutInPlace } from '../ops/indexing.ts';
@@ -35,12 +36,24 @@ interface Held {
   tiers: Map<number, TierKernels[]>;
   /** The tier whose kernels are in the model now. */
   current: number;
+  /** Where the model runs (deviceOf its name). */
+  device: string;
 }
 
 const port = parentPort!;
 const models = new Map<string, Held>();
-const threads = (workerData as { threads?: number } | null)?.threads;
-if (threads) setNumThreads(threads);
+const settings = (workerData ?? {}) as { threads?: number; device?: string; modelDevices?: Record<string, string> };
+if (settings.threads) setNumThreads(settings.threads);
+
+/** Where a model runs in this worker: its own device (config models[].device), else the worker's (batching.devices), else the CPU. */
+function deviceOf(name: string): string {
+  return settings.modelDevices?.[name] ?? settings.device ?? 'cpu';
+}
+
+/** A tensor made from a message (on the CPU), on the device of the model it is for. */
+function onModel(held: Held, t: Tensor): Tensor {
+  return toDevice(t, held.device);
+}
 
 function bytesOf(t: Tensor): number {
   const perElement = { float64: 8, int64: 8, float32: 4, int32: 4, float16: 2, bfloat16: 2, int16: 2 } as Record<string, number>;
@@ -57,6 +70,7 @@ function load(m: LoadMessage): void {
   const loaded = tensorsFromEntries(new Map(m.tensors));
   try {
     model.loadStateDict(loaded);
+    model.to(deviceOf(m.name));
   } catch (e) {
     model.dispose();
     throw e;
@@ -64,7 +78,7 @@ function load(m: LoadMessage): void {
     for (const t of loaded.values()) t.dispose();
   }
   model.eval();
-  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), current: 0 });
+  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), current: 0, device: model.device });
 }
 
 function entryTensor(e: TensorEntry): Tensor {
@@ -79,9 +93,9 @@ function tierKernels(held: Held, layers: TierLayer[]): TierKernels[] {
       const [a, b, kh, kw] = weight.shape;
       return keep({
         target: view(weight, [a * b, kh * kw]),
-        index: tensor(BigInt64Array.from(l.kernels, BigInt), [l.kernels.length]),
-        restored: entryTensor(l.restored),
-        published: entryTensor(l.published),
+        index: onModel(held, tensor(BigInt64Array.from(l.kernels, BigInt), [l.kernels.length])),
+        restored: onModel(held, entryTensor(l.restored)),
+        published: onModel(held, entryTensor(l.published)),
       });
     }),
   );
@@ -111,7 +125,7 @@ function run(m: RunMessage): { shape: number[]; data: Float32Array } {
   select(held, m.tier);
   return noGrad(() =>
     scope(() => {
-      const x = tensor(m.data, m.shape);
+      const x = onModel(held, tensor(m.data, m.shape));
       const y = held.task === 'classify' ? softmax(held.model.forward(x), 1) : clamp(sub(x, held.model.forward(x)), 0, 1);
       return { shape: y.shape, data: y.toTypedArray() as Float32Array };
     }),

@@ -4,4 +4,5 @@ export * from './tensor.ts';
 export * from './scope.ts';
 export * from './create.ts';
 export * from './runtime.ts';
+export * from './device.ts';
 export * from './init.ts';

@@ -32,7 +32,7 @@ export interface CachedClassifier {
 
 /** The recipe of `c`: every setting that changes the weights (callbacks and the cache folder do not). */
 function recipeOf(c: CachedClassifierConfig): Record<string, unknown> {
-  const { cache: _cache, onStep: _s, onEpoch: _e, onResume: _r, onStart: _o, workers: _w, ...recipe } = c;
+  const { cache: _cache, onStep: _s, onEpoch: _e, onResume: _r, onStart: _o, workers: _w, device: _d, ...recipe } = c;
   return { ...recipe, format: 1 };
 }
 

@@ -4,7 +4,7 @@
 // and a weights file that says what it holds (architecture, class names, input normalisation).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { manualSeed } from '../tensor/index.ts';
+import { manualSeed, parseDevice } from '../tensor/index.ts';
 import { crossEntropy } from '../ops/loss.ts';
 import { type Module, SGD, type Schedule, cosine, multiStep } from '../nn/index.ts';
 import { type ModelSpec, classNamesMetadata, loadWeights, modelSpec, saveWeights } from '../models/index.ts';
@@ -26,6 +26,8 @@ export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['cosine', 'step', 'const
 export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'onEpoch' | 'onResume' | 'stopAfter'> {
   /** Registry name: resnet20|32|44|56|110, vgg11|13|16|19[-bn][-wX]. */
   architecture: string;
+  /** Where the model trains: 'cpu' (default), 'cuda', 'cuda:i' (checked before any work). */
+  device?: string;
   /** Training data: a dataset, or a path spec for openDataset (a CIFAR-10 folder gives its train split). */
   data: string | Dataset;
   /**
@@ -180,6 +182,7 @@ export function stratifiedSplit(labels: ArrayLike<number>, fraction: number, see
  */
 export async function trainClassifier(config: TrainClassifierConfig): Promise<TrainedClassifier> {
   const spec = classifierSpec(config.architecture);
+  const device = parseDevice(config.device ?? 'cpu');
   const { epochs = 10, batch = 128, lr = 0.1, seed = 0, schedule = 'cosine' } = config;
   const lrSchedule = scheduleOf(schedule, lr, epochs);
   if (config.out && !config.overwrite && existsSync(config.out)) throw new Error(`${config.out} exists: pass overwrite (--force) to replace it`);
@@ -204,6 +207,7 @@ export async function trainClassifier(config: TrainClassifierConfig): Promise<Tr
   let parallel: DataParallel | undefined;
   try {
     if (config.init) await loadWeights(model, config.init, { source: typeof config.init === 'string' ? config.init : 'the initial weights' });
+    model.to(device); // before the first step: the optimizer's state is made where the parameters are
     parallel = group && new DataParallel(model, group);
     config.onStart?.({
       architecture: spec.name,

@@ -9,7 +9,8 @@
 // a grayscale image given to it as three equal channels. Images keep their own channel count.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { noGrad, scope, tensor } from '../tensor/index.ts';
+import { noGrad, parseDevice, scope, tensor } from '../tensor/index.ts';
+import { toDevice } from '../ops/convert.ts';
 import { clamp, sub } from '../ops/arithmetic.ts';
 import { reshape } from '../ops/shape.ts';
 import type { Module } from '../nn/index.ts';
@@ -40,6 +41,8 @@ export interface DenoiseImagesOptions {
   overwrite?: boolean;
   /** What to call the weights in errors (default: the path). */
   source?: string;
+  /** Where the network runs: 'cpu' (default), 'cuda', 'cuda:i'. */
+  device?: string;
   /** After every image: images done, of total, and its scores. */
   onImage?: (done: number, total: number, image: DenoisedImageScore) => void;
 }
@@ -76,6 +79,7 @@ export interface DenoiseReport {
  */
 export async function denoiseImages(weights: string | SafetensorsFile, input: string, options: DenoiseImagesOptions = {}): Promise<DenoiseReport> {
   const { addNoise, seed = 0, out } = options;
+  const device = parseDevice(options.device ?? 'cpu');
   if (addNoise !== undefined && !(addNoise > 0)) throw new Error(`the added noise σ must be a positive number, got ${addNoise}`);
   const files = await inputImages(input);
   const outputs = files.map((f) => outputNames(f, out, addNoise !== undefined));
@@ -87,7 +91,7 @@ export async function denoiseImages(weights: string | SafetensorsFile, input: st
   try {
     if (spec.task !== 'denoising') throw new Error(`${spec.name} is a ${spec.task} model, not a denoiser`);
     if (out) mkdirSync(out, { recursive: true });
-    model.eval();
+    model.to(device).eval();
     const scores: DenoisedImageScore[] = [];
     let colour = false;
     for (const [i, file] of files.entries()) {
@@ -159,13 +163,13 @@ function denoiseOne(model: Module, networkChannels: number, img: Image, noise?: 
       const shape = [1, img.channels, img.height, img.width];
       const cleanF = Float32Array.from(img.data, (v) => v / 255);
       const noisyF = noise ? addGaussianNoise(cleanF, noise.sigma, noise.seed) : cleanF;
-      const noisy = tensor(noisyF, shape);
+      const noisy = toDevice(tensor(noisyF, shape), model.device);
       const batch = networkChannels === 1 && img.channels === 3 ? reshape(noisy, [3, 1, img.height, img.width]) : noisy;
       const residual = reshape(model.forward(batch), shape);
       const out = clamp(sub(noisy, residual), 0, 1);
       const output = out.toTypedArray() as Float32Array;
       if (!noise) return { output, scores: {} };
-      const clean = tensor(cleanF, shape);
+      const clean = toDevice(tensor(cleanF, shape), model.device);
       return {
         output,
         noisy: noisyF,

@@ -1,5 +1,6 @@
 // Evaluating a classifier from its weights file: build the architecture the file names, feed it
 // the data normalised as the file says, and report top-1 accuracy.
+import { parseDevice } from '../tensor/index.ts';
 import type { SafetensorsFile } from '../io/safetensors.ts';
 import { classNamesOf, openModel } from '../models/load.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -25,6 +26,8 @@ export interface EvaluateClassifierOptions {
   source?: string;
   /** Loader worker threads (default 1). */
   workers?: number;
+  /** Where the model runs: 'cpu' (default), 'cuda', 'cuda:i'. */
+  device?: string;
   /** After every batch: batches done, of total, and the accuracy so far. */
   onBatch?: (done: number, total: number, accuracy: number) => void;
 }
@@ -42,6 +45,7 @@ export interface ClassifierEvaluation {
  * protected model) on `data` (a dataset, or a path spec for openDataset).
  */
 export async function evaluateClassifier(weights: string | SafetensorsFile, data: string | Dataset, options: EvaluateClassifierOptions = {}): Promise<ClassifierEvaluation> {
+  const device = parseDevice(options.device ?? 'cpu');
   const { model, spec, metadata } = await openModel(weights, { arch: options.arch, module: options.module, task: 'classification', source: options.source });
   try {
     if (spec.task !== 'classification') throw new Error(`${spec.name} is a ${spec.task} model, not a classifier`);
@@ -52,6 +56,7 @@ export async function evaluateClassifier(weights: string | SafetensorsFile, data
     const norm = normalisationFrom(metadata, options.normalisation);
     const loader = new DataLoader(ds, { batchSize: options.batch ?? 500, shuffle: false, mean: norm.mean, std: norm.std, workers: options.workers });
     const t0 = performance.now();
+    model.to(device);
     const { accuracy, count } = await evaluateAccuracy(model, loader, { onBatch: options.onBatch });
     return { accuracy, images: count, architecture: spec.name, seconds: (performance.now() - t0) / 1000 };
   } finally {

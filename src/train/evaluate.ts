@@ -2,8 +2,9 @@
 // denoiser over whole images with seeded Gaussian noise.
 import { type Tensor, noGrad, scope, tensor } from '../tensor/index.ts';
 import { clamp, sub } from '../ops/arithmetic.ts';
+import { toDevice } from '../ops/convert.ts';
 import type { Module } from '../nn/index.ts';
-import type { BatchSource } from '../data/batch-source.ts';
+import { type BatchSource, batchesOn } from '../data/batch-source.ts';
 import { addGaussianNoise } from '../data/denoise-patches.ts';
 import { correctCount, psnrPerImage, ssimPerImage } from './metrics.ts';
 import type { Image } from '../io/image.ts';
@@ -26,8 +27,9 @@ export async function evaluateAccuracy(
   let correct = 0;
   let count = 0;
   let step = 0;
+  const onDevice = batchesOn(data, 'device' in model ? model.device : 'cpu');
   try {
-    for await (const b of data.epoch(0)) {
+    for await (const b of onDevice.epoch(0)) {
       correct += noGrad(() => scope(() => correctCount(model.forward(b.x), b.y)));
       count += b.x.shape[0];
       b.x.dispose();
@@ -67,8 +69,8 @@ export function evaluateDenoiser(model: Module, images: DenoiseImage[], sigma: n
         const shape = [1, img.channels, img.height, img.width];
         const cleanF = Float32Array.from(img.data, (v) => v / 255);
         const noisyF = addGaussianNoise(cleanF, sigma, seed + i);
-        const clean = tensor(cleanF, shape);
-        const noisy = tensor(noisyF, shape);
+        const clean = toDevice(tensor(cleanF, shape), model.device);
+        const noisy = toDevice(tensor(noisyF, shape), model.device);
         const residual = model.forward(noisy);
         const out = clamp(sub(noisy, residual), 0, 1);
         return {

@@ -3,7 +3,7 @@
 // (the engine is reseeded at every epoch from seed and epoch, so a resumed run draws the same
 // numbers as an uninterrupted one).
 import { type Tensor, manualSeed, scope } from '../tensor/index.ts';
-import type { BatchSource, TaskKind } from '../data/batch-source.ts';
+import { type BatchSource, type TaskKind, batchesOn } from '../data/batch-source.ts';
 import type { Module, Optimizer, Schedule } from '../nn/index.ts';
 import { applySchedule } from '../nn/index.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
@@ -85,6 +85,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     o.parallel.syncState();
   }
   const resumedFrom = start;
+  // Batches go where the model is (model.to(device) put it there); the CPU source when it is there.
+  const data = batchesOn(o.data, o.model.device);
   let ran = 0;
   for (let epoch = start; epoch < o.epochs; epoch++) {
     if (o.stopAfter !== undefined && ran >= o.stopAfter) break;
@@ -96,7 +98,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let lossSum = 0;
     let correct = 0;
     let steps = 0;
-    for await (const batch of o.data.epoch(epoch)) {
+    for await (const batch of data.epoch(epoch)) {
       const n = batch.x.shape[0];
       const { loss, hits } = scope(() => {
         o.optimizer.zeroGrad();

@@ -1,7 +1,6 @@
 // Adam and AdamW (decoupled weight decay), PyTorch's single-tensor update.
 import { type Tensor, keep, noGrad, scope } from '../../tensor/index.ts';
 import { add, div, sqrt } from '../../ops/arithmetic.ts';
-import { clone } from '../../ops/convert.ts';
 import { zerosLike } from '../../ops/creation.ts';
 import { addInPlace, addcdivInPlace, addcmulInPlace, mulInPlace } from '../../ops/inplace.ts';
 import { Optimizer, type ParamGroup } from './optimizer.ts';
@@ -84,7 +83,7 @@ export class Adam extends Optimizer {
       const m = /^(\d+)\.(exp_avg|exp_avg_sq)$/.exec(name);
       if (!m) throw new Error(`Adam.loadState: unexpected state entry '${name}'`);
       const e = byIndex.get(Number(m[1])) ?? {};
-      const copy = keep(noGrad(() => clone(t)));
+      const copy = this.restoredState(Number(m[1]), t);
       if (m[2] === 'exp_avg') e.m = copy;
       else e.v = copy;
       byIndex.set(Number(m[1]), e);

@@ -1,6 +1,7 @@
 // The optimizer base: parameter groups with their own learning rate, zeroGrad, and the state
 // every optimizer keeps per parameter (saved in checkpoints so training resumes exactly).
-import type { Tensor } from '../../tensor/index.ts';
+import { type Tensor, keep, noGrad } from '../../tensor/index.ts';
+import { toDevice } from '../../ops/convert.ts';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -47,6 +48,15 @@ export abstract class Optimizer {
 
   /** Frees the optimizer's own state tensors (never the parameters). */
   abstract dispose(): void;
+
+  /**
+   * A kept copy of saved state for the parameter at `index`, on that parameter's device:
+   * checkpoints are read onto the CPU, and a model moved to a GPU needs its state there.
+   */
+  protected restoredState(index: number, saved: Tensor): Tensor {
+    const device = this.allParams()[index]?.device ?? saved.device;
+    return keep(noGrad(() => toDevice(saved, device, true)));
+  }
 
   protected allParams(): Tensor[] {
     return this.groups.flatMap((g) => g.params);

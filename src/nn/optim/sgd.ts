@@ -68,7 +68,7 @@ export class SGD extends Optimizer {
     for (const [name, t] of tensors) {
       const m = /^(\d+)\.momentum_buffer$/.exec(name);
       if (!m) throw new Error(`SGD.loadState: unexpected state entry '${name}'`);
-      this.buffers.set(Number(m[1]), keep(noGrad(() => clone(t))));
+      this.buffers.set(Number(m[1]), this.restoredState(Number(m[1]), t));
     }
   }
 

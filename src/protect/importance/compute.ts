@@ -5,7 +5,7 @@ import type { Module } from '../../nn/index.ts';
 import type { BatchSource, TaskKind } from '../../data/batch-source.ts';
 import type { SafetensorsFile, TensorEntry } from '../../io/safetensors.ts';
 import { entriesFromTensors } from '../../io/tensor-file.ts';
-import { noGrad } from '../../tensor/index.ts';
+import { noGrad, parseDevice } from '../../tensor/index.ts';
 import { modelSpec } from '../../models/registry.ts';
 import { loadWeightsSync } from '../../models/weights.ts';
 import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discoverLayers, moduleTypesOf, resolveLayers } from '../layers.ts';
@@ -32,6 +32,11 @@ export interface ComputeImportanceOptions {
    * (discovery by name and shape).
    */
   modules?: ModuleTypes;
+  /**
+   * Where pss and taylor run the model: 'cpu' (default), 'cuda', 'cuda:i'. A Module given as
+   * `model` is moved there (Module.to); one built from a weights file is made there.
+   */
+  device?: string;
   /** Seed of the random strategy's draws and of PSS's gates (default 0). */
   seed?: number;
   /**
@@ -81,6 +86,7 @@ function isModule(m: Module | SafetensorsFile): m is Module {
  */
 export async function computeImportance(strategy: Strategy | string, model: Module | SafetensorsFile, data?: BatchSource, options: ComputeImportanceOptions = {}): Promise<ComputedImportance> {
   const s = assertStrategy(strategy);
+  const device = parseDevice(options.device ?? 'cpu');
   const seed = options.seed ?? 0;
   const tensors: Map<string, TensorEntry> = isModule(model) ? noGrad(() => entriesFromTensors(model.stateDict())) : model.tensors;
   const architecture = options.architecture ?? (isModule(model) ? undefined : model.metadata.architecture);
@@ -118,6 +124,7 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
   }
   if (!task && architecture) task = modelSpec(architecture).task;
   try {
+    module.to(device);
     const loss = taskLoss(task ?? 'classification');
     const names = layers.map((l) => l.name);
     let scores: ImportanceMap;

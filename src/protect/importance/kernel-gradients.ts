@@ -5,7 +5,7 @@
 import { type Tensor, keep, noGrad, scope } from '../../tensor/index.ts';
 import { addInPlace } from '../../ops/inplace.ts';
 import type { Module } from '../../nn/index.ts';
-import type { BatchSource } from '../../data/batch-source.ts';
+import { type BatchSource, batchesOn } from '../../data/batch-source.ts';
 import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 
 export interface KernelGradientPass {
@@ -37,7 +37,7 @@ export async function sumKernelGradientTerms(
   let seen = 0;
   try {
     for (const conv of convs.values()) conv.weight.requiresGrad = true;
-    for await (const batch of data.epoch(0)) {
+    for await (const batch of batchesOn(data, model.device).epoch(0)) {
       try {
         scope(() => {
           for (const conv of convs.values()) conv.weight.setGrad(null);

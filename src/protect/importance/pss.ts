@@ -22,7 +22,8 @@ import { clampInPlace, normalInPlace } from '../../ops/inplace.ts';
 import { sum } from '../../ops/reduction.ts';
 import { reshape } from '../../ops/shape.ts';
 import { Adam, type Module } from '../../nn/index.ts';
-import type { BatchSource } from '../../data/batch-source.ts';
+import { type BatchSource, batchesOn } from '../../data/batch-source.ts';
+import { toDevice } from '../../ops/convert.ts';
 import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 import { type ImportanceMap, layerScores } from './scores.ts';
 import { type ProcessGroup, Reducer } from '../../distributed/index.ts';
@@ -72,7 +73,7 @@ export function hardConcreteGate(logAlpha: Tensor, training: boolean, beta = PSS
     let s: Tensor;
     if (training) {
       const eps = 1e-6;
-      const u = clamp(rand(logAlpha.shape), eps, 1 - eps);
+      const u = clamp(rand(logAlpha.shape, { device: logAlpha.device }), eps, 1 - eps);
       const logit = sub(log(u), log(sub(1, u)));
       s = sigmoid(mul(add(logit, logAlpha), 1 / beta));
     } else {
@@ -94,6 +95,8 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
     throw new RangeError('pss: needs lambda ≥ 0, lr > 0, epochs ≥ 1 and 0 < droprateInit < 1');
   }
   const convs = pickConvModules(model, options.layers);
+  const device = model.device;
+  const batches = batchesOn(data, device);
   const out: ImportanceMap = new Map();
   const unfreeze = freeze(model);
   try {
@@ -102,7 +105,8 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
       const [a, b] = conv.weight.shape;
       manualSeed(o.seed * 1_000_003 + layerIndex);
       const init = Math.log(1 - o.droprateInit) - Math.log(o.droprateInit);
-      const logAlpha = keep(noGrad(() => normalInPlace(full([a, b], 0), init, 0.01)));
+      // Drawn on the CPU whatever the device, so the starting gates are the same everywhere.
+      const logAlpha = keep(noGrad(() => scope(() => toDevice(normalInPlace(full([a, b], 0), init, 0.01), device))));
       logAlpha.requiresGrad = true;
       options.group?.broadcastCoalesced([logAlpha]);
       const reducer = options.group && new Reducer(options.group, [logAlpha]);
@@ -111,7 +115,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
       try {
         let step = 0;
         for (let epoch = 0; epoch < o.epochs; epoch++) {
-          for await (const batch of data.epoch(epoch)) {
+          for await (const batch of batches.epoch(epoch)) {
             let loss: number;
             try {
               loss = scope(() => {

@@ -3,7 +3,7 @@
 // with the same N and steps. The head start is the figure of merit.
 import type { Command } from 'commander';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode } from '../../../protect/index.ts';
 import { type ResetTo, attackHarness, auditDecoys } from '../../../audit/index.ts';
 import { evaluator, readModel, requireSpec, specOf, trainingData } from '../protect/args.ts';
@@ -26,6 +26,7 @@ interface FinetuneFlags extends OutputFlags {
   checkpoints?: string;
   sigma: number;
   seed: number;
+  device: string;
 }
 
 export function registerFinetune(attack: Command, io: CliIO): void {
@@ -49,6 +50,7 @@ export function registerFinetune(attack: Command, io: CliIO): void {
     .addOption(option('--checkpoints <dir>', 'per-epoch checkpoints, to resume an interrupted run'))
     .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
     .addOption(option(FLAG.seed, 'seed', parse.int(), 1))
+    .addOption(deviceOption(io.env))
     .addHelpText(
       'after',
       '\nExample:\n  nnlock attack finetune model.protected.safetensors -a resnet20 -d ../shared/data/cifar10 --test ../shared/data/cifar10/test_batch.bin --sizes 1000 --replace classifier',
@@ -63,6 +65,7 @@ export function registerFinetune(attack: Command, io: CliIO): void {
         : undefined;
       const r = await attackHarness({
         architecture: spec.name,
+        device: o.device,
         task: spec.task,
         published,
         publicWeights: o.public ? await readModel(o.public) : undefined,

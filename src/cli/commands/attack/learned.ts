@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { keyId } from '../../../cipher/key.ts';
 import { loadKey } from '../../../cipher/key-file.ts';
 import { loadErModel } from '../../../er/model-file.ts';
@@ -15,6 +15,7 @@ interface LearnedFlags extends OutputFlags {
   key: string;
   data: string;
   limit: number;
+  device: string;
   out?: string;
   grid?: string;
   force?: boolean;
@@ -30,11 +31,13 @@ export function registerLearned(attack: Command, io: CliIO): void {
     .option('-o, --out <prefix>', 'also write <prefix>.json and <prefix>.md')
     .option('--grid <file>', 'also write a PNG grid: ciphertext, adaptation output (raw and fitted), plaintext')
     .option(FLAG.force, 'overwrite the report files')
+    .addOption(deviceOption(io.env))
     .action(async (o: LearnedFlags) => {
       const out = new Output(io, o);
       const key = await loadKey(o.key);
       const { model, spec } = await loadErModel(o.weights, key);
       try {
+        model.to(o.device);
         const report = await learnedAttack(model, key, o.data, { limit: o.limit, grid: o.grid });
         const md = learnedMarkdown(basename(o.weights), spec.adaptation, key, report);
         const value = { model: o.weights, keyId: keyId(key), adaptation: spec.adaptation, ...report };

@@ -52,6 +52,8 @@ export interface FashionDemoSettings {
   out: string;
   /** Test images per evaluation. */
   limit: number;
+  /** Where the models train and run (default 'cpu'); not part of the cached recipes. */
+  device?: string;
   quiet?: boolean;
   progressStream: NodeJS.WriteStream;
   note(line: string): void;
@@ -100,6 +102,7 @@ export async function fashionDemo(s: FashionDemoSettings): Promise<FashionDemoRe
     augment: false,
     normalisation: { mean: [...FASHION_MNIST_NORMALISATION.mean], std: [...FASHION_MNIST_NORMALISATION.std] },
     cache: s.cache,
+    device: s.device,
     ...progress,
   });
 
@@ -109,6 +112,7 @@ export async function fashionDemo(s: FashionDemoSettings): Promise<FashionDemoRe
     ...FASHION_DEMO.protect,
     importance: 'l1',
     test,
+    device: s.device,
     chart: join(s.out, 'fashion-tiers.svg'),
     samples: { path: join(s.out, 'fashion-tier-predictions.png'), count: 6 },
     title: `Fashion-MNIST small CNN protected at ${FASHION_DEMO.protect.ratio * 100}%: accuracy by key tier`,
@@ -136,6 +140,7 @@ export async function fashionDemo(s: FashionDemoSettings): Promise<FashionDemoRe
       epochs: e.epochs,
       lr: e.lr,
       seed: e.seed,
+      device: s.device,
       out: path,
       ...progress,
     });

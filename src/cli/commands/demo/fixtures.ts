@@ -16,6 +16,8 @@ export interface FixturesDemoSettings {
   out: string;
   /** Test images per tier evaluation. */
   limit: number;
+  /** Where the tiers are evaluated (default 'cpu'). */
+  device?: string;
   note(line: string): void;
 }
 
@@ -45,6 +47,7 @@ export async function fixturesDemo(s: FixturesDemoSettings): Promise<FixturesDem
     ratio: 0.08,
     tiers: 3,
     architecture: 'resnet20',
+    device: s.device,
     test: subset(
       test,
       Array.from({ length: images }, (_, i) => i),

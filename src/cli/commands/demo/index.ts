@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { liveTensors } from '../../../tensor/index.ts';
 import { timeTrainingSteps } from '../../../train/step-timing.ts';
 import { cacheDir } from '../../../io/cache-dir.ts';
@@ -24,6 +24,7 @@ interface DemoFlags extends OutputFlags {
   cache: string;
   limit?: number;
   out: string;
+  device: string;
 }
 
 export function registerDemo(program: Command, io: CliIO): void {
@@ -34,12 +35,13 @@ export function registerDemo(program: Command, io: CliIO): void {
     .addOption(option('--cache <dir>', 'where trained models are kept between runs', undefined, cacheDir(io.env)))
     .addOption(option(FLAG.limit, 'test images per evaluation (default 1000 with the fixtures, 10000 on Fashion-MNIST)', parse.positiveInt))
     .addOption(option(FLAG.out, 'where to write the pictures', undefined, 'runs/demo'))
+    .addOption(deviceOption(io.env))
     .action(async (o: DemoFlags) => {
       const out = new Output(io, o);
       const engine = { ...engineFacts(), imagesPerSecond: timeTrainingSteps(3, 64) };
       const note = (line: string) => out.note(line);
       if (fixturesPresent(o.data)) {
-        const r = await fixturesDemo({ data: o.data, out: o.out, limit: o.limit ?? 1000, note });
+        const r = await fixturesDemo({ data: o.data, out: o.out, limit: o.limit ?? 1000, device: o.device, note });
         out.result({ engine, fixtures: o.data, ...r, liveTensors: liveTensors() }, [...engineLines(engine), '', ...fixturesLines(r), '', `live tensors at the end: ${liveTensors()}`]);
         return;
       }
@@ -54,7 +56,7 @@ export function registerDemo(program: Command, io: CliIO): void {
       }
       out.note(`(the shared fixtures were not found at ${o.data}: the demo runs on Fashion-MNIST instead)`);
       const progressStream = out.progressStream as NodeJS.WriteStream;
-      const r = await fashionDemo({ dir: o.fashionMnist, cache: o.cache, out: o.out, limit: o.limit ?? 10_000, quiet: o.quiet, progressStream, note });
+      const r = await fashionDemo({ dir: o.fashionMnist, cache: o.cache, out: o.out, limit: o.limit ?? 10_000, device: o.device, quiet: o.quiet, progressStream, note });
       out.result({ engine, fixtures: null, ...r, liveTensors: liveTensors() }, [
         ...engineLines(engine),
         '',

@@ -12,7 +12,7 @@ import { learnedMarkdown } from '../../../attacks/learned-attack.ts';
 import { evaluateAccuracy } from '../../../train/evaluate.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { UsageError } from '../../errors.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { erData } from './data-args.ts';
 
 interface EvalFlags {
@@ -21,6 +21,7 @@ interface EvalFlags {
   data?: string;
   encryptedData?: string;
   limit?: number;
+  device: string;
   decryption?: boolean;
   mean?: number[];
   std?: number[];
@@ -39,7 +40,8 @@ export function registerErEval(er: Command, io: CliIO): void {
     .addOption(option(FLAG.limit, 'first n images', parse.positiveInt))
     .option('--decryption', 'also score the adaptation output against the plaintext (PSNR/SSIM, first 1000 images)')
     .addOption(option('--mean <r,g,b>', 'plaintext normalisation of a plaintext model', parse.triple))
-    .addOption(option('--std <r,g,b>', 'plaintext normalisation std', parse.triple));
+    .addOption(option('--std <r,g,b>', 'plaintext normalisation std', parse.triple))
+    .addOption(deviceOption(io.env));
   withOutputFlags(cmd).action(async (o: EvalFlags) => {
     const out = new Output(io, o);
     const key = o.key ? await loadKey(o.key) : null;
@@ -47,6 +49,7 @@ export function registerErEval(er: Command, io: CliIO): void {
     const { model, spec } = await loadErModel(o.weights, key);
     const cipher = key ? new BlockCipher(key) : null;
     try {
+      model.to(o.device);
       // An image folder is labelled with the model's class names (a folder it does not know is refused).
       const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true, classes: spec.classes }, 'test', key, o.limit))!;
       checkErClasses(spec, data.dataset.classes, o.data ?? o.encryptedData!, o.weights);

@@ -43,6 +43,7 @@ export interface ErTrainFlags {
   testLimit?: number;
   workers: number;
   seed: number;
+  device: string;
   out: string;
   checkpointDir?: string;
   log?: string;
@@ -91,6 +92,7 @@ export async function erTrainSetup(o: ErTrainFlags, group?: ProcessGroup): Promi
   } else init = initName === 'key-inverse' ? { kind: 'key-inverse', norm } : { kind: initName };
   const config: ErTrainConfig = {
     architecture: o.arch,
+    device: o.device,
     // The head has one output per class of the data (an image folder may have any number).
     numClasses: classes?.length,
     classes,

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { describeKey } from '../../../cipher/key.ts';
 import { ER_INITS, type ErInitReport, trainEncryptionRobust } from '../../../er/train.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { trainingProgress } from '../../progress.ts';
 import { type ErTrainFlags, erTrainSetup } from './train-args.ts';
 import { jobGroup } from '../../distributed.ts';
@@ -58,7 +58,8 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .addOption(option(FLAG.out, 'model file to write (safetensors; rewritten after every round)').makeOptionMandatory())
     .option('--checkpoint-dir <dir>', 'resumable checkpoints, one per round (a rerun resumes and may rewrite --out)')
     .option('--log <file>', 'JSON log of every round and epoch')
-    .option(FLAG.force, 'overwrite --out if it exists');
+    .option(FLAG.force, 'overwrite --out if it exists')
+    .addOption(deviceOption(io.env));
   withOutputFlags(cmd).addHelpText(
     'after',
     [

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { UsageError } from '../../errors.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { progress } from '../../progress.ts';
 import { type DenoiseReport, type DenoisedImageScore, denoiseImages } from '../../../train/denoise-images.ts';
 import { type UnlockFlags, commandWeights, protectionNote, unlockOptions } from './protected-weights.ts';
@@ -18,6 +18,7 @@ interface DenoiseFlags extends UnlockFlags {
   addNoise?: number;
   sigma?: number;
   seed: number;
+  device: string;
   out?: string;
   force?: boolean;
   json?: boolean;
@@ -40,7 +41,8 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
     .addOption(option(FLAG.sigma, 'the old spelling of --add-noise', parse.positiveNumber).hideHelp())
     .addOption(option(FLAG.seed, 'noise seed (image i uses seed + i)', parse.int(), 0))
     .addOption(option(FLAG.out, 'write the denoised (and, with --add-noise, noisy) PNGs into this folder'))
-    .addOption(option(FLAG.force, 'replace PNGs that exist in the output folder'));
+    .addOption(option(FLAG.force, 'replace PNGs that exist in the output folder'))
+    .addOption(deviceOption(io.env));
   for (const opt of unlockOptions()) cmd.addOption(opt);
   cmd.addHelpText(
     'after',
@@ -58,6 +60,7 @@ export function registerModelDenoise(model: Command, io: CliIO): void {
       module: o.module,
       addNoise: o.addNoise ?? o.sigma,
       seed: o.seed,
+      device: o.device,
       out: o.out,
       overwrite: o.force,
       source: o.weights,

@@ -2,7 +2,7 @@
 // published, or unlocked in memory with a key.
 import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { batchProgress } from '../../progress.ts';
 import { evaluateClassifier } from '../../../train/evaluate-classifier.ts';
 import { type UnlockFlags, commandWeights, protectionNote, unlockOptions } from './protected-weights.ts';
@@ -14,6 +14,7 @@ interface EvalFlags extends UnlockFlags {
   module?: string;
   split: 'train' | 'val' | 'test';
   batch: number;
+  device: string;
   limit?: number;
   mean?: number[];
   std?: number[];
@@ -33,7 +34,8 @@ export function registerModelEval(model: Command, io: CliIO): void {
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 500))
     .addOption(option(FLAG.limit, 'evaluate only the first n images', parse.positiveInt))
     .addOption(option('--mean <r,g,b>', 'input normalisation mean (default: from the weights file, else CIFAR-10)', parse.triple))
-    .addOption(option('--std <r,g,b>', 'input normalisation std (default: from the weights file, else CIFAR-10)', parse.triple));
+    .addOption(option('--std <r,g,b>', 'input normalisation std (default: from the weights file, else CIFAR-10)', parse.triple))
+    .addOption(deviceOption(io.env));
   for (const opt of unlockOptions()) cmd.addOption(opt);
   cmd.addHelpText('after', '\nExample:\n  nnlock model eval -w ../shared/data/weights/resnet20-cifar10.safetensors -d ../shared/data/cifar10/test_batch.bin');
   withOutputFlags(cmd).action(async (o: EvalFlags) => {
@@ -46,6 +48,7 @@ export function registerModelEval(model: Command, io: CliIO): void {
       module: o.module,
       split: o.split,
       batch: o.batch,
+      device: o.device,
       limit: o.limit,
       normalisation: { mean: o.mean, std: o.std },
       source: o.weights,

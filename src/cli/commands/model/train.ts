@@ -2,7 +2,7 @@
 // initial weights, with checkpoints that resume after an interruption and a JSON log of the run.
 import type { Command } from 'commander';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { trainingProgress } from '../../progress.ts';
 import { withProcessGroup } from '../../distributed.ts';
 import { distributedEnv } from '../../../distributed/index.ts';
@@ -27,6 +27,7 @@ interface TrainFlags {
   checkpoint?: string;
   log?: string;
   augment: boolean;
+  device: string;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -55,6 +56,7 @@ export function registerModelTrain(model: Command, io: CliIO): void {
     .option('--log <file>', 'JSON log of the run (per-epoch loss, accuracy, speed)')
     .option('--no-augment', 'no random crop and flip')
     .addOption(option(FLAG.force, 'replace the weights file if it exists'))
+    .addOption(deviceOption(io.env))
     .addHelpText('after', '\nExample:\n  nnlock model train -a resnet20 -d ../shared/data/cifar10 -o runs/r20.safetensors --epochs 5 --checkpoint runs/r20.ckpt');
   withOutputFlags(cmd).action(async (o: TrainFlags) => {
     const out = new Output(io, o);
@@ -63,6 +65,7 @@ export function registerModelTrain(model: Command, io: CliIO): void {
       trainClassifier({
         group,
         architecture: o.arch,
+        device: o.device,
         data: o.data,
         test: o.test,
         valSplit: o.valSplit,

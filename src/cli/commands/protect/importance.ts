@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { PSS_DEFAULTS, STRATEGIES, computeImportance, isWeightOnly, saveImportance, type Strategy } from '../../../protect/index.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
 import { jobGroup } from '../../distributed.ts';
 import { type ModuleFlags, discoveryJson, discoveryLines, measure, plural, readModel, refuseOverwrite, requireSpec, stepProgress, trainingData, verbModel } from './args.ts';
@@ -22,6 +22,7 @@ interface ImportanceFlags extends ModuleFlags {
   batches: number;
   sigma: number;
   seed: number;
+  device: string;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -49,7 +50,8 @@ export function registerImportanceVerb(noun: Command, io: CliIO): void {
       .addOption(option('--batches <n>', 'taylor: batches averaged', parse.positiveInt, 8))
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
       .addOption(option(FLAG.seed, 'seed of the data order, gate noise and the random strategy', parse.int(), 0))
-      .addOption(option(FLAG.force, 'overwrite the output file')),
+      .addOption(option(FLAG.force, 'overwrite the output file'))
+      .addOption(deviceOption(io.env)),
   )
     .addHelpText(
       'after',
@@ -81,6 +83,7 @@ Example:
         const imp = await computeImportance(o.strategy, vm.model ?? file, data, {
           layers: o.layers,
           seed: o.seed,
+          device: o.device,
           architecture: vm.architecture,
           task: vm.task,
           batches: o.batches,

@@ -15,7 +15,7 @@ import {
   protectModel,
 } from '../../../protect/index.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
-import { FLAG, option, parse } from '../../options.ts';
+import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
 import type { ProtectedModel } from '../../../protect/index.ts';
 import type { ModelSpec } from '../../../models/index.ts';
@@ -39,6 +39,7 @@ interface LockFlags extends ModuleFlags {
   images: number;
   sigma: number;
   seed: number;
+  device: string;
   keys?: string;
   force?: boolean;
   json?: boolean;
@@ -81,7 +82,8 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
       .addOption(option(FLAG.seed, 'seed of data order and the random strategy', parse.int(), 0))
       .addOption(option(FLAG.keys, 'where to write the keys (default: $NNLOCK_KEYS_DIR or ~/.nnlock/keys, outside the published folder)'))
-      .addOption(option(FLAG.force, 'overwrite the output and key files, and accept an importance file computed on other weights')),
+      .addOption(option(FLAG.force, 'overwrite the output and key files, and accept an importance file computed on other weights'))
+      .addOption(deviceOption(io.env)),
   )
     .addHelpText(
       'after',
@@ -124,6 +126,7 @@ Examples:
           task: vm.task,
           data,
           seed: o.seed,
+          device: o.device,
           decoys: o.decoys,
           onStep: bar.onStep,
           onEvaluate: (f, v) => out.note(`  fraction ${f.toFixed(4)}: ${ev?.unit} ${v.toFixed(4)}`),

@@ -20,6 +20,7 @@ interface StartFlags {
   maxBatch?: number;
   maxWait?: number;
   threads?: number;
+  device?: string;
   tlsCert?: string;
   tlsKey?: string;
   log: 'silent' | 'error' | 'warn' | 'info' | 'debug';
@@ -52,11 +53,12 @@ async function configOf(o: StartFlags): Promise<ServeConfig> {
   if (o.host !== undefined) raw.host = o.host;
   if (o.port !== undefined) raw.port = o.port;
   if (o.anonymous !== undefined) raw.anonymous = o.anonymous;
-  const batching = { ...(base?.batching ?? {}) } as Record<string, number>;
+  const batching = { ...(base?.batching ?? {}) } as Record<string, unknown>;
   if (o.workers !== undefined) batching.workers = o.workers;
   if (o.maxBatch !== undefined) batching.maxBatch = o.maxBatch;
   if (o.maxWait !== undefined) batching.maxWaitMs = o.maxWait;
   if (o.threads !== undefined) batching.threads = o.threads;
+  if (o.device !== undefined) batching.devices = [o.device];
   raw.batching = batching;
   if (o.tlsCert) raw.tls = { cert: o.tlsCert, key: o.tlsKey };
   return serveConfig(raw);
@@ -76,6 +78,7 @@ export function registerServeStart(program: Command, io: CliIO): Command {
     .addOption(option('--max-batch <n>', 'most images in one batch (default 64)', parse.positiveInt))
     .addOption(option('--max-wait <ms>', 'longest a request waits for its batch to fill (default 5)', parse.nonNegativeNumber))
     .addOption(option('--threads <n>', 'libtorch intra-op threads', parse.positiveInt))
+    .addOption(option(FLAG.device, "every worker's device: cpu, cuda or cuda:<index> (default cpu; a config's batching.devices pins workers one by one)", parse.device))
     .addOption(option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)'))
     .addOption(option('--tls-key <file>', 'PEM private key of --tls-cert'))
     .addOption(option('--log <level>', 'request log on stderr: silent, error, warn, info, debug', parse.oneOf(['silent', 'error', 'warn', 'info', 'debug'] as const), 'info'))
