@@ -97,7 +97,9 @@ export async function variantImportance(ctx: RunContext, name: string, v: Varian
     const imp = await computeImportance(v.strategy, file, undefined, { seed, layers });
     return { scores: imp.scores, seconds: (performance.now() - t) / 1000 };
   }
-  const path = join(ctx.out, 'importance', `resnet20-${name}.safetensors`);
+  // A variant run on other layers than its own (taylor on the paper's layers) is cached apart.
+  const own = variants(1)[name]?.layers ?? v.layers;
+  const path = join(ctx.out, 'importance', `resnet20-${name}${own === v.layers ? '' : `-${v.layers}`}.safetensors`);
   const side = `${path}.json`;
   const digest = Buffer.from(weightsDigest(file.tensors)).toString('hex');
   if (existsSync(path) && existsSync(side)) {

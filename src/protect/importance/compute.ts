@@ -12,7 +12,7 @@ import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discove
 import { weightsDigest } from '../format.ts';
 import { type ImportanceMap, type Strategy, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './scores.ts';
 import { type WeightStrategy, weightImportance } from './baselines.ts';
-import { PSS_DEFAULTS, type PssOptions, pssImportance } from './pss.ts';
+import { PSS_DEFAULTS, type PssOptions, type PssStep, pssImportance } from './pss.ts';
 import { taylorImportance } from './taylor.ts';
 import { GATE_GRADIENT_DEFAULTS, gateGradientImportance } from './gate-gradient.ts';
 import { taskLoss } from './data.ts';
@@ -24,7 +24,7 @@ export type PssSettings = Partial<
 >;
 
 /** What PSS reports after each of its steps. */
-export type ImportanceStep = Parameters<NonNullable<PssOptions['onStep']>>[0];
+export type ImportanceStep = PssStep;
 
 export interface ComputeImportanceOptions {
   /** Conv layers to score (weight or module names); default every conv layer. */
@@ -53,6 +53,8 @@ export interface ComputeImportanceOptions {
   batches?: number;
   /** Gate-gradient: the common log α of the gates (default 1.0). */
   initLogAlpha?: number;
+  /** PSS: report the gradients' terms in onStep (see PssStep.gradients). */
+  diagnostics?: boolean;
   /** Called after each PSS epoch of a layer, with log α so far. */
   onEpoch?: PssOptions['onEpoch'];
   /** Extra facts recorded in the result's settings (e.g. which data, how many images). */
@@ -131,7 +133,7 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
     let settings: Record<string, unknown>;
     if (s === 'pss') {
       const pss = { ...PSS_DEFAULTS, ...options.pss, seed };
-      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, onEpoch: options.onEpoch, group: options.group });
+      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, onEpoch: options.onEpoch, diagnostics: options.diagnostics, group: options.group });
       settings = { ...pss, ...extra };
     } else if (s === 'gate-gradient') {
       const batches = options.batches ?? GATE_GRADIENT_DEFAULTS.batches;

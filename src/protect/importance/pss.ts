@@ -92,7 +92,9 @@ export interface PssOptions {
   /** Called after each pass over the data with the layer's log α so far (a copy). */
   onEpoch?: (info: { layer: string; layerIndex: number; epoch: number; logAlpha: Float32Array }) => void;
   /** Called after each step. */
-  onStep?: (info: { layer: string; layerIndex: number; layerCount: number; epoch: number; step: number; loss: number }) => void;
+  onStep?: (info: PssStep) => void;
+  /** Measure the gradients at each step for onStep (gradients: costs a copy of log α's gradient per step). */
+  diagnostics?: boolean;
 }
 
 export const PSS_DEFAULTS = {
@@ -149,6 +151,25 @@ export function paperLayers(layers: readonly { name: string; shape: readonly num
     width = Math.max(width, l.shape[0]);
   }
   return [convs[0].name, convs[1].name, ...widening.slice(-2)];
+}
+
+/** What PSS reports after each step. */
+export interface PssStep {
+  layer: string;
+  layerIndex: number;
+  layerCount: number;
+  epoch: number;
+  step: number;
+  loss: number;
+  /** With `diagnostics`: the step's gradient on log α, split into its two terms (means over the layer's kernels). */
+  gradients?: {
+    /** Mean |∂(task loss)/∂log α|. */
+    task: number;
+    /** Mean |λ ∂(L0 penalty)/∂log α| (closed form: λ σ'(log α − β log(−γ/ζ))). */
+    penalty: number;
+    /** Share of kernels whose task gradient is exactly 0 (their gate clamped at 0 or 1 in this step). */
+    zeroTask: number;
+  };
 }
 
 /** log α is kept in [ln 0.01, ln 100] after each step, as the L0 reference code does. */
@@ -208,6 +229,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
           if (o.milestones.length) applySchedule(opt, schedule, epoch);
           for await (const batch of data.epoch(epoch)) {
             let loss: number;
+            let gradients: PssStep['gradients'];
             try {
               loss = scope(() => {
                 opt.zeroGrad();
@@ -215,6 +237,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
                 const task = o.loss(model.forward(batch.x), batch.y);
                 const total = add(task, mul(l0Penalty(logAlpha, o.beta, o.gamma, o.zeta), o.lambda));
                 total.backward();
+                if (o.diagnostics) gradients = splitGradient(logAlpha, o);
                 opt.step();
                 noGrad(() => clampInPlace(logAlpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX));
                 return total.item();
@@ -224,7 +247,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
               batch.y.dispose();
             }
             if (!Number.isFinite(loss)) throw new Error(`pss: the loss became ${loss} on layer ${name}`);
-            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step, loss });
+            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step, loss, ...(gradients ? { gradients } : {}) });
             step++;
           }
           if (o.onEpoch) o.onEpoch({ layer: name, layerIndex, epoch, logAlpha: new Float32Array(logAlpha.toTypedArray() as Float32Array) });
@@ -243,4 +266,26 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
     unfreeze();
   }
   return out;
+}
+
+/** The gradient on log α (after backward, before the step) as its task and penalty terms. */
+function splitGradient(logAlpha: Tensor, o: { lambda: number; beta: number; gamma: number; zeta: number }): NonNullable<PssStep['gradients']> {
+  const grad = logAlpha.grad;
+  if (!grad) throw new Error('pss: no gradient reached log α');
+  const g = grad.toTypedArray() as Float32Array;
+  grad.dispose();
+  const la = logAlpha.toTypedArray() as Float32Array;
+  const shift = o.beta * Math.log(-o.gamma / o.zeta);
+  let task = 0;
+  let penalty = 0;
+  let zero = 0;
+  for (let k = 0; k < g.length; k++) {
+    const s = 1 / (1 + Math.exp(-(la[k] - shift)));
+    const p = o.lambda * s * (1 - s);
+    const t = g[k] - p;
+    penalty += Math.abs(p);
+    task += Math.abs(t);
+    if (Math.abs(t) <= 1e-6 * Math.max(p, 1e-30)) zero++;
+  }
+  return { task: task / g.length, penalty: penalty / g.length, zeroTask: zero / g.length };
 }
