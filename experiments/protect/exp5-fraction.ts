@@ -83,7 +83,7 @@ const SETTINGS = {
   },
   nnlock: {
     layers: 'all' as const,
-    grid: [0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.32],
+    grid: [0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.32],
     strategies: { pss: 'pss-default', 'gate-gradient': 'gate-gradient', l1: 'l1', magnitude: 'magnitude', taylor: 'taylor', random: 'random', 'pss-fixed': 'pss-fixed' } as Record<string, string>,
   },
 };
@@ -105,7 +105,7 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
   const sweepImages = quick ? 200 : 500;
   const fullImages = quick ? 1000 : 5000;
   const keys = quick ? 1 : 2;
-  const margin = 0.05;
+  const margin = 0.03;
   const cache = new JsonCache<number>(join(ctx.out, 'exp5-correct.json'));
   const file = await readWeights(RESNET20);
   const allWeights = allWeightCount(file);
@@ -245,6 +245,20 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
     '',
     table(['setting', 'strategy', 'per-layer ratio', 'share of all weights', 'kernels', `tier 0, full set (per key)`, 'importance time'], rows),
     '',
+    ...Object.entries(data.sweep).flatMap(([setting, sw]) => {
+      const ratios = data.settings[setting].ratios.filter((r) => Object.values(sw).some((per) => per[String(r)]));
+      return [
+        `Tier-0 accuracy at equal fraction, **${setting}** setting (first ${sweepImages} test images, mean of ${keys} keys; empty = not run, past the strategy's threshold):`,
+        '',
+        table(
+          ['strategy', ...ratios.map((r) => `${pct(r)} (${pct(Object.values(sw).find((per) => per[String(r)])![String(r)].fraction)})`)],
+          Object.entries(sw).map(([label, per]) => [STRATEGY_LABELS[label] ?? label, ...ratios.map((r) => (per[String(r)] ? fmt(mean(per[String(r)].sweep), 3) : ''))]),
+        ),
+        '',
+        'Column headers: per-layer ratio (share of all weights).',
+        '',
+      ];
+    }),
     "**Agreement with PSS's selection** (the cheap estimator's measure; kernel-weighted over the layers; time = importance wall time over PSS's, same machine and load):",
     '',
     table(

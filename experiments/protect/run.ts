@@ -25,7 +25,7 @@ import { type Exp2Data, runExp2 } from './exp2-dncnn.ts';
 import { type Exp3Data, runExp3 } from './exp3-decoys.ts';
 import { type Exp4Data, runExp4 } from './exp4-finetune.ts';
 import { STRATEGY_LABELS } from './importance.ts';
-import { runExp5 } from './exp5-fraction.ts';
+import { type FractionAtChance, runExp5 } from './exp5-fraction.ts';
 
 const EXPERIMENTS: Record<number, (ctx: RunContext) => Promise<Section>> = { 1: runExp1, 2: runExp2, 3: runExp3, 4: runExp4, 5: runExp5 };
 const NUMBERS = Object.keys(EXPERIMENTS).map(Number);
@@ -73,6 +73,13 @@ function summary(all: Section[]): string[] {
           `(${d.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); the master key gives ${d.fullTier.bitIdentical ? 'bit-identical' : 'NOT bit-identical'} weights and ${fmt(d.fullTier.psnr, 2)} dB ` +
           `(${d.fullTier.withinReference ? 'within' : 'outside'} 30.38 ± 0.05).`,
       );
+    } else if (s.n === 5) {
+      const d = s.data as FractionAtChance;
+      const at = (setting: string) =>
+        Object.entries(d.results[setting] ?? {})
+          .map(([k, r]) => `${STRATEGY_LABELS[k] ?? k} ${r.fractionOfAllWeights === null ? 'not reached' : pct(r.fractionOfAllWeights)}`)
+          .join(', ');
+      out.push(`**Share of ALL weights for tier-0 accuracy ≤ ${THRESHOLD}** (full test set): paper's layers: ${at('paper')}; every conv layer: ${at('nnlock')}.`);
     } else if (s.n === 3) {
       const d = s.data as Exp3Data;
       const pss = d.pooled.pss;
