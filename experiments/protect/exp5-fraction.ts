@@ -13,6 +13,7 @@
 //
 // Writes experiments/results/protect/fraction-at-chance.json (shape: FractionAtChance below; the
 // summary's allWeightsFractionAtChance is its `best`) and the plot fraction-at-chance.svg.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { modelSpec } from '../../src/models/index.ts';
@@ -233,6 +234,7 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
       `${Math.round(r.importanceSeconds)} s`,
     ]),
   );
+  const diagnosis = diagnosisMarkdown(ctx);
   const markdown = [
     `Shared ResNet-20, ${allWeights} weights in all (conv, fc and batch-norm weights and biases; the running statistics are not counted). Tier 0 = the published file with no key, today's defaults (context decoys). ` +
       `**paper** = only the paper's layers (${data.settings.paper?.layers.map((l) => l.replace('.weight', '')).join(', ')}: the first two conv layers and the first conv of the last two widening stages, the rule that gives the authors' VGG19 choice conv1_1, conv1_2, conv3_1, conv4_1), ` +
@@ -271,6 +273,8 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
     data.best
       ? `Smallest over all: **${pct(data.best.fractionOfAllWeights)} of all weights** (${data.best.setting}, ${STRATEGY_LABELS[data.best.strategy] ?? data.best.strategy}, ratio ${pct(data.best.ratio)}, tier 0 = ${fmt(data.best.tier0)}).`
       : 'No strategy reached chance on the grid.',
+    '',
+    ...diagnosis,
   ].join('\n');
   return { n: 5, title: 'Smallest fraction of all weights at chance (ResNet-20)', markdown, data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick };
 }
@@ -279,3 +283,37 @@ const ABOUT =
   "Smallest fraction of ALL ResNet-20 weights (conv+fc+bn weight and bias; bn running statistics excluded) at which the tier-0 model (no key) has accuracy <= threshold on the full test set, per setting (paper: the paper's layers; nnlock: every conv layer) and strategy. " +
   'results[setting][strategy] = {variant, strategy, ratio (per-layer ratio on the grid, null = not reached), fractionOfAllWeights, kernels, tier0 (mean over keys), tier0PerKey, importanceSeconds, command (the experiment), cli (the nnlock commands that protect the same way)}; ' +
   'best = the smallest fractionOfAllWeights over all settings and strategies (summary.json allWeightsFractionAtChance); sweep[setting][strategy][ratio] = {fraction, sweep (first sweepImages test images, per key), full (full test set, per key, candidates only)}.';
+
+interface DiagnosisRow {
+  variant: string;
+  layers: Record<string, { scoreRange: number[]; taskOverPenalty?: number; zeroTaskGradientShare?: number }>;
+  agreement: Record<string, { spearman: number; overlap: Record<string, number> }>;
+}
+
+/** The PSS diagnosis (pss-diagnose.ts → pss-diagnosis.json) as a table, when it has been run. */
+function diagnosisMarkdown(ctx: RunContext): string[] {
+  const path = join(ctx.results, 'pss-diagnosis.json');
+  if (!existsSync(path)) return [];
+  const d = JSON.parse(readFileSync(path, 'utf8')) as { command: string; budget: string; layers: string[]; rows: DiagnosisRow[]; seconds: Record<string, number> };
+  const refs = ['light (seed 1)', 'L1', 'Taylor', 'gate-gradient (8 batches)', 'PSS, paper setting'];
+  const cell = (r: DiagnosisRow, ref: string) => {
+    const a = r.agreement[ref];
+    return a ? `${fmt(a.spearman, 2)} / ${fmt(a.overlap['0.02'], 2)}` : '';
+  };
+  const rows = d.rows.map((r) => {
+    const ls = Object.values(r.layers);
+    const range = `${fmt(Math.min(...ls.map((l) => l.scoreRange[0])), 2)} … ${fmt(Math.max(...ls.map((l) => l.scoreRange[1])), 2)}`;
+    const ratio = ls.every((l) => l.taskOverPenalty !== undefined) ? ls.map((l) => Math.round(l.taskOverPenalty!)).join(', ') : '';
+    const zero = ls.every((l) => l.zeroTaskGradientShare !== undefined) ? ls.map((l) => pct(l.zeroTaskGradientShare!)).join(', ') : '';
+    return [r.variant, range, ratio, zero, ...refs.map((ref) => cell(r, ref)), d.seconds[r.variant] !== undefined ? `${Math.round(d.seconds[r.variant])} s` : ''];
+  });
+  return [
+    '### Why the light PSS does not beat L1 and magnitude',
+    '',
+    `Measured on ${d.layers.map((l) => l.replace('.weight', '')).join(' and ')} with the light budget (${d.budget}); \`${d.command}\`, data: [pss-diagnosis.json](pss-diagnosis.json). ` +
+      'Agreement cells: Spearman ρ / share of the top 2% in common (kernel-weighted over the two layers); "task/L0" = mean |task gradient| over mean |λ·L0 gradient| on log α per step (per layer); "zero" = share of kernels whose task gradient was exactly 0 in a step (gate clamped), per layer.',
+    '',
+    table(['variant', 'score range', 'task/L0', 'zero', ...refs.map((r) => `vs ${r}`), 'time'], rows),
+    '',
+  ];
+}

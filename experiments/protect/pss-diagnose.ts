@@ -13,10 +13,10 @@
 //   NNLOCK_THREADS=1 nice -n 10 node --import tsx experiments/protect/pss-diagnose.ts
 //
 // Writes experiments/results/protect/pss-diagnosis.json.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type ImportanceMap, type PssSettings, computeImportance, loadImportance } from '../../src/protect/index.ts';
+import { type ImportanceMap, type PssSettings, computeImportance, loadImportance, saveImportance } from '../../src/protect/index.ts';
 import { compareImportance } from '../../src/protect/importance/compare.ts';
 import { RESNET20, fmt, log, readWeights, requireData, runContext } from './common.ts';
 import { FIXED_PSS, trainImages } from './pss-variants.ts';
@@ -41,7 +41,18 @@ interface StepStats {
 }
 const maps = new Map<string, ImportanceMap>();
 const stats: Record<string, Record<string, StepStats & { seconds: number }>> = {};
+// Each variant's map and step statistics are cached (experiments/out/protect/diagnose/), so a rerun
+// (e.g. once the paper-setting PSS exists) only recomputes the comparisons.
+const cacheDir = join(ctx.out, 'diagnose');
+mkdirSync(cacheDir, { recursive: true });
+let index = 0;
 for (const [name, v] of Object.entries(VARIANTS)) {
+  const cached = join(cacheDir, `variant-${index++}.safetensors`);
+  if (existsSync(cached) && existsSync(`${cached}.json`)) {
+    maps.set(name, (await loadImportance(cached)).scores);
+    stats[name] = JSON.parse(readFileSync(`${cached}.json`, 'utf8'));
+    continue;
+  }
   const data = await trainImages(1024, 128, false, v.seed);
   const per: Record<string, StepStats> = {};
   const t0 = performance.now();
@@ -61,6 +72,8 @@ for (const [name, v] of Object.entries(VARIANTS)) {
   const seconds = (performance.now() - t0) / 1000;
   maps.set(name, imp.scores);
   stats[name] = Object.fromEntries(Object.entries(per).map(([l, p]) => [l, { ...p, seconds }]));
+  await saveImportance(cached, imp.scores, imp);
+  await writeFileAtomic(`${cached}.json`, JSON.stringify(stats[name]));
   log(`${name}: ${seconds.toFixed(0)} s`);
 }
 const t1 = performance.now();
