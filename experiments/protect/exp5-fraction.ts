@@ -85,7 +85,7 @@ const SETTINGS = {
   nnlock: {
     layers: 'all' as const,
     grid: [0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.32],
-    strategies: { pss: 'pss-default', 'gate-gradient': 'gate-gradient', l1: 'l1', magnitude: 'magnitude', taylor: 'taylor', random: 'random', 'pss-fixed': 'pss-fixed' } as Record<string, string>,
+    strategies: { pss: 'pss-default', l1: 'l1', magnitude: 'magnitude', 'pss-fixed': 'pss-fixed', 'gate-gradient': 'gate-gradient', taylor: 'taylor', random: 'random' } as Record<string, string>,
   },
 };
 
@@ -118,6 +118,14 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const data: FractionAtChance = { threshold: THRESHOLD, testImages: fullImages, sweepImages, keys, allWeights, settings: {}, results: {}, best: null, sweep: {}, agreementWithPss: {} };
   try {
+    // NNLOCK_EXP5_ONLY=setting:label,label;setting:... limits a setting to some strategies (a run
+    // cut short by the time budget reports what it measured, from the caches).
+    const only = Object.fromEntries(
+      (process.env.NNLOCK_EXP5_ONLY ?? '')
+        .split(';')
+        .filter(Boolean)
+        .map((e) => [e.split(':')[0], e.split(':')[1].split(',')]),
+    );
     for (const [setting, s] of Object.entries(SETTINGS)) {
       const names = layerNames(file, s.layers);
       const layers = convLayers(file.tensors).filter((l) => names.includes(l.name));
@@ -130,7 +138,7 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
       const results: Record<string, FractionResult> = {};
       const firstMaps: Record<string, { scores: ImportanceMap; seconds: number }> = {};
       const sweep: FractionAtChance['sweep'][string] = {};
-      for (const [label, variant] of Object.entries(s.strategies)) {
+      for (const [label, variant] of Object.entries(s.strategies).filter(([l]) => !only[setting] || only[setting].includes(l))) {
         const v = { ...all[variant], layers: s.layers };
         const maps = new Map<number, { scores: ImportanceMap; seconds: number }>();
         const importance = async (k: number) => {
