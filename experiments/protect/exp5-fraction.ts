@@ -282,6 +282,8 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
       ? `Smallest over all: **${pct(data.best.fractionOfAllWeights)} of all weights** (${data.best.setting}, ${STRATEGY_LABELS[data.best.strategy] ?? data.best.strategy}, ratio ${pct(data.best.ratio)}, tier 0 = ${fmt(data.best.tier0)}).`
       : 'No strategy reached chance on the grid.',
     '',
+    ...findings(data),
+    '',
     ...diagnosis,
   ].join('\n');
   return { n: 5, title: 'Smallest fraction of all weights at chance (ResNet-20)', markdown, data, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString(), quick };
@@ -324,4 +326,40 @@ function diagnosisMarkdown(ctx: RunContext): string[] {
     table(['variant', 'score range', 'task/L0', 'zero', ...refs.map((r) => `vs ${r}`), 'time'], rows),
     '',
   ];
+}
+
+const BASELINES = ['l1', 'magnitude', 'taylor', 'random'];
+
+/** The headline comparisons of one run, computed from its data. */
+function findings(d: FractionAtChance): string[] {
+  const out: string[] = ['**What this run shows:**', ''];
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  for (const [setting, rs] of Object.entries(d.results)) {
+    const pss = rs.pss;
+    const base = Object.entries(rs).filter(([k, r]) => BASELINES.includes(k) && r.fractionOfAllWeights !== null);
+    if (!pss || base.length === 0) continue;
+    const best = base.reduce((a, b) => (b[1].fractionOfAllWeights! < a[1].fractionOfAllWeights! ? b : a));
+    const f = (r: FractionResult) => (r.fractionOfAllWeights === null ? 'not reached' : pct(r.fractionOfAllWeights));
+    out.push(
+      `- ${setting}: PSS reaches chance at ${f(pss)} of all weights, the best baseline (${STRATEGY_LABELS[best[0]] ?? best[0]}) at ${f(best[1])}` +
+        (pss.fractionOfAllWeights !== null && pss.fractionOfAllWeights <= best[1].fractionOfAllWeights! ? ': PSS is at least as good at the threshold.' : ': PSS is behind at the threshold.'),
+    );
+    // Below PSS's threshold: ratios where some baseline does better than PSS.
+    const sw = d.sweep[setting];
+    const behind = Object.keys(sw.pss ?? {})
+      .filter((r) => pss.ratio === null || Number(r) < pss.ratio)
+      .flatMap((r) => {
+        const p = mean(sw.pss[r].sweep);
+        const better = BASELINES.filter((b) => sw[b]?.[r] && mean(sw[b][r].sweep) < p - 0.02);
+        return better.length ? [`${pct(sw.pss[r].fraction)}: PSS ${fmt(p, 3)}, ${better.map((b) => `${STRATEGY_LABELS[b] ?? b} ${fmt(mean(sw[b][r].sweep), 3)}`).join(', ')}`] : [];
+      });
+    if (behind.length) out.push(`  Below that, a baseline is lower (better protection) than PSS by more than 0.02 at: ${behind.join('; ')}.`);
+    const g = rs['gate-gradient'];
+    const a = d.agreementWithPss[setting]?.['gate-gradient'];
+    if (g && a)
+      out.push(
+        `  The cheap estimator (gate-gradient) reaches chance at ${f(g)}, in ${fmt(a.secondsOverPss, 3)} of PSS's importance time; its selection agrees with PSS's at ρ = ${fmt(a.spearman, 3)}, top-2% overlap ${fmt(a.overlap['0.02'], 3)}, top-8% overlap ${fmt(a.overlap['0.08'], 3)}.`,
+      );
+  }
+  return out;
 }

@@ -32,7 +32,7 @@ import { type ClassBatch, DataLoader } from '../../src/data/loader.ts';
 import type { BatchSource } from '../../src/data/batch-source.ts';
 import { CIFAR, RESNET20_NORM, type RunContext, log, range } from './common.ts';
 
-/** The fix of the light default, chosen by experiments/protect/pss-diagnose.ts (see the results page). */
+/** The light budget with the paper's gates, start and optimiser (measured by experiments/protect/pss-diagnose.ts; not yet in every layer, see the results page). */
 export const FIXED_PSS: PssSettings = { gates: 'deterministic', initLogAlpha: 1.0, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, epochs: 2 };
 
 export interface Variant {
