@@ -65,6 +65,8 @@ export interface FractionAtChance {
   sweep: Record<string, Record<string, Record<string, { fraction: number; sweep: number[]; full?: number[] }>>>;
   /** setting → strategy → agreement of its selection with PSS's (kernel-weighted Spearman ρ, top-r overlap at AGREEMENT_RATIOS) and its importance time over PSS's. */
   agreementWithPss: Record<string, Record<string, { spearman: number; overlap: Record<string, number>; secondsOverPss: number; layers: unknown }>>;
+  /** Experiment 1's smallest ratios (every conv layer, 0.1's per-position decoys, 3 keys, its own PSS run) as fractions of all weights; not part of `best`. */
+  fromExperiment1?: Record<string, { ratio: number | null; fractionOfAllWeights: number | null }>;
 }
 
 export const AGREEMENT_RATIOS = [0.02, 0.08];
@@ -207,6 +209,19 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
   } finally {
     model.dispose();
   }
+  // Experiment 1's thresholds (every conv layer, 0.1's per-position decoys, 3 keys) as fractions of
+  // all weights: the light PSS in nnlock's setting was not rerun with today's decoys in this budget.
+  const exp1Path = join(ctx.results, 'exp1.json');
+  if (existsSync(exp1Path)) {
+    const e1 = JSON.parse(readFileSync(exp1Path, 'utf8')) as { data: { threshold: Record<string, number | null> } };
+    const convs = convLayers(file.tensors);
+    data.fromExperiment1 = Object.fromEntries(
+      Object.entries(e1.data.threshold).map(([k, r]) => [
+        k,
+        { ratio: r, fractionOfAllWeights: r === null ? null : convs.reduce((n, l) => n + selectedCount(l.kernels, r) * l.kernelSize, 0) / allWeights },
+      ]),
+    );
+  }
   for (const [setting, rs] of Object.entries(data.results))
     for (const [label, r] of Object.entries(rs))
       if (r.fractionOfAllWeights !== null && (data.best === null || r.fractionOfAllWeights < data.best.fractionOfAllWeights))
@@ -292,7 +307,7 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
 const ABOUT =
   "Smallest fraction of ALL ResNet-20 weights (conv+fc+bn weight and bias; bn running statistics excluded) at which the tier-0 model (no key) has accuracy <= threshold on the full test set, per setting (paper: the paper's layers; nnlock: every conv layer) and strategy. " +
   'results[setting][strategy] = {variant, strategy, ratio (per-layer ratio on the grid, null = not reached), fractionOfAllWeights, kernels, tier0 (mean over keys), tier0PerKey, importanceSeconds, command (the experiment), cli (the nnlock commands that protect the same way)}; ' +
-  'best = the smallest fractionOfAllWeights over all settings and strategies (summary.json allWeightsFractionAtChance); sweep[setting][strategy][ratio] = {fraction, sweep (first sweepImages test images, per key), full (full test set, per key, candidates only)}.';
+  'best = the smallest fractionOfAllWeights over all settings and strategies measured here (summary.json allWeightsFractionAtChance); fromExperiment1[strategy] = {ratio, fractionOfAllWeights} of experiment 1 (every conv layer, older decoys; not in best); sweep[setting][strategy][ratio] = {fraction, sweep (first sweepImages test images, per key), full (full test set, per key, candidates only)}.';
 
 interface DiagnosisRow {
   variant: string;
@@ -360,6 +375,12 @@ function findings(d: FractionAtChance): string[] {
       out.push(
         `  The cheap estimator (gate-gradient) reaches chance at ${f(g)}, in ${fmt(a.secondsOverPss, 3)} of PSS's importance time; its selection agrees with PSS's at ρ = ${fmt(a.spearman, 3)}, top-2% overlap ${fmt(a.overlap['0.02'], 3)}, top-8% overlap ${fmt(a.overlap['0.08'], 3)}.`,
       );
+  }
+  if (d.fromExperiment1 && !d.results.nnlock?.pss) {
+    const e = Object.entries(d.fromExperiment1)
+      .map(([k, r]) => `${STRATEGY_LABELS[k] ?? k} ${r.fractionOfAllWeights === null ? 'not reached' : pct(r.fractionOfAllWeights)}`)
+      .join(', ');
+    out.push(`- nnlock (every conv layer), from experiment 1 (0.1's per-position decoys, 3 keys; the light PSS was not rerun here): ${e}.`);
   }
   return out;
 }
