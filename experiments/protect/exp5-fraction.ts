@@ -196,14 +196,15 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
       }
       data.results[setting] = results;
       // How close each strategy's selection is to PSS's (the cheap estimator's measure).
-      data.agreementWithPss[setting] = Object.fromEntries(
-        Object.entries(firstMaps)
-          .filter(([label]) => label !== 'pss')
-          .map(([label, m]) => {
-            const c = compareImportance(m.scores, firstMaps.pss.scores, AGREEMENT_RATIOS);
-            return [label, { spearman: c.spearman, overlap: c.overlap, secondsOverPss: m.seconds / firstMaps.pss.seconds, layers: c.layers }];
-          }),
-      );
+      if (firstMaps.pss)
+        data.agreementWithPss[setting] = Object.fromEntries(
+          Object.entries(firstMaps)
+            .filter(([label]) => label !== 'pss')
+            .map(([label, m]) => {
+              const c = compareImportance(m.scores, firstMaps.pss.scores, AGREEMENT_RATIOS);
+              return [label, { spearman: c.spearman, overlap: c.overlap, secondsOverPss: m.seconds / firstMaps.pss.seconds, layers: c.layers }];
+            }),
+        );
       data.sweep[setting] = sweep;
     }
   } finally {
