@@ -115,9 +115,10 @@ export const PSS_DEFAULTS = {
 };
 
 /**
- * The authors' setting (Tian, Zhou and Duan's code): deterministic gates, log α from 1.0, SGD 0.1
- * with Nesterov momentum 0.9. Their data (batch 150, the first 30,000 CIFAR-10 training images
- * with crop and flip) and layer choice are the caller's: see PAPER_DATA and paperLayers.
+ * The authors' setting (Tian, Zhou and Duan's ProtectVGG19.py): deterministic gates, log α from
+ * 1.0, SGD 0.1 with Nesterov momentum 0.9, 130 epochs per layer with the rate × 0.2 at epochs 60
+ * and 120. Their data (batch 150, the first 30,000 CIFAR-10 training images with crop and flip)
+ * and layer choice are the caller's: see PSS_PAPER_DATA and paperLayers.
  */
 export const PSS_PAPER_SETTING = {
   gates: 'deterministic',
