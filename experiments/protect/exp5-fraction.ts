@@ -321,7 +321,8 @@ function diagnosisMarkdown(ctx: RunContext): string[] {
   const path = join(ctx.results, 'pss-diagnosis.json');
   if (!existsSync(path)) return [];
   const d = JSON.parse(readFileSync(path, 'utf8')) as { command: string; budget: string; layers: string[]; rows: DiagnosisRow[]; seconds: Record<string, number> };
-  const refs = ['light (seed 1)', 'L1', 'Taylor', 'gate-gradient (8 batches)', 'PSS, paper setting'];
+  const fixed = 'deterministic, SGD 0.1 Nesterov from log α = 1 (FIXED_PSS)';
+  const refs = ['light (seed 1)', 'L1', 'Taylor', fixed, 'PSS, paper setting'];
   const cell = (r: DiagnosisRow, ref: string) => {
     const a = r.agreement[ref];
     return a ? `${fmt(a.spearman, 2)} / ${fmt(a.overlap['0.02'], 2)}` : '';
@@ -339,7 +340,7 @@ function diagnosisMarkdown(ctx: RunContext): string[] {
     `Measured on ${d.layers.map((l) => l.replace('.weight', '')).join(' and ')} with the light budget (${d.budget}); \`${d.command}\`, data: [pss-diagnosis.json](pss-diagnosis.json). ` +
       'Agreement cells: Spearman ρ / share of the top 2% in common (kernel-weighted over the two layers); "task/L0" = mean |task gradient| over mean |λ·L0 gradient| on log α per step (per layer); "zero" = share of kernels whose task gradient was exactly 0 in a step (gate clamped), per layer.',
     '',
-    table(['variant', 'score range', 'task/L0', 'zero', ...refs.map((r) => `vs ${r}`), 'time'], rows),
+    table(['variant', 'score range', 'task/L0', 'zero', ...refs.map((r) => `vs ${r === fixed ? 'FIXED_PSS' : r}`), 'time'], rows),
     '',
   ];
 }
