@@ -7,6 +7,7 @@
 //   2  DnCNN-S-25 on Set12: PSNR per tier, full-tier check, image grid
 //   3  can decoys (and the selection) be told from genuine kernels? two-sample tests
 //   4  fine-tuning attack on the tier-0 ResNet-20 vs training from scratch
+//   5  smallest fraction of all weights at chance, per strategy, paper's layers and every layer
 //
 // Every finished unit of work (an importance file, one evaluation, a training epoch) is cached
 // under experiments/out/protect/, so an interrupted run resumes where it stopped; delete that
@@ -24,12 +25,14 @@ import { type Exp2Data, runExp2 } from './exp2-dncnn.ts';
 import { type Exp3Data, runExp3 } from './exp3-decoys.ts';
 import { type Exp4Data, runExp4 } from './exp4-finetune.ts';
 import { STRATEGY_LABELS } from './importance.ts';
+import { type FractionAtChance, runExp5 } from './exp5-fraction.ts';
 
-const EXPERIMENTS: Record<number, (ctx: RunContext) => Promise<Section>> = { 1: runExp1, 2: runExp2, 3: runExp3, 4: runExp4 };
+const EXPERIMENTS: Record<number, (ctx: RunContext) => Promise<Section>> = { 1: runExp1, 2: runExp2, 3: runExp3, 4: runExp4, 5: runExp5 };
+const NUMBERS = Object.keys(EXPERIMENTS).map(Number);
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
-const only = values.only ? values.only.split(',').map(Number) : [1, 2, 3, 4];
-for (const n of only) if (!EXPERIMENTS[n]) throw new Error(`--only: no experiment ${n} (have 1, 2, 3, 4)`);
+const only = values.only ? values.only.split(',').map(Number) : NUMBERS;
+for (const n of only) if (!EXPERIMENTS[n]) throw new Error(`--only: no experiment ${n} (have ${NUMBERS.join(', ')})`);
 requireData();
 const ctx = runContext(values.quick ?? false);
 log(`protection experiments ${only.join(', ')}${ctx.quick ? ' (quick)' : ''}: caches in ${ctx.out}, results in ${ctx.results}`);
@@ -45,7 +48,7 @@ for (const n of only) {
   log(`experiment ${n} done in ${Math.round(s.seconds)} s`);
 }
 
-const sections = [1, 2, 3, 4].map((n) => readSection(ctx, n)).filter((s): s is Section => s !== undefined);
+const sections = NUMBERS.map((n) => readSection(ctx, n)).filter((s): s is Section => s !== undefined);
 
 /** The headline figures of each stored experiment, as bullet points. */
 function summary(all: Section[]): string[] {
@@ -70,6 +73,13 @@ function summary(all: Section[]): string[] {
           `(${d.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); the master key gives ${d.fullTier.bitIdentical ? 'bit-identical' : 'NOT bit-identical'} weights and ${fmt(d.fullTier.psnr, 2)} dB ` +
           `(${d.fullTier.withinReference ? 'within' : 'outside'} 30.38 ± 0.05).`,
       );
+    } else if (s.n === 5) {
+      const d = s.data as FractionAtChance;
+      const at = (setting: string) =>
+        Object.entries(d.results[setting] ?? {})
+          .map(([k, r]) => `${STRATEGY_LABELS[k] ?? k} ${r.fractionOfAllWeights === null ? 'not reached' : pct(r.fractionOfAllWeights)}`)
+          .join(', ');
+      out.push(`**Share of ALL weights for tier-0 accuracy ≤ ${THRESHOLD}** (full test set): paper's layers: ${at('paper')}; every conv layer: ${at('nnlock')}.`);
     } else if (s.n === 3) {
       const d = s.data as Exp3Data;
       const pss = d.pooled.pss;

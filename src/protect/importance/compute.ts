@@ -12,16 +12,19 @@ import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discove
 import { weightsDigest } from '../format.ts';
 import { type ImportanceMap, type Strategy, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './scores.ts';
 import { type WeightStrategy, weightImportance } from './baselines.ts';
-import { PSS_DEFAULTS, type PssOptions, pssImportance } from './pss.ts';
+import { PSS_DEFAULTS, type PssOptions, type PssStep, pssImportance } from './pss.ts';
 import { taylorImportance } from './taylor.ts';
+import { GATE_GRADIENT_DEFAULTS, gateGradientImportance } from './gate-gradient.ts';
 import { taskLoss } from './data.ts';
 import type { ImportanceFile } from './io.ts';
 
 /** The tunable settings of PSS (see PssOptions for each). */
-export type PssSettings = Partial<Pick<PssOptions, 'epochs' | 'lr' | 'lambda' | 'beta' | 'gamma' | 'zeta' | 'droprateInit'>>;
+export type PssSettings = Partial<
+  Pick<PssOptions, 'epochs' | 'lr' | 'lambda' | 'beta' | 'gamma' | 'zeta' | 'droprateInit' | 'gates' | 'initLogAlpha' | 'optimizer' | 'momentum' | 'nesterov' | 'milestones' | 'lrDecay'>
+>;
 
 /** What PSS reports after each of its steps. */
-export type ImportanceStep = Parameters<NonNullable<PssOptions['onStep']>>[0];
+export type ImportanceStep = PssStep;
 
 export interface ComputeImportanceOptions {
   /** Conv layers to score (weight or module names); default every conv layer. */
@@ -51,8 +54,14 @@ export interface ComputeImportanceOptions {
   architecture?: string;
   /** PSS settings beyond its defaults (PSS_DEFAULTS). */
   pss?: PssSettings;
-  /** Taylor: batches averaged (default 8). */
+  /** Taylor and gate-gradient: batches averaged (default 8). */
   batches?: number;
+  /** Gate-gradient: the common log α of the gates (default 1.0). */
+  initLogAlpha?: number;
+  /** PSS: report the gradients' terms in onStep (see PssStep.gradients). */
+  diagnostics?: boolean;
+  /** Called after each PSS epoch of a layer, with log α so far. */
+  onEpoch?: PssOptions['onEpoch'];
   /** Extra facts recorded in the result's settings (e.g. which data, how many images). */
   settings?: Record<string, unknown>;
   /** PSS data-parallel in this process group (`data` is this rank's shard; see PssOptions.group). */
@@ -77,9 +86,9 @@ function isModule(m: Module | SafetensorsFile): m is Module {
 }
 
 /**
- * Scores the kernels of a model's conv layers by `strategy` (pss, taylor, l1, magnitude,
- * magnitude-asc, closest-mean, random). `model` is a Module or its weights file; weight-only
- * strategies need no data, pss and taylor need `data` (a BatchSource of the model's task, see
+ * Scores the kernels of a model's conv layers by `strategy` (pss, taylor, gate-gradient, l1,
+ * magnitude, magnitude-asc, closest-mean, random). `model` is a Module or its weights file; weight-only
+ * strategies need no data, pss, taylor and gate-gradient need `data` (a BatchSource of the model's task, see
  * denoiserTrainingData for denoisers) and run the model (built from the architecture when a file is
  * given, and disposed again). Returns the scores with the strategy, its settings, the digest of
  * the weights scored and the architecture: what saveImportance writes and protectModel takes.
@@ -131,8 +140,13 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
     let settings: Record<string, unknown>;
     if (s === 'pss') {
       const pss = { ...PSS_DEFAULTS, ...options.pss, seed };
-      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, group: options.group });
+      scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, onEpoch: options.onEpoch, diagnostics: options.diagnostics, group: options.group });
       settings = { ...pss, ...extra };
+    } else if (s === 'gate-gradient') {
+      const batches = options.batches ?? GATE_GRADIENT_DEFAULTS.batches;
+      const initLogAlpha = options.initLogAlpha ?? GATE_GRADIENT_DEFAULTS.initLogAlpha;
+      scores = await gateGradientImportance(module, data, { loss, layers: names, batches, initLogAlpha });
+      settings = { batches, initLogAlpha, ...extra };
     } else {
       const batches = options.batches ?? 8;
       scores = await taylorImportance(module, data, { loss, layers: names, batches });

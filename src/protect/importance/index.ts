@@ -4,6 +4,8 @@ export * from './data.ts';
 export * from './baselines.ts';
 export * from './pss.ts';
 export * from './taylor.ts';
+export * from './gate-gradient.ts';
+export * from './compare.ts';
 export * from './io.ts';
 export * from './compute.ts';
 export * from './training-data.ts';

@@ -10,6 +10,15 @@
 //   evaluation: z = clamp(σ(log α)(ζ − γ) + γ, 0, 1)
 //   loss:       task loss + λ · Σ σ(log α − β log(−γ / ζ))      (the expected number of open gates)
 //
+// Two settings (PssOptions.gates, .initLogAlpha, .optimizer; PSS_PAPER_SETTING is the authors'):
+//   nnlock's light default: sampled gates, log α from droprateInit (≈ 2.2, gates nearly open),
+//     Adam 0.05, 2 epochs of 1,024 images;
+//   the paper's: deterministic gates (the network in eval mode, z from σ(log α) at every step),
+//     log α = 1.0 in the layer being learned (z ≈ 0.78), SGD 0.1 with Nesterov momentum 0.9.
+// In both, the layers not being learned run unchanged: the authors start their log α at 100,
+// where both gates are exactly 1 (σ(100)(ζ − γ) + γ > 1 is clamped to 1, and so is every draw), so
+// "no gate" is the same network.
+//
 // Cost: per layer, epochs × (images / batch) forward passes and the backward pass from that layer
 // on. ResNet-20 with the defaults (1024 images, 2 epochs, batch 128: 16 steps for each of its 19
 // conv layers) takes a few minutes on 2 CPU cores; the cost grows linearly in images × epochs ×
@@ -21,7 +30,8 @@ import { full, rand } from '../../ops/creation.ts';
 import { clampInPlace, normalInPlace } from '../../ops/inplace.ts';
 import { sum } from '../../ops/reduction.ts';
 import { reshape } from '../../ops/shape.ts';
-import { Adam, type Module } from '../../nn/index.ts';
+import { Adam, type Module, type Optimizer, SGD } from '../../nn/index.ts';
+import { applySchedule, multiStep } from '../../nn/optim/schedule.ts';
 import { type BatchSource, batchesOn } from '../../data/batch-source.ts';
 import { toDevice } from '../../ops/convert.ts';
 import { type TaskLoss, freeze, pickConvModules } from './data.ts';
@@ -32,9 +42,32 @@ export interface PssOptions {
   loss: TaskLoss;
   /** Conv layers to score (weight or module names); default every Conv2d. */
   layers?: readonly string[];
+  /**
+   * 'sampled' (default): z is a fresh hard-concrete draw at every step (the L0 paper's training
+   * gate). 'deterministic': z = clamp(σ(log α)(ζ − γ) + γ, 0, 1) at every step, the evaluation gate,
+   * as the authors learn it (their network stays in eval mode).
+   */
+  gates?: 'sampled' | 'deterministic';
+  /**
+   * log α of the layer being learned starts at exactly this value (the paper: 1.0), instead of
+   * N(log(1 − p) − log p, 0.01²) from droprateInit.
+   */
+  initLogAlpha?: number;
+  /** Optimiser of log α: 'adam' (default) or 'sgd' (with momentum and nesterov). */
+  optimizer?: 'adam' | 'sgd';
+  /** SGD momentum (default 0). */
+  momentum?: number;
+  /** SGD Nesterov momentum (default false; needs momentum > 0). */
+  nesterov?: boolean;
+  /**
+   * Learning-rate steps: at each of these epochs the rate is multiplied by lrDecay (the authors':
+   * 60 and 120, by 0.2). Default none.
+   */
+  milestones?: readonly number[];
+  lrDecay?: number;
   /** Passes over the data per layer (default 2). */
   epochs?: number;
-  /** Adam learning rate on log α (default 0.05). */
+  /** Learning rate on log α (default 0.05, for Adam). */
   lr?: number;
   /** Weight of the L0 penalty (default 1e-4, as the paper). */
   lambda?: number;
@@ -57,11 +90,89 @@ export interface PssOptions {
    * as rank 0's and its gradient is averaged across the ranks by c10d's Reducer at every step.
    */
   group?: ProcessGroup;
+  /** Called after each pass over the data with the layer's log α so far (a copy). */
+  onEpoch?: (info: { layer: string; layerIndex: number; epoch: number; logAlpha: Float32Array }) => void;
   /** Called after each step. */
-  onStep?: (info: { layer: string; layerIndex: number; layerCount: number; epoch: number; step: number; loss: number }) => void;
+  onStep?: (info: PssStep) => void;
+  /** Measure the gradients at each step for onStep (gradients: costs a copy of log α's gradient per step). */
+  diagnostics?: boolean;
 }
 
-export const PSS_DEFAULTS = { epochs: 2, lr: 0.05, lambda: 1e-4, beta: 2 / 3, gamma: -0.1, zeta: 1.1, droprateInit: 0.1, seed: 0 };
+export const PSS_DEFAULTS = {
+  epochs: 2,
+  lr: 0.05,
+  lambda: 1e-4,
+  beta: 2 / 3,
+  gamma: -0.1,
+  zeta: 1.1,
+  droprateInit: 0.1,
+  seed: 0,
+  gates: 'sampled' as 'sampled' | 'deterministic',
+  optimizer: 'adam' as 'adam' | 'sgd',
+  momentum: 0,
+  nesterov: false,
+  milestones: [] as readonly number[],
+  lrDecay: 0.2,
+};
+
+/**
+ * The authors' setting (Tian, Zhou and Duan's ProtectVGG19.py): deterministic gates, log α from
+ * 1.0, SGD 0.1 with Nesterov momentum 0.9, 130 epochs per layer with the rate × 0.2 at epochs 60
+ * and 120. Their data (batch 150, the first 30,000 CIFAR-10 training images with crop and flip)
+ * and layer choice are the caller's: see PSS_PAPER_DATA and paperLayers.
+ */
+export const PSS_PAPER_SETTING = {
+  gates: 'deterministic',
+  initLogAlpha: 1.0,
+  optimizer: 'sgd',
+  lr: 0.1,
+  momentum: 0.9,
+  nesterov: true,
+  epochs: 130,
+  milestones: [60, 120],
+  lrDecay: 0.2,
+} as const;
+
+/** The authors' importance data: batch 150 over the first 30,000 CIFAR-10 training images, random crop (padding 4) and flip. */
+export const PSS_PAPER_DATA = { images: 30_000, batch: 150, augment: true } as const;
+
+/**
+ * The paper's choice of layers, as a rule that gives its VGG19 choice (conv1_1, conv1_2, conv3_1,
+ * conv4_1): the first two conv layers, and the first conv layer of each of the last two stages
+ * that widen the network (VGG19 widens at conv2_1, conv3_1 and conv4_1). For ResNet-20 that is
+ * conv1, layer1.0.conv1, layer2.0.conv1 and layer3.0.conv1. `layers` are the conv layers in model
+ * order with their weight shapes [out, in, ...]; 1×1 projection shortcuts are not counted.
+ */
+export function paperLayers(layers: readonly { name: string; shape: readonly number[] }[]): string[] {
+  const convs = layers.filter((l) => l.shape.length === 4 && !(l.shape[2] === 1 && l.shape[3] === 1 && l.name !== layers[0].name));
+  if (convs.length <= 2) return convs.map((l) => l.name);
+  const widening: string[] = [];
+  let width = convs[1].shape[0];
+  for (const l of convs.slice(2)) {
+    if (l.shape[0] > width) widening.push(l.name);
+    width = Math.max(width, l.shape[0]);
+  }
+  return [convs[0].name, convs[1].name, ...widening.slice(-2)];
+}
+
+/** What PSS reports after each step. */
+export interface PssStep {
+  layer: string;
+  layerIndex: number;
+  layerCount: number;
+  epoch: number;
+  step: number;
+  loss: number;
+  /** With `diagnostics`: the step's gradient on log α, split into its two terms (means over the layer's kernels). */
+  gradients?: {
+    /** Mean |∂(task loss)/∂log α|. */
+    task: number;
+    /** Mean |λ ∂(L0 penalty)/∂log α| (closed form: λ σ'(log α − β log(−γ/ζ))). */
+    penalty: number;
+    /** Share of kernels whose task gradient is exactly 0 (their gate clamped at 0 or 1 in this step). */
+    zeroTask: number;
+  };
+}
 
 /** log α is kept in [ln 0.01, ln 100] after each step, as the L0 reference code does. */
 export const LOG_ALPHA_MIN = Math.log(0.01);
@@ -94,6 +205,10 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
   if (!(o.lambda >= 0) || !(o.lr > 0) || !(o.epochs >= 1) || !(o.droprateInit > 0 && o.droprateInit < 1)) {
     throw new RangeError('pss: needs lambda ≥ 0, lr > 0, epochs ≥ 1 and 0 < droprateInit < 1');
   }
+  if (o.initLogAlpha !== undefined && !Number.isFinite(o.initLogAlpha)) throw new RangeError('pss: initLogAlpha must be a finite number');
+  if (o.gates !== 'sampled' && o.gates !== 'deterministic') throw new RangeError(`pss: gates must be 'sampled' or 'deterministic', not '${String(o.gates)}'`);
+  if (o.optimizer !== 'adam' && o.optimizer !== 'sgd') throw new RangeError(`pss: optimizer must be 'adam' or 'sgd', not '${String(o.optimizer)}'`);
+  const sampled = o.gates === 'sampled';
   const convs = pickConvModules(model, options.layers);
   const device = model.device;
   const batches = batchesOn(data, device);
@@ -106,17 +221,20 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
       manualSeed(o.seed * 1_000_003 + layerIndex);
       const init = Math.log(1 - o.droprateInit) - Math.log(o.droprateInit);
       // Drawn on the CPU whatever the device, so the starting gates are the same everywhere.
-      const logAlpha = keep(noGrad(() => scope(() => toDevice(normalInPlace(full([a, b], 0), init, 0.01), device))));
+      const logAlpha = keep(noGrad(() => scope(() => toDevice(o.initLogAlpha === undefined ? normalInPlace(full([a, b], 0), init, 0.01) : full([a, b], o.initLogAlpha!), device))));
       logAlpha.requiresGrad = true;
       options.group?.broadcastCoalesced([logAlpha]);
       const reducer = options.group && new Reducer(options.group, [logAlpha]);
-      const opt = new Adam([logAlpha], { lr: o.lr });
-      conv.weightTransform = (w) => scope(() => mul(w, reshape(hardConcreteGate(logAlpha, true, o.beta, o.gamma, o.zeta), [a, b, 1, 1])));
+      const opt: Optimizer = o.optimizer === 'sgd' ? new SGD([logAlpha], { lr: o.lr, momentum: o.momentum, nesterov: o.nesterov }) : new Adam([logAlpha], { lr: o.lr });
+      conv.weightTransform = (w) => scope(() => mul(w, reshape(hardConcreteGate(logAlpha, sampled, o.beta, o.gamma, o.zeta), [a, b, 1, 1])));
       try {
         let step = 0;
+        const schedule = multiStep(o.lr, [...o.milestones], o.lrDecay);
         for (let epoch = 0; epoch < o.epochs; epoch++) {
+          if (o.milestones.length) applySchedule(opt, schedule, epoch);
           for await (const batch of batches.epoch(epoch)) {
             let loss: number;
+            let gradients: PssStep['gradients'];
             try {
               loss = scope(() => {
                 opt.zeroGrad();
@@ -124,6 +242,7 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
                 const task = o.loss(model.forward(batch.x), batch.y);
                 const total = add(task, mul(l0Penalty(logAlpha, o.beta, o.gamma, o.zeta), o.lambda));
                 total.backward();
+                if (o.diagnostics) gradients = splitGradient(logAlpha, o);
                 opt.step();
                 noGrad(() => clampInPlace(logAlpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX));
                 return total.item();
@@ -133,9 +252,10 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
               batch.y.dispose();
             }
             if (!Number.isFinite(loss)) throw new Error(`pss: the loss became ${loss} on layer ${name}`);
-            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step, loss });
+            o.onStep?.({ layer: name, layerIndex, layerCount: convs.size, epoch, step, loss, ...(gradients ? { gradients } : {}) });
             step++;
           }
+          if (o.onEpoch) o.onEpoch({ layer: name, layerIndex, epoch, logAlpha: new Float32Array(logAlpha.toTypedArray() as Float32Array) });
         }
         if (step === 0) throw new Error('pss: the data gave no batches');
         out.set(name, layerScores([a, b], new Float32Array(logAlpha.toTypedArray() as Float32Array)));
@@ -151,4 +271,26 @@ export async function pssImportance(model: Module, data: BatchSource, options: P
     unfreeze();
   }
   return out;
+}
+
+/** The gradient on log α (after backward, before the step) as its task and penalty terms. */
+function splitGradient(logAlpha: Tensor, o: { lambda: number; beta: number; gamma: number; zeta: number }): NonNullable<PssStep['gradients']> {
+  const grad = logAlpha.grad;
+  if (!grad) throw new Error('pss: no gradient reached log α');
+  const g = grad.toTypedArray() as Float32Array;
+  grad.dispose();
+  const la = logAlpha.toTypedArray() as Float32Array;
+  const shift = o.beta * Math.log(-o.gamma / o.zeta);
+  let task = 0;
+  let penalty = 0;
+  let zero = 0;
+  for (let k = 0; k < g.length; k++) {
+    const s = 1 / (1 + Math.exp(-(la[k] - shift)));
+    const p = o.lambda * s * (1 - s);
+    const t = g[k] - p;
+    penalty += Math.abs(p);
+    task += Math.abs(t);
+    if (Math.abs(t) <= 1e-6 * Math.max(p, 1e-30)) zero++;
+  }
+  return { task: task / g.length, penalty: penalty / g.length, zeroTask: zero / g.length };
 }

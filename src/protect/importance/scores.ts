@@ -11,7 +11,7 @@ export interface LayerScores {
 /** Conv weight name → scores. */
 export type ImportanceMap = Map<string, LayerScores>;
 
-export const STRATEGIES = ['pss', 'random', 'magnitude', 'magnitude-asc', 'closest-mean', 'l1', 'taylor'] as const;
+export const STRATEGIES = ['pss', 'random', 'magnitude', 'magnitude-asc', 'closest-mean', 'l1', 'taylor', 'gate-gradient'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /** Strategies computed from the weights alone (no model run, no data). */

@@ -123,14 +123,15 @@ export async function trainingData(
   spec: ModelSpec,
   data: string,
   metadata: Record<string, string>,
-  flags: { images: number; batch: number; seed: number; sigma: number },
+  flags: { images: number; batch: number; seed: number; sigma: number; augment?: boolean },
   group?: ProcessGroup,
 ): Promise<BatchSource> {
   const o = { ...flags, batch: perRankBatch(flags.batch, group), shard: group && { rank: group.rank, count: group.worldSize } };
   const path = dataPath(data);
   if (spec.task === 'denoising') return denoiserTrainingData(await denoisePatches(path), o);
   const ds = await openDataset(path, { split: 'train', limit: o.images });
-  const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, shard: o.shard, ...normalisationFrom(metadata) });
+  const augment = flags.augment ? { augment: { crop: { padding: 4 }, hflip: true } } : {}; // random crop (padding 4) and flip
+  const loader = new DataLoader(ds, { batchSize: o.batch, shuffle: true, seed: o.seed, workers: 0, shard: o.shard, ...augment, ...normalisationFrom(metadata) });
   return loader;
 }
 

@@ -1,7 +1,20 @@
 // `nnlock protect importance`: score every kernel of a model's conv layers once and save the
 // scores, so `nnlock protect lock --importance` can reuse them (PSS takes minutes).
 import type { Command } from 'commander';
-import { PSS_DEFAULTS, STRATEGIES, computeImportance, isWeightOnly, saveImportance, type Strategy } from '../../../protect/index.ts';
+import {
+  PSS_DEFAULTS,
+  PSS_PAPER_DATA,
+  PSS_PAPER_SETTING,
+  type PssSettings,
+  STRATEGIES,
+  type Strategy,
+  computeImportance,
+  discoverLayers,
+  isWeightOnly,
+  paperLayers,
+  saveImportance,
+} from '../../../protect/index.ts';
+import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { type CliIO, Output, withOutputFlags } from '../../io.ts';
 import { FLAG, deviceOption, option, parse } from '../../options.ts';
 import { UsageError } from '../../errors.ts';
@@ -19,6 +32,13 @@ interface ImportanceFlags extends ModuleFlags {
   lr: number;
   lambda: number;
   droprateInit: number;
+  setting: 'light' | 'paper';
+  gates: 'sampled' | 'deterministic';
+  initLogAlpha?: number;
+  optimizer: 'adam' | 'sgd';
+  momentum: number;
+  nesterov?: boolean;
+  augment?: boolean;
   batches: number;
   sigma: number;
   seed: number;
@@ -44,10 +64,26 @@ export function registerImportanceVerb(noun: Command, io: CliIO): void {
       .addOption(option('--images <n>', 'pss/taylor: training images (or patches) used', parse.positiveInt, 1024))
       .addOption(option(FLAG.epochs, 'pss: passes over the images per layer', parse.positiveInt, PSS_DEFAULTS.epochs))
       .addOption(option(FLAG.batch, 'pss/taylor: batch size', parse.positiveInt, 128))
-      .addOption(option(FLAG.lr, 'pss: Adam learning rate on log α', parse.positiveNumber, PSS_DEFAULTS.lr))
+      .addOption(option(FLAG.lr, 'pss: learning rate on log α', parse.positiveNumber, PSS_DEFAULTS.lr))
       .addOption(option('--lambda <x>', 'pss: weight of the L0 penalty', parse.nonNegativeNumber, PSS_DEFAULTS.lambda))
       .addOption(option('--droprate-init <p>', 'pss: initial drop rate of the gates', parse.fraction, PSS_DEFAULTS.droprateInit))
-      .addOption(option('--batches <n>', 'taylor: batches averaged', parse.positiveInt, 8))
+      .addOption(
+        option('--setting <name>', "pss: 'light' (nnlock's defaults) or 'paper' (the authors' setting: see below); explicit flags override it", parse.oneOf(['light', 'paper'] as const), 'light'),
+      )
+      .addOption(
+        option(
+          '--gates <kind>',
+          'pss: sampled (a hard-concrete draw per step) or deterministic (the evaluation gate, as the authors)',
+          parse.oneOf(['sampled', 'deterministic'] as const),
+          PSS_DEFAULTS.gates,
+        ),
+      )
+      .addOption(option('--init-log-alpha <x>', 'pss: start log α of the layer being learned at x (the paper: 1.0) instead of from --droprate-init', parse.number))
+      .addOption(option('--optimizer <name>', 'pss: optimiser of log α', parse.oneOf(['adam', 'sgd'] as const), PSS_DEFAULTS.optimizer))
+      .addOption(option('--momentum <m>', 'pss: SGD momentum', parse.nonNegativeNumber, PSS_DEFAULTS.momentum))
+      .addOption(option('--nesterov', 'pss: SGD with Nesterov momentum'))
+      .addOption(option('--augment', 'pss/taylor/gate-gradient: random crop (padding 4) and horizontal flip of the training images'))
+      .addOption(option('--batches <n>', 'taylor/gate-gradient: batches averaged', parse.positiveInt, 8))
       .addOption(option(FLAG.sigma, 'denoisers: noise σ on the 0..255 scale', parse.nonNegativeNumber, 25))
       .addOption(option(FLAG.seed, 'seed of the data order, gate noise and the random strategy', parse.int(), 0))
       .addOption(option(FLAG.force, 'overwrite the output file'))
@@ -58,15 +94,23 @@ export function registerImportanceVerb(noun: Command, io: CliIO): void {
       `
 Cost: pss runs, for each conv layer, epochs × images / batch training steps with the weights frozen
 (ResNet-20 with the defaults: 19 layers × 16 steps of 128 images, a few minutes on 2 CPU cores);
-taylor runs --batches forward/backward passes; the other strategies only read the weights.
+taylor and gate-gradient run --batches forward/backward passes (gate-gradient per layer: the
+cheap estimator of PSS's selection); the other strategies only read the weights.
+
+--setting paper is the authors' PSS: --gates deterministic --init-log-alpha 1 --optimizer sgd
+--lr 0.1 --momentum 0.9 --nesterov, ${PSS_PAPER_SETTING.epochs} epochs per layer (rate × ${PSS_PAPER_SETTING.lrDecay} at epochs ${PSS_PAPER_SETTING.milestones.join(' and ')}),
+--batch ${PSS_PAPER_DATA.batch} over --images ${PSS_PAPER_DATA.images} with --augment, and the paper's layers (the first two conv
+layers and the first conv of the last two widening stages; ResNet-20: conv1, layer1.0.conv1,
+layer2.0.conv1, layer3.0.conv1). It is slow on a CPU: give --epochs to shorten it.
 
 Example:
   nnlock protect importance resnet20.safetensors -a resnet20 -s pss -d ../shared/data/cifar10 -o resnet20.pss.safetensors`,
     )
-    .action(async (path: string, o: ImportanceFlags) => {
-      const out = new Output(io, o);
-      refuseOverwrite([o.out], o.force);
+    .action(async (path: string, flags: ImportanceFlags, cmd: Command) => {
+      const out = new Output(io, flags);
+      refuseOverwrite([flags.out], flags.force);
       const file = await readModel(path);
+      const { o, pss } = withSetting(flags, cmd, file);
       const vm = await verbModel(o, file, path);
       const spec = vm.spec;
       const group = jobGroup(io.env); // under `nnlock launch` or torchrun: PSS data-parallel
@@ -89,8 +133,8 @@ Example:
           batches: o.batches,
           onStep: bar.onStep,
           group,
-          pss: { epochs: o.epochs, lr: o.lr, lambda: o.lambda, droprateInit: o.droprateInit },
-          settings: data ? { images: o.images, batch: o.batch, data: o.data, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
+          pss,
+          settings: data ? { images: o.images, batch: o.batch, data: o.data, augment: o.augment ?? false, ...(spec?.task === 'denoising' ? { sigma: o.sigma } : {}) } : {},
         });
         bar.stop();
         if (imp.discovery.note) out.note(`note: ${imp.discovery.note}`);
@@ -106,4 +150,46 @@ Example:
         vm.model?.dispose();
       }
     });
+}
+
+/**
+ * The flags with --setting applied: a preset replaces the defaults of the flags it sets, never a
+ * flag given on the command line. Returns the flags and the PSS settings they make.
+ */
+function withSetting(flags: ImportanceFlags, cmd: Command, file: SafetensorsFile): { o: ImportanceFlags; pss: PssSettings } {
+  const o = { ...flags };
+  if (o.setting === 'paper') {
+    const preset: Partial<ImportanceFlags> = {
+      gates: PSS_PAPER_SETTING.gates,
+      initLogAlpha: PSS_PAPER_SETTING.initLogAlpha,
+      optimizer: PSS_PAPER_SETTING.optimizer,
+      lr: PSS_PAPER_SETTING.lr,
+      momentum: PSS_PAPER_SETTING.momentum,
+      nesterov: PSS_PAPER_SETTING.nesterov,
+      epochs: PSS_PAPER_SETTING.epochs,
+      images: PSS_PAPER_DATA.images,
+      batch: PSS_PAPER_DATA.batch,
+      augment: PSS_PAPER_DATA.augment,
+      layers: paperLayers(discoverLayers(file.tensors).layers),
+    };
+    for (const [name, value] of Object.entries(preset)) if (cmd.getOptionValueSource(name) !== 'cli') Object.assign(o, { [name]: value });
+  }
+  if (o.nesterov && !(o.momentum > 0)) throw new UsageError('--nesterov needs --momentum > 0');
+  if (o.optimizer === 'adam' && (o.nesterov || o.momentum > 0)) throw new UsageError('--momentum and --nesterov are for --optimizer sgd');
+  // The authors' rate steps (at epochs 60 and 120) come with the paper's setting.
+  const milestones = o.setting === 'paper' ? [...PSS_PAPER_SETTING.milestones] : [];
+  const pss: PssSettings = {
+    epochs: o.epochs,
+    lr: o.lr,
+    lambda: o.lambda,
+    droprateInit: o.droprateInit,
+    gates: o.gates,
+    initLogAlpha: o.initLogAlpha,
+    optimizer: o.optimizer,
+    momentum: o.momentum,
+    nesterov: o.nesterov ?? false,
+    milestones,
+    lrDecay: PSS_PAPER_SETTING.lrDecay,
+  };
+  return { o, pss };
 }
