@@ -25,11 +25,18 @@ import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { JsonCache, RESNET20, bitIdentical, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
 
-const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, 'ft-lr': { type: 'string' }, quick: { type: 'boolean' } } });
+const { values: args } = parseArgs({
+  options: { sizes: { type: 'string' }, protection: { type: 'string' }, starts: { type: 'string' }, 'ft-lr': { type: 'string' }, tier: { type: 'string' }, quick: { type: 'boolean' } },
+});
 const quick = args.quick ?? false;
 const sizes = (args.sizes ?? (quick ? '200' : '1000,500,5000')).split(',').map(Number);
 const protection = args.protection ?? 'default';
+// --tier m: the attacker holds tier m's key (unlocks it with that token) instead of only the file.
+const tier = Number(args.tier ?? 0);
+const tierTag = tier ? `-tier${tier}` : '';
 const EARLY = ['conv1', ...[0, 1, 2].flatMap((b) => [`layer1.${b}.conv1`, `layer1.${b}.conv2`])];
+// The front of the network: conv1, stage 1 and stage 2 (23.9% of all weights); stage 3 stays clear.
+const FRONT = [...EARLY, ...[0, 1, 2].flatMap((b) => [`layer2.${b}.conv1`, `layer2.${b}.conv2`])];
 const DEEP = [0, 1, 2].flatMap((b) => [`layer3.${b}.conv1`, `layer3.${b}.conv2`]);
 /** Candidate protections; ratio 0.999 protects every kernel of the layers named (dense). */
 const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: DecoyMode; layers?: string[]; selection?: SelectionMode }> = {
@@ -41,6 +48,9 @@ const PROTECTIONS: Record<string, { strategy: 'l1'; ratio: number; decoys: Decoy
   'dense-early': { strategy: 'l1', ratio: 0.999, decoys: 'context', layers: EARLY },
   'dense-deep': { strategy: 'l1', ratio: 0.999, decoys: 'context', layers: DEEP },
   'dense-all': { strategy: 'l1', ratio: 0.999, decoys: 'context' },
+  // Ratio 1: every kernel of the layers named.
+  'dense-front': { strategy: 'l1', ratio: 1, decoys: 'context', layers: FRONT },
+  'dense-stage2': { strategy: 'l1', ratio: 1, decoys: 'context', layers: FRONT.filter((l) => l.startsWith('layer2.')) },
 };
 const prot = PROTECTIONS[protection];
 if (!prot) throw new Error(`--protection: one of ${Object.keys(PROTECTIONS).join(', ')}`);
@@ -58,7 +68,8 @@ const importance = (await computeImportance(prot.strategy, file, undefined, { se
 const p = await protectModel(file, { importance, ratio: prot.ratio, layers: prot.layers, selection: prot.selection, tiers: 3, architecture: 'resnet20', decoys: prot.decoys, ...experimentKey(0, 3) });
 // The share of all the model's weights (every tensor, BN statistics included) that holds decoys.
 const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
-const weightFraction = p.layers.reduce((n, l) => n + l.selected * 9, 0) / allWeights;
+// At tier m, the kernels the attacker's key does not restore.
+const weightFraction = p.layers.reduce((n, l) => n + (l.selected - l.perTier[tier]) * 9, 0) / allWeights;
 log(`${protection}: ${p.layers.reduce((n, l) => n + l.selected, 0)} kernels protected, ${(100 * weightFraction).toFixed(2)}% of all ${allWeights} weights`);
 const layers: PublishedLayer[] = convLayers(p.file.tensors).map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(p.file.tensors.get(l.name)!.data, l.dtype) }));
 // Decoys per conv layer of the file (0 where a layer is not protected).
@@ -80,11 +91,12 @@ for (const [name, idx] of flagged) {
     }
   }
 }
+const attacked = tier ? (await unlockModel(p.file, p.tokens[tier - 1])).file : p.file;
 log(`${protection}: detect-and-replace flags ${total} kernels, ${hits} of them decoys (precision ${(hits / total).toFixed(3)})`);
 
 const test = await testLoader(0, TEST_IMAGES);
 const store = new JsonCache<AttackRun>(join(results, `attack-runs${quick ? '-quick' : ''}.json`));
-const prefix = `${protection}|`;
+const prefix = `${protection}${tier ? `|tier${tier}` : ''}|`;
 // Training from scratch does not depend on the protection: one baseline serves them all.
 const keyOf = (k: string) => (k.startsWith('scratch|') ? `baseline|${k}` : prefix + k);
 const fromStore = (k: string) => store.get(keyOf(k)) ?? (k.startsWith('scratch|') ? findScratch(k) : undefined);
@@ -119,8 +131,8 @@ log(
 const result = await attackHarness({
   architecture: 'resnet20',
   task: 'classification',
-  published: p.file,
-  flagged,
+  published: attacked,
+  flagged: tier ? undefined : flagged,
   resetTo: 'mean',
   sizes,
   steps: STEPS,
@@ -140,10 +152,10 @@ const result = await attackHarness({
     ),
   onEpoch: (s, n, e, es) => log(`  ${s} N=${n}: epoch ${e + 1}/${es}`),
 });
-const summaryPath = join(results, `attack-${protection}${quick ? '-quick' : ''}.json`);
+const summaryPath = join(results, `attack-${protection}${tierTag}${quick ? '-quick' : ''}.json`);
 await writeFileAtomic(
   summaryPath,
-  `${JSON.stringify({ command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}${args.starts ? ` --starts ${args.starts}` : ''}${args['ft-lr'] ? ` --ft-lr ${args['ft-lr']}` : ''}`, protection: prot, weightFraction, tierAccuracy, strictlyOrdered, masterBitExact, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
+  `${JSON.stringify({ tier, command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/attack-harness.ts --protection ${protection} --sizes ${sizes.join(',')}${tier ? ` --tier ${tier}` : ''}${args.starts ? ` --starts ${args.starts}` : ''}${args['ft-lr'] ? ` --ft-lr ${args['ft-lr']}` : ''}`, protection: prot, weightFraction, tierAccuracy, strictlyOrdered, masterBitExact, steps: STEPS, testImages: TEST_IMAGES, detectPrecision: hits / total, headStart: result.headStart, runs: result.runs }, null, 1)}\n`,
 );
 log(
   `head start (accuracy points ×100): ${Object.entries(result.headStart)
