@@ -161,6 +161,22 @@ if (dn) {
       `Tier 0 with L1 importance instead: ${d.l1Tier0Psnr.toFixed(2)} dB; with PSS and 0.1's per-position decoys: ${d.positionDecoysTier0Psnr.toFixed(2)} dB.`,
     '',
   );
+  if (d.ratioSweep) {
+    lines.push(
+      `Tier 0 at larger shares of the same three layers (PSS ranking, context decoys; the ${d.ratioSweep.images} 256×256 Set12 images):`,
+      '',
+      table(
+        ['ratio of the three layers', 'share of all weights', 'tier-0 PSNR (dB)', 'noisy input (dB)'],
+        d.ratioSweep.points.map((x: { ratio: number; weightFraction: number; tier0Psnr: number; noisyPsnr: number }) => [
+          String(x.ratio),
+          `${(100 * x.weightFraction).toFixed(2)}%`,
+          x.tier0Psnr.toFixed(2),
+          x.noisyPsnr.toFixed(2),
+        ]),
+      ),
+      '',
+    );
+  }
   if (d.attack) {
     const at = d.attack;
     const rows = (at.runs as (Run & { before: number | null; steps: number })[]).map((r) => [

@@ -99,6 +99,23 @@ log(
   `L1 at the same setting: tier 0 ${l1.psnr.toFixed(2)} dB; PSS tiers ${strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}, master key ${masterBitExact ? 'bit-exact' : 'NOT bit-exact'}`,
 );
 
+// How much of the three layers tier 0 needs to fall below the noisy input: tier 0 at larger ratios
+// (PSS ranking, context decoys), on the seven 256×256 Set12 images.
+const small = images.filter((i) => i.height === 256 && i.width === 256);
+const sweep: { ratio: number; weightFraction: number; tier0Psnr: number; noisyPsnr: number }[] = [];
+for (const ratio of quick ? [0.5] : [0.1, 0.3, 1]) {
+  const r = (await cache.getOr(`sweep|${ratio}|${small.length}`, async () => {
+    const q = await protectModel(file, { importance: pss.scores, ratio, layers: MIDDLE, tiers: TIERS, architecture: 'dncnn-17', ...experimentKey(0, TIERS) });
+    loadIntoModel(model, q.file);
+    const rs = evaluateDenoiser(model, small, SIGMA, 0);
+    return { ratio, weightFraction: (q.layers.reduce((n, l) => n + l.selected, 0) * 9) / allWeights, tier0Psnr: mean(rs.map((x) => x.psnr)), noisyPsnr: mean(rs.map((x) => x.psnrNoisy)) };
+  })) as (typeof sweep)[number];
+  sweep.push(r);
+  log(
+    `three middle layers at ratio ${ratio} (${(100 * r.weightFraction).toFixed(2)}% of all weights): tier 0 ${r.tier0Psnr.toFixed(2)} dB (noisy ${r.noisyPsnr.toFixed(2)} dB, ${small.length} images)`,
+  );
+}
+
 const paper = {
   command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/exp-dncnn-paper.ts${args.attack ? ` --attack --sizes ${args.sizes ?? '1000'}` : ''}`,
   setting: { layers: MIDDLE, ratio: RATIO, tiers: TIERS, sigma: SIGMA, strategy: 'pss', pss: { ...settings, layersOnly: true, seconds: pssSeconds }, decoys: 'context (default)' },
@@ -114,6 +131,7 @@ const paper = {
   masterBitExact,
   l1Tier0Psnr: l1.psnr,
   positionDecoysTier0Psnr: positionDecoys.psnr,
+  ratioSweep: { images: small.length, points: sweep },
   attack: undefined as unknown,
 };
 
