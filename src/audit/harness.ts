@@ -121,6 +121,18 @@ export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Ar
   return { tensors, metadata: file.metadata };
 }
 
+/**
+ * A short fingerprint of a run's starting weights: its checkpoint is named by it, so that a run
+ * never resumes from the checkpoint of another file's run with the same settings (e.g. another
+ * tier of the same model).
+ */
+function startTag(file: SafetensorsFile | undefined): string {
+  if (!file) return 'fresh';
+  const h = createHash('sha256');
+  for (const [name, e] of file.tensors) h.update(name).update(e.data);
+  return h.digest('hex').slice(0, 12);
+}
+
 function runKey(start: AttackStart, images: number, steps: number, lr: number, extra: string, optimizer: 'sgd' | 'adam'): string {
   return `${start}|${images}|${steps}|${lr}${extra}${optimizer === 'sgd' ? '' : `|${optimizer}`}`;
 }
@@ -167,7 +179,7 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
           task: o.task,
           data,
           loss,
-          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}.ckpt`) : undefined,
+          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}-${startTag(init)}.ckpt`) : undefined,
           info: { run: key },
           onEpoch: (_r, p) => o.onEpoch?.(start, images, p.epoch, p.epochs),
         });

@@ -111,6 +111,37 @@ test('attackHarness: every run at every N, the head start, and a restart that tr
   assert.deepEqual(again.headStart, r.headStart);
 });
 
+test("attackHarness never resumes from the checkpoint of another file's run (e.g. another tier)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnlock-harness-ckpt-'));
+  const fileOfSeed = (seed: number) => {
+    manualSeed(seed);
+    const m = modelSpec('resnet8').create();
+    const f = fileOf(m);
+    m.dispose();
+    return f;
+  };
+  const epochsTrained = async (published: ReturnType<typeof fileOfSeed>) => {
+    let epochs = 0;
+    await attackHarness({
+      architecture: 'resnet8',
+      task: 'classification',
+      published,
+      sizes: [16],
+      steps: 4,
+      data: (n) => source(n),
+      metric: accuracy,
+      checkpoints: dir,
+      starts: ['published'],
+      onEpoch: () => epochs++,
+    });
+    return epochs;
+  };
+  const a = fileOfSeed(1);
+  assert.equal(await epochsTrained(a), 2);
+  assert.equal(await epochsTrained(a), 0, 'the same file resumes from its finished checkpoint');
+  assert.equal(await epochsTrained(fileOfSeed(2)), 2, 'another file trains from its own start');
+});
+
 test('attackHarness on a denoiser: MSE on the residual, Adam, a metric in dB, and Adam runs stored apart from SGD ones', async () => {
   manualSeed(6);
   const m = modelSpec('dncnn-3').create();
