@@ -188,7 +188,7 @@ if (dn) {
       r.after.toFixed(2),
     ]);
     lines.push(
-      `**The DnCNN attack.** The attacker holds the tier-0 file and N clean 40×40 train400 patches (of ${at.patches}, σ = 25 noise drawn per batch) and trains with ${at.optimizer} for ${at.steps} steps of batch ${at.batch}; the baseline trains DnCNN-S from scratch the same way. Metric: ${at.metric}.`,
+      `**The DnCNN attack.** The attacker holds the tier-0 file and N clean 40×40 train400 patches (of ${at.patches}, σ = 25 noise drawn per batch) and trains with ${at.optimizer} for ${at.runs[0]?.steps ?? at.steps} steps of batch ${at.batch} (a budget of ${at.steps}, rounded to whole epochs); the baseline trains DnCNN-S from scratch the same way. Metric: ${at.metric}.`,
       '',
       table(['start', 'N', 'steps', 'lr', 'PSNR before (dB)', 'PSNR after (dB)'], rows),
       '',

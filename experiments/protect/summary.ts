@@ -149,6 +149,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
   const fresh = summary.headStart as Record<string, Json> | null;
   const perTier = summary.headStartPerTier as Record<string, Record<string, Json> | null>;
   const dm = summary.decoyAucMax as { value: number } | null;
+  const dn = summary.dncnnPaper as Record<string, Json> | null;
   const at = (h: Record<string, Json>) =>
     Object.entries(h)
       .filter(([k]) => /^\d+$/.test(k))
@@ -169,6 +170,12 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
     fresh
       ? `- **\`--mode dense-front\` removes the head start at ${(100 * fresh.weightFraction).toFixed(1)}% of all weights.** Decoys in every kernel of conv1, layer1 and layer2 (BN, layer3 and the classifier in the clear): head start ${at(fresh)} (negative: fine-tuning the file is worse than starting from scratch), tiers ${fresh.tierAccuracy.map((x: number) => x.toFixed(3)).join(' / ')} (${fresh.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}), the master key ${fresh.masterBitExact ? 'bit-exact' : 'NOT bit-exact'}. ` +
         'Dense protection of fewer layers does not: conv1 and layer1 only (5.3% of all weights) still leaves 20 points; decoys in 98.7% of the weights (every conv kernel) leave −12.4 points at N = 1000.'
+      : '',
+    dn
+      ? `- **DnCNN in the paper's setting (2% of three middle layers, ${(100 * dn.weightFraction).toFixed(2)}% of all weights, 5 tiers) does not hold either.** Tier 0 gives ${dn.tierPsnr[0].toFixed(2)} dB on Set12 at σ = 25, ${dn.tier0BelowNoisy ? 'below' : 'above'} the noisy input's ${dn.noisyPsnr.toFixed(2)} dB; the tiers are ${dn.tierPsnr.map((x: number) => x.toFixed(2)).join(' / ')} dB (${dn.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); ` +
+        (dn.attackHeadStartDb
+          ? `a thief who fine-tunes tier 0 with ${Object.keys(dn.attackHeadStartDb).join(', ')} clean patches gets ${Object.values(dn.attackHeadStartDb).join(', ')} dB over training from scratch.`
+          : 'the attack has not been run.')
       : '',
     dm
       ? `- **The decoys themselves are hard to find but not invisible.** Against the default context decoys the best of the detectors separates decoys from genuine kernels at ${dm.value.toFixed(3)} (max(AUC, 1 − AUC), pooled; 0.5 = chance; 0.1's per-position decoys: 0.89–0.90). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
