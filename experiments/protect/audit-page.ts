@@ -4,15 +4,18 @@
 //   node --import tsx experiments/protect/audit-page.ts
 //
 // reads experiments/results/protect/{decoy-detectors*.json, attack-*.json, attack-runs.json} and
-// writes experiments/results/protect/audit.md, attack.svg and summary.json. The results themselves
-// come from (each is resumable; NNLOCK_THREADS=1 on the shared machine):
+// writes experiments/results/protect/audit.md and attack.svg (summary.ts writes summary.json; run.ts
+// calls both). The results themselves come from (each is resumable; NNLOCK_THREADS=1 on the shared
+// machine):
 //   node --import tsx experiments/protect/decoy-detectors.ts [--selection balanced]
-//   node --import tsx experiments/protect/attack-harness.ts --protection <name> [--sizes 1000,500,5000]
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+//   node --import tsx experiments/protect/attack-harness.ts --protection <name> [--sizes 1000,500,5000] [--tier m]
+//   node --import tsx experiments/protect/exp-dncnn-paper.ts --attack
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { barChartSvg } from '../lib/svg.ts';
 import { ROOT, table } from './common.ts';
+import { type Json, POSITION_ONLY, buildSummary, tier0Section } from './summary.ts';
 
 const dir = join(ROOT, 'experiments', 'results', 'protect');
 const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -33,19 +36,11 @@ interface DetRun {
   kernels: number;
   reports: Report[];
 }
-/** The protection reported as the mode with no head start (summary.json's headStart). */
-const NEW_MODE = 'dense-all';
-/** The positions' clue: not about the decoys (no decoy can change it). */
-const POSITION_ONLY = new Set(['rowColumnEffect']);
-
 const lines: string[] = ['# Decoys no detector finds, and the fine-tuning attack', ''];
-const summary: Record<string, unknown> = {};
 
 // ---- decoy detectors
 const detFiles = readdirSync(dir).filter((f) => /^decoy-detectors.*\.json$/.test(f));
 const decoyRows: string[][] = [];
-const positionClue: { where: string; value: number }[] = [];
-let newModeMax: { value: number; detector: string; model: string; strategy: string; file: string; command: string } | undefined;
 for (const f of detFiles) {
   const d = read(f);
   const selection = d.selection ?? 'top';
@@ -68,10 +63,6 @@ for (const f of detFiles) {
       perLayer.toFixed(3),
       pos ? pos.pooledSeparability.toFixed(3) : '–',
     ]);
-    if (pos && r.mode === 'context') positionClue.push({ where: `${r.model}, ${r.strategy} (${selection})`, value: Number(pos.pooledSeparability.toFixed(4)) });
-    if (r.mode === 'context' && (!newModeMax || worst.pooledSeparability > newModeMax.value) && (r.strategy === 'random' || selection === 'balanced')) {
-      newModeMax = { value: worst.pooledSeparability, detector: worst.detector, model: r.model, strategy: `${r.strategy} (${selection})`, file: f, command: d.command };
-    }
   }
 }
 lines.push(
@@ -88,65 +79,55 @@ lines.push(
   ...detFiles.map((f) => `![${f}](${f.replace(/\.json$/, '.svg')})`),
   '',
 );
-if (newModeMax) {
-  summary.decoyAucMax = {
-    value: Number(newModeMax.value.toFixed(4)),
-    detector: newModeMax.detector,
-    where: `${newModeMax.model}, ${newModeMax.strategy} selection, context decoys`,
-    measure: 'max over detectors and models of the pooled max(AUC, 1 − AUC); selections whose positions are not themselves a clue (random or balanced)',
-    command: newModeMax.command,
-    positionsAlone: positionClue,
-    positionsAloneNote: 'rowColumnEffect: what the selected POSITIONS give away (no decoy can change it); at chance for random selection',
-  };
-}
 
 // ---- attack
+interface Run {
+  start: string;
+  images: number;
+  lr: number;
+  after: number;
+  resetTo?: string;
+}
+const summary = buildSummary();
 const attackFiles = readdirSync(dir).filter((f) => /^attack-(?!runs|tiers).*\.json$/.test(f) && !f.includes('quick'));
 const attackRows: string[][] = [];
 const chart: { name: string; values: number[] }[] = [];
 const sizes = ['500', '1000', '5000'];
+const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
 for (const f of attackFiles) {
   const a = read(f);
   const name = f.replace(/^attack-|\.json$/g, '');
-  const by = (start: string, n: number) => a.runs.find((r: { start: string; images: number }) => r.start === start && r.images === n)?.after;
+  const best = (n: number, keep: (r: Run) => boolean) => {
+    const v = (a.runs as Run[]).filter((r) => r.images === n && keep(r)).map((r) => r.after);
+    return v.length ? Math.max(...v) : undefined;
+  };
+  const lrs = (n: number, start: string) => [...new Set((a.runs as Run[]).filter((r) => r.images === n && r.start === start).map((r) => r.lr))].join(', ');
   for (const n of sizes.map(Number)) {
     if (a.headStart[String(n)] === undefined) continue;
-    const fmt = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(3));
+    const replaced = (a.runs as Run[]).find((r) => r.images === n && r.start === 'replaced');
     attackRows.push([
       name,
+      String(a.tier ?? 0),
       `${(100 * a.weightFraction).toFixed(2)}%`,
       a.tierAccuracy ? a.tierAccuracy.map((x: number) => x.toFixed(3)).join(' / ') : '–',
       String(n),
-      fmt(by('published', n)),
-      fmt(by('replaced', n)),
-      fmt(by('scratch', n)),
+      `${fmt(best(n, (r) => r.start === 'published'))} (lr ${lrs(n, 'published')})`,
+      replaced ? `${fmt(best(n, (r) => r.start === 'replaced'))} (${replaced.resetTo ?? 'mean'})` : '–',
+      fmt(best(n, (r) => r.start === 'scratch')),
       `${(100 * a.headStart[String(n)]).toFixed(1)}`,
     ]);
   }
   chart.push({ name, values: sizes.map((n) => (a.headStart[n] === undefined ? 0 : 100 * a.headStart[n])) });
-  const points = Object.fromEntries(Object.entries(a.headStart as Record<string, number>).map(([n, h]) => [n, Number((100 * h).toFixed(1))]));
-  if (name === 'default-position') summary.headStartBaseline = { ...points, unit: 'accuracy points', protection: a.protection, weightFraction: a.weightFraction, command: a.command };
-  if (name === NEW_MODE)
-    summary.headStart = {
-      ...points,
-      unit: 'accuracy points',
-      protection: a.protection,
-      weightFraction: a.weightFraction,
-      tierAccuracy: a.tierAccuracy,
-      strictlyOrdered: a.strictlyOrdered,
-      masterBitExact: a.masterBitExact,
-      command: a.command,
-    };
 }
 lines.push(
   '## The fine-tuning attack (shared ResNet-20, CIFAR-10)',
   '',
-  'The attacker holds the published tier-0 file and the first N images of `data_batch_1.bin` (crop + flip), and spends 160 SGD steps of batch 125 (momentum 0.9, weight decay 5e-4, cosine): ' +
-    "fine-tuning at lr 0.01 (dense-early: the better of 0.01 and 0.1, which was 0.01; dense-all: 0.1 only; each file's `command` says); the baseline trains the same architecture from scratch at lr 0.1 with the same images and steps (no public ResNet-20 trained on other data is among the fixtures, so that is the only baseline). " +
-    "Detect-and-replace resets the decoy classifier's suspects (as many per layer as there are decoys) to the layer's mean kernel first. Accuracy on the first 2,000 test images. " +
-    "Head start = best attacker run − scratch, in accuracy points. Weight fraction = decoy weights over ALL the model's weights (BN statistics included).",
+  "The attacker holds the published tier-0 file (or, for the tier rows, tier m's key) and the first N images of `data_batch_1.bin` (crop + flip), and spends 160 SGD steps of batch 125 (momentum 0.9, weight decay 5e-4, cosine) fine-tuning every weight at the learning rates in the table (several: one run each, the best counts); " +
+    'the baseline trains the same architecture from scratch at lr 0.1 with the same images and steps (no public ResNet-20 trained on other data is among the fixtures, so that is the only baseline). ' +
+    "Detect-and-replace: for the sparse modes, the decoy classifier's suspects (as many per layer as there are decoys) are reset to the layer's mean kernel (mean); for the dense mode, whose protected layers the header names and which hold nothing but decoys, those layers are re-initialised (init) and only the clear layers are kept. Then the same fine-tuning. " +
+    "Accuracy on the first 2,000 test images. Head start = best attacker run − scratch, in accuracy points. Weight fraction = weights still decoys for the attacker over ALL the model's weights (BN statistics included).",
   '',
-  table(['protection', 'weight fraction', 'accuracy tiers 0…3 (3 tiers)', 'N', 'fine-tune tier 0', 'detect-and-replace', 'from scratch', 'head start (points)'], attackRows),
+  table(['protection', "attacker's tier", 'weight fraction', 'accuracy tiers 0…3 (3 tiers)', 'N', 'fine-tune', 'detect-and-replace', 'from scratch', 'head start (points)'], attackRows),
   '',
   '![head start](attack.svg)',
   '',
@@ -163,39 +144,64 @@ if (chart.length) {
     }),
   );
 }
-// ---- plainly
-const base = summary.headStartBaseline as Record<string, number> | undefined;
-const fresh = summary.headStart as (Record<string, number> & { weightFraction: number; protection: { ratio: number; layers?: string[] } }) | undefined;
-const dm = summary.decoyAucMax as { value: number } | undefined;
-lines.push(
-  '## What tier 0 protects against, and what it does not',
-  '',
-  '- **It protects against using the file as it is.** The published model runs and scores like a random guess (tier 0 at or near 0.10 on CIFAR-10 at the default 8% of kernels); the sealed tiers restore it, the master key bit-exactly.',
-  base
-    ? `- **It does not protect against a thief with a few labelled images who fine-tunes.** With today's default protection (L1, 8% of each layer's kernels, ${((summary.headStartBaseline as { weightFraction: number }).weightFraction * 100).toFixed(1)}% of all weights) the attacker who fine-tunes the tier-0 file gets ${Object.entries(
-        base,
-      )
-        .filter(([k]) => /^\d+$/.test(k))
-        .map(([n, h]) => `${h} points at N = ${n}`)
-        .join(
-          ', ',
-        )} more accuracy than training from scratch with the same images and steps: the 92% of weights left in the clear are a pretrained model with holes, and a few hundred steps fill the holes.`
-    : '- The fine-tuning attack on the default protection has not been measured yet.',
-  fresh
-    ? `- **Only dense protection removes the head start, and it costs almost every weight.** Decoys in every conv kernel (${(fresh.weightFraction * 100).toFixed(1)}% of all weights; BN and the classifier stay in the clear): head start ${Object.entries(
-        fresh,
-      )
-        .filter(([k]) => /^\d+$/.test(k))
-        .map(([n, h]) => `${h} points at N = ${n}`)
-        .join(
-          ', ',
-        )} (fine-tuning the decoys is worse than starting from scratch), tiers still strictly ordered and the master key bit-exact. Dense protection of the first layers only (conv1 and layer1, 5.3% of all weights) still leaves 20 points.`
-    : '',
-  dm
-    ? `- **The decoys themselves are hard to find but not invisible.** Against the default context decoys the best of the detectors separates decoys from genuine kernels at ${dm.value.toFixed(3)} (max(AUC, 1 − AUC), pooled; 0.5 = chance; 0.1's per-position decoys: 0.89–0.90). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly.`
-    : '',
-  '',
-);
+
+// ---- DnCNN in the paper's setting
+const dn = summary.dncnnPaper as Record<string, Json> | null;
+if (dn) {
+  const d = read('dncnn-paper.json');
+  lines.push(
+    "## DnCNN-S-25 in the paper's DnCNN setting (Set12, σ = 25)",
+    '',
+    `${(100 * d.setting.ratio).toFixed(0)}% of the kernels of the three middle conv layers (${d.setting.layers.join(', ')}): ${d.selectedKernels} of their ${d.kernelsInLayers} kernels, ${(100 * d.weightFraction).toFixed(3)}% of all weights; ${d.setting.tiers} tiers with the default fractions; importance PSS on those layers with few patches (${d.setting.pss.images} patches, ${d.setting.pss.epochs} epoch; nnlock's sampled gates, not the paper's deterministic ones), context decoys. Each tier unlocked with its own token; mean PSNR over the ${d.images} Set12 images (noisy input: ${d.noisyPsnr.toFixed(2)} dB). ` +
+      'The paper reports σ = 50; the fixtures hold only a DnCNN trained for σ = 25, so σ = 50 was not run.',
+    '',
+    table(['tier', ...d.tiers.map((t: { tier: number }) => String(t.tier))], [['PSNR (dB)', ...d.tiers.map((t: { psnr: number }) => t.psnr.toFixed(2))]]),
+    '',
+    `Tier 0 below the noisy input: **${d.tier0BelowNoisy ? 'yes' : 'NO'}**; tiers strictly ordered: **${d.strictlyOrdered ? 'yes' : 'NO'}**; master key bit-exact: **${d.masterBitExact ? 'yes' : 'NO'}**. ` +
+      `Tier 0 with L1 importance instead: ${d.l1Tier0Psnr.toFixed(2)} dB; with PSS and 0.1's per-position decoys: ${d.positionDecoysTier0Psnr.toFixed(2)} dB.`,
+    '',
+  );
+  if (d.ratioSweep) {
+    lines.push(
+      `Tier 0 at larger shares of the same three layers (PSS ranking, context decoys; the ${d.ratioSweep.images} 256×256 Set12 images):`,
+      '',
+      table(
+        ['ratio of the three layers', 'share of all weights', 'tier-0 PSNR (dB)', 'noisy input (dB)'],
+        d.ratioSweep.points.map((x: { ratio: number; weightFraction: number; tier0Psnr: number; noisyPsnr: number }) => [
+          String(x.ratio),
+          `${(100 * x.weightFraction).toFixed(2)}%`,
+          x.tier0Psnr.toFixed(2),
+          x.noisyPsnr.toFixed(2),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (d.attack) {
+    const at = d.attack;
+    const rows = (at.runs as (Run & { before: number | null; steps: number })[]).map((r) => [
+      r.start,
+      String(r.images),
+      String(r.steps),
+      String(r.lr),
+      r.before === null ? '–' : r.before.toFixed(2),
+      r.after.toFixed(2),
+    ]);
+    lines.push(
+      `**The DnCNN attack.** The attacker holds the tier-0 file and N clean 40×40 train400 patches (of ${at.patches}, σ = 25 noise drawn per batch) and trains with ${at.optimizer} for ${at.runs[0]?.steps ?? at.steps} steps of batch ${at.batch} (a budget of ${at.steps}, rounded to whole epochs); the baseline trains DnCNN-S from scratch the same way. Metric: ${at.metric}.`,
+      '',
+      table(['start', 'N', 'steps', 'lr', 'PSNR before (dB)', 'PSNR after (dB)'], rows),
+      '',
+      `Head start: ${Object.entries(at.headStartDb as Record<string, number>)
+        .map(([n, h]) => `**${h.toFixed(2)} dB** at N = ${n}`)
+        .join(', ')}.`,
+      '',
+    );
+  }
+}
+
+lines.push(...tier0Section(summary));
+
+// A script: importing it (run.ts does, after the experiments) writes the page.
 await writeFileAtomic(join(dir, 'audit.md'), `${lines.join('\n')}\n`);
-await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify({ ...(existsSync(join(dir, 'summary.json')) ? read('summary.json') : {}), ...summary }, null, 1)}\n`);
-console.log(`wrote ${join(dir, 'audit.md')} and summary.json`);
+console.log(`wrote ${join(dir, 'audit.md')}`);

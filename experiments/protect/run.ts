@@ -1,7 +1,7 @@
 // The protection experiments (Tian, Zhou & Duan, CVPR 2021, as nnlock implements them), one
 // command regenerating experiments/results/protect/README.md:
 //
-//   node --import tsx experiments/protect/run.ts [--only 1,3] [--quick]
+//   node --import tsx experiments/protect/run.ts [--only 1,3] [--quick] [--page]
 //
 //   1  tier-0 accuracy vs ratio of protected kernels, 7 strategies, ResNet-20
 //   2  DnCNN-S-25 on Set12: PSNR per tier, full-tier check, image grid
@@ -13,7 +13,10 @@
 // under experiments/out/protect/, so an interrupted run resumes where it stopped; delete that
 // folder to start over. --quick runs a tiny version of everything (caches and results under
 // experiments/out/protect/quick/, the real results page is left alone). The page is rebuilt
-// from the stored results of every experiment, so --only N refreshes one section.
+// from the stored results of every experiment, so --only N refreshes one section; --page runs no
+// experiment and only rebuilds the pages. Then it rebuilds audit.md (audit-page.ts: the decoy
+// detectors, the attack harness, DnCNN in the paper's setting, what tier 0 protects against) and
+// summary.json (summary.ts) from their stored results: one command for the whole results folder.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
@@ -26,16 +29,17 @@ import { type Exp3Data, runExp3 } from './exp3-decoys.ts';
 import { type Exp4Data, runExp4 } from './exp4-finetune.ts';
 import { STRATEGY_LABELS } from './importance.ts';
 import { type FractionAtChance, runExp5 } from './exp5-fraction.ts';
+import { buildSummary, tier0Section, writeSummary } from './summary.ts';
 
 const EXPERIMENTS: Record<number, (ctx: RunContext) => Promise<Section>> = { 1: runExp1, 2: runExp2, 3: runExp3, 4: runExp4, 5: runExp5 };
 const NUMBERS = Object.keys(EXPERIMENTS).map(Number);
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
-const only = values.only ? values.only.split(',').map(Number) : NUMBERS;
+const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, page: { type: 'boolean' } } });
+const only = values.page ? [] : values.only ? values.only.split(',').map(Number) : NUMBERS;
 for (const n of only) if (!EXPERIMENTS[n]) throw new Error(`--only: no experiment ${n} (have ${NUMBERS.join(', ')})`);
 requireData();
 const ctx = runContext(values.quick ?? false);
-log(`protection experiments ${only.join(', ')}${ctx.quick ? ' (quick)' : ''}: caches in ${ctx.out}, results in ${ctx.results}`);
+log(`protection experiments ${only.join(', ') || 'none (--page)'}${ctx.quick ? ' (quick)' : ''}: caches in ${ctx.out}, results in ${ctx.results}`);
 // Compute time spent on each experiment by every run that filled the current caches (a rerun that
 // finds everything cached adds only seconds); it resets when experiments/out/protect is deleted.
 const timing = new JsonCache<number>(join(ctx.out, 'timing.json'));
@@ -128,6 +132,10 @@ const page = [
   '',
   ...summary(sections),
   '',
+  // The issue's headline figures (summary.json) in plain words; the details are in audit.md.
+  ...tier0Section(buildSummary()).map((l) => l.replace(/^## /, '### ')),
+  'Machine-readable: [summary.json](summary.json) (each figure with its command).',
+  '',
   'Compute time = the time of every run that filled the current caches (what a run from scratch costs on this machine, as loaded as it was); last run = the latest run, which skips cached units.',
   '',
   '| experiment | compute time | last run | date |',
@@ -139,3 +147,7 @@ const page = [
 ].join('\n');
 await writeFileAtomic(join(ctx.results, 'README.md'), page);
 log(`wrote ${join(ctx.results, 'README.md')}`);
+if (!ctx.quick) {
+  await import('./audit-page.ts');
+  log(`wrote ${await writeSummary()}`);
+}

@@ -13,11 +13,12 @@
 // published/replaced minus the best baseline, in the metric's units (accuracy, or PSNR in dB).
 // Runs are resumable: each trains with a checkpoint per epoch, and a finished run's result goes
 // through `store` (an experiment's JSON cache) so a restart skips it.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { KeyedStream } from '../crypto/index.ts';
 import { manualSeed, parseDevice } from '../tensor/index.ts';
-import { SGD, type Module, cosine } from '../nn/index.ts';
+import { Adam, type Module, type Optimizer, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
@@ -70,6 +71,12 @@ export interface HarnessOptions {
    * keeps the best) and from scratch (likewise).
    */
   lr?: { fineTune?: number | readonly number[]; scratch?: number | readonly number[] };
+  /**
+   * 'sgd' (momentum 0.9, the default: what classifiers are trained with) or 'adam' (what DnCNN is
+   * trained with; an attacker uses the optimizer the architecture is known to train well with).
+   */
+  optimizer?: 'sgd' | 'adam';
+  /** Default 5e-4 with SGD, 0 with Adam. */
   weightDecay?: number;
   seed?: number;
   /** Folder for per-epoch checkpoints (resume). */
@@ -116,8 +123,20 @@ export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Ar
   return { tensors, metadata: file.metadata };
 }
 
-function runKey(start: AttackStart, images: number, steps: number, lr: number, extra: string): string {
-  return `${start}|${images}|${steps}|${lr}${extra}`;
+/**
+ * A short fingerprint of a run's starting weights: its checkpoint is named by it, so that a run
+ * never resumes from the checkpoint of another file's run with the same settings (e.g. another
+ * tier of the same model).
+ */
+function startTag(file: SafetensorsFile | undefined): string {
+  if (!file) return 'fresh';
+  const h = createHash('sha256');
+  for (const [name, e] of file.tensors) h.update(name).update(e.data);
+  return h.digest('hex').slice(0, 12);
+}
+
+function runKey(start: AttackStart, images: number, steps: number, lr: number, extra: string, optimizer: 'sgd' | 'adam'): string {
+  return `${start}|${images}|${steps}|${lr}${extra}${optimizer === 'sgd' ? '' : `|${optimizer}`}`;
 }
 
 /** Runs the attack at every N and reports the head start. */
@@ -130,10 +149,11 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
   const lrScratch = list(o.lr?.scratch, 0.1);
   const replacedFile = o.flagged ? resetKernels(o.published, o.flagged, o.resetTo ?? 'mean', o.seed) : undefined;
   const starts = (o.starts ?? ['published', 'replaced', 'scratch', 'public']).filter((s) => (s === 'replaced' ? !!replacedFile : s === 'public' ? !!o.publicWeights : true));
+  if (o.checkpoints) mkdirSync(o.checkpoints, { recursive: true });
   const runs: AttackRun[] = [];
   for (const images of o.sizes) {
     for (const [start, lr] of starts.flatMap((st) => (st === 'scratch' ? lrScratch : lrFine).map((x) => [st, x] as const))) {
-      const key = runKey(start, images, o.steps, lr, start === 'replaced' ? `|${o.resetTo ?? 'mean'}` : '');
+      const key = runKey(start, images, o.steps, lr, start === 'replaced' ? `|${o.resetTo ?? 'mean'}` : '', o.optimizer ?? 'sgd');
       const cached = o.store?.get(key);
       if (cached) {
         runs.push(cached);
@@ -144,14 +164,15 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
       const epochs = Math.max(1, Math.round(o.steps / data.batchCount));
       manualSeed(o.seed ?? 1);
       const model = spec.create();
-      let optimizer: SGD | undefined;
+      let optimizer: Optimizer | undefined;
       try {
         const init = start === 'published' ? o.published : start === 'replaced' ? replacedFile : start === 'public' ? o.publicWeights : undefined;
         if (init) loadWeightsSync(model, init, { source: `the ${start} weights` });
         model.to(device).eval();
         const before = init ? await o.metric(model) : null;
         const t0 = performance.now();
-        optimizer = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 5e-4 });
+        optimizer =
+          o.optimizer === 'adam' ? new Adam(model.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 5e-4 });
         await train({
           model,
           optimizer,
@@ -161,7 +182,7 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
           task: o.task,
           data,
           loss,
-          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}.ckpt`) : undefined,
+          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}-${startTag(init)}.ckpt`) : undefined,
           info: { run: key },
           onEpoch: (_r, p) => o.onEpoch?.(start, images, p.epoch, p.epochs),
         });

@@ -20,7 +20,7 @@ import type { ImportanceFile } from './importance/io.ts';
 import { type ComputeImportanceOptions, type ImportanceStep, computeImportance, isWeightOnly } from './importance/compute.ts';
 import type { CalibrationResult } from './tiers.ts';
 import type { DecoyMode } from './decoys.ts';
-import type { SelectionMode } from './selection.ts';
+import { type ProtectMode, type SelectionMode, frontLayers } from './selection.ts';
 import { PROTECT_METADATA_KEY, ProtectError, type ProtectHeader, weightsDigest } from './format.ts';
 import { type LayerProgress, type LayerSummary, protect, tierTokens } from './protect.ts';
 import { type UnlockResult, type Verification, applyUnlock, inspectProtected, openUnlock, unlock, verifyProtected } from './unlock.ts';
@@ -49,10 +49,18 @@ export interface ProtectModelOptions {
    * ImportanceMap). Saved scores of some layers only protect those layers unless `layers` says.
    */
   importance?: Strategy | ImportanceMap | ImportanceFile;
-  /** Fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N (default 0.08). */
+  /** Fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N (default 0.08; 1 = every kernel). */
   ratio?: number;
   /** Conv layers to protect (weight or module names); default every conv layer. */
   layers?: readonly string[];
+  /**
+   * 'sparse' (default: `ratio` of each of `layers`) or 'dense-front' (every kernel of the first
+   * layers holding `frontShare` of the conv weights: no head start for a thief who fine-tunes; see
+   * ProtectMode). 'dense-front' picks the layers and the ratio itself: give neither.
+   */
+  mode?: ProtectMode;
+  /** 'dense-front': the share of the conv weights protected (default 0.25). */
+  frontShare?: number;
   /** Number of tiers M (default 3; with `targets`, targets.length + 1). */
   tiers?: number;
   /** f_1..f_M: share of each layer's selected kernels tier m restores, rising to 1. */
@@ -187,7 +195,11 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
     if (needsModel) model?.to(device);
     const modules = o.modules ?? (model ? moduleTypesOf(model) : architectureModuleTypes(architecture));
     const discovery = discoverLayers(file.tensors, modules);
-    const layers = resolveLayers(file.tensors, o.layers ?? (saved ? [...(isImportanceFile(saved) ? saved.scores : saved).keys()] : undefined), modules).map((l) => l.name);
+    const dense = (o.mode ?? 'sparse') === 'dense-front';
+    if (dense && (o.layers !== undefined || o.ratio !== undefined)) throw new RangeError("mode 'dense-front' chooses the layers and the ratio itself: give neither");
+    if (!dense && o.frontShare !== undefined) throw new RangeError("frontShare is for mode 'dense-front'");
+    const named = resolveLayers(file.tensors, o.layers ?? (saved ? [...(isImportanceFile(saved) ? saved.scores : saved).keys()] : undefined), modules);
+    const layers = (dense ? frontLayers(named, o.frontShare) : named).map((l) => l.name);
     let scores: ImportanceMap;
     if (saved) {
       if (isImportanceFile(saved)) {
@@ -219,7 +231,7 @@ export async function protectModel(source: ModelSource, options: ProtectModelOpt
     try {
       r = await protect(file, {
         importance: scores,
-        ratio: o.ratio ?? 0.08,
+        ratio: dense ? 1 : (o.ratio ?? 0.08),
         layers,
         modules,
         tiers: o.tiers ?? key?.tier,

@@ -46,7 +46,7 @@ export {
   weightsDigest,
 } from './format.ts';
 export { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode } from './decoys.ts';
-export { SELECTION_MODES, type SelectionMode } from './selection.ts';
+export { DEFAULT_FRONT_SHARE, PROTECT_MODES, type ProtectMode, SELECTION_MODES, type SelectionMode, frontLayers } from './selection.ts';
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
 export { UNLOCKED_TIER_METADATA_KEY, type Verification, type VerifyOptions, inspectProtected, verifyProtected } from './unlock.ts';

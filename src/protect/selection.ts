@@ -12,9 +12,12 @@ export interface LayerSelection {
   ranked: Int32Array;
 }
 
-/** ⌊N·ratio⌋ + 1, at most N. A tiny epsilon keeps e.g. 100 × 0.29 = 28.999… at 29. */
+/**
+ * ⌊N·ratio⌋ + 1, at most N. A tiny epsilon keeps e.g. 100 × 0.29 = 28.999… at 29. Ratio 1 is dense
+ * protection: every kernel of the layer (the mode that removes a fine-tuning thief's head start).
+ */
 export function selectedCount(kernels: number, ratio: number): number {
-  if (!(ratio >= 0 && ratio < 1)) throw new RangeError(`ratio must be in [0, 1), got ${ratio}`);
+  if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`ratio must be in [0, 1], got ${ratio}`);
   return Math.min(kernels, Math.floor(kernels * ratio + 1e-9) + 1);
 }
 
@@ -70,6 +73,43 @@ function balancedPrefix(ranked: Int32Array, a: number, b: number, count: number)
     rank[k] = i;
   });
   return Int32Array.from(out).sort((x, y) => rank[x] - rank[y]);
+}
+
+/**
+ * What protect puts decoys in:
+ *   'sparse'       the ⌊N·ratio⌋ + 1 most important kernels of each layer (Tian et al.; the
+ *                  default). It stops a model being used as it is, but a thief who fine-tunes the
+ *                  tier-0 file with a few hundred labelled images keeps a large head start over
+ *                  training from scratch (22–30 accuracy points on ResNet-20: the clear weights
+ *                  are a pretrained model with holes).
+ *   'dense-front'  EVERY kernel of the first conv layers (file order) that together hold
+ *                  `frontShare` of the model's conv weights (default 0.25; ResNet-20: conv1,
+ *                  layer1 and layer2, 24% of all weights). The clear back of the network is tuned
+ *                  to features it no longer gets, so fine-tuning the tier-0 file is no better than
+ *                  training from scratch (experiments/results/protect/audit.md). The ranking still
+ *                  orders the kernels into tiers.
+ */
+export type ProtectMode = 'sparse' | 'dense-front';
+export const PROTECT_MODES: readonly ProtectMode[] = ['sparse', 'dense-front'];
+export const DEFAULT_FRONT_SHARE = 0.25;
+
+/**
+ * The leading layers (in the order given: file order, which is model order in the files nnlock
+ * and PyTorch's state_dict write, but not in a file whose tensors are sorted by name) whose weights
+ * add up to at most `share` of all the layers' weights; at least the first layer.
+ */
+export function frontLayers(layers: readonly ConvLayer[], share = DEFAULT_FRONT_SHARE): ConvLayer[] {
+  if (!(share > 0 && share <= 1)) throw new RangeError(`the front share must be in (0, 1], got ${share}`);
+  const size = (l: ConvLayer) => l.kernels * l.kernelSize;
+  const total = layers.reduce((n, l) => n + size(l), 0);
+  const out: ConvLayer[] = [];
+  let sum = 0;
+  for (const l of layers) {
+    if (out.length > 0 && sum + size(l) > share * total * (1 + 1e-9)) break;
+    out.push(l);
+    sum += size(l);
+  }
+  return out;
 }
 
 export function selectLayer(layer: ConvLayer, scores: LayerScores, ratio: number, mode: SelectionMode = 'top'): LayerSelection {

@@ -111,4 +111,84 @@ test('attackHarness: every run at every N, the head start, and a restart that tr
   assert.deepEqual(again.headStart, r.headStart);
 });
 
+test("attackHarness never resumes from the checkpoint of another file's run (e.g. another tier)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nnlock-harness-ckpt-'));
+  const fileOfSeed = (seed: number) => {
+    manualSeed(seed);
+    const m = modelSpec('resnet8').create();
+    const f = fileOf(m);
+    m.dispose();
+    return f;
+  };
+  const epochsTrained = async (published: ReturnType<typeof fileOfSeed>) => {
+    let epochs = 0;
+    await attackHarness({
+      architecture: 'resnet8',
+      task: 'classification',
+      published,
+      sizes: [16],
+      steps: 4,
+      data: (n) => source(n),
+      metric: accuracy,
+      checkpoints: dir,
+      starts: ['published'],
+      onEpoch: () => epochs++,
+    });
+    return epochs;
+  };
+  const a = fileOfSeed(1);
+  assert.equal(await epochsTrained(a), 2);
+  assert.equal(await epochsTrained(a), 0, 'the same file resumes from its finished checkpoint');
+  assert.equal(await epochsTrained(fileOfSeed(2)), 2, 'another file trains from its own start');
+});
+
+test('attackHarness on a denoiser: MSE on the residual, Adam, a metric in dB, and Adam runs stored apart from SGD ones', async () => {
+  manualSeed(6);
+  const m = modelSpec('dncnn-3').create();
+  const published = fileOf(m);
+  m.dispose();
+  // 8×8 grey patches; the target is the residual (noise) the denoiser predicts.
+  const patches = (n: number): BatchSource => ({
+    batchCount: Math.ceil(n / 4),
+    *epoch() {
+      for (let i = 0; i < n; i += 4) {
+        const k = Math.min(4, n - i);
+        const noise = Float32Array.from({ length: k * 64 }, (_, j) => 0.1 * Math.sin(7 * (i * 64 + j)));
+        const clean = Float32Array.from({ length: k * 64 }, (_, j) => 0.5 + 0.3 * Math.cos(j / 9));
+        yield {
+          x: tensor(
+            clean.map((v, j) => v + noise[j]),
+            [k, 1, 8, 8],
+          ),
+          y: tensor(noise, [k, 1, 8, 8]),
+        };
+      }
+    },
+  });
+  const stored = new Map<string, AttackRun>();
+  let psnrCalls = 0;
+  const r = await attackHarness({
+    architecture: 'dncnn-3',
+    task: 'denoising',
+    published,
+    sizes: [8],
+    steps: 2,
+    optimizer: 'adam',
+    lr: { fineTune: 1e-3, scratch: 1e-3 },
+    data: patches,
+    metric: async () => 20 + psnrCalls++,
+    store: { get: (k) => stored.get(k), set: (k, v) => void stored.set(k, v) },
+    starts: ['published', 'scratch'],
+  });
+  assert.equal(r.runs.length, 2);
+  assert.ok(
+    [...stored.keys()].every((k) => k.endsWith('|adam')),
+    'Adam runs have their own keys',
+  );
+  const pub = r.runs.find((x) => x.start === 'published')!;
+  assert.equal(pub.before, 20);
+  assert.equal(pub.after, 21);
+  assert.equal(r.headStart['8'], pub.after - r.runs.find((x) => x.start === 'scratch')!.after);
+});
+
 test('leaks no tensors', checkLeaks);

@@ -22,14 +22,16 @@ function layer(name: string, a: number, b: number): ConvLayer {
   return convLayerOf(name, { dtype: 'F32', shape: [a, b, 3, 3], data: new Uint8Array(a * b * 36) });
 }
 
-test('selectedCount is ⌊N·ratio⌋ + 1, capped at N', () => {
+test('selectedCount is ⌊N·ratio⌋ + 1, capped at N; ratio 1 is every kernel', () => {
   assert.equal(selectedCount(100, 0.08), 9);
   assert.equal(selectedCount(100, 0.29), 30); // 100 × 0.29 = 28.999… in floating point
   assert.equal(selectedCount(48, 0.08), 4);
   assert.equal(selectedCount(10, 0), 1);
   assert.equal(selectedCount(1, 0.5), 1);
   assert.equal(selectedCount(4096, 0.1), 410);
-  assert.throws(() => selectedCount(10, 1), /ratio/);
+  assert.equal(selectedCount(10, 1), 10, 'ratio 1 = dense: every kernel');
+  assert.equal(selectedCount(4096, 0.999), 4092, 'not every kernel below 1');
+  assert.throws(() => selectedCount(10, 1.01), /ratio/);
   assert.throws(() => selectedCount(10, -0.1), /ratio/);
 });
 

@@ -3,8 +3,10 @@
 // with the same N and steps. The head start is the figure of merit.
 import type { Command } from 'commander';
 import { type CliIO, Output, type OutputFlags, withOutputFlags } from '../../io.ts';
+
 import { FLAG, deviceOption, option, parse } from '../../options.ts';
-import { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode } from '../../../protect/index.ts';
+import { DECOY_MODES, DEFAULT_DECOY_MODE, type DecoyMode, readKeyToken, unlockModel } from '../../../protect/index.ts';
+import type { SafetensorsFile } from '../../../io/safetensors.ts';
 import { type ResetTo, attackHarness, auditDecoys } from '../../../audit/index.ts';
 import { evaluator, readModel, requireSpec, specOf, trainingData } from '../protect/args.ts';
 
@@ -14,8 +16,10 @@ interface FinetuneFlags extends OutputFlags {
   test: string;
   sizes: number[];
   steps: number;
-  lr: number;
-  scratchLr: number;
+  lr?: number;
+  scratchLr?: number;
+  optimizer?: 'sgd' | 'adam';
+  keys?: string;
   batch: number;
   testImages: number;
   replace?: string;
@@ -38,8 +42,10 @@ export function registerFinetune(attack: Command, io: CliIO): void {
     .addOption(option(FLAG.test, 'held-out data for the metric').makeOptionMandatory())
     .addOption(option('--sizes <list>', 'N: labelled inputs the attacker has, comma-separated', parse.numbers, [500, 1000, 5000]))
     .addOption(option('--steps <n>', 'optimizer steps of every run', parse.positiveInt, 160))
-    .addOption(option(FLAG.lr, 'learning rate of fine-tuning', parse.positiveNumber, 0.01))
-    .addOption(option('--scratch-lr <x>', 'learning rate from scratch', parse.positiveNumber, 0.1))
+    .addOption(option(FLAG.lr, 'learning rate of fine-tuning (default 0.01 with sgd, 0.001 with adam)', parse.positiveNumber))
+    .addOption(option('--scratch-lr <x>', 'learning rate from scratch (default 0.1 with sgd, 0.001 with adam)', parse.positiveNumber))
+    .addOption(option('--optimizer <name>', 'sgd (momentum 0.9) | adam; default sgd for classifiers, adam for denoisers', parse.oneOf(['sgd', 'adam'] as const)))
+    .addOption(option(FLAG.keys, "the attacker holds a tier's key: attack the model unlocked to that tier (the per-tier attack)"))
     .addOption(option(FLAG.batch, 'batch size', parse.positiveInt, 125))
     .addOption(option('--test-images <n>', 'held-out inputs scored', parse.positiveInt, 2000))
     .addOption(option('--replace <detector>', 'also detect-and-replace: reset the suspects of this detector (e.g. classifier) before fine-tuning'))
@@ -57,7 +63,7 @@ export function registerFinetune(attack: Command, io: CliIO): void {
     )
     .action(async (path: string, o: FinetuneFlags) => {
       const out = new Output(io, o);
-      const published = await readModel(path);
+      const { file: published, tier } = await attackedFile(path, o.keys);
       const spec = requireSpec(specOf(o.arch, published.metadata), path, 'the attack');
       const ev = await evaluator(spec, o.test, published.metadata, { images: o.testImages, sigma: o.sigma, seed: o.seed });
       const flagged = o.replace
@@ -75,15 +81,29 @@ export function registerFinetune(attack: Command, io: CliIO): void {
         metric: ev.evaluate,
         sizes: o.sizes,
         steps: o.steps,
-        lr: { fineTune: o.lr, scratch: o.scratchLr },
+        optimizer: o.optimizer ?? (spec.task === 'denoising' ? 'adam' : 'sgd'),
+        lr: learningRates(o, spec.task),
         seed: o.seed,
         checkpoints: o.checkpoints,
         onRun: (run) =>
           out.note(`N=${run.images} ${run.start}: ${run.before === null ? 'scratch' : run.before.toFixed(4)} → ${run.after.toFixed(4)} ${ev.unit} (${run.steps} steps, ${Math.round(run.seconds)} s)`),
       });
-      out.result({ model: path, unit: ev.unit, ...r }, [
-        `fine-tuning attack on ${path} (${ev.unit} on ${ev.count} held-out inputs, ${o.steps} steps per run)`,
+      out.result({ model: path, unit: ev.unit, tier, ...r }, [
+        `fine-tuning attack on ${path}${tier ? ` unlocked to tier ${tier}` : ''} (${ev.unit} on ${ev.count} held-out inputs, ${o.steps} steps per run)`,
         ...Object.entries(r.headStart).map(([n, h]) => `  N=${n}: head start ${h >= 0 ? '+' : ''}${h.toFixed(4)} ${ev.unit} over the best baseline`),
       ]);
     });
+}
+
+/** The file the attacker holds: the published one, or, with a tier's key file, that tier unlocked. */
+async function attackedFile(path: string, keys?: string): Promise<{ file: SafetensorsFile; tier: number }> {
+  const published = await readModel(path);
+  if (!keys) return { file: published, tier: 0 };
+  const u = await unlockModel(published, await readKeyToken(keys));
+  return { file: u.file, tier: u.tier };
+}
+
+function learningRates(o: FinetuneFlags, task: string): { fineTune: number; scratch: number } {
+  const adam = (o.optimizer ?? (task === 'denoising' ? 'adam' : 'sgd')) === 'adam';
+  return { fineTune: o.lr ?? (adam ? 1e-3 : 0.01), scratch: o.scratchLr ?? (adam ? 1e-3 : 0.1) };
 }

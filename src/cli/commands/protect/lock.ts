@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import {
   DECOY_MODES,
   DEFAULT_DECOY_MODE,
+  DEFAULT_FRONT_SHARE,
   type DecoyMode,
+  PROTECT_MODES,
+  type ProtectMode,
   STRATEGIES,
   type Strategy,
   defaultKeysDir,
@@ -27,6 +30,8 @@ interface LockFlags extends ModuleFlags {
   out: string;
   ratio: number;
   layers?: string[];
+  mode: ProtectMode;
+  frontShare?: number;
   tiers?: number;
   fractions?: number[];
   targets?: number[];
@@ -62,6 +67,15 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(option('--task <kind>', 'with --module: what the model does (default classification)', parse.oneOf(['classification', 'denoising'] as const)))
       .addOption(option('-r, --ratio <x>', "fraction of each layer's kernels to protect: ⌊N·ratio⌋ + 1 of N", ratio, 0.08))
       .addOption(option('--layers <names>', 'comma-separated conv layers (weight or module names); default all (with --importance: the layers it scores)', parse.names))
+      .addOption(
+        option(
+          '--mode <name>',
+          "sparse: --ratio of each layer's kernels (stops use as is, not a thief who fine-tunes) | dense-front: every kernel of the first layers holding --front-share of the conv weights (no head start for fine-tuning)",
+          parse.oneOf(PROTECT_MODES),
+          'sparse',
+        ).conflicts(['ratio', 'layers']),
+      )
+      .addOption(option('--front-share <x>', `with --mode dense-front: share of the conv weights protected (default ${DEFAULT_FRONT_SHARE})`, parse.fraction))
       .addOption(option(FLAG.tiers, 'number of tiers (default 3; with --targets, the number of targets + 1)', parse.positiveInt))
       .addOption(option('--fractions <list>', "share of each layer's selected kernels restored by tiers 1..M, rising to 1 (default 0.6 + 0.4·m/M)", parse.numbers))
       .addOption(option('--targets <list>', 'calibrate tiers 1..M−1 to these metrics instead (accuracy as a fraction, or PSNR in dB for denoisers)', parse.numbers))
@@ -95,6 +109,7 @@ master key: it cannot be recovered.
 
 Examples:
   nnlock protect lock resnet20.safetensors -a resnet20 -r 0.08 --tiers 3 -o resnet20.protected.safetensors
+  nnlock protect lock resnet20.safetensors --mode dense-front -o resnet20.protected.safetensors
   nnlock protect lock resnet20.safetensors --importance resnet20.pss.safetensors --targets 0.3,0.6 \\
     --eval-data ../shared/data/cifar10 -o resnet20.protected.safetensors`,
     )
@@ -106,6 +121,7 @@ Examples:
         out.warn(`the key file ${keys} is in the folder of the protected model: do not publish that folder as it is (the key file holds the master key)`);
       refuseOverwrite([o.out, keys], o.force);
       if (o.fractions && o.targets) throw new UsageError('give --fractions or --targets, not both');
+      if (o.frontShare !== undefined && o.mode !== 'dense-front') throw new UsageError('--front-share is for --mode dense-front');
       const file = await readModel(path);
       const vm = await verbModel(o, file, path);
       try {
@@ -115,8 +131,7 @@ Examples:
         const p = await protectModel(file, {
           importance: o.importance ? await loadImportance(o.importance) : o.strategy,
           allowOtherImportance: o.force,
-          ratio: o.ratio,
-          layers: o.layers,
+          ...(o.mode === 'dense-front' ? { mode: o.mode, frontShare: o.frontShare } : { ratio: o.ratio, layers: o.layers }),
           tiers: o.tiers,
           fractions: o.fractions,
           targets: o.targets,
@@ -152,8 +167,9 @@ async function lockInputs(o: LockFlags, spec: ModelSpec | undefined, file: Safet
 }
 
 /** The result of a lock: what was protected, what each tier restores, and where the files are. */
-function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: string; ratio: number; importance?: string; strategy: Strategy }, unit?: string): void {
+function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: string; ratio: number; mode: ProtectMode; importance?: string; strategy: Strategy }, unit?: string): void {
   const keys = o.keys;
+  const ratio = o.mode === 'dense-front' ? 1 : o.ratio;
   const selected = p.layers.reduce((n, l) => n + l.selected, 0);
   const total = p.layers.reduce((n, l) => n + l.kernels, 0);
   const tiers = Array.from({ length: p.header.tiers + 1 }, (_, m) => ({
@@ -164,9 +180,9 @@ function lockResult(out: Output, p: ProtectedModel, o: { out: string; keys: stri
   }));
   const strategy = o.importance ? `${p.strategy} (from ${o.importance})` : o.strategy;
   out.result(
-    { model: o.out, keys, modelId: p.header.modelId, signer: p.header.signer, ratio: o.ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) },
+    { model: o.out, keys, modelId: p.header.modelId, signer: p.header.signer, mode: o.mode, ratio, strategy, selected, kernels: total, layers: p.layers, tiers, discovery: discoveryJson(p.discovery) },
     [
-      `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (ratio ${o.ratio}, importance ${strategy})`,
+      `protected ${selected} of ${total} kernels in ${plural(p.layers.length, 'conv layer')} (${o.mode === 'dense-front' ? 'mode dense-front: every kernel of the first layers' : `ratio ${ratio}`}, importance ${strategy})`,
       ...discoveryLines(p.discovery),
       ...tiers.map(
         (t) =>
