@@ -3,6 +3,7 @@
 // and the value check come from here. Parsers run where the option is declared (commander's
 // argParser): a bad value is a usage error before the command starts.
 import { InvalidArgumentError, Option } from 'commander';
+import { parseClassList } from '../data/class-subset.ts';
 
 /** Every flag that appears in more than one command, with its one meaning. */
 export const FLAG = {
@@ -40,6 +41,8 @@ export const FLAG = {
   lr: '--lr <x>',
   /** Use only the first n images of the data. */
   limit: '--limit <n>',
+  /** Keep only these classes of the data, relabelled 0..n-1 in the order given ("0-4", "5,7,9"). */
+  classes: '--classes <list>',
   /** Noise σ on the 0..255 scale (denoisers). */
   sigma: '--sigma <s>',
   /** Overwrite files that exist. */
@@ -99,6 +102,14 @@ export const parse = {
       .split(',')
       .map((x) => x.trim())
       .filter(Boolean),
+  /** A class list: comma-separated labels and ranges ("0-4", "5,7,9"), in the order given. */
+  classList: (v: string): number[] => {
+    try {
+      return parseClassList(v);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  },
   /** One of a fixed set. */
   oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
     return (v) => {
