@@ -76,6 +76,8 @@ export interface DecryptionProbe {
   images: Tensor;
   /** A PNG picture grid for round r (0-based) is written to grid(r) (decryptionDiagnostics' grid). */
   grid?: (round: number) => string;
+  /** Also after every epoch, into the epoch's record (no grid): a single long round is then seen epoch by epoch. */
+  everyEpoch?: boolean;
   /** Rows of the grid (default 8) and the side of one tile in pixels (writeImageGrid's default without). */
   rows?: number;
   tileSize?: number;
@@ -246,13 +248,22 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       },
       // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
       schedule: () => cosine(lr, epochs),
-      evaluate: config.test
-        ? async (m) => {
-            const t0 = performance.now();
-            const { accuracy } = await evaluateAccuracy(m, config.test!);
-            return { testAccuracy: accuracy, evalSeconds: (performance.now() - t0) / 1000 };
-          }
-        : undefined,
+      evaluate:
+        config.test || config.decryptionProbe?.everyEpoch
+          ? async (m) => {
+              const record: Record<string, number> = {};
+              if (config.test) {
+                const t0 = performance.now();
+                record.testAccuracy = (await evaluateAccuracy(m, config.test)).accuracy;
+                record.evalSeconds = (performance.now() - t0) / 1000;
+              }
+              if (config.decryptionProbe?.everyEpoch && probeCipher) {
+                const { report } = await decryptionDiagnostics(model, probeCipher, config.decryptionProbe.images);
+                if (report) Object.assign(record, decryptionMetrics(report));
+              }
+              return record;
+            }
+          : undefined,
       checkpointDir: config.checkpointDir,
       logFile: config.logFile,
       info: config.info ?? { architecture: spec.architecture, adaptation: spec.adaptation, init: init.kind, keyId: key ? keyId(key) : 'none', kind: key?.kind ?? 'none' },

@@ -54,7 +54,7 @@ async function run(init: ErTrainConfig['init'], name: string): Promise<{ summari
       // No learning: the probe must see the network as initialised, round after round.
       lr: 0,
       logFile: p(`${name}-log.json`),
-      decryptionProbe: { images, grid: (round) => p(`${name}-r${round + 1}.png`), rows: 4, tileSize: 32 },
+      decryptionProbe: { images, grid: (round) => p(`${name}-r${round + 1}.png`), rows: 4, tileSize: 32, everyEpoch: true },
       onRoundEnd: (s) => {
         summaries.push(s);
       },
@@ -85,6 +85,8 @@ test('after every round: PSNR/SSIM of the adaptation output in metrics, log and 
     assert.equal(s.grid, p(`inverse-r${i + 1}.png`));
     assert.ok(fs.statSync(s.grid!).size > 100, 'a PNG grid per round');
     assert.deepEqual(rounds[i].metrics, s.metrics);
+    // everyEpoch: the same figures in the epoch's record (nothing learns at lr 0).
+    assert.equal(rounds[i].final.decryptionPsnrAffine, s.metrics.decryptionPsnrAffine);
   }
   const log = JSON.parse(fs.readFileSync(p('inverse-log.json'), 'utf8'));
   assert.equal(log.rounds[1].metrics.decryptionPsnrAffine, summaries[1].metrics.decryptionPsnrAffine);
