@@ -4,8 +4,13 @@
 //
 //   node --import tsx experiments/er/page.ts
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { disjointSection } from './page-disjoint.ts';
 
-const RUNS = 'experiments/results/er/runs';
+// --results: another folder of the same layout (a smoke run's).
+const { values } = parseArgs({ options: { results: { type: 'string', default: 'experiments/results/er' } } });
+const RESULTS = values.results!;
+const RUNS = `${RESULTS}/runs`;
 // biome-ignore lint/suspicious/noExplicitAny: stored JSON of the units
 const read = (name: string): any => (existsSync(`${RUNS}/${name}.json`) ? JSON.parse(readFileSync(`${RUNS}/${name}.json`, 'utf8')) : null);
 const f4 = (x: number | undefined) => (x === undefined || x === null ? '—' : x.toFixed(4));
@@ -24,6 +29,9 @@ const lines: string[] = [
   '',
 ];
 const summary: Record<string, unknown> = {};
+
+const disjoint = disjointSection(RESULTS);
+lines.push(...disjoint.lines);
 
 lines.push("## Exact absorption: a Hill key folded into a ConvMixer's patch embedding", '');
 if (fold) {
@@ -119,13 +127,13 @@ if (leak?.rows?.length) {
   };
 } else lines.push('Not measured.', '');
 
+summary.decryptionPsnrByRound = disjoint.summary;
 lines.push(
-  '## Not measured in this session',
+  '## Not measured',
   '',
-  'The disjoint-class pretraining (classes 0–4 plaintext, encrypted 5–9), single- against multi-round, frozen against fine-tuned, the padded network, the seen-data setting and the per-round PSNR/SSIM and picture grids: `decryptionPsnrByRound` is null in summary.json.',
+  'The frozen-backbone ratio of the default and whitening inits at larger budgets (how many labeled images and epochs each needs to reach 0.995): only the 20,000-image, 1-epoch figures above. The disjoint units at the full ~15,000 images of classes 5–9 and longer rounds (they ran at 7,500 images × 3 epochs to finish on the shared machine).',
   '',
 );
-summary.decryptionPsnrByRound = { single: null, multi: null, note: 'not measured in this session' };
-writeFileSync('experiments/results/er/README.md', `${lines.join('\n')}\n`);
-writeFileSync('experiments/results/er/summary.json', `${JSON.stringify(summary, null, 2)}\n`);
-process.stderr.write('wrote experiments/results/er/README.md and summary.json\n');
+writeFileSync(`${RESULTS}/README.md`, `${lines.join('\n')}\n`);
+writeFileSync(`${RESULTS}/summary.json`, `${JSON.stringify(summary, null, 2)}\n`);
+process.stderr.write(`wrote ${RESULTS}/README.md and summary.json\n`);

@@ -4,6 +4,7 @@
 // argParser): a bad value is a usage error before the command starts.
 import { InvalidArgumentError, Option } from 'commander';
 import { DeviceError, parseDevice } from '../tensor/device.ts';
+import { parseClassList } from '../data/class-subset.ts';
 
 /** Every flag that appears in more than one command, with its one meaning. */
 export const FLAG = {
@@ -41,6 +42,8 @@ export const FLAG = {
   lr: '--lr <x>',
   /** Use only the first n images of the data. */
   limit: '--limit <n>',
+  /** Keep only these classes of the data, relabelled 0..n-1 in the order given ("0-4", "5,7,9"). */
+  classes: '--classes <list>',
   /** Noise σ on the 0..255 scale (denoisers). */
   sigma: '--sigma <s>',
   /** Overwrite files that exist. */
@@ -109,6 +112,14 @@ export const parse = {
     } catch (e) {
       if (e instanceof DeviceError) fail(e.message);
       throw e;
+    }
+  },
+  /** A class list: comma-separated labels and ranges ("0-4", "5,7,9"), in the order given. */
+  classList: (v: string): number[] => {
+    try {
+      return parseClassList(v);
+    } catch (e) {
+      fail((e as Error).message);
     }
   },
   /** One of a fixed set. */

@@ -3,6 +3,7 @@
 // patches.
 export * from './batch-source.ts';
 export * from './dataset.ts';
+export * from './class-subset.ts';
 export * from './loader.ts';
 export * from './augment.ts';
 export * from './rng.ts';

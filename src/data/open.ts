@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Dataset, subset } from './dataset.ts';
+import { selectClasses } from './class-subset.ts';
 import { cifar10Files, loadCifar10 } from './cifar10.ts';
 import { type FolderSplit, imageFolderSplits, loadImageFolder } from './image-folder.ts';
 import { fashionMnistDir, isFashionMnistFolder, loadFashionMnist } from './fashion-mnist.ts';
@@ -19,8 +20,10 @@ export interface OpenDatasetOptions {
    * 'train'); .bin files and an image folder of classes have one split.
    */
   split?: Split;
-  /** Keep only the first `limit` items. */
+  /** Keep only the first `limit` items (of the class subset, with one). */
   limit?: number;
+  /** Keep only the items of these labels, relabelled: label classSubset[i] becomes i (selectClasses). */
+  classSubset?: readonly number[];
   /** An image folder's class names, label i = classes[i] (a model's classes); see loadImageFolder. */
   classes?: readonly string[];
 }
@@ -64,6 +67,7 @@ export async function openDataset(spec: string, options: OpenDatasetOptions = {}
     if (isCifar10Folder(dir)) ds = await loadCifar10(cifar10Files(dir, split === 'train' ? 'train' : 'test'));
     else ds = await loadImageFolder(splits ? splitFolder(dir, splits, split) : dir, { channels: 3, size: 32, classes: options.classes });
   } else throw new Error(`${spec}: expected CIFAR-10 .bin file(s), a CIFAR-10 folder, an image folder with class subfolders, or fashion-mnist:[DIR]`);
+  if (options.classSubset) ds = selectClasses(ds, options.classSubset);
   const { limit } = options;
   if (limit !== undefined && limit < ds.length)
     ds = subset(

@@ -73,6 +73,8 @@ export interface PlaintextImagesOptions {
   limit?: number;
   /** An image folder's class names, label i = classes[i] (those of the training data). */
   classes?: readonly string[];
+  /** Keep only these labels, relabelled: label classSubset[i] becomes i (selectClasses). */
+  classSubset?: readonly number[];
 }
 
 /**
@@ -81,7 +83,7 @@ export interface PlaintextImagesOptions {
  * dataset, a folder of neither kind, another file) is refused with what would be accepted.
  */
 export async function openPlaintextImages(spec: string, o: PlaintextImagesOptions): Promise<Dataset> {
-  if (fashionMnistDir(spec) !== undefined) return openDataset(spec, { split: o.split, limit: o.limit });
+  if (fashionMnistDir(spec) !== undefined) return openDataset(spec, { split: o.split, limit: o.limit, classSubset: o.classSubset });
   const parts = spec.split(',');
   for (const p of parts) if (!existsSync(p)) throw new Error(`${p}: no such file or folder`);
   const folder = parts.length === 1 && statSync(parts[0]).isDirectory();
@@ -91,7 +93,7 @@ export async function openPlaintextImages(spec: string, o: PlaintextImagesOption
   if (folder && !isCifar10Folder(spec) && !isFashionMnistFolder(spec) && !readdirSync(spec, { withFileTypes: true }).some((e) => e.isDirectory())) {
     throw new Error(`${spec}: a folder without CIFAR-10 files (data_batch_N.bin, test_batch.bin) or class subfolders; give ${PLAINTEXT_IMAGES}`);
   }
-  return openDataset(spec, { split: o.split, limit: o.limit, classes: o.classes });
+  return openDataset(spec, { split: o.split, limit: o.limit, classes: o.classes, classSubset: o.classSubset });
 }
 
 /**

@@ -77,3 +77,21 @@ export async function decryptionDiagnostics(model: EncryptionRobustModel, cipher
   }
   return { report, ...(o.grid ? { grid: o.grid.path } : {}) };
 }
+
+/**
+ * A learned-decryption report as flat numbers (a round's metrics): PSNR (dB) and SSIM of the
+ * adaptation output raw (clamped), after the per-channel and the colour affine oracle fits, and the
+ * ciphertext's own per-channel fit (the baseline without learning).
+ */
+export function decryptionMetrics(r: LearnedDecryptionReport): Record<string, number> {
+  return {
+    decryptionImages: r.images,
+    decryptionPsnrRaw: r.raw.psnr,
+    decryptionSsimRaw: r.raw.ssim,
+    decryptionPsnrAffine: r.perChannelAffine.psnr,
+    decryptionSsimAffine: r.perChannelAffine.ssim,
+    decryptionPsnrColour: r.colourAffine.psnr,
+    decryptionSsimColour: r.colourAffine.ssim,
+    ciphertextPsnrAffine: r.ciphertextPerChannelAffine.psnr,
+  };
+}

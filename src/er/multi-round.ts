@@ -44,8 +44,11 @@ export interface MultiRoundOptions {
   onStep?: TrainOptions['onStep'];
   onEpoch?: TrainOptions['onEpoch'];
   onResume?: TrainOptions['onResume'];
-  /** Called after each round (e.g. to save the model); data-parallel, on rank 0 only. */
-  afterRound?: (round: number, result: RoundResult) => Promise<void> | void;
+  /**
+   * Called after each round (e.g. to save the model, or to measure it); data-parallel, on rank 0
+   * only. The metrics it returns go into the round's result (`metrics`) and the log.
+   */
+  afterRound?: (round: number, result: RoundResult) => Promise<Record<string, number> | undefined> | Record<string, number> | undefined;
   /**
    * Train data-parallel in this group (`data` is this rank's shard): each round wraps the model
    * with its new backbone in a DataParallel; only rank 0 writes the log and runs afterRound.
@@ -58,6 +61,8 @@ export interface RoundResult {
   history: Record<string, number>[];
   /** The last epoch's record. */
   final: Record<string, number>;
+  /** What afterRound measured at the end of the round (e.g. the learned decryption's PSNR). */
+  metrics?: Record<string, number>;
 }
 
 export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult[]> {
@@ -95,8 +100,11 @@ export async function trainMultiRound(o: MultiRoundOptions): Promise<RoundResult
       });
       const result: RoundResult = { round, history, final: history[history.length - 1] ?? {} };
       results.push(result);
+      if (leader) {
+        const metrics = await o.afterRound?.(round, result);
+        if (metrics) result.metrics = metrics;
+      }
       if (o.logFile && leader) await writeFileAtomic(o.logFile, `${JSON.stringify({ info: o.info ?? {}, seed, rounds: results }, null, 2)}\n`);
-      if (leader) await o.afterRound?.(round, result);
       parallel?.barrier();
     } finally {
       parallel?.dispose();

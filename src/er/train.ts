@@ -11,7 +11,9 @@
 // seed·1000 before the model is built (every configuration starts from the same backbone at round
 // 0) and with seed·1000 + r before the backbone of round r is built; round r trains with seed
 // seed·7919 + r (src/er/multi-round.ts); the data order is the BatchSource's own.
-import { manualSeed, parseDevice } from '../tensor/index.ts';
+import { type Tensor, manualSeed, parseDevice } from '../tensor/index.ts';
+import { BlockCipher } from '../cipher/hill.ts';
+import { decryptionDiagnostics, decryptionMetrics } from './diagnostics.ts';
 import { Adam, type Module, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource } from '../data/batch-source.ts';
 import type { EpochProgress, StepProgress } from '../train/loop.ts';
@@ -66,6 +68,30 @@ export interface ErEpochRecord extends Record<string, number> {
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
+}
+
+/** How well the adaptation network decrypts after each round (ErTrainConfig.decryptionProbe). */
+export interface DecryptionProbe {
+  /** Held-out plaintext images [N, C, H, W] (uint8 bytes, or float pixels in [0, 1]), encrypted with the config's cipher; the caller keeps them alive and disposes them. */
+  images: Tensor;
+  /** A PNG picture grid for round r (0-based) is written to grid(r) (decryptionDiagnostics' grid). */
+  grid?: (round: number) => string;
+  /** Also after every epoch, into the epoch's record (no grid): a single long round is then seen epoch by epoch. */
+  everyEpoch?: boolean;
+  /** Rows of the grid (default 8) and the side of one tile in pixels (writeImageGrid's default without). */
+  rows?: number;
+  tileSize?: number;
+}
+
+/** A finished round: its last epoch and what the decryption probe measured. */
+export interface ErRoundSummary extends ErRoundProgress {
+  final: Record<string, number>;
+  /** decryptionMetrics of the probe (empty without one). */
+  metrics: Record<string, number>;
+  /** The grid written, if asked. */
+  grid?: string;
+  /** Wall time of the round, seconds (its training and evaluation; not the probe). */
+  seconds: number;
 }
 
 export interface ErRoundProgress {
@@ -138,8 +164,17 @@ export interface ErTrainConfig {
   info?: Record<string, string>;
   /** After the initialisation, before training (with the model, e.g. to evaluate the initialised model). */
   onInit?: (report: ErInitReport, model: EncryptionRobustModel) => void | Promise<void>;
+  /**
+   * After every round, score the adaptation output against these held-out plaintext images
+   * (PSNR/SSIM raw and after the affine oracle fits: decryptionMetrics), into the round's
+   * `metrics`, the log and onRoundEnd; optionally a picture grid per round. Needs a real-valued
+   * `cipher` and an adaptation network.
+   */
+  decryptionProbe?: DecryptionProbe;
   /** At the start of each round. */
   onRound?: (p: ErRoundProgress) => void;
+  /** At the end of each round, after the model file is written and the probe has run. */
+  onRoundEnd?: (summary: ErRoundSummary) => void | Promise<void>;
   /** After every step: the epoch's running means. */
   onStep?: (p: StepProgress & ErRoundProgress) => void;
   /** After every epoch and its evaluation. */
@@ -171,6 +206,9 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   if (config.optimizer !== undefined && config.optimizer !== 'sgd' && config.optimizer !== 'adam') throw new RangeError(`optimizer must be 'sgd' or 'adam', got '${config.optimizer}'`);
   if (config.freezeBackbone && !config.pretrained) throw new RangeError('freezeBackbone keeps the backbone as it is: give pretrained backbone weights');
   if (config.freezeBackbone && config.adaptation === 'none') throw new RangeError('freezeBackbone with no adaptation network leaves nothing to train');
+  if (config.decryptionProbe && (!key || config.adaptation === 'none'))
+    throw new RangeError('decryptionProbe scores the adaptation network against the plaintext: it needs the cipher and an adaptation network');
+  if (config.decryptionProbe && key?.kind === 'hill256') throw new CipherKeyError('decryptionProbe: a hill256 cipher (mod 256) has no learned decryption to score by PSNR here');
   const { rounds = 1, epochs, lr = 0.1, momentum = 0.9, weightDecay = 5e-4, seed = 0 } = config;
   const adaptationLr = config.adaptationLr ?? lr;
   const spec: ErModelSpec = {
@@ -190,6 +228,8 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   };
   manualSeed(seed * 1000);
   const model = buildErModel(spec);
+  const probeCipher = config.decryptionProbe && key ? new BlockCipher(key) : null;
+  let roundStart = performance.now();
   try {
     if (config.pretrained) await loadWeights(model.backbone, config.pretrained);
     if (config.freezeBackbone) model.freezeBackbone();
@@ -212,18 +252,28 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       },
       // Cosine from lr to 0 within each round; every group follows in proportion (Optimizer.lr).
       schedule: () => cosine(lr, epochs),
-      evaluate: config.test
-        ? async (m) => {
-            const t0 = performance.now();
-            const { accuracy } = await evaluateAccuracy(m, config.test!);
-            return { testAccuracy: accuracy, evalSeconds: (performance.now() - t0) / 1000 };
-          }
-        : undefined,
+      evaluate:
+        config.test || config.decryptionProbe?.everyEpoch
+          ? async (m) => {
+              const record: Record<string, number> = {};
+              if (config.test) {
+                const t0 = performance.now();
+                record.testAccuracy = (await evaluateAccuracy(m, config.test)).accuracy;
+                record.evalSeconds = (performance.now() - t0) / 1000;
+              }
+              if (config.decryptionProbe?.everyEpoch && probeCipher) {
+                const { report } = await decryptionDiagnostics(model, probeCipher, config.decryptionProbe.images);
+                if (report) Object.assign(record, decryptionMetrics(report));
+              }
+              return record;
+            }
+          : undefined,
       checkpointDir: config.checkpointDir,
       logFile: config.logFile,
       info: config.info ?? { architecture: spec.architecture, adaptation: spec.adaptation, init: init.kind, keyId: key ? keyId(key) : 'none', kind: key?.kind ?? 'none' },
       onRound: (r) => {
         round = r;
+        roundStart = performance.now();
         config.onRound?.({ round, rounds });
       },
       onStep: config.onStep && ((p) => config.onStep!(at(p) as StepProgress & ErRoundProgress)),
@@ -231,15 +281,28 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
       onResume: config.onResume,
       group: config.group,
       afterRound: async (r, result) => {
-        if (!config.out) return;
-        await saveErModel(config.out, model, spec, key, {
-          ...(config.metadata ?? {}),
-          roundsCompleted: String(r + 1),
-          epochsPerRound: String(epochs),
-          init: init.kind,
-          ...(config.freezeBackbone ? { backboneFrozen: 'true' } : {}),
-          ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
-        });
+        const seconds = (performance.now() - roundStart) / 1000;
+        if (config.out) {
+          await saveErModel(config.out, model, spec, key, {
+            ...(config.metadata ?? {}),
+            roundsCompleted: String(r + 1),
+            epochsPerRound: String(epochs),
+            init: init.kind,
+            ...(config.freezeBackbone ? { backboneFrozen: 'true' } : {}),
+            ...(result.final.testAccuracy !== undefined ? { testAccuracy: String(result.final.testAccuracy) } : {}),
+          });
+        }
+        const probe = config.decryptionProbe;
+        let metrics: Record<string, number> = {};
+        let grid: string | undefined;
+        if (probe && probeCipher) {
+          const path = probe.grid?.(r);
+          const d = await decryptionDiagnostics(model, probeCipher, probe.images, path ? { grid: { path, rows: probe.rows, tileSize: probe.tileSize } } : {});
+          metrics = d.report ? decryptionMetrics(d.report) : {};
+          grid = d.grid;
+        }
+        await config.onRoundEnd?.({ round: r, rounds, final: result.final, metrics, seconds, ...(grid ? { grid } : {}) });
+        return probe ? metrics : undefined;
       },
     });
     model.eval();
@@ -248,6 +311,8 @@ export async function trainEncryptionRobust(config: ErTrainConfig): Promise<ErTr
   } catch (e) {
     model.dispose();
     throw e;
+  } finally {
+    probeCipher?.dispose();
   }
 }
 

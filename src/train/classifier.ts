@@ -10,6 +10,7 @@ import { type Module, SGD, type Schedule, cosine, multiStep } from '../nn/index.
 import { type ModelSpec, classNamesMetadata, loadWeights, modelSpec, saveWeights } from '../models/index.ts';
 import type { SafetensorsFile } from '../io/safetensors.ts';
 import { type Dataset, subset } from '../data/dataset.ts';
+import { selectClasses } from '../data/class-subset.ts';
 import { DataLoader } from '../data/loader.ts';
 import { Rng } from '../data/rng.ts';
 import { hasHeldOutSplit, openDataset } from '../data/open.ts';
@@ -44,6 +45,12 @@ export interface TrainClassifierConfig extends Pick<TrainOptions, 'onStep' | 'on
   /** Train on the first `limit` images only; evaluate on the first `testLimit` held-out ones only. */
   limit?: number;
   testLimit?: number;
+  /**
+   * Train and test on these classes only, relabelled: label classSubset[i] becomes i, and the model
+   * has classSubset.length outputs (selectClasses; e.g. CIFAR-10's classes 0–4 for a backbone
+   * pretrained on some classes and used on the others).
+   */
+  classSubset?: readonly number[];
   /** Defaults: 10 epochs, batch 128, lr 0.1, momentum 0.9, weight decay 5e-4, cosine, seed 0. */
   epochs?: number;
   batch?: number;
@@ -136,10 +143,17 @@ async function trainAndHeldOut(c: TrainClassifierConfig, seed: number): Promise<
   if (typeof c.data === 'string' && typeof c.test === 'string' && resolve(c.data) === resolve(c.test) && !ownSplit) {
     throw new Error(`the held-out data ${c.test} is the training data: testing on it says nothing (pass --val-split, or train/ and val/ subfolders)`);
   }
-  const train = typeof c.data === 'string' ? await openDataset(c.data, { split: 'train', limit: c.limit }) : c.data;
+  const only = c.classSubset;
+  const train = typeof c.data === 'string' ? await openDataset(c.data, { split: 'train', limit: c.limit, classSubset: only }) : only ? selectClasses(c.data, only) : c.data;
   const test = c.test === undefined && ownSplit ? c.data : c.test;
   if (test !== null && test !== undefined) {
-    const heldOut = typeof test === 'string' ? await openDataset(test, { split: 'val', limit: c.testLimit, classes: train.classes }) : test;
+    // With a class subset, train.classes names the subset: the held-out data is subset the same way.
+    const heldOut =
+      typeof test === 'string'
+        ? await openDataset(test, { split: 'val', limit: c.testLimit, ...(only ? { classSubset: only } : { classes: train.classes }) })
+        : only
+          ? selectClasses(test, only)
+          : test;
     return { train, heldOut, source: test === c.data ? 'split' : 'given' };
   }
   if (c.valSplit === undefined) return { train, source: 'none' };

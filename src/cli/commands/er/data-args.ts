@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { type Dataset, subset } from '../../../data/dataset.ts';
 import { cifar10Files } from '../../../data/cifar10.ts';
+import { selectClasses } from '../../../data/class-subset.ts';
 import type { CipherKey } from '../../../cipher/key.ts';
 import { readEncryptedDataset } from '../../../cipher/data.ts';
 import { openPlaintextImages } from '../../../er/data.ts';
@@ -37,10 +38,11 @@ export interface ErData {
 /**
  * `--<name>` (plaintext, encrypted on the fly) or `--encrypted-<name>` (an encrypted dataset);
  * `required`: exactly one of them, else at most one. Returns null when neither is given.
- * `classes`: an image folder's class names, label i = classes[i] (the training data's).
+ * `classes`: an image folder's class names, label i = classes[i] (the training data's);
+ * `classSubset`: keep only these labels, relabelled 0..n-1 in this order (--classes).
  */
 export async function erData(
-  o: { plain?: string; encrypted?: string; name: string; required: boolean; classes?: readonly string[] },
+  o: { plain?: string; encrypted?: string; name: string; required: boolean; classes?: readonly string[]; classSubset?: readonly number[] },
   split: 'train' | 'test',
   key: CipherKey | null,
   limit?: number,
@@ -54,10 +56,12 @@ export async function erData(
   if (o.encrypted) {
     if (!key) throw new UsageError(`--encrypted-${o.name} needs the --key it was encrypted with`);
     const { dataset } = await readEncryptedDataset(dataFiles(o.encrypted, split), key.kind === 'hill256' ? undefined : key);
-    return { dataset: firstItems(dataset, limit), encrypted: true };
+    return { dataset: firstItems(o.classSubset ? selectClasses(dataset, o.classSubset) : dataset, limit), encrypted: true };
   }
   if (o.plain!.split(',').some((p) => p.toLowerCase().endsWith('.safetensors'))) {
     throw new Error(`${o.plain}: a .safetensors file is not plaintext images (an encrypted dataset goes to --encrypted-${o.name})`);
   }
-  return { dataset: await openPlaintextImages(o.plain!, { split, limit, classes: o.classes }), encrypted: false };
+  // With a class subset an image folder keeps its own folder names (the subset relabels them).
+  const classes = o.classSubset ? undefined : o.classes;
+  return { dataset: await openPlaintextImages(o.plain!, { split, limit, classes, classSubset: o.classSubset }), encrypted: false };
 }

@@ -22,6 +22,7 @@ interface EvalFlags {
   encryptedData?: string;
   limit?: number;
   device: string;
+  classes?: number[];
   decryption?: boolean;
   mean?: number[];
   std?: number[];
@@ -38,6 +39,7 @@ export function registerErEval(er: Command, io: CliIO): void {
     .addOption(option(FLAG.data, 'plaintext test images, encrypted on the fly: CIFAR-10 file(s) or folder, or an image folder of class subfolders'))
     .option('--encrypted-data <files>', 'instead of --data: an encrypted dataset')
     .addOption(option(FLAG.limit, 'first n images', parse.positiveInt))
+    .addOption(option(FLAG.classes, 'evaluate on these classes only, relabelled 0..n-1 in this order (as the model was trained with `er train --classes`)', parse.classList))
     .option('--decryption', 'also score the adaptation output against the plaintext (PSNR/SSIM, first 1000 images)')
     .addOption(option('--mean <r,g,b>', 'plaintext normalisation of a plaintext model', parse.triple))
     .addOption(option('--std <r,g,b>', 'plaintext normalisation std', parse.triple))
@@ -51,7 +53,7 @@ export function registerErEval(er: Command, io: CliIO): void {
     try {
       model.to(o.device);
       // An image folder is labelled with the model's class names (a folder it does not know is refused).
-      const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true, classes: spec.classes }, 'test', key, o.limit))!;
+      const data = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true, classes: spec.classes, classSubset: o.classes }, 'test', key, o.limit))!;
       checkErClasses(spec, data.dataset.classes, o.data ?? o.encryptedData!, o.weights);
       const classes = data.dataset.classes?.length ?? 0;
       if (classes > spec.numClasses) throw new Error(`${o.data}: ${classes} classes, but ${o.weights} tells ${spec.numClasses} apart`);
@@ -64,7 +66,7 @@ export function registerErEval(er: Command, io: CliIO): void {
       if (spec.classes) text.push(`classes: ${spec.classes.join(', ')}`);
       if (o.decryption) {
         if (!model.adaptation) throw new Error(`${o.weights} has no adaptation network: --decryption scores one`);
-        const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000, classes: spec.classes });
+        const x = await plaintextImagesTensor(o.data!, { split: 'test', limit: 1000, ...(o.classes ? { classSubset: o.classes } : { classes: spec.classes }) });
         const { report } = await decryptionDiagnostics(model, cipher!, x).finally(() => x.dispose());
         result.decryption = report;
         text.push('', learnedMarkdown(basename(o.weights), spec.adaptation, key!, report!));

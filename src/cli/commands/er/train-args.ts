@@ -41,6 +41,7 @@ export interface ErTrainFlags {
   std?: number[];
   limit?: number;
   testLimit?: number;
+  classes?: number[];
   workers: number;
   seed: number;
   device: string;
@@ -74,10 +75,11 @@ export async function erTrainSetup(o: ErTrainFlags, group?: ProcessGroup): Promi
   if (key && (o.mean || o.std) && !folded) throw new UsageError('--mean/--std normalise plaintext; with a key they only apply to --init key-inverse or statistical');
   const norm = { mean: o.mean, std: o.std };
   const loaderNorm = key ? {} : norm;
-  const train = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true }, 'train', key, o.limit))!;
+  const only = o.classes;
+  const train = (await erData({ plain: o.data, encrypted: o.encryptedData, name: 'data', required: true, classSubset: only }, 'train', key, o.limit))!;
   // An image folder's test images are labelled with the training folder's classes.
   const classes = train.dataset.classes;
-  const test = await erData({ plain: o.test, encrypted: o.encryptedTest, name: 'test', required: false, classes }, 'test', key, o.testLimit);
+  const test = await erData({ plain: o.test, encrypted: o.encryptedTest, name: 'test', required: false, classes, classSubset: only }, 'test', key, o.testLimit);
   const cipher = key ? new BlockCipher(key) : null;
   const stored = { cipher, batch: 500, shuffle: false, seed: o.seed, workers: o.workers, encrypted: train.encrypted };
   let init: ErInit;

@@ -53,6 +53,7 @@ export function registerErTrain(er: Command, io: CliIO): void {
     .addOption(option('--std <r,g,b>', 'plaintext normalisation std', parse.triple))
     .addOption(option(FLAG.limit, 'use the first n training images', parse.positiveInt))
     .addOption(option('--test-limit <n>', 'use the first n test images', parse.positiveInt))
+    .addOption(option(FLAG.classes, 'train and test on these classes only, relabelled 0..n-1 in this order ("5-9" behind a backbone pretrained with `model train --classes 0-4`)', parse.classList))
     .addOption(option('--workers <n>', 'data loader worker threads (0: in this thread)', parse.nonNegativeInt, 1))
     .addOption(option(FLAG.seed, 'seed', parse.nonNegativeInt, 0))
     .addOption(option(FLAG.out, 'model file to write (safetensors; rewritten after every round)').makeOptionMandatory())
@@ -69,6 +70,8 @@ export function registerErTrain(er: Command, io: CliIO): void {
       '  nnlock er train -K key.json -d ../shared/data/cifar10 --adaptation none -o no-adapt.safetensors     (baseline)',
       '  nnlock er train -K key.json -d ../shared/data/cifar10 --pretrained ../shared/data/weights/resnet20-cifar10.safetensors --freeze-backbone -o frozen.safetensors',
       '  nnlock er train -d ../shared/data/cifar10 --augment -o plain.safetensors                            (plaintext baseline)',
+      '  nnlock model train -a resnet20 -d ../shared/data/cifar10 --classes 0-4 -o r20-0-4.safetensors       (a backbone of classes 0-4, then)',
+      '  nnlock er train -K key.json -d ../shared/data/cifar10 --classes 5-9 --pretrained r20-0-4.safetensors --rounds 3 --epochs 1 -o disjoint.safetensors',
     ].join('\n'),
   );
   cmd.action(async (o: ErTrainFlags & { json?: boolean; quiet?: boolean }) => {

@@ -23,6 +23,7 @@ interface TrainFlags {
   seed: number;
   limit?: number;
   testLimit?: number;
+  classes?: number[];
   init?: string;
   checkpoint?: string;
   log?: string;
@@ -51,6 +52,7 @@ export function registerModelTrain(model: Command, io: CliIO): void {
     .addOption(option(FLAG.seed, 'seed of initialisation, order and augmentation', parse.int(), 0))
     .addOption(option(FLAG.limit, 'train on the first n images only', parse.positiveInt))
     .addOption(option('--test-limit <n>', 'evaluate on the first n held-out images only', parse.positiveInt))
+    .addOption(option(FLAG.classes, 'train and test on these classes only, relabelled 0..n-1 in this order ("0-4": a backbone for the other classes)', parse.classList))
     .option('--init <file>', 'start from these weights instead of a fresh initialisation')
     .option('--checkpoint <file>', 'checkpoint written after every epoch; resumed from when it exists')
     .option('--log <file>', 'JSON log of the run (per-epoch loss, accuracy, speed)')
@@ -71,6 +73,7 @@ export function registerModelTrain(model: Command, io: CliIO): void {
         valSplit: o.valSplit,
         limit: o.limit,
         testLimit: o.testLimit,
+        classSubset: o.classes,
         epochs: o.epochs,
         batch: o.batch,
         lr: o.lr,
