@@ -21,8 +21,8 @@
 //        [--full-seconds 20] [--max-batch 64] [--max-wait 5] [--no-write]
 import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,6 +54,10 @@ const { values: args } = parseArgs({
     'full-seconds': { type: 'string', default: '20' },
     'max-batch': { type: 'string', default: '64' },
     'max-wait': { type: 'string', default: '5' },
+    workers: { type: 'string', default: '1' },
+    'server-threads': { type: 'string' },
+    phases: { type: 'string', default: 'memory,full,multi,mixed' },
+    'server-node-args': { type: 'string', default: '' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -62,6 +66,9 @@ const CONNECTIONS = Number(args.connections);
 const MAX_BATCH = Number(args['max-batch']);
 const CHECK_IMAGES = 64;
 const TIERS = [0, 1, 2, 3];
+const PHASES = new Set(args.phases.split(','));
+const WORKERS = Number(args.workers);
+const SERVER_THREADS = Number(args['server-threads'] ?? THREADS);
 
 init({ threads: THREADS });
 const log = (s: string) => process.stderr.write(`bench serve: ${s}\n`);
@@ -105,6 +112,9 @@ async function tierModel(file: string, token: string, tier: number) {
 const master = resnet.tokens[2];
 const expected: Float32Array[][] = []; // [tier][image] probabilities
 let offlineRate = 0;
+let offlineThreads = 0;
+/** Best offline images/s by libtorch thread count. */
+const offlineByThreads: number[] = [];
 {
   const { model, metadata } = await tierModel(rw.model, master, 3);
   const n = normalisationFrom(metadata);
@@ -114,14 +124,29 @@ let offlineRate = 0;
     const chw = chwOf(i);
     for (let j = 0; j < IMG; j++) x[i * IMG + j] = (chw[j] / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)];
   }
-  setNumThreads(THREADS);
   const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(x, [MAX_BATCH, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-  run();
-  const t0 = performance.now();
-  for (let done = 0; done < count; done += MAX_BATCH) run();
-  offlineRate = count / ((performance.now() - t0) / 1000);
+  // The baseline is the best this machine does offline: every thread count up to its cores, twice each.
+  for (let round = 0; round < 2; round++)
+    for (let threads = 1; threads <= availableParallelism(); threads++) {
+      setNumThreads(threads);
+      run();
+      const t0 = performance.now();
+      for (let done = 0; done < count; done += MAX_BATCH) run();
+      const rate = count / ((performance.now() - t0) / 1000);
+      offlineByThreads[threads] = Math.max(offlineByThreads[threads] ?? 0, rate);
+      if (rate > offlineRate) {
+        offlineRate = rate;
+        offlineThreads = threads;
+      }
+    }
+  setNumThreads(THREADS);
   model.dispose();
-  log(`offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, ${THREADS} threads)`);
+  log(
+    `offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, best at ${offlineThreads} threads; ${offlineByThreads
+      .map((r, t) => `${t}: ${fmt(r, 0)}`)
+      .filter(Boolean)
+      .join(', ')})`,
+  );
 }
 for (const tier of TIERS) {
   const { model, metadata } = await tierModel(rw.model, master, tier);
@@ -171,7 +196,7 @@ function writeConfig(name: string, models: unknown[]): string {
         { name: 'bench-t2', sha256: hashApiKey(apiKeys.t2), tier: 2 },
       ],
       limits: { rateLimit: false, imagesPerRequest: 64, requestTimeoutMs: 60_000 },
-      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: 1 },
+      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: WORKERS, threads: SERVER_THREADS },
       port: 0,
     }),
   );
@@ -179,9 +204,10 @@ function writeConfig(name: string, models: unknown[]): string {
 }
 
 async function startServer(config: string) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
+  const nodeArgs = args['server-node-args'].split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NNLOCK_THREADS: String(THREADS) },
+    env: { ...process.env, NNLOCK_THREADS: String(SERVER_THREADS) },
   });
   let out = '';
   const address = await new Promise<string>((resolve, reject) => {
@@ -199,7 +225,28 @@ async function startServer(config: string) {
       child.once('exit', resolve);
       child.kill('SIGTERM');
     });
-  return { address, rss, stop };
+  return { address, rss, stop, pid: child.pid! };
+}
+
+/** CPU seconds of each thread of a process so far, by thread id (Linux /proc; clock ticks at 100 Hz). */
+function threadCpu(pid: number): Map<string, { name: string; seconds: number }> {
+  const out = new Map<string, { name: string; seconds: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(tid, { name: Number(tid) === pid ? 'main' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {}
+  }
+  return out;
+}
+
+/** CPU seconds per thread name between two threadCpu() samples. */
+function cpuByName(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [tid, a] of after) out[a.name] = (out[a.name] ?? 0) + a.seconds - (before.get(tid)?.seconds ?? 0);
+  return out;
 }
 
 const credential = (tier: number, i: number): Record<string, string> => {
@@ -215,7 +262,7 @@ interface Check {
   otherTier: number;
 }
 
-function classifyCheck(tier: number, image: number, body: string, c: Check, perImage = false): void {
+function classifyCheck(tier: number, image: number, body: string, c: Check, perImage = false): boolean {
   c.checked++;
   let ok = false;
   let other = false;
@@ -235,6 +282,7 @@ function classifyCheck(tier: number, image: number, body: string, c: Check, perI
   }
   if (!ok) c.wrong++;
   if (other) c.otherTier++;
+  return ok;
 }
 
 interface Phase {
@@ -249,11 +297,13 @@ interface Phase {
   errors: number;
   non2xx: number;
   check: Check;
+  /** CPU seconds during the phase: the load generator (this process), the server by thread name; and the phase's wall time. */
+  cpu: { wall: number; generator: number; server: Record<string, number> };
 }
 
 async function load(
   name: string,
-  address: string,
+  server: { address: string; pid: number },
   seconds: number,
   requests: autocannon.Request[],
   imagesPerRequest: (i: number) => number,
@@ -264,14 +314,21 @@ async function load(
   let images = 0;
   const counted = requests.map((r, i) => ({
     ...r,
+    // Only answers that pass the check count as served images.
     onResponse: (status: number, body: string, ctx: object, headers: IncomingHttpHeaders | undefined) => {
-      if (status === 200) images += imagesPerRequest(i);
-      (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => void)(status, body, ctx, headers);
+      const ok = (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => boolean)(status, body, ctx, headers);
+      if (status === 200 && ok) images += imagesPerRequest(i);
     },
   }));
-  const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  const serverBefore = threadCpu(server.pid);
+  const generatorBefore = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await autocannon({ url: server.address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  const wall = (performance.now() - t0) / 1000;
+  const generator = process.cpuUsage(generatorBefore);
+  const serverCpu = cpuByName(serverBefore, threadCpu(server.pid));
   await after?.();
-  await drained(address);
+  await drained(server.address);
   return {
     name,
     seconds,
@@ -284,6 +341,7 @@ async function load(
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     check,
+    cpu: { wall, generator: (generator.user + generator.system) / 1e6, server: serverCpu },
   };
 }
 
@@ -308,7 +366,7 @@ async function tensorBytes(address: string, model: string) {
 }
 
 // ---- 4a. memory of one tier (the plain model) ----
-{
+if (PHASES.has('memory')) {
   const s = await startServer(writeConfig('plain.json', [{ name: 'resnet', weights: path.join(SHARED, 'weights', 'resnet20-cifar10.safetensors') }]));
   for (let i = 0; i < 20; i++) await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: checkPngs[i] });
   memory.push({ what: 'ResNet-20, 1 tier (unprotected)', rss: s.rss(), ...(await tensorBytes(s.address, 'resnet')) });
@@ -316,7 +374,7 @@ async function tensorBytes(address: string, model: string) {
 }
 
 // ---- 4b. memory of four tiers (the same model protected, tiers 0..3, nothing else served) ----
-{
+if (PHASES.has('memory')) {
   const s = await startServer(writeConfig('four.json', [{ name: 'resnet', weights: rw.model, keys: rw.keys }]));
   for (let i = 0; i < 20; i++) {
     await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...credential(TIERS[i % 4], 1) }, body: checkPngs[i] });
@@ -348,7 +406,7 @@ async function tensorBytes(address: string, model: string) {
       onResponse: (_status, body) => classifyCheck(tier, image, body, fullCheck),
     });
   }
-  phases.push(await load('full load: classify, 1 PNG per request', s.address, Number(args['full-seconds']), single, () => 1, fullCheck));
+  if (PHASES.has('full')) phases.push(await load('full load: classify, 1 PNG per request', s, Number(args['full-seconds']), single, () => 1, fullCheck));
 
   const multi: autocannon.Request[] = [];
   const multiCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
@@ -364,7 +422,7 @@ async function tensorBytes(address: string, model: string) {
       onResponse: (_status, b) => classifyCheck(tier, image, b, multiCheck, true),
     });
   }
-  phases.push(await load('full load: classify, 16 PNGs per JSON request', s.address, Number(args['full-seconds']), multi, () => 16, multiCheck));
+  if (PHASES.has('multi')) phases.push(await load('full load: classify, 16 PNGs per JSON request', s, Number(args['full-seconds']), multi, () => 16, multiCheck));
 
   const mixed: autocannon.Request[] = [];
   const mixedCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
@@ -386,6 +444,7 @@ async function tensorBytes(address: string, model: string) {
             mixedCheck.wrong++;
             if (TIERS.some((t) => t !== tier && Math.abs(psnr - expectedPsnr[t][crop]) < 0.001)) mixedCheck.otherTier++;
           }
+          return ok;
         },
       });
     } else {
@@ -405,12 +464,24 @@ async function tensorBytes(address: string, model: string) {
     const lag = (q: string) => Number(new RegExp(`^nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)$`, 'm').exec(metrics)?.[1]) * 1000;
     eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
   };
-  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
+  if (PHASES.has('mixed')) phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
   const code = await s.stop();
   log(`server stopped (exit ${code})`);
 }
 
 // ---- report ----
+for (const p of phases) {
+  const server = Object.entries(p.cpu.server)
+    .filter(([, v]) => v >= 0.05)
+    .map(([k, v]) => `${k} ${fmt(v / p.cpu.wall, 2)}`);
+  log(
+    `${p.name}: ${fmt(p.imagesPerSecond, 0)} images/s checked (${fmt(p.imagesPerSecond / offlineRate, 2)} of offline); cores busy: generator ${fmt(p.cpu.generator / p.cpu.wall, 2)}, server ${server.join(', ')}`,
+  );
+}
+if (['memory', 'full', 'multi', 'mixed'].some((p) => !PHASES.has(p))) {
+  log('not every phase ran (--phases): nothing written');
+  process.exit(0);
+}
 const full = phases[0];
 const ratio = full.imagesPerSecond / offlineRate;
 const ratioMulti = phases[1].imagesPerSecond / offlineRate;

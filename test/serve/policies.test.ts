@@ -71,8 +71,9 @@ test('the rate limit is per credential: a 429 rate-limited for one key, the othe
 });
 
 test('a request whose inference outlasts the timeout: 503 timeout, and the server goes on', async () => {
-  // maxWaitMs far above the timeout: a lone request waits for its batch longer than it may.
-  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], limits: { requestTimeoutMs: 50 }, batching: { maxWaitMs: 1000, maxBatch: 2 } }, async (s) => {
+  // maxWaitMs far above the timeout: a lone request waits for its batch longer than it may. The
+  // timeout leaves room for a cold worker's first batch on a loaded machine (up to ~100 ms seen).
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], limits: { requestTimeoutMs: 400 }, batching: { maxWaitMs: 10_000, maxBatch: 2 } }, async (s) => {
     const img = await randomPng(3);
     const r = await classify(s, img.png);
     assert.equal(r.statusCode, 503);
