@@ -177,7 +177,9 @@ test('graceful shutdown: requests in flight finish, then the server stops', asyn
   const address = await s.listen();
   const img = await randomPng(6);
   const inFlight = fetch(`${address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...bearer(f.classifierTokens[2]) }, body: img.png });
-  await new Promise((r) => setTimeout(r, 50)); // the request is in, waiting for its batch
+  // Until the request is in, waiting for its batch (a fixed wait was too short on a loaded machine,
+  // and a request that arrives after close() began gets fastify's 503).
+  for (let i = 0; i < 50 && s.pool.queued === 0; i++) await new Promise((r) => setTimeout(r, 5));
   const closed = s.close();
   const r = await inFlight;
   assert.equal(r.status, 200, 'the request in flight was answered');
