@@ -21,8 +21,8 @@
 //        [--full-seconds 20] [--max-batch 64] [--max-wait 5] [--no-write]
 import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,14 +54,24 @@ const { values: args } = parseArgs({
     'full-seconds': { type: 'string', default: '20' },
     'max-batch': { type: 'string', default: '64' },
     'max-wait': { type: 'string', default: '5' },
+    workers: { type: 'string', default: 'auto' },
+    'server-threads': { type: 'string' },
+    phases: { type: 'string', default: 'memory,full,multi,wide,mixed' },
+    'server-node-args': { type: 'string', default: '' },
     'no-write': { type: 'boolean', default: false },
   },
 });
 const THREADS = Number(args.threads);
 const CONNECTIONS = Number(args.connections);
+const WIDE_CONNECTIONS = 4 * CONNECTIONS;
 const MAX_BATCH = Number(args['max-batch']);
 const CHECK_IMAGES = 64;
 const TIERS = [0, 1, 2, 3];
+const PHASES = new Set(args.phases.split(','));
+const SERVER_THREADS_ARG = args['server-threads'];
+/** Workers × libtorch threads fill the cores: --threads 1 on 2 cores is two workers of one thread each. */
+const WORKERS = args.workers === 'auto' ? Math.max(1, Math.floor(availableParallelism() / Number(SERVER_THREADS_ARG ?? args.threads))) : Number(args.workers);
+const SERVER_THREADS = Number(SERVER_THREADS_ARG ?? THREADS);
 
 init({ threads: THREADS });
 const log = (s: string) => process.stderr.write(`bench serve: ${s}\n`);
@@ -105,6 +115,14 @@ async function tierModel(file: string, token: string, tier: number) {
 const master = resnet.tokens[2];
 const expected: Float32Array[][] = []; // [tier][image] probabilities
 let offlineRate = 0;
+let offlineThreads = 0;
+/** Best offline images/s by libtorch thread count. */
+const offlineByThreads: number[] = [];
+/** Offline CPU ms per image by thread count (the least of the rounds). */
+const offlineCpuPerImage: number[] = [];
+/** Offline at one thread in batches of 16 (reference only). */
+let offline16 = { rate: Number.NaN, cpuPerImage: Number.NaN };
+const loadAtStart = loadavg();
 {
   const { model, metadata } = await tierModel(rw.model, master, 3);
   const n = normalisationFrom(metadata);
@@ -114,14 +132,45 @@ let offlineRate = 0;
     const chw = chwOf(i);
     for (let j = 0; j < IMG; j++) x[i * IMG + j] = (chw[j] / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)];
   }
-  setNumThreads(THREADS);
   const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(x, [MAX_BATCH, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-  run();
-  const t0 = performance.now();
-  for (let done = 0; done < count; done += MAX_BATCH) run();
-  offlineRate = count / ((performance.now() - t0) / 1000);
+  // The baseline is the best this machine does offline: every thread count up to its cores, twice each.
+  for (let round = 0; round < 2; round++)
+    for (let threads = 1; threads <= availableParallelism(); threads++) {
+      setNumThreads(threads);
+      run();
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      for (let done = 0; done < count; done += MAX_BATCH) run();
+      const rate = count / ((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      offlineCpuPerImage[threads] = Math.min(offlineCpuPerImage[threads] ?? Number.POSITIVE_INFINITY, (c.user + c.system) / 1000 / count);
+      offlineByThreads[threads] = Math.max(offlineByThreads[threads] ?? 0, rate);
+      if (rate > offlineRate) {
+        offlineRate = rate;
+        offlineThreads = threads;
+      }
+    }
+  // For reference, not the baseline: one thread at the batch size the server gets with one image per request.
+  for (const b of [16]) {
+    setNumThreads(1);
+    const xb = x.subarray(0, b * IMG);
+    const runB = () => noGrad(() => scope(() => (softmax(model.forward(tensor(xb, [b, 3, 32, 32])), 1) as Tensor).toTypedArray()));
+    runB();
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (let done = 0; done < count; done += b) runB();
+    const c = process.cpuUsage(c0);
+    offline16 = { rate: count / ((performance.now() - t0) / 1000), cpuPerImage: (c.user + c.system) / 1000 / count };
+    log(`offline at batch ${b}, 1 thread: ${fmt(offline16.rate, 0)} images/s, ${fmt(offline16.cpuPerImage, 3)} ms CPU per image`);
+  }
+  setNumThreads(THREADS);
   model.dispose();
-  log(`offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, ${THREADS} threads)`);
+  log(
+    `offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, best at ${offlineThreads} threads; ${offlineByThreads
+      .map((r, t) => `${t}: ${fmt(r, 0)}/s, ${fmt(offlineCpuPerImage[t], 3)} ms CPU per image`)
+      .filter(Boolean)
+      .join('; ')})`,
+  );
 }
 for (const tier of TIERS) {
   const { model, metadata } = await tierModel(rw.model, master, tier);
@@ -171,7 +220,7 @@ function writeConfig(name: string, models: unknown[]): string {
         { name: 'bench-t2', sha256: hashApiKey(apiKeys.t2), tier: 2 },
       ],
       limits: { rateLimit: false, imagesPerRequest: 64, requestTimeoutMs: 60_000 },
-      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: 1 },
+      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: WORKERS, threads: SERVER_THREADS },
       port: 0,
     }),
   );
@@ -179,9 +228,10 @@ function writeConfig(name: string, models: unknown[]): string {
 }
 
 async function startServer(config: string) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
+  const nodeArgs = args['server-node-args'].split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NNLOCK_THREADS: String(THREADS) },
+    env: { ...process.env, NNLOCK_THREADS: String(SERVER_THREADS) },
   });
   let out = '';
   const address = await new Promise<string>((resolve, reject) => {
@@ -199,7 +249,28 @@ async function startServer(config: string) {
       child.once('exit', resolve);
       child.kill('SIGTERM');
     });
-  return { address, rss, stop };
+  return { address, rss, stop, pid: child.pid! };
+}
+
+/** CPU seconds of each thread of a process so far, by thread id (Linux /proc; clock ticks at 100 Hz). */
+function threadCpu(pid: number): Map<string, { name: string; seconds: number }> {
+  const out = new Map<string, { name: string; seconds: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(tid, { name: Number(tid) === pid ? 'main' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {}
+  }
+  return out;
+}
+
+/** CPU seconds per thread name between two threadCpu() samples. */
+function cpuByName(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [tid, a] of after) out[a.name] = (out[a.name] ?? 0) + a.seconds - (before.get(tid)?.seconds ?? 0);
+  return out;
 }
 
 const credential = (tier: number, i: number): Record<string, string> => {
@@ -215,7 +286,7 @@ interface Check {
   otherTier: number;
 }
 
-function classifyCheck(tier: number, image: number, body: string, c: Check, perImage = false): void {
+function classifyCheck(tier: number, image: number, body: string, c: Check, perImage = false): boolean {
   c.checked++;
   let ok = false;
   let other = false;
@@ -235,10 +306,12 @@ function classifyCheck(tier: number, image: number, body: string, c: Check, perI
   }
   if (!ok) c.wrong++;
   if (other) c.otherTier++;
+  return ok;
 }
 
 interface Phase {
   name: string;
+  connections: number;
   seconds: number;
   requests: number;
   images: number;
@@ -249,41 +322,71 @@ interface Phase {
   errors: number;
   non2xx: number;
   check: Check;
+  /** CPU seconds during the phase: the load generator (this process), the server by thread name; and the phase's wall time. */
+  cpu: { wall: number; generator: number; server: Record<string, number> };
+  /** ResNet-20 images per batch the workers ran, on average. */
+  meanBatch: number;
+}
+
+/** ResNet-20's batches and their images so far (nnlock_batch_size in /metrics, every tier). */
+async function batchTotals(address: string): Promise<{ batches: number; images: number }> {
+  const text = await (await fetch(`${address}/metrics`)).text();
+  let batches = 0;
+  let images = 0;
+  for (const m of text.matchAll(/^nnlock_batch_size_(sum|count)\{model="resnet"[^}]*\} (\S+)$/gm)) {
+    if (m[1] === 'sum') images += Number(m[2]);
+    else batches += Number(m[2]);
+  }
+  return { batches, images };
 }
 
 async function load(
   name: string,
-  address: string,
+  server: { address: string; pid: number },
   seconds: number,
   requests: autocannon.Request[],
   imagesPerRequest: (i: number) => number,
   check: Check,
   after?: () => Promise<void>,
+  connections = CONNECTIONS,
 ): Promise<Phase> {
-  log(`${name}: ${CONNECTIONS} connections for ${seconds} s`);
+  log(`${name}: ${connections} connections for ${seconds} s`);
   let images = 0;
   const counted = requests.map((r, i) => ({
     ...r,
+    // Only answers that pass the check count as served images.
     onResponse: (status: number, body: string, ctx: object, headers: IncomingHttpHeaders | undefined) => {
-      if (status === 200) images += imagesPerRequest(i);
-      (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => void)(status, body, ctx, headers);
+      const ok = (r.onResponse as (s: number, b: string, c: object, h: IncomingHttpHeaders | undefined) => boolean)(status, body, ctx, headers);
+      if (status === 200 && ok) images += imagesPerRequest(i);
     },
   }));
-  const result = await autocannon({ url: address, connections: CONNECTIONS, duration: seconds, timeout: 60, requests: counted });
+  const batchesBefore = await batchTotals(server.address);
+  const serverBefore = threadCpu(server.pid);
+  const generatorBefore = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await autocannon({ url: server.address, connections, duration: seconds, timeout: 60, requests: counted });
+  const wall = (performance.now() - t0) / 1000;
+  const generator = process.cpuUsage(generatorBefore);
+  const serverCpu = cpuByName(serverBefore, threadCpu(server.pid));
   await after?.();
-  await drained(address);
+  await drained(server.address);
+  const batchesAfter = await batchTotals(server.address);
   return {
     name,
+    connections,
     seconds,
     requests: result.requests.total,
     images,
-    rps: result.requests.total / seconds,
-    imagesPerSecond: images / seconds,
+    // Over the phase's measured wall time (a little over --seconds: autocannon's start and stop).
+    rps: result.requests.total / wall,
+    imagesPerSecond: images / wall,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     check,
+    cpu: { wall, generator: (generator.user + generator.system) / 1e6, server: serverCpu },
+    meanBatch: (batchesAfter.images - batchesBefore.images) / Math.max(1, batchesAfter.batches - batchesBefore.batches),
   };
 }
 
@@ -308,7 +411,7 @@ async function tensorBytes(address: string, model: string) {
 }
 
 // ---- 4a. memory of one tier (the plain model) ----
-{
+if (PHASES.has('memory')) {
   const s = await startServer(writeConfig('plain.json', [{ name: 'resnet', weights: path.join(SHARED, 'weights', 'resnet20-cifar10.safetensors') }]));
   for (let i = 0; i < 20; i++) await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: checkPngs[i] });
   memory.push({ what: 'ResNet-20, 1 tier (unprotected)', rss: s.rss(), ...(await tensorBytes(s.address, 'resnet')) });
@@ -316,7 +419,7 @@ async function tensorBytes(address: string, model: string) {
 }
 
 // ---- 4b. memory of four tiers (the same model protected, tiers 0..3, nothing else served) ----
-{
+if (PHASES.has('memory')) {
   const s = await startServer(writeConfig('four.json', [{ name: 'resnet', weights: rw.model, keys: rw.keys }]));
   for (let i = 0; i < 20; i++) {
     await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...credential(TIERS[i % 4], 1) }, body: checkPngs[i] });
@@ -348,7 +451,7 @@ async function tensorBytes(address: string, model: string) {
       onResponse: (_status, body) => classifyCheck(tier, image, body, fullCheck),
     });
   }
-  phases.push(await load('full load: classify, 1 PNG per request', s.address, Number(args['full-seconds']), single, () => 1, fullCheck));
+  if (PHASES.has('full')) phases.push(await load('full load: classify, 1 PNG per request', s, Number(args['full-seconds']), single, () => 1, fullCheck));
 
   const multi: autocannon.Request[] = [];
   const multiCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
@@ -364,7 +467,13 @@ async function tensorBytes(address: string, model: string) {
       onResponse: (_status, b) => classifyCheck(tier, image, b, multiCheck, true),
     });
   }
-  phases.push(await load('full load: classify, 16 PNGs per JSON request', s.address, Number(args['full-seconds']), multi, () => 16, multiCheck));
+  if (PHASES.has('multi')) phases.push(await load('full load: classify, 16 PNGs per JSON request', s, Number(args['full-seconds']), multi, () => 16, multiCheck));
+
+  // More clients than batch slots: with 64 connections over 4 tiers a tier's batch holds at most 16 images.
+  const wideCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
+  const wideRequests = single.map((r, i) => ({ ...r, onResponse: (_s: number, body: string) => classifyCheck(TIERS[i % 4], (i * 7) % CHECK_IMAGES, body, wideCheck) }));
+  if (PHASES.has('wide'))
+    phases.push(await load(`full load: classify, 1 PNG per request, ${WIDE_CONNECTIONS} connections`, s, Number(args['full-seconds']), wideRequests, () => 1, wideCheck, undefined, WIDE_CONNECTIONS));
 
   const mixed: autocannon.Request[] = [];
   const mixedCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
@@ -386,6 +495,7 @@ async function tensorBytes(address: string, model: string) {
             mixedCheck.wrong++;
             if (TIERS.some((t) => t !== tier && Math.abs(psnr - expectedPsnr[t][crop]) < 0.001)) mixedCheck.otherTier++;
           }
+          return ok;
         },
       });
     } else {
@@ -405,35 +515,90 @@ async function tensorBytes(address: string, model: string) {
     const lag = (q: string) => Number(new RegExp(`^nnlock_process_nodejs_eventloop_lag_${q}_seconds (\\S+)$`, 'm').exec(metrics)?.[1]) * 1000;
     eventLoop = { p50: lag('p50'), p99: lag('p99'), max: lag('max') };
   };
-  phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s.address, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
+  if (PHASES.has('mixed')) phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
   const code = await s.stop();
   log(`server stopped (exit ${code})`);
 }
 
 // ---- report ----
-const full = phases[0];
+for (const p of phases) {
+  const perImage = (cpu: number) => `${fmt((1000 * cpu) / Math.max(1, p.images), 3)} ms`;
+  const server = Object.entries(p.cpu.server)
+    .filter(([, v]) => v >= 0.05)
+    .map(([k, v]) => `${k} ${perImage(v)}`);
+  log(
+    `${p.name}: ${fmt(p.imagesPerSecond, 0)} images/s checked (${fmt(p.imagesPerSecond / offlineRate, 2)} of offline), batches of ${fmt(p.meanBatch, 1)}; CPU per image: generator ${perImage(p.cpu.generator)}, server ${server.join(', ')}`,
+  );
+}
+if (['memory', 'full', 'multi', 'wide', 'mixed'].some((p) => !PHASES.has(p))) {
+  log('not every phase ran (--phases): nothing written');
+  process.exit(0);
+}
+// What profiling found (2026-12-01, by hand: not measured by this run), kept with the results.
+const PROFILE_NOTES = [
+  '## Where the time went (profiled 2026-12-01, 15:20-16:20, on the loaded machine: load average 5-18)',
+  '',
+  'Profiles: `node --import tsx bench/serve.ts --threads 1 --full-seconds 10 --phases full,multi --server-node-args="--cpu-prof --cpu-prof-dir=DIR"` (V8 CPU profiles of the server\'s main thread and worker; the generator in this process, profiled apart with `node --cpu-prof`), and the per-thread CPU table above. Found, in order of cost:',
+  '',
+  "- **Image decoding.** sharp (libvips) took about 0.6 ms of CPU per 32×32 PNG (a micro-benchmark, 2000 images, 16 in flight: 0.60-0.71 ms with two pipelines, metadata then decode; 0.60 with one), as much as ResNet-20's forward pass of one image: 36 % of the main thread's busy samples. Turning bytes into the normalised input with `Float32Array.from(data, v => v / 255)` took another 24 %. Now small 8-bit PNGs are inflated and unfiltered in `src/serve/png.ts` (the same bytes as sharp, tested against it), other images go through one sharp pipeline, and the input is a 256-entry table look-up: the main thread fell from 0.85 to 0.2-0.5 ms of CPU per image.",
+  "- **One inference thread.** One worker at one libtorch thread can use one core, while the baseline may use both: the bench now runs workers × threads = cores (two workers of one thread with `--threads 1`). One worker of two threads collapses as soon as anything else runs on the machine (libtorch's OpenMP threads wait for each other: 2 threads gave 23-110 images/s offline against 180-800 at one thread while the machine was loaded).",
+  "- **Small batches.** With 64 clients over 4 tiers a tier's batch holds at most 16 images (about 8 per worker with two), and the forward pass costs more per image in small batches (see the offline figures above). Switching tiers costs about 1.2 ms per switch (19 protected layers, 1742-2385 kernels per tier), a few percent of a batch of 16.",
+  "- **The load generator.** autocannon with a check of every answer costs about as much per request as the server's main thread; with one image per request it takes a sizeable share of the two cores (table above). With 16 images per request it is a few percent.",
+].join('\n');
+const [full, multi, wide, mixedPhase] = phases;
 const ratio = full.imagesPerSecond / offlineRate;
-const ratioMulti = phases[1].imagesPerSecond / offlineRate;
+const ratioMulti = multi.imagesPerSecond / offlineRate;
+const ratioWide = wide.imagesPerSecond / offlineRate;
 const mib = (b: number) => `${fmt(b / 2 ** 20, 1)} MiB`;
+const cores = availableParallelism();
+/** Share of the machine's cores a phase's CPU seconds kept busy. */
+const share = (p: Phase, cpu: number) => `${fmt((100 * cpu) / (p.cpu.wall * cores), 0)} %`;
+const workerCpu = (p: Phase) => Object.entries(p.cpu.server).reduce((n, [k, v]) => (k === 'node' ? n + v : n), 0);
+const otherCpu = (p: Phase) => Object.entries(p.cpu.server).reduce((n, [k, v]) => (k !== 'node' && k !== 'main' ? n + v : n), 0);
+const perImage = (p: Phase, cpu: number) => fmt((1000 * cpu) / Math.max(1, p.images), 3);
 const md = [
   '# Serving benchmark (`bench/serve.ts`)',
   '',
-  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this one, ${CONNECTIONS} connections; libtorch at ${THREADS} threads in the server's worker and offline; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms; 1 worker. ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
-  `Machine: ${machineInfo().cpuModel}, ${machineInfo().availableParallelism} cores available, load average at the end ${machineInfo().loadAverage.join(' / ')} (the machine is shared). ${new Date().toISOString()}.`,
+  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this process (the load generator: its CPU is measured apart), ${CONNECTIONS} connections; the server runs ${WORKERS} inference worker${WORKERS > 1 ? 's' : ''} at ${SERVER_THREADS} libtorch thread${SERVER_THREADS > 1 ? 's' : ''} each; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms. ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
+  `Machine: ${machineInfo().cpuModel}, ${cores} cores available, load average at the start ${loadAtStart.map((l) => fmt(l, 2)).join(' / ')} and at the end ${machineInfo().loadAverage.join(' / ')} (the machine is shared). ${new Date().toISOString()}.`,
   '',
   '## Throughput of the served ResNet-20 against offline batch evaluation (same run)',
   '',
   markdownTable(
     ['', 'images/s', 'ratio to offline'],
     [
-      [`offline: forward + softmax, batches of ${MAX_BATCH}, pre-normalised tensors`, fmt(offlineRate, 0), '1'],
+      [`offline, the baseline: forward + softmax, batches of ${MAX_BATCH}, pre-normalised tensors, best of 1..${cores} libtorch threads (best at ${offlineThreads})`, fmt(offlineRate, 0), '1'],
+      ...offlineByThreads.map((r, t) => [`offline at ${t} thread${t > 1 ? 's' : ''}`, fmt(r, 0), fmt(r / offlineRate, 2)]).filter(Boolean),
       [full.name, fmt(full.imagesPerSecond, 0), fmt(ratio, 2)],
-      [phases[1].name, fmt(phases[1].imagesPerSecond, 0), fmt(ratioMulti, 2)],
+      [multi.name, fmt(multi.imagesPerSecond, 0), fmt(ratioMulti, 2)],
+      [wide.name, fmt(wide.imagesPerSecond, 0), fmt(ratioWide, 2)],
     ],
     [false, true, true],
   ),
   '',
-  'Target: ratio ≥ 0.8 at full load.',
+  'Target: ratio ≥ 0.8 at full load. Served images/s count only answers that passed the check below. The load generator runs on the same cores as the server; the table below says how much of them it took.',
+  '',
+  '## Where the CPU goes (per served image, in ms, and share of the machine)',
+  '',
+  markdownTable(
+    ['phase', 'images per batch', 'load generator', 'server main thread', 'inference workers', 'server, other threads (libuv, V8)'],
+    phases.map((p) => [
+      p.name,
+      fmt(p.meanBatch, 1),
+      `${perImage(p, p.cpu.generator)} (${share(p, p.cpu.generator)})`,
+      `${perImage(p, p.cpu.server.main ?? 0)} (${share(p, p.cpu.server.main ?? 0)})`,
+      `${perImage(p, workerCpu(p))} (${share(p, workerCpu(p))})`,
+      `${perImage(p, otherCpu(p))} (${share(p, otherCpu(p))})`,
+    ]),
+    [false, true, true, true, true, true],
+  ),
+  '',
+  `Offline, for comparison: ${offlineCpuPerImage
+    .map((c, t) => `${fmt(c, 3)} ms of CPU per image at ${t} thread${t > 1 ? 's' : ''}`)
+    .filter(Boolean)
+    .join(
+      ', ',
+    )} (batches of ${MAX_BATCH}); ${fmt(offline16.cpuPerImage, 3)} ms at 1 thread in batches of 16 (${fmt(offline16.rate, 0)} images/s), the batch a tier gets when 64 clients are spread over 4 tiers. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
   '',
   '## Load phases',
   '',
@@ -455,9 +620,9 @@ const md = [
     [false, true, true, true, true, true, true, true, true, true, true],
   ),
   '',
-  `Every response is checked: a classify answer must carry its credential's tier and the top class and probability (±1e-4) of that tier's offline result; a denoise answer its tier in X-Tier and that tier's PSNR (±0.01 dB) in X-PSNR. A cross-tier leak is a wrong answer that equals another tier's. The check tells ${distinct} of ${pairs} (tier pair, image) classify answers apart (the others are the same at both tiers to 1e-3).`,
+  `Every response is checked: a classify answer must carry its credential's tier and the top class and probability (±1e-4) of that tier's offline result; a denoise answer its tier in X-Tier and that tier's PSNR (±0.01 dB) in X-PSNR. A cross-tier leak is a wrong answer that equals another tier's. The check tells ${distinct} of ${pairs} (tier pair, image) classify answers apart (the others are the same at both tiers to 1e-3). The mixed phase (${mixedPhase.name}) serves ${fmt(mixedPhase.rps, 0)} requests/s.`,
   '',
-  `The server's event loop during the mixed phase (prom-client's delay monitor): p50 ${fmt(eventLoop.p50, 1)} ms, p99 ${fmt(eventLoop.p99, 1)} ms, max ${fmt(eventLoop.max, 1)} ms (inference runs in the worker thread; the main thread parses, decodes images through sharp's thread pool, and answers).`,
+  `The server's event loop during the mixed phase (prom-client's delay monitor): p50 ${fmt(eventLoop.p50, 1)} ms, p99 ${fmt(eventLoop.p99, 1)} ms, max ${fmt(eventLoop.max, 1)} ms (inference runs in the worker threads; the main thread parses, decodes images (small PNGs itself, others through sharp's thread pool), and answers).`,
   '',
   '## Memory: ResNet-20 at 4 tiers against 1',
   '',
@@ -467,10 +632,33 @@ const md = [
     [false, true, true, true],
   ),
   '',
-  'RSS is the whole server process (Node, libtorch, sharp, fastify) after 20 requests; the tensor bytes are exact (`nnlock_model_tensor_bytes` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes (with their published values, to switch back).',
+  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes (with their published values, to switch back).`,
+  '',
+  PROFILE_NOTES,
   '',
 ].join('\n');
-const json = { eventLoop, offlineRate, ratio, ratioMulti, phases, memory, distinct, pairs, threads: THREADS, connections: CONNECTIONS, maxBatch: MAX_BATCH, machine: machineInfo() };
+const json = {
+  eventLoop,
+  offlineRate,
+  offlineThreads,
+  offlineByThreads,
+  offlineCpuPerImage,
+  offline16,
+  ratio,
+  ratioMulti,
+  ratioWide,
+  workers: WORKERS,
+  serverThreads: SERVER_THREADS,
+  loadAtStart,
+  phases,
+  memory,
+  distinct,
+  pairs,
+  threads: THREADS,
+  connections: CONNECTIONS,
+  maxBatch: MAX_BATCH,
+  machine: machineInfo(),
+};
 process.stdout.write(`${md}\n`);
 if (!args['no-write']) {
   await writeFileAtomic(path.join(RESULTS_DIR, 'serve.md'), md);

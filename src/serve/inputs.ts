@@ -1,9 +1,10 @@
 // Request bodies to network input: an uploaded PNG or JPEG (checked for its format and size before
 // it is decoded), or a raw tensor in JSON ({shape, dtype, data: base64 little-endian}). Every
 // problem is a ServeError with a message a client can act on.
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import type { Channels } from '../io/image.ts';
 import { ServeError } from './errors.ts';
+import { decodeSmallPng, isPng, pngSize } from './png.ts';
 
 export interface DecodedImage {
   /** CHW bytes. */
@@ -23,19 +24,26 @@ export interface DecodeOptions {
   what?: string;
 }
 
+const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
+
 /** Decodes a PNG or JPEG upload to CHW bytes. */
 export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<DecodedImage> {
   const what = o.what ?? 'the image';
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
-    throw new ServeError('bad-image', `${what} is not a readable PNG or JPEG (${(e as Error).message})`);
+  const png = isPng(bytes);
+  if (!png && !JPEG_SIGNATURE.every((b, i) => bytes[i] === b)) return refuseFormat(bytes, what);
+  if (png && !o.resize) {
+    const size = pngSize(bytes);
+    if (size && size.width * size.height > o.maxPixels) throw tooLarge(what, size.width, size.height, o.maxPixels);
+    let small: ReturnType<typeof decodeSmallPng>;
+    try {
+      small = decodeSmallPng(bytes);
+    } catch (e) {
+      throw new ServeError('bad-image', `${what} is not a readable PNG (${(e as Error).message})`);
+    }
+    // Grey to RGB is the grey plane three times, as sharp makes it; RGB to grey is sharp's.
+    if (small && (o.channels === 'own' || o.channels === small.channels || o.channels === 3)) return ownChannels(widen(small, o.channels), o.channels);
   }
-  if (meta.format !== 'png' && meta.format !== 'jpeg') throw new ServeError('bad-image', `${what} is ${meta.format ?? 'of an unknown format'}: send a PNG or JPEG`);
-  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (!(pixels > 0)) throw new ServeError('bad-image', `${what} does not say its size`);
-  if (pixels > o.maxPixels) throw new ServeError('too-large', `${what} is ${meta.width}×${meta.height}, more than the ${o.maxPixels} pixels this server decodes`);
+  // One sharp pipeline: it reads the header, refuses more than maxPixels before decoding, decodes.
   let pipeline = sharp(bytes, { limitInputPixels: o.maxPixels }).removeAlpha();
   if (o.resize) pipeline = pipeline.resize(o.resize.width, o.resize.height, { fit: 'fill', kernel: 'lanczos3' });
   pipeline = o.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
@@ -43,17 +51,50 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
   try {
     raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new ServeError('bad-image', `${what} could not be decoded (${(e as Error).message})`);
+    const message = (e as Error).message;
+    if (/pixel limit/i.test(message)) {
+      const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+      throw tooLarge(what, meta.width ?? 0, meta.height ?? 0, o.maxPixels);
+    }
+    throw new ServeError('bad-image', `${what} could not be decoded (${message})`);
   }
   const { width, height, channels } = raw.info;
   if (channels !== 1 && channels !== 3) throw new ServeError('bad-image', `${what} decoded to ${channels} channels`);
-  const data = hwcToChw(raw.data, channels, height, width);
-  // 'own': a grey image (a grayscale file, or grey stored as RGB) is one channel, as the CLI takes it.
+  return ownChannels({ data: hwcToChw(raw.data, channels, height, width), channels, height, width }, o.channels);
+}
+
+function tooLarge(what: string, width: number, height: number, maxPixels: number): ServeError {
+  return new ServeError('too-large', `${what} is ${width}×${height}, more than the ${maxPixels} pixels this server decodes`);
+}
+
+/** Neither PNG nor JPEG: says what it is when sharp can tell. */
+async function refuseFormat(bytes: Uint8Array, what: string): Promise<never> {
+  let format: string | undefined;
+  try {
+    format = (await sharp(bytes, { limitInputPixels: false }).metadata()).format;
+  } catch (e) {
+    throw new ServeError('bad-image', `${what} is not a readable PNG or JPEG (${(e as Error).message})`);
+  }
+  throw new ServeError('bad-image', `${what} is ${format ?? 'of an unknown format'}: send a PNG or JPEG`);
+}
+
+/** A grey image as RGB (the plane three times) when RGB is asked for. */
+function widen(img: DecodedImage, channels: Channels | 'own'): DecodedImage {
+  if (channels !== 3 || img.channels === 3) return img;
+  const plane = img.height * img.width;
+  const data = new Uint8Array(3 * plane);
+  for (let c = 0; c < 3; c++) data.set(img.data, c * plane);
+  return { ...img, data, channels: 3 };
+}
+
+/** 'own': a grey image (a grayscale file, or grey stored as RGB) is one channel, as the CLI takes it. */
+function ownChannels(img: DecodedImage, wanted: Channels | 'own'): DecodedImage {
+  const { data, height, width } = img;
   const plane = height * width;
-  if (o.channels === 'own' && channels === 3 && data.subarray(0, plane).every((v, j) => v === data[j + plane] && v === data[j + 2 * plane])) {
+  if (wanted === 'own' && img.channels === 3 && data.subarray(0, plane).every((v, j) => v === data[j + plane] && v === data[j + 2 * plane])) {
     return { data: data.slice(0, plane), channels: 1, height, width };
   }
-  return { data, channels, height, width };
+  return img;
 }
 
 function hwcToChw(src: Uint8Array, channels: number, height: number, width: number): Uint8Array {

@@ -71,8 +71,9 @@ test('the rate limit is per credential: a 429 rate-limited for one key, the othe
 });
 
 test('a request whose inference outlasts the timeout: 503 timeout, and the server goes on', async () => {
-  // maxWaitMs far above the timeout: a lone request waits for its batch longer than it may.
-  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], limits: { requestTimeoutMs: 50 }, batching: { maxWaitMs: 1000, maxBatch: 2 } }, async (s) => {
+  // maxWaitMs far above the timeout: a lone request waits for its batch longer than it may. The
+  // timeout leaves room for a cold worker's first batch on a loaded machine (up to ~100 ms seen).
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }], limits: { requestTimeoutMs: 400 }, batching: { maxWaitMs: 10_000, maxBatch: 2 } }, async (s) => {
     const img = await randomPng(3);
     const r = await classify(s, img.png);
     assert.equal(r.statusCode, 503);
@@ -176,7 +177,9 @@ test('graceful shutdown: requests in flight finish, then the server stops', asyn
   const address = await s.listen();
   const img = await randomPng(6);
   const inFlight = fetch(`${address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...bearer(f.classifierTokens[2]) }, body: img.png });
-  await new Promise((r) => setTimeout(r, 50)); // the request is in, waiting for its batch
+  // Until the request is in, waiting for its batch (a fixed wait was too short on a loaded machine,
+  // and a request that arrives after close() began gets fastify's 503).
+  for (let i = 0; i < 50 && s.pool.queued === 0; i++) await new Promise((r) => setTimeout(r, 5));
   const closed = s.close();
   const r = await inFlight;
   assert.equal(r.status, 200, 'the request in flight was answered');
