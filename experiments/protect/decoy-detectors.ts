@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     ratio: { type: 'string' },
     modes: { type: 'string' },
     models: { type: 'string' },
+    'denoise-images': { type: 'string' },
   },
 });
 const quick = args.quick ?? false;
@@ -60,13 +61,15 @@ function publishedLayers(file: SafetensorsFile): PublishedLayer[] {
 }
 
 const EVAL_IMAGES = quick ? 500 : 2000;
+/** Set12 images DnCNN's tier 0 is measured on (all 12 by default; each costs minutes on the shared machine). */
+const DENOISE_IMAGES = args['denoise-images'] ? Number(args['denoise-images']) : quick ? 2 : undefined;
 /** Tier 0 as a user of the published file gets it: accuracy (ResNet-20) or PSNR on Set12 (DnCNN). */
 async function tier0(arch: string, task: 'classification' | 'denoising', file: SafetensorsFile): Promise<number> {
   const model = modelSpec(arch).create();
   try {
     loadIntoModel(model, file);
     if (task === 'classification') return (await correctOn(model, await testLoader(0, EVAL_IMAGES))) / EVAL_IMAGES;
-    return mean(evaluateDenoiser(model, await grayImages(SET12, quick ? 2 : undefined), 25, 0).map((r) => r.psnr));
+    return mean(evaluateDenoiser(model, await grayImages(SET12, DENOISE_IMAGES), 25, 0).map((r) => r.psnr));
   } finally {
     model.dispose();
   }
@@ -188,7 +191,7 @@ for (const m of MODELS) {
 const POSITION_ONLY = 'rowColumnEffect';
 /** Selections whose positions are not themselves a clue: random positions, or a balanced selection. */
 const fairStrategy = (s: Strategy) => s === 'random' || SELECTION === 'balanced';
-const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}`;
+const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}`;
 
 /** The worst of a mode's runs: highest pooled and per-layer separability, and where. */
 function worstOf(mode: RunMode, keep: (r: Run) => boolean) {
@@ -341,7 +344,7 @@ const md: string[] = [
     'Separability = max(AUC, 1 − AUC) of a detector telling decoys from genuine kernels (0.5 = chance); pooled = over all conv layers by within-layer percentile ranks. ' +
     "'none' = no decoys: the original kernels at the same random positions, where every detector is at chance by construction (what chance looks like at these sizes). " +
     '`rowColumnEffect` (last column) sees only where a kernel sits: what an importance selection gives away, which no decoy can change; it is left out of the other columns. ' +
-    'Tier 0 = the published file as it is: accuracy on the first 2,000 CIFAR-10 test images (ResNet-20) or PSNR on Set12 at σ = 25 (DnCNN).',
+    `Tier 0 = the published file as it is: accuracy on the first ${EVAL_IMAGES} CIFAR-10 test images (ResNet-20) or PSNR on ${DENOISE_IMAGES ? `the first ${DENOISE_IMAGES} images of` : ''} Set12 at σ = 25 (DnCNN).`,
   '',
   `**decoyAucMax** (default '${DEFAULT_DECOY_MODE}' decoys, ${decoyAucMax.strategies.join(', ') || 'no fair'} positions): ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)}; pooled ${fmt3(fair.pooled.value)} (${fair.pooled.detector}, ${fair.pooled.model}); ` +
     `per layer ${fmt3(fair.layer.value)} (${fair.layer.detector}, ${fair.layer.model} ${fair.layer.layer}, ${fair.layer.decoys} decoys of ${fair.layer.kernels}: chance reaches ${fmt3(fair.layer.chance95)} there, AUC 95% interval ${fair.layer.aucInterval.map(fmt3).join('–')}); ` +
