@@ -4,15 +4,15 @@
 //
 //   'resample'  (default since 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
 //               direction turned by keyed noise and its size moved from the donor's row and column
-//               to the decoy's. It keeps the non-Gaussian shape of trained kernels, which every
-//               parametric draw loses and the attacker's classifier learned to see. On the shared
-//               ResNet-20 and DnCNN (random positions) the best detector of src/audit separates
-//               these decoys at about 0.54 pooled, against 0.58 and 0.55 for 'context'
-//               (experiments/results/protect/decoy-detectors.json).
+//               to the decoy's. It keeps more of the non-Gaussian shape of trained kernels, which
+//               the attacker's classifier learns to see in parametric draws. At random positions
+//               the best detector of src/audit separates these decoys at 0.546 pooled on the
+//               shared ResNet-20 (worst layer with ≥ 20 decoys 0.718, where chance reaches 0.63)
+//               and 0.544 on DnCNN (worst layer 0.571); at chance the same suite reaches 0.515
+//               pooled and 0.670 in a layer (experiments/results/protect/decoy-detectors.md).
 //   'context'   (default in 0.2) decoys/context.ts: an elliptical draw around the layer's joint
 //               distribution whose Mahalanobis radius follows the kernel's row and column and the
-//               heavy tails of the real radii (best detector 0.58 / 0.55, the classifier, on
-//               ResNet-20 / DnCNN; up to 0.89 in one small layer).
+//               heavy tails of the real radii: 0.581 / 0.546 pooled (worst layer 0.853 / 0.584).
 //   'joint'     the layer's joint kh·kw Gaussian: the mean vector and the
 //               full kh·kw × kh·kw covariance of the kernels that stay genuine (the unselected
 //               ones: exactly what the published layer shows besides the decoys), drawn as
