@@ -1,24 +1,32 @@
-// The decoy detector suite (src/audit) against today's decoys ('position', nnlock 0.1) and the
-// joint ones ('joint', the default), on the shared ResNet-20 and DnCNN-S-25:
+// The decoy detector suite (src/audit) against 0.1's decoys ('position'), 0.2's ('context') and
+// the resampled ones ('resample', the default), on the shared ResNet-20 and DnCNN-S-25:
 //
-//   node --import tsx experiments/protect/decoy-detectors.ts [--quick] [--keys 2] [--fisher-images 256]
+//   NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts [--selection balanced] [--quick] [--keys 2]
 //
 // Per model, mode, key and selection strategy: protect (1 tier: decoys do not depend on the
-// tiers), run every detector on the published file alone (the gradient detector also on
-// --fisher-images labelled inputs: CIFAR-10 training images, or σ = 25 train400 patches for DnCNN),
-// and score each against the true decoy positions. Writes
-// experiments/results/protect/decoy-detectors.{json,svg} (--quick: experiments/out/, not results).
+// tiers), measure tier 0 (accuracy on the first 2,000 CIFAR-10 test images, or PSNR on Set12 at
+// σ = 25: decoys must still break the model), run every detector on the published file alone (the
+// gradient detector also on --fisher-images labelled inputs: CIFAR-10 training images, or σ = 25
+// train400 patches for DnCNN), and score each against the true decoy positions, per layer with
+// the AUC's confidence interval and what chance reaches at that layer's size. With random
+// positions also the null run 'none': the same detectors on the unprotected file against the same
+// random positions, where every detector is at chance by construction, so its figures are what
+// chance looks like at these sizes (the max over 27 detectors and 19 layers is far above 0.5). Writes experiments/results/protect/decoy-detectors[-balanced].{json,svg,md}
+// and decoy-detectors[-balanced]-layers.svg (--quick: experiments/out/, not results). The JSON's
+// top-level `decoyAucMax` is the issue's figure: the highest separability of any detector on the
+// default decoys, pooled and per layer.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
+import { DEFAULT_DECOY_MODE, type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
 import { type DetectorReport, type PublishedLayer, fisherScores, runDetectors, scoreDetectors } from '../../src/audit/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import type { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { barChartSvg } from '../lib/svg.ts';
-import { DNCNN, RESNET20, ROOT, cifarTaskData, denoiseTaskData, experimentKey, loadIntoModel, log, readWeights, requireData } from './common.ts';
+import { evaluateDenoiser, mean } from '../../src/train/evaluate.ts';
+import { DNCNN, RESNET20, ROOT, SET12, cifarTaskData, correctOn, denoiseTaskData, experimentKey, grayImages, loadIntoModel, log, readWeights, requireData, table, testLoader } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,6 +38,7 @@ const { values: args } = parseArgs({
     ratio: { type: 'string' },
     modes: { type: 'string' },
     models: { type: 'string' },
+    'denoise-images': { type: 'string' },
   },
 });
 const quick = args.quick ?? false;
@@ -37,7 +46,7 @@ const KEYS = Number(args.keys ?? 1);
 const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
 const SELECTION = (args.selection ?? 'top') as SelectionMode;
-const MODES: DecoyMode[] = (args.modes ?? 'position,joint,context').split(',') as DecoyMode[];
+const MODES: DecoyMode[] = (args.modes ?? 'position,context,resample').split(',') as DecoyMode[];
 const STRATEGIES = (args.strategies ?? (quick ? 'l1' : 'l1,random')).split(',') as Strategy[];
 const MODELS = [
   { name: 'resnet20', path: RESNET20, arch: 'resnet20', task: 'classification' as const },
@@ -51,6 +60,21 @@ function publishedLayers(file: SafetensorsFile): PublishedLayer[] {
   return convLayers(file.tensors).map((l) => ({ name: l.name, shape: l.shape, values: bytesToFloat64(file.tensors.get(l.name)!.data, l.dtype) }));
 }
 
+const EVAL_IMAGES = quick ? 500 : 2000;
+/** Set12 images DnCNN's tier 0 is measured on (all 12 by default; each costs minutes on the shared machine). */
+const DENOISE_IMAGES = args['denoise-images'] ? Number(args['denoise-images']) : quick ? 2 : undefined;
+/** Tier 0 as a user of the published file gets it: accuracy (ResNet-20) or PSNR on Set12 (DnCNN). */
+async function tier0(arch: string, task: 'classification' | 'denoising', file: SafetensorsFile): Promise<number> {
+  const model = modelSpec(arch).create();
+  try {
+    loadIntoModel(model, file);
+    if (task === 'classification') return (await correctOn(model, await testLoader(0, EVAL_IMAGES))) / EVAL_IMAGES;
+    return mean(evaluateDenoiser(model, await grayImages(SET12, DENOISE_IMAGES), 25, 0).map((r) => r.psnr));
+  } finally {
+    model.dispose();
+  }
+}
+
 async function fisherOf(arch: string, task: 'classification' | 'denoising', file: SafetensorsFile): Promise<Map<string, Float64Array>> {
   const model = modelSpec(arch).create();
   try {
@@ -62,81 +86,170 @@ async function fisherOf(arch: string, task: 'classification' | 'denoising', file
   }
 }
 
+/** A run's decoys: a decoy mode, or 'none' (the original kernels at random positions: the null). */
+type RunMode = DecoyMode | 'none';
+
 interface Run {
   model: string;
-  mode: DecoyMode;
+  mode: RunMode;
   strategy: Strategy;
   key: number;
   decoys: number;
   kernels: number;
+  /** Tier-0 accuracy (ResNet-20) or PSNR in dB (DnCNN, Set12 at σ = 25). */
+  tier0: number;
   reports: DetectorReport[];
 }
 
 const runs: Run[] = [];
+const reference: Record<string, number> = {};
 const t0 = performance.now();
+const seconds = () => Math.round((performance.now() - t0) / 1000);
 for (const m of MODELS) {
   const file = await readWeights(m.path);
+  reference[m.name] = await tier0(m.arch, m.task, file);
+  log(`${m.name}: unprotected ${m.task === 'classification' ? 'accuracy' : 'PSNR'} ${reference[m.name].toFixed(3)}`);
   for (const strategy of STRATEGIES) {
     const importance = (await computeImportance(strategy, file, undefined, { seed: 0 })).scores;
-    for (const mode of MODES) {
-      for (let k = 0; k < KEYS; k++) {
+    for (let k = 0; k < KEYS; k++) {
+      let truth: Uint8Array[] = [];
+      const measure = async (mode: RunMode, published: SafetensorsFile, tier: number) => {
+        const layers = publishedLayers(published);
+        const counts = truth.map((t) => t.reduce((a, b) => a + b, 0));
+        const fisher = await fisherOf(m.arch, m.task, published);
+        // The attacker simulates the file's decoy mode; on the original file, the default one.
+        const scores = runDetectors(layers, { mode: mode === 'none' ? DEFAULT_DECOY_MODE : mode, counts, fisher, seed: k });
+        const reports = scoreDetectors(layers, scores, truth);
+        runs.push({ model: m.name, mode, strategy, key: k, decoys: counts.reduce((a, b) => a + b, 0), kernels: truth.reduce((a, t) => a + t.length, 0), tier0: tier, reports });
+        const worst = [...reports].sort((a, b) => b.pooledSeparability - a.pooledSeparability).slice(0, 4);
+        log(
+          `${m.name} ${strategy} ${mode} key ${k}: tier 0 ${tier.toFixed(3)}; worst pooled separability ${worst.map((r) => `${r.detector} ${r.pooledSeparability.toFixed(3)}`).join(', ')}  (${seconds()} s)`,
+        );
+      };
+      for (const mode of MODES) {
         const p = await protectModel(file, { importance, ratio: RATIO, tiers: 1, architecture: m.arch, decoys: mode, selection: SELECTION, ...experimentKey(k, 1) });
         const layers = publishedLayers(p.file);
-        const truth = layers.map((l) => {
+        truth = layers.map((l) => {
           const t = new Uint8Array(l.shape[0] * l.shape[1]);
           const orig = bytesToFloat64(file.tensors.get(l.name)!.data, p.file.tensors.get(l.name)!.dtype);
           const ks = l.shape[2] * l.shape[3];
           for (let i = 0; i < t.length; i++) for (let q = 0; q < ks; q++) if (orig[i * ks + q] !== l.values[i * ks + q]) t[i] = 1;
           return t;
         });
-        const counts = truth.map((t) => t.reduce((a, b) => a + b, 0));
-        const fisher = await fisherOf(m.arch, m.task, p.file);
-        const scores = runDetectors(layers, { mode, counts, fisher, seed: k });
-        const reports = scoreDetectors(layers, scores, truth);
-        const run: Run = { model: m.name, mode, strategy, key: k, decoys: counts.reduce((a, b) => a + b, 0), kernels: truth.reduce((a, t) => a + t.length, 0), reports };
-        runs.push(run);
-        const worst = [...reports].sort((a, b) => b.pooledSeparability - a.pooledSeparability).slice(0, 4);
-        log(
-          `${m.name} ${strategy} ${mode} key ${k}: worst pooled separability ${worst.map((r) => `${r.detector} ${r.pooledSeparability.toFixed(3)}`).join(', ')}  (${Math.round((performance.now() - t0) / 1000)} s)`,
-        );
+        await measure(mode, p.file, await tier0(m.arch, m.task, p.file));
       }
+      // The null: random positions with the original kernels in place (every detector at chance).
+      if (strategy === 'random') await measure('none', file, reference[m.name]);
     }
   }
 }
 
-// Summary: per model and mode, each detector's pooled separability averaged over keys and strategies,
-// and the largest per-layer separability (layers with ≥ 20 decoys) of any run.
+// Summary: per model, mode and strategy, each detector's pooled separability averaged over keys,
+// and the largest per-layer separability (layers with ≥ 20 decoys, and over all layers) of any run.
 interface SummaryRow {
   model: string;
-  mode: DecoyMode;
+  mode: RunMode;
+  strategy: Strategy;
   detector: string;
   pooledSeparability: number;
   pooledAuc: number;
   pooledPrecision: number;
   maxLayerSeparability: number;
+  maxLayerSeparabilityAll: number;
+  layersAboveChance: number;
+  layers: number;
 }
 const summary: SummaryRow[] = [];
+const runModes: RunMode[] = [...MODES, 'none'];
 for (const m of MODELS) {
-  for (const mode of MODES) {
-    const mine = runs.filter((r) => r.model === m.name && r.mode === mode);
-    for (const det of mine[0].reports.map((r) => r.detector)) {
-      const rs = mine.map((r) => r.reports.find((x) => x.detector === det)!);
-      const avg = (f: (r: DetectorReport) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-      summary.push({
-        model: m.name,
-        mode,
-        detector: det,
-        pooledSeparability: avg((r) => r.pooledSeparability),
-        pooledAuc: avg((r) => r.pooledAuc),
-        pooledPrecision: avg((r) => r.pooledPrecision),
-        maxLayerSeparability: Math.max(...rs.map((r) => r.maxLayerSeparability).filter(Number.isFinite)),
-      });
+  for (const strategy of STRATEGIES) {
+    for (const mode of runModes) {
+      const mine = runs.filter((r) => r.model === m.name && r.mode === mode && r.strategy === strategy);
+      if (mine.length === 0) continue;
+      for (const det of mine[0].reports.map((r) => r.detector)) {
+        const rs = mine.map((r) => r.reports.find((x) => x.detector === det)!);
+        const avg = (f: (r: DetectorReport) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
+        summary.push({
+          model: m.name,
+          mode,
+          strategy,
+          detector: det,
+          pooledSeparability: avg((r) => r.pooledSeparability),
+          pooledAuc: avg((r) => r.pooledAuc),
+          pooledPrecision: avg((r) => r.pooledPrecision),
+          maxLayerSeparability: Math.max(...rs.map((r) => r.maxLayerSeparability).filter(Number.isFinite)),
+          maxLayerSeparabilityAll: Math.max(...rs.map((r) => r.maxLayerSeparabilityAll)),
+          layersAboveChance: rs.reduce((a, r) => a + r.layersAboveChance, 0),
+          layers: rs.reduce((a, r) => a + r.layers.length, 0),
+        });
+      }
     }
   }
 }
-const maxOf = (mode: DecoyMode, f: (r: SummaryRow) => number) => Math.max(...summary.filter((r) => r.mode === mode).map(f));
+
+/** Not about the decoys: the row + column part of a kernel's size, i.e. where it sits. */
+const POSITION_ONLY = 'rowColumnEffect';
+/** Selections whose positions are not themselves a clue: random positions, or a balanced selection. */
+const fairStrategy = (s: Strategy) => s === 'random' || SELECTION === 'balanced';
+const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}`;
+
+/** The worst of a mode's runs: highest pooled and per-layer separability, and where. */
+function worstOf(mode: RunMode, keep: (r: Run) => boolean) {
+  let pooled = { value: 0, detector: '', model: '', strategy: '' };
+  let layer = { value: 0, detector: '', model: '', strategy: '', layer: '', decoys: 0, kernels: 0, chance95: 0, aucInterval: [0, 0] as [number, number] };
+  let layerAll = { ...layer };
+  let above = 0,
+    layerTests = 0;
+  for (const r of runs.filter((x) => x.mode === mode && keep(x))) {
+    for (const rep of r.reports.filter((x) => x.detector !== POSITION_ONLY)) {
+      if (rep.pooledSeparability > pooled.value) pooled = { value: rep.pooledSeparability, detector: rep.detector, model: r.model, strategy: r.strategy };
+      above += rep.layersAboveChance;
+      layerTests += rep.layers.length;
+      for (const l of rep.layers) {
+        const row = {
+          value: l.separability,
+          detector: rep.detector,
+          model: r.model,
+          strategy: r.strategy,
+          layer: l.layer,
+          decoys: l.decoys,
+          kernels: l.kernels,
+          chance95: l.chance95,
+          aucInterval: l.aucInterval,
+        };
+        if (l.separability > layerAll.value) layerAll = row;
+        if (l.decoys >= 20 && l.separability > layer.value) layer = row;
+      }
+    }
+  }
+  return { pooled, layer, layerAll, above, layerTests };
+}
+
+const fair = worstOf(DEFAULT_DECOY_MODE, (r) => fairStrategy(r.strategy));
+const nullRun = worstOf('none', () => true);
+const positionsAlone = summary.filter((r) => r.detector === POSITION_ONLY && r.mode === DEFAULT_DECOY_MODE).map((r) => ({ model: r.model, strategy: r.strategy, separability: r.pooledSeparability }));
+const decoyAucMax = {
+  value: fair.layerTests ? Math.max(fair.pooled.value, fair.layer.value) : null,
+  mode: DEFAULT_DECOY_MODE,
+  selection: SELECTION,
+  strategies: STRATEGIES.filter(fairStrategy),
+  measure:
+    "max over models, detectors (all but rowColumnEffect, which sees only the positions) and runs of max(AUC, 1 − AUC), pooled over a model's conv layers and per layer (layers with ≥ 20 decoys); decoys at positions that are not themselves a clue (random, or the balanced selection)",
+  pooled: fair.pooled,
+  perLayer: fair.layer,
+  perLayerAllLayers: fair.layerAll,
+  layersAboveChance: { count: fair.above, of: fair.layerTests, expectedAtChance: Math.round(0.05 * fair.layerTests) },
+  atChance: {
+    pooled: nullRun.pooled,
+    perLayer: nullRun.layer,
+    layersAboveChance: { count: nullRun.above, of: nullRun.layerTests },
+    note: "the same figures for the null run 'none' (no decoys, random positions): what chance reaches",
+  },
+  positionsAlone,
+  command,
+};
 const out = {
-  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}`,
+  command,
   selection: SELECTION,
   date: new Date().toISOString(),
   seconds: (performance.now() - t0) / 1000,
@@ -144,18 +257,34 @@ const out = {
   keys: KEYS,
   fisherImages: FISHER_IMAGES,
   strategies: STRATEGIES,
-  note: 'separability = max(AUC, 1 − AUC); pooled = AUC of within-layer percentile ranks over all conv layers; maxLayerSeparability over layers with ≥ 20 decoys',
-  maxPooledSeparability: Object.fromEntries(MODES.map((mode) => [mode, maxOf(mode, (r) => r.pooledSeparability)])),
-  maxLayerSeparability: Object.fromEntries(MODES.map((mode) => [mode, maxOf(mode, (r) => r.maxLayerSeparability)])),
+  note: "separability = max(AUC, 1 − AUC); pooled = AUC of within-layer percentile ranks over all conv layers; maxLayerSeparability over layers with ≥ 20 decoys; chance95 = the separability a detector at chance stays under 19 times in 20 at that layer's size; mode 'none' = no decoys, the original kernels at the random positions (the null: every detector at chance); rowColumnEffect sees only the positions (what an importance selection gives away) and is left out of the maxima",
+  decoyAucMax,
+  maxPooledSeparability: Object.fromEntries(
+    runModes
+      .filter((mode) => summary.some((r) => r.mode === mode))
+      .map((mode) => [mode, Math.max(...summary.filter((r) => r.mode === mode && r.detector !== POSITION_ONLY).map((r) => r.pooledSeparability))]),
+  ),
+  maxLayerSeparability: Object.fromEntries(
+    runModes
+      .filter((mode) => summary.some((r) => r.mode === mode))
+      .map((mode) => [mode, Math.max(...summary.filter((r) => r.mode === mode && r.detector !== POSITION_ONLY).map((r) => r.maxLayerSeparability))]),
+  ),
+  reference,
+  tier0: runs.map((r) => ({ model: r.model, strategy: r.strategy, mode: r.mode, key: r.key, tier0: r.tier0 })),
   summary,
   runs,
 };
-await writeFileAtomic(join(results, `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}.json`), `${JSON.stringify(out, null, 1)}\n`);
+const stem = `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}`;
+await writeFileAtomic(join(results, `${stem}.json`), `${JSON.stringify(out, null, 1)}\n`);
+
+// Figures: pooled separability per detector; per layer, the worst detector and what chance reaches.
 const detectors = [...new Set(summary.map((r) => r.detector))];
+const chartStrategy = STRATEGIES.includes('random') ? 'random' : STRATEGIES[0];
+const chartModes = runModes.filter((mode) => runs.some((x) => x.mode === mode && x.strategy === chartStrategy));
 await writeFileAtomic(
-  join(results, `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}.svg`),
+  join(results, `${stem}.svg`),
   barChartSvg({
-    title: `Decoy detectors: pooled separability max(AUC, 1−AUC), ratio ${RATIO} (0.5 = chance)`,
+    title: `Decoy detectors: pooled separability max(AUC, 1−AUC), ${chartStrategy} positions (${SELECTION}), ratio ${RATIO} (0.5 = chance)`,
     yLabel: 'separability',
     yMin: 0.5,
     yMax: 1,
@@ -163,8 +292,120 @@ await writeFileAtomic(
     height: 460,
     categories: detectors,
     series: MODELS.flatMap((m) =>
-      MODES.map((mode) => ({ name: `${m.name} ${mode}`, values: detectors.map((d) => summary.find((r) => r.model === m.name && r.mode === mode && r.detector === d)?.pooledSeparability ?? 0.5) })),
+      chartModes.map((mode) => ({
+        name: `${m.name} ${mode}`,
+        values: detectors.map((d) => summary.find((r) => r.model === m.name && r.mode === mode && r.strategy === chartStrategy && r.detector === d)?.pooledSeparability ?? 0.5),
+      })),
     ),
   }),
 );
-log(`max pooled separability: ${JSON.stringify(out.maxPooledSeparability)}; max per-layer: ${JSON.stringify(out.maxLayerSeparability)}`);
+const layerRows = (model: string, mode: RunMode) => {
+  const r = runs.find((x) => x.model === model && x.mode === mode && x.strategy === chartStrategy && x.key === 0)!;
+  const names = r.reports[0].layers.map((l) => l.layer);
+  return names.map((name) => {
+    let worst = { separability: 0, detector: '', chance95: 0, aucInterval: [0, 0] as [number, number], decoys: 0, kernels: 0 };
+    for (const rep of r.reports.filter((x) => x.detector !== POSITION_ONLY)) {
+      const l = rep.layers.find((x) => x.layer === name)!;
+      if (l.separability > worst.separability) worst = { ...l, detector: rep.detector };
+    }
+    return { name, ...worst };
+  });
+};
+const layerSeries = MODELS.flatMap((m) => {
+  const rows = chartModes.map((mode) => ({ mode, rows: layerRows(m.name, mode) }));
+  return [
+    ...rows.map(({ mode, rows: rs }) => ({ name: `${m.name} ${mode}`, values: rs.map((x) => x.separability), labels: rs.map((x) => `${m.name} ${x.name.replace(/\.weight$/, '')}`) })),
+    { name: `${m.name} chance (95%)`, values: rows[0].rows.map((x) => x.chance95), labels: rows[0].rows.map((x) => `${m.name} ${x.name.replace(/\.weight$/, '')}`) },
+  ];
+});
+for (const m of MODELS) {
+  const series = layerSeries.filter((s) => s.name.startsWith(`${m.name} `));
+  await writeFileAtomic(
+    join(results, `${stem}-layers-${m.name}.svg`),
+    barChartSvg({
+      title: `${m.name}: per layer, the best detector's separability (key 0, ${chartStrategy} positions, ${SELECTION}); chance (95%) = what a useless detector reaches at that layer's size`,
+      yLabel: 'separability',
+      yMin: 0.5,
+      yMax: 1,
+      width: 1500,
+      height: 460,
+      categories: series[0].labels.map((x) => x.replace(`${m.name} `, '')),
+      series: series.map((s) => ({ name: s.name, values: s.values })),
+    }),
+  );
+}
+
+// The page section: the figures above, in words and tables.
+const fmt3 = (x: number) => x.toFixed(3);
+const md: string[] = [
+  `## Decoy detectors (${SELECTION} selection)`,
+  '',
+  `\`${command}\` (${Math.round(out.seconds)} s on the shared 2-core machine, under load). Ratio ${RATIO}, ${KEYS} key(s), Fisher scores on ${FISHER_IMAGES} labelled inputs. ` +
+    'Separability = max(AUC, 1 − AUC) of a detector telling decoys from genuine kernels (0.5 = chance); pooled = over all conv layers by within-layer percentile ranks. ' +
+    "'none' = no decoys: the original kernels at the same random positions, where every detector is at chance by construction (what chance looks like at these sizes). " +
+    '`rowColumnEffect` (last column) sees only where a kernel sits: what an importance selection gives away, which no decoy can change; it is left out of the other columns. ' +
+    `Tier 0 = the published file as it is: accuracy on the first ${EVAL_IMAGES} CIFAR-10 test images (ResNet-20) or PSNR on ${DENOISE_IMAGES ? `the first ${DENOISE_IMAGES} images of` : ''} Set12 at σ = 25 (DnCNN).`,
+  '',
+  `**decoyAucMax** (default '${DEFAULT_DECOY_MODE}' decoys, ${decoyAucMax.strategies.join(', ') || 'no fair'} positions): ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)}; pooled ${fmt3(fair.pooled.value)} (${fair.pooled.detector}, ${fair.pooled.model}); ` +
+    `per layer ${fmt3(fair.layer.value)} (${fair.layer.detector}, ${fair.layer.model} ${fair.layer.layer}, ${fair.layer.decoys} decoys of ${fair.layer.kernels}: chance reaches ${fmt3(fair.layer.chance95)} there, AUC 95% interval ${fair.layer.aucInterval.map(fmt3).join('–')}); ` +
+    `${fair.above} of ${fair.layerTests} (detector, layer) tests above their 95% chance level (${decoyAucMax.layersAboveChance.expectedAtChance} expected at chance). ` +
+    `At chance (run 'none'): pooled ${fmt3(nullRun.pooled.value)} (${nullRun.pooled.detector}), per layer ${fmt3(nullRun.layer.value)} (${nullRun.layer.detector}, ${nullRun.layer.layer}), ${nullRun.above} of ${nullRun.layerTests} tests above their 95% level.`,
+  '',
+  table(
+    ['model', 'strategy', 'decoys', 'tier 0', 'best detector (pooled)', 'next two', 'worst layer (≥ 20 decoys)', 'tests above chance', 'positions alone'],
+    MODELS.flatMap((m) =>
+      STRATEGIES.flatMap((strategy) =>
+        runModes.flatMap((mode) => {
+          const rows = summary
+            .filter((r) => r.model === m.name && r.strategy === strategy && r.mode === mode && r.detector !== POSITION_ONLY)
+            .sort((a, b) => b.pooledSeparability - a.pooledSeparability);
+          const pos = summary.find((r) => r.model === m.name && r.strategy === strategy && r.mode === mode && r.detector === POSITION_ONLY);
+          const t = runs.filter((r) => r.model === m.name && r.strategy === strategy && r.mode === mode).map((r) => r.tier0);
+          if (rows.length === 0) return [];
+          const worstLayer = rows.reduce((a, r) => (r.maxLayerSeparability > a.maxLayerSeparability ? r : a));
+          return [
+            [
+              m.name,
+              strategy,
+              mode,
+              mode === 'none' ? `${fmt3(mean(t))} (unprotected)` : fmt3(mean(t)),
+              `${rows[0].detector} ${fmt3(rows[0].pooledSeparability)}`,
+              rows
+                .slice(1, 3)
+                .map((r) => `${r.detector} ${fmt3(r.pooledSeparability)}`)
+                .join(', '),
+              `${worstLayer.detector} ${fmt3(worstLayer.maxLayerSeparability)}`,
+              `${rows.reduce((a, r) => a + r.layersAboveChance, 0)} / ${rows.reduce((a, r) => a + r.layers, 0)}`,
+              pos ? fmt3(pos.pooledSeparability) : '–',
+            ],
+          ];
+        }),
+      ),
+    ),
+  ),
+  '',
+  `Per layer (key 0, ${chartStrategy} positions): the best detector on each mode's decoys, and the separability a useless detector reaches 19 times in 20 at that size (a small layer's 0.8 can be chance).`,
+  '',
+  table(
+    ['model', 'layer', 'decoys / kernels', 'chance (95%)', ...chartModes.map((mode) => `${mode}: best detector`)],
+    MODELS.flatMap((m) => {
+      const per = chartModes.map((mode) => layerRows(m.name, mode));
+      return per[0].map((row, i) => [
+        m.name,
+        row.name.replace(/\.weight$/, ''),
+        `${row.decoys} / ${row.kernels}`,
+        fmt3(row.chance95),
+        ...per.map((rs) => `${rs[i].detector} ${fmt3(rs[i].separability)} (AUC ${rs[i].aucInterval.map(fmt3).join('–')})`),
+      ]);
+    }),
+  ),
+  '',
+  `![pooled](${stem}.svg)`,
+  '',
+  ...MODELS.map((m) => `![per layer, ${m.name}](${stem}-layers-${m.name}.svg)`),
+  '',
+];
+await writeFileAtomic(join(results, `${stem}.md`), `${md.join('\n')}\n`);
+log(
+  `decoyAucMax ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)} (pooled ${fmt3(fair.pooled.value)} ${fair.pooled.detector}; per layer ${fmt3(fair.layer.value)} ${fair.layer.detector} ${fair.layer.layer}); max pooled separability: ${JSON.stringify(out.maxPooledSeparability)}`,
+);

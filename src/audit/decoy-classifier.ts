@@ -6,7 +6,7 @@
 // (so a feature too large OR too small can count), fitted by Newton's method with a small ridge.
 import { createHash } from 'node:crypto';
 import { KeyedStream } from '../crypto/index.ts';
-import { type DecoyMode, drawDecoys } from '../protect/decoys.ts';
+import { type DecoyMode, type DecoyRandom, drawDecoys } from '../protect/decoys.ts';
 import { FEATURES, type KernelFeatures, type LayerValues, kernelFeatures } from './kernel-features.ts';
 
 export interface ClassifierOptions {
@@ -16,6 +16,8 @@ export interface ClassifierOptions {
   counts: readonly number[];
   /** Simulated copies of each layer (default 2). */
   copies?: number;
+  /** The attacker's own decoy generator, in place of nnlock's `mode` (to test a variant). */
+  draw?: (values: Float64Array, shape: readonly [number, number, number, number], planted: Uint8Array, random: DecoyRandom) => Float64Array;
   /** Seed of the attacker's own randomness. */
   seed?: number;
   /** L2 penalty on the weights (default 1e-3 per row). */
@@ -143,7 +145,7 @@ export function trainDecoyClassifier(published: readonly LayerValues[], o: Class
       const perm = stream.permutation(kernels);
       for (let i = 0; i < count; i++) planted[perm[i]] = 1;
       const order = Array.from(perm.subarray(0, count)).sort((x, y) => x - y);
-      const decoys = drawDecoys(layer.values, layer.shape, planted, stream, o.mode);
+      const decoys = o.draw ? o.draw(layer.values, layer.shape, planted, stream) : drawDecoys(layer.values, layer.shape, planted, stream, o.mode);
       const values = Float64Array.from(layer.values);
       order.forEach((k, j) => values.set(decoys.subarray(j * ks, (j + 1) * ks), k * ks));
       const f = design(kernelFeatures({ values, shape: layer.shape }), ref);

@@ -18,8 +18,8 @@
 // layers: the AUC of the within-layer percentile ranks.
 import type { DecoyMode } from '../protect/decoys.ts';
 import { FEATURES, type LayerValues, kernelFeatures, rowColumnEffect } from './kernel-features.ts';
-import { trainDecoyClassifier } from './decoy-classifier.ts';
-import { percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
+import { type ClassifierOptions, trainDecoyClassifier } from './decoy-classifier.ts';
+import { aucInterval, chanceSeparability, percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
 
 export interface PublishedLayer extends LayerValues {
   name: string;
@@ -30,6 +30,8 @@ export interface DetectorSuiteOptions {
   mode: DecoyMode;
   /** Decoys per layer (public: the sealed sections' sizes and the ⌊N·r⌋ + 1 rule say it). */
   counts: readonly number[];
+  /** The attacker's own decoy generator for the classifier, in place of `mode` (ClassifierOptions.draw). */
+  draw?: ClassifierOptions['draw'];
   /** Per layer name, Fisher scores of its kernels (fisherScores), to add the gradient detector. */
   fisher?: Map<string, Float64Array>;
   seed?: number;
@@ -66,7 +68,7 @@ export function runDetectors(layers: readonly PublishedLayer[], o: DetectorSuite
       );
     }
   });
-  const classifier = trainDecoyClassifier(layers, { mode: o.mode, counts: o.counts, seed: o.seed });
+  const classifier = trainDecoyClassifier(layers, { mode: o.mode, counts: o.counts, seed: o.seed, draw: o.draw });
   layers.forEach((layer, i) => put('classifier', i, classifier.score(layer)));
   return out;
 }
@@ -79,6 +81,10 @@ export interface LayerDetection {
   separability: number;
   /** Precision of flagging the `decoys` highest-scoring kernels (chance: decoys / kernels). */
   precision: number;
+  /** 95% confidence interval of the AUC (roc.ts aucInterval). */
+  aucInterval: [number, number];
+  /** The separability a detector at chance stays under 19 times in 20 at this layer's size. */
+  chance95: number;
 }
 
 export interface DetectorReport {
@@ -90,13 +96,18 @@ export interface DetectorReport {
   pooledPrecision: number;
   /** The largest per-layer separability among layers with at least `minDecoys` decoys. */
   maxLayerSeparability: number;
+  /** The largest per-layer separability over every layer, small ones included. */
+  maxLayerSeparabilityAll: number;
+  /** Layers whose separability exceeds their chance95 (at chance: about 1 in 20 of them). */
+  layersAboveChance: number;
   layers: LayerDetection[];
 }
 
 /**
  * How well each detector finds the true decoys (`truth[i][k]` = 1 for a decoy of layer i). Layers
  * with fewer than `minDecoys` decoys are reported but left out of maxLayerSeparability (their AUC
- * is mostly noise: with 4 decoys its standard error is about 0.15).
+ * is mostly noise: with 4 decoys its standard error is about 0.15); every layer row carries its
+ * AUC's confidence interval and the separability chance reaches at its size (chance95).
  */
 export function scoreDetectors(layers: readonly PublishedLayer[], scores: Map<string, Float64Array[]>, truth: readonly Uint8Array[], minDecoys = 20): DetectorReport[] {
   const reports: DetectorReport[] = [];
@@ -113,7 +124,16 @@ export function scoreDetectors(layers: readonly PublishedLayer[], scores: Map<st
       const decoys = t.reduce((a, b) => a + b, 0);
       const auc = rocAuc(s, t);
       const precision = precisionAt(s, t, decoys);
-      rows.push({ layer: layer.name, kernels: s.length, decoys, auc, separability: separability(auc), precision });
+      rows.push({
+        layer: layer.name,
+        kernels: s.length,
+        decoys,
+        auc,
+        separability: separability(auc),
+        precision,
+        aucInterval: aucInterval(auc, decoys, s.length - decoys),
+        chance95: chanceSeparability(decoys, s.length - decoys),
+      });
       hits += precision * decoys;
       flagged += decoys;
       const r = percentileRanks(s);
@@ -130,6 +150,8 @@ export function scoreDetectors(layers: readonly PublishedLayer[], scores: Map<st
       pooledSeparability: separability(pooledAuc),
       pooledPrecision: flagged ? hits / flagged : Number.NaN,
       maxLayerSeparability: big.length ? Math.max(...big.map((r) => r.separability)) : Number.NaN,
+      maxLayerSeparabilityAll: Math.max(...rows.filter((r) => Number.isFinite(r.separability)).map((r) => r.separability)),
+      layersAboveChance: rows.filter((r) => r.separability > r.chance95).length,
       layers: rows,
     });
   }

@@ -53,3 +53,42 @@ export function percentileRanks(scores: ArrayLike<number>): Float64Array {
   }
   return out;
 }
+
+/** The standard normal quantile for a probability p in (0, 1) (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/**
+ * What a detector at chance scores at this size: the `level` quantile of max(AUC, 1 − AUC) when
+ * decoys and genuine kernels come from the same distribution. Under that null the AUC (a
+ * Mann–Whitney U over n⁺·n⁻) has mean 1/2 and variance (n⁺ + n⁻ + 1) / (12·n⁺·n⁻); 4 decoys
+ * among 48 kernels reach 0.80 one time in twenty, 328 among 4096 only 0.534.
+ */
+export function chanceSeparability(positives: number, negatives: number, level = 0.95): number {
+  if (positives < 1 || negatives < 1) return Number.NaN;
+  const sd = Math.sqrt((positives + negatives + 1) / (12 * positives * negatives));
+  return Math.min(1, 0.5 + normalQuantile((1 + level) / 2) * sd);
+}
+
+/**
+ * A confidence interval of an AUC measured on `positives` and `negatives` (Hanley and McNeil's
+ * standard error, normal approximation, clamped to [0, 1]).
+ */
+export function aucInterval(auc: number, positives: number, negatives: number, level = 0.95): [number, number] {
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives);
+  const half = normalQuantile((1 + level) / 2) * Math.sqrt(Math.max(variance, 0));
+  return [Math.max(0, auc - half), Math.min(1, auc + half)];
+}

@@ -36,12 +36,13 @@ export function registerDecoys(attack: Command, io: CliIO): void {
       const r = await auditDecoys(await readModel(path), { token, mode: o.decoys, ratio: o.ratio, detector: o.detector, seed: o.seed });
       const lines = [`decoy detectors on ${path} (simulated decoys: ${r.mode})`];
       if (r.reports) {
-        lines.push('detector                      pooled AUC  max(AUC,1-AUC)  precision@S  worst layer (≥20 decoys)');
+        lines.push('detector                      pooled AUC  max(AUC,1-AUC)  precision@S  worst layer (≥20 decoys)  layers above chance (95%)');
         for (const d of [...r.reports].sort((a, b) => b.pooledSeparability - a.pooledSeparability)) {
           lines.push(
-            `${d.detector.padEnd(30)}${d.pooledAuc.toFixed(3).padStart(10)}${d.pooledSeparability.toFixed(3).padStart(16)}${d.pooledPrecision.toFixed(3).padStart(13)}${(Number.isFinite(d.maxLayerSeparability) ? d.maxLayerSeparability.toFixed(3) : '–').padStart(26)}`,
+            `${d.detector.padEnd(30)}${d.pooledAuc.toFixed(3).padStart(10)}${d.pooledSeparability.toFixed(3).padStart(16)}${d.pooledPrecision.toFixed(3).padStart(13)}${(Number.isFinite(d.maxLayerSeparability) ? d.maxLayerSeparability.toFixed(3) : '–').padStart(26)}${`${d.layersAboveChance} / ${d.layers.length}`.padStart(27)}`,
           );
         }
+        lines.push('(a layer is above chance when its separability exceeds what a useless detector reaches 19 times in 20 at its size: about 1 layer in 20 is, by chance)');
       } else {
         for (const l of r.layers) lines.push(`  ${l.name}: ${l.decoys} suspects of ${l.kernels} kernels (by ${r.detector})`);
         lines.push('(no key given: pass the master key with --keys to score the detectors against the true decoys)');
