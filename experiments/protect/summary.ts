@@ -54,6 +54,13 @@ function attackEntry(name: string): Record<string, unknown> | null {
 }
 
 function decoyAucMax(): Record<string, unknown> | null {
+  // decoy-detectors.ts computes the figure itself for the default decoys (pooled and per layer, with
+  // each layer's chance level); older result files without it are read run by run below.
+  const main = join(DIR, 'decoy-detectors.json');
+  if (existsSync(main)) {
+    const d = readJson(main);
+    if (d.decoyAucMax) return { ...d.decoyAucMax, command: d.decoyAucMax.command ?? d.command, source: 'experiments/results/protect/decoy-detectors.json' };
+  }
   let best: { value: number; detector: string; where: string; command: string } | undefined;
   const positionsAlone: { where: string; value: number }[] = [];
   for (const f of readdirSync(DIR).filter((x) => /^decoy-detectors.*\.json$/.test(x))) {
@@ -148,7 +155,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
   const base = summary.headStartBaseline as Record<string, Json> | null;
   const fresh = summary.headStart as Record<string, Json> | null;
   const perTier = summary.headStartPerTier as Record<string, Record<string, Json> | null>;
-  const dm = summary.decoyAucMax as { value: number } | null;
+  const dm = summary.decoyAucMax as { value: number; mode?: string; pooled?: { value: number } } | null;
   const dn = summary.dncnnPaper as Record<string, Json> | null;
   const at = (h: Record<string, Json>) =>
     Object.entries(h)
@@ -178,7 +185,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
           : 'the attack has not been run.')
       : '',
     dm
-      ? `- **The decoys themselves are hard to find but not invisible.** Against the default context decoys the best of the detectors separates decoys from genuine kernels at ${dm.value.toFixed(3)} (max(AUC, 1 − AUC), pooled; 0.5 = chance; 0.1's per-position decoys: 0.89–0.90). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
+      ? `- **The decoys themselves are hard to find but not invisible.** Against the default decoys (${dm.mode ?? 'context'}) at random positions the best of the detectors separates decoys from genuine kernels at ${(dm.pooled?.value ?? dm.value).toFixed(3)} pooled over a model's layers and at ${dm.value.toFixed(3)} in the worst layer with at least 20 decoys (max(AUC, 1 − AUC); 0.5 = chance; 0.1's per-position decoys: 0.89–0.90 pooled). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
       : '',
     '',
   ];
