@@ -21,30 +21,21 @@ const secret = 'ab'.repeat(32);
 const fingerprint = 'cd'.repeat(32);
 const head = { format: 'nnlock-cipher-key', version: 1, kind: 'uniform', k: 4, channels: 3, shuffle: false, maxCondition: 500, secret, fingerprint };
 
-function timed(fn: () => unknown): number {
-  const t0 = performance.now();
-  try {
-    fn();
-  } catch {
-    /* measured only */
-  }
-  return performance.now() - t0;
-}
+// No timings here (a loaded CI machine makes them flaky): each test shows the bound by what it
+// refuses with. The validation message names the field, so no derivation ran; the derivation's
+// message names its attempt cap, so its loop is bounded.
 
-test('a 300-byte key file with k: 16 and maxCondition: 1.01 fails within a second', async () => {
+test('a 300-byte key file with k: 16 and maxCondition: 1.01 is refused by validation, before any derivation', async () => {
   const text = JSON.stringify({ ...head, k: 16, maxCondition: 1.01 });
   assert.ok(text.length < 320);
   const p = path.join(dir, 'spin.json');
   fs.writeFileSync(p, text);
-  const t0 = performance.now();
   await assert.rejects(loadKey(p), (e: Error) => {
     assert.ok(e instanceof CipherKeyError);
     assert.match(e.message, /corrupt key file .*spin\.json: "maxCondition" 1\.01 is below 128/);
     return true;
   });
-  assert.ok(performance.now() - t0 < 1000, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
   // The same for orthogonal keys (condition 1 only up to rounding) and for keygen itself.
-  assert.ok(timed(() => parseKey(JSON.stringify({ ...head, kind: 'orthogonal', k: 16, maxCondition: 1 }))) < 1000);
   assert.throws(() => parseKey(JSON.stringify({ ...head, kind: 'orthogonal', k: 16, maxCondition: 1 })), /"maxCondition" 1 is below 1\.000001/);
   assert.throws(() => deriveKey(new Uint8Array(32), { kind: 'uniform', k: 16, maxCondition: 1.01 }), /maxCondition 1\.01 is below 128 for a uniform key with k=16/);
   assert.equal(minMaxCondition('hill256', 16), 1);
@@ -68,13 +59,11 @@ test('every field is validated before any work', () => {
   ];
   for (const [change, message] of bad) {
     const text = JSON.stringify({ ...head, ...change }).replace('"maxCondition":null', '"maxCondition":1e400');
-    const ms = timed(() => parseKey(text, 'k.json'));
     assert.throws(
       () => parseKey(text, 'k.json'),
       (e: Error) => e instanceof CipherKeyError && message.test(e.message) && e.message.startsWith('corrupt key file k.json'),
       JSON.stringify(change),
     );
-    assert.ok(ms < 200, `${JSON.stringify(change)} refused in ${ms.toFixed(0)} ms`);
   }
   // A genuine key still loads (the validation does not refuse what keygen writes).
   const key = deriveKey(new Uint8Array(32).fill(7), { kind: 'hill256', k: 4, channels: 3, shuffle: true });
@@ -82,23 +71,20 @@ test('every field is validated before any work', () => {
   assert.equal(parseKey(serializeKey(key, 'matrices')).fingerprint, key.fingerprint);
 });
 
-test('every rejection loop is bounded: a hopeless derivation fails with a clear error in seconds', () => {
+test('every rejection loop is bounded: a hopeless derivation stops at its attempt cap with a clear error', () => {
   assert.ok(maxAttempts('uniform', 16) <= 64 && maxAttempts('hill256', 16) <= 64);
   // Just above the floor: accepted keys of this size practically never exist; the cheap lower bound
   // and the attempt cap end it (before: 1000 full SVDs, 12 minutes).
-  const t0 = performance.now();
   assert.throws(() => deriveKey(new Uint8Array(32), { kind: 'uniform', k: 8, channels: 3, maxCondition: 32 }), /no usable uniform matrix for channel 0 in 250 attempts .*raise maxCondition/);
-  assert.ok(performance.now() - t0 < 5000, `gave up in ${(performance.now() - t0).toFixed(0)} ms`);
 });
 
-test('a hill256 k=16 key derives in seconds (even determinants are found by parity, not BigInt)', () => {
-  const t0 = performance.now();
+// Its speed (about 48 s before the parity test, seconds now) is bench material; here: it derives.
+test('a hill256 k=16 key derives (even determinants are found by parity, not BigInt)', () => {
   const key = deriveKey(
     new Uint8Array(32).map((_, i) => i),
     { kind: 'hill256', k: 16, channels: 1 },
   );
   assert.equal(key.matrices[0].length, 256 * 256);
-  assert.ok(performance.now() - t0 < 10_000, `derived in ${(performance.now() - t0).toFixed(0)} ms (was ~48 s)`);
 });
 
 test('a key file that is a FIFO, a folder or a token is refused without reading or echoing it', async (t) => {

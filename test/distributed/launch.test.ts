@@ -43,13 +43,12 @@ test('distributedEnv: a job, and the variables that are wrong', () => {
   assert.throws(() => distributedEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: 'h', MASTER_PORT: 'x' }), /MASTER_PORT=x/);
 });
 
-test('one failed rank fails the job and stops the others', async () => {
-  const script = "if (process.env.RANK === '1') process.exit(3); setTimeout(() => {}, 60000)";
-  const t0 = performance.now();
+// Rank 0 would run forever: the launch returns only because it stopped it (the test's timeout is the guard).
+test('one failed rank fails the job and stops the others', { timeout: 120_000 }, async () => {
+  const script = "if (process.env.RANK === '1') process.exit(3); setInterval(() => {}, 1000)";
   const r = await runCli(['launch', '--nproc', '2', '--', node, '-e', script]);
   assert.equal(r.code, 1);
   assert.match(r.err, /rank 1 failed \(exit code 3\); the other ranks were stopped/);
-  assert.ok(performance.now() - t0 < 30_000, 'rank 0 was stopped, not waited for');
 });
 
 test('usage errors exit 2', async () => {

@@ -136,9 +136,7 @@ test('a small PNG that decodes to gigabytes (a decompression bomb) is refused be
   const size = fs.statSync(bomb).size;
   assert.ok(size < 2_000_000, `the bomb is small on disk (${size} bytes)`);
   const rss = process.memoryUsage().rss;
-  const t0 = performance.now();
   await assert.rejects(readImage(bomb, { channels: 3 }), /bomb\.png is 10000×10000 = 100\.0 megapixels, above the limit of 50\.0/);
-  assert.ok(performance.now() - t0 < 2000, 'refused from the header, without decoding');
   assert.ok(process.memoryUsage().rss - rss < 200 * 2 ** 20, 'refused without decoding the pixels');
   // A caller's own, lower limit applies the same way; a small image under it reads.
   const small = path.join(dir, 'small.png');

@@ -47,7 +47,8 @@ test('a TorchScript CNN of the user: protected with PSS, tiers strictly ordered,
   assert.ok(trained.test_accuracy > 0.9, `the script's model reached ${trained.test_accuracy}`);
   const env = { NNLOCK_KEYS_DIR: p('keys') };
   const keys = p('model.keys');
-  // PSS on the scripted module's Conv2d layers, tiers 1 and 2 calibrated to accuracy 0.5 and 0.8 on it.
+  // PSS on the scripted module's Conv2d layers, half their kernels sealed (at 30% tier 0 came out
+  // anywhere from 0.29 to 0.53 with the master key drawn), tiers 1 and 2 calibrated to 0.5 and 0.8.
   const lock = await runCli(
     [
       'protect',
@@ -62,7 +63,7 @@ test('a TorchScript CNN of the user: protected with PSS, tiers strictly ordered,
       '--images',
       '256',
       '-r',
-      '0.3',
+      '0.5',
       '--targets',
       '0.5,0.8',
       '--eval-data',
