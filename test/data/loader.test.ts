@@ -167,7 +167,7 @@ test('a process that stops iterating early (break, or just never asks again) exi
   `,
   );
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: root, timeout: 30000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: root, timeout: 120_000 }); // a hang guard only: a child that never exits would wait forever
     assert.match(stdout, /done/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

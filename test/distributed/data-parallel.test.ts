@@ -75,8 +75,8 @@ for (const fault of ['die', 'hang'] as const) {
     assert.equal(rank0.signal, null, 'an Error, not a crash');
     assert.match(rank0.err, /data-parallel training, rank 0 of 2: the gradient all-reduce failed \(a peer died or timed out\)/);
     assert.match(rank0.err, fault === 'die' ? /Connection closed by peer/ : /Timed out waiting 3000ms/);
-    // Startup (a few seconds on a loaded machine) + 2 steps + the timeout, far below the 60 s kill.
-    assert.ok(rank0.ms < 45_000, `rank 0 took ${rank0.ms} ms`);
+    // No wall-clock bound: the message above is c10d's own, so rank 0 ended at the group's timeout (or
+    // the peer's disconnect), not at runRanks' 60 s kill, which would have left no such error.
   });
 }
 
