@@ -148,5 +148,14 @@ export function option<T>(flags: string, description: string, parser?: (v: strin
  * (parseDevice) before its work starts, as the flag's parser checks a given value.
  */
 export function deviceOption(env: Record<string, string | undefined>): Option {
-  return option(FLAG.device, 'where to compute: cpu, cuda or cuda:<index> (default: $NNLOCK_DEVICE, else cpu)', parse.device, env.NNLOCK_DEVICE || 'cpu');
+  // Under a launcher (torchrun, `nnlock launch`, Slurm) every process gets the same command line;
+  // as in PyTorch's convention, a plain 'cuda' then means this process's own GPU, cuda:$LOCAL_RANK.
+  const localRank = env.LOCAL_RANK !== undefined && /^\d{1,4}$/.test(env.LOCAL_RANK) ? env.LOCAL_RANK : null;
+  const ownGpu = (v: string) => (localRank !== null && v.trim() === 'cuda' ? `cuda:${localRank}` : v);
+  return option(
+    FLAG.device,
+    'where to compute: cpu, cuda or cuda:<index>; under a launcher (LOCAL_RANK set) plain cuda is cuda:$LOCAL_RANK (default: $NNLOCK_DEVICE, else cpu)',
+    (v) => parse.device(ownGpu(v)),
+    ownGpu(env.NNLOCK_DEVICE || 'cpu'),
+  );
 }

@@ -101,6 +101,14 @@ test('NNLOCK_DEVICE sets the default; a GPU this libtorch lacks fails the comman
   assert.equal(cpu.code, 0, cpu.err);
 });
 
+test("under a launcher (LOCAL_RANK=1) plain cuda means cuda:1, the process's own GPU", { skip: !noCuda && 'this machine has CUDA' }, async () => {
+  const r = await runCli(['model', 'eval', '-w', p('plain.safetensors'), '-d', p('cifar'), '--device', 'cuda', '--json', '--quiet'], { LOCAL_RANK: '1' });
+  assert.equal(r.code, 2);
+  assert.match(r.err, /cuda:1: this libtorch sees 0 CUDA devices/);
+  const explicit = await runCli(['model', 'eval', '-w', p('plain.safetensors'), '-d', p('cifar'), '--device', 'cuda:0', '--json', '--quiet'], { LOCAL_RANK: '1' });
+  assert.match(explicit.err, /cuda:0: this libtorch sees 0 CUDA devices/, 'an explicit index is kept');
+});
+
 test('serve: a config that puts a model or a worker on a GPU this libtorch lacks is refused at startup', { skip: !noCuda && 'this machine has CUDA' }, async () => {
   const models = [{ name: 'm', weights: 'm.safetensors' }];
   assert.throws(
