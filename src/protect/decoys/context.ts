@@ -18,7 +18,7 @@
 // from size statistics but make them unlike their neighbours, which the residual test sees.
 //
 // Every random choice comes from the caller's stream (the keyed stream when protecting).
-import { kernelMoments, shrunkCholesky } from './gaussian.ts';
+import { genuineKernelFit } from './gaussian.ts';
 
 /** What context decoys take from a source of randomness: normals and uniform integers. */
 export interface ContextRandom {
@@ -69,11 +69,7 @@ export function medianPolish(table: Float64Array, a: number, b: number, kept: Ui
  */
 export function contextDecoys(values: Float64Array, a: number, b: number, ks: number, replaced: Uint8Array, rng: ContextRandom): Float64Array {
   const kernels = a * b;
-  let keptCount = 0;
-  for (let k = 0; k < kernels; k++) if (!replaced[k]) keptCount++;
-  const kept = keptCount >= 2 ? replaced.map((r) => (r ? 0 : 1)) : new Uint8Array(kernels).fill(1);
-  const { mean, cov } = kernelMoments(values, kernels, ks, kept);
-  const { l } = shrunkCholesky(cov, ks);
+  const { kept, mean, l, donors, order } = genuineKernelFit(values, kernels, ks, replaced);
   // Whitened radius s = |L⁻¹(x − μ)| of every kernel: its Mahalanobis distance.
   const logRadius = new Float64Array(kernels);
   const y = new Float64Array(ks);
@@ -88,11 +84,6 @@ export function contextDecoys(values: Float64Array, a: number, b: number, ks: nu
     logRadius[k] = Math.log(Math.sqrt(s2) + TINY);
   }
   const fit = medianPolish(logRadius, a, b, kept);
-  const donors: number[] = [];
-  for (let k = 0; k < kernels; k++) if (kept[k]) donors.push(k);
-
-  const order: number[] = [];
-  for (let k = 0; k < kernels; k++) if (replaced[k]) order.push(k);
   const out = new Float64Array(order.length * ks);
   order.forEach((k, j) => {
     // A uniform direction in whitened space, at the radius of the kernel's row, column and a

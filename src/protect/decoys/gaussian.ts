@@ -91,6 +91,32 @@ export function shrunkCholesky(cov: Float64Array, n: number): ShrunkFactor {
   throw new Error('shrunkCholesky: no positive-definite covariance (non-finite values?)');
 }
 
+/**
+ * What decoys for the `replaced` kernels of a layer (kernels × ks values) are fitted on: the
+ * kernels that stay genuine (every kernel when fewer than two stay), their mean and the shrunk
+ * Cholesky factor of their covariance, the donors (the genuine kernels, ascending) and the kernels
+ * to replace (ascending, the order their decoys come out in).
+ */
+export function genuineKernelFit(
+  values: Float64Array,
+  kernels: number,
+  ks: number,
+  replaced: Uint8Array,
+): { kept: Uint8Array; mean: Float64Array; l: Float64Array; donors: number[]; order: number[] } {
+  let keptCount = 0;
+  for (let k = 0; k < kernels; k++) if (!replaced[k]) keptCount++;
+  const kept = keptCount >= 2 ? replaced.map((r) => (r ? 0 : 1)) : new Uint8Array(kernels).fill(1);
+  const { mean, cov } = kernelMoments(values, kernels, ks, kept);
+  const { l } = shrunkCholesky(cov, ks);
+  const donors: number[] = [];
+  const order: number[] = [];
+  for (let k = 0; k < kernels; k++) {
+    if (kept[k]) donors.push(k);
+    if (replaced[k]) order.push(k);
+  }
+  return { kept, mean, l, donors, order };
+}
+
 /** Squared Mahalanobis distances of every kernel to `mean` under the factor L (Σ = L·Lᵀ). */
 export function mahalanobis(values: Float64Array, kernels: number, n: number, mean: Float64Array, l: Float64Array): Float64Array {
   const out = new Float64Array(kernels);

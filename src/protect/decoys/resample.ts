@@ -33,7 +33,7 @@
 // (1× to 4× is fine). Turning in row- and column-normalised space instead fixes that case but was
 // worse on the shared ResNet-20 (0.61 against 0.54).
 import { medianPolish } from './context.ts';
-import { kernelMoments, shrunkCholesky } from './gaussian.ts';
+import { genuineKernelFit } from './gaussian.ts';
 
 /** What resampled decoys take from a source of randomness: normals and uniform integers. */
 export interface ResampleRandom {
@@ -52,11 +52,7 @@ const TINY = 1e-30;
  */
 export function resampleDecoys(values: Float64Array, a: number, b: number, ks: number, replaced: Uint8Array, rng: ResampleRandom, turn = DEFAULT_TURN): Float64Array {
   const kernels = a * b;
-  let keptCount = 0;
-  for (let k = 0; k < kernels; k++) if (!replaced[k]) keptCount++;
-  const kept = keptCount >= 2 ? replaced.map((r) => (r ? 0 : 1)) : new Uint8Array(kernels).fill(1);
-  const { mean, cov } = kernelMoments(values, kernels, ks, kept);
-  const { l } = shrunkCholesky(cov, ks);
+  const { kept, mean, l, donors, order } = genuineKernelFit(values, kernels, ks, replaced);
 
   // Row and column part of the kept kernels' log L2 norms.
   const logNorm = new Float64Array(kernels);
@@ -68,10 +64,6 @@ export function resampleDecoys(values: Float64Array, a: number, b: number, ks: n
   const fit = medianPolish(logNorm, a, b, kept);
   const context = (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b];
 
-  const donors: number[] = [];
-  for (let k = 0; k < kernels; k++) if (kept[k]) donors.push(k);
-  const order: number[] = [];
-  for (let k = 0; k < kernels; k++) if (replaced[k]) order.push(k);
   const out = new Float64Array(order.length * ks);
   const y = new Float64Array(ks);
   const u = new Float64Array(ks);
