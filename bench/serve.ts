@@ -632,7 +632,7 @@ const md = [
     [false, true, true, true],
   ),
   '',
-  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes (with their published values, to switch back).`,
+  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes, and their published values once per layer for all tiers (to switch back).`,
   '',
   PROFILE_NOTES,
   '',
