@@ -1,12 +1,14 @@
 // A fast path for the uploads a classifier gets most: small 8-bit PNGs (a 32×32 CIFAR image).
 // sharp (libvips) spends about 0.6 ms of CPU on each image whatever its size (pipeline set-up,
 // measured in bench/results/serve.md), as much as ResNet-20's forward pass of one image; inflating
-// a 32×32 PNG and undoing its filters here takes a few microseconds. Only what gives the same bytes
+// a 32×32 PNG and undoing its filters takes a few microseconds in fast-png (image-js's maintained
+// pure-JS decoder, run synchronously: no thread-pool hop). Only what gives the same bytes
 // as sharp is decoded here: 8-bit grayscale, RGB, grayscale+alpha or RGBA (alpha dropped, as
 // sharp's removeAlpha does), not interlaced, without colour-management chunks (iCCP, gAMA, cHRM,
 // sRGB, sBIT, tRNS), of at most MAX_FAST_PIXELS pixels (the inflate is synchronous: it must stay
 // short on the event loop). Anything else returns null and goes to sharp (src/serve/inputs.ts).
-import { crc32, inflateSync } from 'node:zlib';
+import { crc32 } from 'node:zlib';
+import { decode } from 'fast-png';
 
 /** Largest image decoded here (256×256): larger ones go to sharp's thread pool. */
 export const MAX_FAST_PIXELS = 256 * 256;
@@ -50,7 +52,7 @@ export function decodeSmallPng(bytes: Uint8Array): PngPixels | null {
   const stored = { 0: 1, 2: 3, 4: 2, 6: 4 }[colour];
   if (stored === undefined) return null;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const idat: Uint8Array[] = [];
+  let idat = 0;
   let at = 8;
   for (;;) {
     if (at + 12 > bytes.length) throw new Error('the PNG ends before its IEND chunk');
@@ -59,62 +61,23 @@ export function decodeSmallPng(bytes: Uint8Array): PngPixels | null {
     if (at + 12 + length > bytes.length) throw new Error(`the PNG's ${type} chunk runs past its end`);
     if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== v.getUint32(at + 8 + length)) throw new Error(`the PNG's ${type} chunk fails its CRC`);
     if (COLOUR_CHUNKS.has(type)) return null;
-    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
+    if (type === 'IDAT') idat++;
     at += 12 + length;
     if (type === 'IEND') break;
   }
-  if (idat.length === 0) throw new Error('the PNG has no image data');
-  const stride = width * stored;
-  const expected = height * (1 + stride);
-  const raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: expected });
-  if (raw.length !== expected) throw new Error(`the PNG's image data inflates to ${raw.length} bytes, not ${expected}`);
-  const pixels = unfilter(raw, height, stride, stored);
+  if (idat === 0) throw new Error('the PNG has no image data');
+  let decoded: ReturnType<typeof decode>;
+  try {
+    decoded = decode(bytes); // every chunk's CRC was checked above
+  } catch (e) {
+    throw new Error(`the PNG's image data does not decode to its header's ${width}×${height} pixels (${(e as Error).message})`);
+  }
+  const expected = width * height * stored;
+  if (decoded.data.length !== expected) throw new Error(`the PNG's image data inflates to ${decoded.data.length} bytes of pixels, not ${expected}`);
+  const pixels = decoded.data as Uint8Array;
   const channels = stored <= 2 ? 1 : 3;
   const plane = width * height;
   const data = new Uint8Array(channels * plane);
   for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) data[c * plane + p] = pixels[p * stored + c];
   return { data, channels, height, width };
-}
-
-/** Undoes the per-row filters (PNG spec 9.2): rows of `stride` bytes, `bpp` bytes per pixel. */
-function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
-  const out = new Uint8Array(height * stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)];
-    const src = y * (stride + 1) + 1;
-    const row = y * stride;
-    const up = row - stride;
-    for (let x = 0; x < stride; x++) {
-      const a = x >= bpp ? out[row + x - bpp] : 0;
-      const b = y > 0 ? out[up + x] : 0;
-      let predicted: number;
-      switch (filter) {
-        case 0:
-          predicted = 0;
-          break;
-        case 1:
-          predicted = a;
-          break;
-        case 2:
-          predicted = b;
-          break;
-        case 3:
-          predicted = (a + b) >> 1;
-          break;
-        case 4: {
-          const c = x >= bpp && y > 0 ? out[up + x - bpp] : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a);
-          const pb = Math.abs(p - b);
-          const pc = Math.abs(p - c);
-          predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-          break;
-        }
-        default:
-          throw new Error(`the PNG has an unknown row filter ${filter}`);
-      }
-      out[row + x] = (raw[src + x] + predicted) & 0xff;
-    }
-  }
-  return out;
 }
