@@ -13,7 +13,8 @@ import { full } from '../../ops/creation.ts';
 import { mul } from '../../ops/arithmetic.ts';
 import { reshape } from '../../ops/shape.ts';
 import type { Module } from '../../nn/index.ts';
-import type { BatchSource } from '../../data/batch-source.ts';
+import { type BatchSource, batchesOn } from '../../data/batch-source.ts';
+import { toDevice } from '../../ops/convert.ts';
 import { type TaskLoss, freeze, pickConvModules } from './data.ts';
 import { type ImportanceMap, layerScores } from './scores.ts';
 import { PSS_DEFAULTS, PSS_PAPER_SETTING, hardConcreteGate } from './pss.ts';
@@ -38,19 +39,21 @@ export async function gateGradientImportance(model: Module, data: BatchSource, o
   if (!Number.isInteger(batches) || batches < 1) throw new RangeError('gate-gradient: batches must be a positive integer');
   if (!Number.isFinite(init)) throw new RangeError('gate-gradient: initLogAlpha must be a finite number');
   const convs = pickConvModules(model, options.layers);
+  const device = model.device;
+  const onDevice = batchesOn(data, device);
   const out: ImportanceMap = new Map();
   const unfreeze = freeze(model);
   try {
     let layerIndex = 0;
     for (const [name, conv] of convs) {
       const [a, b] = conv.weight.shape;
-      const logAlpha = keep(noGrad(() => full([a, b], init)));
+      const logAlpha = keep(noGrad(() => scope(() => toDevice(full([a, b], init), device))));
       logAlpha.requiresGrad = true;
       const sum = new Float64Array(a * b);
       let seen = 0;
       conv.weightTransform = (w) => scope(() => mul(w, reshape(hardConcreteGate(logAlpha, false, PSS_DEFAULTS.beta, PSS_DEFAULTS.gamma, PSS_DEFAULTS.zeta), [a, b, 1, 1])));
       try {
-        for await (const batch of data.epoch(0)) {
+        for await (const batch of onDevice.epoch(0)) {
           try {
             const g = scope(() => {
               logAlpha.setGrad(null);
