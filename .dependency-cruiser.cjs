@@ -79,5 +79,8 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '(^|/)node_modules/' },
     moduleSystems: ['es6', 'cjs'],
+    // Resolve packages through their package.json "exports" as Node does: an ESM-only package with
+    // no "main" (fast-png) is otherwise unresolvable to dependency-cruiser's default resolver.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
   },
 };
