@@ -12,7 +12,11 @@
 //                                             read protected models; only the top imports audit
 //   cli, bench, experiments                   on top; nothing in src/ imports them
 //   web                                       the page (src/web/browser: runs in the browser,
-//                                             imports only itself and linalg) and its plugin
+//                                             imports only itself, linalg and the shared pure
+//                                             modules below) and its plugin
+//   shared pure modules                       src/crypto/stream-sampler.ts, src/cipher/derivation.ts:
+//                                             the cipher-key rules the server and the page both
+//                                             run; they import only linalg and each other
 //
 // dependency-cruiser 17 reads TypeScript only through TypeScript < 7, and this project uses
 // TypeScript 7, so check-layers.mjs compiles the sources with tsc into a temporary folder of the
@@ -20,6 +24,8 @@
 // import (`import type`) is erased by the compiler and so escapes this check.
 const CORE = '(native|tensor|ops|nn|models|train|distributed|io|data|crypto|linalg)';
 const FEATURES = '(protect|cipher|attacks|er|audit)';
+/** Modules the page shares with the server: plain TypeScript, no node: modules, no addon. */
+const SHARED_PURE = '(src/crypto/stream-sampler|src/cipher/derivation)\\.[jt]s';
 
 /** "from may not import to", named so a failure says which part of the rule broke. */
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
@@ -39,9 +45,15 @@ module.exports = {
     forbid('protect-stands-alone', 'protect imports no other feature', '^src/protect/', '^src/(cipher|attacks|er|audit)/'),
     forbid(
       'web-browser-is-pure',
-      "the page's code (src/web/browser) runs in the browser: it imports only itself and the plain-JavaScript linear algebra (src/linalg), never node: modules, npm packages or anything that loads the native addon",
+      "the page's code (src/web/browser) runs in the browser: it imports only itself, the plain-JavaScript linear algebra (src/linalg) and the shared pure modules, never node: modules, npm packages or anything that loads the native addon",
       '^src/web/browser/',
-      '^(?!src/web/browser/|src/linalg/)',
+      `^(?!src/web/browser/|src/linalg/|${SHARED_PURE}$)`,
+    ),
+    forbid(
+      'shared-modules-are-pure',
+      'the modules the page shares with the server (the cipher-key rules) import only linalg and each other: the page runs them in the browser',
+      `^${SHARED_PURE}$`,
+      `^(?!src/linalg/|${SHARED_PURE}$)`,
     ),
     forbid(
       'nothing-imports-web',

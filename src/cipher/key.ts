@@ -34,18 +34,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeyedStream } from '../crypto/keyed-stream.ts';
 import { hkdfSha256 } from '../crypto/tier-keys.ts';
-import { conditionNumber, inverse, inverseMod256Matrix, matVec, orthogonalFromQr, orthogonalityError, transpose, type Matrix } from '../linalg/matrix.ts';
+import { conditionNumber, inverseMod256Matrix, type Matrix } from '../linalg/matrix.ts';
+import {
+  CIPHER_KINDS,
+  CIPHER_SALT,
+  type CipherKind,
+  DEFAULT_MAX_CONDITION,
+  MATRIX_KEY_INFO,
+  SHUFFLE_KEY_INFO,
+  candidate,
+  fingerprintParts,
+  matrixLabel,
+  maxAttempts,
+  screenMatrix,
+  shuffleLabel,
+} from './derivation.ts';
 
-export const CIPHER_KINDS = ['uniform', 'orthogonal', 'hill256'] as const;
-export type CipherKind = (typeof CIPHER_KINDS)[number];
-
-/**
- * Default ceiling on a real key's 2-norm condition number. Measured on random images in [0, 1], a
- * float32 encrypt + decrypt loses ‖x̂ − x‖/‖x‖ ≈ (1.2 to 1.9)·10⁻⁸·cond (k = 4 and 8), so keys with
- * cond ≤ 500 round-trip within 1e-5 relative error; the largest single-pixel error is a few times
- * more. float64 tensors round-trip to ~1e-13 whatever the limit.
- */
-export const DEFAULT_MAX_CONDITION = 500;
+// The derivation's shared rules (src/cipher/derivation.ts, also run by the page) are part of this
+// module's API.
+export { CIPHER_KINDS, type CipherKind, DEFAULT_MAX_CONDITION, maxAttempts };
 export const MAX_BLOCK_SIZE = 16;
 export const MAX_CHANNELS = 16;
 /** Largest maxCondition accepted: beyond ~1e15 a float64 matrix is numerically singular anyway. */
@@ -112,20 +119,6 @@ export function minMaxCondition(kind: CipherKind, k: number): number {
   return 1;
 }
 
-/**
- * Attempts per channel before a derivation gives up with an error (every rejection loop is
- * bounded). hill256 accepts ≈ 29 % of candidates, so 64 attempts fail with probability 3·10⁻¹⁰;
- * orthogonal candidates are never rejected in practice; uniform candidates above the floor of
- * minMaxCondition are accepted often enough, and the cap falls with the matrix size so that the
- * worst case stays a few seconds (each rejected 256×256 candidate costs an inversion).
- */
-export function maxAttempts(kind: CipherKind, k: number): number {
-  const n = k * k;
-  if (kind === 'hill256') return 64;
-  if (kind === 'orthogonal') return 8;
-  return n <= 16 ? 1000 : n <= 64 ? 250 : 64;
-}
-
 function checkSizes(k: number, channels: number, maxCondition: number): void {
   if (!Number.isInteger(k) || k < 1 || k > MAX_BLOCK_SIZE) throw new CipherKeyError(`block size k must be an integer in 1..${MAX_BLOCK_SIZE}, got ${k}`);
   if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) throw new CipherKeyError(`channels must be an integer in 1..${MAX_CHANNELS}, got ${channels}`);
@@ -167,10 +160,10 @@ function subKeys(secret: Uint8Array): { matrixKey: Uint8Array; shuffleKey: Uint8
   if (!(secret instanceof Uint8Array) || secret.length !== SECRET_BYTES) {
     throw new CipherKeyError(`the secret must be ${SECRET_BYTES} bytes (256 bits), got ${secret instanceof Uint8Array ? secret.length : typeof secret}`);
   }
-  const salt = enc.encode('nnlock-cipher');
+  const salt = enc.encode(CIPHER_SALT);
   return {
-    matrixKey: hkdfSha256(secret, salt, enc.encode('hill-cipher matrices v1'), 32),
-    shuffleKey: hkdfSha256(secret, salt, enc.encode('hill-cipher shuffle v1'), 32),
+    matrixKey: hkdfSha256(secret, salt, enc.encode(MATRIX_KEY_INFO), 32),
+    shuffleKey: hkdfSha256(secret, salt, enc.encode(SHUFFLE_KEY_INFO), 32),
   };
 }
 
@@ -179,101 +172,13 @@ interface Checked {
   condition: number;
 }
 
-/** Checks one channel's matrix; the reason it is unusable, or its inverse and condition number. */
+/** Checks one channel's matrix (derivation.ts's rule); the reason it is unusable, or its inverse and condition number. */
 function checkMatrix(kind: CipherKind, m: Matrix, n: number, maxCondition: number, orthogonalTolerance = 1e-9): Checked | string {
-  for (let i = 0; i < m.length; i++) {
-    if (!Number.isFinite(m[i])) return `entry ${i} is ${m[i]}`;
-  }
-  if (kind === 'hill256') {
-    for (let i = 0; i < m.length; i++) {
-      if (!Number.isInteger(m[i]) || m[i] < 0 || m[i] > 255) return `a hill256 matrix holds integers 0..255; entry ${i} is ${m[i]}`;
-    }
-    // Parity first: an even determinant (≈ 71 % of candidates) is found in O(n³/32) bit operations,
-    // where inverseMod256Matrix would compute det mod 256 exactly (BigInt, seconds for n = 256).
-    if (!oddDeterminant(m, n)) return 'singular mod 256: the determinant is even, so the cipher cannot be inverted';
-    const { inverse: inv, det } = inverseMod256Matrix(m, n);
-    if (!inv) return `singular mod 256: the determinant is even (det ≡ ${det} mod 256), so the cipher cannot be inverted`;
-    return { inverse: Float64Array.from(inv), condition: conditionNumber(m, n) };
-  }
-  if (kind === 'uniform' && n >= 32) {
-    // A cheap lower bound (an inversion and a few matrix–vector products, ~10× cheaper than the
-    // SVD) rejects most hopeless candidates; it never rejects one the SVD would accept.
-    const bound = conditionLowerBound(m, n);
-    if (bound > maxCondition * (1 + 1e-6)) return `ill-conditioned: condition number at least ${bound.toPrecision(4)}, above the limit ${maxCondition}`;
-  }
-  const condition = conditionNumber(m, n);
-  if (!Number.isFinite(condition)) return 'singular: a singular value is 0, so the cipher cannot be inverted';
-  if (condition > maxCondition) return `ill-conditioned: condition number ${condition.toPrecision(4)} exceeds the limit ${maxCondition}`;
-  if (kind === 'orthogonal' && orthogonalityError(m, n) > orthogonalTolerance) return `not orthogonal: max |KᵀK − I| = ${orthogonalityError(m, n).toExponential(2)}`;
-  const inv = inverse(m, n);
-  if (!inv) return 'singular: elimination met a zero pivot';
-  return { inverse: inv, condition };
-}
-
-/** Whether det(m) is odd, i.e. m is invertible mod 2 (Gaussian elimination over GF(2) on bit rows). */
-function oddDeterminant(m: Matrix, n: number): boolean {
-  const words = Math.ceil(n / 32);
-  const rows = new Uint32Array(n * words);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (m[i * n + j] & 1) rows[i * words + (j >>> 5)] |= 1 << (j & 31);
-  for (let col = 0; col < n; col++) {
-    const w = col >>> 5;
-    const bit = 1 << (col & 31);
-    let piv = -1;
-    for (let r = col; r < n; r++) {
-      if (rows[r * words + w] & bit) {
-        piv = r;
-        break;
-      }
-    }
-    if (piv < 0) return false;
-    if (piv !== col) {
-      for (let x = 0; x < words; x++) {
-        const t = rows[piv * words + x];
-        rows[piv * words + x] = rows[col * words + x];
-        rows[col * words + x] = t;
-      }
-    }
-    for (let r = col + 1; r < n; r++) {
-      if (rows[r * words + w] & bit) for (let x = w; x < words; x++) rows[r * words + x] ^= rows[col * words + x];
-    }
-  }
-  return true;
-}
-
-/** ‖a·x‖/‖x‖ after a few power iterations on aᵀa: a lower bound of the 2-norm ‖a‖₂. */
-function normLowerBound(a: Matrix, n: number, iterations = 6): number {
-  const at = transpose(a, n);
-  let x = new Float64Array(n).fill(1 / Math.sqrt(n));
-  let best = 0;
-  for (let it = 0; it < iterations; it++) {
-    const y = matVec(a, x, n);
-    const ny = Math.hypot(...y);
-    best = Math.max(best, ny); // ‖x‖ = 1
-    if (ny === 0) break;
-    const z = matVec(at, y, n);
-    const nz = Math.hypot(...z);
-    if (nz === 0) break;
-    x = z.map((v) => v / nz);
-  }
-  return best;
-}
-
-/** ‖a‖₂·‖a⁻¹‖₂ from below (each factor a power-iteration estimate): at most the condition number. */
-function conditionLowerBound(m: Matrix, n: number): number {
-  const inv = inverse(m, n);
-  if (!inv) return Infinity;
-  return normLowerBound(m, n) * normLowerBound(inv, n);
-}
-
-function candidate(kind: CipherKind, stream: KeyedStream, n: number): Matrix | null {
-  switch (kind) {
-    case 'uniform':
-      return stream.uniform(n * n).map((u) => 2 * u - 1);
-    case 'orthogonal':
-      return orthogonalFromQr(stream.normal(n * n), n);
-    case 'hill256':
-      return Float64Array.from(stream.randint(n * n, 256));
-  }
+  const r = screenMatrix(kind, m, n, maxCondition, orthogonalTolerance);
+  if (typeof r === 'string' || r.kind === 'real') return r;
+  const { inverse: inv, det } = inverseMod256Matrix(m, n);
+  if (!inv) return `singular mod 256: the determinant is even (det ≡ ${det} mod 256), so the cipher cannot be inverted`;
+  return { inverse: Float64Array.from(inv), condition: conditionNumber(m, n) };
 }
 
 /** Derives the key of `secret` for the given kind and sizes. Same inputs, same key. */
@@ -293,8 +198,7 @@ export function deriveKey(secret: Uint8Array, o: KeyOptions): CipherKey {
     let found = false;
     let lastReason = '';
     for (let attempt = 0; attempt < attempts && !found; attempt++) {
-      const stream = new KeyedStream(matrixKey, `hill-cipher/${kind}/k=${o.k}/channel=${c}/attempt=${attempt}`);
-      const m = candidate(kind, stream, n);
+      const m = candidate(kind, new KeyedStream(matrixKey, matrixLabel(kind, o.k, c, attempt)), n);
       if (!m) continue;
       const r = checkMatrix(kind, m, n, maxCondition);
       if (typeof r === 'string') {
@@ -355,9 +259,7 @@ export function keyFromMatrices(
 
 function fingerprintOf(key: Omit<CipherKey, 'fingerprint' | 'inverses' | 'conditions' | 'secret' | 'maxCondition'>): string {
   const h = createHash('sha256');
-  h.update(`nnlock-cipher-key v1\0${key.kind}\0${key.k}\0${key.channels}\0${key.shuffle ? 1 : 0}\0`);
-  for (const m of key.matrices) h.update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
-  if (key.shuffleKey) h.update(key.shuffleKey);
+  for (const part of fingerprintParts(key)) h.update(part);
   return h.digest('hex');
 }
 
@@ -380,7 +282,7 @@ export function assertFits(key: CipherKey, channels: number, height: number, wid
  */
 export function blockPermutation(key: CipherKey, gh: number, gw: number): Uint32Array | null {
   if (!key.shuffle || !key.shuffleKey) return null;
-  return new KeyedStream(key.shuffleKey, `hill-cipher/shuffle/grid=${gh}x${gw}`).permutation(gh * gw);
+  return new KeyedStream(key.shuffleKey, shuffleLabel(gh, gw)).permutation(gh * gw);
 }
 
 export function invertPermutation(perm: ArrayLike<number>): Uint32Array {

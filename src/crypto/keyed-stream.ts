@@ -14,13 +14,13 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { assertKey } from './tier-keys.ts';
+import { StreamSampler } from './stream-sampler.ts';
 
 const BLOCK_BYTES = 64;
 /** A 32-bit block counter covers 2^32 blocks of 64 bytes. */
 const MAX_STREAM_BYTES = 2 ** 32 * BLOCK_BYTES;
 const POOL_BYTES = 16 * 1024;
 const TWO_POW_32 = 2 ** 32;
-const TWO_POW_53 = 2 ** 53;
 
 /**
  * Raw ChaCha20 keystream: `n` bytes starting at block `counter` with the
@@ -55,13 +55,15 @@ export function streamNonce(label: string | Uint8Array): Uint8Array {
   return new Uint8Array(h.digest().subarray(0, 12));
 }
 
-export class KeyedStream {
+/** ChaCha20's keystream as draws (uniform, normal, int, permutation: src/crypto/stream-sampler.ts). */
+export class KeyedStream extends StreamSampler {
   private readonly cipher: ReturnType<typeof createCipheriv>;
   private pool: Buffer = Buffer.alloc(0);
   private pos = 0;
   private produced = 0;
 
   constructor(key: Uint8Array, label: string | Uint8Array) {
+    super();
     this.cipher = chachaCipher(key, 0, streamNonce(label));
   }
 
@@ -113,78 +115,5 @@ export class KeyedStream {
     const v = this.pool.readUInt32LE(this.pos);
     this.pos += 4;
     return v;
-  }
-
-  /** One double in [0, 1) with 53 random bits. */
-  private nextUniform(): number {
-    const a = this.uint32() >>> 5; // 27 bits
-    const b = this.uint32() >>> 6; // 26 bits
-    return (a * 67108864 + b) / TWO_POW_53;
-  }
-
-  /** `n` doubles uniform in [0, 1), 53 random bits each. */
-  uniform(n: number): Float64Array {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.nextUniform();
-    return out;
-  }
-
-  /** `n` standard normal samples (Box–Muller). */
-  normal(n: number): Float64Array {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i += 2) {
-      // 1 - u lies in (0, 1], so the logarithm is finite.
-      const u1 = 1 - this.nextUniform();
-      const u2 = this.nextUniform();
-      const r = Math.sqrt(-2 * Math.log(u1));
-      const theta = 2 * Math.PI * u2;
-      out[i] = r * Math.cos(theta);
-      if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
-    }
-    return out;
-  }
-
-  /** One unbiased integer in [0, maxExclusive), maxExclusive in [1, 2^32]. */
-  int(maxExclusive: number): number {
-    if (!Number.isInteger(maxExclusive) || maxExclusive < 1 || maxExclusive > TWO_POW_32) {
-      throw new RangeError(`maxExclusive must be an integer in [1, 2^32], got ${maxExclusive}`);
-    }
-    if (maxExclusive === TWO_POW_32) return this.uint32();
-    // Rejection sampling: accept only below the largest multiple of maxExclusive.
-    const limit = TWO_POW_32 - (TWO_POW_32 % maxExclusive);
-    let x = this.uint32();
-    while (x >= limit) x = this.uint32();
-    return x % maxExclusive;
-  }
-
-  /** `n` unbiased integers in [0, maxExclusive), maxExclusive in [1, 2^32]. */
-  randint(n: number, maxExclusive: number): Uint32Array {
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(maxExclusive);
-    return out;
-  }
-
-  /** Shuffles `arr` in place (Fisher–Yates) and returns it. */
-  shuffle<T>(arr: T[]): T[] {
-    for (let i = arr.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const tmp = arr[i]!;
-      arr[i] = arr[j]!;
-      arr[j] = tmp;
-    }
-    return arr;
-  }
-
-  /** A random permutation of 0..n-1. */
-  permutation(n: number): Uint32Array {
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const tmp = out[i]!;
-      out[i] = out[j]!;
-      out[j] = tmp;
-    }
-    return out;
   }
 }

@@ -3,13 +3,13 @@
 // and no native imports (the layering rule checks it), so the same file runs in the page and in
 // node, where the tests hold it against src/cipher on many random keys and images.
 //
-// Key derivation is src/cipher/key.ts step for step: HKDF-SHA-256(secret, salt "nnlock-cipher")
-// gives the matrix key and the shuffle key; channel c's matrix is drawn from the ChaCha20 stream
-// labelled "hill-cipher/<kind>/k=<k>/channel=<c>/attempt=<a>" (nonce = the first 12 bytes of
-// SHA-256("nnlock stream nonce v1\0" + label)) until a candidate passes the same checks, computed
-// with the same float64 code (src/linalg/matrix.ts, plain JavaScript). SHA-256 and HKDF come from
-// WebCrypto (node's own webcrypto in the tests), ChaCha20 from ./chacha20.ts, and Box–Muller's
-// log, cos and sin from ./fdlibm.ts (node's own; a browser's Math may differ in the last bit). The key file's
+// Key derivation runs the rules src/cipher/key.ts runs, from the same pure modules: the sub-key
+// names, stream labels, candidate draws, accept/reject checks and fingerprint layout of
+// src/cipher/derivation.ts, and the draws of src/crypto/stream-sampler.ts. Only the primitives are
+// the page's own: SHA-256 and HKDF from WebCrypto (node's own webcrypto in the tests), ChaCha20 from
+// ./chacha20.ts (nonce = the first 12 bytes of SHA-256("nnlock stream nonce v1\0" + label)), and
+// Box–Muller's log, cos and sin from ./fdlibm.ts (node's own; a browser's Math may differ in the
+// last bit). The derivation loop is written here again only because WebCrypto is asynchronous. The key file's
 // fingerprint (SHA-256 of the matrices' float64 bytes) is checked at the end: a derived key that
 // differed from src/cipher's by one bit would be refused, so a key this module accepts is
 // bit-identical to the one the server side would derive.
@@ -19,12 +19,26 @@
 // perm[p]. hill256 works on bytes, y = x·K mod 256, exact in float64 (sums below 2^24): bit for
 // bit what src/cipher computes. Real kinds work on pixels/255 and give float32 ciphertext, equal
 // to src/cipher's float32 convolution within rounding (~1e-6).
-import { conditionNumber, inverse, matVec, orthogonalFromQr, orthogonalityError, transpose, type Matrix } from '../../linalg/matrix.ts';
+import type { Matrix } from '../../linalg/matrix.ts';
+import { StreamSampler } from '../../crypto/stream-sampler.ts';
+import {
+  CIPHER_KINDS,
+  CIPHER_SALT,
+  type CipherKind,
+  DEFAULT_MAX_CONDITION,
+  MATRIX_KEY_INFO,
+  SHUFFLE_KEY_INFO,
+  candidate,
+  fingerprintParts,
+  matrixLabel,
+  maxAttempts,
+  screenMatrix,
+  shuffleLabel,
+} from '../../cipher/derivation.ts';
 import { ChaCha20Stream } from './chacha20.ts';
 import { cos, log, sin } from './fdlibm.ts';
 
-export const CIPHER_KINDS = ['uniform', 'orthogonal', 'hill256'] as const;
-export type CipherKind = (typeof CIPHER_KINDS)[number];
+export { CIPHER_KINDS, type CipherKind };
 
 /** A cipher key as the page holds it: what encryption needs, nothing more. */
 export interface PageCipherKey {
@@ -78,8 +92,11 @@ function fromHex(s: string, what: string): Uint8Array {
 }
 
 /** src/crypto/keyed-stream.ts's KeyedStream: ChaCha20 from counter 0, nonce from the label. */
-export class PageKeyedStream {
-  private constructor(private readonly stream: ChaCha20Stream) {}
+export class PageKeyedStream extends StreamSampler {
+  private constructor(private readonly stream: ChaCha20Stream) {
+    // fdlibm's log, cos and sin: node's Math, whatever the browser's Math does (./fdlibm.ts).
+    super({ log, cos, sin });
+  }
 
   static async open(key: Uint8Array, label: string): Promise<PageKeyedStream> {
     const nonce = (await sha256(enc.encode('nnlock stream nonce v1\0'), enc.encode(label))).subarray(0, 12);
@@ -89,132 +106,6 @@ export class PageKeyedStream {
   uint32(): number {
     return this.stream.uint32();
   }
-
-  private nextUniform(): number {
-    const a = this.uint32() >>> 5;
-    const b = this.uint32() >>> 6;
-    return (a * 67108864 + b) / 2 ** 53;
-  }
-
-  uniform(n: number): Float64Array {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.nextUniform();
-    return out;
-  }
-
-  normal(n: number): Float64Array {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i += 2) {
-      const u1 = 1 - this.nextUniform();
-      const u2 = this.nextUniform();
-      // fdlibm's log, cos and sin: node's Math, whatever the browser's Math does (./fdlibm.ts).
-      const r = Math.sqrt(-2 * log(u1));
-      const theta = 2 * Math.PI * u2;
-      out[i] = r * cos(theta);
-      if (i + 1 < n) out[i + 1] = r * sin(theta);
-    }
-    return out;
-  }
-
-  int(maxExclusive: number): number {
-    if (maxExclusive === 2 ** 32) return this.uint32();
-    const limit = 2 ** 32 - (2 ** 32 % maxExclusive);
-    let x = this.uint32();
-    while (x >= limit) x = this.uint32();
-    return x % maxExclusive;
-  }
-
-  permutation(n: number): Uint32Array {
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const t = out[i];
-      out[i] = out[j];
-      out[j] = t;
-    }
-    return out;
-  }
-}
-
-// ---- derivation (src/cipher/key.ts: maxAttempts, checkMatrix, candidate, deriveKey) ----
-
-function maxAttempts(kind: CipherKind, k: number): number {
-  const n = k * k;
-  if (kind === 'hill256') return 64;
-  if (kind === 'orthogonal') return 8;
-  return n <= 16 ? 1000 : n <= 64 ? 250 : 64;
-}
-
-function oddDeterminant(m: Matrix, n: number): boolean {
-  const w32 = Math.ceil(n / 32);
-  const rows = new Uint32Array(n * w32);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (m[i * n + j] & 1) rows[i * w32 + (j >>> 5)] |= 1 << (j & 31);
-  for (let col = 0; col < n; col++) {
-    const w = col >>> 5;
-    const bit = 1 << (col & 31);
-    let piv = -1;
-    for (let r = col; r < n; r++) {
-      if (rows[r * w32 + w] & bit) {
-        piv = r;
-        break;
-      }
-    }
-    if (piv < 0) return false;
-    if (piv !== col) {
-      for (let x = 0; x < w32; x++) {
-        const t = rows[piv * w32 + x];
-        rows[piv * w32 + x] = rows[col * w32 + x];
-        rows[col * w32 + x] = t;
-      }
-    }
-    for (let r = col + 1; r < n; r++) {
-      if (rows[r * w32 + w] & bit) for (let x = w; x < w32; x++) rows[r * w32 + x] ^= rows[col * w32 + x];
-    }
-  }
-  return true;
-}
-
-function normLowerBound(a: Matrix, n: number, iterations = 6): number {
-  const at = transpose(a, n);
-  let x = new Float64Array(n).fill(1 / Math.sqrt(n));
-  let best = 0;
-  for (let it = 0; it < iterations; it++) {
-    const y = matVec(a, x, n);
-    const ny = Math.hypot(...y);
-    best = Math.max(best, ny);
-    if (ny === 0) break;
-    const z = matVec(at, y, n);
-    const nz = Math.hypot(...z);
-    if (nz === 0) break;
-    x = z.map((v) => v / nz);
-  }
-  return best;
-}
-
-/** Whether a candidate matrix is usable: the same accept/reject decisions as src/cipher/key.ts. */
-function acceptable(kind: CipherKind, m: Matrix, n: number, maxCondition: number): boolean {
-  for (let i = 0; i < m.length; i++) if (!Number.isFinite(m[i])) return false;
-  // hill256: an odd determinant is invertible mod 256 (src/cipher then also computes the inverse).
-  if (kind === 'hill256') return oddDeterminant(m, n);
-  if (kind === 'uniform' && n >= 32) {
-    const inv = inverse(m, n);
-    const bound = inv ? normLowerBound(m, n) * normLowerBound(inv, n) : Infinity;
-    if (bound > maxCondition * (1 + 1e-6)) return false;
-  }
-  const condition = conditionNumber(m, n);
-  if (!Number.isFinite(condition) || condition > maxCondition) return false;
-  if (kind === 'orthogonal' && orthogonalityError(m, n) > 1e-9) return false;
-  return inverse(m, n) !== null;
-}
-
-async function candidate(kind: CipherKind, matrixKey: Uint8Array, label: string, n: number): Promise<Matrix | null> {
-  const s = await PageKeyedStream.open(matrixKey, label);
-  if (kind === 'uniform') return s.uniform(n * n).map((u) => 2 * u - 1);
-  if (kind === 'orthogonal') return orthogonalFromQr(s.normal(n * n), n);
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < m.length; i++) m[i] = s.int(256);
-  return m;
 }
 
 export interface PageKeyOptions {
@@ -228,16 +119,16 @@ export interface PageKeyOptions {
 /** The key of a 32-byte secret: src/cipher's deriveKey, in the browser. */
 export async function deriveKey(secret: Uint8Array, o: PageKeyOptions): Promise<PageCipherKey> {
   if (secret.length !== 32) throw new PageKeyError(`the secret must be 32 bytes, got ${secret.length}`);
-  const salt = enc.encode('nnlock-cipher');
-  const matrixKey = await hkdfSha256(secret, salt, enc.encode('hill-cipher matrices v1'), 32);
-  const shuffleKey = await hkdfSha256(secret, salt, enc.encode('hill-cipher shuffle v1'), 32);
+  const salt = enc.encode(CIPHER_SALT);
+  const matrixKey = await hkdfSha256(secret, salt, enc.encode(MATRIX_KEY_INFO), 32);
+  const shuffleKey = await hkdfSha256(secret, salt, enc.encode(SHUFFLE_KEY_INFO), 32);
   const n = o.k * o.k;
   const matrices: Matrix[] = [];
   for (let c = 0; c < o.channels; c++) {
     let found: Matrix | null = null;
     for (let a = 0; a < maxAttempts(o.kind, o.k) && !found; a++) {
-      const m = await candidate(o.kind, matrixKey, `hill-cipher/${o.kind}/k=${o.k}/channel=${c}/attempt=${a}`, n);
-      if (m && acceptable(o.kind, m, n, o.maxCondition)) found = m;
+      const m = candidate(o.kind, await PageKeyedStream.open(matrixKey, matrixLabel(o.kind, o.k, c, a)), n);
+      if (m && typeof screenMatrix(o.kind, m, n, o.maxCondition) !== 'string') found = m;
     }
     if (!found) throw new PageKeyError(`no usable ${o.kind} matrix for channel ${c}`);
     matrices.push(found);
@@ -247,10 +138,7 @@ export async function deriveKey(secret: Uint8Array, o: PageKeyOptions): Promise<
 }
 
 async function fingerprintOf(key: Omit<PageCipherKey, 'fingerprint'>): Promise<string> {
-  const parts: Uint8Array[] = [enc.encode(`nnlock-cipher-key v1\0${key.kind}\0${key.k}\0${key.channels}\0${key.shuffle ? 1 : 0}\0`)];
-  for (const m of key.matrices) parts.push(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
-  if (key.shuffleKey) parts.push(key.shuffleKey);
-  return hex(await sha256(...parts));
+  return hex(await sha256(...fingerprintParts(key)));
 }
 
 /** The first 16 hex digits of the fingerprint: the key id src/cipher records. */
@@ -278,7 +166,7 @@ export async function parseKeyFile(text: string): Promise<PageCipherKey> {
   if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > 16) throw new PageKeyError('"k" must be an integer in 1..16');
   if (!Number.isInteger(channels) || (channels as number) < 1 || (channels as number) > 16) throw new PageKeyError('"channels" must be an integer in 1..16');
   if (typeof o.shuffle !== 'boolean') throw new PageKeyError('"shuffle" must be true or false');
-  const maxCondition = typeof o.maxCondition === 'number' ? o.maxCondition : 500;
+  const maxCondition = typeof o.maxCondition === 'number' ? o.maxCondition : DEFAULT_MAX_CONDITION;
   if (typeof o.fingerprint !== 'string') throw new PageKeyError('"fingerprint" is missing');
   let key: PageCipherKey;
   if (typeof o.secret === 'string') {
@@ -301,7 +189,7 @@ export async function parseKeyFile(text: string): Promise<PageCipherKey> {
 /** Ciphertext block position p holds plaintext block perm[p] (null: no shuffling). */
 export async function blockPermutation(key: PageCipherKey, gh: number, gw: number): Promise<Uint32Array | null> {
   if (!key.shuffle || !key.shuffleKey) return null;
-  return (await PageKeyedStream.open(key.shuffleKey, `hill-cipher/shuffle/grid=${gh}x${gw}`)).permutation(gh * gw);
+  return (await PageKeyedStream.open(key.shuffleKey, shuffleLabel(gh, gw))).permutation(gh * gw);
 }
 
 /** An image as planes: data[c·H·W + y·W + x]. */
