@@ -20,6 +20,7 @@ import {
   type DecodedKeyToken,
   KeyError,
   decodeKeyToken,
+  deriveLowerKey,
   formatSigner,
   open,
   parseSigner,
@@ -290,6 +291,8 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
   const signed = checkSignature(file, header);
   const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key), signer: key.signer };
   const payloads: Uint8Array[] = [];
+  /** The tier keys 1..m, index tier − 1 (wiped when the sections are open). */
+  const chain: Uint8Array[] = [];
   const restoredInPlace = new Map<string, Uint8Array>();
   const discard = () => {
     for (const p of payloads) p.fill(0);
@@ -313,14 +316,16 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
     const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
     const seen = new Map<string, Uint8Array>();
     const restorations: Restoration[] = [];
+    // The chain walked once, from tier m down to 1 (tierKey per section walked it m times).
+    if (m >= 1) chain[m - 1] = tierKey(token.key, t, m, modelId);
+    for (let tier = m - 1; tier >= 1; tier--) chain[tier - 1] = deriveLowerKey(chain[tier], modelId);
     for (let tier = 1; tier <= m; tier++) {
       const sealed = readSection(file, header.version, tier);
       if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
         throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
       }
       const aad = signed ? signedSectionAad({ modelId, tier, bodyDigest: signed.body }) : sectionAad({ modelId, tier, weightsDigest: hex(header.weightsDigest) });
-      const k = tierKey(token.key, t, tier, modelId);
-      const sk = sectionKey(k, modelId, tier);
+      const sk = sectionKey(chain[tier - 1], modelId, tier);
       let payload: Uint8Array;
       try {
         payload = open(sk, sealed, aad);
@@ -329,7 +334,6 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
         throw e;
       } finally {
         sk.fill(0);
-        k.fill(0);
       }
       payloads.push(payload);
       for (const s of decodePayload(payload, (name) => layers.get(name)?.kernelBytes, tier)) {
@@ -373,6 +377,7 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
     throw e;
   } finally {
     token.key.fill(0);
+    for (const k of chain) k.fill(0);
   }
 }
 
