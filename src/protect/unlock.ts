@@ -1,7 +1,9 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
 // original kernels back, in memory (unlockModel in api.ts adds reading and loading; read.ts reads a
-// file hashing its weights as they arrive). Every check runs before anything is restored or
-// written, cheapest first:
+// file hashing its weights as they arrive). Every check runs before anything is returned or
+// written, cheapest first (and steps 1-3 and 5 before any kernel is put back; a reader that owns
+// the buffer may put a tensor's kernels back once that tensor is hashed, before step 4 has seen the
+// rest, and they are wiped if step 4 or the read fails: restoreLayerInPlace):
 //   1. the header's shape, and (versions 2 and 3) the owner's signature over the header, every
 //      metadata entry and the section digests: a few hundred bytes, no weights;
 //   2. the key's fingerprint ("wrong key") and the tier;
