@@ -376,18 +376,18 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
   }
   try {
     if (file.size < 8) throw new SafetensorsError(`file is ${file.size} bytes, shorter than the 8-byte header length`);
+    if (file.size <= SMALL_FILE) return await readSmall(file, name, options);
     const head = await file.read(0, Math.min(9, file.size));
     const n = headerLength(head, file.size, name);
     const header = parseHeaderJson(await file.read(8, n));
-    const expected = 8 + n + declaredDataLength(header);
     // Larger than the header says: refused before the rest is read (a shorter file is read, and
     // parseSafetensors says which tensor runs past its end).
-    if (file.size > expected) {
-      throw new SafetensorsError(
-        `file is ${file.size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`,
-      );
+    checkNotLonger(file.size, n, header);
+    if (!options.onTensor && !options.first && !options.onFirst) {
+      const bytes = uninitialized(file.size);
+      await file.readInto(bytes, 0, 0, file.size);
+      return parseSafetensors(bytes);
     }
-    if (!options.onTensor && !options.first && !options.onFirst) return parseSafetensors(await file.read(0, file.size));
     return await readByTensor(file, n, header, options);
   } catch (err) {
     if (err instanceof SafetensorsError && !err.message.startsWith(`safetensors: ${name} `)) {
@@ -397,6 +397,47 @@ export async function readSafetensors(path: string, options: ReadSafetensorsOpti
   } finally {
     await file.close();
   }
+}
+
+/** A file larger than its header describes is not a safetensors file (or a damaged one). */
+function checkNotLonger(size: number, n: number, header: Record<string, unknown>): void {
+  const expected = 8 + n + declaredDataLength(header);
+  if (size > expected) {
+    throw new SafetensorsError(`file is ${size} bytes, but its header describes only ${expected} (${n}-byte header and ${expected - 8 - n} bytes of tensors): not a safetensors file, or damaged`);
+  }
+}
+
+/**
+ * Memory for bytes that are about to be read over entirely: not zeroed first (zeroing 80 MB costs
+ * about as much as reading it from the page cache). Every byte is overwritten by the read, or the
+ * read throws and the buffer is dropped unseen.
+ */
+function uninitialized(size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Files up to this size are read in one read call, header and all, then parsed: each read is a
+ * round trip to the thread pool, which for a 1 MB model costs as much as the read itself. (Reading
+ * up to this much before refusing a file longer than its header says is harmless.)
+ */
+const SMALL_FILE = READ_CHUNK;
+
+/** A small file (SMALL_FILE) in one read; the callbacks run as readByTensor's would, in its order. */
+async function readSmall(file: Awaited<ReturnType<typeof openRegularFile>>, name: string, options: ReadSafetensorsOptions): Promise<SafetensorsFile> {
+  const bytes = uninitialized(file.size);
+  await file.readInto(bytes, 0, 0, file.size);
+  const n = headerLength(bytes.subarray(0, 9), file.size, name);
+  const header = parseHeaderJson(bytes.subarray(8, 8 + n));
+  checkNotLonger(file.size, n, header);
+  const { metadata, entries } = parseLayout(header, file.size - 8 - n);
+  const result: SafetensorsFile = { tensors: tensorsOf(entries, bytes.subarray(8 + n)), metadata };
+  if (!options.onTensor && !options.first && !options.onFirst) return result;
+  for (const t of new Set(options.first?.(result) ?? [])) if (!result.tensors.has(t)) throw new SafetensorsError(`no tensor ${JSON.stringify(t)} to read first`);
+  options.onFirst?.(result);
+  if (options.onTensor) for (const e of [...entries].sort((x, y) => x.end - y.end)) options.onTensor(e.name, result.tensors.get(e.name)!, result);
+  return result;
 }
 
 /** Chunk reads kept in flight (the thread pool reads them while the main thread hashes or decrypts). */
@@ -409,8 +450,8 @@ const READS_AHEAD = 4;
  */
 async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n: number, header: Record<string, unknown>, options: ReadSafetensorsOptions): Promise<SafetensorsFile> {
   const { metadata, entries } = parseLayout(header, file.size - 8 - n);
-  const bytes = new Uint8Array(file.size);
-  bytes.set(await file.read(0, 8 + n), 0);
+  const bytes = uninitialized(file.size);
+  await file.readInto(bytes, 0, 0, 8 + n);
   const data = bytes.subarray(8 + n);
   const tensors = tensorsOf(entries, data);
   const result: SafetensorsFile = { tensors, metadata };

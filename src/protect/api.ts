@@ -336,7 +336,12 @@ export async function unlockModel(file: ModelSource, token: string, options: Unl
   let r: UnlockResult;
   if (typeof file === 'string') {
     if (!existsSync(file)) throw new Error(`${file}: no such file`);
-    const read = await readProtectedFile(file, { hash: options.verifyWeights !== false, prepare: (f) => openUnlock(f, token, unlockOptions, 'later'), discard: (o) => o.discard() });
+    const read = await readProtectedFile(file, {
+      hash: options.verifyWeights !== false,
+      prepare: (f) => openUnlock(f, token, unlockOptions, 'later'),
+      discard: (o) => o.discard(),
+      settled: (o, name, f) => o.restoreLayerInPlace(f, name),
+    });
     r = applyUnlock(read.file, read.prepared!, unlockOptions, read.hashed);
   } else r = unlock(file, token, unlockOptions);
   const { tier, tiers, keyTier, restored, header, version, signed, signer, signerPinned, weightsVerified } = r;

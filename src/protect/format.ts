@@ -336,15 +336,11 @@ function u32be(n: number): Buffer {
   return b;
 }
 
-function u64be(n: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(n));
-  return b;
-}
-
 /** The tensors the weights digest covers, in the order it hashes them: all but the reserved ones, by UTF-8 name. */
 export function digestOrder(names: Iterable<string>): string[] {
-  return [...names].filter((n) => !isReservedTensorName(n)).sort(byUtf8);
+  // Each name encoded once (a comparator that encodes both sides encodes n·log n times).
+  const keyed = [...names].filter((n) => !isReservedTensorName(n)).map((n) => ({ n, b: Buffer.from(n, 'utf8') }));
+  return keyed.sort((x, y) => Buffer.compare(x.b, y.b)).map((k) => k.n);
 }
 
 /**
@@ -354,11 +350,18 @@ export function digestOrder(names: Iterable<string>): string[] {
 export class WeightsHasher {
   private readonly h = createHash('sha256').update('nnlock weights digest v1\0');
   add(name: string, e: Pick<TensorEntry, 'dtype' | 'shape'>, data: Uint8Array): void {
+    // The framing in one buffer, one update (a model has hundreds of small tensors).
     const n = Buffer.from(name, 'utf8');
     const d = Buffer.from(e.dtype, 'utf8');
-    this.h.update(u32be(n.length)).update(n).update(u32be(d.length)).update(d).update(u32be(e.shape.length));
-    for (const dim of e.shape) this.h.update(u64be(dim));
-    this.h.update(u64be(data.byteLength)).update(data);
+    const frame = Buffer.allocUnsafe(4 + n.length + 4 + d.length + 4 + 8 * e.shape.length + 8);
+    let at = frame.writeUInt32BE(n.length, 0);
+    at += n.copy(frame, at);
+    at = frame.writeUInt32BE(d.length, at);
+    at += d.copy(frame, at);
+    at = frame.writeUInt32BE(e.shape.length, at);
+    for (const dim of e.shape) at = frame.writeBigUInt64BE(BigInt(dim), at);
+    frame.writeBigUInt64BE(BigInt(data.byteLength), at);
+    this.h.update(frame).update(data);
   }
   digest(): Uint8Array {
     return new Uint8Array(this.h.digest());

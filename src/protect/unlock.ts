@@ -1,7 +1,9 @@
 // Unlocking: a key of tier t opens the sections of tiers 1..m (m ≤ t, default t) and puts their
 // original kernels back, in memory (unlockModel in api.ts adds reading and loading; read.ts reads a
-// file hashing its weights as they arrive). Every check runs before anything is restored or
-// written, cheapest first:
+// file hashing its weights as they arrive). Every check runs before anything is returned or
+// written, cheapest first (and steps 1-3 and 5 before any kernel is put back; a reader that owns
+// the buffer may put a tensor's kernels back once that tensor is hashed, before step 4 has seen the
+// rest, and they are wiped if step 4 or the read fails: restoreLayerInPlace):
 //   1. the header's shape, and (versions 2 and 3) the owner's signature over the header, every
 //      metadata entry and the section digests: a few hundred bytes, no weights;
 //   2. the key's fingerprint ("wrong key") and the tier;
@@ -20,6 +22,7 @@ import {
   type DecodedKeyToken,
   KeyError,
   decodeKeyToken,
+  deriveLowerKey,
   formatSigner,
   open,
   parseSigner,
@@ -78,22 +81,35 @@ export interface UnlockOptions extends VerifyOptions {
   inPlace?: boolean;
 }
 
+/** Whether this machine stores numbers little-endian (the order of a Uint32Array's bytes). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
  * Writes kernel j of `values` (kernelBytes each) over kernel indices[j] of `data`. Hundreds of
  * thousands of small copies: 32-bit words when the layer's bytes allow it (bit-exact, unlike
  * float views, which may change NaN payloads), else bytes; a subarray and set() per kernel costs
- * three times as much.
+ * three times as much. The values sit at any offset in their payload, so when they are not
+ * 4-byte aligned they are read through a DataView in the machine's byte order (the same bytes),
+ * not copied to an aligned buffer first: that copy was megabytes of fresh memory per unlock.
  */
 function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, kernelBytes: number): void {
   if (kernelBytes % 4 === 0 && data.byteOffset % 4 === 0) {
-    const src = values.byteOffset % 4 === 0 ? values : values.slice(); // a fresh copy is aligned
-    const from = new Uint32Array(src.buffer, src.byteOffset, src.byteLength / 4);
     const to = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
     const w = kernelBytes / 4;
+    if (values.byteOffset % 4 === 0) {
+      const from = new Uint32Array(values.buffer, values.byteOffset, values.byteLength / 4);
+      for (let j = 0; j < indices.length; j++) {
+        const a = indices[j] * w;
+        const b = j * w;
+        for (let i = 0; i < w; i++) to[a + i] = from[b + i];
+      }
+      return;
+    }
+    const from = new DataView(values.buffer, values.byteOffset, values.byteLength);
     for (let j = 0; j < indices.length; j++) {
       const a = indices[j] * w;
-      const b = j * w;
-      for (let i = 0; i < w; i++) to[a + i] = from[b + i];
+      const b = j * kernelBytes;
+      for (let i = 0; i < w; i++) to[a + i] = from.getUint32(b + 4 * i, LITTLE_ENDIAN);
     }
     return;
   }
@@ -249,6 +265,18 @@ export interface OpenedUnlock {
   /** Whether step 4 ran already (openUnlock with `weights: 'now'`). */
   weightsChecked: boolean;
   restorations: Restoration[];
+  /**
+   * Puts one layer's kernels back into `file`'s own buffer now (in place), before step 4 when it
+   * is still to come: for a reader that owns the buffer and calls it as each tensor's bytes are
+   * final (read.ts `settled`), so the kernels are written while the bytes are in the cache.
+   * applyUnlock then skips the layer; if anything fails before it returns, discard wipes it.
+   */
+  restoreLayerInPlace(file: SafetensorsFile, name: string): void;
+  /** The layers restoreLayerInPlace put back so far, with their (restored) bytes. */
+  readonly restoredInPlace: ReadonlyMap<string, Uint8Array>;
+  /** Wipes the opened sections (their original kernels): once they are applied, or given up. */
+  wipeSections(): void;
+  /** Wipes what the unlock holds: the opened sections, and any kernels already put back in place. */
   discard(): void;
 }
 
@@ -265,8 +293,13 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
   const signed = checkSignature(file, header);
   const token = typeof key === 'string' ? decodeKeyToken(key) : { tier: key.tier, key: new Uint8Array(key.key), signer: key.signer };
   const payloads: Uint8Array[] = [];
+  /** The tier keys 1..m, index tier − 1 (wiped when the sections are open). */
+  const chain: Uint8Array[] = [];
+  const restoredInPlace = new Map<string, Uint8Array>();
   const discard = () => {
     for (const p of payloads) p.fill(0);
+    for (const data of restoredInPlace.values()) data.fill(0);
+    restoredInPlace.clear();
   };
   try {
     const t = token.tier;
@@ -285,14 +318,16 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
     const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
     const seen = new Map<string, Uint8Array>();
     const restorations: Restoration[] = [];
+    // The chain walked once, from tier m down to 1 (tierKey per section walked it m times).
+    if (m >= 1) chain[m - 1] = tierKey(token.key, t, m, modelId);
+    for (let tier = m - 1; tier >= 1; tier--) chain[tier - 1] = deriveLowerKey(chain[tier], modelId);
     for (let tier = 1; tier <= m; tier++) {
       const sealed = readSection(file, header.version, tier);
       if (signed && Buffer.from(sectionDigest(sealed)).toString('hex') !== signed.sections[tier - 1]) {
         throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
       }
       const aad = signed ? signedSectionAad({ modelId, tier, bodyDigest: signed.body }) : sectionAad({ modelId, tier, weightsDigest: hex(header.weightsDigest) });
-      const k = tierKey(token.key, t, tier, modelId);
-      const sk = sectionKey(k, modelId, tier);
+      const sk = sectionKey(chain[tier - 1], modelId, tier);
       let payload: Uint8Array;
       try {
         payload = open(sk, sealed, aad);
@@ -301,7 +336,6 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
         throw e;
       } finally {
         sk.fill(0);
-        k.fill(0);
       }
       payloads.push(payload);
       for (const s of decodePayload(payload, (name) => layers.get(name)?.kernelBytes, tier)) {
@@ -318,12 +352,34 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
         restorations.push({ layer, indices: s.indices, values: s.values });
       }
     }
-    return { header, tier: m, keyTier: t, signed: signed !== undefined, signerPinned, weightsVerified, weightsChecked, restorations, discard };
+    const restoreLayerInPlace = (f: SafetensorsFile, name: string) => {
+      if (!layers.has(name) || restoredInPlace.has(name)) return;
+      const data = f.tensors.get(name)!.data;
+      for (const r of restorations) if (r.layer.name === name) copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
+      restoredInPlace.set(name, data);
+    };
+    return {
+      header,
+      tier: m,
+      keyTier: t,
+      signed: signed !== undefined,
+      signerPinned,
+      weightsVerified,
+      weightsChecked,
+      restorations,
+      restoreLayerInPlace,
+      restoredInPlace,
+      wipeSections: () => {
+        for (const p of payloads) p.fill(0);
+      },
+      discard,
+    };
   } catch (e) {
     discard();
     throw e;
   } finally {
     token.key.fill(0);
+    for (const k of chain) k.fill(0);
   }
 }
 
@@ -334,11 +390,14 @@ export function openUnlock(file: SafetensorsFile, key: string | DecodedKeyToken,
  */
 export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options: Pick<UnlockOptions, 'inPlace'> = {}, hashed?: Uint8Array): UnlockResult {
   const { header } = opened;
+  let returned = false;
   try {
     if (opened.weightsVerified && !opened.weightsChecked) checkWeights(file, header, hashed);
-    const restored = new Map<string, Uint8Array>();
+    const restored = new Map<string, Uint8Array>(opened.restoredInPlace);
     let count = 0;
     for (const r of opened.restorations) {
+      count += r.indices.length;
+      if (opened.restoredInPlace.has(r.layer.name)) continue;
       let data = restored.get(r.layer.name);
       if (!data) {
         const published = file.tensors.get(r.layer.name)!.data;
@@ -346,14 +405,13 @@ export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options
         restored.set(r.layer.name, data);
       }
       copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
-      count += r.indices.length;
     }
     const tensors = new Map<string, TensorEntry>();
     for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(file.metadata)) if (!isProtectMetadataKey(k)) metadata[k] = v;
     if (opened.tier < header.tiers) metadata[UNLOCKED_TIER_METADATA_KEY] = `${opened.tier}/${header.tiers}`;
-    return {
+    const result: UnlockResult = {
       file: { tensors, metadata },
       tier: opened.tier,
       tiers: header.tiers,
@@ -366,8 +424,13 @@ export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options
       signerPinned: opened.signerPinned,
       weightsVerified: opened.weightsVerified,
     };
+    returned = true;
+    return result;
   } finally {
-    opened.discard();
+    // Success: only the opened sections are wiped (the kernels put back are the result); failure:
+    // the kernels already put back in place too.
+    if (returned) opened.wipeSections();
+    else opened.discard();
   }
 }
 

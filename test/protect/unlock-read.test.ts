@@ -11,7 +11,7 @@ import { type TensorEntry, readSafetensors, serializeSafetensors, writeSafetenso
 import { ProtectError, protectModel, unlockModel, verifyModel, weightsDigest } from '../../src/protect/index.ts';
 import { readProtectedFile } from '../../src/protect/read.ts';
 import { SIGNATURE_METADATA_KEY, sectionTensorName } from '../../src/protect/format.ts';
-import { unlock } from '../../src/protect/unlock.ts';
+import { openUnlock, unlock } from '../../src/protect/unlock.ts';
 import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
@@ -144,6 +144,67 @@ test('a protected file loads as published (tier 0): the section tensors are not 
   const { loadWeightsSync } = await import('../../src/models/weights.ts');
   loadWeightsSync(net, p.file); // strict: an unexpected __nnlock__/ tensor would throw
   net.dispose();
+});
+
+test('a small file is read in one read: first, onFirst, then every tensor once, as for a large one', async () => {
+  const net = tinyNet(4);
+  const p = await protectModel(fileOf(net, { architecture: 'tiny' }), { ratio: 0.25, tiers: 2 });
+  net.dispose();
+  const path = join(dir, 'small.safetensors');
+  await writeSafetensors(path, p.file.tensors, p.file.metadata);
+  const events: string[] = [];
+  const file = await readSafetensors(path, {
+    first: () => [sectionTensorName(1)],
+    onFirst: (f) => {
+      events.push('first');
+      assert.ok(sameBytes(f.tensors.get(sectionTensorName(1))!.data, p.file.tensors.get(sectionTensorName(1))!.data));
+    },
+    onTensor: (name) => void events.push(name),
+  });
+  assert.equal(events[0], 'first');
+  assert.deepEqual(events.slice(1).sort(), [...file.tensors.keys()].sort());
+  for (const [name, e] of p.file.tensors) assert.ok(sameBytes(file.tensors.get(name)!.data, e.data), name);
+  await assert.rejects(readSafetensors(path, { first: () => ['nope'] }), /no tensor "nope" to read first/);
+  // The result is the in-memory unlock's, for each tier's key.
+  for (const token of p.tokens) {
+    const fromPath = await unlockModel(path, token);
+    const inMemory = unlock(p.file, token);
+    assert.equal(fromPath.restored, inMemory.restored);
+    for (const [name, e] of inMemory.file.tensors) assert.ok(sameBytes(fromPath.file.tensors.get(name)!.data, e.data), name);
+  }
+});
+
+test('kernels put back while the file is read: each tier like the in-memory unlock, and wiped when a later check fails', async () => {
+  const { path, tokens } = await bigProtected();
+  const parsed = await readSafetensors(path);
+  for (const [i, token] of tokens.entries()) {
+    for (const verifyWeights of [true, false]) {
+      const fromPath = await unlockModel(path, token, { verifyWeights });
+      const inMemory = unlock(parsed, token, { verifyWeights });
+      assert.equal(fromPath.restored, inMemory.restored, `tier ${i + 1}`);
+      for (const [name, e] of inMemory.file.tensors) assert.ok(sameBytes(fromPath.file.tensors.get(name)!.data, e.data), `tier ${i + 1} ${name}`);
+    }
+  }
+  // Restored in place, then given up (as when the weights digest or the read fails): wiped.
+  const own = await readSafetensors(path);
+  const opened = openUnlock(own, tokens[2], {}, 'later');
+  const layer = opened.header.layers[0].name;
+  const published = own.tensors.get(layer)!.data.slice();
+  opened.restoreLayerInPlace(own, layer);
+  assert.ok(!sameBytes(own.tensors.get(layer)!.data, published), 'kernels were put back');
+  assert.deepEqual([...opened.restoredInPlace.keys()], [layer]);
+  opened.discard();
+  assert.ok(
+    own.tensors.get(layer)!.data.every((b) => b === 0),
+    'wiped',
+  );
+  // A weight changed on disk in a protected layer: refused although its kernels were put back as it was read.
+  const bytes = new Uint8Array(readFileSync(path));
+  const e = (await readSafetensors(path)).tensors.get(layer)!;
+  bytes[e.data.byteOffset + 3] ^= 0x40;
+  const bad = join(dir, 'changed-layer.safetensors');
+  writeFileSync(bad, bytes);
+  await assert.rejects(unlockModel(bad, tokens[2]), (err: unknown) => err instanceof ProtectError && err.code === 'WEIGHTS_MODIFIED');
 });
 
 test('leaks no tensors', checkLeaks);
