@@ -33,21 +33,6 @@ test('HKDF-SHA-256 known answer: RFC 5869 Appendix A.1 (test case 1)', () => {
   assert.equal(Buffer.from(hkdfSync('sha256', ikm, salt, info, 42)).toString('hex'), okm);
 });
 
-test('HKDF-SHA-256 known answers: RFC 5869 A.2 (long inputs, 82 bytes) and A.3 (no salt, no info); equal to hkdfSync', () => {
-  const ikm2 = hex(Array.from({ length: 80 }, (_, i) => i.toString(16).padStart(2, '0')).join(''));
-  const salt2 = hex(Array.from({ length: 80 }, (_, i) => (0x60 + i).toString(16).padStart(2, '0')).join(''));
-  const info2 = hex(Array.from({ length: 80 }, (_, i) => (0xb0 + i).toString(16).padStart(2, '0')).join(''));
-  const okm2 = 'b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc30c58179ec3e87c14c01d5c1f3434f1d87';
-  assert.equal(toHex(hkdfSha256(ikm2, salt2, info2, 82)), okm2);
-  const okm3 = '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8';
-  assert.equal(toHex(hkdfSha256(hex('0b'.repeat(22)), new Uint8Array(0), new Uint8Array(0), 42)), okm3);
-  for (const length of [1, 31, 32, 33, 64, 100]) {
-    const k = fixedKey();
-    assert.equal(toHex(hkdfSha256(k, MODEL, enc.encode('x'), length)), Buffer.from(hkdfSync('sha256', k, MODEL, enc.encode('x'), length)).toString('hex'), `${length}`);
-  }
-  assert.throws(() => hkdfSha256(fixedKey(), MODEL, MODEL, 0), RangeError);
-});
-
 test('deriveLowerKey is exactly HKDF(ikm=key, salt=modelId, info="nnlock tier-chain v1")', () => {
   const k = fixedKey();
   const want = hkdfSha256(k, MODEL, enc.encode('nnlock tier-chain v1'), 32);
