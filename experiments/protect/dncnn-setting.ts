@@ -136,7 +136,7 @@ export class DncnnSetting {
   }
 
   keyOf = (c: Config, full: boolean) =>
-    `${c.estimator}|${c.decoys}|${short(c.layers)}|${full ? (c.split ?? 'default') : 'tier0'}|${full ? 'set12' : this.small.length === 7 ? 'small' : `small${this.small.length}`}${c.key ? `|key${c.key}` : ''}`;
+    `${c.estimator}|${c.decoys}|${short(c.layers)}|${full ? (c.split ?? 'default') : 'tier0'}|${full || this.small === this.set12 ? 'set12' : this.small.length === 7 ? 'small' : `small${this.small.length}`}${c.key ? `|key${c.key}` : ''}`;
 
   splitFractions(split: string): number[] | undefined {
     if (split === 'default') return undefined;

@@ -6,7 +6,8 @@
 //   NNLOCK_THREADS=1 nohup nice -n 10 node --import tsx experiments/protect/dncnn-sweep.ts \
 //     --stage screen|layers|triples|tiers [--config …] [--screen-images n] > dncnn-sweep.log 2>&1 &
 //
-// screen: tier 0 only on the seven 256×256 Set12 images (--screen-images n: the first n of them;
+// screen: tier 0 only on the seven 256×256 Set12 images (--screen-images n: the first n of them,
+//   all: all twelve;
 //   about 1 s per image at 1 thread on a quiet machine), every estimator of --config (a comma list;
 //   default all) × every decoy kind, on the centre layers dncnn.20/23/26 (the last session's choice).
 // layers: tier 0 only, each single middle layer (--layers 2,20,…) at 2%, for --config
@@ -38,7 +39,8 @@ const MIDDLE_ALL = convs.slice(1, -1).map((l) => l.name);
 const mid = Math.floor(convs.length / 2);
 const CENTRE = [convs[mid - 1], convs[mid], convs[mid + 1]].map((l) => l.name);
 const set12 = await grayImages(SET12);
-const small = set12.filter((i) => i.height === 256 && i.width === 256).slice(0, Number(args['screen-images'] ?? 7));
+// --screen-images all: screen on all twelve (tier 0 of more keys on the full set).
+const small = args['screen-images'] === 'all' ? set12 : set12.filter((i) => i.height === 256 && i.width === 256).slice(0, Number(args['screen-images'] ?? 7));
 const results = join(ROOT, 'experiments', 'results', 'protect');
 const setting = new DncnnSetting(file, set12, small, await grayImages(TRAIN400, 6));
 const { screen, full, show } = setting;
