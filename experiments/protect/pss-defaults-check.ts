@@ -76,9 +76,17 @@ for (const [name, s] of Object.entries(SETTINGS)) {
 model.dispose();
 const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/pss-defaults-check.ts --images ${IMAGES} --test ${TEST}`;
 const budget = `every conv layer of ResNet-20 (19), ${IMAGES} CIFAR-10 training images (data_batch_1), batch ${BATCH}, ${PSS_DEFAULTS.epochs} epochs: ${PSS_DEFAULTS.epochs * Math.ceil(IMAGES / BATCH)} steps per layer; tier 0 on the first ${TEST} test images, experiment key 0, default (resample) decoys`;
-const newWins = RATIOS.every((r) => rows.find((x) => x.setting === 'defaults (0.4)' && x.ratio === r)!.tier0 <= rows.find((x) => x.setting !== 'defaults (0.4)' && x.ratio === r)!.tier0);
+// At least as good: lower tier-0 accuracy, or both at chance (≤ 0.12, the issue's threshold: below
+// it the differences are a few images of a model that guesses).
+const CHANCE = 0.12;
+const perRatio = RATIOS.map((ratio) => {
+  const fresh = rows.find((x) => x.setting === 'defaults (0.4)' && x.ratio === ratio)!.tier0;
+  const old = rows.find((x) => x.setting !== 'defaults (0.4)' && x.ratio === ratio)!.tier0;
+  return { ratio, new: fresh, old, atLeastAsGood: fresh <= old || (fresh <= CHANCE && old <= CHANCE) };
+});
+const newWins = perRatio.every((r) => r.atLeastAsGood);
 await writeFileAtomic(
   join(results, 'pss-defaults.json'),
-  `${JSON.stringify({ command, budget, original, settings: meta, rows, newAtLeastAsGoodEverywhere: newWins, date: new Date().toISOString() }, null, 1)}\n`,
+  `${JSON.stringify({ command, budget, original, settings: meta, rows, chance: CHANCE, perRatio, newAtLeastAsGoodEverywhere: newWins, date: new Date().toISOString() }, null, 1)}\n`,
 );
-log(`original ${original.toFixed(4)}; new defaults at least as good at every ratio: ${newWins}`);
+log(`original ${original.toFixed(4)}; new defaults at least as good (or both ≤ ${CHANCE}) at every ratio: ${newWins}`);
