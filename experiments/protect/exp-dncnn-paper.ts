@@ -107,6 +107,8 @@ if (args.attack) {
   const sizes = (args.sizes ?? '1000').split(',').map(Number);
   const patches = await denoisePatches(TRAIN400, { stride: 40 });
   const store = new JsonCache<AttackRun>(join(results, 'dncnn-attack-runs.json'));
+  const configTag = setting.keyOf(config, true);
+  const storeKey = (k: string) => (k.startsWith('scratch|') ? `paper|${k}` : `paper|${configTag}|${k}`);
   const r = await attackHarness({
     architecture: 'dncnn-17',
     task: 'denoising',
@@ -119,7 +121,9 @@ if (args.attack) {
     checkpoints: join(out, 'checkpoints'),
     data: (n) => denoiserTrainingData(patches, { images: n, batch: BATCH, seed: 1, sigma: SIGMA }),
     metric: async (m) => mean(evaluateDenoiser(m, small, SIGMA, 0).map((x) => x.psnr)),
-    store: { get: (k) => store.get(`paper|${k}`), set: (k, v) => store.set(`paper|${k}`, v) },
+    // The harness keys runs by their settings only: a fine-tuning run is also keyed by this
+    // configuration (the tier-0 file it starts from); training from scratch is the same for all.
+    store: { get: (k) => store.get(storeKey(k)), set: (k, v) => store.set(storeKey(k), v) },
     starts: ['published', 'scratch'],
     onRun: (run, cached) =>
       log(
