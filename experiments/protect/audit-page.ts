@@ -152,13 +152,13 @@ if (dn) {
   lines.push(
     "## DnCNN-S-25 in the paper's DnCNN setting (Set12, σ = 25)",
     '',
-    `${(100 * d.setting.ratio).toFixed(0)}% of the kernels of the three middle conv layers (${d.setting.layers.join(', ')}): ${d.selectedKernels} of their ${d.kernelsInLayers} kernels, ${(100 * d.weightFraction).toFixed(3)}% of all weights; ${d.setting.tiers} tiers with the default fractions; importance PSS on those layers with few patches (${d.setting.pss.images} patches, ${d.setting.pss.epochs} epoch; nnlock's sampled gates, not the paper's deterministic ones), context decoys. Each tier unlocked with its own token; mean PSNR over the ${d.images} Set12 images (noisy input: ${d.noisyPsnr.toFixed(2)} dB). ` +
+    `${(100 * d.setting.ratio).toFixed(0)}% of the kernels of three middle conv layers (${d.setting.layers.join(', ')}): ${d.selectedKernels} of their ${d.kernelsInLayers} kernels, ${(100 * d.weightFraction).toFixed(3)}% of all weights; ${d.setting.tiers} tiers (split: ${d.setting.split ?? 'default'}, fractions ${d.fractions.map((f: number) => f.toFixed(2)).join(' / ')}); importance: ${d.setting.estimatorDescribe ?? d.setting.strategy}; ${d.setting.decoys} decoys. Each tier unlocked with its own token; mean PSNR over the ${d.images} Set12 images (noisy input: ${d.noisyPsnr.toFixed(2)} dB). Every configuration measured: [dncnn-sweep.md](dncnn-sweep.md). ` +
       'The paper reports σ = 50; the fixtures hold only a DnCNN trained for σ = 25, so σ = 50 was not run.',
     '',
     table(['tier', ...d.tiers.map((t: { tier: number }) => String(t.tier))], [['PSNR (dB)', ...d.tiers.map((t: { psnr: number }) => t.psnr.toFixed(2))]]),
     '',
     `Tier 0 below the noisy input: **${d.tier0BelowNoisy ? 'yes' : 'NO'}**; tiers strictly ordered: **${d.strictlyOrdered ? 'yes' : 'NO'}**; master key bit-exact: **${d.masterBitExact ? 'yes' : 'NO'}**. ` +
-      `Tier 0 with L1 importance instead: ${d.l1Tier0Psnr.toFixed(2)} dB; with PSS and 0.1's per-position decoys: ${d.positionDecoysTier0Psnr.toFixed(2)} dB.`,
+      `Tier 0 with L1 importance instead: ${d.l1Tier0Psnr.toFixed(2)} dB${d.l1Tier0Images ? ` (on ${d.l1Tier0Images} of the 256×256 images)` : ''}${d.positionDecoysTier0Psnr !== undefined ? `; with PSS and 0.1's per-position decoys: ${d.positionDecoysTier0Psnr.toFixed(2)} dB` : ''}.`,
     '',
   );
   if (d.ratioSweep) {
@@ -177,8 +177,13 @@ if (dn) {
       '',
     );
   }
-  if (d.attack) {
-    const at = d.attack;
+  if (d.attack || d.previousAttack) {
+    const at = d.attack ?? d.previousAttack.attack;
+    if (!d.attack)
+      lines.push(
+        `The attack below was not rerun on this configuration: it ran on the earlier one (${d.previousAttack.setting.layers.join(', ')}, PSS with nnlock 0.3's sampled gates, ${d.previousAttack.setting.decoys}), whose tier 0 gave ${d.previousAttack.tier0Psnr.toFixed(2)} dB.`,
+        '',
+      );
     const rows = (at.runs as (Run & { before: number | null; steps: number })[]).map((r) => [
       r.start,
       String(r.images),

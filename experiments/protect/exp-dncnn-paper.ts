@@ -2,11 +2,14 @@
 // five tiers), and the fine-tuning attack on it:
 //
 //   NNLOCK_THREADS=1 nohup nice -n 10 node --import tsx experiments/protect/exp-dncnn-paper.ts \
-//     [--attack] [--sizes 1000] [--quick] > dncnn-paper.log 2>&1 &
+//     [--estimator E] [--decoys D] [--layers 8,11,26] [--split S] [--attack] [--sizes 1000] \
+//     > dncnn-paper.log 2>&1 &
 //
 // (a) PSNR per tier on Set12 at σ = 25 (tier 0 against the noisy input, tiers strictly ordered, the
-//     master key's restore bit-exact). Importance: PSS on the three layers with few patches (64
-//     clean 40×40 train400 patches, 1 epoch: exp2's settings), and L1 for comparison (tier 0 only).
+//     master key's restore bit-exact), each tier unlocked with its own token, for one configuration
+//     of the setting's levers (defaults: the one recommended by experiments/protect/dncnn-sweep.ts,
+//     whose table dncnn-sweep.md lists every configuration measured). The evaluation is shared with
+//     the sweep (the same cache, dncnn-sweep.json), so a configuration is never evaluated twice.
 //     The paper's σ = 50 needs a DnCNN trained for σ = 50, which the fixtures do not have.
 // (b) --attack: the attacker holds the tier-0 file and N clean train400 patches (40×40, evenly
 //     spread over the 6,400 patches of stride 40; σ = 25 noise drawn per batch) and fine-tunes it
@@ -14,134 +17,98 @@
 //     scratch with the same patches and steps (100 of batch 16). Metric: mean PSNR on the seven
 //     256×256 Set12 images. Runs are stored in
 //     experiments/results/protect/dncnn-attack-runs.json; results in dncnn-paper.json.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { modelSpec } from '../../src/models/index.ts';
-import { type DecoyMode, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
-import { denoiserTrainingData } from '../../src/protect/importance/training-data.ts';
+import { type DecoyMode, denoiserTrainingData } from '../../src/protect/index.ts';
+import { assertDecoyMode } from '../../src/protect/decoys.ts';
 import { denoisePatches } from '../../src/data/denoise-patches.ts';
 import { evaluateDenoiser, mean } from '../../src/train/evaluate.ts';
 import { type AttackRun, attackHarness } from '../../src/audit/index.ts';
-import type { SafetensorsFile } from '../../src/io/safetensors.ts';
-import type { Module } from '../../src/nn/index.ts';
-import { DNCNN, JsonCache, ROOT, SET12, TRAIN400, bitIdentical, denoiseTaskData, experimentKey, grayImages, loadIntoModel, log, readWeights, requireData } from './common.ts';
+import { DNCNN, JsonCache, ROOT, SET12, TRAIN400, grayImages, log, readWeights, requireData } from './common.ts';
+import { type Config, DncnnSetting, ESTIMATORS, RATIO, SIGMA, TIERS } from './dncnn-setting.ts';
 
-const { values: args } = parseArgs({ options: { attack: { type: 'boolean' }, sizes: { type: 'string' }, quick: { type: 'boolean' } } });
-const quick = args.quick ?? false;
-const SIGMA = 25;
-const RATIO = 0.02;
-const TIERS = 5;
-const STEPS = quick ? 2 : 100;
+/** The configuration recommended by the sweep (see dncnn-sweep.md and the report). */
+export const RECOMMENDED = { estimator: 'pss-paper', decoys: 'joint' as DecoyMode, layers: '8,11,26', split: 'equal' };
+
+const { values: args } = parseArgs({
+  options: {
+    estimator: { type: 'string' },
+    decoys: { type: 'string' },
+    layers: { type: 'string' },
+    split: { type: 'string' },
+    attack: { type: 'boolean' },
+    sizes: { type: 'string' },
+  },
+});
+const STEPS = 100;
 const BATCH = 16;
-const results = quick ? join(ROOT, 'experiments', 'out', 'protect', 'quick') : join(ROOT, 'experiments', 'results', 'protect');
-const out = join(ROOT, 'experiments', 'out', 'protect', quick ? 'quick-dncnn-paper' : 'dncnn-paper');
-mkdirSync(results, { recursive: true });
+const results = join(ROOT, 'experiments', 'results', 'protect');
+const out = join(ROOT, 'experiments', 'out', 'protect', 'dncnn-paper');
 mkdirSync(out, { recursive: true });
 requireData();
 
-const file = await readWeights(DNCNN);
-const all = convLayers(file.tensors);
-// The three middle conv layers of the 17 (model order).
-const mid = Math.floor(all.length / 2);
-const MIDDLE = [all[mid - 1], all[mid], all[mid + 1]].map((l) => l.name);
-const allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
-let images = await grayImages(SET12);
-if (quick) images = images.slice(0, 1);
-const cache = new JsonCache<unknown>(join(results, `dncnn-paper-cache${quick ? '-quick' : ''}.json`));
-const model = modelSpec('dncnn-17').create();
-const psnrOf = (m: Module, f: SafetensorsFile) => {
-  loadIntoModel(m, f);
-  const rs = evaluateDenoiser(m, images, SIGMA, 0);
-  return { psnr: mean(rs.map((r) => r.psnr)), noisy: mean(rs.map((r) => r.psnrNoisy)) };
+const config: Config = {
+  estimator: args.estimator ?? RECOMMENDED.estimator,
+  decoys: assertDecoyMode(args.decoys ?? RECOMMENDED.decoys),
+  layers: (args.layers ?? RECOMMENDED.layers).split(',').map((l) => `dncnn.${l}.weight`),
+  split: args.split ?? RECOMMENDED.split,
 };
-
-const settings = quick ? { images: 16, batch: 16, epochs: 1 } : { images: 64, batch: 16, epochs: 1 };
-const t0 = performance.now();
-const pss = await computeImportance('pss', file, await denoiseTaskData(settings.images, settings.batch, 0, SIGMA), {
-  architecture: 'dncnn-17',
-  layers: MIDDLE,
-  seed: 0,
-  pss: { epochs: settings.epochs },
-});
-const pssSeconds = (performance.now() - t0) / 1000;
-log(`PSS on ${MIDDLE.join(', ')} in ${pssSeconds.toFixed(0)} s`);
-const protectWith = (scores: typeof pss.scores, decoys: DecoyMode = 'context') =>
-  protectModel(file, { importance: scores, ratio: RATIO, layers: MIDDLE, tiers: TIERS, architecture: 'dncnn-17', decoys, ...experimentKey(0, TIERS) });
-const p = await protectWith(pss.scores);
-const selected = p.layers.reduce((n, l) => n + l.selected, 0);
+if (!ESTIMATORS[config.estimator]) throw new Error(`unknown estimator ${config.estimator}: ${Object.keys(ESTIMATORS).join(', ')}`);
+const file = await readWeights(DNCNN);
+const set12 = await grayImages(SET12);
+const small = set12.filter((i) => i.height === 256 && i.width === 256);
+const setting = new DncnnSetting(file, set12, small, await grayImages(TRAIN400, 6));
+const row = await setting.full(config);
+log(setting.show(row));
+// Tier 0 with L1 instead (the weights-only baseline), same layers and decoys.
+const l1 = await setting.screen({ ...config, estimator: 'l1' });
+const p = await setting.protectWith(config);
 const kernelsInLayers = p.layers.reduce((n, l) => n + l.kernels, 0);
-log(`protected ${selected} of ${kernelsInLayers} kernels of the three layers (${((100 * selected * 9) / allWeights).toFixed(3)}% of all ${allWeights} weights)`);
 
-// (a) every tier, each unlocked with its own token.
-const tiers: { tier: number; psnr: number }[] = [];
-let noisy = 0;
-let masterFile = p.file;
-for (let m = 0; m <= TIERS; m++) {
-  const f = m === 0 ? p.file : (await unlockModel(p.file, p.tokens[m - 1])).file;
-  if (m === TIERS) masterFile = f;
-  const r = (await cache.getOr(`pss|tier${m}|${images.length}`, async () => psnrOf(model, f))) as { psnr: number; noisy: number };
-  noisy = r.noisy;
-  tiers.push({ tier: m, psnr: r.psnr });
-  log(`tier ${m}: ${r.psnr.toFixed(2)} dB (noisy input ${r.noisy.toFixed(2)} dB)`);
-}
-const strictlyOrdered = tiers.every((t, i) => i === 0 || t.psnr > tiers[i - 1].psnr);
-const masterBitExact = bitIdentical(masterFile, file).identical;
-const l1 = (await cache.getOr(`l1|tier0|${images.length}`, async () => {
-  const q = await protectWith((await computeImportance('l1', file, undefined, { layers: MIDDLE })).scores);
-  return psnrOf(model, q.file);
-})) as { psnr: number };
-// The decoy mode matters for how much a few kernels hurt: 0.1's per-position decoys, tier 0 only.
-const positionDecoys = (await cache.getOr(`pss-position|tier0|${images.length}`, async () => psnrOf(model, (await protectWith(pss.scores, 'position')).file))) as { psnr: number };
-log(`PSS with 0.1's per-position decoys: tier 0 ${positionDecoys.psnr.toFixed(2)} dB`);
-log(
-  `L1 at the same setting: tier 0 ${l1.psnr.toFixed(2)} dB; PSS tiers ${strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}, master key ${masterBitExact ? 'bit-exact' : 'NOT bit-exact'}`,
-);
-
-// How much of the three layers tier 0 needs to fall below the noisy input: tier 0 at larger ratios
-// (PSS ranking, context decoys), on the seven 256×256 Set12 images.
-const small = images.filter((i) => i.height === 256 && i.width === 256);
-const sweep: { ratio: number; weightFraction: number; tier0Psnr: number; noisyPsnr: number }[] = [];
-for (const ratio of quick ? [0.5] : [0.1, 0.3, 1]) {
-  const r = (await cache.getOr(`sweep|${ratio}|${small.length}`, async () => {
-    const q = await protectModel(file, { importance: pss.scores, ratio, layers: MIDDLE, tiers: TIERS, architecture: 'dncnn-17', ...experimentKey(0, TIERS) });
-    loadIntoModel(model, q.file);
-    const rs = evaluateDenoiser(model, small, SIGMA, 0);
-    return { ratio, weightFraction: (q.layers.reduce((n, l) => n + l.selected, 0) * 9) / allWeights, tier0Psnr: mean(rs.map((x) => x.psnr)), noisyPsnr: mean(rs.map((x) => x.psnrNoisy)) };
-  })) as (typeof sweep)[number];
-  sweep.push(r);
-  log(
-    `three middle layers at ratio ${ratio} (${(100 * r.weightFraction).toFixed(2)}% of all weights): tier 0 ${r.tier0Psnr.toFixed(2)} dB (noisy ${r.noisyPsnr.toFixed(2)} dB, ${small.length} images)`,
-  );
-}
-
+const previous = existsSync(join(results, 'dncnn-paper.json')) ? JSON.parse(readFileSync(join(results, 'dncnn-paper.json'), 'utf8')) : undefined;
+const flags = `--estimator ${config.estimator} --decoys ${config.decoys} --layers ${config.layers.map((l) => l.replace(/^dncnn\.|\.weight$/g, '')).join(',')} --split ${config.split}`;
 const paper = {
-  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/exp-dncnn-paper.ts${args.attack ? ` --attack --sizes ${args.sizes ?? '1000'}` : ''}`,
-  setting: { layers: MIDDLE, ratio: RATIO, tiers: TIERS, sigma: SIGMA, strategy: 'pss', pss: { ...settings, layersOnly: true, seconds: pssSeconds }, decoys: 'context (default)' },
-  selectedKernels: selected,
+  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/exp-dncnn-paper.ts ${flags}${args.attack ? ` --attack --sizes ${args.sizes ?? '1000'}` : ''}`,
+  setting: {
+    layers: config.layers,
+    ratio: RATIO,
+    tiers: TIERS,
+    sigma: SIGMA,
+    estimator: config.estimator,
+    estimatorDescribe: ESTIMATORS[config.estimator].describe,
+    importanceSeconds: row.importanceSeconds,
+    decoys: config.decoys,
+    split: config.split,
+  },
+  selectedKernels: row.selectedKernels,
   kernelsInLayers,
-  weightFraction: (selected * 9) / allWeights,
-  fractions: p.fractions,
-  images: images.length,
-  noisyPsnr: noisy,
-  tiers,
-  tier0BelowNoisy: tiers[0].psnr < noisy,
-  strictlyOrdered,
-  masterBitExact,
-  l1Tier0Psnr: l1.psnr,
-  positionDecoysTier0Psnr: positionDecoys.psnr,
-  ratioSweep: { images: small.length, points: sweep },
+  weightFraction: row.weightFraction,
+  fractions: row.fractions,
+  images: row.images,
+  noisyPsnr: row.noisyPsnr,
+  tiers: row.tiers.map((psnr, tier) => ({ tier, psnr })),
+  tier0BelowNoisy: row.tier0BelowNoisy,
+  strictlyOrdered: row.strictlyOrdered,
+  masterBitExact: row.masterBitExact,
+  l1Tier0Psnr: l1.tiers[0],
+  l1Tier0Images: l1.images,
+  sweep: 'dncnn-sweep.md (every configuration measured)',
   attack: undefined as unknown,
+  // The attack of the last session ran on another configuration (PSS with 0.3's sampled gates on
+  // dncnn.20/23/26, context decoys, tier 0 at 21.85 dB): kept, labelled, until it is rerun here.
+  previousAttack:
+    previous?.attack && previous.setting?.estimator === undefined ? { setting: previous.setting, tier0Psnr: previous.tiers?.[0]?.psnr, attack: previous.attack } : previous?.previousAttack,
 };
 
 // (b) the attack on the tier-0 file.
 if (args.attack) {
-  const sizes = (args.sizes ?? (quick ? '32' : '1000')).split(',').map(Number);
+  const sizes = (args.sizes ?? '1000').split(',').map(Number);
   const patches = await denoisePatches(TRAIN400, { stride: 40 });
-  // The seven 256×256 Set12 images (the 512×512 ones cost 4× each, and every run evaluates twice).
-  const attackImages = images.filter((i) => i.height === 256 && i.width === 256);
-  const store = new JsonCache<AttackRun>(join(results, `dncnn-attack-runs${quick ? '-quick' : ''}.json`));
+  const store = new JsonCache<AttackRun>(join(results, 'dncnn-attack-runs.json'));
+  const configTag = setting.keyOf(config, true);
+  const storeKey = (k: string) => (k.startsWith('scratch|') ? `paper|${k}` : `paper|${configTag}|${k}`);
   const r = await attackHarness({
     architecture: 'dncnn-17',
     task: 'denoising',
@@ -153,8 +120,10 @@ if (args.attack) {
     seed: 1,
     checkpoints: join(out, 'checkpoints'),
     data: (n) => denoiserTrainingData(patches, { images: n, batch: BATCH, seed: 1, sigma: SIGMA }),
-    metric: async (m) => mean(evaluateDenoiser(m, attackImages, SIGMA, 0).map((x) => x.psnr)),
-    store: { get: (k) => store.get(`paper|${k}`), set: (k, v) => store.set(`paper|${k}`, v) },
+    metric: async (m) => mean(evaluateDenoiser(m, small, SIGMA, 0).map((x) => x.psnr)),
+    // The harness keys runs by their settings only: a fine-tuning run is also keyed by this
+    // configuration (the tier-0 file it starts from); training from scratch is the same for all.
+    store: { get: (k) => store.get(storeKey(k)), set: (k, v) => store.set(storeKey(k), v) },
     starts: ['published', 'scratch'],
     onRun: (run, cached) =>
       log(
@@ -167,7 +136,7 @@ if (args.attack) {
     batch: BATCH,
     steps: STEPS,
     optimizer: 'adam',
-    metric: `mean PSNR on the ${attackImages.length} 256×256 Set12 images (dB)`,
+    metric: `mean PSNR on the ${small.length} 256×256 Set12 images (dB)`,
     headStartDb: r.headStart,
     runs: r.runs,
   };
@@ -177,6 +146,6 @@ if (args.attack) {
       .join(', ')}`,
   );
 }
-model.dispose();
-await writeFileAtomic(join(results, `dncnn-paper${quick ? '-quick' : ''}.json`), `${JSON.stringify(paper, null, 1)}\n`);
-log(`wrote ${join(results, `dncnn-paper${quick ? '-quick' : ''}.json`)}`);
+setting.model.dispose();
+await writeFileAtomic(join(results, 'dncnn-paper.json'), `${JSON.stringify(paper, null, 1)}\n`);
+log(`wrote ${join(results, 'dncnn-paper.json')}`);

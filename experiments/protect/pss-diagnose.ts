@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type ImportanceMap, type PssSettings, computeImportance, loadImportance, saveImportance } from '../../src/protect/index.ts';
+import { type ImportanceMap, PSS_SAMPLED_SETTING, type PssSettings, computeImportance, loadImportance, saveImportance } from '../../src/protect/index.ts';
 import { compareImportance } from '../../src/protect/importance/compare.ts';
 import { RESNET20, fmt, log, readWeights, requireData, runContext } from './common.ts';
 import { FIXED_PSS, trainImages } from './pss-variants.ts';
@@ -28,9 +28,10 @@ const RATIOS = [0.02, 0.08];
 const file = await readWeights(RESNET20);
 
 const VARIANTS: Record<string, { pss: PssSettings; seed: number }> = {
-  'light (seed 0)': { pss: {}, seed: 0 },
-  'light (seed 1)': { pss: {}, seed: 1 },
-  'light, deterministic gates': { pss: { gates: 'deterministic' }, seed: 0 },
+  // "light" is nnlock 0.3's light default (PSS_SAMPLED_SETTING; PSS_DEFAULTS is FIXED_PSS's since 0.4).
+  'light (seed 0)': { pss: PSS_SAMPLED_SETTING, seed: 0 },
+  'light (seed 1)': { pss: PSS_SAMPLED_SETTING, seed: 1 },
+  'light, deterministic gates': { pss: { ...PSS_SAMPLED_SETTING, gates: 'deterministic' }, seed: 0 },
   'deterministic, SGD 0.1 Nesterov from log α = 1 (FIXED_PSS)': { pss: FIXED_PSS, seed: 0 },
 };
 

@@ -17,6 +17,7 @@ import {
   type ImportanceMap,
   PSS_PAPER_DATA,
   PSS_PAPER_SETTING,
+  PSS_SAMPLED_SETTING,
   type PssSettings,
   type Strategy,
   computeImportance,
@@ -50,7 +51,8 @@ export interface Variant {
 
 export function variants(paperEpochs: number): Record<string, Variant> {
   return {
-    'pss-default': { strategy: 'pss', layers: 'all', images: 1024, batch: 128 },
+    // nnlock 0.3's light default (PSS_DEFAULTS is FIXED_PSS's since 0.4).
+    'pss-default': { strategy: 'pss', layers: 'all', pss: PSS_SAMPLED_SETTING, images: 1024, batch: 128 },
     'pss-paper': { strategy: 'pss', layers: 'paper', pss: { ...PSS_PAPER_SETTING, epochs: paperEpochs }, images: PSS_PAPER_DATA.images, batch: PSS_PAPER_DATA.batch, augment: true },
     'pss-fixed': { strategy: 'pss', layers: 'all', pss: FIXED_PSS, images: 1024, batch: 128 },
     'pss-fixed-paper': { strategy: 'pss', layers: 'paper', pss: FIXED_PSS, images: 1024, batch: 128 },

@@ -146,6 +146,15 @@ function dncnnPaper(): Record<string, unknown> | null {
     strictlyOrdered: d.strictlyOrdered,
     masterBitExact: d.masterBitExact,
     attackHeadStartDb: d.attack ? Object.fromEntries(Object.entries(d.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])) : null,
+    // The attack measured on an earlier configuration of the setting (not rerun on this one).
+    previousAttackHeadStartDb: d.previousAttack
+      ? {
+          tier0Psnr: Number(d.previousAttack.tier0Psnr.toFixed(2)),
+          setting: d.previousAttack.setting,
+          headStartDb: Object.fromEntries(Object.entries(d.previousAttack.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])),
+        }
+      : null,
+    sweep: d.sweep ?? null,
     command: d.command,
   };
 }
@@ -194,10 +203,12 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
         'Dense protection of fewer layers does not: conv1 and layer1 only (5.3% of all weights) still leaves 20 points; decoys in 98.7% of the weights (every conv kernel) leave −12.4 points at N = 1000.'
       : '',
     dn
-      ? `- **DnCNN in the paper's setting (2% of three middle layers, ${(100 * dn.weightFraction).toFixed(2)}% of all weights, 5 tiers) does not hold either.** Tier 0 gives ${dn.tierPsnr[0].toFixed(2)} dB on Set12 at σ = 25, ${dn.tier0BelowNoisy ? 'below' : 'above'} the noisy input's ${dn.noisyPsnr.toFixed(2)} dB; the tiers are ${dn.tierPsnr.map((x: number) => x.toFixed(2)).join(' / ')} dB (${dn.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); ` +
+      ? `- **DnCNN in the paper's setting (2% of three middle layers, ${(100 * dn.weightFraction).toFixed(2)}% of all weights, 5 tiers)${dn.tier0BelowNoisy && dn.strictlyOrdered ? '' : ' does not hold either'}.** Tier 0 gives ${dn.tierPsnr[0].toFixed(2)} dB on Set12 at σ = 25, ${dn.tier0BelowNoisy ? 'below' : 'above'} the noisy input's ${dn.noisyPsnr.toFixed(2)} dB; the tiers are ${dn.tierPsnr.map((x: number) => x.toFixed(2)).join(' / ')} dB (${dn.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}; ${dn.setting.estimator ?? 'pss'} importance, ${dn.setting.decoys} decoys, layers ${dn.setting.layers.map((l: string) => l.replace('.weight', '')).join(', ')}). ` +
         (dn.attackHeadStartDb
-          ? `a thief who fine-tunes tier 0 with ${Object.keys(dn.attackHeadStartDb).join(', ')} clean patches gets ${Object.values(dn.attackHeadStartDb).join(', ')} dB over training from scratch.`
-          : 'the attack has not been run.')
+          ? `A thief who fine-tunes tier 0 with ${Object.keys(dn.attackHeadStartDb).join(', ')} clean patches gets ${Object.values(dn.attackHeadStartDb).join(', ')} dB over training from scratch.`
+          : dn.previousAttackHeadStartDb
+            ? `The attack was not rerun on this configuration; on the earlier one (tier 0 at ${dn.previousAttackHeadStartDb.tier0Psnr} dB) a thief who fine-tuned tier 0 with ${Object.keys(dn.previousAttackHeadStartDb.headStartDb).join(', ')} clean patches got ${Object.values(dn.previousAttackHeadStartDb.headStartDb).join(', ')} dB over training from scratch: a tier 0 below the noisy input is not a tier 0 a thief cannot repair.`
+            : 'The attack has not been run.')
       : '',
     dm
       ? `- **The decoys themselves are hard to find but not invisible.** Against the default decoys (${dm.mode ?? 'context'}) at random positions the best of the detectors separates decoys from genuine kernels at ${(dm.pooled?.value ?? dm.value).toFixed(3)} pooled over a model's layers and at ${dm.value.toFixed(3)} in the worst layer with at least 20 decoys (max(AUC, 1 − AUC); 0.5 = chance; 0.1's per-position decoys: 0.89–0.90 pooled). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`

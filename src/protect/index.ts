@@ -22,7 +22,7 @@ export {
 export { type ComputedImportance, type ComputeImportanceOptions, type ImportanceStep, type PssSettings, computeImportance, isWeightOnly } from './importance/compute.ts';
 export { type ImportanceMap, type LayerScores, type Strategy, STRATEGIES, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './importance/scores.ts';
 export { type ImportanceFile, type ImportanceInfo, loadImportance, saveImportance } from './importance/io.ts';
-export { PSS_DEFAULTS, PSS_PAPER_DATA, PSS_PAPER_SETTING, paperLayers } from './importance/pss.ts';
+export { PSS_DEFAULTS, PSS_PAPER_DATA, PSS_PAPER_SETTING, PSS_SAMPLED_SETTING, paperLayers, resolvePssSettings } from './importance/pss.ts';
 export { type DenoisePairs, type DenoiserDataOptions, denoiserTrainingData, residualSource } from './importance/training-data.ts';
 export {
   type ConvLayer,

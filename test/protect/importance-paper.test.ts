@@ -17,6 +17,7 @@ import { sub } from '../../src/ops/arithmetic.ts';
 import { toDtype } from '../../src/ops/convert.ts';
 import type { Batch, BatchSource } from '../../src/data/batch-source.ts';
 import { PSS_DEFAULTS, PSS_PAPER_SETTING, gateGradientImportance, paperLayers, pssImportance, taskLoss } from '../../src/protect/internals.ts';
+import { PSS_SAMPLED_SETTING } from '../../src/protect/index.ts';
 import { computeImportance } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import { writeSafetensors, readSafetensors } from '../../src/io/safetensors.ts';
@@ -79,7 +80,7 @@ test('deterministic gates from log α = 1: one plain SGD step is −lr·(∂L/�
     const loss = taskLoss('classification');
     const lr = 20;
     const lambda = 0.01;
-    const one = await pssImportance(model, data, { loss, gates: 'deterministic', initLogAlpha: 1, optimizer: 'sgd', lr, lambda, epochs: 1 });
+    const one = await pssImportance(model, data, { loss, gates: 'deterministic', initLogAlpha: 1, optimizer: 'sgd', momentum: 0, nesterov: false, lr, lambda, epochs: 1 });
     const grad = await gateGradientImportance(model, data, { loss, batches: 1, initLogAlpha: 1 });
     // d/dlog α of σ(log α − β log(−γ/ζ)) at log α = 1, the same for every kernel.
     const sig = 1 / (1 + Math.exp(-(1 - PSS_DEFAULTS.beta * Math.log(-PSS_DEFAULTS.gamma / PSS_DEFAULTS.zeta))));
@@ -123,6 +124,37 @@ test('deterministic gates do not depend on the seed; sampled gates do; Nesterov 
     await assert.rejects(pssImportance(model, data, { loss, optimizer: 'rmsprop' as 'sgd' }), /optimizer must be/);
     await assert.rejects(pssImportance(model, data, { loss, gates: 'open' as 'sampled' }), /gates must be/);
     await assert.rejects(gateGradientImportance(model, data, { loss, batches: 0 }), /positive integer/);
+  } finally {
+    data.dispose();
+    model.dispose();
+  }
+});
+
+test("PSS_DEFAULTS are the paper's gates, start and optimiser on the light budget; 0.3's stay reachable", async () => {
+  assert.deepEqual(
+    { gates: PSS_DEFAULTS.gates, init: PSS_DEFAULTS.initLogAlpha, opt: PSS_DEFAULTS.optimizer, lr: PSS_DEFAULTS.lr, m: PSS_DEFAULTS.momentum, n: PSS_DEFAULTS.nesterov, e: PSS_DEFAULTS.epochs },
+    { gates: 'deterministic', init: 1, opt: 'sgd', lr: 0.1, m: 0.9, n: true, e: 2 },
+  );
+  const model = tinyNet(6);
+  const data = makeData(32, 16);
+  try {
+    const loss = taskLoss('classification');
+    const flat = (m: Awaited<ReturnType<typeof pssImportance>>) => [...m.values()].flatMap((s) => Array.from(s.scores));
+    const byDefault = flat(await pssImportance(model, data, { loss, epochs: 1 }));
+    const explicit = flat(await pssImportance(model, data, { loss, epochs: 1, gates: 'deterministic', initLogAlpha: 1, optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, seed: 9 }));
+    assert.deepEqual(byDefault, explicit);
+    // Undefined settings fall back to the defaults (as the CLI passes them), they do not erase them.
+    assert.deepEqual(flat(await pssImportance(model, data, { loss, epochs: 1, initLogAlpha: undefined, gates: undefined })), byDefault);
+    const sampled = flat(await pssImportance(model, data, { loss, epochs: 1, ...PSS_SAMPLED_SETTING }));
+    assert.notDeepEqual(sampled, byDefault);
+    // 0.3's start: log α from the drop rate, ≈ log(0.9/0.1) = 2.197 (after one Adam epoch of 2 steps, within 2 · lr).
+    assert.ok(
+      sampled.every((v) => Math.abs(v - Math.log(9)) < 2 * PSS_SAMPLED_SETTING.lr + 0.05),
+      `sampled log α ${sampled.slice(0, 4)}`,
+    );
+    await assert.rejects(pssImportance(model, data, { loss, optimizer: 'adam', momentum: 0.9 }), /momentum and nesterov are for the sgd optimizer/);
+    // With Adam, momentum and Nesterov default off rather than refusing.
+    await pssImportance(model, data, { loss, epochs: 1, optimizer: 'adam', lr: 0.05 });
   } finally {
     data.dispose();
     model.dispose();
@@ -197,7 +229,8 @@ test('nnlock protect importance --setting paper: the preset, overridden by expli
   assert.deepEqual({ images: j.settings.images, batch: j.settings.batch, augment: j.settings.augment }, { images: 32, batch: 16, augment: true });
   const saved = await readSafetensors(out);
   assert.deepEqual([...saved.tensors.keys()].sort(), ['conv1.weight', 'layer1.0.conv1.weight', 'layer2.0.conv1.weight', 'layer3.0.conv1.weight']);
-  // Explicit flags win over the preset; momentum without SGD is a usage error.
+  // Explicit flags win over the preset: --optimizer adam drops the preset's SGD momentum; an
+  // explicit momentum without SGD is a usage error.
   const adam = await runCli([
     'protect',
     'importance',
@@ -208,15 +241,47 @@ test('nnlock protect importance --setting paper: the preset, overridden by expli
     'paper',
     '--optimizer',
     'adam',
+    '--images',
+    '32',
+    '--batch',
+    '16',
+    '--epochs',
+    '1',
+    '--json',
     '-d',
     path.join(dir, 'data_batch_1.bin'),
     '-o',
     path.join(dir, 'x.safetensors'),
   ]);
-  assert.equal(adam.code, 2, adam.err);
-  assert.match(adam.err, /--momentum and --nesterov are for --optimizer sgd/);
+  assert.equal(adam.code, 0, adam.err);
+  const ja = JSON.parse(adam.out);
+  assert.deepEqual({ opt: ja.settings.optimizer, m: ja.settings.momentum, n: ja.settings.nesterov, gates: ja.settings.gates }, { opt: 'adam', m: 0, n: false, gates: 'deterministic' });
+  const momentum = await runCli(['protect', 'importance', weights, '-s', 'pss', '--optimizer', 'adam', '--momentum', '0.9', '-d', dir, '-o', path.join(dir, 'z.safetensors')]);
+  assert.equal(momentum.code, 2, momentum.err);
+  assert.match(momentum.err, /--momentum and --nesterov are for --optimizer sgd/);
   const bad = await runCli(['protect', 'importance', weights, '-s', 'pss', '--gates', 'open', '-d', dir, '-o', path.join(dir, 'y.safetensors')]);
   assert.equal(bad.code, 2);
+});
+
+test('nnlock protect importance -s pss: the new defaults, --setting sampled, and --droprate-init', async () => {
+  const weights = path.join(dir, 'r20.safetensors');
+  const data = path.join(dir, 'data_batch_1.bin');
+  assert.ok(fs.existsSync(weights) && fs.existsSync(data), 'written by the --setting paper test');
+  const common = ['protect', 'importance', weights, '-s', 'pss', '-d', data, '--layers', 'conv1', '--images', '16', '--batch', '16', '--epochs', '1', '--json', '--force'];
+  const settingsOf = async (extra: string[]) => {
+    const r = await runCli([...common, ...extra, '-o', path.join(dir, 'd.safetensors')]);
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out).settings;
+    return { gates: s.gates, init: s.initLogAlpha, drop: s.droprateInit, opt: s.optimizer, lr: s.lr, m: s.momentum, n: s.nesterov };
+  };
+  assert.deepEqual(await settingsOf([]), { gates: 'deterministic', init: 1, drop: 0.1, opt: 'sgd', lr: 0.1, m: 0.9, n: true });
+  assert.deepEqual(await settingsOf(['--setting', 'sampled']), { gates: 'sampled', init: null, drop: 0.1, opt: 'adam', lr: 0.05, m: 0, n: false });
+  assert.deepEqual(await settingsOf(['--droprate-init', '0.2', '--no-nesterov']), { gates: 'deterministic', init: null, drop: 0.2, opt: 'sgd', lr: 0.1, m: 0.9, n: false });
+  const both = await runCli([...common, '--droprate-init', '0.2', '--init-log-alpha', '1', '-o', path.join(dir, 'e.safetensors')]);
+  assert.equal(both.code, 2, both.err);
+  const help = await runCli(['protect', 'importance', '--help']);
+  assert.match(help.out, /--setting sampled is nnlock 0\.3's light default/);
+  assert.match(help.out, /--setting light \(the default since 0\.4\)/);
 });
 
 test('leaks no tensors', checkLeaks);

@@ -12,7 +12,7 @@ import { type LayerDiscovery, type ModuleTypes, architectureModuleTypes, discove
 import { weightsDigest } from '../format.ts';
 import { type ImportanceMap, type Strategy, WEIGHT_ONLY_STRATEGIES, assertStrategy } from './scores.ts';
 import { type WeightStrategy, weightImportance } from './baselines.ts';
-import { PSS_DEFAULTS, type PssOptions, type PssStep, pssImportance } from './pss.ts';
+import { type PssOptions, type PssStep, pssImportance, resolvePssSettings } from './pss.ts';
 import { taylorImportance } from './taylor.ts';
 import { GATE_GRADIENT_DEFAULTS, gateGradientImportance } from './gate-gradient.ts';
 import { taskLoss } from './data.ts';
@@ -139,7 +139,7 @@ export async function computeImportance(strategy: Strategy | string, model: Modu
     let scores: ImportanceMap;
     let settings: Record<string, unknown>;
     if (s === 'pss') {
-      const pss = { ...PSS_DEFAULTS, ...options.pss, seed };
+      const pss = resolvePssSettings({ ...options.pss, seed });
       scores = await pssImportance(module, data, { ...pss, loss, layers: names, onStep: options.onStep, onEpoch: options.onEpoch, diagnostics: options.diagnostics, group: options.group });
       settings = { ...pss, ...extra };
     } else if (s === 'gate-gradient') {
