@@ -91,7 +91,7 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
   const kernels = a * b;
   const n = kh * kw;
   if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
-  if (mode === 'resample') return resampleDecoys(values, a, b, n, replaced, source);
+  if (mode === 'resample') return resampleDecoys(values, shape, replaced, source);
   const count = replaced.reduce((s, r) => s + (r ? 1 : 0), 0);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
