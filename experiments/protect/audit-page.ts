@@ -44,7 +44,8 @@ const decoyRows: string[][] = [];
 for (const f of detFiles) {
   const d = read(f);
   const selection = d.selection ?? 'top';
-  for (const r of d.runs as DetRun[]) {
+  // One row per run of key 0 (what one attacker sees); the means over keys are on decoy-detectors.md.
+  for (const r of (d.runs as DetRun[]).filter((x) => (x.key ?? 0) === 0)) {
     const about = r.reports.filter((x) => !POSITION_ONLY.has(x.detector)).sort((a, b) => b.pooledSeparability - a.pooledSeparability);
     const pos = r.reports.find((x) => POSITION_ONLY.has(x.detector));
     const worst = about[0];

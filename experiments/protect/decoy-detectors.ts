@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { DEFAULT_DECOY_MODE, type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel } from '../../src/protect/index.ts';
+import { DEFAULT_DECOY_MODE, type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
-import { type DetectorReport, type PublishedLayer, fisherScores, runDetectors, scoreDetectors } from '../../src/audit/index.ts';
+import { type DetectorReport, type PublishedLayer, fisherScores, runDetectors, scoreDetectors, separability } from '../../src/audit/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import type { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { barChartSvg } from '../lib/svg.ts';
@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
     strategies: { type: 'string' },
     quick: { type: 'boolean' },
     keys: { type: 'string' },
+    'dncnn-keys': { type: 'string' },
+    'other-keys': { type: 'string' },
+    tag: { type: 'string' },
     'fisher-images': { type: 'string' },
     ratio: { type: 'string' },
     modes: { type: 'string' },
@@ -43,6 +46,12 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick ?? false;
 const KEYS = Number(args.keys ?? 1);
+/** DnCNN's runs cost minutes each (Set12 denoising): fewer keys there (default: --keys). */
+const DNCNN_KEYS = Number(args['dncnn-keys'] ?? KEYS);
+const keysOf = (model: string) => (model === 'dncnn' ? DNCNN_KEYS : KEYS);
+/** Keys for the modes other than the default (0.1's and 0.2's decoys are far above chance at one key already). */
+const OTHER_KEYS = Number(args['other-keys'] ?? KEYS);
+const keysText = `${KEYS} key(s)${DNCNN_KEYS !== KEYS ? ` (DnCNN: ${DNCNN_KEYS})` : ''}`;
 const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
 const SELECTION = (args.selection ?? 'top') as SelectionMode;
@@ -102,6 +111,7 @@ interface Run {
 }
 
 const runs: Run[] = [];
+const masterBitExact: Record<string, boolean> = {};
 const reference: Record<string, number> = {};
 const t0 = performance.now();
 const seconds = () => Math.round((performance.now() - t0) / 1000);
@@ -110,8 +120,11 @@ for (const m of MODELS) {
   reference[m.name] = await tier0(m.arch, m.task, file);
   log(`${m.name}: unprotected ${m.task === 'classification' ? 'accuracy' : 'PSNR'} ${reference[m.name].toFixed(3)}`);
   for (const strategy of STRATEGIES) {
-    const importance = (await computeImportance(strategy, file, undefined, { seed: 0 })).scores;
-    for (let k = 0; k < KEYS; k++) {
+    const fixed = strategy === 'random' ? undefined : (await computeImportance(strategy, file, undefined, { seed: 0 })).scores;
+    for (let k = 0; k < keysOf(m.name); k++) {
+      // Random positions are drawn afresh for every key (seed k), so that averaging over keys
+      // averages over positions too; key 0 keeps seed 0, the one-key run's positions.
+      const importance = fixed ?? (await computeImportance(strategy, file, undefined, { seed: k })).scores;
       let truth: Uint8Array[] = [];
       const measure = async (mode: RunMode, published: SafetensorsFile, tier: number) => {
         const layers = publishedLayers(published);
@@ -127,7 +140,16 @@ for (const m of MODELS) {
         );
       };
       for (const mode of MODES) {
-        const p = await protectModel(file, { importance, ratio: RATIO, tiers: 1, architecture: m.arch, decoys: mode, selection: SELECTION, ...experimentKey(k, 1) });
+        if (mode !== DEFAULT_DECOY_MODE && k >= OTHER_KEYS) continue;
+        const key = experimentKey(k, 1);
+        const p = await protectModel(file, { importance, ratio: RATIO, tiers: 1, architecture: m.arch, decoys: mode, selection: SELECTION, ...key });
+        // The master key still restores every byte (decoys never matter to unlocking: checked once per model and mode).
+        if (k === 0) {
+          const restored = await unlockModel(p.file, key.masterToken);
+          const exact = [...file.tensors].every(([name, e]) => Buffer.from(restored.file.tensors.get(name)!.data).equals(Buffer.from(e.data)));
+          masterBitExact[`${m.name} ${strategy} ${mode}`] = exact;
+          if (!exact) throw new Error(`${m.name} ${strategy} ${mode}: the master key did not restore the weights bit-exactly`);
+        }
         const layers = publishedLayers(p.file);
         truth = layers.map((l) => {
           const t = new Uint8Array(l.shape[0] * l.shape[1]);
@@ -189,9 +211,97 @@ for (const m of MODELS) {
 
 /** Not about the decoys: the row + column part of a kernel's size, i.e. where it sits. */
 const POSITION_ONLY = 'rowColumnEffect';
+
+// Per layer over keys. One key's per-layer AUC is noisy (21 decoys among 256 kernels: chance alone
+// reaches 0.63 one time in 20), so each (detector, layer)'s AUC is also averaged over the keys,
+// with its spread, and compared with what chance reaches for a mean over K keys: the one-key level
+// shrunk by √K (each key draws its own decoys and, with random positions, its own positions). The
+// null run 'none' at the same keys and positions shows how often chance crosses that level.
+interface LayerOverKeys {
+  layer: string;
+  decoys: number;
+  kernels: number;
+  meanAuc: number;
+  sdAuc: number;
+  minAuc: number;
+  maxAuc: number;
+  /** max(mean AUC, 1 − mean AUC): an attacker learns which way a statistic points. */
+  separability: number;
+  /** What a detector at chance stays under 19 times in 20, for the mean over these keys. */
+  chance95: number;
+}
+interface KeyAveraged {
+  model: string;
+  mode: RunMode;
+  strategy: Strategy;
+  detector: string;
+  keys: number;
+  layers: LayerOverKeys[];
+}
+const keyAveraged: KeyAveraged[] = [];
+for (const m of MODELS) {
+  for (const strategy of STRATEGIES) {
+    for (const mode of [...MODES, 'none'] as RunMode[]) {
+      const mine = runs.filter((r) => r.model === m.name && r.mode === mode && r.strategy === strategy);
+      if (mine.length === 0) continue;
+      for (const det of mine[0].reports.map((r) => r.detector)) {
+        const reps = mine.map((r) => r.reports.find((x) => x.detector === det)!);
+        const layers = reps[0].layers.map((first, i) => {
+          const aucs = reps.map((r) => r.layers[i].auc).filter(Number.isFinite);
+          const meanAuc = mean(aucs);
+          const sdAuc = aucs.length > 1 ? Math.sqrt(aucs.reduce((a, x) => a + (x - meanAuc) ** 2, 0) / (aucs.length - 1)) : 0;
+          return {
+            layer: first.layer,
+            decoys: first.decoys,
+            kernels: first.kernels,
+            meanAuc,
+            sdAuc,
+            minAuc: Math.min(...aucs),
+            maxAuc: Math.max(...aucs),
+            separability: separability(meanAuc),
+            chance95: 0.5 + (first.chance95 - 0.5) / Math.sqrt(aucs.length),
+          };
+        });
+        keyAveraged.push({ model: m.name, mode, strategy, detector: det, keys: mine.length, layers });
+      }
+    }
+  }
+}
+
+/** The worst key-averaged layer (≥ 20 decoys) of a mode, and how many (detector, layer) tests exceed their K-key chance level. */
+function keyAveragedWorst(mode: RunMode, keep: (s: Strategy) => boolean) {
+  let worst = { value: 0, detector: '', model: '', strategy: '', layer: '', decoys: 0, kernels: 0, meanAuc: 0, sdAuc: 0, chance95: 0, keys: 0 };
+  let above = 0,
+    tests = 0;
+  const aboveBy: Record<string, number> = {};
+  for (const r of keyAveraged.filter((x) => x.mode === mode && keep(x.strategy) && x.detector !== POSITION_ONLY)) {
+    for (const l of r.layers) {
+      tests++;
+      if (l.separability > l.chance95) {
+        above++;
+        aboveBy[r.detector] = (aboveBy[r.detector] ?? 0) + 1;
+      }
+      if (l.decoys >= 20 && l.separability > worst.value)
+        worst = {
+          value: l.separability,
+          detector: r.detector,
+          model: r.model,
+          strategy: r.strategy,
+          layer: l.layer,
+          decoys: l.decoys,
+          kernels: l.kernels,
+          meanAuc: l.meanAuc,
+          sdAuc: l.sdAuc,
+          chance95: l.chance95,
+          keys: r.keys,
+        };
+    }
+  }
+  return { perLayer: worst, layersAboveChance: { count: above, of: tests, expectedAtChance: Math.round(0.05 * tests), byDetector: aboveBy } };
+}
 /** Selections whose positions are not themselves a clue: random positions, or a balanced selection. */
 const fairStrategy = (s: Strategy) => s === 'random' || SELECTION === 'balanced';
-const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}`;
+const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args['dncnn-keys'] ? ` --dncnn-keys ${DNCNN_KEYS}` : ''}${args['other-keys'] ? ` --other-keys ${OTHER_KEYS}` : ''}${args.tag ? ` --tag ${args.tag}` : ''}${args['fisher-images'] ? ` --fisher-images ${FISHER_IMAGES}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}`;
 
 /** The worst of a mode's runs: highest pooled and per-layer separability, and where. */
 function worstOf(mode: RunMode, keep: (r: Run) => boolean) {
@@ -228,24 +338,51 @@ function worstOf(mode: RunMode, keep: (r: Run) => boolean) {
 const fair = worstOf(DEFAULT_DECOY_MODE, (r) => fairStrategy(r.strategy));
 const nullRun = worstOf('none', () => true);
 const positionsAlone = summary.filter((r) => r.detector === POSITION_ONLY && r.mode === DEFAULT_DECOY_MODE).map((r) => ({ model: r.model, strategy: r.strategy, separability: r.pooledSeparability }));
+const averaged = keyAveragedWorst(DEFAULT_DECOY_MODE, fairStrategy);
+/** The highest pooled separability of a detector on the default decoys, averaged over keys. */
+const pooledOverKeys = summary
+  .filter((r) => r.mode === DEFAULT_DECOY_MODE && fairStrategy(r.strategy) && r.detector !== POSITION_ONLY)
+  .reduce((w, r) => (r.pooledSeparability > w.value ? { value: r.pooledSeparability, detector: r.detector, model: r.model, strategy: r.strategy } : w), {
+    value: 0,
+    detector: '',
+    model: '',
+    strategy: '',
+  });
+const oneKey = worstOf(DEFAULT_DECOY_MODE, (r) => fairStrategy(r.strategy) && r.key === 0);
+const oneKeyNull = worstOf('none', (r) => r.key === 0);
 const decoyAucMax = {
-  value: fair.layerTests ? Math.max(fair.pooled.value, fair.layer.value) : null,
+  value: fair.layerTests ? Math.max(pooledOverKeys.value, KEYS > 1 ? averaged.perLayer.value : fair.layer.value) : null,
   mode: DEFAULT_DECOY_MODE,
   selection: SELECTION,
   strategies: STRATEGIES.filter(fairStrategy),
+  keys: KEYS,
   measure:
-    "max over models, detectors (all but rowColumnEffect, which sees only the positions) and runs of max(AUC, 1 − AUC), pooled over a model's conv layers and per layer (layers with ≥ 20 decoys); decoys at positions that are not themselves a clue (random, or the balanced selection)",
-  pooled: fair.pooled,
-  perLayer: fair.layer,
-  perLayerAllLayers: fair.layerAll,
-  layersAboveChance: { count: fair.above, of: fair.layerTests, expectedAtChance: Math.round(0.05 * fair.layerTests) },
+    "max over models and detectors (all but rowColumnEffect, which sees only the positions) of max(AUC, 1 − AUC), pooled over a model's conv layers and per layer (layers with ≥ 20 decoys), each AUC averaged over the keys first (one key: that key's); decoys at positions that are not themselves a clue (random, or the balanced selection). oneKey: key 0 alone, what one attacker sees; maxOverKeys: the worst single key",
+  pooled: pooledOverKeys,
+  perLayer: KEYS > 1 ? averaged.perLayer : fair.layer,
+  oneKey: {
+    pooled: oneKey.pooled,
+    perLayer: oneKey.layer,
+    layersAboveChance: { count: oneKey.above, of: oneKey.layerTests, expectedAtChance: Math.round(0.05 * oneKey.layerTests) },
+    atChance: { pooled: oneKeyNull.pooled, perLayer: oneKeyNull.layer, layersAboveChance: { count: oneKeyNull.above, of: oneKeyNull.layerTests } },
+  },
+  maxOverKeys: { pooled: fair.pooled, perLayer: fair.layer, perLayerAllLayers: fair.layerAll },
+  layersAboveChance: { count: fair.above, of: fair.layerTests, expectedAtChance: Math.round(0.05 * fair.layerTests), note: 'one-key tests over every key' },
   atChance: {
     pooled: nullRun.pooled,
     perLayer: nullRun.layer,
     layersAboveChance: { count: nullRun.above, of: nullRun.layerTests },
-    note: "the same figures for the null run 'none' (no decoys, random positions): what chance reaches",
+    note: "the same one-key figures for the null run 'none' (no decoys, random positions) over every key: what chance reaches",
   },
   positionsAlone,
+  keyAveraged: {
+    keys: KEYS,
+    measure:
+      "per (detector, layer) the AUC averaged over the keys, then max(mean, 1 − mean); worst layer among layers with ≥ 20 decoys; chance95 = the one-key 95% chance level shrunk by √keys; 'atChance' = the same for the null run 'none' at the same keys and positions",
+    ...averaged,
+    atChance: keyAveragedWorst('none', () => true),
+    importanceSelected: Object.fromEntries(STRATEGIES.filter((s) => !fairStrategy(s)).map((s) => [s, keyAveragedWorst(DEFAULT_DECOY_MODE, (x) => x === s)])),
+  },
   command,
 };
 const out = {
@@ -255,6 +392,9 @@ const out = {
   seconds: (performance.now() - t0) / 1000,
   ratio: RATIO,
   keys: KEYS,
+  dncnnKeys: DNCNN_KEYS,
+  otherModesKeys: OTHER_KEYS,
+  masterBitExact,
   fisherImages: FISHER_IMAGES,
   strategies: STRATEGIES,
   note: "separability = max(AUC, 1 − AUC); pooled = AUC of within-layer percentile ranks over all conv layers; maxLayerSeparability over layers with ≥ 20 decoys; chance95 = the separability a detector at chance stays under 19 times in 20 at that layer's size; mode 'none' = no decoys, the original kernels at the random positions (the null: every detector at chance); rowColumnEffect sees only the positions (what an importance selection gives away) and is left out of the maxima",
@@ -272,9 +412,10 @@ const out = {
   reference,
   tier0: runs.map((r) => ({ model: r.model, strategy: r.strategy, mode: r.mode, key: r.key, tier0: r.tier0 })),
   summary,
+  keyAveragedLayers: keyAveraged,
   runs,
 };
-const stem = `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}`;
+const stem = `decoy-detectors${SELECTION === 'top' ? '' : `-${SELECTION}`}${args.tag ? `-${args.tag}` : ''}`;
 await writeFileAtomic(join(results, `${stem}.json`), `${JSON.stringify(out, null, 1)}\n`);
 
 // Figures: pooled separability per detector; per layer, the worst detector and what chance reaches.
@@ -337,19 +478,89 @@ for (const m of MODELS) {
 
 // The page section: the figures above, in words and tables.
 const fmt3 = (x: number) => x.toFixed(3);
+
+/** Per layer averaged over the keys: worst layers and tests above the K-key chance level, then every layer. */
+function keyAveragedSection(): string[] {
+  const rows = MODELS.flatMap((m) =>
+    STRATEGIES.flatMap((strategy) =>
+      runModes.flatMap((mode) => {
+        if (!keyAveraged.some((r) => r.model === m.name && r.strategy === strategy && r.mode === mode)) return [];
+        const w = (() => {
+          const mine = keyAveraged.filter((r) => r.model === m.name && r.strategy === strategy && r.mode === mode && r.detector !== POSITION_ONLY);
+          let best = { sep: 0, det: '', layer: '', sd: 0, lim: 0 };
+          let above = 0,
+            tests = 0;
+          for (const r of mine)
+            for (const l of r.layers) {
+              tests++;
+              if (l.separability > l.chance95) above++;
+              if (l.decoys >= 20 && l.separability > best.sep) best = { sep: l.separability, det: r.detector, layer: l.layer.replace(/\.weight$/, ''), sd: l.sdAuc, lim: l.chance95 };
+            }
+          return { best, above, tests };
+        })();
+        return [
+          [
+            m.name,
+            strategy,
+            mode,
+            `${w.best.det} ${fmt3(w.best.sep)} ± ${fmt3(w.best.sd)} (${w.best.layer}; chance ${fmt3(w.best.lim)})`,
+            `${w.above} / ${w.tests} (${Math.round(0.05 * w.tests)} at chance)`,
+          ],
+        ];
+      }),
+    ),
+  );
+  const perLayer = MODELS.flatMap((m) => {
+    const strategy = chartStrategy;
+    const modes = runModes.filter((mode) => keyAveraged.some((r) => r.model === m.name && r.strategy === strategy && r.mode === mode));
+    const first = keyAveraged.find((r) => r.model === m.name && r.strategy === strategy && r.mode === DEFAULT_DECOY_MODE) ?? keyAveraged.find((r) => r.model === m.name && r.strategy === strategy);
+    if (!first) return [];
+    return first.layers.map((l0, i) => [
+      m.name,
+      l0.layer.replace(/\.weight$/, ''),
+      `${l0.decoys} / ${l0.kernels}`,
+      fmt3(l0.chance95),
+      ...modes.map((mode) => {
+        let best = { sep: 0, det: '', sd: 0, keys: 1 };
+        for (const r of keyAveraged.filter((x) => x.model === m.name && x.strategy === strategy && x.mode === mode && x.detector !== POSITION_ONLY))
+          if (r.layers[i].separability > best.sep) best = { sep: r.layers[i].separability, det: r.detector, sd: r.layers[i].sdAuc, keys: r.keys };
+        return best.keys > 1 ? `${best.det} ${fmt3(best.sep)} ± ${fmt3(best.sd)}` : `${best.det} ${fmt3(best.sep)} (1 key)`;
+      }),
+    ]);
+  });
+  const modesOf = runModes.filter((mode) => keyAveraged.some((r) => r.strategy === chartStrategy && r.mode === mode));
+  return [
+    `### Per layer, averaged over ${keysText}`,
+    '',
+    `Each (detector, layer)'s AUC averaged over the keys (each key its own decoys and, at random positions, its own positions), then max(mean, 1 − mean), ± the AUC's standard deviation over keys (what one attacker's figure spreads by). ` +
+      `Chance = what a useless detector's K-key mean stays under 19 times in 20 at that layer's size (the one-key level shrunk by √K). Worst layer among layers with ≥ 20 decoys; rowColumnEffect left out.`,
+    '',
+    table(['model', 'strategy', 'decoys', 'worst layer (mean over keys)', 'tests above chance'], rows),
+    '',
+    `Every layer (${chartStrategy} positions): the best detector's mean over keys per mode.`,
+    '',
+    table(['model', 'layer', 'decoys / kernels', 'chance (95%, K keys)', ...modesOf.map((mode) => `${mode}: best detector`)], perLayer),
+    '',
+  ];
+}
 const md: string[] = [
   `## Decoy detectors (${SELECTION} selection)`,
   '',
-  `\`${command}\` (${Math.round(out.seconds)} s on the shared 2-core machine, under load). Ratio ${RATIO}, ${KEYS} key(s), Fisher scores on ${FISHER_IMAGES} labelled inputs. ` +
+  `\`${command}\` (${Math.round(out.seconds)} s on the shared 2-core machine, under load). Ratio ${RATIO}, ${keysText}, Fisher scores on ${FISHER_IMAGES} labelled inputs. ` +
     'Separability = max(AUC, 1 − AUC) of a detector telling decoys from genuine kernels (0.5 = chance); pooled = over all conv layers by within-layer percentile ranks. ' +
     "'none' = no decoys: the original kernels at the same random positions, where every detector is at chance by construction (what chance looks like at these sizes). " +
     '`rowColumnEffect` (last column) sees only where a kernel sits: what an importance selection gives away, which no decoy can change; it is left out of the other columns. ' +
     `Tier 0 = the published file as it is: accuracy on the first ${EVAL_IMAGES} CIFAR-10 test images (ResNet-20) or PSNR on ${DENOISE_IMAGES ? `the first ${DENOISE_IMAGES} images of` : ''} Set12 at σ = 25 (DnCNN).`,
   '',
-  `**decoyAucMax** (default '${DEFAULT_DECOY_MODE}' decoys, ${decoyAucMax.strategies.join(', ') || 'no fair'} positions): ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)}; pooled ${fmt3(fair.pooled.value)} (${fair.pooled.detector}, ${fair.pooled.model}); ` +
-    `per layer ${fmt3(fair.layer.value)} (${fair.layer.detector}, ${fair.layer.model} ${fair.layer.layer}, ${fair.layer.decoys} decoys of ${fair.layer.kernels}: chance reaches ${fmt3(fair.layer.chance95)} there, AUC 95% interval ${fair.layer.aucInterval.map(fmt3).join('–')}); ` +
-    `${fair.above} of ${fair.layerTests} (detector, layer) tests above their 95% chance level (${decoyAucMax.layersAboveChance.expectedAtChance} expected at chance). ` +
-    `At chance (run 'none'): pooled ${fmt3(nullRun.pooled.value)} (${nullRun.pooled.detector}), per layer ${fmt3(nullRun.layer.value)} (${nullRun.layer.detector}, ${nullRun.layer.layer}), ${nullRun.above} of ${nullRun.layerTests} tests above their 95% level.`,
+  `**decoyAucMax** (default '${DEFAULT_DECOY_MODE}' decoys, ${decoyAucMax.strategies.join(', ') || 'no fair'} positions${KEYS > 1 ? `, each AUC averaged over ${KEYS} keys` : ''}): ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)}; pooled ${fmt3(pooledOverKeys.value)} (${pooledOverKeys.detector}, ${pooledOverKeys.model}); ` +
+    (KEYS > 1
+      ? `worst layer ${fmt3(averaged.perLayer.value)} (${averaged.perLayer.detector}, ${averaged.perLayer.model} ${averaged.perLayer.layer}, ${averaged.perLayer.decoys} decoys of ${averaged.perLayer.kernels}, AUC ${fmt3(averaged.perLayer.meanAuc)} ± ${fmt3(averaged.perLayer.sdAuc)} over keys: chance reaches ${fmt3(averaged.perLayer.chance95)} there); ` +
+        `${averaged.layersAboveChance.count} of ${averaged.layersAboveChance.of} (detector, layer) means above their ${KEYS}-key chance level (${averaged.layersAboveChance.expectedAtChance} expected at chance); ` +
+        `the null 'none' at the same keys: worst layer ${fmt3(out.decoyAucMax.keyAveraged.atChance.perLayer.value)} (${out.decoyAucMax.keyAveraged.atChance.perLayer.detector}, ${out.decoyAucMax.keyAveraged.atChance.perLayer.layer}), ${out.decoyAucMax.keyAveraged.atChance.layersAboveChance.count} of ${out.decoyAucMax.keyAveraged.atChance.layersAboveChance.of} above. `
+      : '') +
+    `One key (key 0, what one attacker sees): pooled ${fmt3(oneKey.pooled.value)} (${oneKey.pooled.detector}), per layer ${fmt3(oneKey.layer.value)} (${oneKey.layer.detector}, ${oneKey.layer.model} ${oneKey.layer.layer}, ${oneKey.layer.decoys} decoys of ${oneKey.layer.kernels}: chance reaches ${fmt3(oneKey.layer.chance95)} there, AUC 95% interval ${oneKey.layer.aucInterval.map(fmt3).join('–')}); ` +
+    `${oneKey.above} of ${oneKey.layerTests} tests above their 95% chance level (${Math.round(0.05 * oneKey.layerTests)} expected at chance); the null at key 0: pooled ${fmt3(oneKeyNull.pooled.value)} (${oneKeyNull.pooled.detector}), per layer ${fmt3(oneKeyNull.layer.value)} (${oneKeyNull.layer.detector}, ${oneKeyNull.layer.layer}), ${oneKeyNull.above} of ${oneKeyNull.layerTests} above.` +
+    (KEYS > 1 ? ` The worst single key: per layer ${fmt3(fair.layer.value)} (${fair.layer.detector}, ${fair.layer.layer}); null ${fmt3(nullRun.layer.value)}.` : ''),
   '',
   table(
     ['model', 'strategy', 'decoys', 'tier 0', 'best detector (pooled)', 'next two', 'worst layer (≥ 20 decoys)', 'tests above chance', 'positions alone'],
@@ -400,6 +611,7 @@ const md: string[] = [
     }),
   ),
   '',
+  ...(KEYS > 1 ? keyAveragedSection() : []),
   `![pooled](${stem}.svg)`,
   '',
   ...MODELS.map((m) => `![per layer, ${m.name}](${stem}-layers-${m.name}.svg)`),
@@ -407,5 +619,5 @@ const md: string[] = [
 ];
 await writeFileAtomic(join(results, `${stem}.md`), `${md.join('\n')}\n`);
 log(
-  `decoyAucMax ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)} (pooled ${fmt3(fair.pooled.value)} ${fair.pooled.detector}; per layer ${fmt3(fair.layer.value)} ${fair.layer.detector} ${fair.layer.layer}); max pooled separability: ${JSON.stringify(out.maxPooledSeparability)}`,
+  `decoyAucMax ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)} (pooled ${fmt3(pooledOverKeys.value)} ${pooledOverKeys.detector}; per layer ${fmt3(decoyAucMax.perLayer.value)} ${decoyAucMax.perLayer.detector} ${decoyAucMax.perLayer.layer}); max pooled separability: ${JSON.stringify(out.maxPooledSeparability)}`,
 );

@@ -179,7 +179,19 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
   const base = summary.headStartBaseline as Record<string, Json> | null;
   const fresh = summary.headStart as Record<string, Json> | null;
   const perTier = summary.headStartPerTier as Record<string, Record<string, Json> | null>;
-  const dm = summary.decoyAucMax as { value: number; mode?: string; pooled?: { value: number } } | null;
+  const dm = summary.decoyAucMax as {
+    value: number;
+    mode?: string;
+    keys?: number;
+    pooled?: { value: number };
+    oneKey?: { perLayer: { value: number } };
+    keyAveraged?: { atChance: { perLayer: { value: number } } };
+  } | null;
+  const keys = dm?.keys ?? 1;
+  const averagedNote =
+    dm && keys > 1 && dm.keyAveraged && dm.oneKey
+      ? ` (each AUC averaged over ${keys} keys; without decoys, chance alone reaches ${dm.keyAveraged.atChance.perLayer.value.toFixed(3)} in the worst layer at the same keys; one key's worst layer: ${dm.oneKey.perLayer.value.toFixed(3)})`
+      : '';
   const dn = summary.dncnnPaper as Record<string, Json> | null;
   const at = (h: Record<string, Json>) =>
     Object.entries(h)
@@ -211,7 +223,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
             : 'The attack has not been run.')
       : '',
     dm
-      ? `- **The decoys themselves are hard to find but not invisible.** Against the default decoys (${dm.mode ?? 'context'}) at random positions the best of the detectors separates decoys from genuine kernels at ${(dm.pooled?.value ?? dm.value).toFixed(3)} pooled over a model's layers and at ${dm.value.toFixed(3)} in the worst layer with at least 20 decoys (max(AUC, 1 − AUC); 0.5 = chance; 0.1's per-position decoys: 0.89–0.90 pooled). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
+      ? `- **The decoys themselves are hard to find but not invisible.** Against the default decoys (${dm.mode ?? 'context'}) at random positions the best of the detectors separates decoys from genuine kernels at ${(dm.pooled?.value ?? dm.value).toFixed(3)} pooled over a model's layers and at ${dm.value.toFixed(3)} in the worst layer with at least 20 decoys${averagedNote} (max(AUC, 1 − AUC); 0.5 = chance; 0.1's per-position decoys: 0.89–0.90 pooled). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
       : '',
     '',
   ];

@@ -3,13 +3,14 @@
 // Four ways to draw (DecoyMode):
 //
 //   'resample'  (default since 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
-//               direction turned by keyed noise and its size moved from the donor's row and column
-//               to the decoy's. It keeps more of the non-Gaussian shape of trained kernels, which
-//               the attacker's classifier learns to see in parametric draws. At random positions
-//               the best detector of src/audit separates these decoys at 0.546 pooled on the
-//               shared ResNet-20 (worst layer with ≥ 20 decoys 0.718, where chance reaches 0.63)
-//               and 0.544 on DnCNN (worst layer 0.571); at chance the same suite reaches 0.515
-//               pooled and 0.670 in a layer (experiments/results/protect/decoy-detectors.md).
+//               direction turned by keyed noise, its L2 norm moved from the donor's row and column
+//               to the decoy's, its size refitted as the attacker fits rows and columns. It keeps
+//               more of the non-Gaussian shape of trained kernels, which the attacker's classifier
+//               learns to see in parametric draws. At random positions on the shared ResNet-20,
+//               each (detector, layer) AUC averaged over 8 keys: best detector 0.542 pooled, worst
+//               layer (≥ 20 decoys) 0.608, where a null without decoys reaches 0.559; 106 of 513
+//               such means above their 95% chance level (null: 25). One key: 0.546 pooled, 0.679
+//               in a layer (experiments/results/protect/decoy-detectors.md).
 //   'context'   (default in 0.2) decoys/context.ts: an elliptical draw around the layer's joint
 //               distribution whose Mahalanobis radius follows the kernel's row and column and the
 //               heavy tails of the real radii: 0.581 / 0.546 pooled (worst layer 0.853 / 0.584).
@@ -91,7 +92,7 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
   const kernels = a * b;
   const n = kh * kw;
   if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
-  if (mode === 'resample') return resampleDecoys(values, a, b, n, replaced, source);
+  if (mode === 'resample') return resampleDecoys(values, shape, replaced, source);
   const count = replaced.reduce((s, r) => s + (r ? 1 : 0), 0);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
