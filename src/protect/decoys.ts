@@ -24,6 +24,10 @@
 //               Whole-kernel statistics (the L1 norm in 88% of ResNet-20's layers, a covariance
 //               test at 56% precision) tell these decoys from genuine kernels.
 //
+// A layer that keeps fewer than two genuine kernels (the dense-front mode seals every kernel of its
+// layers) gets a fresh PyTorch initialisation in every mode instead (decoys/fresh-init.ts): the
+// modes above would otherwise imitate the sealed kernels themselves.
+//
 // The draws come from a keyed cryptographic stream (ChaCha20 keyed by decoyKey(masterKey, modelId,
 // layerName)), never from Math.random or the engine's generator: they are reproducible by the owner
 // and unpredictable to anyone else, so the decoys reveal nothing about the original values. The
@@ -35,6 +39,7 @@ import { type ConvLayer, bytesToFloat64, copyBytes, float64ToBytes } from './lay
 import { kernelMoments, shrunkCholesky } from './decoys/gaussian.ts';
 import { contextDecoys } from './decoys/context.ts';
 import { resampleDecoys } from './decoys/resample.ts';
+import { freshInitDecoys } from './decoys/fresh-init.ts';
 
 export const DECOY_MODES = ['resample', 'context', 'joint', 'position'] as const;
 export type DecoyMode = (typeof DECOY_MODES)[number];
@@ -79,6 +84,7 @@ export function positionStats(values: Float64Array, kernels: number, kernelSize:
 /** The randomness decoys are drawn from: the keyed stream, or an attacker's own generator. */
 export interface DecoyRandom {
   normal(n: number): Float64Array;
+  uniform(n: number): Float64Array;
   int(maxExclusive: number): number;
 }
 
@@ -91,9 +97,11 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
   const [a, b, kh, kw] = shape;
   const kernels = a * b;
   const n = kh * kw;
+  const count = replaced.reduce((s, r) => s + (r ? 1 : 0), 0);
+  // Fewer than two genuine kernels left to imitate: every mode would imitate the sealed ones.
+  if (kernels - count < 2) return freshInitDecoys(shape, count, source);
   if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
   if (mode === 'resample') return resampleDecoys(values, shape, replaced, source);
-  const count = replaced.reduce((s, r) => s + (r ? 1 : 0), 0);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
   if (mode === 'position') {
@@ -101,10 +109,13 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
     for (let j = 0; j < count; j++) for (let p = 0; p < n; p++) out[j * n + p] = mean[p] + std[p] * z[j * n + p];
     return out;
   }
-  // Joint: the kernels that stay; all of them when fewer than two would stay.
-  let kept = 0;
-  for (let k = 0; k < kernels; k++) if (!replaced[k]) kept++;
-  const { mean, cov } = kernelMoments(values, kernels, n, kept >= 2 ? replaced.map((r) => (r ? 0 : 1)) : undefined);
+  // Joint: the kernels that stay (at least two: see above).
+  const { mean, cov } = kernelMoments(
+    values,
+    kernels,
+    n,
+    replaced.map((r) => (r ? 0 : 1)),
+  );
   const { l } = shrunkCholesky(cov, n);
   for (let j = 0; j < count; j++) {
     for (let i = 0; i < n; i++) {

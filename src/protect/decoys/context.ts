@@ -65,7 +65,7 @@ export function medianPolish(table: Float64Array, a: number, b: number, kept: Ui
 
 /**
  * Decoys for the kernels flagged in `replaced` (ascending kernel order), of a layer [a, b, ks]
- * whose other kernels stay genuine. Falls back to every kernel's statistics when fewer than two stay.
+ * whose other kernels stay genuine (at least two of them: genuineKernelFit).
  */
 export function contextDecoys(values: Float64Array, a: number, b: number, ks: number, replaced: Uint8Array, rng: ContextRandom): Float64Array {
   const kernels = a * b;

@@ -93,7 +93,8 @@ export function shrunkCholesky(cov: Float64Array, n: number): ShrunkFactor {
 
 /**
  * What decoys for the `replaced` kernels of a layer (kernels × ks values) are fitted on: the
- * kernels that stay genuine (every kernel when fewer than two stay), their mean and the shrunk
+ * kernels that stay genuine (at least two: with fewer, decoys would imitate the sealed kernels, so
+ * decoys.ts draws fresh-init ones instead and never calls this), their mean and the shrunk
  * Cholesky factor of their covariance, the donors (the genuine kernels, ascending) and the kernels
  * to replace (ascending, the order their decoys come out in).
  */
@@ -105,7 +106,8 @@ export function genuineKernelFit(
 ): { kept: Uint8Array; mean: Float64Array; l: Float64Array; donors: number[]; order: number[] } {
   let keptCount = 0;
   for (let k = 0; k < kernels; k++) if (!replaced[k]) keptCount++;
-  const kept = keptCount >= 2 ? replaced.map((r) => (r ? 0 : 1)) : new Uint8Array(kernels).fill(1);
+  if (keptCount < 2) throw new RangeError(`decoys are fitted on the genuine kernels: ${keptCount} of ${kernels} stay (fewer than two: use fresh-init decoys)`);
+  const kept = replaced.map((r) => (r ? 0 : 1));
   const { mean, cov } = kernelMoments(values, kernels, ks, kept);
   const { l } = shrunkCholesky(cov, ks);
   const donors: number[] = [];

@@ -77,7 +77,7 @@ function logNorms(values: Float64Array, kernels: number, ks: number): Float64Arr
 
 /**
  * Decoys for the kernels flagged in `replaced` (ascending kernel order), of a layer [a, b, kh, kw]
- * whose other kernels stay genuine. Falls back to every kernel as donor when fewer than two stay.
+ * whose other kernels stay genuine (at least two of them: genuineKernelFit).
  */
 export function resampleDecoys(
   values: Float64Array,
