@@ -160,6 +160,9 @@ for (const name of values.only!.split(',')) {
   const seconds = (performance.now() - t0) / 1000;
   const row = {
     unit: unitName,
+    base: name,
+    tag: values.tag,
+    pretrainedWeights: disjoint ? PRETRAINED_0_4 : SHARED,
     ...u,
     backbone: disjoint ? `resnet20 pretrained on plaintext classes 0-4 (${PRETRAINED_0_4})` : `shared resnet20 (${SHARED}), trained on these images`,
     classes: disjoint ? DISJOINT_CLASSES : 'all',
