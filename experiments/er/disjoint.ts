@@ -11,7 +11,10 @@
 // adaptation output's PSNR/SSIM against the plaintext of a fixed held-out set (raw and after the
 // per-channel and colour affine oracle fits), wall time, and a picture grid.
 //
-//   node --import tsx experiments/er/disjoint.ts [--only u1,u2] [--epochs E] [--lr X] [--threads T]
+//   node --import tsx experiments/er/disjoint.ts [--only u1,u2] [--epochs E] [--lr X] [--tag T] [--pretrained F] [--threads T]
+//
+// --tag names another budget (more images or epochs, another backbone): its units are
+// disjoint-<unit>-<tag>, beside the untagged ones.
 //
 // Units run in the order given (the key comparison first). Resumable: checkpoints under
 // experiments/out/er/disjoint/<unit>/; a finished unit is experiments/results/er/runs/disjoint-<unit>.json
@@ -60,6 +63,7 @@ const { values } = parseArgs({
     results: { type: 'string', default: 'experiments/results/er' },
     out: { type: 'string', default: 'experiments/out/er/disjoint' },
     pretrained: { type: 'string', default: 'experiments/out/er/disjoint/pretrained-0-4.safetensors' },
+    tag: { type: 'string', default: '' },
   },
 });
 const DATA = '../shared/data/cifar10';
@@ -91,7 +95,8 @@ const dp = (n: number | undefined, d = 2) => (n === undefined ? '—' : n.toFixe
 for (const name of values.only!.split(',')) {
   const u = UNITS[name];
   if (!u) throw new Error(`no unit ${name}; units: ${Object.keys(UNITS).join(', ')}`);
-  const file = `${RESULTS}/runs/disjoint-${name}.json`;
+  const unitName = values.tag ? `${name}-${values.tag}` : name;
+  const file = `${RESULTS}/runs/disjoint-${unitName}.json`;
   if (existsSync(file)) {
     log(`${name}: done (${file})`);
     continue;
@@ -129,13 +134,13 @@ for (const name of values.only!.split(',')) {
     optimizer,
     weightDecay: u.frozen ? 0 : 5e-4,
     seed: 0,
-    checkpointDir: join(OUT, name),
-    logFile: join(OUT, `${name}-log.json`),
-    out: join(OUT, `${name}.safetensors`),
-    decryptionProbe: { images: probe, grid: (round) => `${GRIDS}/${name}-r${round + 1}.png`, rows: 8, tileSize: 64, everyEpoch: !u.multi },
+    checkpointDir: join(OUT, unitName),
+    logFile: join(OUT, `${unitName}-log.json`),
+    out: join(OUT, `${unitName}.safetensors`),
+    decryptionProbe: { images: probe, grid: (round) => `${GRIDS}/${unitName}-r${round + 1}.png`, rows: 8, tileSize: 64, everyEpoch: !u.multi },
     onInit: async (_report, model) => {
       // Before any training: the pretrained backbone behind the initial adaptation network.
-      const { report } = await decryptionDiagnostics(model, cipher, probe, { grid: { path: `${GRIDS}/${name}-r0.png`, rows: 8, tileSize: 64 } });
+      const { report } = await decryptionDiagnostics(model, cipher, probe, { grid: { path: `${GRIDS}/${unitName}-r0.png`, rows: 8, tileSize: 64 } });
       atInit = { ...decryptionMetrics(report!), testAccuracy: (await evaluateAccuracy(model, test)).accuracy };
       log(`${name}: at init: accuracy ${dp(atInit.testAccuracy, 4)}, PSNR raw ${dp(atInit.decryptionPsnrRaw)} affine ${dp(atInit.decryptionPsnrAffine)} dB`);
     },
@@ -154,7 +159,10 @@ for (const name of values.only!.split(',')) {
   probe.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const row = {
-    unit: name,
+    unit: unitName,
+    base: name,
+    tag: values.tag,
+    pretrainedWeights: disjoint ? PRETRAINED_0_4 : SHARED,
     ...u,
     backbone: disjoint ? `resnet20 pretrained on plaintext classes 0-4 (${PRETRAINED_0_4})` : `shared resnet20 (${SHARED}), trained on these images`,
     classes: disjoint ? DISJOINT_CLASSES : 'all',
@@ -176,7 +184,7 @@ for (const name of values.only!.split(',')) {
     perRound,
     history: r.history,
     seconds,
-    command: `node --import tsx experiments/er/disjoint.ts --only ${name} --epochs ${totalEpochs} --lr ${lr} --adaptation-lr ${adaptationLr} --frozen-lr ${frozenLr} ${limit ? `--limit ${limit} ` : ''}--seen-limit ${seenLimit} --probe-images ${probeImages} --threads ${values.threads}`,
+    command: `node --import tsx experiments/er/disjoint.ts --only ${name} --epochs ${totalEpochs} --lr ${lr} --adaptation-lr ${adaptationLr} --frozen-lr ${frozenLr} ${limit ? `--limit ${limit} ` : ''}--seen-limit ${seenLimit} --probe-images ${probeImages}${values.tag ? ` --tag ${values.tag} --pretrained ${PRETRAINED_0_4}` : ''} --threads ${values.threads}`,
   };
   writeFileSync(file, `${JSON.stringify(row, null, 2)}\n`);
   log(`${name}: done in ${(seconds / 60).toFixed(1)} min; wrote ${file}`);

@@ -3,7 +3,10 @@
 // experiments/er/disjoint.ts, which then trains on the encrypted images of classes 5–9.
 // The same as `nnlock model train -a resnet20 -d DATA --classes 0-4 ...` (trainClassifier).
 //
-//   node --import tsx experiments/er/pretrain.ts [--epochs E] [--threads T]
+//   node --import tsx experiments/er/pretrain.ts [--epochs E] [--tag T] [--threads T]
+//
+// --tag names another budget: its weights are pretrained-0-4-<tag>.safetensors and its unit
+// disjoint-pretrain-<tag>.json, so a longer pretraining sits beside the first one.
 //
 // Resumable: experiments/out/er/disjoint/pretrain.ckpt; the weights go to
 // experiments/out/er/disjoint/pretrained-0-4.safetensors and the unit to
@@ -13,11 +16,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { init } from '../../src/tensor/init.ts';
 import { trainClassifier } from '../../src/train/classifier.ts';
 
-const { values } = parseArgs({ options: { epochs: { type: 'string', default: '6' }, threads: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { epochs: { type: 'string', default: '6' }, threads: { type: 'string', default: '1' }, tag: { type: 'string', default: '' } },
+});
+const suffix = values.tag ? `-${values.tag}` : '';
 const DISJOINT_OUT = 'experiments/out/er/disjoint';
-const PRETRAINED_0_4 = `${DISJOINT_OUT}/pretrained-0-4.safetensors`;
+const PRETRAINED_0_4 = `${DISJOINT_OUT}/pretrained-0-4${suffix}.safetensors`;
 const DATA = '../shared/data/cifar10';
-const file = 'experiments/results/er/runs/disjoint-pretrain.json';
+const file = `experiments/results/er/runs/disjoint-pretrain${suffix}.json`;
 const epochs = Number(values.epochs);
 init({ threads: Number(values.threads) });
 const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -38,8 +44,8 @@ else {
     batch: 128,
     lr: 0.1,
     seed: 0,
-    checkpoint: `${DISJOINT_OUT}/pretrain.ckpt`,
-    log: `${DISJOINT_OUT}/pretrain-log.json`,
+    checkpoint: `${DISJOINT_OUT}/pretrain${suffix}.ckpt`,
+    log: `${DISJOINT_OUT}/pretrain${suffix}-log.json`,
     out: PRETRAINED_0_4,
     overwrite: true,
     onStart: (s) => {
@@ -52,7 +58,7 @@ else {
   r.model.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const unit = {
-    unit: 'disjoint-pretrain',
+    unit: `disjoint-pretrain${suffix}`,
     architecture: 'resnet20',
     classes: [0, 1, 2, 3, 4],
     trainImages,
@@ -67,7 +73,7 @@ else {
     history: r.history,
     seconds,
     weights: PRETRAINED_0_4,
-    command: `node --import tsx experiments/er/pretrain.ts --epochs ${epochs} --threads ${values.threads}`,
+    command: `node --import tsx experiments/er/pretrain.ts --epochs ${epochs}${values.tag ? ` --tag ${values.tag}` : ''} --threads ${values.threads}`,
     equivalentCli: `nnlock model train -a resnet20 -d ${DATA}/data_batch_1.bin,${DATA}/data_batch_2.bin,${DATA}/data_batch_3.bin --test ${DATA}/test_batch.bin --classes 0-4 --epochs ${epochs} -o ${PRETRAINED_0_4}`,
   };
   writeFileSync(file, `${JSON.stringify(unit, null, 2)}\n`);
