@@ -13,6 +13,7 @@
 // fixtures, so the only baseline is from scratch. Each finished run is stored in
 // experiments/results/protect/attack-runs.json (committed); checkpoints per epoch under
 // experiments/out/protect/attack/, so a restart resumes.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -132,7 +133,13 @@ function findScratch(k: string): AttackRun | undefined {
 }
 // The tiers: accuracy at each tier (strictly ordered?) and the master key's restore bit-exact?
 const tierCache = new JsonCache<number[] | boolean>(join(results, `attack-tiers${quick ? '-quick' : ''}.json`));
-const tierAccuracy = (await tierCache.getOr(`${protection}|${TEST_IMAGES}`, async () => {
+// Keyed by the published weights too: a change of the decoys is a new file.
+const publishedTag = (() => {
+  const h = createHash('sha256');
+  for (const [name, e] of p.file.tensors) h.update(name).update(e.data);
+  return h.digest('hex').slice(0, 12);
+})();
+const tierAccuracy = (await tierCache.getOr(`${protection}|${TEST_IMAGES}|${publishedTag}`, async () => {
   const model = modelSpec('resnet20').create();
   try {
     const out: number[] = [];
@@ -145,7 +152,7 @@ const tierAccuracy = (await tierCache.getOr(`${protection}|${TEST_IMAGES}`, asyn
     model.dispose();
   }
 })) as number[];
-const masterBitExact = (await tierCache.getOr(`${protection}|bit-exact`, async () => bitIdentical((await unlockModel(p.file, p.tokens[2])).file, file).identical)) as boolean;
+const masterBitExact = (await tierCache.getOr(`${protection}|bit-exact|${publishedTag}`, async () => bitIdentical((await unlockModel(p.file, p.tokens[2])).file, file).identical)) as boolean;
 const strictlyOrdered = tierAccuracy.every((a, i) => i === 0 || a > tierAccuracy[i - 1]);
 log(
   `${protection}: accuracy per tier ${tierAccuracy.map((a) => a.toFixed(3)).join(' / ')} (${strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}); master key ${masterBitExact ? 'bit-exact' : 'NOT bit-exact'}`,

@@ -40,6 +40,8 @@ export interface AttackRun {
   before: number | null;
   after: number;
   seconds: number;
+  /** A fingerprint of the starting weights ('fresh' from scratch): a stored run is reused only for the same. */
+  startTag?: string;
 }
 
 export interface AttackRunStore {
@@ -154,8 +156,12 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
   for (const images of o.sizes) {
     for (const [start, lr] of starts.flatMap((st) => (st === 'scratch' ? lrScratch : lrFine).map((x) => [st, x] as const))) {
       const key = runKey(start, images, o.steps, lr, start === 'replaced' ? `|${o.resetTo ?? 'mean'}` : '', o.optimizer ?? 'sgd');
+      const init = start === 'published' ? o.published : start === 'replaced' ? replacedFile : start === 'public' ? o.publicWeights : undefined;
+      const tag = startTag(init);
       const cached = o.store?.get(key);
-      if (cached) {
+      // A stored run counts only for the same starting weights (runs stored before the tag was
+      // recorded: only from scratch, which starts from nothing).
+      if (cached && (cached.startTag ?? (start === 'scratch' ? 'fresh' : undefined)) === tag) {
         runs.push(cached);
         o.onRun?.(cached, true);
         continue;
@@ -166,7 +172,6 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
       const model = spec.create();
       let optimizer: Optimizer | undefined;
       try {
-        const init = start === 'published' ? o.published : start === 'replaced' ? replacedFile : start === 'public' ? o.publicWeights : undefined;
         if (init) loadWeightsSync(model, init, { source: `the ${start} weights` });
         model.to(device).eval();
         const before = init ? await o.metric(model) : null;
@@ -182,13 +187,13 @@ export async function attackHarness(o: HarnessOptions): Promise<HarnessResult> {
           task: o.task,
           data,
           loss,
-          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}-${startTag(init)}.ckpt`) : undefined,
+          checkpoint: o.checkpoints ? join(o.checkpoints, `${key.replace(/[|]/g, '-')}-${tag}.ckpt`) : undefined,
           info: { run: key },
           onEpoch: (_r, p) => o.onEpoch?.(start, images, p.epoch, p.epochs),
         });
         model.eval();
         const after = await o.metric(model);
-        const run: AttackRun = { start, images, steps: epochs * data.batchCount, epochs, lr, before, after, seconds: (performance.now() - t0) / 1000 };
+        const run: AttackRun = { start, images, steps: epochs * data.batchCount, epochs, lr, before, after, seconds: (performance.now() - t0) / 1000, startTag: tag };
         await o.store?.set(key, run);
         runs.push(run);
         o.onRun?.(run, false);

@@ -142,6 +142,38 @@ test("attackHarness never resumes from the checkpoint of another file's run (e.g
   assert.equal(await epochsTrained(fileOfSeed(2)), 2, 'another file trains from its own start');
 });
 
+test("attackHarness never takes another file's stored run (a rerun after the decoys changed)", async () => {
+  const fileOfSeed = (seed: number) => {
+    manualSeed(seed);
+    const m = modelSpec('resnet8').create();
+    const f = fileOf(m);
+    m.dispose();
+    return f;
+  };
+  const stored = new Map<string, AttackRun>();
+  const trainedRuns = async (published: ReturnType<typeof fileOfSeed>) => {
+    let trained = 0;
+    await attackHarness({
+      architecture: 'resnet8',
+      task: 'classification',
+      published,
+      sizes: [16],
+      steps: 4,
+      data: (n) => source(n),
+      metric: accuracy,
+      starts: ['published', 'scratch'],
+      store: { get: (k) => stored.get(k), set: (k, v) => void stored.set(k, v) },
+      onRun: (_r, cached) => {
+        if (!cached) trained++;
+      },
+    });
+    return trained;
+  };
+  assert.equal(await trainedRuns(fileOfSeed(1)), 2);
+  assert.equal(await trainedRuns(fileOfSeed(1)), 0, 'the same file: both runs from the store');
+  assert.equal(await trainedRuns(fileOfSeed(2)), 1, 'another file: its published run again, the scratch baseline from the store');
+});
+
 test('attackHarness on a denoiser: MSE on the residual, Adam, a metric in dB, and Adam runs stored apart from SGD ones', async () => {
   manualSeed(6);
   const m = modelSpec('dncnn-3').create();
