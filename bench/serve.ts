@@ -3,9 +3,10 @@
 // of its credentials. The shared ResNet-20 and DnCNN-S-25 (../shared/data) are protected here
 // (L1 importance, ratio 8 %, 3 tiers: tiers 0..3).
 //
-//   1. offline      ResNet-20 forward + softmax on pre-normalised batches of --max-batch images,
-//                   in this process, libtorch at --threads: images/s. Also the expected answer of
-//                   every check image at every tier.
+//   1. offline      ResNet-20 forward + softmax on pre-normalised batches in this process: images/s
+//                   at every libtorch thread count up to the cores and every batch size of 16, 32,
+//                   64 and --max-batch; the best of them is the baseline. Also the expected answer
+//                   of every check image at every tier.
 //   2. full load    classify only, one PNG per request, tiers mixed, --connections clients for
 //                   --full-seconds; images/s served / offline images/s = the ratio (target ≥ 0.8).
 //                   Again with 16 images per JSON request.
@@ -116,59 +117,52 @@ const master = resnet.tokens[2];
 const expected: Float32Array[][] = []; // [tier][image] probabilities
 let offlineRate = 0;
 let offlineThreads = 0;
-/** Best offline images/s by libtorch thread count. */
-const offlineByThreads: number[] = [];
-/** Offline CPU ms per image by thread count (the least of the rounds). */
-const offlineCpuPerImage: number[] = [];
-/** Offline at one thread in batches of 16 (reference only). */
-let offline16 = { rate: Number.NaN, cpuPerImage: Number.NaN };
+let offlineBatch = 0;
+/** Offline batch sizes tried: the baseline is the best over every one and every thread count. */
+const OFFLINE_BATCHES = [...new Set([16, 32, 64, MAX_BATCH])].sort((a, b) => a - b);
+/** Offline by (libtorch threads, batch size): the best images/s and the least CPU ms per image of the rounds. */
+const offline: { threads: number; batch: number; rate: number; cpuPerImage: number }[] = [];
 const loadAtStart = loadavg();
 {
   const { model, metadata } = await tierModel(rw.model, master, 3);
   const n = normalisationFrom(metadata);
   const count = 2048;
-  const x = new Float32Array(MAX_BATCH * IMG);
-  for (let i = 0; i < MAX_BATCH; i++) {
-    const chw = chwOf(i);
+  const largest = OFFLINE_BATCHES[OFFLINE_BATCHES.length - 1];
+  const x = new Float32Array(largest * IMG);
+  for (let i = 0; i < largest; i++) {
+    const chw = chwOf(i % CHECK_IMAGES);
     for (let j = 0; j < IMG; j++) x[i * IMG + j] = (chw[j] / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)];
   }
-  const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(x, [MAX_BATCH, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-  // The baseline is the best this machine does offline: every thread count up to its cores, twice each.
+  // The baseline is the best this machine does offline: every thread count up to its cores and
+  // every batch size, twice each (the machine is shared: the better round counts).
   for (let round = 0; round < 2; round++)
-    for (let threads = 1; threads <= availableParallelism(); threads++) {
-      setNumThreads(threads);
-      run();
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      for (let done = 0; done < count; done += MAX_BATCH) run();
-      const rate = count / ((performance.now() - t0) / 1000);
-      const c = process.cpuUsage(c0);
-      offlineCpuPerImage[threads] = Math.min(offlineCpuPerImage[threads] ?? Number.POSITIVE_INFINITY, (c.user + c.system) / 1000 / count);
-      offlineByThreads[threads] = Math.max(offlineByThreads[threads] ?? 0, rate);
-      if (rate > offlineRate) {
-        offlineRate = rate;
-        offlineThreads = threads;
+    for (let threads = 1; threads <= availableParallelism(); threads++)
+      for (const b of OFFLINE_BATCHES) {
+        setNumThreads(threads);
+        const xb = x.subarray(0, b * IMG);
+        const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(xb, [b, 3, 32, 32])), 1) as Tensor).toTypedArray()));
+        run();
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        for (let done = 0; done < count; done += b) run();
+        const rate = count / ((performance.now() - t0) / 1000);
+        const c = process.cpuUsage(c0);
+        const cpuPerImage = (c.user + c.system) / 1000 / count;
+        let e = offline.find((o) => o.threads === threads && o.batch === b);
+        if (!e) offline.push((e = { threads, batch: b, rate: 0, cpuPerImage: Number.POSITIVE_INFINITY }));
+        e.rate = Math.max(e.rate, rate);
+        e.cpuPerImage = Math.min(e.cpuPerImage, cpuPerImage);
+        if (rate > offlineRate) {
+          offlineRate = rate;
+          offlineThreads = threads;
+          offlineBatch = b;
+        }
       }
-    }
-  // For reference, not the baseline: one thread at the batch size the server gets with one image per request.
-  for (const b of [16]) {
-    setNumThreads(1);
-    const xb = x.subarray(0, b * IMG);
-    const runB = () => noGrad(() => scope(() => (softmax(model.forward(tensor(xb, [b, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-    runB();
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (let done = 0; done < count; done += b) runB();
-    const c = process.cpuUsage(c0);
-    offline16 = { rate: count / ((performance.now() - t0) / 1000), cpuPerImage: (c.user + c.system) / 1000 / count };
-    log(`offline at batch ${b}, 1 thread: ${fmt(offline16.rate, 0)} images/s, ${fmt(offline16.cpuPerImage, 3)} ms CPU per image`);
-  }
   setNumThreads(THREADS);
   model.dispose();
   log(
-    `offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, best at ${offlineThreads} threads; ${offlineByThreads
-      .map((r, t) => `${t}: ${fmt(r, 0)}/s, ${fmt(offlineCpuPerImage[t], 3)} ms CPU per image`)
-      .filter(Boolean)
+    `offline: ${fmt(offlineRate, 0)} images/s (best at ${offlineThreads} threads, batch ${offlineBatch}; ${offline
+      .map((o) => `${o.threads} thr × ${o.batch}: ${fmt(o.rate, 0)}/s, ${fmt(o.cpuPerImage, 3)} ms CPU per image`)
       .join('; ')})`,
   );
 }
@@ -567,8 +561,12 @@ const md = [
   markdownTable(
     ['', 'images/s', 'ratio to offline'],
     [
-      [`offline, the baseline: forward + softmax, batches of ${MAX_BATCH}, pre-normalised tensors, best of 1..${cores} libtorch threads (best at ${offlineThreads})`, fmt(offlineRate, 0), '1'],
-      ...offlineByThreads.map((r, t) => [`offline at ${t} thread${t > 1 ? 's' : ''}`, fmt(r, 0), fmt(r / offlineRate, 2)]).filter(Boolean),
+      [
+        `offline, the baseline: forward + softmax, pre-normalised tensors, best of 1..${cores} libtorch threads and batches of ${OFFLINE_BATCHES.join(', ')} (best: ${offlineThreads} thread${offlineThreads > 1 ? 's' : ''}, batch ${offlineBatch})`,
+        fmt(offlineRate, 0),
+        '1',
+      ],
+      ...offline.map((o) => [`offline at ${o.threads} thread${o.threads > 1 ? 's' : ''}, batches of ${o.batch}`, fmt(o.rate, 0), fmt(o.rate / offlineRate, 2)]),
       [full.name, fmt(full.imagesPerSecond, 0), fmt(ratio, 2)],
       [multi.name, fmt(multi.imagesPerSecond, 0), fmt(ratioMulti, 2)],
       [wide.name, fmt(wide.imagesPerSecond, 0), fmt(ratioWide, 2)],
@@ -593,12 +591,7 @@ const md = [
     [false, true, true, true, true, true],
   ),
   '',
-  `Offline, for comparison: ${offlineCpuPerImage
-    .map((c, t) => `${fmt(c, 3)} ms of CPU per image at ${t} thread${t > 1 ? 's' : ''}`)
-    .filter(Boolean)
-    .join(
-      ', ',
-    )} (batches of ${MAX_BATCH}); ${fmt(offline16.cpuPerImage, 3)} ms at 1 thread in batches of 16 (${fmt(offline16.rate, 0)} images/s), the batch a tier gets when 64 clients are spread over 4 tiers. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
+  `Offline CPU per image, for comparison: ${offline.map((o) => `${fmt(o.cpuPerImage, 3)} ms at ${o.threads} thread${o.threads > 1 ? 's' : ''} in batches of ${o.batch}`).join(', ')}. With 64 clients spread over 4 tiers a tier's batch holds at most 16 images when each request carries one. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
   '',
   '## Load phases',
   '',
@@ -641,9 +634,8 @@ const json = {
   eventLoop,
   offlineRate,
   offlineThreads,
-  offlineByThreads,
-  offlineCpuPerImage,
-  offline16,
+  offlineBatch,
+  offline,
   ratio,
   ratioMulti,
   ratioWide,
