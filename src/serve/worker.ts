@@ -152,7 +152,7 @@ function select(held: Held, tier: number): void {
 function addTier(held: Held, tier: number, layers: TierLayer[]): void {
   for (const l of layers) {
     const weight = held.own.get(l.name);
-    if (!weight || weight.shape.length !== 4) throw new Error(`the model has no 4-D tensor ${l.name}`);
+    if (weight?.shape.length !== 4) throw new Error(`the model has no 4-D tensor ${l.name}`);
   }
   // Back to the published weights first: the layers' values are rebuilt below.
   select(held, 0);
