@@ -628,7 +628,7 @@ const md = [
     [false, true, true, true],
   ),
   '',
-  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes, and their published values once per layer for all tiers (to switch back).`,
+  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per protected layer only the kernels some tier changes: their indices once and their values at each tier, tier 0 (published) included, so that any tier switch is one write per layer.`,
   '',
   PROFILE_NOTES,
   '',
