@@ -3,9 +3,10 @@
 // of its credentials. The shared ResNet-20 and DnCNN-S-25 (../shared/data) are protected here
 // (L1 importance, ratio 8 %, 3 tiers: tiers 0..3).
 //
-//   1. offline      ResNet-20 forward + softmax on pre-normalised batches of --max-batch images,
-//                   in this process, libtorch at --threads: images/s. Also the expected answer of
-//                   every check image at every tier.
+//   1. offline      ResNet-20 forward + softmax on pre-normalised batches in this process: images/s
+//                   at every libtorch thread count up to the cores and every batch size of 16, 32,
+//                   64 and --max-batch; the best of them is the baseline. Also the expected answer
+//                   of every check image at every tier.
 //   2. full load    classify only, one PNG per request, tiers mixed, --connections clients for
 //                   --full-seconds; images/s served / offline images/s = the ratio (target ≥ 0.8).
 //                   Again with 16 images per JSON request.
@@ -116,59 +117,52 @@ const master = resnet.tokens[2];
 const expected: Float32Array[][] = []; // [tier][image] probabilities
 let offlineRate = 0;
 let offlineThreads = 0;
-/** Best offline images/s by libtorch thread count. */
-const offlineByThreads: number[] = [];
-/** Offline CPU ms per image by thread count (the least of the rounds). */
-const offlineCpuPerImage: number[] = [];
-/** Offline at one thread in batches of 16 (reference only). */
-let offline16 = { rate: Number.NaN, cpuPerImage: Number.NaN };
+let offlineBatch = 0;
+/** Offline batch sizes tried: the baseline is the best over every one and every thread count. */
+const OFFLINE_BATCHES = [...new Set([16, 32, 64, MAX_BATCH])].sort((a, b) => a - b);
+/** Offline by (libtorch threads, batch size): the best images/s and the least CPU ms per image of the rounds. */
+const offline: { threads: number; batch: number; rate: number; cpuPerImage: number }[] = [];
 const loadAtStart = loadavg();
 {
   const { model, metadata } = await tierModel(rw.model, master, 3);
   const n = normalisationFrom(metadata);
   const count = 2048;
-  const x = new Float32Array(MAX_BATCH * IMG);
-  for (let i = 0; i < MAX_BATCH; i++) {
-    const chw = chwOf(i);
+  const largest = OFFLINE_BATCHES[OFFLINE_BATCHES.length - 1];
+  const x = new Float32Array(largest * IMG);
+  for (let i = 0; i < largest; i++) {
+    const chw = chwOf(i % CHECK_IMAGES);
     for (let j = 0; j < IMG; j++) x[i * IMG + j] = (chw[j] / 255 - n.mean[Math.floor(j / 1024)]) / n.std[Math.floor(j / 1024)];
   }
-  const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(x, [MAX_BATCH, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-  // The baseline is the best this machine does offline: every thread count up to its cores, twice each.
+  // The baseline is the best this machine does offline: every thread count up to its cores and
+  // every batch size, twice each (the machine is shared: the better round counts).
   for (let round = 0; round < 2; round++)
-    for (let threads = 1; threads <= availableParallelism(); threads++) {
-      setNumThreads(threads);
-      run();
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      for (let done = 0; done < count; done += MAX_BATCH) run();
-      const rate = count / ((performance.now() - t0) / 1000);
-      const c = process.cpuUsage(c0);
-      offlineCpuPerImage[threads] = Math.min(offlineCpuPerImage[threads] ?? Number.POSITIVE_INFINITY, (c.user + c.system) / 1000 / count);
-      offlineByThreads[threads] = Math.max(offlineByThreads[threads] ?? 0, rate);
-      if (rate > offlineRate) {
-        offlineRate = rate;
-        offlineThreads = threads;
+    for (let threads = 1; threads <= availableParallelism(); threads++)
+      for (const b of OFFLINE_BATCHES) {
+        setNumThreads(threads);
+        const xb = x.subarray(0, b * IMG);
+        const run = () => noGrad(() => scope(() => (softmax(model.forward(tensor(xb, [b, 3, 32, 32])), 1) as Tensor).toTypedArray()));
+        run();
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        for (let done = 0; done < count; done += b) run();
+        const rate = count / ((performance.now() - t0) / 1000);
+        const c = process.cpuUsage(c0);
+        const cpuPerImage = (c.user + c.system) / 1000 / count;
+        let e = offline.find((o) => o.threads === threads && o.batch === b);
+        if (!e) offline.push((e = { threads, batch: b, rate: 0, cpuPerImage: Number.POSITIVE_INFINITY }));
+        e.rate = Math.max(e.rate, rate);
+        e.cpuPerImage = Math.min(e.cpuPerImage, cpuPerImage);
+        if (rate > offlineRate) {
+          offlineRate = rate;
+          offlineThreads = threads;
+          offlineBatch = b;
+        }
       }
-    }
-  // For reference, not the baseline: one thread at the batch size the server gets with one image per request.
-  for (const b of [16]) {
-    setNumThreads(1);
-    const xb = x.subarray(0, b * IMG);
-    const runB = () => noGrad(() => scope(() => (softmax(model.forward(tensor(xb, [b, 3, 32, 32])), 1) as Tensor).toTypedArray()));
-    runB();
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (let done = 0; done < count; done += b) runB();
-    const c = process.cpuUsage(c0);
-    offline16 = { rate: count / ((performance.now() - t0) / 1000), cpuPerImage: (c.user + c.system) / 1000 / count };
-    log(`offline at batch ${b}, 1 thread: ${fmt(offline16.rate, 0)} images/s, ${fmt(offline16.cpuPerImage, 3)} ms CPU per image`);
-  }
   setNumThreads(THREADS);
   model.dispose();
   log(
-    `offline: ${fmt(offlineRate, 0)} images/s (batch ${MAX_BATCH}, best at ${offlineThreads} threads; ${offlineByThreads
-      .map((r, t) => `${t}: ${fmt(r, 0)}/s, ${fmt(offlineCpuPerImage[t], 3)} ms CPU per image`)
-      .filter(Boolean)
+    `offline: ${fmt(offlineRate, 0)} images/s (best at ${offlineThreads} threads, batch ${offlineBatch}; ${offline
+      .map((o) => `${o.threads} thr × ${o.batch}: ${fmt(o.rate, 0)}/s, ${fmt(o.cpuPerImage, 3)} ms CPU per image`)
       .join('; ')})`,
   );
 }
@@ -536,13 +530,16 @@ if (['memory', 'full', 'multi', 'wide', 'mixed'].some((p) => !PHASES.has(p))) {
 }
 // What profiling found (2026-12-01, by hand: not measured by this run), kept with the results.
 const PROFILE_NOTES = [
-  '## Where the time went (profiled 2026-12-01, 15:20-16:20, on the loaded machine: load average 5-18)',
+  '## Where the time went (profiled 2026-12-01, on the shared machine)',
   '',
-  'Profiles: `node --import tsx bench/serve.ts --threads 1 --full-seconds 10 --phases full,multi --server-node-args="--cpu-prof --cpu-prof-dir=DIR"` (V8 CPU profiles of the server\'s main thread and worker; the generator in this process, profiled apart with `node --cpu-prof`), and the per-thread CPU table above. Found, in order of cost:',
+  'Profiles: `node --import tsx bench/serve.ts --threads 1 --full-seconds 10 --phases full,multi --server-node-args="--cpu-prof --cpu-prof-dir=DIR"` (V8 CPU profiles of the server\'s main thread and workers), the per-thread CPU table above, and `bench/serve-pool.ts` (the inference pool driven without HTTP). Found, in order of cost:',
   '',
-  "- **Image decoding.** sharp (libvips) took about 0.6 ms of CPU per 32×32 PNG (a micro-benchmark, 2000 images, 16 in flight: 0.60-0.71 ms with two pipelines, metadata then decode; 0.60 with one), as much as ResNet-20's forward pass of one image: 36 % of the main thread's busy samples. Turning bytes into the normalised input with `Float32Array.from(data, v => v / 255)` took another 24 %. Now small 8-bit PNGs are inflated and unfiltered in `src/serve/png.ts` (the same bytes as sharp, tested against it), other images go through one sharp pipeline, and the input is a 256-entry table look-up: the main thread fell from 0.85 to 0.2-0.5 ms of CPU per image.",
-  "- **One inference thread.** One worker at one libtorch thread can use one core, while the baseline may use both: the bench now runs workers × threads = cores (two workers of one thread with `--threads 1`). One worker of two threads collapses as soon as anything else runs on the machine (libtorch's OpenMP threads wait for each other: 2 threads gave 23-110 images/s offline against 180-800 at one thread while the machine was loaded).",
-  "- **Small batches.** With 64 clients over 4 tiers a tier's batch holds at most 16 images (about 8 per worker with two), and the forward pass costs more per image in small batches (see the offline figures above). Switching tiers costs about 1.2 ms per switch (19 protected layers, 1742-2385 kernels per tier), a few percent of a batch of 16.",
+  "- **Image decoding, 15:20-16:20.** sharp (libvips) took about 0.6 ms of CPU per 32×32 PNG, as much as ResNet-20's forward pass of one image, and `Float32Array.from(data, v => v / 255)` another 24 % of the main thread. Small 8-bit PNGs were then decoded with fast-png and the input made by a 256-entry table look-up.",
+  "- **Image decoding, 18:20-18:30.** fast-png's pure-JS inflate (fflate) was still about 2/3 of decoding and 20 % of the main thread's busy samples (its output-buffer growth and Huffman tables alone 11 %): 150-200 µs per CIFAR PNG against 28 µs for Node's native `zlib.inflateSync`. `src/serve/png.ts` now inflates with zlib and undoes the row filters itself (58 µs per PNG in all, against 203 µs through fast-png, same loaded run). The main thread's CPU per image with 16 PNGs per request fell from 0.26-0.29 ms to 0.15-0.18 ms.",
+  "- **The workers against offline.** Driven without HTTP (`bench/serve-pool.ts`, one request = one batch), two workers of one thread cost 1.09-1.27 ms of CPU per image against 1.10-1.13 ms offline in the same process (18:12-18:14, load 2.5-3): the pool, its messages and copies are not the gap. Decoding PNGs on the main thread meanwhile did not raise the workers' cost measurably (1.16-1.18 against 1.13-1.27 ms). What moves it is the machine: offline itself costs 1.09-1.13 ms per image on a quiet machine and 1.33-1.41 ms at load average 7-9, and the served phases run with every core busy (workers, the main thread and the load generator).",
+  "- **Tier switches.** A batch of another tier than the worker's last one first puts that tier's kernels into the model. Before nearly every batch under mixed load; it cost 0.1-0.2 ms of CPU per image in batches of 16 (1.7-3 ms per switch, 38 index_puts for ResNet-20's 19 protected layers). Now a switch is one index_put per layer (src/serve/worker.ts).",
+  '- **Batch size.** Offline, batches of 16, 32 and 64 cost the same per image on a quiet machine (1.128, 1.122, 1.127 ms at 18:13); under load the smaller ones cost less (1.18 against 1.41 ms at load 8). The baseline is the best over batch sizes and thread counts.',
+  "- **One inference thread.** One worker at one libtorch thread can use one core, while the baseline may use both: workers × threads = cores (now the default). One worker of two threads collapses as soon as anything else runs on the machine (libtorch's OpenMP threads wait for each other).",
   "- **The load generator.** autocannon with a check of every answer costs about as much per request as the server's main thread; with one image per request it takes a sizeable share of the two cores (table above). With 16 images per request it is a few percent.",
 ].join('\n');
 const [full, multi, wide, mixedPhase] = phases;
@@ -567,8 +564,12 @@ const md = [
   markdownTable(
     ['', 'images/s', 'ratio to offline'],
     [
-      [`offline, the baseline: forward + softmax, batches of ${MAX_BATCH}, pre-normalised tensors, best of 1..${cores} libtorch threads (best at ${offlineThreads})`, fmt(offlineRate, 0), '1'],
-      ...offlineByThreads.map((r, t) => [`offline at ${t} thread${t > 1 ? 's' : ''}`, fmt(r, 0), fmt(r / offlineRate, 2)]).filter(Boolean),
+      [
+        `offline, the baseline: forward + softmax, pre-normalised tensors, best of 1..${cores} libtorch threads and batches of ${OFFLINE_BATCHES.join(', ')} (best: ${offlineThreads} thread${offlineThreads > 1 ? 's' : ''}, batch ${offlineBatch})`,
+        fmt(offlineRate, 0),
+        '1',
+      ],
+      ...offline.map((o) => [`offline at ${o.threads} thread${o.threads > 1 ? 's' : ''}, batches of ${o.batch}`, fmt(o.rate, 0), fmt(o.rate / offlineRate, 2)]),
       [full.name, fmt(full.imagesPerSecond, 0), fmt(ratio, 2)],
       [multi.name, fmt(multi.imagesPerSecond, 0), fmt(ratioMulti, 2)],
       [wide.name, fmt(wide.imagesPerSecond, 0), fmt(ratioWide, 2)],
@@ -593,12 +594,7 @@ const md = [
     [false, true, true, true, true, true],
   ),
   '',
-  `Offline, for comparison: ${offlineCpuPerImage
-    .map((c, t) => `${fmt(c, 3)} ms of CPU per image at ${t} thread${t > 1 ? 's' : ''}`)
-    .filter(Boolean)
-    .join(
-      ', ',
-    )} (batches of ${MAX_BATCH}); ${fmt(offline16.cpuPerImage, 3)} ms at 1 thread in batches of 16 (${fmt(offline16.rate, 0)} images/s), the batch a tier gets when 64 clients are spread over 4 tiers. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
+  `Offline CPU per image, for comparison: ${offline.map((o) => `${fmt(o.cpuPerImage, 3)} ms at ${o.threads} thread${o.threads > 1 ? 's' : ''} in batches of ${o.batch}`).join(', ')}. With 64 clients spread over 4 tiers a tier's batch holds at most 16 images when each request carries one. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
   '',
   '## Load phases',
   '',
@@ -632,7 +628,7 @@ const md = [
     [false, true, true, true],
   ),
   '',
-  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per tier ≥ 1 only the kernels it changes, and their published values once per layer for all tiers (to switch back).`,
+  `RSS is the whole server process (Node, libtorch, sharp, fastify, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}) after 20 requests; the tensor bytes are exact, per worker (\`nnlock_model_tensor_bytes\` in /metrics): every tensor once, plus per protected layer only the kernels some tier changes: their indices once and their values at each tier, tier 0 (published) included, so that any tier switch is one write per layer.`,
   '',
   PROFILE_NOTES,
   '',
@@ -641,9 +637,8 @@ const json = {
   eventLoop,
   offlineRate,
   offlineThreads,
-  offlineByThreads,
-  offlineCpuPerImage,
-  offline16,
+  offlineBatch,
+  offline,
   ratio,
   ratioMulti,
   ratioWide,

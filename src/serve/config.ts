@@ -16,13 +16,18 @@
 //     "anonymous": "tier0",          // or "deny": requests without credentials get a 401
 //     "limits": { "bodyBytes": 8388608, "imagePixels": 4000000, "imagesPerRequest": 64,
 //                 "requestTimeoutMs": 30000, "rateLimit": { "max": 600, "windowMs": 60000 } },
-//     "batching": { "maxBatch": 64, "maxWaitMs": 5, "workers": 1, "threads": 1 }
+//     "batching": { "maxBatch": 64, "maxWaitMs": 5, "workers": 2, "threads": 1 }
 //   }
+// Without "workers", the workers follow the cores: one worker of one libtorch thread per core (at
+// most MAX_DEFAULT_WORKERS: each holds every model), or cores / "threads" workers of "threads"
+// threads, or one per entry of "devices". With "workers" and no "threads", libtorch keeps the
+// threads init() gave it (every core, or NNLOCK_THREADS).
 // GPUs: "device": "cuda:1" on a model runs it there in every worker; "batching": {"workers": 4,
 // "devices": ["cuda:0", "cuda:1"]} pins worker i to devices[i % 2] (for the models without their
 // own). Default: the CPU. Each is checked at startup against the GPUs this libtorch sees.
 // Paths are relative to the config file's folder.
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { DeviceError, parseDevice } from '../tensor/device.ts';
 
@@ -76,8 +81,9 @@ export interface Limits {
 export interface Batching {
   maxBatch: number;
   maxWaitMs: number;
-  workers: number;
-  /** libtorch intra-op threads (default: leave as init() set them). */
+  /** Inference workers; undefined: they follow the cores (defaultWorkers(), resolved when the service starts). */
+  workers?: number;
+  /** libtorch intra-op threads (default: 1 when the workers follow the cores; else leave as init() set them). */
   threads?: number;
   /** Worker i runs on devices[i % devices.length] (cpu, cuda, cuda:i); default every worker on the CPU. */
   devices?: string[];
@@ -104,7 +110,23 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   rateLimit: { max: 600, windowMs: 60_000 },
 });
 
-export const DEFAULT_BATCHING: Readonly<Batching> = Object.freeze({ maxBatch: 64, maxWaitMs: 5, workers: 1 });
+/** Most workers the default gives (each worker holds every model, and starts libtorch). */
+export const MAX_DEFAULT_WORKERS = 8;
+
+/**
+ * Workers (and their libtorch threads) when the config does not say: workers × threads = cores,
+ * which is what served best on 2 cores (two workers of one thread: bench/results/serve.md; one
+ * worker of two threads collapses when anything else runs, its OpenMP threads waiting for each
+ * other). On GPUs, one worker per listed device.
+ */
+export function defaultWorkers(o: { threads?: number; devices?: readonly string[] } = {}, cores = availableParallelism()): { workers: number; threads?: number } {
+  if (o.devices?.length) return { workers: o.devices.length, threads: o.threads };
+  const threads = o.threads ?? 1;
+  return { workers: Math.max(1, Math.min(MAX_DEFAULT_WORKERS, Math.floor(cores / threads))), threads };
+}
+
+/** The batching defaults (workers and threads: defaultWorkers(), when the service starts). */
+export const DEFAULT_BATCHING: Readonly<Batching> = Object.freeze({ maxBatch: 64, maxWaitMs: 5 });
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

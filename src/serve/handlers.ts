@@ -46,16 +46,32 @@ function parseTop(raw: string | undefined, classes: number): number {
   return Math.min(n, classes);
 }
 
+/** Per model and channel count, its 256 input values per channel: (v/255 − mean)/std, or v/255. */
+const tables = new WeakMap<ServedModel, Map<number, Float32Array>>();
+
+function inputTable(model: ServedModel, channels: number): Float32Array {
+  let byChannels = tables.get(model);
+  if (!byChannels) tables.set(model, (byChannels = new Map()));
+  let table = byChannels.get(channels);
+  if (!table) {
+    const n = model.normalisation;
+    table = new Float32Array(256 * channels);
+    for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = n ? (v / 255 - n.mean[c]) / n.std[c] : v / 255;
+    byChannels.set(channels, table);
+  }
+  return table;
+}
+
 /** A decoded image as the model's input: pixels/255, normalised for a plaintext classifier. */
 function imageInput(model: ServedModel, img: DecodedImage): Float32Array {
-  // A table of the 256 values per channel, (v/255 − mean)/std each, and one look-up per pixel
-  // (Float32Array.from with a map function costs ~20× more than this loop).
-  const n = model.normalisation;
-  const table = new Float32Array(256 * img.channels);
-  for (let c = 0; c < img.channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = n ? (v / 255 - n.mean[c]) / n.std[c] : v / 255;
+  // One look-up per pixel in the model's table (Float32Array.from with a map function costs ~20× more).
+  const table = inputTable(model, img.channels);
   const out = new Float32Array(img.data.length);
   const plane = img.height * img.width;
-  for (let c = 0; c < img.channels; c++) for (let p = c * plane; p < (c + 1) * plane; p++) out[p] = table[c * 256 + img.data[p]];
+  for (let c = 0; c < img.channels; c++) {
+    const base = c * 256;
+    for (let p = c * plane; p < (c + 1) * plane; p++) out[p] = table[base + img.data[p]];
+  }
   return out;
 }
 

@@ -2,7 +2,20 @@
 // inference workers and builds the HTTP API (server.ts); the config comes from flags or a JSON
 // file (config.ts); API keys are stored hashed (api-keys.ts).
 export { type Service, type ServiceOptions, createService } from './server.ts';
-export { type ServeConfig, type ModelConfig, type ApiKeyConfig, type Limits, type Batching, ConfigError, DEFAULT_BATCHING, DEFAULT_LIMITS, readServeConfig, serveConfig } from './config.ts';
+export {
+  type ServeConfig,
+  type ModelConfig,
+  type ApiKeyConfig,
+  type Limits,
+  type Batching,
+  ConfigError,
+  DEFAULT_BATCHING,
+  DEFAULT_LIMITS,
+  MAX_DEFAULT_WORKERS,
+  defaultWorkers,
+  readServeConfig,
+  serveConfig,
+} from './config.ts';
 export { API_KEY_PREFIX, ApiKeys, hashApiKey, newApiKey } from './api-keys.ts';
 export { type ModelInfo, type ModelKind, ServedModel } from './catalog.ts';
 export { InferencePool, type PoolOptions, type RunResult } from './pool.ts';

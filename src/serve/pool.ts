@@ -14,7 +14,7 @@ export interface PoolOptions {
   maxBatch?: number;
   /** Longest a request waits for others to join its batch, in ms (default 5). */
   maxWaitMs?: number;
-  /** libtorch intra-op threads, set by the first worker (process-wide in libtorch); default: leave as is. */
+  /** libtorch intra-op threads, set by every worker (OpenMP keeps the count per calling thread; a worker that started its first op before another set it would keep the old count); default: leave as is. */
   threads?: number;
   /** Devices of the workers: worker i runs on devices[i % n] (default: every worker on the CPU). */
   devices?: readonly string[];
@@ -96,7 +96,7 @@ export class InferencePool {
     const n = options.workers ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`workers must be a positive integer, got ${n}`);
     const devices = options.devices?.length ? options.devices : undefined;
-    for (let i = 0; i < n; i++) this.slots.push(this.spawn(i === 0 ? options.threads : undefined, devices?.[i % devices.length]));
+    for (let i = 0; i < n; i++) this.slots.push(this.spawn(options.threads, devices?.[i % devices.length]));
   }
 
   private spawn(threads?: number, device?: string): Slot {

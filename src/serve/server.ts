@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import type { ServeConfig } from './config.ts';
+import { type ServeConfig, defaultWorkers } from './config.ts';
 import { ApiKeys, hashApiKey } from './api-keys.ts';
 import { type ServedModel, loadServedModel } from './catalog.ts';
 import { InferencePool } from './pool.ts';
@@ -65,11 +65,13 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     () => pool!.memory(),
     () => pool!.queued,
   );
+  // Without a worker count the workers follow the cores (config.ts, defaultWorkers).
+  const { workers, threads } = config.batching.workers === undefined ? defaultWorkers(config.batching) : config.batching;
   pool = new InferencePool({
-    workers: config.batching.workers,
+    workers,
     maxBatch: config.batching.maxBatch,
     maxWaitMs: config.batching.maxWaitMs,
-    threads: config.batching.threads,
+    threads,
     devices: config.batching.devices,
     modelDevices: Object.fromEntries(config.models.flatMap((m) => (m.device ? [[m.name, m.device]] : []))),
     onBatch: (model, tier, size) => metrics.batches.observe({ model, tier: String(tier) }, size),

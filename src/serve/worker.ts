@@ -1,9 +1,11 @@
-// An inference worker of the service: holds every served model once, and per tier only what that
-// tier changes: the kernels of the protected layers whose values differ from the published ones
-// (a few percent of each layer), never a second copy of a layer or of any other tensor. The
-// published values of those kernels are held once per layer for all tiers (the kernels any tier
-// changes). A batch of tier m puts tier m's kernels into the model (after putting the published
-// values back), only when the last batch was of another tier, then runs the forward pass.
+// An inference worker of the service: holds every served model once, and per protected layer only
+// the kernels that some tier changes (a few percent of each layer), never a second copy of a layer
+// or of any other tensor. Per such layer it keeps the union U of the kernels the tiers change, and
+// for tier 0 (the published weights) and each tier m the values of those kernels at that tier
+// ([|U|, kh·kw]: m's own where m changes a kernel, the published ones elsewhere). Going to tier m
+// is then one index_put per layer, whichever tier was in the model before (restoring the published
+// values first and then writing m's was two: a tier switch before nearly every batch, as under
+// mixed load, cost 0.1-0.2 ms of CPU per image in batches of 16, bench/serve-pool.ts).
 // One batch at a time: the pool (pool.ts) sends the next when this one is done.
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Tensor, fromBytes, keep, liveTensors, noGrad, scope, setNumThreads, tensor } from '../tensor/index.ts';
@@ -19,25 +21,14 @@ import { type TensorEntry, toDType } from '../io/safetensors.ts';
 import { buildErModel } from '../er/model-file.ts';
 import type { FromWorker, LoadMessage, ModelMemory, RunMessage, TierLayer, ToWorker } from './worker-protocol.ts';
 
-/** One layer's kernels that a tier changes: flat kernel indices, and their values at the tier. */
-interface TierKernels {
+/** One protected layer: the kernels any tier changes, and their values at each tier. */
+interface LayerTiers {
   /** The layer's weight seen as [A·B, kh·kw] (a view of the model's own tensor). */
   target: Tensor;
+  /** U: the kernels (flat index a·B + b) any tier changes, ascending. */
   index: Tensor;
-  restored: Tensor;
-}
-
-/**
- * One layer's published values of the kernels that any tier changes, shared by the tiers: putting
- * them back undoes whichever tier is in the model (the others' kernels are published already).
- */
-interface PublishedKernels {
-  target: Tensor;
-  /** Kernel index → its published bytes (kh·kw values), kept to rebuild the tensors when a tier comes. */
-  bytes: Map<number, Uint8Array>;
-  dtype: TensorEntry['dtype'];
-  index: Tensor;
-  values: Tensor;
+  /** Per tier (0: published), the values of U's kernels at that tier. A tier without an entry leaves this layer published. */
+  values: Map<number, Tensor>;
 }
 
 interface Held {
@@ -45,10 +36,10 @@ interface Held {
   task: LoadMessage['task'];
   /** The model's own tensors by name. */
   own: Map<string, Tensor>;
-  /** Per tier ≥ 1, the kernels it changes. Tier 0 is the published weights: nothing to store. */
-  tiers: Map<number, TierKernels[]>;
-  /** Per protected layer, the published values of every kernel a tier changes. */
-  published: Map<string, PublishedKernels>;
+  /** The tier messages received, by tier ≥ 1 (their bytes rebuild a layer's values when U grows). */
+  tiers: Map<number, TierLayer[]>;
+  /** Per protected layer, by name. */
+  layers: Map<string, LayerTiers>;
   /** The tier whose kernels are in the model now. */
   current: number;
   /** Where the model runs (deviceOf its name). */
@@ -93,68 +84,81 @@ function load(m: LoadMessage): void {
     for (const t of loaded.values()) t.dispose();
   }
   model.eval();
-  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), published: new Map(), current: 0, device: model.device });
+  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), layers: new Map(), current: 0, device: model.device });
 }
 
 function entryTensor(e: TensorEntry): Tensor {
   return fromBytes(e.data, e.shape, toDType(e.dtype));
 }
 
-function tierKernels(held: Held, layers: TierLayer[]): TierKernels[] {
-  return scope(() =>
-    layers.map((l) => {
-      const weight = held.own.get(l.name);
-      if (!weight) throw new Error(`the model has no tensor ${l.name}`);
-      const [a, b, kh, kw] = weight.shape;
-      return keep({
-        target: view(weight, [a * b, kh * kw]),
-        index: onModel(held, tensor(BigInt64Array.from(l.kernels, BigInt), [l.kernels.length])),
-        restored: onModel(held, entryTensor(l.restored)),
-      });
-    }),
-  );
-}
-
-/** Adds a tier's kernels to the layers' shared published values (the tensors are rebuilt). */
-function sharePublished(held: Held, layers: TierLayer[]): void {
-  for (const l of layers) {
-    const weight = held.own.get(l.name)!;
-    const [a, b, kh, kw] = weight.shape;
-    let p = held.published.get(l.name);
-    const size = l.published.data.length / Math.max(1, l.kernels.length);
-    const bytes = p?.bytes ?? new Map<number, Uint8Array>();
-    l.kernels.forEach((k, i) => {
-      if (!bytes.has(k)) bytes.set(k, l.published.data.slice(i * size, (i + 1) * size));
-    });
-    const kernels = [...bytes.keys()].sort((x, y) => x - y);
-    const data = new Uint8Array(kernels.length * size);
-    kernels.forEach((k, i) => data.set(bytes.get(k)!, i * size));
-    if (p) for (const t of [p.target, p.index, p.values]) t.dispose();
-    p = scope(() =>
-      keep({
-        target: view(weight, [a * b, kh * kw]),
-        bytes,
-        dtype: l.published.dtype,
-        index: onModel(held, tensor(BigInt64Array.from(kernels, BigInt), [kernels.length])),
-        values: onModel(held, entryTensor({ dtype: l.published.dtype, shape: [kernels.length, kh * kw], data })),
-      }),
-    );
-    held.published.set(l.name, p);
+/**
+ * Rebuilds a protected layer's U and its values at every tier from the tier messages held (the
+ * model must be at tier 0: the published values are what it holds outside U).
+ */
+function rebuildLayer(held: Held, name: string): void {
+  const weight = held.own.get(name);
+  if (!weight) throw new Error(`the model has no tensor ${name}`);
+  const [a, b, kh, kw] = weight.shape;
+  const entries: [number, TierLayer][] = [];
+  for (const [tier, layers] of held.tiers) for (const l of layers) if (l.name === name) entries.push([tier, l]);
+  const old = held.layers.get(name);
+  const sized = entries.find(([, l]) => l.kernels.length > 0)?.[1];
+  if (!sized) {
+    // No tier changes a kernel of this layer (any more): nothing to switch.
+    if (old) disposeLayer(old);
+    held.layers.delete(name);
+    return;
   }
+  const size = sized.published.data.length / sized.kernels.length;
+  const dtype = sized.published.dtype;
+  // Every tier's message carries the published values of its own kernels: together, U's.
+  const published = new Map<number, Uint8Array>();
+  for (const [, l] of entries) l.kernels.forEach((k, i) => published.has(k) || published.set(k, l.published.data.subarray(i * size, (i + 1) * size)));
+  const union = [...published.keys()].sort((x, y) => x - y);
+  const position = new Map(union.map((k, i) => [k, i]));
+  const base = new Uint8Array(union.length * size);
+  union.forEach((k, i) => base.set(published.get(k)!, i * size));
+  const shape = [union.length, kh * kw];
+  const layer = scope(() => {
+    const values = new Map<number, Tensor>([[0, onModel(held, entryTensor({ dtype, shape, data: base }))]]);
+    for (const [tier, l] of entries) {
+      const data = base.slice();
+      l.kernels.forEach((k, i) => data.set(l.restored.data.subarray(i * size, (i + 1) * size), position.get(k)! * size));
+      values.set(tier, onModel(held, entryTensor({ dtype, shape, data })));
+    }
+    return keep({ target: view(weight, [a * b, kh * kw]), index: onModel(held, tensor(BigInt64Array.from(union, BigInt), [union.length])), values });
+  });
+  if (old) disposeLayer(old);
+  held.layers.set(name, layer);
 }
 
-function disposeKernels(ks: TierKernels[]): void {
-  for (const k of ks) for (const t of [k.target, k.index, k.restored]) t.dispose();
+function disposeLayer(l: LayerTiers): void {
+  l.target.dispose();
+  l.index.dispose();
+  for (const t of l.values.values()) t.dispose();
 }
 
+/** Puts a tier's kernels into the model: one index_put per protected layer. */
 function select(held: Held, tier: number): void {
   if (held.current === tier) return;
   if (tier !== 0 && !held.tiers.has(tier)) throw new Error(`tier ${tier} is not loaded in this worker`);
   noGrad(() => {
-    if (held.current !== 0) for (const p of held.published.values()) indexPutInPlace(p.target, [p.index], p.values);
-    for (const k of held.tiers.get(tier) ?? []) indexPutInPlace(k.target, [k.index], k.restored);
+    for (const l of held.layers.values()) indexPutInPlace(l.target, [l.index], l.values.get(tier) ?? l.values.get(0)!);
   });
   held.current = tier;
+}
+
+/** Adds (or replaces) a tier: its layers are rebuilt, the model is left at tier 0. */
+function addTier(held: Held, tier: number, layers: TierLayer[]): void {
+  for (const l of layers) {
+    const weight = held.own.get(l.name);
+    if (weight?.shape.length !== 4) throw new Error(`the model has no 4-D tensor ${l.name}`);
+  }
+  // Back to the published weights first: the layers' values are rebuilt below.
+  select(held, 0);
+  const touched = new Set([...(held.tiers.get(tier) ?? []), ...layers].map((l) => l.name));
+  held.tiers.set(tier, layers);
+  for (const name of touched) rebuildLayer(held, name);
 }
 
 function run(m: RunMessage): { shape: number[]; data: Float32Array } {
@@ -174,8 +178,10 @@ function memory(): Record<string, ModelMemory> {
   const out: Record<string, ModelMemory> = {};
   for (const [name, h] of models) {
     let tierBytes = 0;
-    for (const ks of h.tiers.values()) for (const k of ks) tierBytes += bytesOf(k.index) + bytesOf(k.restored);
-    for (const p of h.published.values()) tierBytes += bytesOf(p.index) + bytesOf(p.values);
+    for (const l of h.layers.values()) {
+      tierBytes += bytesOf(l.index);
+      for (const t of l.values.values()) tierBytes += bytesOf(t);
+    }
     let modelBytes = 0;
     for (const t of h.own.values()) modelBytes += bytesOf(t);
     out[name] = { modelBytes, tierBytes, tiers: h.tiers.size + 1 };
@@ -198,13 +204,7 @@ port.on('message', (m: ToWorker) => {
       try {
         if (!held) throw new Error(`model ${m.name} is not loaded in this worker`);
         if (m.tier < 1) throw new Error('tier 0 is the published weights');
-        const fresh = tierKernels(held, m.layers);
-        // Back to the published weights first: the shared published values are rebuilt below.
-        select(held, 0);
-        sharePublished(held, m.layers);
-        const old = held.tiers.get(m.tier);
-        held.tiers.set(m.tier, fresh);
-        if (old) disposeKernels(old);
+        addTier(held, m.tier, m.layers);
         send({ type: 'ack', name: m.name, what: 'tier', tier: m.tier });
       } catch (e) {
         send({ type: 'ack', name: m.name, what: 'tier', tier: m.tier, error: (e as Error).message });

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { type Fixtures, argmax, makeFixtures, offlineClassify, randomPng } from './fixtures.ts';
-import { type Service, createService, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
+import { availableParallelism } from 'node:os';
+import { type Service, MAX_DEFAULT_WORKERS, createService, defaultWorkers, hashApiKey, newApiKey, serveConfig } from '../../src/serve/index.ts';
 
 const checkLeaks = trackLeaks();
 let f: Fixtures;
@@ -136,6 +137,23 @@ test('requests that arrive together run as one batch; two workers give the same 
     const sum = Number(/nnlock_batch_size_sum\{model="resnet",tier="3"\} (\d+)/.exec(metrics)?.[1]);
     assert.equal(sum, 8);
     assert.ok(count < 8, `8 requests ran in ${count} batches`);
+  });
+});
+
+test('without a worker count the workers follow the cores: workers × threads = cores', async () => {
+  assert.deepEqual(defaultWorkers({}, 2), { workers: 2, threads: 1 });
+  assert.deepEqual(defaultWorkers({ threads: 2 }, 8), { workers: 4, threads: 2 });
+  assert.deepEqual(defaultWorkers({ threads: 4 }, 2), { workers: 1, threads: 4 });
+  assert.deepEqual(defaultWorkers({}, 64), { workers: MAX_DEFAULT_WORKERS, threads: 1 });
+  assert.deepEqual(defaultWorkers({ devices: ['cuda:0', 'cuda:1'] }, 64), { workers: 2, threads: undefined });
+  // The config keeps what was written (the CLI's flags may still add threads); the service resolves it.
+  const config = serveConfig({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }] });
+  assert.equal(config.batching.workers, undefined);
+  await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }] }, async (s) => {
+    const slots = (s.pool as unknown as { slots: unknown[] }).slots;
+    assert.equal(slots.length, Math.min(MAX_DEFAULT_WORKERS, availableParallelism()));
+    const img = await randomPng(9);
+    await assertTier(await classify(s, img.png, bearer(f.classifierTokens[0])), 1, img.chw);
   });
 });
 

@@ -145,6 +145,19 @@ test('several images in one JSON request, each answered at the tier', async () =
   body.results.forEach((res: { top: { index: number; probability: number }[] }, i: number) => assertMatches(res.top, expected[i], `image ${i}`));
 });
 
+test('every switch between tiers (up, down, through tier 0) gives each tier its offline answer', async () => {
+  const img = await randomPng(4);
+  const expected = await Promise.all([0, 1, 2, 3].map((t) => offlineClassify(f.classifier, f.classifierTokens, t, [img.chw])));
+  // Every ordered pair of tiers, one after the other: each transition a → b happens at least once.
+  const order = [0, 1, 2, 3].flatMap((a) => [0, 1, 2, 3].filter((b) => b !== a).flatMap((b) => [a, b]));
+  for (const [j, tier] of order.entries()) {
+    const r = await classifyPng(img.png, tier === 0 ? {} : bearer(f.classifierTokens[tier - 1]));
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.json().tier, tier);
+    assertMatches(r.json().top, expected[tier][0], `request ${j} (tier ${order[j - 1] ?? '-'} → ${tier})`);
+  }
+});
+
 test('concurrent requests of mixed tiers are batched and none gets another tier', async () => {
   const imgs = await Promise.all([6, 7].map((s) => randomPng(s)));
   const expected = await Promise.all(
