@@ -35,6 +35,29 @@ function readJson(path: string): Json {
 /** Accuracy points, one decimal. */
 const points = (h: Record<string, number>) => Object.fromEntries(Object.entries(h).map(([n, v]) => [n, Number((100 * v).toFixed(1))]));
 
+/**
+ * The other dense protections the harness measured, smallest weight fraction first: the share of
+ * all weights and the head start at each N, from attack-<name>.json (runs before the decoy fix for
+ * layers sealed whole drew their decoys from the sealed kernels' statistics: said so).
+ */
+function denseOthers(): string {
+  const names = ['dense-early', 'dense-front-0.15', 'dense-all'];
+  const rows = names
+    .map((n) => ({ n, a: attackEntry(n) as Record<string, Json> | null }))
+    .filter((r): r is { n: string; a: Record<string, Json> } => r.a !== null)
+    .sort((x, y) => x.a.weightFraction - y.a.weightFraction);
+  if (rows.length === 0) return '';
+  const heads = (a: Record<string, Json>) =>
+    Object.entries(a)
+      .filter(([k]) => /^\d+$/.test(k))
+      .map(([k, v]) => `${v} points at N = ${k}`)
+      .join(', ');
+  const label: Record<string, string> = { 'dense-early': 'conv1 and layer1 only', 'dense-front-0.15': '`--front-share 0.15`', 'dense-all': 'every conv kernel' };
+  // Runs since the fix record their starting weights' fingerprint (startTag).
+  const old = (n: string) => ((readJson(join(DIR, `attack-${n}.json`)).runs as Json[]).some((r) => r.start === 'published' && r.startTag) ? '' : ", decoys from the sealed kernels' statistics (measured before the fix for layers sealed whole)");
+  return `Other dense protections: ${rows.map(({ n, a }) => `${label[n] ?? n} (${(100 * a.weightFraction).toFixed(1)}% of all weights): head start ${heads(a)}${old(n)}`).join('; ')}.`;
+}
+
 function attackEntry(name: string): Record<string, unknown> | null {
   const f = join(DIR, `attack-${name}.json`);
   if (!existsSync(f)) return null;
@@ -212,7 +235,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
     }),
     fresh
       ? `- **\`--mode dense-front\` removes the head start at ${(100 * fresh.weightFraction).toFixed(1)}% of all weights.** Decoys in every kernel of conv1, layer1 and layer2 (BN, layer3 and the classifier in the clear): head start ${at(fresh)} (negative: fine-tuning the file is worse than starting from scratch), tiers ${fresh.tierAccuracy.map((x: number) => x.toFixed(3)).join(' / ')} (${fresh.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}), the master key ${fresh.masterBitExact ? 'bit-exact' : 'NOT bit-exact'}. ` +
-        'Dense protection of fewer layers does not: conv1 and layer1 only (5.3% of all weights) still leaves 20 points; decoys in 98.7% of the weights (every conv kernel) leave −12.4 points at N = 1000.'
+        denseOthers()
       : '',
     dn
       ? `- **DnCNN in the paper's setting (2% of three middle layers, ${(100 * dn.weightFraction).toFixed(2)}% of all weights, 5 tiers)${dn.tier0BelowNoisy && dn.strictlyOrdered ? '' : ' does not hold either'}.** Tier 0 gives ${dn.tierPsnr[0].toFixed(2)} dB on Set12 at σ = 25, ${dn.tier0BelowNoisy ? 'below' : 'above'} the noisy input's ${dn.noisyPsnr.toFixed(2)} dB; the tiers are ${dn.tierPsnr.map((x: number) => x.toFixed(2)).join(' / ')} dB (${dn.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}; ${dn.setting.estimator ?? 'pss'} importance, ${dn.setting.decoys} decoys, layers ${dn.setting.layers.map((l: string) => l.replace('.weight', '')).join(', ')}). ` +
