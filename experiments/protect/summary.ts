@@ -54,7 +54,10 @@ function denseOthers(): string {
       .join(', ');
   const label: Record<string, string> = { 'dense-early': 'conv1 and layer1 only', 'dense-front-0.15': '`--front-share 0.15`', 'dense-all': 'every conv kernel' };
   // Runs since the fix record their starting weights' fingerprint (startTag).
-  const old = (n: string) => ((readJson(join(DIR, `attack-${n}.json`)).runs as Json[]).some((r) => r.start === 'published' && r.startTag) ? '' : ", decoys from the sealed kernels' statistics (measured before the fix for layers sealed whole)");
+  const old = (n: string) =>
+    (readJson(join(DIR, `attack-${n}.json`)).runs as Json[]).some((r) => r.start === 'published' && r.startTag)
+      ? ''
+      : ", decoys from the sealed kernels' statistics (measured before the fix for layers sealed whole)";
   return `Other dense protections: ${rows.map(({ n, a }) => `${label[n] ?? n} (${(100 * a.weightFraction).toFixed(1)}% of all weights): head start ${heads(a)}${old(n)}`).join('; ')}.`;
 }
 
