@@ -64,6 +64,15 @@ test('resetKernels: zeros, the mean of the kept kernels, or a fresh draw, only w
   }
 });
 
+/** A resnet8 file of its own random weights. */
+function fileOfSeed(seed: number) {
+  manualSeed(seed);
+  const m = modelSpec('resnet8').create();
+  const f = fileOf(m);
+  m.dispose();
+  return f;
+}
+
 test('attackHarness: every run at every N, the head start, and a restart that trains nothing', async () => {
   manualSeed(5);
   const m = modelSpec('resnet8').create();
@@ -113,13 +122,6 @@ test('attackHarness: every run at every N, the head start, and a restart that tr
 
 test("attackHarness never resumes from the checkpoint of another file's run (e.g. another tier)", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nnlock-harness-ckpt-'));
-  const fileOfSeed = (seed: number) => {
-    manualSeed(seed);
-    const m = modelSpec('resnet8').create();
-    const f = fileOf(m);
-    m.dispose();
-    return f;
-  };
   const epochsTrained = async (published: ReturnType<typeof fileOfSeed>) => {
     let epochs = 0;
     await attackHarness({
@@ -143,13 +145,6 @@ test("attackHarness never resumes from the checkpoint of another file's run (e.g
 });
 
 test("attackHarness never takes another file's stored run (a rerun after the decoys changed)", async () => {
-  const fileOfSeed = (seed: number) => {
-    manualSeed(seed);
-    const m = modelSpec('resnet8').create();
-    const f = fileOf(m);
-    m.dispose();
-    return f;
-  };
   const stored = new Map<string, AttackRun>();
   const trainedRuns = async (published: ReturnType<typeof fileOfSeed>) => {
     let trained = 0;
