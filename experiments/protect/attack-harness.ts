@@ -13,7 +13,6 @@
 // fixtures, so the only baseline is from scratch. Each finished run is stored in
 // experiments/results/protect/attack-runs.json (committed); checkpoints per epoch under
 // experiments/out/protect/attack/, so a restart resumes.
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,7 +20,7 @@ import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { type DecoyMode, type SelectionMode, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
-import { type AttackRun, type AttackStart, type ResetTo, type PublishedLayer, attackHarness, flagSuspects } from '../../src/audit/index.ts';
+import { type AttackRun, type AttackStart, type ResetTo, type PublishedLayer, attackHarness, flagSuspects, startTag } from '../../src/audit/index.ts';
 import { DataLoader } from '../../src/data/loader.ts';
 import { subset } from '../../src/data/dataset.ts';
 import { JsonCache, RESNET20, bitIdentical, RESNET20_NORM, ROOT, cifarTrain1, correctOn, experimentKey, log, range, readWeights, requireData, testLoader } from './common.ts';
@@ -134,11 +133,7 @@ function findScratch(k: string): AttackRun | undefined {
 // The tiers: accuracy at each tier (strictly ordered?) and the master key's restore bit-exact?
 const tierCache = new JsonCache<number[] | boolean>(join(results, `attack-tiers${quick ? '-quick' : ''}.json`));
 // Keyed by the published weights too: a change of the decoys is a new file.
-const publishedTag = (() => {
-  const h = createHash('sha256');
-  for (const [name, e] of p.file.tensors) h.update(name).update(e.data);
-  return h.digest('hex').slice(0, 12);
-})();
+const publishedTag = startTag(p.file);
 const tierAccuracy = (await tierCache.getOr(`${protection}|${TEST_IMAGES}|${publishedTag}`, async () => {
   const model = modelSpec('resnet20').create();
   try {

@@ -126,11 +126,11 @@ export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Ar
 }
 
 /**
- * A short fingerprint of a run's starting weights: its checkpoint is named by it, so that a run
- * never resumes from the checkpoint of another file's run with the same settings (e.g. another
- * tier of the same model).
+ * A short fingerprint of a run's starting weights ('fresh' for none): its checkpoint is named by
+ * it and its stored run carries it, so that a run never resumes from, or is taken for, another
+ * file's run with the same settings (e.g. another tier of the same model).
  */
-function startTag(file: SafetensorsFile | undefined): string {
+export function startTag(file: SafetensorsFile | undefined): string {
   if (!file) return 'fresh';
   const h = createHash('sha256');
   for (const [name, e] of file.tensors) h.update(name).update(e.data);

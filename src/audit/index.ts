@@ -16,5 +16,5 @@ export {
 } from './kernel-features.ts';
 export { type FisherOptions, fisherScores } from './fisher.ts';
 export { aucInterval, chanceSeparability, normalQuantile, percentileRanks, precisionAt, rocAuc, separability } from './roc.ts';
-export { type AttackRun, type AttackRunStore, type AttackStart, type HarnessOptions, type HarnessResult, type ResetTo, attackHarness, resetKernels } from './harness.ts';
+export { type AttackRun, type AttackRunStore, type AttackStart, type HarnessOptions, type HarnessResult, type ResetTo, attackHarness, resetKernels, startTag } from './harness.ts';
 export { type AuditDecoysOptions, type AuditDecoysResult, auditDecoys } from './audit-decoys.ts';
