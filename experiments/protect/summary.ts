@@ -35,6 +35,15 @@ function readJson(path: string): Json {
 /** Accuracy points, one decimal. */
 const points = (h: Record<string, number>) => Object.fromEntries(Object.entries(h).map(([n, v]) => [n, Number((100 * v).toFixed(1))]));
 
+/** An attack entry's head starts, "x points at N = n", by increasing N. */
+function pointsAt(h: Record<string, Json>): string {
+  return Object.entries(h)
+    .filter(([k]) => /^\d+$/.test(k))
+    .sort((a, b) => Number(a[0]) - Number(b[0]))
+    .map(([n, v]) => `${v} points at N = ${n}`)
+    .join(', ');
+}
+
 /**
  * The other dense protections the harness measured, smallest weight fraction first: the share of
  * all weights and the head start at each N, from attack-<name>.json (runs before the decoy fix for
@@ -47,18 +56,13 @@ function denseOthers(): string {
     .filter((r): r is { n: string; a: Record<string, Json> } => r.a !== null)
     .sort((x, y) => x.a.weightFraction - y.a.weightFraction);
   if (rows.length === 0) return '';
-  const heads = (a: Record<string, Json>) =>
-    Object.entries(a)
-      .filter(([k]) => /^\d+$/.test(k))
-      .map(([k, v]) => `${v} points at N = ${k}`)
-      .join(', ');
   const label: Record<string, string> = { 'dense-early': 'conv1 and layer1 only', 'dense-front-0.15': '`--front-share 0.15`', 'dense-all': 'every conv kernel' };
   // Runs since the fix record their starting weights' fingerprint (startTag).
   const old = (n: string) =>
     (readJson(join(DIR, `attack-${n}.json`)).runs as Json[]).some((r) => r.start === 'published' && r.startTag)
       ? ''
       : ", decoys from the sealed kernels' statistics (measured before the fix for layers sealed whole)";
-  return `Other dense protections: ${rows.map(({ n, a }) => `${label[n] ?? n} (${(100 * a.weightFraction).toFixed(1)}% of all weights): head start ${heads(a)}${old(n)}`).join('; ')}.`;
+  return `Other dense protections: ${rows.map(({ n, a }) => `${label[n] ?? n} (${(100 * a.weightFraction).toFixed(1)}% of all weights): head start ${pointsAt(a)}${old(n)}`).join('; ')}.`;
 }
 
 function attackEntry(name: string): Record<string, unknown> | null {
@@ -219,25 +223,19 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
       ? ` (each AUC averaged over ${keys} keys; without decoys, chance alone reaches ${dm.keyAveraged.atChance.perLayer.value.toFixed(3)} in the worst layer at the same keys; one key's worst layer: ${dm.oneKey.perLayer.value.toFixed(3)})`
       : '';
   const dn = summary.dncnnPaper as Record<string, Json> | null;
-  const at = (h: Record<string, Json>) =>
-    Object.entries(h)
-      .filter(([k]) => /^\d+$/.test(k))
-      .sort((a, b) => Number(a[0]) - Number(b[0]))
-      .map(([n, v]) => `${v} points at N = ${n}`)
-      .join(', ');
   return [
     '## What tier 0 protects against, and what it does not',
     '',
     '- **It protects against using the file as it is.** The published model runs and scores like a random guess (tier 0 at or near 0.10 on CIFAR-10 at the default 8% of kernels); the sealed tiers restore it, the master key bit-exactly.',
     base
-      ? `- **Sparse protection (the default) does not protect against a thief with a few labelled images who fine-tunes.** With today's default (L1, 8% of each layer's kernels, ${(100 * base.weightFraction).toFixed(1)}% of all weights) the attacker who fine-tunes the tier-0 file gets ${at(base)} more accuracy than training from scratch with the same images and steps: the 92% of weights left in the clear are a pretrained model with holes, and a few hundred steps fill the holes.`
+      ? `- **Sparse protection (the default) does not protect against a thief with a few labelled images who fine-tunes.** With today's default (L1, 8% of each layer's kernels, ${(100 * base.weightFraction).toFixed(1)}% of all weights) the attacker who fine-tunes the tier-0 file gets ${pointsAt(base)} more accuracy than training from scratch with the same images and steps: the 92% of weights left in the clear are a pretrained model with holes, and a few hundred steps fill the holes.`
       : '- The fine-tuning attack on the default protection has not been measured yet.',
     ...[1, 2].flatMap((m) => {
       const t = perTier[String(m)];
-      return t ? [`- A holder of tier ${m}'s key (${(100 * t.weightFraction).toFixed(1)}% of all weights still decoys) who fine-tunes: ${at(t)} over scratch.`] : [];
+      return t ? [`- A holder of tier ${m}'s key (${(100 * t.weightFraction).toFixed(1)}% of all weights still decoys) who fine-tunes: ${pointsAt(t)} over scratch.`] : [];
     }),
     fresh
-      ? `- **\`--mode dense-front\` removes the head start at ${(100 * fresh.weightFraction).toFixed(1)}% of all weights.** Decoys in every kernel of conv1, layer1 and layer2 (BN, layer3 and the classifier in the clear): head start ${at(fresh)} (negative: fine-tuning the file is worse than starting from scratch), tiers ${fresh.tierAccuracy.map((x: number) => x.toFixed(3)).join(' / ')} (${fresh.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}), the master key ${fresh.masterBitExact ? 'bit-exact' : 'NOT bit-exact'}. ` +
+      ? `- **\`--mode dense-front\` removes the head start at ${(100 * fresh.weightFraction).toFixed(1)}% of all weights.** Decoys in every kernel of conv1, layer1 and layer2 (BN, layer3 and the classifier in the clear): head start ${pointsAt(fresh)} (negative: fine-tuning the file is worse than starting from scratch), tiers ${fresh.tierAccuracy.map((x: number) => x.toFixed(3)).join(' / ')} (${fresh.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}), the master key ${fresh.masterBitExact ? 'bit-exact' : 'NOT bit-exact'}. ` +
         denseOthers()
       : '',
     dn
