@@ -48,6 +48,12 @@ export function trajectory(u: Json): Point[] {
 
 const rel = (grid: string | undefined, results: string) => (grid ? grid.replace(`${results}/`, '') : undefined);
 
+/** SGD steps of a unit: batches per epoch × epochs per round × rounds. */
+const unitSteps = (u: Json): number => Math.ceil(u.trainImages / u.batch) * u.rounds * u.epochsPerRound;
+
+/** Per epoch or round, the adaptation output's affine PSNR over the ciphertext's own fit (dB). */
+const gainsOf = (u: Json) => trajectory(u).map((p) => ({ unit: u.unit, label: p.label, gain: (p.affine ?? 0) - (p.baseline ?? 0), affine: p.affine }));
+
 /** A unit's base name (without its budget tag) and its tag: stored since the tags came, derived before. */
 const baseOf = (u: Json): string => u.base ?? u.unit;
 const tagOf = (u: Json): string => u.tag ?? '';
@@ -110,10 +116,10 @@ function budgetLines(b: Budget, results: string): string[] {
   }
   // The verdict, from the figures: the largest gain of any unit's adaptation output over the
   // ciphertext's own fit (what is visible without learning), at any epoch or round.
-  const gains = units.flatMap((u) => trajectory(u).map((p) => ({ unit: u.unit, label: p.label, gain: (p.affine ?? 0) - (p.baseline ?? 0), affine: p.affine })));
+  const gains = units.flatMap(gainsOf);
   const best = gains.reduce((a: (typeof gains)[number] | null, g) => (!a || g.gain > a.gain ? g : a), null);
   if (best) {
-    const steps = u0 ? Math.ceil(u0.trainImages / u0.batch) * u0.rounds * u0.epochsPerRound : 0;
+    const steps = u0 ? unitSteps(u0) : 0;
     const holds = best.gain >= 3;
     const lastRaw = units.map((u) => trajectory(u).at(-1)?.raw ?? Number.NaN);
     const rawRange = `raw PSNR ${f2(Math.min(...units.map((u) => u.atInit?.decryptionPsnrRaw)))}–${f2(Math.max(...units.map((u) => u.atInit?.decryptionPsnrRaw)))} dB at init, ${f2(Math.min(...lastRaw))}–${f2(Math.max(...lastRaw))} dB at the end`;
@@ -131,12 +137,12 @@ function budgetLines(b: Budget, results: string): string[] {
 
 /** The answer to the issue's question over every budget, from the stored figures. */
 function verdict(budgets: Budget[], main: Budget): string[] {
-  const gainOf = (u: Json) => Math.max(...trajectory(u).map((p) => (p.affine ?? 0) - (p.baseline ?? 0)));
   const all = budgets.flatMap((b) => b.units);
   if (all.length === 0) return [];
-  const best = Math.max(...all.map(gainOf));
-  const steps = (u: Json) => Math.ceil(u.trainImages / u.batch) * u.rounds * u.epochsPerRound;
-  const budgetText = budgets.map((b) => `${Math.max(...b.units.map(steps))} SGD steps per unit on ${b.units[0]?.trainImages} images behind a backbone at ${f4(b.pre?.testAccuracy)}`).join(', and ');
+  const best = Math.max(...all.flatMap(gainsOf).map((g) => g.gain));
+  const budgetText = budgets
+    .map((b) => `${Math.max(...b.units.map(unitSteps))} SGD steps per unit on ${b.units[0]?.trainImages} images behind a backbone at ${f4(b.pre?.testAccuracy)}`)
+    .join(', and ');
   const by = (name: string) => main.units.find((u) => baseOf(u) === name);
   const describe = (name: string, what: string) => {
     const u = by(name);
@@ -181,7 +187,7 @@ export function disjointSection(results: string): { lines: string[]; summary: Js
     units.sort((a, b) => rank(a) - rank(b) || baseOf(a).localeCompare(baseOf(b)));
     return { tag, pre, units };
   });
-  const stepsOf = (b: Budget) => b.units.reduce((n, u) => Math.max(n, Math.ceil(u.trainImages / u.batch) * u.rounds * u.epochsPerRound), 0);
+  const stepsOf = (b: Budget) => Math.max(0, ...b.units.map(unitSteps));
   budgets.sort((a, b) => stepsOf(a) - stepsOf(b));
   for (const b of budgets) {
     const u0 = b.units[0];
