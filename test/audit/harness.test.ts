@@ -64,6 +64,9 @@ test('resetKernels: zeros, the mean of the kept kernels, or a fresh draw, only w
   }
 });
 
+/** One N of 16 images and 4 steps on resnet8: the runs the reuse tests count. */
+const ONE_SMALL_RUN = { architecture: 'resnet8', task: 'classification' as const, sizes: [16], steps: 4, data: (n: number) => source(n), metric: accuracy };
+
 /** A resnet8 file of its own random weights. */
 function fileOfSeed(seed: number) {
   manualSeed(seed);
@@ -125,13 +128,8 @@ test("attackHarness never resumes from the checkpoint of another file's run (e.g
   const epochsTrained = async (published: ReturnType<typeof fileOfSeed>) => {
     let epochs = 0;
     await attackHarness({
-      architecture: 'resnet8',
-      task: 'classification',
+      ...ONE_SMALL_RUN,
       published,
-      sizes: [16],
-      steps: 4,
-      data: (n) => source(n),
-      metric: accuracy,
       checkpoints: dir,
       starts: ['published'],
       onEpoch: () => epochs++,
@@ -149,13 +147,8 @@ test("attackHarness never takes another file's stored run (a rerun after the dec
   const trainedRuns = async (published: ReturnType<typeof fileOfSeed>) => {
     let trained = 0;
     await attackHarness({
-      architecture: 'resnet8',
-      task: 'classification',
+      ...ONE_SMALL_RUN,
       published,
-      sizes: [16],
-      steps: 4,
-      data: (n) => source(n),
-      metric: accuracy,
       starts: ['published', 'scratch'],
       store: { get: (k) => stored.get(k), set: (k, v) => void stored.set(k, v) },
       onRun: (_r, cached) => {
