@@ -354,6 +354,12 @@ export interface ReadSafetensorsOptions {
    * read in the thread pool (the other tensors' bytes are not there yet: only their layout is).
    */
   onFirst?: (file: SafetensorsFile) => void;
+  /**
+   * Chunk reads kept in flight in the thread pool (default READS_AHEAD, 4). A reader whose
+   * `onFirst` works for a while (unlock opens the sections there) asks for more, so the pool keeps
+   * reading meanwhile instead of idling once the first few chunks are in.
+   */
+  readsAhead?: number;
 }
 
 /** Bytes read at a time when a file is read tensor by tensor (onTensor). */
@@ -489,12 +495,13 @@ async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n
     inFlight.push(read);
   };
   try {
-    for (let i = 0; i < READS_AHEAD; i++) start(i);
+    const ahead = Math.max(1, Math.floor(options.readsAhead ?? READS_AHEAD));
+    for (let i = 0; i < ahead; i++) start(i);
     options.onFirst?.(result);
     advance(0);
     for (let i = 0; i < chunks.length; i++) {
       await inFlight[i];
-      start(i + READS_AHEAD);
+      start(i + ahead);
       advance(chunks[i][1]);
     }
     advance(data.byteLength);

@@ -84,37 +84,35 @@ export interface UnlockOptions extends VerifyOptions {
   inPlace?: boolean;
 }
 
-/** Whether this machine stores numbers little-endian (the order of a Uint32Array's bytes). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /**
  * Writes kernel j of `values` (kernelBytes each) over kernel indices[j] of `data`. Hundreds of
  * thousands of small copies to scattered places (each one a cache miss): 32-bit words when the
  * layer's bytes allow it (bit-exact, unlike float views, which may change NaN payloads), else
- * bytes; a subarray and set() per kernel costs several times as much. unlock decrypts each layer's
- * values into memory of their own (openInParts), so they are aligned; values at an odd offset
- * (decodePayload of a payload in memory) are read through a DataView in the machine's byte order.
+ * bytes; a subarray and set() per kernel costs several times as much. A large section's values are
+ * decrypted into memory of their own (openInParts), so they are aligned; a small section's sit at
+ * any offset of its payload and are copied to aligned memory first (wiped after): a sequential copy
+ * of a few kilobytes costs less than reading each word through a DataView.
  */
 function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, kernelBytes: number): void {
   if (kernelBytes % 4 === 0 && data.byteOffset % 4 === 0) {
-    const to = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
-    const w = kernelBytes / 4;
-    if (values.byteOffset % 4 === 0) {
-      const from = new Uint32Array(values.buffer, values.byteOffset, values.byteLength / 4);
-      if (w === 9) copy3x3(to, from, indices);
-      else {
-        for (let j = 0, b = 0; j < indices.length; j++, b += w) {
-          const a = indices[j] * w;
-          for (let i = 0; i < w; i++) to[a + i] = from[b + i];
-        }
+    if (values.byteOffset % 4 !== 0) {
+      const aligned = values.slice();
+      try {
+        copyKernels(data, aligned, indices, kernelBytes);
+      } finally {
+        aligned.fill(0);
       }
       return;
     }
-    const from = new DataView(values.buffer, values.byteOffset, values.byteLength);
-    for (let j = 0; j < indices.length; j++) {
-      const a = indices[j] * w;
-      const b = j * kernelBytes;
-      for (let i = 0; i < w; i++) to[a + i] = from.getUint32(b + 4 * i, LITTLE_ENDIAN);
+    const to = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
+    const from = new Uint32Array(values.buffer, values.byteOffset, values.byteLength / 4);
+    const w = kernelBytes / 4;
+    if (w === 9) copy3x3(to, from, indices);
+    else {
+      for (let j = 0, b = 0; j < indices.length; j++, b += w) {
+        const a = indices[j] * w;
+        for (let i = 0; i < w; i++) to[a + i] = from[b + i];
+      }
     }
     return;
   }

@@ -32,21 +32,28 @@ async function bigProtected(): Promise<{ path: string; tokens: string[]; origina
   return { path, tokens: p.tokens, original: file.tensors };
 }
 
-test('readSafetensors onTensor: every tensor once, in file order, with its bytes already read', async () => {
+test('readSafetensors onTensor: every tensor once, in file order, with its bytes already read, however many chunks are in flight', async () => {
   const { path } = await bigProtected();
-  const seen: string[] = [];
-  const file = await readSafetensors(path, {
-    onTensor(name, e, f) {
-      assert.equal(f.tensors.get(name), e);
-      seen.push(name);
-      // The bytes handed over are final: compare them with the file on disk now.
-      assert.ok(sameBytes(e.data, new Uint8Array(readFileSync(path)).subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
-    },
-  });
-  assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
-  assert.equal(new Set(seen).size, seen.length);
   const plain = await readSafetensors(path);
-  for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
+  const orders: string[][] = [];
+  for (const readsAhead of [undefined, 1, 64]) {
+    const seen: string[] = [];
+    const file = await readSafetensors(path, {
+      readsAhead,
+      onTensor(name, e, f) {
+        assert.equal(f.tensors.get(name), e);
+        seen.push(name);
+        // The bytes handed over are final: compare them with the file on disk now.
+        assert.ok(sameBytes(e.data, new Uint8Array(readFileSync(path)).subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
+      },
+    });
+    assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
+    assert.equal(new Set(seen).size, seen.length);
+    for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
+    orders.push(seen);
+  }
+  assert.deepEqual(orders[1], orders[0]);
+  assert.deepEqual(orders[2], orders[0]);
 });
 
 test('readSafetensors first/onFirst: the first tensors are read before the rest, and every tensor still arrives once', async () => {
