@@ -350,22 +350,29 @@ export function digestOrder(names: Iterable<string>): string[] {
 export class WeightsHasher {
   private readonly h = createHash('sha256').update('nnlock weights digest v1\0');
   add(name: string, e: Pick<TensorEntry, 'dtype' | 'shape'>, data: Uint8Array): void {
-    // The framing in one buffer, one update (a model has hundreds of small tensors).
-    const n = Buffer.from(name, 'utf8');
-    const d = Buffer.from(e.dtype, 'utf8');
-    const frame = Buffer.allocUnsafe(4 + n.length + 4 + d.length + 4 + 8 * e.shape.length + 8);
-    let at = frame.writeUInt32BE(n.length, 0);
-    at += n.copy(frame, at);
+    // The framing in one buffer, one update (a model has hundreds of small tensors), the 64-bit
+    // integers as two 32-bit halves (BigInt per dimension cost more than the hash of a small tensor).
+    const d = e.dtype;
+    const frame = Buffer.allocUnsafe(4 + 3 * name.length + 4 + d.length + 4 + 8 * e.shape.length + 8);
+    const nameBytes = frame.write(name, 4, 'utf8');
+    frame.writeUInt32BE(nameBytes, 0);
+    let at = 4 + nameBytes;
     at = frame.writeUInt32BE(d.length, at);
-    at += d.copy(frame, at);
+    at += frame.write(d, at, 'latin1'); // dtype codes are ASCII
     at = frame.writeUInt32BE(e.shape.length, at);
-    for (const dim of e.shape) at = frame.writeBigUInt64BE(BigInt(dim), at);
-    frame.writeBigUInt64BE(BigInt(data.byteLength), at);
-    this.h.update(frame).update(data);
+    for (const dim of e.shape) at = writeU64(frame, dim, at);
+    at = writeU64(frame, data.byteLength, at);
+    this.h.update(frame.subarray(0, at)).update(data);
   }
   digest(): Uint8Array {
     return new Uint8Array(this.h.digest());
   }
+}
+
+/** A non-negative safe integer as 8 bytes big-endian at `at`; returns the offset after it. */
+function writeU64(b: Buffer, n: number, at: number): number {
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
+  return b.writeUInt32BE(n % 0x1_0000_0000, at + 4);
 }
 
 /** SHA-256 of the published weights (every tensor but the reserved `__nnlock__/` ones; see the top). */
