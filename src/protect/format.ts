@@ -538,7 +538,7 @@ const utf8 = new TextDecoder();
 export function readPayload(source: PayloadSource, kernelBytesOf: (name: string) => number | undefined, tier: number): SectionLayer[] {
   const bad = (d: string) => malformed(`the section of tier ${tier} is inconsistent with the file (${d})`);
   // What was read, as it was read (lengths as the bytes say, unchecked until the bytes are authentic).
-  const raw: { name: Uint8Array; count: number; indices: Uint8Array; values: Uint8Array; kernelBytes: number | undefined }[] = [];
+  const raw: { name: string; count: number; indices: Uint8Array; values: Uint8Array; kernelBytes: number | undefined }[] = [];
   let short = false;
   const field = (n: number) => {
     const b = source.take(n);
@@ -550,11 +550,11 @@ export function readPayload(source: PayloadSource, kernelBytesOf: (name: string)
   for (let i = 0; i < count && !short && source.remaining > 0; i++) {
     const nameLength = u32le(field(4));
     if (short) break;
-    const name = field(nameLength);
+    // Decoding the name before the bytes are authentic is harmless (it only says how long the values are).
+    const name = utf8.decode(field(nameLength));
     const n = short ? 0 : u32le(field(4));
     if (short) break;
-    // Decoding the name before the bytes are authentic is harmless (it only says how long the values are).
-    const kernelBytes = kernelBytesOf(utf8.decode(name));
+    const kernelBytes = kernelBytesOf(name);
     const indices = field(4 * n);
     const values = short || kernelBytes === undefined ? new Uint8Array(0) : field(n * kernelBytes);
     raw.push({ name, count: n, indices, values, kernelBytes });
@@ -566,10 +566,9 @@ export function readPayload(source: PayloadSource, kernelBytesOf: (name: string)
   if (head[0] !== PAYLOAD_VERSION) throw bad(`payload version ${head[0]}`);
   const out: SectionLayer[] = [];
   for (const r of raw) {
-    const name = utf8.decode(r.name);
-    if (r.kernelBytes === undefined) throw bad(`layer ${name} is not a protected layer of this file`);
+    if (r.kernelBytes === undefined) throw bad(`layer ${r.name} is not a protected layer of this file`);
     if (r.indices.length < 4 * r.count || r.values.length < r.count * r.kernelBytes) throw bad('truncated payload');
-    out.push({ name, indices: int32s(r.indices), values: r.values });
+    out.push({ name: r.name, indices: int32s(r.indices), values: r.values });
   }
   if (short || out.length < count) throw bad('truncated payload');
   if (trailing > 0) throw bad('trailing bytes');
