@@ -16,7 +16,7 @@ export {
   type KeyTokenInput,
   type DecodedKeyToken,
 } from './tier-keys.ts';
-export { seal, open, sectionAad, signedSectionAad, SEAL_OVERHEAD, type SectionAadInput, type SignedSectionAadInput } from './seal.ts';
+export { seal, open, openInParts, type SealedParts, sectionAad, signedSectionAad, SEAL_OVERHEAD, type SectionAadInput, type SignedSectionAadInput } from './seal.ts';
 export {
   SIGNER_BYTES,
   SIGNATURE_BYTES,

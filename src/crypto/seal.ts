@@ -77,6 +77,70 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint
   return out;
 }
 
+/**
+ * A sealed blob opened in parts: `take(n)` decrypts the next n bytes of plaintext (fewer when less
+ * is left) into memory of their own, so a part that holds an array of 32-bit integers or floats is
+ * aligned for a typed-array view, and no part is copied out of a larger plaintext. A reader of a
+ * structured plaintext (a section payload: lengths, then arrays) takes it field by field.
+ *
+ * UNAUTHENTICATED until `finish()` returns: before that, the parts may only steer how much to take
+ * next (a length read from them, clamped by `remaining`); nothing may be returned, stored or
+ * acted on. `finish()` takes what is left and checks the tag: on failure it wipes every part and
+ * throws KeyError 'TAMPERED_OR_WRONG_KEY', as `open` does. `wipe()` zeroes every part taken.
+ */
+export interface SealedParts {
+  /** Plaintext bytes not taken yet. */
+  readonly remaining: number;
+  take(n: number): Uint8Array;
+  /** Checks the tag (after taking what is left, which comes back: empty when the reader took everything). */
+  finish(): Uint8Array;
+  wipe(): void;
+}
+
+/** Opens a sealed blob part by part (see SealedParts); the same checks and errors as `open`. */
+export function openInParts(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): SealedParts {
+  assertKey(key, 'sealing key');
+  if (sealed.length < SEAL_OVERHEAD) {
+    throw new KeyError('TRUNCATED', `sealed section is truncated: ${sealed.length} bytes, need at least ${SEAL_OVERHEAD} (nonce + tag)`);
+  }
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const end = sealed.length - TAG_BYTES;
+  let at = NONCE_BYTES;
+  const parts: Uint8Array[] = [];
+  const wipe = () => {
+    for (const p of parts) p.fill(0);
+  };
+  const take = (n: number): Uint8Array => {
+    const to = Math.min(end, at + Math.max(0, Math.floor(n)));
+    const part = decipher.update(sealed.subarray(at, to));
+    at = to;
+    const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+    parts.push(bytes);
+    return bytes;
+  };
+  return {
+    get remaining() {
+      return end - at;
+    },
+    take,
+    finish() {
+      const rest = take(end - at);
+      let tail: Buffer;
+      try {
+        tail = decipher.final();
+      } catch {
+        wipe();
+        throw new KeyError('TAMPERED_OR_WRONG_KEY', 'sealed section failed authentication: the key is wrong, or the section or model file was modified');
+      }
+      if (tail.length !== 0) throw new Error('AES-GCM returned bytes at final(): not a stream cipher');
+      return rest;
+    },
+    wipe,
+  };
+}
+
 export interface SectionAadInput {
   /** Identifier of the model (non-empty). */
   modelId: Uint8Array;

@@ -354,6 +354,12 @@ export interface ReadSafetensorsOptions {
    * read in the thread pool (the other tensors' bytes are not there yet: only their layout is).
    */
   onFirst?: (file: SafetensorsFile) => void;
+  /**
+   * Chunk reads kept in flight in the thread pool (default READS_AHEAD, 4). A reader whose
+   * `onFirst` works for a while (unlock opens the sections there) asks for more, so the pool keeps
+   * reading meanwhile instead of idling once the first few chunks are in.
+   */
+  readsAhead?: number;
 }
 
 /** Bytes read at a time when a file is read tensor by tensor (onTensor). */
@@ -451,7 +457,6 @@ const READS_AHEAD = 4;
 async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n: number, header: Record<string, unknown>, options: ReadSafetensorsOptions): Promise<SafetensorsFile> {
   const { metadata, entries } = parseLayout(header, file.size - 8 - n);
   const bytes = uninitialized(file.size);
-  await file.readInto(bytes, 0, 0, 8 + n);
   const data = bytes.subarray(8 + n);
   const tensors = tensorsOf(entries, data);
   const result: SafetensorsFile = { tensors, metadata };
@@ -464,7 +469,6 @@ async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n
     return e;
   });
   first.sort((x, y) => x.begin - y.begin);
-  for (const e of first) if (e.end > e.begin) await file.readInto(data, e.begin, at(e.begin), e.end - e.begin);
   const chunks: [number, number][] = [];
   let cursor = 0;
   for (const gap of [...first.map((e) => [e.begin, e.end] as const), [data.byteLength, data.byteLength] as const]) {
@@ -482,19 +486,27 @@ async function readByTensor(file: Awaited<ReturnType<typeof openRegularFile>>, n
     for (; next < byEnd.length && byEnd[next].end <= frontier; next++) options.onTensor(byEnd[next].name, tensors.get(byEnd[next].name)!, result);
   };
   const inFlight: Promise<void>[] = [];
-  const start = (i: number) => {
-    if (i >= chunks.length) return;
-    const read = file.readInto(data, chunks[i][0], at(chunks[i][0]), chunks[i][1] - chunks[i][0]);
-    read.catch(() => {}); // awaited in order below; a later chunk may fail while an earlier one is awaited
+  const issue = (read: Promise<void>) => {
+    read.catch(() => {}); // awaited in order below; a later read may fail while an earlier one is awaited
     inFlight.push(read);
+    return read;
+  };
+  // The header and the first tensors, then the first chunks, issued at once: the pool reads the
+  // chunks while the first tensors are awaited and while onFirst works on them.
+  const firstReads = [issue(file.readInto(bytes, 0, 0, 8 + n)), ...first.filter((e) => e.end > e.begin).map((e) => issue(file.readInto(data, e.begin, at(e.begin), e.end - e.begin)))];
+  const chunkReads: Promise<void>[] = [];
+  const start = (i: number) => {
+    if (i < chunks.length) chunkReads.push(issue(file.readInto(data, chunks[i][0], at(chunks[i][0]), chunks[i][1] - chunks[i][0])));
   };
   try {
-    for (let i = 0; i < READS_AHEAD; i++) start(i);
+    const ahead = Math.max(1, Math.floor(options.readsAhead ?? READS_AHEAD));
+    for (let i = 0; i < ahead; i++) start(i);
+    for (const read of firstReads) await read;
     options.onFirst?.(result);
     advance(0);
     for (let i = 0; i < chunks.length; i++) {
-      await inFlight[i];
-      start(i + READS_AHEAD);
+      await chunkReads[i];
+      start(i + ahead);
       advance(chunks[i][1]);
     }
     advance(data.byteLength);

@@ -350,22 +350,29 @@ export function digestOrder(names: Iterable<string>): string[] {
 export class WeightsHasher {
   private readonly h = createHash('sha256').update('nnlock weights digest v1\0');
   add(name: string, e: Pick<TensorEntry, 'dtype' | 'shape'>, data: Uint8Array): void {
-    // The framing in one buffer, one update (a model has hundreds of small tensors).
-    const n = Buffer.from(name, 'utf8');
-    const d = Buffer.from(e.dtype, 'utf8');
-    const frame = Buffer.allocUnsafe(4 + n.length + 4 + d.length + 4 + 8 * e.shape.length + 8);
-    let at = frame.writeUInt32BE(n.length, 0);
-    at += n.copy(frame, at);
+    // The framing in one buffer, one update (a model has hundreds of small tensors), the 64-bit
+    // integers as two 32-bit halves (BigInt per dimension cost more than the hash of a small tensor).
+    const d = e.dtype;
+    const frame = Buffer.allocUnsafe(4 + 3 * name.length + 4 + d.length + 4 + 8 * e.shape.length + 8);
+    const nameBytes = frame.write(name, 4, 'utf8');
+    frame.writeUInt32BE(nameBytes, 0);
+    let at = 4 + nameBytes;
     at = frame.writeUInt32BE(d.length, at);
-    at += d.copy(frame, at);
+    at += frame.write(d, at, 'latin1'); // dtype codes are ASCII
     at = frame.writeUInt32BE(e.shape.length, at);
-    for (const dim of e.shape) at = frame.writeBigUInt64BE(BigInt(dim), at);
-    frame.writeBigUInt64BE(BigInt(data.byteLength), at);
-    this.h.update(frame).update(data);
+    for (const dim of e.shape) at = writeU64(frame, dim, at);
+    at = writeU64(frame, data.byteLength, at);
+    this.h.update(frame.subarray(0, at)).update(data);
   }
   digest(): Uint8Array {
     return new Uint8Array(this.h.digest());
   }
+}
+
+/** A non-negative safe integer as 8 bytes big-endian at `at`; returns the offset after it. */
+function writeU64(b: Buffer, n: number, at: number): number {
+  b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
+  return b.writeUInt32BE(n % 0x1_0000_0000, at + 4);
 }
 
 /** SHA-256 of the published weights (every tensor but the reserved `__nnlock__/` ones; see the top). */
@@ -487,44 +494,98 @@ export function encodePayload(layers: readonly SectionLayer[]): Uint8Array {
 }
 
 /**
+ * Where a payload's fields come from: `take(n)` gives the next n bytes (fewer at the end), and
+ * `finish()` gives what is left once the reader is done, after authenticating it all when the
+ * bytes come from a section being decrypted (openInParts in src/crypto/seal.ts): nothing taken is
+ * looked at but the lengths that steer the next take until finish() has returned.
+ */
+export interface PayloadSource {
+  readonly remaining: number;
+  take(n: number): Uint8Array;
+  finish(): Uint8Array;
+}
+
+/** A payload in memory as a PayloadSource: its fields are views into it. */
+export function payloadSource(payload: Uint8Array): PayloadSource {
+  let at = 0;
+  const take = (n: number) => payload.subarray(at, (at = Math.min(payload.length, at + Math.max(0, n))));
+  return {
+    get remaining() {
+      return payload.length - at;
+    },
+    take,
+    finish: () => take(payload.length - at),
+  };
+}
+
+/**
  * Parses a payload; `kernelBytesOf(name)` gives the bytes per kernel of a layer of the file (or
  * undefined when there is no such layer). Sections are authenticated before they are parsed, so a
  * failure here means a faulty writer, and it says so.
  */
 export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string) => number | undefined, tier: number): SectionLayer[] {
-  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return readPayload(payloadSource(payload), kernelBytesOf, tier);
+}
+
+const u32le = (b: Uint8Array) => (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+const utf8 = new TextDecoder();
+
+/**
+ * Reads a payload field by field from `source` (a section decrypted as it is read: each layer's
+ * indices and values then arrive in memory of their own, aligned, and are used without a copy),
+ * then, once `source.finish()` has authenticated it, checks it as decodePayload does.
+ */
+export function readPayload(source: PayloadSource, kernelBytesOf: (name: string) => number | undefined, tier: number): SectionLayer[] {
   const bad = (d: string) => malformed(`the section of tier ${tier} is inconsistent with the file (${d})`);
-  const need = (at: number, n: number) => {
-    if (at + n > buf.length) throw bad('truncated payload');
+  // What was read, as it was read (lengths as the bytes say, unchecked until the bytes are authentic).
+  const raw: { name: string; count: number; indices: Uint8Array; values: Uint8Array; kernelBytes: number | undefined }[] = [];
+  let short = false;
+  const field = (n: number) => {
+    const b = source.take(n);
+    if (b.length < n) short = true;
+    return b;
   };
-  need(0, 5);
-  if (buf.readUInt8(0) !== PAYLOAD_VERSION) throw bad(`payload version ${buf.readUInt8(0)}`);
-  const count = buf.readUInt32LE(1);
-  let at = 5;
-  const out: SectionLayer[] = [];
-  for (let i = 0; i < count; i++) {
-    need(at, 4);
-    const nameLength = buf.readUInt32LE(at);
-    at += 4;
-    need(at, nameLength);
-    const name = buf.toString('utf8', at, at + nameLength);
-    at += nameLength;
+  const head = field(5);
+  const count = short ? 0 : u32le(head.subarray(1));
+  for (let i = 0; i < count && !short && source.remaining > 0; i++) {
+    const nameLength = u32le(field(4));
+    if (short) break;
+    // Decoding the name before the bytes are authentic is harmless (it only says how long the values are).
+    const name = utf8.decode(field(nameLength));
+    const n = short ? 0 : u32le(field(4));
+    if (short) break;
     const kernelBytes = kernelBytesOf(name);
-    if (kernelBytes === undefined) throw bad(`layer ${name} is not a protected layer of this file`);
-    need(at, 4);
-    const n = buf.readUInt32LE(at);
-    at += 4;
-    need(at, 4 * n);
-    const indices = new Int32Array(n);
-    // One copy of the little-endian bytes on a little-endian machine (hundreds of thousands of
-    // indices: a read call each costs more than opening the section).
-    if (LITTLE_ENDIAN) new Uint8Array(indices.buffer).set(payload.subarray(at, at + 4 * n));
-    else for (let j = 0; j < n; j++) indices[j] = buf.readInt32LE(at + 4 * j);
-    at += 4 * n;
-    need(at, n * kernelBytes);
-    out.push({ name, indices, values: payload.subarray(at, at + n * kernelBytes) });
-    at += n * kernelBytes;
+    const indices = field(4 * n);
+    const values = short || kernelBytes === undefined ? new Uint8Array(0) : field(n * kernelBytes);
+    raw.push({ name, count: n, indices, values, kernelBytes });
+    if (kernelBytes === undefined) break;
   }
-  if (at !== buf.length) throw bad('trailing bytes');
+  const trailing = source.finish().length;
+  // Authentic from here on.
+  if (head.length < 5) throw bad('truncated payload');
+  if (head[0] !== PAYLOAD_VERSION) throw bad(`payload version ${head[0]}`);
+  const out: SectionLayer[] = [];
+  for (const r of raw) {
+    if (r.kernelBytes === undefined) throw bad(`layer ${r.name} is not a protected layer of this file`);
+    if (r.indices.length < 4 * r.count || r.values.length < r.count * r.kernelBytes) throw bad('truncated payload');
+    out.push({ name: r.name, indices: int32s(r.indices), values: r.values });
+  }
+  if (short || out.length < count) throw bad('truncated payload');
+  if (trailing > 0) throw bad('trailing bytes');
+  return out;
+}
+
+/** Little-endian 32-bit integers as an Int32Array: a view when the bytes are aligned on a little-endian machine, else a copy. */
+function int32s(bytes: Uint8Array): Int32Array {
+  const n = bytes.length / 4;
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, n);
+  const out = new Int32Array(n);
+  // One copy of the little-endian bytes on a little-endian machine (hundreds of thousands of
+  // indices: a read call each costs more than opening the section).
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes);
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let j = 0; j < n; j++) out[j] = view.getInt32(4 * j, true);
+  }
   return out;
 }

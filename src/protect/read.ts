@@ -43,7 +43,15 @@ export interface ReadProtectedOptions<T> {
    * tensor's kernels here, while its bytes are still in the cache from the read.
    */
   settled?: (prepared: T, name: string, file: SafetensorsFile) => void;
+  /** Chunk reads kept in flight (readSafetensors' readsAhead); default PREPARE_READS_AHEAD with `prepare`, else readSafetensors' own. */
+  readsAhead?: number;
 }
+
+/**
+ * Chunks (4 MiB) read ahead while `prepare` runs: opening a VGG19's sections takes the main thread
+ * several milliseconds, in which four chunks in flight are read and the pool would then idle.
+ */
+export const PREPARE_READS_AHEAD = 16;
 
 /** Reads a (protected) safetensors file, hashing its published weights as they are read unless `hash` is false. */
 export async function readProtectedFile<T = never>(path: string, options: ReadProtectedOptions<T> = {}): Promise<ReadProtected & { prepared?: T }> {
@@ -74,6 +82,7 @@ export async function readProtectedFile<T = never>(path: string, options: ReadPr
   let file: SafetensorsFile;
   try {
     file = await readSafetensors(path, {
+      readsAhead: options.readsAhead ?? (options.prepare ? PREPARE_READS_AHEAD : undefined),
       first: options.prepare
         ? (f) => {
             const names = sectionsOf(f);

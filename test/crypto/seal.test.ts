@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyError } from '../../src/crypto/tier-keys.ts';
-import { SEAL_OVERHEAD, open, seal, sealWithNonce, sectionAad } from '../../src/crypto/seal.ts';
+import { SEAL_OVERHEAD, open, openInParts, seal, sealWithNonce, sectionAad } from '../../src/crypto/seal.ts';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -101,6 +101,43 @@ test('open rejects wrong key, tampering, wrong AAD, truncation', () => {
     const msg = (e as Error).message;
     assert.ok(!msg.includes(Buffer.from(KEY).toString('hex')) && !msg.includes(Buffer.from(wrong).toString('base64')));
   }
+});
+
+test('openInParts: the parts are the plaintext, each in memory of its own; a bad tag wipes them all', () => {
+  const plain = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 1) & 255);
+  const s = seal(KEY, plain, AAD);
+  const o = openInParts(KEY, s, AAD);
+  const parts = [o.take(3), o.take(0), o.take(400), o.take(-5)];
+  assert.equal(o.remaining, 597);
+  parts.push(o.take(10_000)); // clamped to what is left
+  assert.equal(o.remaining, 0);
+  assert.equal(o.finish().length, 0);
+  assert.deepEqual(Buffer.concat(parts), Buffer.from(plain));
+  for (const p of parts) assert.equal(p.byteOffset, 0, 'a part is not a view into a larger buffer');
+  // finish() takes what the reader left.
+  const rest = openInParts(KEY, s, AAD);
+  rest.take(10);
+  assert.deepEqual(rest.finish(), plain.subarray(10));
+  for (const [what, t] of [
+    ['ciphertext', Object.assign(s.slice(), { 500: s[500] ^ 1 })],
+    ['tag', Object.assign(s.slice(), { [s.length - 1]: s[s.length - 1] ^ 1 })],
+  ] as const) {
+    const bad = openInParts(KEY, t, AAD);
+    const taken = [bad.take(600), bad.take(100)];
+    expectCode(() => bad.finish(), 'TAMPERED_OR_WRONG_KEY', `tampered ${what}`);
+    for (const p of taken)
+      assert.ok(
+        p.every((b) => b === 0),
+        `the unauthenticated parts are wiped (${what})`,
+      );
+  }
+  expectCode(() => openInParts(KEY, s, new Uint8Array(0)).finish(), 'TAMPERED_OR_WRONG_KEY');
+  expectCode(() => openInParts(KEY, s.subarray(0, SEAL_OVERHEAD - 1), AAD), 'TRUNCATED');
+  const wiped = openInParts(KEY, s, AAD);
+  const part = wiped.take(50);
+  wiped.finish();
+  wiped.wipe();
+  assert.ok(part.every((b) => b === 0));
 });
 
 test('sectionAad is canonical and injective over its fields', () => {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { PROTECT_METADATA_KEY, ProtectError, decodePayload, encodePayload, parseHeader, serializeHeader, weightsDigest, type ProtectHeader } from '../../src/protect/internals.ts';
-import { WeightsHasher, digestOrder } from '../../src/protect/format.ts';
+import { WeightsHasher, digestOrder, readPayload } from '../../src/protect/format.ts';
+import { openInParts, seal } from '../../src/crypto/seal.ts';
 import type { TensorEntry } from '../../src/io/safetensors.ts';
 
 const checkLeaks = trackLeaks();
@@ -77,6 +78,36 @@ test('payload round-trips; inconsistent payloads are refused', () => {
   assert.throws(() => decodePayload(p.subarray(0, p.length - 1), kb, 2), /tier 2 is inconsistent.*truncated/);
   assert.throws(() => decodePayload(Uint8Array.from([...p, 0]), kb, 2), /trailing bytes/);
   assert.throws(() => decodePayload(p, (n) => (n === 'b.weight' ? undefined : kb(n)), 1), /b.weight is not a protected layer/);
+});
+
+test('a payload read field by field while its section is decrypted: the same layers, aligned, checked only once authentic', () => {
+  const layers = [
+    { name: 'a.weight', indices: Int32Array.from([0, 3, 5]), values: Uint8Array.from({ length: 3 * 36 }, (_, i) => i) },
+    { name: 'ü.weight', indices: Int32Array.from([7]), values: new Uint8Array(8).fill(1) },
+  ];
+  const kb = (n: string) => (({ 'a.weight': 36, 'ü.weight': 8 }) as Record<string, number>)[n];
+  const key = new Uint8Array(32).fill(5);
+  const aad = Uint8Array.from([1, 2, 3]);
+  const p = encodePayload(layers);
+  const back = readPayload(openInParts(key, seal(key, p, aad), aad), kb, 1);
+  assert.deepEqual(
+    back.map((l) => [l.name, Array.from(l.indices), Array.from(l.values)]),
+    layers.map((l) => [l.name, Array.from(l.indices), Array.from(l.values)]),
+  );
+  // The unaligned offsets of the payload do not matter: each array has memory of its own.
+  for (const l of back) assert.ok(l.indices.byteOffset % 4 === 0 && l.values.byteOffset % 4 === 0);
+  const refused = (bytes: Uint8Array, re: RegExp, kbOf: (n: string) => number | undefined = kb) => assert.throws(() => readPayload(openInParts(key, seal(key, bytes, aad), aad), kbOf, 2), re);
+  refused(p.subarray(0, p.length - 1), /tier 2 is inconsistent.*truncated/);
+  refused(p.subarray(0, 3), /truncated/);
+  refused(Uint8Array.from([...p, 0]), /trailing bytes/);
+  refused(p, /a.weight is not a protected layer/, (n) => (n === 'a.weight' ? undefined : kb(n)));
+  // A wrong tag is an authentication failure, whatever the (unauthenticated) lengths said.
+  const sealed = seal(key, p, aad);
+  sealed[20] ^= 0xff;
+  assert.throws(
+    () => readPayload(openInParts(key, sealed, aad), kb, 1),
+    (e: unknown) => (e as { code?: string }).code === 'TAMPERED_OR_WRONG_KEY',
+  );
 });
 
 test('weights digest: order independent, sensitive to names, dtypes, shapes and bytes', () => {

@@ -10,8 +10,9 @@ import { trackLeaks } from '../helpers/leaks.ts';
 import { type TensorEntry, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { ProtectError, protectModel, unlockModel, verifyModel, weightsDigest } from '../../src/protect/index.ts';
 import { readProtectedFile } from '../../src/protect/read.ts';
-import { SIGNATURE_METADATA_KEY, sectionTensorName } from '../../src/protect/format.ts';
-import { openUnlock, unlock } from '../../src/protect/unlock.ts';
+import { SIGNATURE_METADATA_KEY, bodyDigest, parseSignature, sectionDigest, sectionTensorName, serializeSignature, signatureMessage } from '../../src/protect/format.ts';
+import { PARTS_FROM_BYTES, openUnlock, unlock } from '../../src/protect/unlock.ts';
+import { KeyError, encodeKeyToken, ownerSigningKey, signMessage } from '../../src/crypto/index.ts';
 import { fileOf, sameBytes, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
@@ -31,21 +32,28 @@ async function bigProtected(): Promise<{ path: string; tokens: string[]; origina
   return { path, tokens: p.tokens, original: file.tensors };
 }
 
-test('readSafetensors onTensor: every tensor once, in file order, with its bytes already read', async () => {
+test('readSafetensors onTensor: every tensor once, in file order, with its bytes already read, however many chunks are in flight', async () => {
   const { path } = await bigProtected();
-  const seen: string[] = [];
-  const file = await readSafetensors(path, {
-    onTensor(name, e, f) {
-      assert.equal(f.tensors.get(name), e);
-      seen.push(name);
-      // The bytes handed over are final: compare them with the file on disk now.
-      assert.ok(sameBytes(e.data, new Uint8Array(readFileSync(path)).subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
-    },
-  });
-  assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
-  assert.equal(new Set(seen).size, seen.length);
   const plain = await readSafetensors(path);
-  for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
+  const orders: string[][] = [];
+  for (const readsAhead of [undefined, 1, 64]) {
+    const seen: string[] = [];
+    const file = await readSafetensors(path, {
+      readsAhead,
+      onTensor(name, e, f) {
+        assert.equal(f.tensors.get(name), e);
+        seen.push(name);
+        // The bytes handed over are final: compare them with the file on disk now.
+        assert.ok(sameBytes(e.data, new Uint8Array(readFileSync(path)).subarray(e.data.byteOffset, e.data.byteOffset + e.data.byteLength)), name);
+      },
+    });
+    assert.deepEqual([...seen].sort(), [...file.tensors.keys()].sort());
+    assert.equal(new Set(seen).size, seen.length);
+    for (const [name, e] of plain.tensors) assert.ok(sameBytes(e.data, file.tensors.get(name)!.data), name);
+    orders.push(seen);
+  }
+  assert.deepEqual(orders[1], orders[0]);
+  assert.deepEqual(orders[2], orders[0]);
 });
 
 test('readSafetensors first/onFirst: the first tensors are read before the rest, and every tensor still arrives once', async () => {
@@ -205,6 +213,44 @@ test('kernels put back while the file is read: each tier like the in-memory unlo
   const bad = join(dir, 'changed-layer.safetensors');
   writeFileSync(bad, bytes);
   await assert.rejects(unlockModel(bad, tokens[2]), (err: unknown) => err instanceof ProtectError && err.code === 'WEIGHTS_MODIFIED');
+});
+
+test('sections of a large layer are decrypted field by field: bit-exact at every tier; a section the owner signed whose tag fails is refused', async () => {
+  const net = tinyNet(8);
+  const file = fileOf(net, { architecture: 'tiny' });
+  net.dispose();
+  // 131,072 kernels: 30% of them makes both sections larger than PARTS_FROM_BYTES.
+  file.tensors.set('wide.weight', { dtype: 'F32', shape: [512, 256, 3, 3], data: new Uint8Array(Float32Array.from({ length: 512 * 256 * 9 }, (_, i) => Math.sin(i * 0.37)).buffer) });
+  const masterKey = new Uint8Array(32).fill(11);
+  const modelId = new Uint8Array(16).fill(12);
+  const p = await protectModel(file, { ratio: 0.3, tiers: 2, masterToken: encodeKeyToken({ tier: 2, key: masterKey }), modelId });
+  for (const tier of [1, 2]) assert.ok(p.file.tensors.get(sectionTensorName(tier))!.data.length >= PARTS_FROM_BYTES, `tier ${tier}'s section is decrypted in parts`);
+  const path = join(dir, 'wide.safetensors');
+  await writeSafetensors(path, p.file.tensors, p.file.metadata);
+  const full = await unlockModel(path, p.tokens[1]);
+  for (const [name, e] of file.tensors) assert.ok(sameBytes(full.file.tensors.get(name)!.data, e.data), name);
+  const parsed = await readSafetensors(path);
+  for (const token of p.tokens) {
+    const fromPath = await unlockModel(path, token, { verifyWeights: false });
+    const inMemory = unlock(parsed, token);
+    assert.equal(fromPath.restored, inMemory.restored);
+    for (const [name, e] of inMemory.file.tensors) assert.ok(sameBytes(fromPath.file.tensors.get(name)!.data, e.data), name);
+  }
+  // The owner's signature over a section whose ciphertext changed: only the AEAD tag can refuse it.
+  const tampered = await readSafetensors(path);
+  const sealed = tampered.tensors.get(sectionTensorName(2))!.data;
+  sealed[sealed.length >> 1] ^= 0x20;
+  const entry = parseSignature(tampered.metadata, 2);
+  const digests = [1, 2].map((t) => sectionDigest(tampered.tensors.get(sectionTensorName(t))!.data));
+  const signature = signMessage(ownerSigningKey(masterKey, modelId, 2), signatureMessage(bodyDigest(tampered.metadata), digests));
+  tampered.metadata[SIGNATURE_METADATA_KEY] = serializeSignature({ ...entry, sections: digests.map((d) => Buffer.from(d).toString('hex')), signature: Buffer.from(signature).toString('base64') });
+  const refusedTag = (err: unknown) => err instanceof KeyError && err.code === 'TAMPERED_OR_WRONG_KEY' && /tier 2 failed authentication/.test(err.message);
+  assert.throws(() => unlock(tampered, p.tokens[1]), refusedTag);
+  const bad = join(dir, 'wide-tampered.safetensors');
+  await writeSafetensors(bad, tampered.tensors, tampered.metadata);
+  await assert.rejects(unlockModel(bad, p.tokens[1], { verifyWeights: false }), refusedTag);
+  // Tier 1's section is intact: its key still unlocks.
+  assert.equal((await unlockModel(bad, p.tokens[0])).tier, 1);
 });
 
 test('leaks no tensors', checkLeaks);
