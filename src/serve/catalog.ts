@@ -4,6 +4,7 @@
 // layers go to the workers (every other tensor is there once, from the published weights). A tier
 // a client unlocks with its own token is unlocked once too and cached by tier; the token is used
 // for that unlock and dropped.
+import { createHash } from 'node:crypto';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { readModelFile, classNamesOf, architectureOf, requireArchitecture } from '../models/load.ts';
 import { modelSpec } from '../models/registry.ts';
@@ -22,6 +23,9 @@ import { ServeError } from './errors.ts';
 import type { ModelInfo, ModelKind } from '../web/browser/api.ts';
 export type { ModelInfo, ModelKind };
 
+/** Most tier tokens a served model remembers as checked (by their SHA-256). */
+const CHECKED_TOKENS = 1024;
+
 export class ServedModel {
   readonly info: ModelInfo;
   /** The model's top tier M (0 when it is not protected). */
@@ -35,6 +39,8 @@ export class ServedModel {
   private readonly unlocking = new Map<number, Promise<void>>();
   /** The owner's key (from the config's key file) and its tier: unlocks what is not held yet. */
   private owner: { token: string; tier: number } | null = null;
+  /** Tier tokens that passed tokenTier's check: SHA-256 (base64) → tier, least recently used first. */
+  private readonly checkedTokens = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -65,6 +71,24 @@ export class ServedModel {
    */
   tokenTier(token: string): number {
     if (!this.header) throw new ServeError('unauthorized', `model ${this.name} is not protected: it has no tier tokens`);
+    // A client sends its token with every request; checking it (decode, checksum, key check) was
+    // about 7 % of the main thread's CPU per request. Tokens that passed are remembered by their
+    // SHA-256 (never the token itself), most recently used last, at most CHECKED_TOKENS of them.
+    const digest = createHash('sha256').update(token).digest('base64');
+    const known = this.checkedTokens.get(digest);
+    if (known !== undefined) {
+      this.checkedTokens.delete(digest);
+      this.checkedTokens.set(digest, known);
+      return known;
+    }
+    const tier = this.checkToken(token);
+    if (this.checkedTokens.size >= CHECKED_TOKENS) this.checkedTokens.delete(this.checkedTokens.keys().next().value!);
+    this.checkedTokens.set(digest, tier);
+    return tier;
+  }
+
+  private checkToken(token: string): number {
+    const header = this.header!;
     let decoded: ReturnType<typeof decodeKeyToken>;
     try {
       decoded = decodeKeyToken(token);
@@ -72,9 +96,8 @@ export class ServedModel {
       throw new ServeError('unauthorized', 'malformed tier token');
     }
     try {
-      if (decoded.tier < 1 || decoded.tier > this.header.tiers)
-        throw new ServeError('unauthorized', `wrong key: a tier-${decoded.tier} token, but model ${this.name} has tiers 1..${this.header.tiers}`);
-      verifyKeyCheck(decoded.key, new Uint8Array(Buffer.from(this.header.modelId, 'hex')), decoded.tier, this.header.keyChecks[decoded.tier - 1]);
+      if (decoded.tier < 1 || decoded.tier > header.tiers) throw new ServeError('unauthorized', `wrong key: a tier-${decoded.tier} token, but model ${this.name} has tiers 1..${header.tiers}`);
+      verifyKeyCheck(decoded.key, new Uint8Array(Buffer.from(header.modelId, 'hex')), decoded.tier, header.keyChecks[decoded.tier - 1]);
       return decoded.tier;
     } catch (e) {
       if (e instanceof KeyError) throw new ServeError('unauthorized', `wrong key: the token is not a key of model ${this.name}`);

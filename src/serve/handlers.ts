@@ -15,7 +15,7 @@ import { psnrOfMse } from '../train/metrics.ts';
 import type { Channels } from '../io/image.ts';
 import type { ServedModel } from './catalog.ts';
 import type { Limits } from './config.ts';
-import type { InferencePool } from './pool.ts';
+import type { CancelSignal, InferencePool } from './pool.ts';
 import { ServeError } from './errors.ts';
 import { type DecodedImage, decodeImage, encodePng, parseTensorBody } from './inputs.ts';
 
@@ -93,7 +93,7 @@ export async function classify(
   query: Query,
   pool: InferencePool,
   limits: Limits,
-  signal?: AbortSignal,
+  signal?: CancelSignal,
 ): Promise<ClassifyResult> {
   const classes = model.info.classes!;
   const k = parseTop(query.top, classes.length);
@@ -144,7 +144,7 @@ export interface Denoised {
  * channel at a time). With ?sigma=s, Gaussian noise of σ = s (0..255 scale, seeded by ?seed=,
  * default 0) is added first and the PSNR of the result against the upload is measured.
  */
-export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits, signal?: AbortSignal): Promise<Denoised> {
+export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits, signal?: CancelSignal): Promise<Denoised> {
   if (!isImageType(type)) throw new ServeError('unsupported-media-type', 'denoise takes one image: Content-Type image/png or image/jpeg');
   let sigma: number | undefined;
   if (query.sigma !== undefined) {
