@@ -16,6 +16,7 @@ import { ER_MODEL_FORMAT, type ErModelSpec } from '../er/model-file.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferencePool } from './pool.ts';
 import type { TierLayer } from './worker-protocol.ts';
+import { pixelTable } from './pixel-table.ts';
 import { ServeError } from './errors.ts';
 
 // What GET /v1/models says of a model: the wire type the page and `nnlock client` read, defined
@@ -187,7 +188,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     if (config.keys) throw new Error(`${where}: an Encryption-Robust model is not protected; it takes no key file`);
     const m = file.metadata;
     const spec: ErModelSpec = { architecture: m.architecture, adaptation: m.adaptation as ErModelSpec['adaptation'], k: Number(m.k), channels: Number(m.channels), numClasses: Number(m.numClasses) };
-    await pool.load({ name: config.name, build: { kind: 'er', spec }, task: 'classify', tensors });
+    await pool.load({ name: config.name, build: { kind: 'er', spec }, task: 'classify', tensors, pixelTable: pixelTable(null, spec.channels) });
     const plaintext = m.kind === 'none';
     return new ServedModel(
       config.name,
@@ -209,11 +210,13 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
   const spec = requireArchitecture(architectureOf(config.arch, file.metadata), where, 'serving it');
   const classifier = spec.task === 'classification';
   const count = classifier ? headSize(file) : 0;
+  const normalisation = classifier ? normalisationFrom(file.metadata) : null;
   await pool.load({
     name: config.name,
     build: { kind: 'registry', architecture: spec.name, numClasses: classifier ? count : undefined },
     task: classifier ? 'classify' : 'denoise',
     tensors,
+    pixelTable: classifier ? pixelTable(normalisation, spec.inputChannels) : undefined,
   });
   const M = header?.tiers ?? 0;
   const served = new ServedModel(
@@ -228,7 +231,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     pool,
     file,
     header,
-    { normalisation: classifier ? normalisationFrom(file.metadata) : null, resize: config.resize ?? false },
+    { normalisation, resize: config.resize ?? false },
   );
   if (config.keys) {
     let token: string;

@@ -41,7 +41,7 @@ export interface RunResult {
 
 interface Pending {
   images: number;
-  data: Float32Array;
+  data: Float32Array | Uint8Array;
   since: number;
   deadline: number;
   resolve(r: RunResult): void;
@@ -55,6 +55,8 @@ interface Queue {
   tier: number;
   /** [C, H, W] of one image. */
   image: number[];
+  /** Whether the items are 8-bit pixels (else float32 input). */
+  pixels: boolean;
   items: Pending[];
   /** Images of the items (kept as they come and go: schedule() runs on every request). */
   images: number;
@@ -202,16 +204,18 @@ export class InferencePool {
   }
 
   /**
-   * Runs `images` images ([images, ...image] float32, `data`) of a model at a tier, batched with
-   * other requests. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
+   * Runs `images` images ([images, ...image], `data`: the network's input, or 8-bit pixels of a
+   * classifier, which its worker turns into input) of a model at a tier, batched with other
+   * requests of the same model, tier, image shape and kind of data. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
    * client went away) while the images still wait, they leave the queue: no worker runs them.
    */
-  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000, signal?: CancelSignal): Promise<RunResult> {
+  run(model: string, tier: number, image: number[], images: number, data: Float32Array | Uint8Array, timeoutMs = 30_000, signal?: CancelSignal): Promise<RunResult> {
     if (this.closed) return Promise.reject(new ServeError('unavailable', 'the server is shutting down'));
-    const key = `${model}\u0000${tier}\u0000${image.join('x')}`;
+    const pixels = data instanceof Uint8Array;
+    const key = `${model}\u0000${tier}\u0000${image.join('x')}\u0000${pixels ? 'u8' : 'f32'}`;
     let q = this.queues.get(key);
     if (!q) {
-      q = { key, model, tier, image, items: [], images: 0 };
+      q = { key, model, tier, image, pixels, items: [], images: 0 };
       this.queues.set(key, q);
     }
     const now = Date.now();
@@ -301,7 +305,7 @@ export class InferencePool {
     q.images -= images;
     if (q.items.length === 0) this.queues.delete(q.key);
     const per = q.image.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(images * per);
+    const data = q.pixels ? new Uint8Array(images * per) : new Float32Array(images * per);
     let offset = 0;
     for (const item of batch) {
       data.set(item.data, offset);
