@@ -20,7 +20,7 @@
 //
 //   node --import tsx bench/serve.ts [--threads 2] [--connections 64] [--mixed-seconds 60]
 //        [--full-seconds 20] [--max-batch 64] [--max-wait 5] [--no-write]
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -57,8 +57,9 @@ const { values: args } = parseArgs({
     'max-wait': { type: 'string', default: '5' },
     workers: { type: 'string', default: 'auto' },
     'server-threads': { type: 'string' },
-    phases: { type: 'string', default: 'memory,full,multi,wide,mixed' },
+    phases: { type: 'string', default: 'memory,full,multi,wide,mixed,floor' },
     'server-node-args': { type: 'string', default: '' },
+    'server-from': { type: 'string', default: 'dist' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -221,11 +222,22 @@ function writeConfig(name: string, models: unknown[]): string {
   return file;
 }
 
-async function startServer(config: string) {
+// The server runs what an installed package runs: the compiled dist/ (built here first, so it is
+// the checkout's code). --server-from sources runs the TypeScript through tsx instead, whose
+// transform adds work on the main thread (a __name() call at every closure: about 2 % of its CPU).
+const SERVER_FROM = args['server-from'];
+if (SERVER_FROM !== 'dist' && SERVER_FROM !== 'sources') throw new Error(`--server-from is dist or sources, got ${SERVER_FROM}`);
+if (SERVER_FROM === 'dist') {
+  log('building dist/ (npm run build)');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.join(here, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** `nnlock serve` with a config, or (argv given) another server that prints {"address"} when it listens. */
+async function startServer(config: string, argv?: string[]) {
   const nodeArgs = args['server-node-args'].split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
+  const child = spawn(process.execPath, argv ?? [...nodeArgs, BIN, 'serve', '--config', config, '--json', '--log', 'silent'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NNLOCK_THREADS: String(SERVER_THREADS) },
+    env: { ...process.env, NNLOCK_THREADS: String(SERVER_THREADS), NNLOCK_DIST: SERVER_FROM === 'dist' ? '1' : '0' },
   });
   let out = '';
   const address = await new Promise<string>((resolve, reject) => {
@@ -395,6 +407,8 @@ async function drained(address: string): Promise<void> {
 }
 
 const phases: Phase[] = [];
+/** The HTTP floor phase (5.), apart from the served phases. */
+let floor: Phase | undefined;
 /** The server's event-loop delay during the mixed phase, ms. */
 let eventLoop = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
 const memory: { what: string; rss: number; modelBytes: number; tierBytes: number }[] = [];
@@ -512,6 +526,22 @@ if (PHASES.has('memory')) {
   if (PHASES.has('mixed')) phases.push(await load('mixed: tiers 0..3, ResNet-20 classify + DnCNN denoise (1 in 32)', s, Number(args['mixed-seconds']), mixed, () => 1, mixedCheck, readLag));
   const code = await s.stop();
   log(`server stopped (exit ${code})`);
+
+  // ---- 5. the HTTP floor: the full phase's requests to a bare fastify route (bench/lib/http-floor-server.ts) ----
+  if (PHASES.has('floor')) {
+    const f = await startServer('', ['--import', 'tsx', path.join(here, 'lib', 'http-floor-server.ts')]);
+    const floorCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
+    const bare = single.map((r) => ({
+      ...r,
+      onResponse: (status: number) => {
+        floorCheck.checked++;
+        if (status !== 200) floorCheck.wrong++;
+        return status === 200;
+      },
+    }));
+    floor = await load('HTTP floor: the same 1-PNG requests to a bare fastify route (no decoding, no model)', f, Number(args['full-seconds']), bare, () => 1, floorCheck);
+    log(`floor server stopped (exit ${await f.stop()})`);
+  }
 }
 
 // ---- report ----
@@ -524,7 +554,26 @@ for (const p of phases) {
     `${p.name}: ${fmt(p.imagesPerSecond, 0)} images/s checked (${fmt(p.imagesPerSecond / offlineRate, 2)} of offline), batches of ${fmt(p.meanBatch, 1)}; CPU per image: generator ${perImage(p.cpu.generator)}, server ${server.join(', ')}`,
   );
 }
-if (['memory', 'full', 'multi', 'wide', 'mixed'].some((p) => !PHASES.has(p))) {
+/** CPU ms per request of the floor phase: the generator, and every thread of the bare server. */
+const floorCpu = floor && {
+  generator: (1000 * floor.cpu.generator) / Math.max(1, floor.images),
+  server: (1000 * Object.values(floor.cpu.server).reduce((a, b) => a + b, 0)) / Math.max(1, floor.images),
+};
+/** Offline's lowest CPU per image at one libtorch thread: what a worker of one thread costs at best. */
+const workerBest = Math.min(...offline.filter((o) => o.threads === 1).map((o) => o.cpuPerImage));
+/** CPU ms per image of the offline baseline's configuration (its threads and batch size). */
+const baselineCpu = offline.find((o) => o.threads === offlineThreads && o.batch === offlineBatch)?.cpuPerImage ?? Number.NaN;
+/**
+ * The highest ratio one image per request can reach here if nnlock's own per-request work were
+ * free, in CPU per image on both sides (so that other load on the machine cancels out): the
+ * baseline's CPU per image over (a worker's best + HTTP's floor per request).
+ */
+const floorBound = floorCpu && baselineCpu / (workerBest + floorCpu.generator + floorCpu.server);
+if (floor && floorCpu)
+  log(
+    `${floor.name}: ${fmt(floor.rps, 0)} req/s, CPU per request: generator ${fmt(floorCpu.generator, 3)} ms, server ${fmt(floorCpu.server, 3)} ms; one image per request can reach at most ${fmt(floorBound!, 2)} of offline here`,
+  );
+if (['memory', 'full', 'multi', 'wide', 'mixed', 'floor'].some((p) => !PHASES.has(p))) {
   log('not every phase ran (--phases): nothing written');
   process.exit(0);
 }
@@ -541,6 +590,8 @@ const PROFILE_NOTES = [
   '- **Batch size.** Offline, batches of 16, 32 and 64 cost the same per image on a quiet machine (1.128, 1.122, 1.127 ms at 18:13); under load the smaller ones cost less (1.18 against 1.41 ms at load 8). The baseline is the best over batch sizes and thread counts.',
   "- **One inference thread.** One worker at one libtorch thread can use one core, while the baseline may use both: workers × threads = cores (now the default). One worker of two threads collapses as soon as anything else runs on the machine (libtorch's OpenMP threads wait for each other).",
   "- **The load generator.** autocannon with a check of every answer costs about as much per request as the server's main thread; with one image per request it takes a sizeable share of the two cores (table above). With 16 images per request it is a few percent.",
+  "- **Per-request work on the main thread, 21:05-22:05 (profiles of the main thread at load 3-7, so shares, not times).** With one PNG per request: checking the same tier tokens again 7 % of its busy samples (now remembered by their SHA-256), an AbortController per request 3 % (now a listener on the response's close), the float32 input of every image and the pool's copy of it a large part of the 5-14 % in garbage collection (pixels now go to the workers as bytes, src/serve/pixel-table.ts), tsx's `__name()` wrapper at every closure 2 % (the bench now runs the server from dist/, as installed). What is left is spread thin: PNG decoding about 15 %, fastify and Node's HTTP about 25 %, the pool about 10 %.",
+  '- **The HTTP floor.** A bare fastify route answering the same requests costs the generator and the server about 0.11 ms of CPU per request together (floor section above): one image per request could reach about 0.9 of offline here even if nnlock did nothing else per request.',
 ].join('\n');
 const [full, multi, wide, mixedPhase] = phases;
 const ratio = full.imagesPerSecond / offlineRate;
@@ -620,6 +671,16 @@ const md = [
   '',
   `The server's event loop during the mixed phase (prom-client's delay monitor): p50 ${fmt(eventLoop.p50, 1)} ms, p99 ${fmt(eventLoop.p99, 1)} ms, max ${fmt(eventLoop.max, 1)} ms (inference runs in the worker threads; the main thread parses, decodes images (small PNGs itself, others through sharp's thread pool), and answers).`,
   '',
+  '## The HTTP floor: what one image per request costs before nnlock does anything',
+  '',
+  markdownTable(
+    ['', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'CPU per request: load generator', 'CPU per request: server'],
+    [[floor!.name, fmt(floor!.rps, 0), String(floor!.p50), String(floor!.p99), String(floor!.non2xx + floor!.errors), `${fmt(floorCpu!.generator, 3)} ms`, `${fmt(floorCpu!.server, 3)} ms`]],
+    [false, true, true, true, true, true, true],
+  ),
+  '',
+  `The same ${CONNECTIONS} connections and requests as the first full-load phase, to a fastify route that answers a fixed JSON of the same shape (\`bench/lib/http-floor-server.ts\`): HTTP on loopback and the generator alone. With one image per request, even if nnlock's own work per request (credentials, decoding, batching, the answer) cost nothing, the two would still take ${fmt(floorCpu!.generator + floorCpu!.server, 3)} ms of CPU per image beside a worker's best ${fmt(workerBest, 3)} ms (offline at one thread), against the baseline's ${fmt(baselineCpu, 3)} ms per image: one image per request could reach at most ${fmt(baselineCpu, 3)} / ${fmt(workerBest + floorCpu!.generator + floorCpu!.server, 3)} = **${fmt(floorBound!, 2)} of offline** on this machine (CPU on both sides, so that other load cancels out). What the served phases spend above that is nnlock's own work per request (the CPU table above). Requests that carry several images share the HTTP cost.`,
+  '',
   '## Memory: ResNet-20 at 4 tiers against 1',
   '',
   markdownTable(
@@ -642,6 +703,9 @@ const json = {
   ratio,
   ratioMulti,
   ratioWide,
+  floor,
+  floorCpu,
+  floorBound,
   workers: WORKERS,
   serverThreads: SERVER_THREADS,
   loadAtStart,

@@ -4,6 +4,7 @@
 // layers go to the workers (every other tensor is there once, from the published weights). A tier
 // a client unlocks with its own token is unlocked once too and cached by tier; the token is used
 // for that unlock and dropped.
+import { createHash } from 'node:crypto';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { readModelFile, classNamesOf, architectureOf, requireArchitecture } from '../models/load.ts';
 import { modelSpec } from '../models/registry.ts';
@@ -15,12 +16,16 @@ import { ER_MODEL_FORMAT, type ErModelSpec } from '../er/model-file.ts';
 import type { ModelConfig } from './config.ts';
 import type { InferencePool } from './pool.ts';
 import type { TierLayer } from './worker-protocol.ts';
+import { pixelTable } from './pixel-table.ts';
 import { ServeError } from './errors.ts';
 
 // What GET /v1/models says of a model: the wire type the page and `nnlock client` read, defined
 // once beside them (a type-only import: nothing of the browser code loads here).
 import type { ModelInfo, ModelKind } from '../web/browser/api.ts';
 export type { ModelInfo, ModelKind };
+
+/** Most tier tokens a served model remembers as checked (by their SHA-256). */
+const CHECKED_TOKENS = 1024;
 
 export class ServedModel {
   readonly info: ModelInfo;
@@ -35,6 +40,8 @@ export class ServedModel {
   private readonly unlocking = new Map<number, Promise<void>>();
   /** The owner's key (from the config's key file) and its tier: unlocks what is not held yet. */
   private owner: { token: string; tier: number } | null = null;
+  /** Tier tokens that passed tokenTier's check: SHA-256 (base64) → tier, least recently used first. */
+  private readonly checkedTokens = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -65,6 +72,24 @@ export class ServedModel {
    */
   tokenTier(token: string): number {
     if (!this.header) throw new ServeError('unauthorized', `model ${this.name} is not protected: it has no tier tokens`);
+    // A client sends its token with every request; checking it (decode, checksum, key check) was
+    // about 7 % of the main thread's CPU per request. Tokens that passed are remembered by their
+    // SHA-256 (never the token itself), most recently used last, at most CHECKED_TOKENS of them.
+    const digest = createHash('sha256').update(token).digest('base64');
+    const known = this.checkedTokens.get(digest);
+    if (known !== undefined) {
+      this.checkedTokens.delete(digest);
+      this.checkedTokens.set(digest, known);
+      return known;
+    }
+    const tier = this.checkToken(token);
+    if (this.checkedTokens.size >= CHECKED_TOKENS) this.checkedTokens.delete(this.checkedTokens.keys().next().value!);
+    this.checkedTokens.set(digest, tier);
+    return tier;
+  }
+
+  private checkToken(token: string): number {
+    const header = this.header!;
     let decoded: ReturnType<typeof decodeKeyToken>;
     try {
       decoded = decodeKeyToken(token);
@@ -72,9 +97,8 @@ export class ServedModel {
       throw new ServeError('unauthorized', 'malformed tier token');
     }
     try {
-      if (decoded.tier < 1 || decoded.tier > this.header.tiers)
-        throw new ServeError('unauthorized', `wrong key: a tier-${decoded.tier} token, but model ${this.name} has tiers 1..${this.header.tiers}`);
-      verifyKeyCheck(decoded.key, new Uint8Array(Buffer.from(this.header.modelId, 'hex')), decoded.tier, this.header.keyChecks[decoded.tier - 1]);
+      if (decoded.tier < 1 || decoded.tier > header.tiers) throw new ServeError('unauthorized', `wrong key: a tier-${decoded.tier} token, but model ${this.name} has tiers 1..${header.tiers}`);
+      verifyKeyCheck(decoded.key, new Uint8Array(Buffer.from(header.modelId, 'hex')), decoded.tier, header.keyChecks[decoded.tier - 1]);
       return decoded.tier;
     } catch (e) {
       if (e instanceof KeyError) throw new ServeError('unauthorized', `wrong key: the token is not a key of model ${this.name}`);
@@ -164,7 +188,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     if (config.keys) throw new Error(`${where}: an Encryption-Robust model is not protected; it takes no key file`);
     const m = file.metadata;
     const spec: ErModelSpec = { architecture: m.architecture, adaptation: m.adaptation as ErModelSpec['adaptation'], k: Number(m.k), channels: Number(m.channels), numClasses: Number(m.numClasses) };
-    await pool.load({ name: config.name, build: { kind: 'er', spec }, task: 'classify', tensors });
+    await pool.load({ name: config.name, build: { kind: 'er', spec }, task: 'classify', tensors, pixelTable: pixelTable(null, spec.channels) });
     const plaintext = m.kind === 'none';
     return new ServedModel(
       config.name,
@@ -186,11 +210,13 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
   const spec = requireArchitecture(architectureOf(config.arch, file.metadata), where, 'serving it');
   const classifier = spec.task === 'classification';
   const count = classifier ? headSize(file) : 0;
+  const normalisation = classifier ? normalisationFrom(file.metadata) : null;
   await pool.load({
     name: config.name,
     build: { kind: 'registry', architecture: spec.name, numClasses: classifier ? count : undefined },
     task: classifier ? 'classify' : 'denoise',
     tensors,
+    pixelTable: classifier ? pixelTable(normalisation, spec.inputChannels) : undefined,
   });
   const M = header?.tiers ?? 0;
   const served = new ServedModel(
@@ -205,7 +231,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     pool,
     file,
     header,
-    { normalisation: classifier ? normalisationFrom(file.metadata) : null, resize: config.resize ?? false },
+    { normalisation, resize: config.resize ?? false },
   );
   if (config.keys) {
     let token: string;

@@ -5,7 +5,8 @@
 //   image/png, image/jpeg    one image                          → {model, tier, top}
 //   application/json {images: [base64 PNG/JPEG, ...]}           → {model, tier, results: [{top}]}
 //   application/json {tensor: {shape: [N,C,H,W], dtype, data}}  → {model, tier, results: [{top}]}
-// Images are pixels/255, normalised by the model's mean/std for a plaintext classifier. A tensor is
+// Images are pixels/255, normalised by the model's mean/std for a plaintext classifier (by the worker
+// that runs the batch: src/serve/pixel-table.ts; the main thread sends the bytes). A tensor is
 // taken as the network's input as it is: for a plaintext classifier, already normalised float32
 // (uint8 pixels are normalised); for an encrypted classifier, the ciphertext (float32 as the
 // network sees it, or hill256 bytes as uint8, divided by 255). hill256 ciphertext may also come
@@ -15,9 +16,9 @@ import { psnrOfMse } from '../train/metrics.ts';
 import type { Channels } from '../io/image.ts';
 import type { ServedModel } from './catalog.ts';
 import type { Limits } from './config.ts';
-import type { InferencePool } from './pool.ts';
+import type { CancelSignal, InferencePool } from './pool.ts';
 import { ServeError } from './errors.ts';
-import { type DecodedImage, decodeImage, encodePng, parseTensorBody } from './inputs.ts';
+import { decodeImage, encodePng, parseTensorBody } from './inputs.ts';
 
 export interface TopClass {
   class: string;
@@ -46,43 +47,15 @@ function parseTop(raw: string | undefined, classes: number): number {
   return Math.min(n, classes);
 }
 
-/** Per model and channel count, its 256 input values per channel: (v/255 − mean)/std, or v/255. */
-const tables = new WeakMap<ServedModel, Map<number, Float32Array>>();
-
-function inputTable(model: ServedModel, channels: number): Float32Array {
-  let byChannels = tables.get(model);
-  if (!byChannels) tables.set(model, (byChannels = new Map()));
-  let table = byChannels.get(channels);
-  if (!table) {
-    const n = model.normalisation;
-    table = new Float32Array(256 * channels);
-    for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = n ? (v / 255 - n.mean[c]) / n.std[c] : v / 255;
-    byChannels.set(channels, table);
-  }
-  return table;
-}
-
-/** A decoded image as the model's input: pixels/255, normalised for a plaintext classifier. */
-function imageInput(model: ServedModel, img: DecodedImage): Float32Array {
-  // One look-up per pixel in the model's table (Float32Array.from with a map function costs ~20× more).
-  const table = inputTable(model, img.channels);
-  const out = new Float32Array(img.data.length);
-  const plane = img.height * img.width;
-  for (let c = 0; c < img.channels; c++) {
-    const base = c * 256;
-    for (let p = c * plane; p < (c + 1) * plane; p++) out[p] = table[base + img.data[p]];
-  }
-  return out;
-}
-
-async function classifierImage(model: ServedModel, bytes: Uint8Array, limits: Limits, what: string): Promise<Float32Array> {
+/** An uploaded image as a classifier's input pixels: CHW bytes at its size and channels (its worker normalises them). */
+async function classifierImage(model: ServedModel, bytes: Uint8Array, limits: Limits, what: string): Promise<Uint8Array> {
   const { channels, height, width } = model.info.input;
   if (model.info.cipher && model.info.cipher.kind !== 'hill256') {
     throw new ServeError('bad-request', `model ${model.name} classifies ${model.info.cipher.kind} ciphertext, which is real-valued: send it as {"tensor": ...}, not as an image`);
   }
   const img = await decodeImage(bytes, { channels: channels as Channels, maxPixels: limits.imagePixels, resize: model.resize && height && width ? { height, width } : undefined, what });
   if (img.height !== height || img.width !== width) throw new ServeError('bad-image', `${what} is ${img.width}×${img.height}; model ${model.name} takes ${width}×${height} images`);
-  return imageInput(model, img);
+  return img.data;
 }
 
 export async function classify(
@@ -93,13 +66,13 @@ export async function classify(
   query: Query,
   pool: InferencePool,
   limits: Limits,
-  signal?: AbortSignal,
+  signal?: CancelSignal,
 ): Promise<ClassifyResult> {
   const classes = model.info.classes!;
   const k = parseTop(query.top, classes.length);
   const { channels, height, width } = model.info.input;
   const image = [channels, height!, width!];
-  const run = async (n: number, data: Float32Array) => {
+  const run = async (n: number, data: Float32Array | Uint8Array) => {
     const r = await pool.run(model.name, tier, image, n, data, limits.requestTimeoutMs, signal);
     const K = r.shape[1];
     return Array.from({ length: n }, (_, i) => ({ top: topK(r.data.subarray(i * K, (i + 1) * K), classes, k) }));
@@ -119,17 +92,15 @@ export async function classify(
     if (b.images.length > limits.imagesPerRequest) throw new ServeError('too-large', `${b.images.length} images, more than the ${limits.imagesPerRequest} a request may send`);
     const inputs = await Promise.all((b.images as string[]).map((s, i) => classifierImage(model, Buffer.from(s, 'base64'), limits, `images[${i}]`)));
     const per = channels * height! * width!;
-    const data = new Float32Array(inputs.length * per);
+    const data = new Uint8Array(inputs.length * per);
     inputs.forEach((x, i) => data.set(x, i * per));
     return { model: model.name, tier, results: await run(inputs.length, data) };
   }
   const t = parseTensorBody(b.tensor, { maxImages: limits.imagesPerRequest, image: [channels, height, width] });
-  let data: Float32Array;
-  if (t.dtype === 'float32') data = t.data as Float32Array;
-  else if (model.info.cipher) {
-    if (model.info.cipher.kind !== 'hill256') throw new ServeError('bad-request', `${model.info.cipher.kind} ciphertext is real-valued: send dtype float32`);
-    data = Float32Array.from(t.data, (v) => v / 255);
-  } else data = imageInput(model, { data: t.data as Uint8Array, channels: channels as Channels, height: height!, width: width! });
+  // uint8: pixels, or hill256 ciphertext bytes (an encrypted classifier's pixel table is v/255).
+  if (t.dtype !== 'float32' && model.info.cipher && model.info.cipher.kind !== 'hill256')
+    throw new ServeError('bad-request', `${model.info.cipher.kind} ciphertext is real-valued: send dtype float32`);
+  const data = t.dtype === 'float32' ? (t.data as Float32Array) : (t.data as Uint8Array);
   return { model: model.name, tier, results: await run(t.shape[0], data) };
 }
 
@@ -144,7 +115,7 @@ export interface Denoised {
  * channel at a time). With ?sigma=s, Gaussian noise of σ = s (0..255 scale, seeded by ?seed=,
  * default 0) is added first and the PSNR of the result against the upload is measured.
  */
-export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits, signal?: AbortSignal): Promise<Denoised> {
+export async function denoise(model: ServedModel, tier: number, type: string | undefined, body: unknown, query: Query, pool: InferencePool, limits: Limits, signal?: CancelSignal): Promise<Denoised> {
   if (!isImageType(type)) throw new ServeError('unsupported-media-type', 'denoise takes one image: Content-Type image/png or image/jpeg');
   let sigma: number | undefined;
   if (query.sigma !== undefined) {

@@ -24,6 +24,15 @@ export interface PoolOptions {
   onBatch?: (model: string, tier: number, size: number) => void;
 }
 
+/**
+ * What tells run() that the client went away: an AbortSignal, or anything with the one method run()
+ * uses (the server passes a listener on the connection's close, cheaper per request than an
+ * AbortController).
+ */
+export interface CancelSignal {
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+}
+
 /** One batch's result: softmax probabilities [N, K] or denoised images [N, C, H, W]. */
 export interface RunResult {
   shape: number[];
@@ -32,7 +41,7 @@ export interface RunResult {
 
 interface Pending {
   images: number;
-  data: Float32Array;
+  data: Float32Array | Uint8Array;
   since: number;
   deadline: number;
   resolve(r: RunResult): void;
@@ -46,7 +55,11 @@ interface Queue {
   tier: number;
   /** [C, H, W] of one image. */
   image: number[];
+  /** Whether the items are 8-bit pixels (else float32 input). */
+  pixels: boolean;
   items: Pending[];
+  /** Images of the items (kept as they come and go: schedule() runs on every request). */
+  images: number;
 }
 
 interface Slot {
@@ -191,16 +204,18 @@ export class InferencePool {
   }
 
   /**
-   * Runs `images` images ([images, ...image] float32, `data`) of a model at a tier, batched with
-   * other requests. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
+   * Runs `images` images ([images, ...image], `data`: the network's input, or 8-bit pixels of a
+   * classifier, which its worker turns into input) of a model at a tier, batched with other
+   * requests of the same model, tier, image shape and kind of data. Rejects with a ServeError 'timeout' after timeoutMs. When `signal` aborts (the
    * client went away) while the images still wait, they leave the queue: no worker runs them.
    */
-  run(model: string, tier: number, image: number[], images: number, data: Float32Array, timeoutMs = 30_000, signal?: AbortSignal): Promise<RunResult> {
+  run(model: string, tier: number, image: number[], images: number, data: Float32Array | Uint8Array, timeoutMs = 30_000, signal?: CancelSignal): Promise<RunResult> {
     if (this.closed) return Promise.reject(new ServeError('unavailable', 'the server is shutting down'));
-    const key = `${model}\u0000${tier}\u0000${image.join('x')}`;
+    const pixels = data instanceof Uint8Array;
+    const key = `${model}\u0000${tier}\u0000${image.join('x')}\u0000${pixels ? 'u8' : 'f32'}`;
     let q = this.queues.get(key);
     if (!q) {
-      q = { key, model, tier, image, items: [] };
+      q = { key, model, tier, image, pixels, items: [], images: 0 };
       this.queues.set(key, q);
     }
     const now = Date.now();
@@ -211,7 +226,10 @@ export class InferencePool {
         item.settled = true;
         clearTimeout(timer);
         const i = q.items.indexOf(item);
-        if (i >= 0) q.items.splice(i, 1);
+        if (i >= 0) {
+          q.items.splice(i, 1);
+          q.images -= item.images;
+        }
         reject(e);
       };
       const timer = setTimeout(() => drop(new ServeError('timeout', `inference took longer than ${timeoutMs} ms`)), timeoutMs);
@@ -229,6 +247,7 @@ export class InferencePool {
         reject(e);
       };
       q.items.push(item);
+      q.images += item.images;
       this.schedule();
     });
   }
@@ -236,7 +255,7 @@ export class InferencePool {
   /** Images waiting, over all queues. */
   get queued(): number {
     let n = 0;
-    for (const q of this.queues.values()) for (const i of q.items) n += i.images;
+    for (const q of this.queues.values()) n += q.images;
     return n;
   }
 
@@ -247,7 +266,10 @@ export class InferencePool {
     }
     const live = this.live();
     if (live.length === 0) {
-      for (const q of this.queues.values()) for (const i of q.items.splice(0)) i.reject(new ServeError('unavailable', 'no inference worker is running'));
+      for (const q of this.queues.values()) {
+        q.images = 0;
+        for (const i of q.items.splice(0)) i.reject(new ServeError('unavailable', 'no inference worker is running'));
+      }
       return;
     }
     const now = Date.now();
@@ -259,9 +281,8 @@ export class InferencePool {
       let nextDue = Number.POSITIVE_INFINITY;
       for (const q of this.queues.values()) {
         if (q.items.length === 0) continue;
-        const images = q.items.reduce((n, i) => n + i.images, 0);
         const due = q.items[0].since + this.maxWaitMs;
-        if (images >= this.maxBatch || due <= now || this.closed) {
+        if (q.images >= this.maxBatch || due <= now || this.closed) {
           if (!best || q.items[0].since < best.items[0].since) best = q;
         } else nextDue = Math.min(nextDue, due);
       }
@@ -281,9 +302,10 @@ export class InferencePool {
       batch.push(item);
       images += item.images;
     }
+    q.images -= images;
     if (q.items.length === 0) this.queues.delete(q.key);
     const per = q.image.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(images * per);
+    const data = q.pixels ? new Uint8Array(images * per) : new Float32Array(images * per);
     let offset = 0;
     for (const item of batch) {
       data.set(item.data, offset);

@@ -1,6 +1,6 @@
 // The messages between the service's main thread (src/serve/pool.ts) and its inference workers
 // (src/serve/worker.ts). Plain data only: tensors cross as safetensors entries (bytes, dtype,
-// shape) and batches as Float32Arrays, transferred rather than copied where they can be.
+// shape) and batches as Float32Arrays (or 8-bit pixels), transferred rather than copied where they can be.
 import type { TensorEntry } from '../io/safetensors.ts';
 import type { ErModelSpec } from '../er/model-file.ts';
 
@@ -17,6 +17,8 @@ export interface LoadMessage {
   task: WorkerTask;
   /** The published weights (a protected model's decoys included): every tensor, once. */
   tensors: [string, TensorEntry][];
+  /** Classifiers: the input value of each 8-bit pixel value per channel (pixel-table.ts), for batches sent as pixels. */
+  pixelTable?: Float32Array;
 }
 
 /**
@@ -45,7 +47,8 @@ export interface RunMessage {
   tier: number;
   /** [N, C, H, W] */
   shape: number[];
-  data: Float32Array;
+  /** The network's input, or 8-bit pixels that the model's pixel table turns into it. */
+  data: Float32Array | Uint8Array;
 }
 
 export interface MemoryMessage {

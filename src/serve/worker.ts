@@ -20,6 +20,7 @@ import { tensorsFromEntries } from '../io/tensor-file.ts';
 import { type TensorEntry, toDType } from '../io/safetensors.ts';
 import { buildErModel } from '../er/model-file.ts';
 import type { FromWorker, LoadMessage, ModelMemory, RunMessage, TierLayer, ToWorker } from './worker-protocol.ts';
+import { applyPixelTable } from './pixel-table.ts';
 
 /** One protected layer: the kernels any tier changes, and their values at each tier. */
 interface LayerTiers {
@@ -44,6 +45,8 @@ interface Held {
   current: number;
   /** Where the model runs (deviceOf its name). */
   device: string;
+  /** Classifiers: what turns a batch of 8-bit pixels into input. */
+  pixelTable?: Float32Array;
 }
 
 const port = parentPort!;
@@ -84,7 +87,7 @@ function load(m: LoadMessage): void {
     for (const t of loaded.values()) t.dispose();
   }
   model.eval();
-  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), layers: new Map(), current: 0, device: model.device });
+  models.set(m.name, { model, task: m.task, own: model.stateDict(), tiers: new Map(), layers: new Map(), current: 0, device: model.device, pixelTable: m.pixelTable });
 }
 
 function entryTensor(e: TensorEntry): Tensor {
@@ -164,10 +167,15 @@ function addTier(held: Held, tier: number, layers: TierLayer[]): void {
 function run(m: RunMessage): { shape: number[]; data: Float32Array } {
   const held = models.get(m.name);
   if (!held) throw new Error(`model ${m.name} is not loaded in this worker`);
+  let input: Float32Array;
+  if (m.data instanceof Uint8Array) {
+    if (!held.pixelTable) throw new Error(`model ${m.name} takes float input, not pixels`);
+    input = applyPixelTable(held.pixelTable, m.data, m.shape[1], m.shape[2] * m.shape[3]);
+  } else input = m.data;
   select(held, m.tier);
   return noGrad(() =>
     scope(() => {
-      const x = onModel(held, tensor(m.data, m.shape));
+      const x = onModel(held, tensor(input, m.shape));
       const y = held.task === 'classify' ? softmax(held.model.forward(x), 1) : clamp(sub(x, held.model.forward(x)), 0, 1);
       return { shape: y.shape, data: y.toTypedArray() as Float32Array };
     }),

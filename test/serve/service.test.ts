@@ -318,6 +318,8 @@ test('a revoked API key: 401 that says it was revoked', async () => {
 test("another model's tier token, and a damaged one: 401 unauthorized", async () => {
   await assertError(await classifyPng((await randomPng(18)).png, bearer(f.denoiserTokens[2])), 401, 'unauthorized');
   const t = f.classifierTokens[1];
+  // The good token first, twice: remembered as checked, it must not let a damaged copy through.
+  for (let i = 0; i < 2; i++) assert.equal((await classifyPng((await randomPng(18)).png, bearer(t))).json().tier, 2);
   const damaged = t.slice(0, -3) + (t.endsWith('A') ? 'BBB' : 'AAA');
   await assertError(await classifyPng((await randomPng(18)).png, bearer(damaged)), 401, 'unauthorized');
   await assertError(await classifyPng((await randomPng(18)).png, { authorization: 'Basic dXNlcjpwYXNz' }), 401, 'unauthorized');
