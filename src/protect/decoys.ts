@@ -39,9 +39,10 @@ import { type ConvLayer, bytesToFloat64, copyBytes, float64ToBytes } from './lay
 import { kernelMoments, shrunkCholesky } from './decoys/gaussian.ts';
 import { contextDecoys } from './decoys/context.ts';
 import { resampleDecoys } from './decoys/resample.ts';
+import { matchedDecoys } from './decoys/matched.ts';
 import { freshInitDecoys } from './decoys/fresh-init.ts';
 
-export const DECOY_MODES = ['resample', 'context', 'joint', 'position'] as const;
+export const DECOY_MODES = ['matched', 'resample', 'context', 'joint', 'position'] as const;
 export type DecoyMode = (typeof DECOY_MODES)[number];
 export const DEFAULT_DECOY_MODE: DecoyMode = 'resample';
 
@@ -51,6 +52,7 @@ const STREAM_LABELS: Record<DecoyMode, string> = {
   joint: 'nnlock decoys v2 joint',
   context: 'nnlock decoys v2 context',
   resample: 'nnlock decoys v3 resample',
+  matched: 'nnlock decoys v4 matched',
 };
 
 export function assertDecoyMode(mode: string): DecoyMode {
@@ -102,6 +104,7 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
   if (kernels - count < 2) return freshInitDecoys(shape, count, source);
   if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
   if (mode === 'resample') return resampleDecoys(values, shape, replaced, source);
+  if (mode === 'matched') return matchedDecoys(values, shape, replaced, source);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
   if (mode === 'position') {
