@@ -55,7 +55,7 @@ const keysText = `${KEYS} key(s)${DNCNN_KEYS !== KEYS ? ` (DnCNN: ${DNCNN_KEYS})
 const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
 const SELECTION = (args.selection ?? 'top') as SelectionMode;
-const MODES: DecoyMode[] = (args.modes ?? 'position,context,resample').split(',') as DecoyMode[];
+const MODES: DecoyMode[] = (args.modes ?? 'position,context,resample,matched').split(',') as DecoyMode[];
 const STRATEGIES = (args.strategies ?? (quick ? 'l1' : 'l1,random')).split(',') as Strategy[];
 const MODELS = [
   { name: 'resnet20', path: RESNET20, arch: 'resnet20', task: 'classification' as const },

@@ -1,8 +1,14 @@
 // Decoys: every selected kernel is replaced by a fresh draw that looks like an ordinary kernel of
 // its layer, so the protected model is a normal-looking, runnable model that simply works badly.
-// Four ways to draw (DecoyMode):
+// Five ways to draw (DecoyMode):
 //
-//   'resample'  (default since 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
+//   'matched'   (the default) decoys/matched.ts: 16 resampled candidates per decoy (below), one
+//               kept by importance resampling, with weights from a logistic density ratio between
+//               the layer's genuine kernels and the candidates on the detector features (shape,
+//               whitened radius, size residual over its row's and column's spread, nearest-kernel
+//               distance), so the decoys' features follow the genuine kernels' joint distribution,
+//               not only its centre. Figures: experiments/results/protect/decoy-detectors.md.
+//   'resample'  (default in 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
 //               direction turned by keyed noise, its L2 norm moved from the donor's row and column
 //               to the decoy's, its size refitted as the attacker fits rows and columns. It keeps
 //               more of the non-Gaussian shape of trained kernels, which the attacker's classifier
@@ -44,7 +50,7 @@ import { freshInitDecoys } from './decoys/fresh-init.ts';
 
 export const DECOY_MODES = ['matched', 'resample', 'context', 'joint', 'position'] as const;
 export type DecoyMode = (typeof DECOY_MODES)[number];
-export const DEFAULT_DECOY_MODE: DecoyMode = 'resample';
+export const DEFAULT_DECOY_MODE: DecoyMode = 'matched';
 
 /** Each mode has its own stream label, so two modes never share a draw. */
 const STREAM_LABELS: Record<DecoyMode, string> = {

@@ -61,7 +61,9 @@ export const MATCHED_TURNS = 4;
 const SIZE_ROUNDS = 3;
 const TINY = 1e-30;
 /** How many features φ has (see shapeFeatures and the size feature after them). */
-const FEATURES = 8;
+const FEATURES = 9;
+/** Kept kernels a nearest-neighbour distance is taken over (all of them up to this many; beyond, an evenly spaced subset). */
+const NEIGHBOUR_POOL = 2048;
 
 /** Scale-free shape features of one kernel (kh × kw values) into f[0..6]. */
 function shapeFeatures(x: Float64Array, kh: number, kw: number, whitenedRadius: number, f: Float64Array): void {
@@ -186,14 +188,33 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   const context = (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b];
   const spread = residualSpread(fit.residual, a, b, kept);
 
-  // The genuine kernels' features.
+  // The genuine kernels' features, and their whitened coordinates for the neighbour distance.
   const y = new Float64Array(ks);
   const f = new Float64Array(FEATURES);
   const genuine = new Float64Array(donors.length * FEATURES);
+  const whitened = new Float64Array(donors.length * ks);
   donors.forEach((d, i) => {
-    shapeFeatures(values.subarray(d * ks, (d + 1) * ks), kh, kw, whiten(values.subarray(d * ks, (d + 1) * ks), y), f);
+    const r = whiten(values.subarray(d * ks, (d + 1) * ks), y);
+    whitened.set(y, i * ks);
+    shapeFeatures(values.subarray(d * ks, (d + 1) * ks), kh, kw, r, f);
     f[7] = fit.residual[d] / spread(d);
     genuine.set(f, i * FEATURES);
+  });
+  const step = Math.max(1, Math.ceil(donors.length / NEIGHBOUR_POOL));
+  const neighbours = Array.from({ length: Math.ceil(donors.length / step) }, (_, i) => i * step);
+  /** Log whitened distance from y to the nearest kept kernel of the pool (other than kept kernel `self`). */
+  const nearest = (v: Float64Array, self: number) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (const i of neighbours) {
+      if (i === self) continue;
+      let d2 = 0;
+      for (let q = 0; q < ks && d2 < best; q++) d2 += (v[q] - whitened[i * ks + q]) ** 2;
+      if (d2 < best) best = d2;
+    }
+    return 0.5 * Math.log(best + TINY);
+  };
+  donors.forEach((_, i) => {
+    genuine[i * FEATURES + 8] = nearest(whitened.subarray(i * ks, (i + 1) * ks), i);
   });
 
   // Candidates: `candidates` per decoy, each a turned donor at the decoy's place.
@@ -243,6 +264,8 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
       candidateValues.set(x, at * ks);
       shapeFeatures(x, kh, kw, candidateRadius, f);
       f[7] = fit.residual[d] / spread(k);
+      whiten(x, u);
+      f[8] = nearest(u, -1);
       phi.set(f, at * FEATURES);
     }
   });
