@@ -62,8 +62,24 @@ const SIZE_ROUNDS = 3;
 const TINY = 1e-30;
 /** How many features φ has (see shapeFeatures and the size feature after them). */
 const FEATURES = 9;
-/** Kept kernels a nearest-neighbour distance is taken over (all of them up to this many; beyond, an evenly spaced subset). */
+/**
+ * Bounds on the work per layer, so large layers (VGG19's 512×512 kernels) stay affordable; none of
+ * them binds on ResNet-20 (at most 4,096 kernels a layer). The ratio is fitted on at most FIT_ROWS
+ * genuine kernels and FIT_ROWS candidates (evenly spaced subsets). The nearest-kernel distance is
+ * taken over an evenly spaced subset of the kept kernels, the same one for genuine kernels and
+ * candidates, of at most NEIGHBOUR_POOL kernels and at most NEIGHBOUR_WORK / (distances to take)
+ * (never under MIN_NEIGHBOURS): a coarser distance on large layers, compared like with like.
+ */
+const FIT_ROWS = 8192;
 const NEIGHBOUR_POOL = 2048;
+const NEIGHBOUR_WORK = 2048 * 10_000;
+const MIN_NEIGHBOURS = 256;
+
+/** At most `limit` evenly spaced indices of 0..n−1 (all of them when n ≤ limit). */
+function evenlySpaced(n: number, limit: number): number[] {
+  const step = Math.max(1, Math.ceil(n / limit));
+  return Array.from({ length: Math.ceil(n / step) }, (_, i) => i * step);
+}
 
 /** Scale-free shape features of one kernel (kh × kw values) into f[0..6]. */
 function shapeFeatures(x: Float64Array, kh: number, kw: number, whitenedRadius: number, f: Float64Array): void {
@@ -191,17 +207,23 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   // The genuine kernels' features, and their whitened coordinates for the neighbour distance.
   const y = new Float64Array(ks);
   const f = new Float64Array(FEATURES);
-  const genuine = new Float64Array(donors.length * FEATURES);
+  const fitted = evenlySpaced(donors.length, FIT_ROWS);
+  const genuine = new Float64Array(fitted.length * FEATURES);
   const whitened = new Float64Array(donors.length * ks);
   donors.forEach((d, i) => {
-    const r = whiten(values.subarray(d * ks, (d + 1) * ks), y);
+    whiten(values.subarray(d * ks, (d + 1) * ks), y);
     whitened.set(y, i * ks);
-    shapeFeatures(values.subarray(d * ks, (d + 1) * ks), kh, kw, r, f);
-    f[7] = fit.residual[d] / spread(d);
-    genuine.set(f, i * FEATURES);
   });
-  const step = Math.max(1, Math.ceil(donors.length / NEIGHBOUR_POOL));
-  const neighbours = Array.from({ length: Math.ceil(donors.length / step) }, (_, i) => i * step);
+  fitted.forEach((i, row) => {
+    const d = donors[i];
+    const x = values.subarray(d * ks, (d + 1) * ks);
+    shapeFeatures(x, kh, kw, whiten(x, y), f);
+    f[7] = fit.residual[d] / spread(d);
+    genuine.set(f, row * FEATURES);
+  });
+  const pool = order.length * candidates;
+  const poolLimit = Math.max(MIN_NEIGHBOURS, Math.min(NEIGHBOUR_POOL, Math.floor(NEIGHBOUR_WORK / (pool + fitted.length))));
+  const neighbours = evenlySpaced(donors.length, poolLimit);
   /** Log whitened distance from y to the nearest kept kernel of the pool (other than kept kernel `self`). */
   const nearest = (v: Float64Array, self: number) => {
     let best = Number.POSITIVE_INFINITY;
@@ -213,12 +235,11 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
     }
     return 0.5 * Math.log(best + TINY);
   };
-  donors.forEach((_, i) => {
-    genuine[i * FEATURES + 8] = nearest(whitened.subarray(i * ks, (i + 1) * ks), i);
+  fitted.forEach((i, row) => {
+    genuine[row * FEATURES + 8] = nearest(whitened.subarray(i * ks, (i + 1) * ks), i);
   });
 
   // Candidates: `candidates` per decoy, each a turned donor at the decoy's place.
-  const pool = order.length * candidates;
   const candidateValues = new Float64Array(pool * ks);
   const candidateDonor = new Int32Array(pool);
   const phi = new Float64Array(pool * FEATURES);
@@ -274,15 +295,16 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   const centre = new Float64Array(FEATURES);
   const scale = new Float64Array(FEATURES);
   for (let q = 0; q < FEATURES; q++) {
-    const col = Float64Array.from(donors, (_, i) => genuine[i * FEATURES + q]);
+    const col = Float64Array.from(fitted, (_, row) => genuine[row * FEATURES + q]);
     centre[q] = median(col);
     scale[q] = 1.4826 * median(col.map((v) => Math.abs(v - centre[q]))) || 1;
   }
-  const genuineRows = designRows(genuine, donors.length, centre, scale);
+  const genuineRows = designRows(genuine, fitted.length, centre, scale);
   const candidateRows = designRows(phi, pool, centre, scale);
-  const labels = new Uint8Array(genuineRows.length + pool);
+  const candidateFit = evenlySpaced(pool, FIT_ROWS).map((i) => candidateRows[i]);
+  const labels = new Uint8Array(genuineRows.length + candidateFit.length);
   labels.fill(1, 0, genuineRows.length);
-  const w = fitLogistic([...genuineRows, ...candidateRows], labels);
+  const w = fitLogistic([...genuineRows, ...candidateFit], labels);
   const logRatio = candidateRows.map((row) => {
     let t = 0;
     for (let q = 0; q < row.length; q++) t += w[q] * row[q];
