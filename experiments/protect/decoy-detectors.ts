@@ -1,5 +1,6 @@
-// The decoy detector suite (src/audit) against 0.1's decoys ('position'), 0.2's ('context') and
-// the resampled ones ('resample', the default), on the shared ResNet-20 and DnCNN-S-25:
+// The decoy detector suite (src/audit) against 0.1's decoys ('position'), 0.2's ('context'), 0.3's
+// ('resample') and the importance-resampled ones ('matched', the default), on the shared ResNet-20
+// and DnCNN-S-25:
 //
 //   NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts [--selection balanced] [--quick] [--keys 2]
 //
@@ -12,7 +13,7 @@
 // positions also the null run 'none': the same detectors on the unprotected file against the same
 // random positions, where every detector is at chance by construction, so its figures are what
 // chance looks like at these sizes (the max over 27 detectors and 19 layers is far above 0.5). Writes experiments/results/protect/decoy-detectors[-balanced].{json,svg,md}
-// and decoy-detectors[-balanced]-layers.svg (--quick: experiments/out/, not results). The JSON's
+// and decoy-detectors[-balanced]-layers.svg (--quick: experiments/out/, not results; --out DIR: DIR). The JSON's
 // top-level `decoyAucMax` is the issue's figure: the highest separability of any detector on the
 // default decoys, pooled and per layer.
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     modes: { type: 'string' },
     models: { type: 'string' },
     'denoise-images': { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const quick = args.quick ?? false;
@@ -55,13 +57,14 @@ const keysText = `${KEYS} key(s)${DNCNN_KEYS !== KEYS ? ` (DnCNN: ${DNCNN_KEYS})
 const FISHER_IMAGES = Number(args['fisher-images'] ?? (quick ? 64 : 128));
 const RATIO = Number(args.ratio ?? 0.08);
 const SELECTION = (args.selection ?? 'top') as SelectionMode;
-const MODES: DecoyMode[] = (args.modes ?? 'position,context,resample').split(',') as DecoyMode[];
+const MODES: DecoyMode[] = (args.modes ?? 'position,context,resample,matched').split(',') as DecoyMode[];
 const STRATEGIES = (args.strategies ?? (quick ? 'l1' : 'l1,random')).split(',') as Strategy[];
 const MODELS = [
   { name: 'resnet20', path: RESNET20, arch: 'resnet20', task: 'classification' as const },
   { name: 'dncnn', path: DNCNN, arch: 'dncnn-17', task: 'denoising' as const },
 ].filter((m) => !args.models || args.models.split(',').includes(m.name));
-const results = quick ? join(ROOT, 'experiments', 'out', 'protect', 'quick') : join(ROOT, 'experiments', 'results', 'protect');
+/** --out: another folder for a side run (e.g. more keys of one mode), so the page's own files stay as they are. */
+const results = args.out ? join(ROOT, args.out) : quick ? join(ROOT, 'experiments', 'out', 'protect', 'quick') : join(ROOT, 'experiments', 'results', 'protect');
 mkdirSync(results, { recursive: true });
 requireData();
 
@@ -301,7 +304,7 @@ function keyAveragedWorst(mode: RunMode, keep: (s: Strategy) => boolean) {
 }
 /** Selections whose positions are not themselves a clue: random positions, or a balanced selection. */
 const fairStrategy = (s: Strategy) => s === 'random' || SELECTION === 'balanced';
-const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args['dncnn-keys'] ? ` --dncnn-keys ${DNCNN_KEYS}` : ''}${args['other-keys'] ? ` --other-keys ${OTHER_KEYS}` : ''}${args.tag ? ` --tag ${args.tag}` : ''}${args['fisher-images'] ? ` --fisher-images ${FISHER_IMAGES}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}`;
+const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args['dncnn-keys'] ? ` --dncnn-keys ${DNCNN_KEYS}` : ''}${args['other-keys'] ? ` --other-keys ${OTHER_KEYS}` : ''}${args.tag ? ` --tag ${args.tag}` : ''}${args['fisher-images'] ? ` --fisher-images ${FISHER_IMAGES}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}${args.out ? ` --out ${args.out}` : ''}`;
 
 /** The worst of a mode's runs: highest pooled and per-layer separability, and where. */
 function worstOf(mode: RunMode, keep: (r: Run) => boolean) {

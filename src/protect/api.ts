@@ -105,7 +105,7 @@ export interface ProtectModelOptions {
   masterToken?: string;
   /** 16 bytes (or 32 hex characters) naming the model; default random. */
   modelId?: Uint8Array | string;
-  /** How decoys are drawn (decoys.ts): 'resample' (the default), 'context', 'joint' or 'position' (0.1's). */
+  /** How decoys are drawn (decoys.ts): 'matched' (the default), 'resample', 'context', 'joint' or 'position' (0.1's). */
   decoys?: DecoyMode;
   /** How kernels are picked from the ranking: 'top' (default) or 'balanced' across rows and columns (selection.ts). */
   selection?: SelectionMode;

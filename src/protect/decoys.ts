@@ -1,8 +1,14 @@
 // Decoys: every selected kernel is replaced by a fresh draw that looks like an ordinary kernel of
 // its layer, so the protected model is a normal-looking, runnable model that simply works badly.
-// Four ways to draw (DecoyMode):
+// Five ways to draw (DecoyMode):
 //
-//   'resample'  (default since 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
+//   'matched'   (the default) decoys/matched.ts: 16 resampled candidates per decoy (below), one
+//               kept by importance resampling, with weights from a logistic density ratio between
+//               the layer's genuine kernels and the candidates on the detector features (shape,
+//               whitened radius, size residual over its row's and column's spread, nearest-kernel
+//               distance), so the decoys' features follow the genuine kernels' joint distribution,
+//               not only its centre. Figures: experiments/results/protect/decoy-detectors.md.
+//   'resample'  (default in 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
 //               direction turned by keyed noise, its L2 norm moved from the donor's row and column
 //               to the decoy's, its size refitted as the attacker fits rows and columns. It keeps
 //               more of the non-Gaussian shape of trained kernels, which the attacker's classifier
@@ -39,11 +45,12 @@ import { type ConvLayer, bytesToFloat64, copyBytes, float64ToBytes } from './lay
 import { kernelMoments, shrunkCholesky } from './decoys/gaussian.ts';
 import { contextDecoys } from './decoys/context.ts';
 import { resampleDecoys } from './decoys/resample.ts';
+import { matchedDecoys } from './decoys/matched.ts';
 import { freshInitDecoys } from './decoys/fresh-init.ts';
 
-export const DECOY_MODES = ['resample', 'context', 'joint', 'position'] as const;
+export const DECOY_MODES = ['matched', 'resample', 'context', 'joint', 'position'] as const;
 export type DecoyMode = (typeof DECOY_MODES)[number];
-export const DEFAULT_DECOY_MODE: DecoyMode = 'resample';
+export const DEFAULT_DECOY_MODE: DecoyMode = 'matched';
 
 /** Each mode has its own stream label, so two modes never share a draw. */
 const STREAM_LABELS: Record<DecoyMode, string> = {
@@ -51,6 +58,7 @@ const STREAM_LABELS: Record<DecoyMode, string> = {
   joint: 'nnlock decoys v2 joint',
   context: 'nnlock decoys v2 context',
   resample: 'nnlock decoys v3 resample',
+  matched: 'nnlock decoys v4 matched',
 };
 
 export function assertDecoyMode(mode: string): DecoyMode {
@@ -102,6 +110,7 @@ export function drawDecoys(values: Float64Array, shape: readonly [number, number
   if (kernels - count < 2) return freshInitDecoys(shape, count, source);
   if (mode === 'context') return contextDecoys(values, a, b, n, replaced, source);
   if (mode === 'resample') return resampleDecoys(values, shape, replaced, source);
+  if (mode === 'matched') return matchedDecoys(values, shape, replaced, source);
   const out = new Float64Array(count * n);
   const z = source.normal(count * n);
   if (mode === 'position') {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { KeyedStream } from '../../src/crypto/index.ts';
-import { DEFAULT_DECOY_MODE, type DecoyMode, protectModel, unlockModel } from '../../src/protect/index.ts';
+import { type DecoyMode, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { convLayerOf, decoyLayer, drawDecoys } from '../../src/protect/internals.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 import { type PublishedLayer, aucInterval, chanceSeparability, contextResidual, kernelFeatures, normalQuantile, rocAuc, runDetectors, scoreDetectors, separability } from '../../src/audit/index.ts';
@@ -62,10 +62,6 @@ function suite(mode: DecoyMode): Map<string, number> {
 }
 
 const worst = (m: Map<string, number>) => [...m].reduce((w, e) => (e[1] > w[1] ? e : w));
-
-test("'resample' is the default decoy mode", () => {
-  assert.equal(DEFAULT_DECOY_MODE, 'resample');
-});
 
 test('with heavy-tailed sizes, per-position and context decoys are found; resampled ones are at chance', () => {
   const position = suite('position');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trackLeaks } from '../helpers/leaks.ts';
-import { convLayerOf, decoyLayer, drawDecoys, positionStats } from '../../src/protect/internals.ts';
+import { DEFAULT_DECOY_MODE, convLayerOf, decoyLayer, drawDecoys, positionStats } from '../../src/protect/internals.ts';
 import { cholesky, kernelMoments, shrunkCholesky } from '../../src/protect/decoys/gaussian.ts';
 import { decoyKey } from '../../src/crypto/index.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
@@ -90,12 +90,16 @@ test('joint decoys take their moments from the kernels that stay genuine', () =>
   const v = Float64Array.from(correlated);
   for (const k of chosen) for (let q = 0; q < K; q++) v[k * K + q] *= 100;
   const e = { dtype: 'F64' as const, shape: [A, B, 3, 3], data: float64ToBytes(v, 'F64') };
-  const d = decoysOf(bytesToFloat64(decoyLayer(convLayerOf('x.weight', e), e, chosen, testKey(), modelId), 'F64'));
   const kept = new Uint8Array(A * B).fill(1);
   for (const k of chosen) kept[k] = 0;
   const want = kernelMoments(v, A * B, K, kept).cov;
-  const got = kernelMoments(d, chosen.length, K).cov;
-  for (let i = 0; i < K; i++) assert.ok(Math.abs(got[i * K + i] / want[i * K + i] - 1) < 0.1, `position ${i}: variance ${got[i * K + i]} vs ${want[i * K + i]}`);
+  // The default mode too: its decoys are turned kept kernels, so their variances are noisier
+  // (10–20% on this Gaussian layer), but nowhere near the sealed kernels' 10⁴×.
+  for (const [mode, tolerance] of [['joint', 0.1] as const, [DEFAULT_DECOY_MODE, 0.25] as const]) {
+    const d = decoysOf(bytesToFloat64(decoyLayer(convLayerOf('x.weight', e), e, chosen, testKey(), modelId, mode), 'F64'));
+    const got = kernelMoments(d, chosen.length, K).cov;
+    for (let i = 0; i < K; i++) assert.ok(Math.abs(got[i * K + i] / want[i * K + i] - 1) < tolerance, `${mode} position ${i}: variance ${got[i * K + i]} vs ${want[i * K + i]}`);
+  }
 });
 
 test('context decoys take their size from their row and column', () => {

@@ -86,7 +86,7 @@ export function registerLockVerb(noun: Command, io: CliIO): void {
       .addOption(
         option(
           '--decoys <mode>',
-          "how decoys are drawn: resample (a genuine kernel of the layer, turned by keyed noise and sized for its row and column; the default) | context (joint direction, size from the kernel's row and column) | joint (the layer's kh·kw Gaussian) | position (0.1's per-position draws)",
+          "how decoys are drawn: matched (resampled decoys kept by importance resampling so their statistics follow the genuine kernels'; the default) | resample (a genuine kernel of the layer, turned by keyed noise and sized for its row and column) | context (joint direction, size from the kernel's row and column) | joint (the layer's kh·kw Gaussian) | position (0.1's per-position draws)",
           parse.oneOf(DECOY_MODES),
           DEFAULT_DECOY_MODE,
         ),
