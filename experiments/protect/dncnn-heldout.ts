@@ -45,6 +45,9 @@ const CALIBRATION = 6;
 const PAPER_ESTIMATOR = 'pss-paper';
 const RESULTS = join(ROOT, 'experiments', 'results', 'protect');
 const top = Number(args.top ?? 3);
+/** The selection rule (see the header), as the results state it. */
+const RULE =
+  'lowest tier-0 PSNR on the screening set among configurations with tier 0 below its noisy PSNR and tiers strictly ordered on it under some split; the split with the largest smallest step between adjacent tiers';
 
 /** Which train400 images (by index) the first `n` evenly spread 40×40 stride-10 patches come from (denoiserTrainingData). */
 function patchSourceImages(sides: number[], n: number): Set<number> {
@@ -113,7 +116,7 @@ if (stage === 'screen') {
   const winner = eligible[0] ?? best(tier0Rows())[0];
   const splits = ordered.filter((f) => sameConfig(f, winner)).sort((a, b) => smallestStep(b.tiers) - smallestStep(a.tiers));
   const choice = {
-    rule: 'lowest tier-0 PSNR on the screening set among configurations with tier 0 below its noisy PSNR and tiers strictly ordered on it under some split; the split with the largest smallest step between adjacent tiers',
+    rule: RULE,
     passed: eligible.length > 0,
     middle: { layers: MIDDLE, describe: 'convs 6–12 of 17, the central seven (five on either side)' },
     screeningSet: { name: screenSet.name, files: screenSet.files, sigma: SIGMA, noiseSeed: 0, noisyPsnr: noisy },
@@ -139,7 +142,7 @@ const md = [
   '',
   `${100 * RATIO}% of the kernels of three middle conv layers, ${TIERS} tiers, σ = ${SIGMA}, seed-0 noise, experiment key 0. Produced by \`experiments/protect/dncnn-heldout.ts\` (stages screen, estimators, tiers, pick).`,
   `Middle layers: convs 6–12 of 17 (${short(MIDDLE)}), every triple of them. Screening set: ${screenSet.images.length} train400 images (${screenSet.files.join(', ')}), none used by the 64- and 128-patch estimators or the calibration; Set12 is never screened on.`,
-  `Rule, fixed before screening: ${choice?.rule ?? 'see the script'}.`,
+  `Rule, fixed before screening: ${RULE}.`,
   '',
   `## Tier 0 on the screening set (${tier0Rows().length} configurations, best first)`,
   '',
