@@ -3,7 +3,7 @@
 // session's sweep (dncnn-sweep.ts) screened on Set12 itself, the set the bar is measured on.
 //
 //   NNLOCK_THREADS=1 nohup nice -n 10 node --import tsx experiments/protect/dncnn-heldout.ts \
-//     --stage screen|estimators|tiers|pick [--top 3] > dncnn-heldout.log 2>&1 &
+//     --stage screen|estimators|tiers|pick|keys [--top 3] > dncnn-heldout.log 2>&1 &
 //
 // Fixed before any figure was looked at:
 // - Middle layers: convs 6–12 of the 17 (dncnn.14 … dncnn.32), the central seven, with five convs
@@ -25,7 +25,8 @@
 //   estimators  tier 0 of the --top best triples (default 3) × every other estimator × decoy mode;
 //   tiers       every tier of the --top best configurations × every split, on the screening set;
 //   pick        applies the rule, writes dncnn-heldout.json (the winner, which
-//               exp-dncnn-paper.ts then measures once on Set12) and dncnn-heldout.md (every row).
+//               exp-dncnn-paper.ts then measures once on Set12) and dncnn-heldout.md (every row);
+//   keys        after that measurement: tier 0 on Set12 with experiment keys 1 and 2.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -95,6 +96,11 @@ const sameConfig = (a: Config, b: Config) => a.estimator === b.estimator && a.de
 const best = (rows: Row[], n = rows.length) => [...rows].sort((a, b) => a.tiers[0] - b.tiers[0]).slice(0, n);
 const smallestStep = (p: readonly number[]) => Math.min(...p.slice(1).map((v, i) => v - p[i]));
 
+function readChoice() {
+  const path = join(RESULTS, 'dncnn-heldout.json');
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+}
+
 const stage = args.stage ?? 'screen';
 log(`screening set ${screenSet.name}: ${screenSet.files.join(', ')}; middle layers ${short(MIDDLE)}`);
 if (stage === 'screen') {
@@ -109,6 +115,12 @@ if (stage === 'screen') {
     for (const estimator of Object.keys(ESTIMATORS)) if (estimator !== PAPER_ESTIMATOR) for (const decoys of DECOYS) log(show(await setting.screenOn({ estimator, decoys, layers }, screenSet)));
 } else if (stage === 'tiers') {
   for (const r of best(tier0Rows(), top)) for (const split of SPLITS) log(show(await setting.fullOn({ ...configOf(r), split }, screenSet)));
+} else if (stage === 'keys') {
+  // After the one Set12 measurement: tier 0 of the chosen configuration on all of Set12 with the
+  // decoys of other experiment keys (how much the figure depends on the key's draw; not a choice).
+  const c = readChoice();
+  if (!c) throw new Error('--stage keys: run --stage pick first');
+  for (const key of [1, 2]) log(show(await setting.screenOn({ ...c.winner, key }, { name: 'set12', images: setting.set12 })));
 } else if (stage === 'pick') {
   const noisy = tier0Rows()[0]?.noisyPsnr;
   const ordered = fullRows().filter((r) => r.strictlyOrdered);
@@ -133,7 +145,7 @@ if (stage === 'screen') {
 setting.model.dispose();
 
 // The table of every configuration screened so far, and the winner's Set12 row once measured.
-const choice = existsSync(join(RESULTS, 'dncnn-heldout.json')) ? JSON.parse(readFileSync(join(RESULTS, 'dncnn-heldout.json'), 'utf8')) : undefined;
+const choice = readChoice();
 const cell = (r: Row) =>
   `| ${r.estimator} | ${r.decoys} | ${short(r.layers)} | ${r.split} | ${r.noisyPsnr.toFixed(2)} | ${r.tiers.map((v) => v.toFixed(2)).join(' / ')} | ${r.tier0BelowNoisy ? 'yes' : 'no'} | ${r.strictlyOrdered === undefined ? '—' : r.strictlyOrdered ? 'yes' : 'no'} | ${r.masterBitExact === undefined ? '—' : r.masterBitExact ? 'yes' : 'no'} | ${(100 * r.weightFraction).toFixed(3)} |`;
 const head = ['| estimator | decoys | layers | split | noisy dB | tiers 0..5 (dB) | tier 0 < noisy | ordered | master exact | % of all weights |', '|---|---|---|---|---|---|---|---|---|---|'];
@@ -163,6 +175,14 @@ if (choice) {
   );
   const set12 = setting.rows().filter((r) => r.set === undefined && r.tiers.length > 1 && sameConfig(r, choice.winner) && r.split === choice.winner.split);
   if (set12.length) md.push('', `Measured once on all ${set12[0].images} Set12 images (experiments/protect/exp-dncnn-paper.ts):`, '', ...head, ...set12.map(cell));
+  const keys = setting.rows().filter((r) => r.set === undefined && r.tiers.length === 1 && r.images === 12 && sameConfig(r, choice.winner));
+  if (keys.length)
+    md.push(
+      '',
+      'Afterwards, tier 0 on Set12 with the decoys of other experiment keys (--stage keys; not used for any choice):',
+      '',
+      ...keys.map((r) => `- key ${r.key}: ${r.tiers[0].toFixed(2)} dB (noisy ${r.noisyPsnr.toFixed(2)})`),
+    );
   md.push('');
 }
 md.push('Estimators:', ...Object.entries(ESTIMATORS).map(([k, e]) => `- ${k}: ${e.describe}`), '');
