@@ -133,6 +133,8 @@ if (stage === 'screen') {
     middle: { layers: MIDDLE, describe: 'convs 6–12 of 17, the central seven (five on either side)' },
     screeningSet: { name: screenSet.name, files: screenSet.files, sigma: SIGMA, noiseSeed: 0, noisyPsnr: noisy },
     screened: { tier0: tier0Rows().length, fullTiers: fullRows().length },
+    // Below the noisy input on the screening set; of those, checked for every tier and strictly ordered.
+    belowNoisy: tier0Rows().filter((r) => r.tier0BelowNoisy).length,
     eligible: eligible.length,
     winner: { estimator: winner.estimator, decoys: winner.decoys, layers: winner.layers, split: splits[0]?.split ?? 'equal' },
     winnerScreening: { tier0: winner.tiers[0], tiers: splits[0]?.tiers ?? null, weightFraction: winner.weightFraction },
@@ -171,7 +173,7 @@ if (choice) {
   md.push(
     '## The choice',
     '',
-    `${choice.passed ? `${choice.eligible} configurations pass on the screening set.` : '**No configuration passes on the screening set**: the lowest tier 0 is shown.'} Winner: ${choice.winner.estimator}, ${choice.winner.decoys} decoys, layers ${short(choice.winner.layers)}, split ${choice.winner.split}.`,
+    `${choice.passed ? `${choice.belowNoisy} of ${choice.screened.tier0} configurations put tier 0 below the noisy input on the screening set; the ${choice.screened.fullTiers / SPLITS.length} best were checked for every tier, and ${choice.eligible} of them are strictly ordered under some split.` : '**No configuration passes on the screening set**: the lowest tier 0 is shown.'} Winner: ${choice.winner.estimator}, ${choice.winner.decoys} decoys, layers ${short(choice.winner.layers)}, split ${choice.winner.split}.`,
   );
   const set12 = setting.rows().filter((r) => r.set === undefined && r.tiers.length > 1 && sameConfig(r, choice.winner) && r.split === choice.winner.split);
   if (set12.length) md.push('', `Measured once on all ${set12[0].images} Set12 images (experiments/protect/exp-dncnn-paper.ts):`, '', ...head, ...set12.map(cell));

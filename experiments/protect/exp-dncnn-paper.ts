@@ -117,6 +117,7 @@ const paper = {
         rule: heldout.rule,
         passed: heldout.passed,
         configurations: heldout.screened,
+        belowNoisy: heldout.belowNoisy,
         eligible: heldout.eligible,
         winnerScreening: heldout.winnerScreening,
         command: heldout.command,
