@@ -72,6 +72,8 @@ export async function importance(file: SafetensorsFile, name: string, layers: re
 
 export interface Row {
   estimator: string;
+  /** The images measured (absent: Set12 or its 256×256 ones, as `images` says). */
+  set?: string;
   /** Experiment key of the decoys (absent: 0). */
   key?: number;
   decoys: DecoyMode;
@@ -113,21 +115,36 @@ export interface Config {
 
 export const short = (layers: readonly string[]) => layers.map((l) => l.replace(/^dncnn\.|\.weight$/g, '')).join('/');
 
+/** A named set of evaluation images (the name keys the cache and labels the rows). */
+export interface ImageSet {
+  name: string;
+  images: DenoiseImage[];
+}
+
+/** The row's `set`: absent for Set12 and its 256×256 images (the sweep's rows, named by `images`). */
+const setLabel = (set: ImageSet) => (/^(set12|small\d*)$/.test(set.name) ? {} : { set: set.name });
+
+/** Whether PSNRs of tiers 0..M rise strictly. */
+export const strictlyRising = (psnr: readonly number[]) => psnr.every((v, i) => i === 0 || v > psnr[i - 1]);
+
 /** The paper setting's configurations, evaluated and cached in experiments/results/protect/dncnn-sweep.json. */
 export class DncnnSetting {
   readonly model: Module = modelSpec('dncnn-17').create();
-  readonly cache = new JsonCache<Row>(join(ROOT, 'experiments', 'results', 'protect', 'dncnn-sweep.json'));
+  readonly cache: JsonCache<Row>;
   readonly allWeights: number;
   /**
    * @param small screening images (Set12's 256×256 ones)
    * @param calibration the owner's validation images for calibrated targets (train400, never Set12)
+   * @param cacheFile the rows' cache, under experiments/results/protect/
    */
   constructor(
     readonly file: SafetensorsFile,
     readonly set12: DenoiseImage[],
     readonly small: DenoiseImage[],
     readonly calibration: DenoiseImage[] = [],
+    cacheFile = 'dncnn-sweep.json',
   ) {
+    this.cache = new JsonCache<Row>(join(ROOT, 'experiments', 'results', 'protect', cacheFile));
     this.allWeights = [...file.tensors.values()].reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
   }
 
@@ -135,8 +152,14 @@ export class DncnnSetting {
     return Object.values((this.cache as unknown as { data: Record<string, Row> }).data);
   }
 
-  keyOf = (c: Config, full: boolean) =>
-    `${c.estimator}|${c.decoys}|${short(c.layers)}|${full ? (c.split ?? 'default') : 'tier0'}|${full || this.small === this.set12 ? 'set12' : this.small.length === 7 ? 'small' : `small${this.small.length}`}${c.key ? `|key${c.key}` : ''}`;
+  /** The name of the screening images in cache keys (last session's names for Set12's). */
+  private get smallName(): string {
+    return this.small === this.set12 ? 'set12' : this.small.length === 7 ? 'small' : `small${this.small.length}`;
+  }
+
+  keyOf = (c: Config, full: boolean) => this.keyOn(c, full, full ? 'set12' : this.smallName);
+
+  keyOn = (c: Config, full: boolean, setName: string) => `${c.estimator}|${c.decoys}|${short(c.layers)}|${full ? (c.split ?? 'default') : 'tier0'}|${setName}${c.key ? `|key${c.key}` : ''}`;
 
   splitFractions(split: string): number[] | undefined {
     if (split === 'default') return undefined;
@@ -163,19 +186,23 @@ export class DncnnSetting {
   };
 
   /** Tier 0 on the screening images. */
-  screen = async (c: Config): Promise<Row> => {
-    return this.cache.getOr(this.keyOf(c, false), async () => {
+  screen = (c: Config): Promise<Row> => this.screenOn(c, { name: this.smallName, images: this.small });
+
+  /** Tier 0 on `set`. */
+  screenOn = async (c: Config, set: ImageSet): Promise<Row> => {
+    return this.cache.getOr(this.keyOn(c, false, set.name), async () => {
       const p = await this.protectWith({ ...c, split: 'default' });
-      const r = psnrOf(this.model, p.file, this.small);
+      const r = psnrOf(this.model, p.file, set.images);
       const selected = p.layers.reduce((n, l) => n + l.selected, 0);
       return {
         estimator: c.estimator,
         key: c.key ?? 0,
         decoys: c.decoys,
         layers: c.layers,
+        ...setLabel(set),
         split: 'tier 0 only',
         fractions: p.fractions,
-        images: this.small.length,
+        images: set.images.length,
         noisyPsnr: r.noisy,
         tiers: [r.psnr],
         weightFraction: (selected * 9) / this.allWeights,
@@ -188,8 +215,11 @@ export class DncnnSetting {
   };
 
   /** Every tier on all of Set12, each tier unlocked with its own token. */
-  full = async (c: Config): Promise<Row> => {
-    return this.cache.getOr(this.keyOf(c, true), async () => {
+  full = (c: Config): Promise<Row> => this.fullOn(c, { name: 'set12', images: this.set12 });
+
+  /** Every tier on `set`, each tier unlocked with its own token, the master key's restore checked bit for bit. */
+  fullOn = async (c: Config, set: ImageSet): Promise<Row> => {
+    return this.cache.getOr(this.keyOn(c, true, set.name), async () => {
       const p = await this.protectWith(c);
       const psnr: number[] = [];
       let noisy = 0;
@@ -197,10 +227,10 @@ export class DncnnSetting {
       for (let m = 0; m <= TIERS; m++) {
         const f = m === 0 ? p.file : (await unlockModel(p.file, p.tokens[m - 1])).file;
         if (m === TIERS) exact = bitIdentical(f, this.file).identical;
-        const r = psnrOf(this.model, f, this.set12);
+        const r = psnrOf(this.model, f, set.images);
         noisy = r.noisy;
         psnr.push(r.psnr);
-        log(`  ${this.keyOf(c, true)} tier ${m}: ${r.psnr.toFixed(2)} dB`);
+        log(`  ${this.keyOn(c, true, set.name)} tier ${m}: ${r.psnr.toFixed(2)} dB`);
       }
       const selected = p.layers.reduce((n, l) => n + l.selected, 0);
       return {
@@ -208,15 +238,16 @@ export class DncnnSetting {
         key: c.key ?? 0,
         decoys: c.decoys,
         layers: c.layers,
+        ...setLabel(set),
         split: c.split ?? 'default',
         fractions: p.fractions,
-        images: this.set12.length,
+        images: set.images.length,
         noisyPsnr: noisy,
         tiers: psnr,
         weightFraction: (selected * 9) / this.allWeights,
         selectedKernels: selected,
         tier0BelowNoisy: psnr[0] < noisy,
-        strictlyOrdered: psnr.every((v, i) => i === 0 || v > psnr[i - 1]),
+        strictlyOrdered: strictlyRising(psnr),
         masterBitExact: exact,
         importanceSeconds: (await importance(this.file, c.estimator, c.layers)).seconds,
         date: new Date().toISOString(),

@@ -7,9 +7,11 @@
 //
 // (a) PSNR per tier on Set12 at σ = 25 (tier 0 against the noisy input, tiers strictly ordered, the
 //     master key's restore bit-exact), each tier unlocked with its own token, for one configuration
-//     of the setting's levers (defaults: the one recommended by experiments/protect/dncnn-sweep.ts,
-//     whose table dncnn-sweep.md lists every configuration measured). The evaluation is shared with
-//     the sweep (the same cache, dncnn-sweep.json), so a configuration is never evaluated twice.
+//     of the setting's levers. Without flags: the one chosen on held-out train400 images by
+//     experiments/protect/dncnn-heldout.ts (dncnn-heldout.json; its table dncnn-heldout.md lists
+//     every configuration screened), measured here once and cached with the screening rows
+//     (dncnn-heldout-runs.json). With flags: any configuration, cached with last session's sweep
+//     (dncnn-sweep.json, screened on Set12), so a configuration is never evaluated twice.
 //     The paper's σ = 50 needs a DnCNN trained for σ = 50, which the fixtures do not have.
 // (b) --attack: the attacker holds the tier-0 file and N clean train400 patches (40×40, evenly
 //     spread over the 6,400 patches of stride 40; σ = 25 noise drawn per batch) and fine-tunes it
@@ -29,8 +31,13 @@ import { type AttackRun, attackHarness } from '../../src/audit/index.ts';
 import { DNCNN, JsonCache, ROOT, SET12, TRAIN400, grayImages, log, readWeights, requireData } from './common.ts';
 import { type Config, DncnnSetting, ESTIMATORS, RATIO, SIGMA, TIERS } from './dncnn-setting.ts';
 
-/** The configuration recommended by the sweep (see dncnn-sweep.md and the report). */
-export const RECOMMENDED = { estimator: 'pss-paper', decoys: 'joint' as DecoyMode, layers: '8,11,26', split: 'equal' };
+/** The configuration chosen on held-out images (dncnn-heldout.ts), if it has run. */
+const HELDOUT = join(ROOT, 'experiments', 'results', 'protect', 'dncnn-heldout.json');
+const heldout = existsSync(HELDOUT) ? JSON.parse(readFileSync(HELDOUT, 'utf8')) : undefined;
+/** Last session's choice, screened on Set12 itself (dncnn-sweep.md). */
+const SWEEP_CHOICE = { estimator: 'pss-paper', decoys: 'joint' as DecoyMode, layers: '8,11,26', split: 'equal' };
+const layerFlag = (layers: readonly string[]) => layers.map((l) => l.replace(/^dncnn\.|\.weight$/g, '')).join(',');
+export const RECOMMENDED: { estimator: string; decoys: DecoyMode; layers: string; split: string } = heldout ? { ...heldout.winner, layers: layerFlag(heldout.winner.layers) } : SWEEP_CHOICE;
 
 const { values: args } = parseArgs({
   options: {
@@ -49,6 +56,7 @@ const out = join(ROOT, 'experiments', 'out', 'protect', 'dncnn-paper');
 mkdirSync(out, { recursive: true });
 requireData();
 
+const fromHeldout = heldout !== undefined && !args.estimator && !args.decoys && !args.layers && !args.split;
 const config: Config = {
   estimator: args.estimator ?? RECOMMENDED.estimator,
   decoys: assertDecoyMode(args.decoys ?? RECOMMENDED.decoys),
@@ -59,7 +67,7 @@ if (!ESTIMATORS[config.estimator]) throw new Error(`unknown estimator ${config.e
 const file = await readWeights(DNCNN);
 const set12 = await grayImages(SET12);
 const small = set12.filter((i) => i.height === 256 && i.width === 256);
-const setting = new DncnnSetting(file, set12, small, await grayImages(TRAIN400, 6));
+const setting = new DncnnSetting(file, set12, small, await grayImages(TRAIN400, 6), fromHeldout ? 'dncnn-heldout-runs.json' : 'dncnn-sweep.json');
 const row = await setting.full(config);
 log(setting.show(row));
 // Tier 0 with L1 instead (the weights-only baseline), same layers and decoys.
@@ -68,9 +76,15 @@ const p = await setting.protectWith(config);
 const kernelsInLayers = p.layers.reduce((n, l) => n + l.kernels, 0);
 
 const previous = existsSync(join(results, 'dncnn-paper.json')) ? JSON.parse(readFileSync(join(results, 'dncnn-paper.json'), 'utf8')) : undefined;
-const flags = `--estimator ${config.estimator} --decoys ${config.decoys} --layers ${config.layers.map((l) => l.replace(/^dncnn\.|\.weight$/g, '')).join(',')} --split ${config.split}`;
+const samePrevious =
+  previous?.setting !== undefined &&
+  previous.setting.estimator === config.estimator &&
+  previous.setting.decoys === config.decoys &&
+  previous.setting.layers.join() === config.layers.join() &&
+  (previous.setting.split ?? 'default') === config.split;
+const flags = fromHeldout ? '' : ` --estimator ${config.estimator} --decoys ${config.decoys} --layers ${layerFlag(config.layers)} --split ${config.split}`;
 const paper = {
-  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/exp-dncnn-paper.ts ${flags}${args.attack ? ` --attack --sizes ${args.sizes ?? '1000'}` : ''}`,
+  command: `NNLOCK_THREADS=1 node --import tsx experiments/protect/exp-dncnn-paper.ts${flags}${args.attack ? ` --attack --sizes ${args.sizes ?? '1000'}` : ''}`,
   setting: {
     layers: config.layers,
     ratio: RATIO,
@@ -94,12 +108,25 @@ const paper = {
   masterBitExact: row.masterBitExact,
   l1Tier0Psnr: l1.tiers[0],
   l1Tier0Images: l1.images,
-  sweep: 'dncnn-sweep.md (every configuration measured)',
-  attack: undefined as unknown,
-  // The attack of the last session ran on another configuration (PSS with 0.3's sampled gates on
-  // dncnn.20/23/26, context decoys, tier 0 at 21.85 dB): kept, labelled, until it is rerun here.
-  previousAttack:
-    previous?.attack && previous.setting?.estimator === undefined ? { setting: previous.setting, tier0Psnr: previous.tiers?.[0]?.psnr, attack: previous.attack } : previous?.previousAttack,
+  sweep: fromHeldout ? 'dncnn-heldout.md (every configuration screened)' : 'dncnn-sweep.md (every configuration measured)',
+  // How the configuration was chosen: on held-out train400 images (never Set12), or by flags.
+  screening: fromHeldout
+    ? {
+        set: heldout.screeningSet,
+        middle: heldout.middle,
+        rule: heldout.rule,
+        passed: heldout.passed,
+        configurations: heldout.screened,
+        belowNoisy: heldout.belowNoisy,
+        eligible: heldout.eligible,
+        winnerScreening: heldout.winnerScreening,
+        command: heldout.command,
+      }
+    : null,
+  attack: (samePrevious ? previous.attack : undefined) as unknown,
+  // An attack measured on another configuration (the file's previous one): kept, labelled, until
+  // it is rerun on this one.
+  previousAttack: previous?.attack && !samePrevious ? { setting: previous.setting, tier0Psnr: previous.tiers?.[0]?.psnr, attack: previous.attack } : previous?.previousAttack,
 };
 
 // (b) the attack on the tier-0 file.
