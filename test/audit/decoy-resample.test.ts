@@ -13,7 +13,7 @@ import { convLayerOf, decoyLayer, drawDecoys } from '../../src/protect/internals
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 import { type PublishedLayer, aucInterval, chanceSeparability, contextResidual, kernelFeatures, normalQuantile, rocAuc, runDetectors, scoreDetectors, separability } from '../../src/audit/index.ts';
 import { encodeKeyToken } from '../../src/crypto/index.ts';
-import { changedKernels, fileOf, sameBytes, testKey, tinyNet } from '../protect/fixtures.ts';
+import { assertNoCopiesAndRowSizes, changedKernels, fileOf, sameBytes, testKey, tinyNet } from '../protect/fixtures.ts';
 
 const checkLeaks = trackLeaks();
 
@@ -113,38 +113,7 @@ test('resampled decoys come from the keyed stream: same key same decoys, another
 });
 
 test('resampled decoys are no copies of a genuine kernel, and take their size from their row', () => {
-  const out = bytesToFloat64(decoyLayer(layer, entry, chosen, testKey(1), modelId, 'resample'), 'F32');
-  const isChosen = new Set(chosen);
-  const original = bytesToFloat64(entry.data, 'F32');
-  for (const k of chosen.slice(0, 40)) {
-    let nearest = Number.POSITIVE_INFINITY;
-    for (let g = 0; g < 4096; g += 1) {
-      if (isChosen.has(g)) continue;
-      let d = 0;
-      for (let q = 0; q < 9; q++) d += (out[k * 9 + q] - original[g * 9 + q]) ** 2;
-      nearest = Math.min(nearest, d);
-    }
-    assert.ok(nearest > 1e-6, `decoy ${k} copies a genuine kernel`);
-  }
-  // Rows scaled 1× and 4×: decoys in the big rows are bigger, like their genuine neighbours (at 16×
-  // the small rows' decoys come out 2.9× their neighbours: resample.ts says why).
-  const scaled = Float64Array.from(base.values, (x, i) => (Math.floor(i / (64 * 9)) >= 32 ? 4 * x : x));
-  const e = { dtype: 'F64' as const, shape: [64, 64, 3, 3], data: float64ToBytes(scaled, 'F64') };
-  const d = bytesToFloat64(decoyLayer(convLayerOf('x.weight', e), e, chosen, testKey(1), modelId, 'resample'), 'F64');
-  const rms = (vals: Float64Array, big: boolean, decoy: boolean) => {
-    let s = 0,
-      n = 0;
-    for (let k = 0; k < 4096; k++) {
-      if (Math.floor(k / 64) >= 32 !== big || isChosen.has(k) !== decoy) continue;
-      for (let q = 0; q < 9; q++) s += vals[k * 9 + q] ** 2;
-      n++;
-    }
-    return Math.sqrt(s / n);
-  };
-  for (const big of [false, true]) {
-    const ratio = rms(d, big, true) / rms(scaled, big, false);
-    assert.ok(ratio > 0.6 && ratio < 1.6, `${big ? 'big' : 'small'} rows: decoys ${ratio.toFixed(2)}× their genuine neighbours`);
-  }
+  assertNoCopiesAndRowSizes(base.values, chosen, 'resample', modelId);
 });
 
 test('half-precision layers get resampled decoys in their own dtype; a layer of two kernels works', () => {

@@ -6,6 +6,10 @@ import { adaptiveAvgPool2d } from '../../src/ops/pool.ts';
 import { flatten } from '../../src/ops/shape.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
+import assert from 'node:assert/strict';
+import type { DecoyMode } from '../../src/protect/index.ts';
+import { convLayerOf, decoyLayer } from '../../src/protect/internals.ts';
+import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 
 /** conv(3→8) → relu → conv(8→16) → relu → pool → linear(16→4). */
 export class TinyNet extends Module {
@@ -44,4 +48,43 @@ export function changedKernels(a: Uint8Array, b: Uint8Array, kernelBytes: number
 /** A fixed 32-byte key for deterministic tests. */
 export function testKey(fill = 7): Uint8Array {
   return new Uint8Array(32).map((_, i) => (i * 31 + fill) & 255);
+}
+
+/**
+ * Decoys of `mode` for the kernels `chosen` of a 64×64 layer of 3×3 kernels (`values`): none is a
+ * copy of a genuine kernel, and with the layer's rows scaled 1× and 4× the decoys of each half are
+ * sized like their genuine neighbours (0.6–1.6×). Shared by the tests of every resampling mode.
+ */
+export function assertNoCopiesAndRowSizes(values: Float64Array, chosen: Int32Array, mode: DecoyMode, modelId: Uint8Array): void {
+  const entry = { dtype: 'F32' as const, shape: [64, 64, 3, 3], data: float64ToBytes(values, 'F32') };
+  const out = bytesToFloat64(decoyLayer(convLayerOf('features.0.weight', entry), entry, chosen, testKey(1), modelId, mode), 'F32');
+  const isChosen = new Set(chosen);
+  const original = bytesToFloat64(entry.data, 'F32');
+  for (const k of chosen.slice(0, 40)) {
+    let nearest = Number.POSITIVE_INFINITY;
+    for (let g = 0; g < 4096; g++) {
+      if (isChosen.has(g)) continue;
+      let d = 0;
+      for (let q = 0; q < 9; q++) d += (out[k * 9 + q] - original[g * 9 + q]) ** 2;
+      nearest = Math.min(nearest, d);
+    }
+    assert.ok(nearest > 1e-6, `${mode}: decoy ${k} copies a genuine kernel`);
+  }
+  const scaled = Float64Array.from(values, (x, i) => (Math.floor(i / (64 * 9)) >= 32 ? 4 * x : x));
+  const e = { dtype: 'F64' as const, shape: [64, 64, 3, 3], data: float64ToBytes(scaled, 'F64') };
+  const d = bytesToFloat64(decoyLayer(convLayerOf('x.weight', e), e, chosen, testKey(1), modelId, mode), 'F64');
+  const rms = (vals: Float64Array, big: boolean, decoy: boolean) => {
+    let s = 0;
+    let n = 0;
+    for (let k = 0; k < 4096; k++) {
+      if (Math.floor(k / 64) >= 32 !== big || isChosen.has(k) !== decoy) continue;
+      for (let q = 0; q < 9; q++) s += vals[k * 9 + q] ** 2;
+      n++;
+    }
+    return Math.sqrt(s / n);
+  };
+  for (const big of [false, true]) {
+    const ratio = rms(d, big, true) / rms(scaled, big, false);
+    assert.ok(ratio > 0.6 && ratio < 1.6, `${mode}, ${big ? 'big' : 'small'} rows: decoys ${ratio.toFixed(2)}× their genuine neighbours`);
+  }
 }

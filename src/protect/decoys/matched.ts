@@ -46,6 +46,7 @@
 import { fitLogistic } from '../../linalg/logistic.ts';
 import { medianPolish } from './context.ts';
 import { genuineKernelFit } from './gaussian.ts';
+import { donorScratch, logNorms, refitSizes, turnedDonor, whitener } from './turned-donor.ts';
 
 /** What matched decoys take from a source of randomness. */
 export interface MatchedRandom {
@@ -66,8 +67,6 @@ export interface MatchedOptions {
 export const MATCHED_TURN = 1;
 export const MATCHED_CANDIDATES = 16;
 export const MATCHED_TURNS = 4;
-/** Rounds of refitting the rows' and columns' sizes with the decoys in place (3 converge). */
-const SIZE_ROUNDS = 3;
 const TINY = 1e-30;
 /** How many features φ has (see shapeFeatures and the size feature after them). */
 const FEATURES = 9;
@@ -161,17 +160,6 @@ function residualSpread(residual: Float64Array, a: number, b: number, kept: Uint
   return (k) => (rs[Math.floor(k / b)] * cs[k % b]) / overall;
 }
 
-/** Log L2 norm of every kernel. */
-function logNorms(values: Float64Array, kernels: number, ks: number): Float64Array {
-  const out = new Float64Array(kernels);
-  for (let k = 0; k < kernels; k++) {
-    let s2 = 0;
-    for (let i = 0; i < ks; i++) s2 += values[k * ks + i] * values[k * ks + i];
-    out[k] = Math.log(Math.sqrt(s2) + TINY);
-  }
-  return out;
-}
-
 /** Robust z-scores of features (rows of FEATURES values) against the reference rows' median and MAD, with their squares. */
 function designRows(phi: Float64Array, count: number, centre: Float64Array, scale: Float64Array): Float64Array[] {
   return Array.from({ length: count }, (_, i) => {
@@ -198,16 +186,7 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   const ks = kh * kw;
   const kernels = a * b;
   const { mean, l, kept, donors, order } = genuineKernelFit(values, kernels, ks, replaced);
-  const whiten = (x: Float64Array, y: Float64Array) => {
-    let r2 = 0;
-    for (let i = 0; i < ks; i++) {
-      let s = x[i] - mean[i];
-      for (let q = 0; q < i; q++) s -= l[i * ks + q] * y[q];
-      y[i] = s / l[i * ks + i];
-      r2 += y[i] * y[i];
-    }
-    return Math.sqrt(r2);
-  };
+  const whiten = whitener(mean, l, ks);
   const logNorm = logNorms(values, kernels, ks);
   const fit = medianPolish(logNorm, a, b, kept);
   const context = (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b];
@@ -252,45 +231,16 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   const candidateValues = new Float64Array(pool * ks);
   const candidateDonor = new Int32Array(pool);
   const phi = new Float64Array(pool * FEATURES);
+  const layer = { values, ks, mean, l, whiten, logNorm, context };
+  const scratch = donorScratch(ks);
   const u = new Float64Array(ks);
   const x = new Float64Array(ks);
-  const trial = new Float64Array(ks);
-  let candidateRadius = 0;
   order.forEach((k, j) => {
     for (let c = 0; c < candidates; c++) {
       const at = j * candidates + c;
       const d = donors[rng.int(donors.length)];
       candidateDonor[at] = d;
-      const radius = whiten(values.subarray(d * ks, (d + 1) * ks), y) || 1;
-      const rescale = Math.exp(context(k) - context(d));
-      const targetNorm = Math.exp(logNorm[d]) * rescale;
-      const targetLogRadius = Math.log(radius * rescale);
-      let best = Number.POSITIVE_INFINITY;
-      for (let t = 0; t < turns; t++) {
-        const z = rng.normal(ks);
-        let norm = 0;
-        for (let i = 0; i < ks; i++) {
-          u[i] = y[i] / radius + (turn * z[i]) / Math.sqrt(ks);
-          norm += u[i] * u[i];
-        }
-        const size = radius / (Math.sqrt(norm) || 1);
-        let n2 = 0;
-        for (let i = 0; i < ks; i++) {
-          let v = mean[i];
-          for (let q = 0; q <= i; q++) v += l[i * ks + q] * size * u[q];
-          trial[i] = v;
-          n2 += v * v;
-        }
-        const scale = targetNorm / (Math.sqrt(n2) || 1);
-        for (let i = 0; i < ks; i++) trial[i] *= scale;
-        const r = whiten(trial, u);
-        const miss = Math.abs(Math.log(r + TINY) - targetLogRadius);
-        if (miss < best) {
-          best = miss;
-          x.set(trial);
-          candidateRadius = r;
-        }
-      }
+      const candidateRadius = turnedDonor(layer, k, d, turn, turns, (n) => rng.normal(n), x, scratch);
       candidateValues.set(x, at * ks);
       shapeFeatures(x, kh, kw, candidateRadius, f);
       f[7] = fit.residual[d] / spread(k);
@@ -340,20 +290,6 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
     donorOf[j] = candidateDonor[at];
   });
 
-  // Sizes as the attacker sees them: he fits rows and columns on the published layer, decoys
-  // included, where each decoy pulls its own row's and column's medians toward itself. So refit
-  // with the decoys in place and give each decoy its donor's residual in that fit.
-  const published = Float64Array.from(values);
-  const all = new Uint8Array(kernels).fill(1);
-  for (let round = 0; round < SIZE_ROUNDS; round++) {
-    order.forEach((k, j) => published.set(out.subarray(j * ks, (j + 1) * ks), k * ks));
-    const logs = logNorms(published, kernels, ks);
-    const full = medianPolish(logs, a, b, all);
-    order.forEach((k, j) => {
-      const goal = full.overall + full.row[Math.floor(k / b)] + full.col[k % b] + full.residual[donorOf[j]];
-      const s = Math.exp(goal - logs[k]);
-      for (let i = 0; i < ks; i++) out[j * ks + i] *= s;
-    });
-  }
+  refitSizes(values, shape, order, donorOf, out);
   return out;
 }

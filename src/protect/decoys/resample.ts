@@ -48,6 +48,7 @@
 // rows' mean, makes small rows' decoys about 3× their neighbours' (1× to 4× is fine).
 import { medianPolish } from './context.ts';
 import { genuineKernelFit } from './gaussian.ts';
+import { donorScratch, logNorms, refitSizes, turnedDonor, whitener } from './turned-donor.ts';
 
 /** What resampled decoys take from a source of randomness: normals and uniform integers. */
 export interface ResampleRandom {
@@ -59,21 +60,6 @@ export interface ResampleRandom {
 export const DEFAULT_TURN = 1;
 /** Turns drawn per decoy; the one whose whitened radius lands nearest its donor's is kept. */
 export const DEFAULT_CANDIDATES = 8;
-/** Rounds of refitting the rows' and columns' sizes with the decoys in place (3 converge). */
-const SIZE_ROUNDS = 3;
-
-const TINY = 1e-30;
-
-/** Log L2 norm of every kernel. */
-function logNorms(values: Float64Array, kernels: number, ks: number): Float64Array {
-  const out = new Float64Array(kernels);
-  for (let k = 0; k < kernels; k++) {
-    let s2 = 0;
-    for (let i = 0; i < ks; i++) s2 += values[k * ks + i] * values[k * ks + i];
-    out[k] = Math.log(Math.sqrt(s2) + TINY);
-  }
-  return out;
-}
 
 /**
  * Decoys for the kernels flagged in `replaced` (ascending kernel order), of a layer [a, b, kh, kw]
@@ -93,72 +79,15 @@ export function resampleDecoys(
   const { mean, l, kept, donors, order } = genuineKernelFit(values, kernels, ks, replaced);
   const logNorm = logNorms(values, kernels, ks);
   const fit = medianPolish(logNorm, a, b, kept);
-  const context = (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b];
-  // A kernel's whitened coordinates y = L⁻¹(x − μ) (into y); returns its Mahalanobis radius |y|.
-  const whiten = (x: Float64Array, y: Float64Array) => {
-    let r2 = 0;
-    for (let i = 0; i < ks; i++) {
-      let s = x[i] - mean[i];
-      for (let q = 0; q < i; q++) s -= l[i * ks + q] * y[q];
-      y[i] = s / l[i * ks + i];
-      r2 += y[i] * y[i];
-    }
-    return Math.sqrt(r2);
-  };
-
+  const layer = { values, ks, mean, l, whiten: whitener(mean, l, ks), logNorm, context: (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b] };
+  const scratch = donorScratch(ks);
   const out = new Float64Array(order.length * ks);
   const donorOf = new Int32Array(order.length);
-  const y = new Float64Array(ks);
-  const yc = new Float64Array(ks);
-  const u = new Float64Array(ks);
-  const candidate = new Float64Array(ks);
   order.forEach((k, j) => {
     const d = donors[rng.int(donors.length)];
     donorOf[j] = d;
-    const radius = whiten(values.subarray(d * ks, (d + 1) * ks), y) || 1;
-    const rescale = Math.exp(context(k) - context(d));
-    const targetNorm = Math.exp(logNorm[d]) * rescale;
-    const targetLogRadius = Math.log(radius * rescale);
-    let best = Number.POSITIVE_INFINITY;
-    for (let c = 0; c < candidates; c++) {
-      const z = rng.normal(ks);
-      let norm = 0;
-      for (let i = 0; i < ks; i++) {
-        u[i] = y[i] / radius + (turn * z[i]) / Math.sqrt(ks);
-        norm += u[i] * u[i];
-      }
-      const size = radius / (Math.sqrt(norm) || 1);
-      let n2 = 0;
-      for (let i = 0; i < ks; i++) {
-        let x = mean[i];
-        for (let q = 0; q <= i; q++) x += l[i * ks + q] * size * u[q];
-        candidate[i] = x;
-        n2 += x * x;
-      }
-      const f = targetNorm / (Math.sqrt(n2) || 1);
-      for (let i = 0; i < ks; i++) candidate[i] *= f;
-      const miss = Math.abs(Math.log(whiten(candidate, yc) + TINY) - targetLogRadius);
-      if (miss < best) {
-        best = miss;
-        out.set(candidate, j * ks);
-      }
-    }
+    turnedDonor(layer, k, d, turn, candidates, (n) => rng.normal(n), out.subarray(j * ks, (j + 1) * ks), scratch);
   });
-
-  // Sizes as the attacker sees them: he fits rows and columns on the published layer, decoys
-  // included, where each decoy pulls its own row's and column's medians toward itself. So refit
-  // with the decoys in place and give each decoy its donor's residual in that fit.
-  const published = Float64Array.from(values);
-  const all = new Uint8Array(kernels).fill(1);
-  for (let round = 0; round < SIZE_ROUNDS; round++) {
-    order.forEach((k, j) => published.set(out.subarray(j * ks, (j + 1) * ks), k * ks));
-    const logs = logNorms(published, kernels, ks);
-    const full = medianPolish(logs, a, b, all);
-    order.forEach((k, j) => {
-      const target = full.overall + full.row[Math.floor(k / b)] + full.col[k % b] + full.residual[donorOf[j]];
-      const f = Math.exp(target - logs[k]);
-      for (let i = 0; i < ks; i++) out[j * ks + i] *= f;
-    });
-  }
+  refitSizes(values, shape, order, donorOf, out);
   return out;
 }
