@@ -20,7 +20,7 @@ import { KeyedStream } from '../crypto/index.ts';
 import { manualSeed, parseDevice } from '../tensor/index.ts';
 import { Adam, type Module, type Optimizer, SGD, cosine } from '../nn/index.ts';
 import type { BatchSource, TaskKind } from '../data/batch-source.ts';
-import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
+import { type SafetensorsFile, type TensorEntry, isReservedTensorName } from '../io/safetensors.ts';
 import { modelSpec } from '../models/registry.ts';
 import { loadWeightsSync } from '../models/weights.ts';
 import { train } from '../train/loop.ts';
@@ -128,12 +128,14 @@ export function resetKernels(file: SafetensorsFile, flagged: Map<string, Int32Ar
 /**
  * A short fingerprint of a run's starting weights ('fresh' for none): its checkpoint is named by
  * it and its stored run carries it, so that a run never resumes from, or is taken for, another
- * file's run with the same settings (e.g. another tier of the same model).
+ * file's run with the same settings (e.g. another tier of the same model). Only the weights the
+ * model loads count: nnlock's reserved tensors (the sealed `__nnlock__/tier-m` sections) get fresh
+ * nonces each time a file is protected, so with them the same weights never matched their own run.
  */
 export function startTag(file: SafetensorsFile | undefined): string {
   if (!file) return 'fresh';
   const h = createHash('sha256');
-  for (const [name, e] of file.tensors) h.update(name).update(e.data);
+  for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) h.update(name).update(e.data);
   return h.digest('hex').slice(0, 12);
 }
 

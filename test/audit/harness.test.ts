@@ -10,7 +10,7 @@ import type { BatchSource } from '../../src/data/batch-source.ts';
 import { correctCount } from '../../src/train/metrics.ts';
 import { convLayers } from '../../src/protect/index.ts';
 import { bytesToFloat64 } from '../../src/protect/layers.ts';
-import { type AttackRun, attackHarness, resetKernels } from '../../src/audit/index.ts';
+import { type AttackRun, attackHarness, resetKernels, startTag } from '../../src/audit/index.ts';
 import { fileOf } from '../protect/fixtures.ts';
 
 const checkLeaks = trackLeaks();
@@ -140,6 +140,14 @@ test("attackHarness never resumes from the checkpoint of another file's run (e.g
   assert.equal(await epochsTrained(a), 2);
   assert.equal(await epochsTrained(a), 0, 'the same file resumes from its finished checkpoint');
   assert.equal(await epochsTrained(fileOfSeed(2)), 2, 'another file trains from its own start');
+});
+
+test('startTag: the weights count, the sealed sections (fresh nonces each protection) do not', () => {
+  const f = fileOfSeed(1);
+  const sealed = (fill: number) => ({ tensors: new Map([...f.tensors, ['__nnlock__/tier-1', { dtype: 'U8' as const, shape: [4], data: new Uint8Array(4).fill(fill) }]]), metadata: f.metadata });
+  assert.equal(startTag(sealed(1)), startTag(sealed(2)));
+  assert.equal(startTag(sealed(1)), startTag(f));
+  assert.notEqual(startTag(fileOfSeed(2)), startTag(f));
 });
 
 test("attackHarness never takes another file's stored run (a rerun after the decoys changed)", async () => {
