@@ -193,24 +193,7 @@ export class DncnnSetting {
     return this.cache.getOr(this.keyOn(c, false, set.name), async () => {
       const p = await this.protectWith({ ...c, split: 'default' });
       const r = psnrOf(this.model, p.file, set.images);
-      const selected = p.layers.reduce((n, l) => n + l.selected, 0);
-      return {
-        estimator: c.estimator,
-        key: c.key ?? 0,
-        decoys: c.decoys,
-        layers: c.layers,
-        ...setLabel(set),
-        split: 'tier 0 only',
-        fractions: p.fractions,
-        images: set.images.length,
-        noisyPsnr: r.noisy,
-        tiers: [r.psnr],
-        weightFraction: (selected * 9) / this.allWeights,
-        selectedKernels: selected,
-        tier0BelowNoisy: r.psnr < r.noisy,
-        importanceSeconds: (await importance(this.file, c.estimator, c.layers)).seconds,
-        date: new Date().toISOString(),
-      };
+      return this.row(c, p, set, 'tier 0 only', [r.psnr], r.noisy, {});
     });
   };
 
@@ -232,28 +215,40 @@ export class DncnnSetting {
         psnr.push(r.psnr);
         log(`  ${this.keyOn(c, true, set.name)} tier ${m}: ${r.psnr.toFixed(2)} dB`);
       }
-      const selected = p.layers.reduce((n, l) => n + l.selected, 0);
-      return {
-        estimator: c.estimator,
-        key: c.key ?? 0,
-        decoys: c.decoys,
-        layers: c.layers,
-        ...setLabel(set),
-        split: c.split ?? 'default',
-        fractions: p.fractions,
-        images: set.images.length,
-        noisyPsnr: noisy,
-        tiers: psnr,
-        weightFraction: (selected * 9) / this.allWeights,
-        selectedKernels: selected,
-        tier0BelowNoisy: psnr[0] < noisy,
-        strictlyOrdered: strictlyRising(psnr),
-        masterBitExact: exact,
-        importanceSeconds: (await importance(this.file, c.estimator, c.layers)).seconds,
-        date: new Date().toISOString(),
-      };
+      return this.row(c, p, set, c.split ?? 'default', psnr, noisy, { strictlyOrdered: strictlyRising(psnr), masterBitExact: exact });
     });
   };
+
+  /** The row of one measurement: its configuration, where and what it measured, and `extra` (the full rows' checks). */
+  private async row(
+    c: Config,
+    p: Awaited<ReturnType<DncnnSetting['protectWith']>>,
+    set: ImageSet,
+    split: string,
+    tiers: number[],
+    noisy: number,
+    extra: Pick<Row, 'strictlyOrdered' | 'masterBitExact'>,
+  ): Promise<Row> {
+    const selected = p.layers.reduce((n, l) => n + l.selected, 0);
+    return {
+      estimator: c.estimator,
+      key: c.key ?? 0,
+      decoys: c.decoys,
+      layers: c.layers,
+      ...setLabel(set),
+      split,
+      fractions: p.fractions,
+      images: set.images.length,
+      noisyPsnr: noisy,
+      tiers,
+      weightFraction: (selected * 9) / this.allWeights,
+      selectedKernels: selected,
+      tier0BelowNoisy: tiers[0] < noisy,
+      ...extra,
+      importanceSeconds: (await importance(this.file, c.estimator, c.layers)).seconds,
+      date: new Date().toISOString(),
+    };
+  }
 
   show = (r: Row) =>
     `${r.estimator} | ${r.decoys} | ${short(r.layers)} | ${r.split} | ${r.tiers.map((v) => v.toFixed(2)).join(' / ')} (noisy ${r.noisyPsnr.toFixed(2)}, ${r.images} images)${r.strictlyOrdered === undefined ? '' : r.strictlyOrdered ? ' ordered' : ' NOT ordered'}`;
