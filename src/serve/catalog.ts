@@ -9,7 +9,7 @@ import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { readModelFile, classNamesOf, architectureOf, requireArchitecture } from '../models/load.ts';
 import { modelSpec } from '../models/registry.ts';
 import { CIFAR10_CLASSES } from '../data/cifar10.ts';
-import { type Normalisation, normalisationFrom } from '../data/normalisation.ts';
+import { normalisationFrom } from '../data/normalisation.ts';
 import { type ProtectHeader, inspectProtected, isProtected, readKeyToken, unlockModel } from '../protect/index.ts';
 import { KeyError, decodeKeyToken, verifyKeyCheck } from '../crypto/index.ts';
 import { ER_MODEL_FORMAT, type ErModelSpec } from '../er/model-file.ts';
@@ -31,8 +31,6 @@ export class ServedModel {
   readonly info: ModelInfo;
   /** The model's top tier M (0 when it is not protected). */
   readonly topTier: number;
-  /** Plaintext classifiers: the normalisation of their input; null: pixels/255 as they are. */
-  readonly normalisation: Normalisation | null;
   /** Resize uploads to the input size. */
   readonly resize: boolean;
   /** Tiers the workers hold. */
@@ -49,11 +47,10 @@ export class ServedModel {
     private readonly pool: InferencePool,
     private readonly file: SafetensorsFile,
     readonly header: ProtectHeader | null,
-    o: { normalisation: Normalisation | null; resize: boolean },
+    o: { resize: boolean },
   ) {
     this.info = { name, ...info };
     this.topTier = header?.tiers ?? 0;
-    this.normalisation = o.normalisation;
     this.resize = o.resize;
   }
 
@@ -202,7 +199,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
       pool,
       file,
       null,
-      { normalisation: null, resize: config.resize ?? false },
+      { resize: config.resize ?? false },
     );
   }
   const header = isProtected(file) ? inspectProtected(file) : null;
@@ -231,7 +228,7 @@ export async function loadServedModel(config: ModelConfig, pool: InferencePool):
     pool,
     file,
     header,
-    { normalisation, resize: config.resize ?? false },
+    { resize: config.resize ?? false },
   );
   if (config.keys) {
     let token: string;
