@@ -28,9 +28,10 @@ export interface ContextRandom {
 
 const TINY = 1e-30;
 
-function median(v: number[]): number {
+/** The median of v (0 for none). */
+export function median(v: ArrayLike<number>): number {
   if (v.length === 0) return 0;
-  const s = [...v].sort((x, y) => x - y);
+  const s = Array.from(v).sort((x, y) => x - y);
   const n = s.length;
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }

@@ -44,7 +44,7 @@
 // themselves stay the clue (rowColumnEffect 0.676 pooled, Fisher 0.80 in layer1.0.conv2), as for
 // every mode. Cost: about 4× 'resample' on a 512×512 layer (see the work bounds below).
 import { fitLogistic } from '../../linalg/logistic.ts';
-import { medianPolish } from './context.ts';
+import { median, medianPolish } from './context.ts';
 import { genuineKernelFit } from './gaussian.ts';
 import { donorScratch, logNorms, refitSizes, turnedDonor, whitener } from './turned-donor.ts';
 
@@ -129,13 +129,6 @@ function shapeFeatures(x: Float64Array, kh: number, kw: number, whitenedRadius: 
   f[4] = s1 / l2;
   f[5] = m / l2;
   f[6] = Math.log(whitenedRadius + TINY) - Math.log(l2);
-}
-
-function median(v: ArrayLike<number>): number {
-  if (v.length === 0) return Number.NaN;
-  const s = Float64Array.from(v).sort();
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /**
