@@ -17,7 +17,7 @@
 // top-level `decoyAucMax` is the issue's figure: the highest separability of any detector on the
 // default decoys, pooled and per layer.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { DEFAULT_DECOY_MODE, type DecoyMode, type SelectionMode, type Strategy, computeImportance, convLayers, protectModel, unlockModel } from '../../src/protect/index.ts';
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     models: { type: 'string' },
     'denoise-images': { type: 'string' },
     out: { type: 'string' },
+    'null-from': { type: 'string' },
   },
 });
 const quick = args.quick ?? false;
@@ -114,6 +115,17 @@ interface Run {
 }
 
 const runs: Run[] = [];
+// --null-from FILE: the null runs 'none' of an earlier run's JSON at the same keys, ratio and
+// positions (random positions are drawn from seed k alone, so they are the same), instead of
+// measuring them again. Its classifier simulated the decoys the default mode drew then.
+const nullFrom = args['null-from']
+  ? (() => {
+      const earlier = JSON.parse(readFileSync(join(ROOT, args['null-from']), 'utf8')) as { date: string; command: string; ratio: number; runs: Run[] };
+      if (earlier.ratio !== RATIO) throw new Error(`--null-from: ratio ${earlier.ratio}, not ${RATIO}`);
+      return { file: args['null-from'], date: earlier.date, command: earlier.command, runs: earlier.runs.filter((r) => r.mode === 'none') };
+    })()
+  : undefined;
+const cachedNull = (model: string, key: number) => nullFrom?.runs.find((r) => r.model === model && r.strategy === 'random' && r.key === key);
 const masterBitExact: Record<string, boolean> = {};
 const reference: Record<string, number> = {};
 const t0 = performance.now();
@@ -164,7 +176,16 @@ for (const m of MODELS) {
         await measure(mode, p.file, await tier0(m.arch, m.task, p.file));
       }
       // The null: random positions with the original kernels in place (every detector at chance).
-      if (strategy === 'random') await measure('none', file, reference[m.name]);
+      if (strategy === 'random') {
+        const cached = cachedNull(m.name, k);
+        if (cached) {
+          const decoys = truth.map((t) => t.reduce((a, b) => a + b, 0));
+          const same = cached.reports[0].layers.every((l, i) => l.decoys === decoys[i]);
+          if (!same) throw new Error(`--null-from: key ${k}'s null has other decoy counts`);
+          runs.push(cached);
+          log(`${m.name} random none key ${k}: from ${nullFrom!.file}`);
+        } else await measure('none', file, reference[m.name]);
+      }
     }
   }
 }
@@ -304,7 +325,7 @@ function keyAveragedWorst(mode: RunMode, keep: (s: Strategy) => boolean) {
 }
 /** Selections whose positions are not themselves a clue: random positions, or a balanced selection. */
 const fairStrategy = (s: Strategy) => s === 'random' || SELECTION === 'balanced';
-const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args['dncnn-keys'] ? ` --dncnn-keys ${DNCNN_KEYS}` : ''}${args['other-keys'] ? ` --other-keys ${OTHER_KEYS}` : ''}${args.tag ? ` --tag ${args.tag}` : ''}${args['fisher-images'] ? ` --fisher-images ${FISHER_IMAGES}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}${args.out ? ` --out ${args.out}` : ''}`;
+const command = `NNLOCK_THREADS=1 node --import tsx experiments/protect/decoy-detectors.ts${quick ? ' --quick' : ''}${args.keys ? ` --keys ${KEYS}` : ''}${args['dncnn-keys'] ? ` --dncnn-keys ${DNCNN_KEYS}` : ''}${args['other-keys'] ? ` --other-keys ${OTHER_KEYS}` : ''}${args.tag ? ` --tag ${args.tag}` : ''}${args['fisher-images'] ? ` --fisher-images ${FISHER_IMAGES}` : ''}${args.models ? ` --models ${args.models}` : ''}${args.modes ? ` --modes ${args.modes}` : ''}${args.selection ? ` --selection ${SELECTION}` : ''}${args.strategies ? ` --strategies ${args.strategies}` : ''}${args['denoise-images'] ? ` --denoise-images ${DENOISE_IMAGES}` : ''}${args.out ? ` --out ${args.out}` : ''}${args['null-from'] ? ` --null-from ${args['null-from']}` : ''}`;
 
 /** The worst of a mode's runs: highest pooled and per-layer separability, and where. */
 function worstOf(mode: RunMode, keep: (r: Run) => boolean) {
@@ -398,6 +419,7 @@ const out = {
   dncnnKeys: DNCNN_KEYS,
   otherModesKeys: OTHER_KEYS,
   masterBitExact,
+  nullFrom: nullFrom && { file: nullFrom.file, date: nullFrom.date, command: nullFrom.command, keys: runs.filter((r) => r.mode === 'none' && nullFrom.runs.includes(r)).length },
   fisherImages: FISHER_IMAGES,
   strategies: STRATEGIES,
   note: "separability = max(AUC, 1 − AUC); pooled = AUC of within-layer percentile ranks over all conv layers; maxLayerSeparability over layers with ≥ 20 decoys; chance95 = the separability a detector at chance stays under 19 times in 20 at that layer's size; mode 'none' = no decoys, the original kernels at the random positions (the null: every detector at chance); rowColumnEffect sees only the positions (what an importance selection gives away) and is left out of the maxima",

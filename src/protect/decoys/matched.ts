@@ -24,8 +24,10 @@
 //      factor) is the candidate, as 'resample' picks its decoy;
 //   2. features φ of each candidate and of each kept kernel: lag-1 autocorrelation, skewness,
 //      kurtosis, peak, L1 and mean over L2, log whitened radius over L2, the size residual over
-//      the spread of residuals at (a, b) (for a candidate: its donor's residual), and the log
-//      whitened distance to the nearest kept kernel;
+//      the spread of residuals at (a, b) (for a candidate: its donor's residual), the log
+//      whitened distance to the nearest kept kernel, the log whitened radius itself and
+//      r² − r²_diagonal (the attacker's Mahalanobis distance and the audit's diagonal-vs-full
+//      test, both under the kept kernels' fit);
 //   3. a logistic regression tells kept kernels from candidates on [1, z, z²] of those features
 //      (z: within-layer robust z-scores), which is the attacker's classifier family; its odds
 //      estimate the density ratio p_genuine(φ) / p_candidate(φ);
@@ -38,9 +40,19 @@
 // choice comes from the caller's stream; the fit is plain float64 (src/linalg), so a key gives the
 // same decoys on every machine.
 //
-// Measured (experiments/results/protect/decoy-detectors.md, random positions, 8 keys): 75 of 513
-// (detector, layer) means above their chance level against 106 for 'resample' (null: 26), worst
-// layer with ≥ 20 decoys 0.566 against 0.608 (null: 0.559). Under L1 selection the positions
+// Why the last two features (session 9, experiments/protect/decoy-scan.ts, 8 keys at random
+// positions on the shared ResNet-20): with the first nine only, what the attacker's classifier
+// (0.53–0.55 in every layer of ≥ 82 decoys) and the Mahalanobis-deviation detector (0.555 in
+// layer3.0.conv1 and layer3.2.conv2) still saw was the radius: decoys' Mahalanobis distances
+// spread wider than the genuine kernels' at both ends (in layer3.2.conv2, over 4 keys, the 10% and
+// 90% points of log d² were 0.40 and 3.03 against 0.58 and 2.89), and their diagonal-vs-full had
+// a heavier upper tail (90% point −1.1 against −2.6): the ratio saw the radius only over L2,
+// never the radius itself. With both: classifier 0.522 pooled (was 0.532) and ≤ 0.537 per large
+// layer (was ≤ 0.550); Mahalanobis deviation ≤ 0.544 (was 0.555).
+//
+// Measured with the first nine (experiments/results/protect/decoy-detectors.md, random positions,
+// 8 keys): 75 of 513 (detector, layer) means above their chance level against 106 for 'resample'
+// (null: 26), worst layer with ≥ 20 decoys 0.566 against 0.608 (null: 0.559). Under L1 selection the positions
 // themselves stay the clue (rowColumnEffect 0.676 pooled, Fisher 0.80 in layer1.0.conv2), as for
 // every mode. Cost: about 4× 'resample' on a 512×512 layer (see the work bounds below).
 import { fitLogistic } from '../../linalg/logistic.ts';
@@ -68,8 +80,8 @@ export const MATCHED_TURN = 1;
 export const MATCHED_CANDIDATES = 16;
 export const MATCHED_TURNS = 4;
 const TINY = 1e-30;
-/** How many features φ has (see shapeFeatures and the size feature after them). */
-const FEATURES = 9;
+/** How many features φ has (shapeFeatures, then the size, nearest-kernel and radius features after them). */
+const FEATURES = 11;
 /**
  * Bounds on the work per layer, so large layers (VGG19's 512×512 kernels) stay affordable; none of
  * them binds on ResNet-20 (at most 4,096 kernels a layer). The ratio is fitted on at most FIT_ROWS
@@ -184,6 +196,19 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   const fit = medianPolish(logNorm, a, b, kept);
   const context = (k: number) => fit.row[Math.floor(k / b)] + fit.col[k % b];
   const spread = residualSpread(fit.residual, a, b, kept);
+  // The kept kernels' per-position variances (the diagonal of L·Lᵀ), for the diagonal-vs-full form.
+  const variance = new Float64Array(ks);
+  for (let i = 0; i < ks; i++) for (let q = 0; q <= i; q++) variance[i] += l[i * ks + q] ** 2;
+  /**
+   * f[9], f[10]: the log whitened radius itself (not over L2: the attacker's Mahalanobis distance)
+   * and r² − r²_diagonal (the audit's diagonal-vs-full test), under the kept kernels' fit.
+   */
+  const radiusFeatures = (x: Float64Array, radius: number, into: Float64Array) => {
+    let diagonal = 0;
+    for (let i = 0; i < ks; i++) diagonal += (x[i] - mean[i]) ** 2 / (variance[i] || TINY);
+    into[9] = Math.log(radius + TINY);
+    into[10] = radius * radius - diagonal;
+  };
 
   // The genuine kernels' features, and their whitened coordinates for the neighbour distance.
   const y = new Float64Array(ks);
@@ -198,8 +223,10 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
   fitted.forEach((i, row) => {
     const d = donors[i];
     const x = values.subarray(d * ks, (d + 1) * ks);
-    shapeFeatures(x, kh, kw, whiten(x, y), f);
+    const radius = whiten(x, y);
+    shapeFeatures(x, kh, kw, radius, f);
     f[7] = fit.residual[d] / spread(d);
+    radiusFeatures(x, radius, f);
     genuine.set(f, row * FEATURES);
   });
   const pool = order.length * candidates;
@@ -239,6 +266,7 @@ export function matchedDecoys(values: Float64Array, shape: readonly [number, num
       f[7] = fit.residual[d] / spread(k);
       whiten(x, u);
       f[8] = nearest(u, -1);
+      radiusFeatures(x, candidateRadius, f);
       phi.set(f, at * FEATURES);
     }
   });
