@@ -10,7 +10,7 @@ import { KeyedStream, encodeKeyToken } from '../../src/crypto/index.ts';
 import { DEFAULT_DECOY_MODE, type DecoyMode, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { convLayerOf, decoyLayer, drawDecoys } from '../../src/protect/internals.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
-import { type PublishedLayer, runDetectors, scoreDetectors } from '../../src/audit/index.ts';
+import { type PublishedLayer, kernelFeatures, runDetectors, scoreDetectors } from '../../src/audit/index.ts';
 import { assertNoCopiesAndRowSizes, changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
@@ -85,6 +85,33 @@ test('matched decoys come from the keyed stream: same key same decoys, another k
   assert.deepEqual(
     changedKernels(entry.data, a, layer.kernelBytes),
     [...chosen].sort((x, y) => x - y),
+  );
+});
+
+/** Quantiles 0.1, 0.5 and 0.9 of the log Mahalanobis distance of the decoys and of the kept kernels, in the published layer. */
+function radiusQuantiles(mode: DecoyMode): { decoys: number[]; kept: number[] } {
+  const truth = new Uint8Array(4096);
+  for (const k of chosen) truth[k] = 1;
+  const d = drawDecoys(base.values, base.shape, truth, new KeyedStream(testKey(3), 'radius'), mode);
+  const values = Float64Array.from(base.values);
+  let j = 0;
+  for (let k = 0; k < 4096; k++) if (truth[k]) values.set(d.subarray(j * 9, (j++ + 1) * 9), k * 9);
+  const d2 = kernelFeatures({ values, shape: base.shape }).mahalanobis;
+  const at = (v: number[], p: number) => v.sort((x, y) => x - y)[Math.floor(p * (v.length - 1))];
+  const side = (flag: number) => [0.1, 0.5, 0.9].map((p) => at([...d2].filter((_, k) => truth[k] === flag).map(Math.log), p));
+  return { decoys: side(1), kept: side(0) };
+}
+
+test("matched decoys' Mahalanobis distances spread like the genuine kernels' (the attacker's radius)", () => {
+  // 300 decoys of 4,096: their 10%, 50% and 90% points of log d² land within 0.08 of the genuine
+  // kernels' here; per-position decoys, about 1.0 above.
+  const matched = radiusQuantiles('matched');
+  matched.decoys.forEach((q, i) => assert.ok(Math.abs(q - matched.kept[i]) < 0.2, `quantile ${i}: decoys ${q.toFixed(3)}, genuine ${matched.kept[i].toFixed(3)}`));
+  // Per-position draws lose the covariance: the radius sees it.
+  const position = radiusQuantiles('position');
+  assert.ok(
+    position.decoys.some((q, i) => Math.abs(q - position.kept[i]) > 0.5),
+    `position decoys ${position.decoys} against ${position.kept}`,
   );
 });
 
