@@ -40,9 +40,16 @@ const lines: string[] = ['# Decoys no detector finds, and the fine-tuning attack
 
 // ---- decoy detectors
 const detFiles = readdirSync(dir).filter((f) => /^decoy-detectors.*\.json$/.test(f));
+/**
+ * When the default decoys last changed (matched decoys with the whitened radius in their density
+ * ratio, session 9): 'matched' rows of runs made before are the previous matched decoys', kept
+ * until they are rerun; keys16/decoy-detectors.md holds the current ones.
+ */
+const MATCHED_SINCE = '2026-12-02T00:00:00Z';
 const decoyRows: string[][] = [];
 for (const f of detFiles) {
   const d = read(f);
+  const previous = (mode: string) => (mode === 'matched' && d.date < MATCHED_SINCE ? 'matched (previous, before the radius features)' : mode);
   const selection = d.selection ?? 'top';
   // One row per run of key 0 (what one attacker sees); the means over keys are on decoy-detectors.md.
   for (const r of (d.runs as DetRun[]).filter((x) => (x.key ?? 0) === 0)) {
@@ -53,7 +60,7 @@ for (const f of detFiles) {
     decoyRows.push([
       r.model,
       `${r.strategy} (${selection})`,
-      r.mode,
+      previous(r.mode),
       `${r.decoys} / ${r.kernels}`,
       `${worst.detector} ${worst.pooledSeparability.toFixed(3)}`,
       about
@@ -73,7 +80,8 @@ lines.push(
     'Figure: separability = max(AUC, 1 − AUC), pooled over all conv layers by within-layer percentile ranks (0.5 = chance). ' +
     '`rowColumnEffect` looks only at where a kernel sits (the sizes of its row and column), not at the kernel: it measures what the SELECTION gives away, which no decoy can change. ' +
     "The precision column is the audit's keyless test (diagonal-vs-full covariance) flagging as many kernels as there are decoys (chance = the decoy share, 8%). " +
-    '"worst layer" is the highest per-layer separability among layers with ≥ 20 decoys (single layers are noisy: with 21 decoys the AUC has a standard error near 0.06).',
+    '"worst layer" is the highest per-layer separability among layers with ≥ 20 decoys (single layers are noisy: with 21 decoys the AUC has a standard error near 0.06). ' +
+    `Rows marked "previous" were measured before ${MATCHED_SINCE.slice(0, 10)} with the matched decoys of then (no whitened radius in their density ratio); the current default decoys at 16 keys: [keys16/decoy-detectors.md](keys16/decoy-detectors.md).`,
   '',
   table(['model', 'selection', 'decoy mode', 'decoys / kernels', 'best detector', 'next three', 'keyless test precision', 'worst layer', 'positions alone'], decoyRows),
   '',

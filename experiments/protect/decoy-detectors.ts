@@ -575,7 +575,8 @@ const md: string[] = [
     'Separability = max(AUC, 1 − AUC) of a detector telling decoys from genuine kernels (0.5 = chance); pooled = over all conv layers by within-layer percentile ranks. ' +
     "'none' = no decoys: the original kernels at the same random positions, where every detector is at chance by construction (what chance looks like at these sizes). " +
     '`rowColumnEffect` (last column) sees only where a kernel sits: what an importance selection gives away, which no decoy can change; it is left out of the other columns. ' +
-    `Tier 0 = the published file as it is: accuracy on the first ${EVAL_IMAGES} CIFAR-10 test images (ResNet-20) or PSNR on ${DENOISE_IMAGES ? `the first ${DENOISE_IMAGES} images of` : ''} Set12 at σ = 25 (DnCNN).`,
+    `Tier 0 = the published file as it is: accuracy on the first ${EVAL_IMAGES} CIFAR-10 test images (ResNet-20) or PSNR on ${DENOISE_IMAGES ? `the first ${DENOISE_IMAGES} images of` : ''} Set12 at σ = 25 (DnCNN).` +
+    (nullFrom ? ` The null 'none' was read from ${nullFrom.file} (run ${nullFrom.date}), not measured again: the same keys and positions; its classifier simulated the default decoys of then.` : ''),
   '',
   `**decoyAucMax** (default '${DEFAULT_DECOY_MODE}' decoys, ${decoyAucMax.strategies.join(', ') || 'no fair'} positions${KEYS > 1 ? `, each AUC averaged over ${KEYS} keys` : ''}): ${decoyAucMax.value === null ? '–' : fmt3(decoyAucMax.value)}; pooled ${fmt3(pooledOverKeys.value)} (${pooledOverKeys.detector}, ${pooledOverKeys.model}); ` +
     (KEYS > 1

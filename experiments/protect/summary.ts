@@ -86,10 +86,14 @@ function attackEntry(name: string): Record<string, unknown> | null {
 function decoyAucMax(): Record<string, unknown> | null {
   // decoy-detectors.ts computes the figure itself for the default decoys (pooled and per layer, with
   // each layer's chance level); older result files without it are read run by run below.
-  const main = join(DIR, 'decoy-detectors.json');
-  if (existsSync(main)) {
-    const d = readJson(main);
-    if (d.decoyAucMax) return { ...d.decoyAucMax, command: d.decoyAucMax.command ?? d.command, source: 'experiments/results/protect/decoy-detectors.json' };
+  // The 16-key run of the default decoys at random positions (keys16/) is the final figure when it
+  // is there: its noise floor is lower, and it is rerun whenever the default decoys change (the
+  // 8-key run of every mode, decoy-detectors.json, may be the previous decoys': see its date).
+  for (const file of ['keys16/decoy-detectors.json', 'decoy-detectors.json']) {
+    const path = join(DIR, file);
+    if (!existsSync(path)) continue;
+    const d = readJson(path);
+    if (d.decoyAucMax) return { ...d.decoyAucMax, command: d.decoyAucMax.command ?? d.command, date: d.date, source: `experiments/results/protect/${file}` };
   }
   let best: { value: number; detector: string; where: string; command: string } | undefined;
   const positionsAlone: { where: string; value: number }[] = [];

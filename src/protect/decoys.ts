@@ -5,9 +5,10 @@
 //   'matched'   (the default) decoys/matched.ts: 16 resampled candidates per decoy (below), one
 //               kept by importance resampling, with weights from a logistic density ratio between
 //               the layer's genuine kernels and the candidates on the detector features (shape,
-//               whitened radius, size residual over its row's and column's spread, nearest-kernel
-//               distance), so the decoys' features follow the genuine kernels' joint distribution,
-//               not only its centre. Figures: experiments/results/protect/decoy-detectors.md.
+//               whitened radius over L2 and by itself, diagonal-vs-full form, size residual over
+//               its row's and column's spread, nearest-kernel distance), so the decoys' features
+//               follow the genuine kernels' joint distribution, not only its centre. Figures:
+//               experiments/results/protect/keys16/decoy-detectors.md (16 keys).
 //   'resample'  (default in 0.3) decoys/resample.ts: a genuine kept kernel of the layer, its
 //               direction turned by keyed noise, its L2 norm moved from the donor's row and column
 //               to the decoy's, its size refitted as the attacker fits rows and columns. It keeps
