@@ -50,9 +50,11 @@
 // never the radius itself. With both: classifier 0.522 pooled (was 0.532) and ≤ 0.537 per large
 // layer (was ≤ 0.550); Mahalanobis deviation ≤ 0.544 (was 0.555).
 //
-// Measured with the first nine (experiments/results/protect/decoy-detectors.md, random positions,
-// 8 keys): 75 of 513 (detector, layer) means above their chance level against 106 for 'resample'
-// (null: 26), worst layer with ≥ 20 decoys 0.566 against 0.608 (null: 0.559). Under L1 selection the positions
+// Measured (experiments/results/protect/keys16/decoy-detectors.md, random positions, 16 keys):
+// pooled 0.521 (0.532 with the first nine only), worst layer with ≥ 20 decoys 0.553 (0.561; the
+// null at the same keys: 0.542), worst layer with ≥ 82 decoys 0.537 (0.561). At 8 keys
+// (decoy-detectors.md): 80 of 513 (detector, layer) means above their chance level (first nine:
+// 75; 'resample': 106; null: 26), worst layer 0.571 (null 0.569; 'resample' 0.608). Under L1 selection the positions
 // themselves stay the clue (rowColumnEffect 0.676 pooled, Fisher 0.80 in layer1.0.conv2), as for
 // every mode. Cost: about 4× 'resample' on a 512×512 layer (see the work bounds below).
 import { fitLogistic } from '../../linalg/logistic.ts';
