@@ -9,6 +9,7 @@
 //   allWeightsFractionAtChance    fraction-at-chance.json's `best` (written by the importance part)
 //   unlockOverAes                 bench/results/unlock.json (bench/unlock.ts)
 //   dncnnPaper                    dncnn-paper.json (exp-dncnn-paper.ts)
+//   dncnnDenseFront               dncnn-dense-front.json (dncnn-dense-front.ts): the new mode on DnCNN
 // Every entry carries the command that produced it; a part not measured yet is null with a note.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -223,6 +224,27 @@ function dncnnPaper(): Record<string, unknown> | null {
   };
 }
 
+/** The dense-front mode on DnCNN-S-25, per front share: the tiers and the thief's head start in dB. */
+function dncnnDenseFront(): Record<string, unknown>[] | null {
+  const f = join(DIR, 'dncnn-dense-front.json');
+  if (!existsSync(f)) return null;
+  const d = readJson(f);
+  return Object.values(d.byShare as Record<string, Json>)
+    .sort((a, b) => a.frontShare - b.frontShare)
+    .map((e) => ({
+      frontShare: e.frontShare,
+      layers: e.layers,
+      weightFraction: e.weightFraction,
+      noisyPsnr: Number(e.noisyPsnr.toFixed(2)),
+      tierPsnr: e.tiers.map((t: { psnr: number }) => Number(t.psnr.toFixed(2))),
+      tier0BelowNoisy: e.tier0BelowNoisy,
+      strictlyOrdered: e.strictlyOrdered,
+      masterBitExact: e.masterBitExact,
+      headStartDb: Object.fromEntries(Object.entries(e.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])),
+      command: e.command,
+    }));
+}
+
 /** summary.json's content. */
 export function buildSummary(): Record<string, unknown> {
   const perTier: Record<string, unknown> = {};
@@ -235,6 +257,7 @@ export function buildSummary(): Record<string, unknown> {
     allWeightsFractionAtChance: fractionAtChance(),
     unlockOverAes: unlockOverAes(),
     dncnnPaper: dncnnPaper(),
+    dncnnDenseFront: dncnnDenseFront(),
   };
 }
 
@@ -257,6 +280,7 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
       ? ` (each AUC averaged over ${keys} keys; without decoys, chance alone reaches ${dm.keyAveraged.atChance.perLayer.value.toFixed(3)} in the worst layer at the same keys; one key's worst layer: ${dm.oneKey.perLayer.value.toFixed(3)})`
       : '';
   const dn = summary.dncnnPaper as Record<string, Json> | null;
+  const dd = summary.dncnnDenseFront as Record<string, Json>[] | null;
   return [
     '## What tier 0 protects against, and what it does not',
     '',
@@ -282,6 +306,14 @@ export function tier0Section(summary: Record<string, unknown>): string[] {
           : dn.previousAttackHeadStartDb
             ? `The attack was not rerun on this configuration; on the earlier one (tier 0 at ${dn.previousAttackHeadStartDb.tier0Psnr} dB) a thief who fine-tuned tier 0 with ${Object.keys(dn.previousAttackHeadStartDb.headStartDb).join(', ')} clean patches got ${Object.values(dn.previousAttackHeadStartDb.headStartDb).join(', ')} dB over training from scratch: a tier 0 below the noisy input is not a tier 0 a thief cannot repair.`
             : 'The attack has not been run.')
+      : '',
+    dd && dd.length > 0
+      ? `- **On DnCNN, \`--mode dense-front\`${dd.every((e) => Math.min(...(Object.values(e.headStartDb) as number[])) > 1) ? ' does not remove the head start' : ''}.** The same thief (N = ${Object.keys(dd[0].headStartDb).join(', ')} clean patches, the same steps and learning rates, each side keeping its best) against the dense-front file: ${dd
+          .map(
+            (e) =>
+              `front share ${e.frontShare} (${e.layers.length} layers, ${(100 * e.weightFraction).toFixed(1)}% of all weights): tiers ${e.tierPsnr.map((x: number) => x.toFixed(2)).join(' / ')} dB (${e.strictlyOrdered ? 'strictly ordered' : 'NOT strictly ordered'}, tier 0 ${e.tier0BelowNoisy ? 'below' : 'above'} the noisy ${e.noisyPsnr.toFixed(2)}; master ${e.masterBitExact ? 'bit-exact' : 'NOT bit-exact'}), head start ${Object.values(e.headStartDb).join(', ')} dB`,
+          )
+          .join('; ')} (\`${dd[0].command}\`, and the same for the other shares).`
       : '',
     dm
       ? `- **The decoys themselves are hard to find but not invisible.** Against the default decoys (${dm.mode ?? 'context'}) at random positions the best of the detectors separates decoys from genuine kernels at ${(dm.pooled?.value ?? dm.value).toFixed(3)} pooled over a model's layers and at ${dm.value.toFixed(3)} in the worst layer with at least 20 decoys${averagedNote} (max(AUC, 1 − AUC); 0.5 = chance; 0.1's per-position decoys: 0.89–0.90 pooled). Where the kernels were chosen by importance, their positions alone separate them at 0.67–0.72 (balanced selection: 0.58–0.59), and finding them does not matter much anyway: resetting the suspects before fine-tuning did not beat fine-tuning directly. In the dense mode there is nothing to find: the header names the protected layers, and every kernel in them is a decoy.`
