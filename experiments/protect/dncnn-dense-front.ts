@@ -19,22 +19,18 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { denoiserTrainingData, protectModel, unlockModel } from '../../src/protect/index.ts';
-import { denoisePatches } from '../../src/data/denoise-patches.ts';
-import { evaluateDenoiser, mean } from '../../src/train/evaluate.ts';
+import { protectModel, unlockModel } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
-import { type AttackRun, attackHarness, startTag } from '../../src/audit/index.ts';
-import { DNCNN, JsonCache, ROOT, SET12, TRAIN400, bitIdentical, experimentKey, grayImages, log, readWeights, requireData } from './common.ts';
+import { startTag } from '../../src/audit/index.ts';
+import { DNCNN, ROOT, SET12, bitIdentical, experimentKey, grayImages, log, readWeights, requireData } from './common.ts';
 import { SIGMA, psnrOf } from './dncnn-setting.ts';
+import { dncnnThief } from './dncnn-thief.ts';
 
 const { values: args } = parseArgs({ options: { 'front-share': { type: 'string' }, sizes: { type: 'string' }, lr: { type: 'string' } } });
 const FRONT_SHARE = Number(args['front-share'] ?? '0.25');
 const SIZES = (args.sizes ?? '1000').split(',').map(Number);
 /** Adam learning rates tried, for fine-tuning and from scratch alike: each side keeps its best (the paper attack tried 1e-3 only). */
 const LRS = (args.lr ?? '0.001,0.003,0.01').split(',').map(Number);
-/** The paper attack's recipe (exp-dncnn-paper.ts): the same steps, batch and seed, so that its from-scratch run is this one's baseline too. */
-const STEPS = 100;
-const BATCH = 16;
 const TIERS = 3;
 const results = join(ROOT, 'experiments', 'results', 'protect');
 const out = join(ROOT, 'experiments', 'out', 'protect', 'dncnn-dense-front');
@@ -70,37 +66,17 @@ model.dispose();
 const strictlyOrdered = tiers.every((t, i) => i === 0 || t.psnr > tiers[i - 1].psnr);
 
 // (b) the thief.
-const patches = await denoisePatches(TRAIN400, { stride: 40 });
-const store = new JsonCache<AttackRun>(join(results, 'dncnn-attack-runs.json'));
 // Fine-tuning runs are keyed by the published file they start from; training from scratch is
 // exp-dncnn-paper.ts's run (same key), shared by every protection.
 const publishedTag = startTag(p.file);
-const storeKey = (k: string) => (k.startsWith('scratch|') ? `paper|${k}` : `dense-front-${FRONT_SHARE}|${publishedTag}|${k}`);
-const r = await attackHarness({
-  architecture: 'dncnn-17',
-  task: 'denoising',
+const r = await dncnnThief({
   published: p.file,
   sizes: SIZES,
-  steps: STEPS,
-  optimizer: 'adam',
-  lr: { fineTune: LRS, scratch: LRS },
-  seed: 1,
+  lr: LRS,
+  images: small,
   checkpoints: join(out, 'checkpoints'),
-  data: (n) => denoiserTrainingData(patches, { images: n, batch: BATCH, seed: 1, sigma: SIGMA }),
-  metric: async (m) => mean(evaluateDenoiser(m, small, SIGMA, 0).map((x) => x.psnr)),
-  store: { get: (k) => store.get(storeKey(k)), set: (k, v) => store.set(storeKey(k), v) },
-  starts: ['published', 'scratch'],
-  onRun: (run, cached) =>
-    log(
-      `N=${run.images} ${run.start}: ${run.before === null ? 'scratch' : run.before.toFixed(2)} → ${run.after.toFixed(2)} dB after ${run.steps} steps${cached ? ' (stored)' : ` in ${Math.round(run.seconds)} s`}`,
-    ),
-  onEpoch: (s, n, e, es) => log(`  ${s} N=${n}: epoch ${e + 1}/${es}`),
+  storeKey: (k) => (k.startsWith('scratch|') ? `paper|${k}` : `dense-front-${FRONT_SHARE}|${publishedTag}|${k}`),
 });
-log(
-  `head start (dB): ${Object.entries(r.headStart)
-    .map(([n, h]) => `N=${n}: ${h.toFixed(2)}`)
-    .join(', ')}`,
-);
 
 // One entry per front share, kept across runs (a run replaces its own share's entry).
 const summaryPath = join(results, 'dncnn-dense-front.json');
@@ -117,15 +93,7 @@ byShare[String(FRONT_SHARE)] = {
   tier0BelowNoisy: tiers[0].psnr < noisyPsnr,
   strictlyOrdered,
   masterBitExact,
-  attack: {
-    patches: patches.length,
-    batch: BATCH,
-    steps: STEPS,
-    optimizer: 'adam',
-    metric: `mean PSNR on the ${small.length} 256×256 Set12 images (dB)`,
-    headStartDb: r.headStart,
-    runs: r.runs,
-  },
+  attack: { ...r.recipe, headStartDb: r.headStart, runs: r.runs },
 };
 await writeFileAtomic(summaryPath, `${JSON.stringify({ byShare }, null, 1)}\n`);
 log('wrote experiments/results/protect/dncnn-dense-front.json');

@@ -23,13 +23,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { type DecoyMode, denoiserTrainingData } from '../../src/protect/index.ts';
+import type { DecoyMode } from '../../src/protect/index.ts';
 import { assertDecoyMode } from '../../src/protect/decoys.ts';
-import { denoisePatches } from '../../src/data/denoise-patches.ts';
-import { evaluateDenoiser, mean } from '../../src/train/evaluate.ts';
-import { type AttackRun, attackHarness } from '../../src/audit/index.ts';
-import { DNCNN, JsonCache, ROOT, SET12, TRAIN400, grayImages, log, readWeights, requireData } from './common.ts';
+import { DNCNN, ROOT, SET12, TRAIN400, grayImages, log, readWeights, requireData } from './common.ts';
 import { type Config, DncnnSetting, ESTIMATORS, RATIO, SIGMA, TIERS } from './dncnn-setting.ts';
+import { dncnnThief } from './dncnn-thief.ts';
 
 /** The configuration chosen on held-out images (dncnn-heldout.ts), if it has run. */
 const HELDOUT = join(ROOT, 'experiments', 'results', 'protect', 'dncnn-heldout.json');
@@ -49,8 +47,6 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
   },
 });
-const STEPS = 100;
-const BATCH = 16;
 const results = join(ROOT, 'experiments', 'results', 'protect');
 const out = join(ROOT, 'experiments', 'out', 'protect', 'dncnn-paper');
 mkdirSync(out, { recursive: true });
@@ -132,46 +128,12 @@ const paper = {
 // (b) the attack on the tier-0 file.
 if (args.attack) {
   const sizes = (args.sizes ?? '1000').split(',').map(Number);
-  const patches = await denoisePatches(TRAIN400, { stride: 40 });
-  const store = new JsonCache<AttackRun>(join(results, 'dncnn-attack-runs.json'));
   const configTag = setting.keyOf(config, true);
+  // The harness keys runs by their settings only: a fine-tuning run is also keyed by this
+  // configuration (the tier-0 file it starts from); training from scratch is the same for all.
   const storeKey = (k: string) => (k.startsWith('scratch|') ? `paper|${k}` : `paper|${configTag}|${k}`);
-  const r = await attackHarness({
-    architecture: 'dncnn-17',
-    task: 'denoising',
-    published: p.file,
-    sizes,
-    steps: STEPS,
-    optimizer: 'adam',
-    lr: { fineTune: 1e-3, scratch: 1e-3 },
-    seed: 1,
-    checkpoints: join(out, 'checkpoints'),
-    data: (n) => denoiserTrainingData(patches, { images: n, batch: BATCH, seed: 1, sigma: SIGMA }),
-    metric: async (m) => mean(evaluateDenoiser(m, small, SIGMA, 0).map((x) => x.psnr)),
-    // The harness keys runs by their settings only: a fine-tuning run is also keyed by this
-    // configuration (the tier-0 file it starts from); training from scratch is the same for all.
-    store: { get: (k) => store.get(storeKey(k)), set: (k, v) => store.set(storeKey(k), v) },
-    starts: ['published', 'scratch'],
-    onRun: (run, cached) =>
-      log(
-        `N=${run.images} ${run.start} lr ${run.lr}: ${run.before === null ? 'scratch' : run.before.toFixed(2)} → ${run.after.toFixed(2)} dB after ${run.steps} steps${cached ? ' (stored)' : ` in ${Math.round(run.seconds)} s`}`,
-      ),
-    onEpoch: (s, n, e, es) => log(`  ${s} N=${n}: epoch ${e + 1}/${es}`),
-  });
-  paper.attack = {
-    patches: patches.length,
-    batch: BATCH,
-    steps: STEPS,
-    optimizer: 'adam',
-    metric: `mean PSNR on the ${small.length} 256×256 Set12 images (dB)`,
-    headStartDb: r.headStart,
-    runs: r.runs,
-  };
-  log(
-    `head start (dB): ${Object.entries(r.headStart)
-      .map(([n, h]) => `N=${n}: ${h.toFixed(2)}`)
-      .join(', ')}`,
-  );
+  const r = await dncnnThief({ published: p.file, sizes, lr: [1e-3], images: small, checkpoints: join(out, 'checkpoints'), storeKey });
+  paper.attack = { ...r.recipe, headStartDb: r.headStart, runs: r.runs };
 }
 setting.model.dispose();
 await writeFileAtomic(join(results, 'dncnn-paper.json'), `${JSON.stringify(paper, null, 1)}\n`);
