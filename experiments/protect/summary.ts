@@ -87,10 +87,11 @@ function attackEntry(name: string): Record<string, unknown> | null {
 function decoyAucMax(): Record<string, unknown> | null {
   // decoy-detectors.ts computes the figure itself for the default decoys (pooled and per layer, with
   // each layer's chance level); older result files without it are read run by run below.
-  // The 16-key run of the default decoys at random positions (keys16/) is the final figure when it
-  // is there: its noise floor is lower, and it is rerun whenever the default decoys change (the
-  // 8-key run of every mode, decoy-detectors.json, may be the previous decoys': see its date).
-  for (const file of ['keys16/decoy-detectors.json', 'decoy-detectors.json']) {
+  // The many-key runs of the default decoys at random positions (keys32/, then keys16/) are the
+  // final figure when they are there: the more keys, the lower the noise floor; they are rerun
+  // whenever the default decoys change (the 8-key run of every mode, decoy-detectors.json, may be
+  // the previous decoys': see its date).
+  for (const file of ['keys32/decoy-detectors.json', 'keys16/decoy-detectors.json', 'decoy-detectors.json']) {
     const path = join(DIR, file);
     if (!existsSync(path)) continue;
     const d = readJson(path);
