@@ -19,11 +19,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
-import { protectModel, unlockModel } from '../../src/protect/index.ts';
+import { protectModel } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import { startTag } from '../../src/audit/index.ts';
-import { DNCNN, ROOT, SET12, bitIdentical, experimentKey, grayImages, log, readWeights, requireData } from './common.ts';
-import { SIGMA, psnrOf } from './dncnn-setting.ts';
+import { DNCNN, ROOT, SET12, experimentKey, grayImages, log, readWeights, requireData } from './common.ts';
+import { SIGMA, tierPsnrs } from './dncnn-setting.ts';
 import { dncnnThief } from './dncnn-thief.ts';
 
 const { values: args } = parseArgs({ options: { 'front-share': { type: 'string' }, sizes: { type: 'string' }, lr: { type: 'string' } } });
@@ -51,19 +51,10 @@ log(`dense-front ${FRONT_SHARE}: ${p.layers.map((l) => l.name).join(', ')}; ${(1
 
 // (a) the tiers.
 const model = modelSpec('dncnn-17').create();
-const tiers: { tier: number; psnr: number }[] = [];
-let noisyPsnr = 0;
-let masterBitExact = false;
-for (let m = 0; m <= TIERS; m++) {
-  const f = m === 0 ? p.file : (await unlockModel(p.file, p.tokens[m - 1])).file;
-  if (m === TIERS) masterBitExact = bitIdentical(f, file).identical;
-  const r = psnrOf(model, f, set12);
-  noisyPsnr = r.noisy;
-  tiers.push({ tier: m, psnr: r.psnr });
-  log(`tier ${m}: ${r.psnr.toFixed(2)} dB on Set12 (noisy ${r.noisy.toFixed(2)} dB)`);
-}
+const measured = await tierPsnrs(model, file, p, set12, (m, psnr, noisy) => log(`tier ${m}: ${psnr.toFixed(2)} dB on Set12 (noisy ${noisy.toFixed(2)} dB)`));
 model.dispose();
-const strictlyOrdered = tiers.every((t, i) => i === 0 || t.psnr > tiers[i - 1].psnr);
+const { noisy: noisyPsnr, masterBitExact, strictlyOrdered } = measured;
+const tiers = measured.psnr.map((psnr, tier) => ({ tier, psnr }));
 
 // (b) the thief.
 // Fine-tuning runs are keyed by the published file they start from; training from scratch is

@@ -93,6 +93,33 @@ export interface Row {
   date: string;
 }
 
+/**
+ * Mean PSNR at every tier of a protected file, tier 0 (the published file) up to the master key's
+ * (`tokens.length`), each tier unlocked with its own token, and whether the master key restores
+ * `original` bit for bit. `onTier` hears each tier's PSNR as it is measured.
+ */
+export async function tierPsnrs(
+  m: Module,
+  original: SafetensorsFile,
+  p: { file: SafetensorsFile; tokens: readonly string[] },
+  imgs: DenoiseImage[],
+  onTier?: (tier: number, psnr: number, noisy: number) => void,
+): Promise<{ psnr: number[]; noisy: number; masterBitExact: boolean; strictlyOrdered: boolean }> {
+  const psnr: number[] = [];
+  let noisy = 0;
+  let masterBitExact = false;
+  const tiers = p.tokens.length;
+  for (let t = 0; t <= tiers; t++) {
+    const f = t === 0 ? p.file : (await unlockModel(p.file, p.tokens[t - 1])).file;
+    if (t === tiers) masterBitExact = bitIdentical(f, original).identical;
+    const r = psnrOf(m, f, imgs);
+    noisy = r.noisy;
+    psnr.push(r.psnr);
+    onTier?.(t, r.psnr, r.noisy);
+  }
+  return { psnr, noisy, masterBitExact, strictlyOrdered: strictlyRising(psnr) };
+}
+
 /** Mean PSNR of a model's output and of the noisy input over images (seed-0 noise, σ = 25). */
 export function psnrOf(m: Module, f: SafetensorsFile, imgs: DenoiseImage[]): { psnr: number; noisy: number } {
   loadIntoModel(m, f);
@@ -204,18 +231,8 @@ export class DncnnSetting {
   fullOn = async (c: Config, set: ImageSet): Promise<Row> => {
     return this.cache.getOr(this.keyOn(c, true, set.name), async () => {
       const p = await this.protectWith(c);
-      const psnr: number[] = [];
-      let noisy = 0;
-      let exact = false;
-      for (let m = 0; m <= TIERS; m++) {
-        const f = m === 0 ? p.file : (await unlockModel(p.file, p.tokens[m - 1])).file;
-        if (m === TIERS) exact = bitIdentical(f, this.file).identical;
-        const r = psnrOf(this.model, f, set.images);
-        noisy = r.noisy;
-        psnr.push(r.psnr);
-        log(`  ${this.keyOn(c, true, set.name)} tier ${m}: ${r.psnr.toFixed(2)} dB`);
-      }
-      return this.row(c, p, set, c.split ?? 'default', psnr, noisy, { strictlyOrdered: strictlyRising(psnr), masterBitExact: exact });
+      const t = await tierPsnrs(this.model, this.file, p, set.images, (m, psnr) => log(`  ${this.keyOn(c, true, set.name)} tier ${m}: ${psnr.toFixed(2)} dB`));
+      return this.row(c, p, set, c.split ?? 'default', t.psnr, t.noisy, { strictlyOrdered: t.strictlyOrdered, masterBitExact: t.masterBitExact });
     });
   };
 
