@@ -185,6 +185,11 @@ function unlockOverAes(): Record<string, unknown> {
   };
 }
 
+/** A head start per N in dB, to 0.01 dB. */
+function roundDb(byN: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(byN).map(([n, h]) => [n, Number(h.toFixed(2))]));
+}
+
 function dncnnPaper(): Record<string, unknown> | null {
   const f = join(DIR, 'dncnn-paper.json');
   if (!existsSync(f)) return null;
@@ -197,13 +202,13 @@ function dncnnPaper(): Record<string, unknown> | null {
     tier0BelowNoisy: d.tier0BelowNoisy,
     strictlyOrdered: d.strictlyOrdered,
     masterBitExact: d.masterBitExact,
-    attackHeadStartDb: d.attack ? Object.fromEntries(Object.entries(d.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])) : null,
+    attackHeadStartDb: d.attack ? roundDb(d.attack.headStartDb) : null,
     // The attack measured on an earlier configuration of the setting (not rerun on this one).
     previousAttackHeadStartDb: d.previousAttack
       ? {
           tier0Psnr: Number(d.previousAttack.tier0Psnr.toFixed(2)),
           setting: d.previousAttack.setting,
-          headStartDb: Object.fromEntries(Object.entries(d.previousAttack.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])),
+          headStartDb: roundDb(d.previousAttack.attack.headStartDb),
         }
       : null,
     sweep: d.sweep ?? null,
@@ -241,7 +246,7 @@ function dncnnDenseFront(): Record<string, unknown>[] | null {
       tier0BelowNoisy: e.tier0BelowNoisy,
       strictlyOrdered: e.strictlyOrdered,
       masterBitExact: e.masterBitExact,
-      headStartDb: Object.fromEntries(Object.entries(e.attack.headStartDb as Record<string, number>).map(([n, h]) => [n, Number(h.toFixed(2))])),
+      headStartDb: roundDb(e.attack.headStartDb),
       command: e.command,
     }));
 }
