@@ -44,7 +44,7 @@ import { addGaussianNoise } from '../src/data/denoise-patches.ts';
 import { psnrOfMse } from '../src/train/metrics.ts';
 import { protectModel, unlockModel } from '../src/protect/index.ts';
 import { hashApiKey, newApiKey } from '../src/serve/api-keys.ts';
-import { fmt, machineInfo, markdownTable, RESULTS_DIR } from './lib/report.ts';
+import { fmt, machineInfo, markdownTable, median, RESULTS_DIR } from './lib/report.ts';
 import { type OfflineRate, timeOffline } from './lib/offline-rate.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
@@ -600,10 +600,6 @@ function combine(ps: Phase[]): Phase {
     meanBatch: sum((p) => p.images) / Math.max(1, batches),
   };
 }
-const median = (xs: number[]) => {
-  const a = [...xs].sort((x, y) => x - y);
-  return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-};
 /** Per kind of full-load phase: each round's served rate over the baseline timed around it, and the median of those. */
 const byKind = [...new Set(rounds.map((r) => r.kind))].map((kind) => {
   const own = rounds.filter((r) => r.kind === kind);
