@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { computeImportance, protectModel, unlockModel } from '../../src/protect/index.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import type { SafetensorsFile } from '../../src/io/safetensors.ts';
-import { RESNET20, correctOn, experimentKey, loadIntoModel, log, readWeights, requireData, testLoader } from './common.ts';
+import { mean } from '../../src/train/evaluate.ts';
+import { RESNET20, bitIdentical, correctOn, experimentKey, loadIntoModel, log, readWeights, requireData, testLoader } from './common.ts';
 
 const { values: args } = parseArgs({ options: { keys: { type: 'string' } } });
 const KEYS = Number(args.keys ?? 4);
@@ -41,9 +42,8 @@ for (let k = 0; k < KEYS; k++) {
   const tiers = [tier0[0]];
   for (let m = 1; m <= TIERS; m++) tiers.push(await accuracy((await unlockModel(p.file, p.tokens[m - 1])).file));
   const restored = (await unlockModel(p.file, key.masterToken)).file;
-  const exact = [...file.tensors].every(([name, e]) => Buffer.from(restored.tensors.get(name)!.data).equals(Buffer.from(e.data)));
+  const exact = bitIdentical(restored, file).identical;
   const ordered = tiers.every((v, m) => m === 0 || v > tiers[m - 1]);
   log(`key 0 tiers 0..${TIERS}: ${tiers.map((v) => v.toFixed(4)).join(' / ')}; strictly ordered ${ordered}; master bit-exact ${exact}`);
 }
-const mean = tier0.reduce((a, b) => a + b, 0) / tier0.length;
-log(`tier 0 over ${KEYS} keys: mean ${mean.toFixed(4)}, min ${Math.min(...tier0).toFixed(4)}, max ${Math.max(...tier0).toFixed(4)}`);
+log(`tier 0 over ${KEYS} keys: mean ${mean(tier0).toFixed(4)}, min ${Math.min(...tier0).toFixed(4)}, max ${Math.max(...tier0).toFixed(4)}`);
