@@ -41,6 +41,15 @@ command -v chromium >/dev/null || missing+=(chromium)
 # Gloo's headers, which libtorch's c10d headers include (native/src/c10d.cc); only for the system
 # libtorch: an unpacked libtorch or Python's torch ships them in its own include/.
 [ -n "${LIBTORCH:-}" ] || [ "${LIBTORCH_USE_PYTORCH:-}" = 1 ] || [ -f /usr/include/gloo/config.h ] || missing+=(libgloo-dev)
+# A fast BLAS for the system libtorch: Debian's libtorch calls whatever libblas.so.3 resolves to, and
+# without OpenBLAS that is netlib's reference BLAS. libtorch sends a convolution of one image (and
+# every linear layer) through BLAS, not oneDNN: with the reference BLAS a single-image ResNet-20
+# forward took 18 ms against 1.2 ms per image in batches (bench/serve-pool.ts). The OpenMP build,
+# because libtorch's own threads are libgomp's: it then follows torch's thread count.
+if [ -z "${LIBTORCH:-}" ] && [ "${LIBTORCH_USE_PYTORCH:-}" != 1 ] && [ -f /usr/include/ATen/ATen.h ]; then
+  blas=$(readlink -f "/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/libblas.so.3" 2>/dev/null || true)
+  case "$blas" in *openblas*) ;; *) missing+=(libopenblas0-openmp) ;; esac
+fi
 if [ ${#missing[@]} -gt 0 ] && [ "${NNLOCK_SETUP_NO_APT:-}" != 1 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]} (apt)"

@@ -212,7 +212,12 @@ function whitenedBasis(s: BlockPairStatistics, c: number): Basis {
     scope(() => {
       const { values: lam, vectors: v } = linalgEigh(tensor(s.covariance[c], [n, n], 'float64'));
       const l = lam.toArray();
-      if (!(l[0] > 0)) throw new Error(`recoverFromStatistics: channel ${c}: the block covariance is singular (smallest eigenvalue ${l[0]}); need more, and more varied, images`);
+      // Singular to working precision, the rank rule of numpy's matrix_rank: an eigenvalue of an
+      // exactly singular matrix comes out as ±ε·λmax, and its sign depends on the LAPACK (the
+      // reference one gave ≤ 0, OpenBLAS a tiny positive value that 1/√λ would blow up).
+      const tolerance = l[n - 1] * n * Number.EPSILON;
+      if (!(l[0] > tolerance))
+        throw new Error(`recoverFromStatistics: channel ${c}: the block covariance is singular (smallest eigenvalue ${l[0]}, largest ${l[n - 1]}); need more, and more varied, images`);
       const vv = v.toTypedArray() as Float64Array;
       const whiten = spectral(
         vv,
