@@ -6,7 +6,7 @@
 //           layer2.0.conv1, layer3.0.conv1), PSS learned as they do (pss-variants.ts 'pss-paper')
 //   nnlock  every conv layer, PSS with nnlock's light defaults ('pss-default')
 // plus, in both, the cheap estimator (gate-gradient) and the fixed light PSS where computed.
-// Everything else as experiment 1: today's protectModel defaults (context decoys), one tier,
+// Everything else as experiment 1: today's protectModel defaults (DEFAULT_DECOY_MODE decoys), one tier,
 // experiment keys 0..keys−1, a sweep over per-layer ratios on the first 500 test images, the full
 // test set at the candidate ratios (sweep mean within 0.05 of the threshold) in ascending order.
 // Every evaluation is cached (experiments/out/protect/exp5-correct.json); importance maps too.
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/io/atomic.ts';
 import { modelSpec } from '../../src/models/index.ts';
 import type { SafetensorsFile } from '../../src/io/safetensors.ts';
-import { type ImportanceMap, convLayers, protectModel } from '../../src/protect/index.ts';
+import { DEFAULT_DECOY_MODE, type ImportanceMap, convLayers, protectModel } from '../../src/protect/index.ts';
 import { selectedCount } from '../../src/protect/selection.ts';
 import { compareImportance } from '../../src/protect/importance/compare.ts';
 import { lineChartSvg } from '../lib/svg.ts';
@@ -51,6 +51,8 @@ export interface FractionResult {
 
 export interface FractionAtChance {
   threshold: number;
+  /** The decoy mode every protected file here used (protectModel's default when it ran). */
+  decoys: string;
   testImages: number;
   sweepImages: number;
   keys: number;
@@ -118,7 +120,19 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
   const sweepLoader = await testLoader(0, sweepImages);
   const restLoader = await testLoader(sweepImages, fullImages);
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const data: FractionAtChance = { threshold: THRESHOLD, testImages: fullImages, sweepImages, keys, allWeights, settings: {}, results: {}, best: null, sweep: {}, agreementWithPss: {} };
+  const data: FractionAtChance = {
+    threshold: THRESHOLD,
+    decoys: DEFAULT_DECOY_MODE,
+    testImages: fullImages,
+    sweepImages,
+    keys,
+    allWeights,
+    settings: {},
+    results: {},
+    best: null,
+    sweep: {},
+    agreementWithPss: {},
+  };
   try {
     // NNLOCK_EXP5_ONLY=setting:label,label;setting:... limits a setting to some strategies (a run
     // cut short by the time budget reports what it measured, from the caches).
@@ -260,7 +274,7 @@ export async function runExp5(ctx: RunContext): Promise<Section> {
   );
   const diagnosis = diagnosisMarkdown(ctx);
   const markdown = [
-    `Shared ResNet-20, ${allWeights} weights in all (conv, fc and batch-norm weights and biases; the running statistics are not counted). Tier 0 = the published file with no key, today's defaults (context decoys). ` +
+    `Shared ResNet-20, ${allWeights} weights in all (conv, fc and batch-norm weights and biases; the running statistics are not counted). Tier 0 = the published file with no key, today's defaults (${DEFAULT_DECOY_MODE} decoys). ` +
       `**paper** = only the paper's layers (${data.settings.paper?.layers.map((l) => l.replace('.weight', '')).join(', ')}: the first two conv layers and the first conv of the last two widening stages, the rule that gives the authors' VGG19 choice conv1_1, conv1_2, conv3_1, conv4_1), ` +
       `${data.settings.paper?.layerWeights} weights = ${pct((data.settings.paper?.layerWeights ?? 0) / allWeights)} of all; PSS in the authors' setting (deterministic gates, log α from 1.0, SGD 0.1 Nesterov 0.9, batch 150 over the first 30,000 training images with crop and flip) for **1 epoch per layer** (the authors run 130; 1 epoch = 200 steps took the time shown on 2 shared cores). ` +
       `**nnlock** = every conv layer, PSS with the light defaults. gate-gradient = the cheap estimator (8 batches of 128 per layer).`,
