@@ -22,7 +22,7 @@
 //                   unprotected (one tier) and protected at 4 tiers.
 //
 //   node --import tsx bench/serve.ts [--threads 2] [--connections 64] [--mixed-seconds 60]
-//        [--full-seconds 15] [--rounds 3] [--offline-seconds 8] [--max-batch 64] [--max-wait 5] [--no-write]
+//        [--full-seconds 15] [--rounds 3] [--offline-seconds 8] [--max-batch 64] [--max-wait 5] [--pipeline 2] [--no-write]
 import { execFileSync, spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -61,6 +61,7 @@ const { values: args } = parseArgs({
     'offline-seconds': { type: 'string', default: '8' },
     'max-batch': { type: 'string', default: '64' },
     'max-wait': { type: 'string', default: '5' },
+    pipeline: { type: 'string', default: '2' },
     workers: { type: 'string', default: 'auto' },
     'server-threads': { type: 'string' },
     phases: { type: 'string', default: 'memory,full,multi,wide,mixed,floor' },
@@ -221,7 +222,7 @@ function writeConfig(name: string, models: unknown[]): string {
         { name: 'bench-t2', sha256: hashApiKey(apiKeys.t2), tier: 2 },
       ],
       limits: { rateLimit: false, imagesPerRequest: 64, requestTimeoutMs: 60_000 },
-      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: WORKERS, threads: SERVER_THREADS },
+      batching: { maxBatch: MAX_BATCH, maxWaitMs: Number(args['max-wait']), workers: WORKERS, threads: SERVER_THREADS, pipeline: Number(args.pipeline) },
       port: 0,
     }),
   );
@@ -688,7 +689,7 @@ const perImage = (p: Phase, cpu: number) => fmt((1000 * cpu) / Math.max(1, p.ima
 const md = [
   '# Serving benchmark (`bench/serve.ts`)',
   '',
-  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this process (the load generator: its CPU is measured apart), ${CONNECTIONS} connections; the server runs ${WORKERS} inference worker${WORKERS > 1 ? 's' : ''} at ${SERVER_THREADS} libtorch thread${SERVER_THREADS > 1 ? 's' : ''} each; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms. ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
+  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this process (the load generator: its CPU is measured apart), ${CONNECTIONS} connections; the server runs ${WORKERS} inference worker${WORKERS > 1 ? 's' : ''} at ${SERVER_THREADS} libtorch thread${SERVER_THREADS > 1 ? 's' : ''} each; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms, ${args.pipeline} batch${args.pipeline === '1' ? '' : 'es'} per worker at once (pipeline). ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
   `Machine: ${machineInfo().cpuModel}, ${cores} cores available, load average at the start ${loadAtStart.map((l) => fmt(l, 2)).join(' / ')} and at the end ${machineInfo().loadAverage.join(' / ')} (the machine is shared). ${new Date().toISOString()}.`,
   '',
   '## Throughput of the served ResNet-20 against offline batch evaluation (same run)',

@@ -87,6 +87,8 @@ export interface Batching {
   threads?: number;
   /** Worker i runs on devices[i % devices.length] (cpu, cuda, cuda:i); default every worker on the CPU. */
   devices?: string[];
+  /** Batches a worker holds at once, the one it runs included (default 2: pool.ts says why; 1: none sent ahead). */
+  pipeline?: number;
 }
 
 export interface ServeConfig {
@@ -239,11 +241,11 @@ export function serveConfig(raw: unknown, base = process.cwd()): ServeConfig {
       if (k === 'maxWaitMs') {
         if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`batching.maxWaitMs must be ≥ 0, got ${JSON.stringify(v)}`);
         batching.maxWaitMs = v;
-      } else if (k === 'maxBatch' || k === 'workers' || k === 'threads') batching[k] = positiveInt(v, `batching.${k}`);
+      } else if (k === 'maxBatch' || k === 'workers' || k === 'threads' || k === 'pipeline') batching[k] = positiveInt(v, `batching.${k}`);
       else if (k === 'devices') {
         if (!Array.isArray(v) || v.length === 0) throw new ConfigError('batching.devices must be a non-empty list of devices (cpu, cuda, cuda:<index>)');
         batching.devices = v.map((d, j) => device(d, `batching.devices[${j}]`));
-      } else throw new ConfigError(`unknown batching entry '${k}' (expected maxBatch, maxWaitMs, workers, threads, devices)`);
+      } else throw new ConfigError(`unknown batching entry '${k}' (expected maxBatch, maxWaitMs, workers, threads, devices, pipeline)`);
     }
   }
   const port = raw.port ?? 8080;

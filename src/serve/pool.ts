@@ -1,8 +1,15 @@
 // Inference off the event loop, with dynamic batching. Requests for the same model, tier and input
-// shape wait in one queue; a queue is sent to an idle worker as one batch when it holds `maxBatch`
+// shape wait in one queue; a queue is sent to a worker as one batch when it holds `maxBatch`
 // images or its oldest request has waited `maxWaitMs`. While every worker is busy the queues keep
-// filling, so under load batches grow by themselves (up to maxBatch) and the workers never wait
-// for the timer. Every worker holds every model (src/serve/worker.ts).
+// filling, so under load batches grow by themselves (up to maxBatch). Every worker holds every
+// model (src/serve/worker.ts).
+//
+// A worker may hold a second batch behind the one it runs (options.pipeline, default 2): it starts that one the
+// moment the first is done, instead of waiting for its answer to reach this thread and the next
+// batch to come back. Under load this thread is busy with HTTP, and that round trip left the
+// workers idle about 9 % of the time with one image per request (bench/serve.ts). A ready queue
+// goes to a worker with nothing to run first; a worker's second batch is made by the same rules
+// (full, or waited maxWaitMs), never sent early.
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, LoadMessage, ModelMemory, TierLayer, ToWorker } from './worker-protocol.ts';
 import { ServeError } from './errors.ts';
@@ -20,6 +27,8 @@ export interface PoolOptions {
   devices?: readonly string[];
   /** Devices of single models, by name, in every worker (before `devices`). */
   modelDevices?: Readonly<Record<string, string>>;
+  /** Batches a worker holds at once, the one it runs included (default PIPELINE_DEPTH; 1: none sent ahead). */
+  pipeline?: number;
   /** After every batch: its model, tier and size (for metrics). */
   onBatch?: (model: string, tier: number, size: number) => void;
 }
@@ -64,9 +73,13 @@ interface Queue {
 
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** Batches sent to this worker and not answered yet (at most the pool's pipeline depth). */
+  inflight: number;
   alive: boolean;
 }
+
+/** Batches a worker holds at once by default: the one it runs and the next (see the header). */
+const PIPELINE_DEPTH = 2;
 
 // Worker entry as in src/data/loader.ts: a .ts entry needs tsx registered inside the worker first
 // (Node 20 does not pass the main thread's loader on), a compiled .js entry needs nothing.
@@ -89,6 +102,7 @@ function tsxApi(): string | null {
 export class InferencePool {
   readonly maxBatch: number;
   readonly maxWaitMs: number;
+  readonly pipeline: number;
   private readonly slots: Slot[] = [];
   private readonly queues = new Map<string, Queue>();
   private readonly calls = new Map<number, { resolve(m: FromWorker): void; reject(e: Error): void }>();
@@ -104,6 +118,8 @@ export class InferencePool {
   constructor(private readonly options: PoolOptions = {}) {
     this.maxBatch = options.maxBatch ?? 64;
     this.maxWaitMs = options.maxWaitMs ?? 5;
+    this.pipeline = options.pipeline ?? PIPELINE_DEPTH;
+    if (!(this.pipeline >= 1) || !Number.isInteger(this.pipeline)) throw new RangeError(`pipeline must be a positive integer, got ${this.pipeline}`);
     if (!(this.maxBatch >= 1) || !Number.isInteger(this.maxBatch)) throw new RangeError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
     if (!(this.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${this.maxWaitMs}`);
     const n = options.workers ?? 1;
@@ -114,7 +130,7 @@ export class InferencePool {
 
   private spawn(threads?: number, device?: string): Slot {
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx: tsxApi(), threads, device, modelDevices: this.options.modelDevices } });
-    const slot: Slot = { worker, busy: false, alive: true };
+    const slot: Slot = { worker, inflight: 0, alive: true };
     // A replacement learns the models and tiers first: a worker handles its messages in order.
     for (const m of this.history.values()) worker.postMessage(m);
     worker.on('message', (m: FromWorker) => this.onMessage(m));
@@ -274,7 +290,8 @@ export class InferencePool {
     }
     const now = Date.now();
     for (;;) {
-      const idle = live.find((s) => !s.busy);
+      // A worker with nothing to run, else one with room for its next batch.
+      const idle = live.find((s) => s.inflight === 0) ?? live.find((s) => s.inflight < this.pipeline);
       if (!idle) return;
       // The ready queue whose oldest request has waited longest: full, or waited maxWaitMs.
       let best: Queue | null = null;
@@ -311,7 +328,7 @@ export class InferencePool {
       data.set(item.data, offset);
       offset += item.data.length;
     }
-    slot.busy = true;
+    slot.inflight++;
     this.options.onBatch?.(q.model, q.tier, images);
     this.call(slot, (id) => ({ type: 'run', id, name: q.model, tier: q.tier, shape: [images, ...q.image], data }), [data.buffer as ArrayBuffer])
       .then((m) => {
@@ -329,7 +346,7 @@ export class InferencePool {
         for (const item of batch) item.reject(e);
       })
       .finally(() => {
-        slot.busy = false;
+        slot.inflight--;
         this.schedule();
       });
   }
@@ -338,7 +355,7 @@ export class InferencePool {
   async close(): Promise<void> {
     this.closed = true;
     this.schedule();
-    while (this.queued > 0 || this.slots.some((s) => s.alive && s.busy)) await new Promise((r) => setTimeout(r, 5));
+    while (this.queued > 0 || this.slots.some((s) => s.alive && s.inflight > 0)) await new Promise((r) => setTimeout(r, 5));
     if (this.timer) clearTimeout(this.timer);
     await Promise.all(
       this.slots.map((s) => {

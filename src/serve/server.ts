@@ -71,6 +71,7 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     workers,
     maxBatch: config.batching.maxBatch,
     maxWaitMs: config.batching.maxWaitMs,
+    pipeline: config.batching.pipeline,
     threads,
     devices: config.batching.devices,
     modelDevices: Object.fromEntries(config.models.flatMap((m) => (m.device ? [[m.name, m.device]] : []))),
