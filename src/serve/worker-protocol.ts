@@ -67,6 +67,7 @@ export interface ModelMemory {
 
 export type FromWorker =
   | { type: 'ack'; name: string; what: 'load' | 'tier'; tier?: number; error?: string }
-  | { type: 'done'; id: number; shape: number[]; data: Float32Array }
+  /** ms: how long the worker took over the batch (the pool's estimate of when a worker will be free). */
+  | { type: 'done'; id: number; shape: number[]; data: Float32Array; ms: number }
   | { type: 'failed'; id: number; message: string }
   | { type: 'memory'; id: number; models: Record<string, ModelMemory>; live: number };

@@ -221,8 +221,9 @@ port.on('message', (m: ToWorker) => {
     }
     case 'run':
       try {
+        const started = performance.now();
         const r = run(m);
-        send({ type: 'done', id: m.id, shape: r.shape, data: r.data }, [r.data.buffer as ArrayBuffer]);
+        send({ type: 'done', id: m.id, shape: r.shape, data: r.data, ms: performance.now() - started }, [r.data.buffer as ArrayBuffer]);
       } catch (e) {
         send({ type: 'failed', id: m.id, message: (e as Error).message });
       }

@@ -1,6 +1,7 @@
 // The inference pool on its own (src/serve/pool.ts): a worker holds its next batch while it runs
-// one (the pipeline), and with pipeline 1 it holds only the one it runs; either way every request
-// gets its own rows of the batch it joined.
+// one (the pipeline), sent shortly before it is expected to finish once the pool knows the model's
+// pace; with pipeline 1 it holds only the one it runs; every request gets its own rows of the
+// batch it joined.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { manualSeed, noGrad, scope, tensor } from '../../src/tensor/index.ts';
@@ -59,6 +60,30 @@ test('pipeline 2: a busy worker is sent the next ready batch at once; each reque
     assert.deepEqual(rb.shape, [3, 10]);
     for (let i = 0; i < ea.length; i++) assert.ok(Math.abs(ra.data[i] - ea[i]) < 1e-5, `pixels, value ${i}`);
     for (let i = 0; i < eb.length; i++) assert.ok(Math.abs(rb.data[i] - eb[i]) < 1e-5, `float, value ${i}`);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("pipeline 2: once the pool knows a model's pace, a busy worker's next batch waits until it nears its finish", async () => {
+  const batches: number[] = [];
+  const pool = new InferencePool({ workers: 1, threads: 1, maxBatch: 64, maxWaitMs: 0, pipeline: 2, onBatch: (_m, _t, size) => batches.push(size) });
+  try {
+    await pool.load({ name: 'm', build: { kind: 'registry', architecture: 'resnet8', numClasses: 10 }, task: 'classify', tensors, pixelTable: table });
+    const big = [3, 64, 64];
+    const frame = (n: number, seed: number) => Uint8Array.from({ length: n * 3 * 64 * 64 }, (_, i) => (i * 13 + seed) % 256);
+    // One batch first: the pool learns the model's ms per image from it.
+    await pool.run('m', 0, big, 4, frame(4, 1));
+    // The pool frees the worker a few microtasks after it answers: let it, so the worker is idle.
+    await new Promise((r) => setImmediate(r));
+    // 32 images take tens of ms at any CPU's pace: far more than the lead, so the second batch is held.
+    const first = pool.run('m', 0, big, 32, frame(32, 2));
+    const second = pool.run('m', 0, big, 2, Float32Array.from(frame(2, 3), (v) => v / 255));
+    assert.deepEqual(batches, [4, 32]);
+    const [a, b] = await Promise.all([first, second]);
+    assert.deepEqual(batches, [4, 32, 2]);
+    assert.deepEqual(a.shape, [32, 10]);
+    assert.deepEqual(b.shape, [2, 10]);
   } finally {
     await pool.close();
   }
