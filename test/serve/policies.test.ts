@@ -157,6 +157,15 @@ test('without a worker count the workers follow the cores: workers × threads = 
   });
 });
 
+test('batching.pipeline reaches the pool (default 2); anything but a positive integer is refused', async () => {
+  const models = [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }];
+  assert.equal(serveConfig({ models }).batching.pipeline, undefined);
+  assert.throws(() => serveConfig({ models, batching: { pipeline: 0 } }), /batching\.pipeline/);
+  assert.throws(() => serveConfig({ models, batching: { pipeline: 1.5 } }), /batching\.pipeline/);
+  await withService({ models, batching: { pipeline: 1 } }, async (s) => assert.equal(s.pool.pipeline, 1));
+  await withService({ models }, async (s) => assert.equal(s.pool.pipeline, 2));
+});
+
 test('a worker that dies is replaced, with every model and tier, and the next request is answered', async () => {
   await withService({ models: [{ name: 'resnet', weights: f.classifier, keys: f.classifierKeys }] }, async (s) => {
     const img = await randomPng(7);

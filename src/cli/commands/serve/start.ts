@@ -19,6 +19,7 @@ interface StartFlags {
   workers?: number;
   maxBatch?: number;
   maxWait?: number;
+  pipeline?: number;
   threads?: number;
   device?: string;
   tlsCert?: string;
@@ -57,6 +58,7 @@ async function configOf(o: StartFlags): Promise<ServeConfig> {
   if (o.workers !== undefined) batching.workers = o.workers;
   if (o.maxBatch !== undefined) batching.maxBatch = o.maxBatch;
   if (o.maxWait !== undefined) batching.maxWaitMs = o.maxWait;
+  if (o.pipeline !== undefined) batching.pipeline = o.pipeline;
   if (o.threads !== undefined) batching.threads = o.threads;
   if (o.device !== undefined) batching.devices = [o.device];
   raw.batching = batching;
@@ -77,6 +79,7 @@ export function registerServeStart(program: Command, io: CliIO): Command {
     .addOption(option('--workers <n>', 'inference worker threads (default: one per core of --threads threads, at most 8)', parse.positiveInt))
     .addOption(option('--max-batch <n>', 'most images in one batch (default 64)', parse.positiveInt))
     .addOption(option('--max-wait <ms>', 'longest a request waits for its batch to fill (default 5)', parse.nonNegativeNumber))
+    .addOption(option('--pipeline <n>', 'batches a worker holds at once, the one it runs included (default 2: the next is sent just before it finishes; 1: one at a time)', parse.positiveInt))
     .addOption(option('--threads <n>', 'libtorch intra-op threads per worker (default 1 when the workers follow the cores)', parse.positiveInt))
     .addOption(option(FLAG.device, "every worker's device: cpu, cuda or cuda:<index> (default cpu; a config's batching.devices pins workers one by one)", parse.device))
     .addOption(option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)'))
