@@ -4,14 +4,16 @@
 // filling, so under load batches grow by themselves (up to maxBatch). Every worker holds every
 // model (src/serve/worker.ts).
 //
-// A worker may hold a second batch behind the one it runs (options.pipeline, default 2): it starts that one the
-// moment the first is done, instead of waiting for its answer to reach this thread and the next
-// batch to come back. Under load this thread is busy with HTTP, and that round trip left the
-// workers idle about 9 % of the time with one image per request (bench/serve.ts). A ready queue
-// goes to a worker with nothing to run first. A busy worker is sent its second batch only shortly
-// before it is expected to finish the first (LEAD_MS, from the time its batches took so far, as
-// the worker measures them): until then the queues keep filling. Sending it as soon as a queue
-// was ready cut the batches from 19 to 13 images with one PNG per request (bench/serve.ts).
+// A worker may hold a second batch behind the one it runs (options.pipeline, default 2): it starts
+// that one the moment the first is done, instead of waiting for its answer to reach this thread
+// (busy with HTTP under load) and the next batch to come back. A ready queue goes to a worker with
+// nothing to run first. A busy worker is sent its second batch only shortly before it is expected
+// to finish the first (LEAD_MS; the estimate comes from the time its batches took so far, as the
+// worker measures them): until then the queues keep filling. Sent as soon as a queue was ready, the
+// second batch cut the batches from 19 to 13 images with one PNG per request. On two cores the
+// pipeline measured neither better nor worse than one batch at a time (bench/results/serve.md,
+// "Pipelined dispatch"): the machine was already 89-95 % busy; it is for machines where this
+// thread's latency, not the CPU, leaves workers waiting.
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, LoadMessage, ModelMemory, TierLayer, ToWorker } from './worker-protocol.ts';
 import { ServeError } from './errors.ts';
@@ -86,7 +88,7 @@ interface Slot {
 const PIPELINE_DEPTH = 2;
 /** How long before a busy worker's expected finish it is sent its next batch, ms: about the time this thread takes to hear that a batch is done and answer, under load. */
 const LEAD_MS = 2;
-/** Weight of the newest batch in the pool's running estimate of a model's ms per image. */
+/** Weight of the newest batch in the pool's running estimate of a model's ms per input value. */
 const RATE_WEIGHT = 0.2;
 
 // Worker entry as in src/data/loader.ts: a .ts entry needs tsx registered inside the worker first
@@ -119,8 +121,8 @@ export class InferencePool {
   private readonly history = new Map<string, ToWorker>();
   /** Workers started again after one stopped (a crash, an out-of-memory kill). */
   restarts = 0;
-  /** Per model, the workers' running estimate of ms per image (from the batches' own times). */
-  private readonly msPerImage = new Map<string, number>();
+  /** Per model, the workers' running estimate of ms per input value (images of a denoiser differ in size). */
+  private readonly msPerValue = new Map<string, number>();
   private nextId = 1;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -340,16 +342,16 @@ export class InferencePool {
       data.set(item.data, offset);
       offset += item.data.length;
     }
-    slot.freeAt = Math.max(now, slot.inflight > 0 ? slot.freeAt : now) + (this.msPerImage.get(q.model) ?? 0) * images;
+    slot.freeAt = Math.max(now, slot.inflight > 0 ? slot.freeAt : now) + (this.msPerValue.get(q.model) ?? 0) * data.length;
     slot.inflight++;
     this.options.onBatch?.(q.model, q.tier, images);
     this.call(slot, (id) => ({ type: 'run', id, name: q.model, tier: q.tier, shape: [images, ...q.image], data }), [data.buffer as ArrayBuffer])
       .then((m) => {
         if (m.type === 'failed') throw new Error(m.message);
         if (m.type !== 'done') throw new Error('unexpected worker reply');
-        const rate = m.ms / images;
-        const old = this.msPerImage.get(q.model);
-        this.msPerImage.set(q.model, old === undefined ? rate : old + RATE_WEIGHT * (rate - old));
+        const rate = m.ms / (images * per);
+        const old = this.msPerValue.get(q.model);
+        this.msPerValue.set(q.model, old === undefined ? rate : old + RATE_WEIGHT * (rate - old));
         const rest = m.shape.slice(1);
         const size = rest.reduce((a, b) => a * b, 1);
         let at = 0;
