@@ -535,6 +535,10 @@ export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string)
   const count = u32leAt(payload, 1);
   const text = Buffer.from(payload.buffer, payload.byteOffset, n);
   const out: SectionLayer[] = [];
+  // Where each layer's indices are, to copy them into one aligned array below (an array of its own
+  // per layer cost more than the copies: a typed array over 64 bytes is an allocation outside the heap).
+  const indexAt: number[] = [];
+  let indexCount = 0;
   let at = 5;
   for (let i = 0; i < count; i++) {
     if (at + 4 > n) throw bad('truncated payload');
@@ -550,12 +554,26 @@ export function decodePayload(payload: Uint8Array, kernelBytesOf: (name: string)
     const values = at + 4 * k;
     const end = values + k * kernelBytes;
     if (end > n) throw bad('truncated payload');
-    out.push({ name, indices: int32s(payload.subarray(at, values)), values: payload.subarray(values, end) });
+    out.push({ name, indices: EMPTY_INDICES, values: payload.subarray(values, end) });
+    indexAt.push(at, k);
+    indexCount += k;
     at = end;
   }
   if (at < n) throw bad('trailing bytes');
+  if (LITTLE_ENDIAN) {
+    const all = new Int32Array(indexCount);
+    const bytes = new Uint8Array(all.buffer);
+    for (let i = 0, to = 0; i < out.length; i++) {
+      const [from, k] = [indexAt[2 * i], indexAt[2 * i + 1]];
+      bytes.set(payload.subarray(from, from + 4 * k), 4 * to);
+      out[i].indices = all.subarray(to, to + k);
+      to += k;
+    }
+  } else for (let i = 0; i < out.length; i++) out[i].indices = int32s(payload.subarray(indexAt[2 * i], indexAt[2 * i] + 4 * indexAt[2 * i + 1]));
   return out;
 }
+
+const EMPTY_INDICES = new Int32Array(0);
 
 function u32leAt(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;

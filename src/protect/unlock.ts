@@ -367,6 +367,24 @@ export function unlockContext(file: SafetensorsFile): UnlockContext {
 }
 
 /**
+ * Marks the kernels a section restores in `done` (one bit per kernel of the layer, across all
+ * tiers), refusing one out of range or restored twice. Its own function: inside openSections the
+ * loop ran several times slower (about 15 ns per kernel for a ResNet-20).
+ */
+function markKernels(indices: Int32Array, layer: ConvLayer, done: Uint32Array, tier: number): void {
+  const kernels = layer.kernels;
+  for (let j = 0; j < indices.length; j++) {
+    const kernel = indices[j];
+    const bit = 1 << (kernel & 31);
+    if (kernel < 0 || kernel >= kernels || done[kernel >>> 5] & bit) {
+      const twice = kernel >= 0 && kernel < kernels;
+      throw new ProtectError('MALFORMED', `malformed protected file: tier ${tier} restores kernel ${kernel} of ${layer.name} ${twice ? 'twice' : 'out of range'}`);
+    }
+    done[kernel >>> 5] |= bit;
+  }
+}
+
+/**
  * Steps 1-3 and 5 of an unlock: everything but putting kernels back. With `weights: 'now'` step 4
  * runs in its place, before any section is opened (unlock of a file in memory); with 'later' the
  * caller needs no weight bytes yet (only the header, the metadata and the sections: read.ts opens
@@ -455,17 +473,8 @@ export function openSections(context: UnlockContext, key: string | DecodedKeyTok
         // One bit per kernel of the layer, across all tiers: in range, never restored twice.
         let done = seen.get(s.name);
         if (!done) seen.set(s.name, (done = new Uint32Array((layer.kernels + 31) >>> 5)));
-        const { indices } = s;
-        for (let j = 0; j < indices.length; j++) {
-          const kernel = indices[j];
-          const bit = 1 << (kernel & 31);
-          if (kernel < 0 || kernel >= layer.kernels || done[kernel >>> 5] & bit) {
-            const twice = kernel >= 0 && kernel < layer.kernels;
-            throw new ProtectError('MALFORMED', `malformed protected file: tier ${tier} restores kernel ${kernel} of ${s.name} ${twice ? 'twice' : 'out of range'}`);
-          }
-          done[kernel >>> 5] |= bit;
-        }
-        restorations.push({ layer, indices, values: s.values });
+        markKernels(s.indices, layer, done, tier);
+        restorations.push({ layer, indices: s.indices, values: s.values });
       }
     }
     const restoreLayerInPlace = (f: SafetensorsFile, name: string) => {

@@ -11,7 +11,8 @@ import { trackLeaks } from '../helpers/leaks.ts';
 import { type SafetensorsFile, serializeSafetensors } from '../../src/io/safetensors.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken, sectionKey, sectionKeysDown, tierKey } from '../../src/crypto/index.ts';
 import { ProtectError, VerifiedProtected, convLayers, openModel, verifyForUnlock } from '../../src/protect/index.ts';
-import { PROTECT_METADATA_KEY, sectionTensorName } from '../../src/protect/format.ts';
+import { PROTECT_METADATA_KEY, sectionTensorName, weightsDigest } from '../../src/protect/format.ts';
+import { sealAndSign } from '../../src/protect/sign.ts';
 import { unlock } from '../../src/protect/unlock.ts';
 import { protect, tierTokens } from '../../src/protect/protect.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
@@ -215,6 +216,37 @@ test('openModel: from a path (hashed as read) and from memory; a byte changed on
   bytes[at] ^= 1;
   writeFileSync(path, bytes);
   await assert.rejects(openModel(path), (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED');
+});
+
+test('a section that restores a kernel twice, or one out of range, is refused (signed by the owner, so only these checks stop it)', () => {
+  const layer = convLayers(original.tensors)[0];
+  const values = (n: number) => new Uint8Array(n * layer.kernelBytes).fill(3);
+  const masterKey = testKey(21);
+  const make = (tier2: Int32Array) => {
+    const s = sealAndSign({
+      metadata: {},
+      masterKey,
+      modelId,
+      sections: [[{ name: layer.name, indices: Int32Array.from([1, 4]), values: values(2) }], [{ name: layer.name, indices: tier2, values: values(tier2.length) }]],
+      layers: [{ name: layer.name, dtype: layer.dtype, shape: [...layer.shape] }],
+      weightsDigest: weightsDigest(original.tensors),
+    });
+    return verifyForUnlock({ tensors: new Map([...original.tensors, ...s.sections]), metadata: s.metadata });
+  };
+  const master = encodeKeyToken({ tier: 2, key: masterKey });
+  assert.equal(make(Int32Array.from([2, 3])).unlock(master).restored, 4);
+  for (const [tier2, why] of [
+    [Int32Array.from([2, 4]), /restores kernel 4 of .* twice/],
+    [Int32Array.from([2, layer.kernels]), /out of range/],
+    [Int32Array.from([-1]), /out of range/],
+  ] as const) {
+    const v = make(tier2);
+    assert.throws(
+      () => v.unlock(master),
+      (e: unknown) => e instanceof ProtectError && e.code === 'MALFORMED' && why.test(e.message),
+    );
+    assert.equal(v.unlock(master, { tier: 1 }).restored, 2, 'tier 1 alone is sound');
+  }
 });
 
 test('leaks no tensors', checkLeaks);
