@@ -15,8 +15,10 @@
 //
 // What unlock touches: the sections it opens and the kernels it restores. Step 4 is the one pass
 // over all the weights; it is what a user who takes a file from a third party needs, and what
-// verifyProtected does without a key, so a file checked once (when it was downloaded, or loaded
-// by a long-running service) can be unlocked again and again with verifyWeights: false.
+// verifyProtected does without a key. A file checked once (when it was downloaded, or loaded by a
+// long-running service) is unlocked again and again from the handle verifyForUnlock returns
+// (verified.ts), which shares openSections with this file and records that the check was made;
+// verifyWeights: false is the older way, the caller's word for it.
 import { type SafetensorsFile, type TensorEntry, isReservedTensorName } from '../io/safetensors.ts';
 import {
   type DecodedKeyToken,
@@ -33,7 +35,7 @@ import {
   verifyKeyCheck,
   verifySignature,
 } from '../crypto/index.ts';
-import { type ConvLayer, convLayerOf, copyBytes } from './layers.ts';
+import { type ConvLayer, convLayerOf } from './layers.ts';
 import {
   ProtectError,
   type ProtectHeader,
@@ -345,6 +347,9 @@ export interface UnlockContext {
   /** The checked signature: the body digest and the signed section digests (undefined for version 1). */
   signed: Signed | undefined;
   layers: ReadonlyMap<string, ConvLayer>;
+  /** The 32-bit words of one bit per kernel of every protected layer, and where each layer's start. */
+  markWords: number;
+  markAt: ReadonlyMap<string, number>;
   /** Tier m's sealed bytes as the file holds them (checked against the signed digest when opened). */
   sealed(tier: number): Uint8Array;
   /** The associated data tier m's section is sealed with (version 1: bound to the weights digest; 2 and 3: to the signed body). */
@@ -356,31 +361,40 @@ export function unlockContext(file: SafetensorsFile): UnlockContext {
   const header = inspectProtected(file);
   const signed = checkSignature(file, header);
   const modelId = hex(header.modelId);
+  const layers = new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)]));
+  const markAt = new Map<string, number>();
+  let markWords = 0;
+  for (const l of layers.values()) {
+    markAt.set(l.name, markWords);
+    markWords += (l.kernels + 31) >>> 5;
+  }
   return {
     header,
     modelId,
     signed,
-    layers: new Map(header.layers.map((l) => [l.name, convLayerOf(l.name, file.tensors.get(l.name)!)])),
+    layers,
+    markWords,
+    markAt,
     sealed: (tier) => readSection(file, header.version, tier),
     aad: (tier) => (signed ? signedSectionAad({ modelId, tier, bodyDigest: signed.body }) : sectionAad({ modelId, tier, weightsDigest: hex(header.weightsDigest) })),
   };
 }
 
 /**
- * Marks the kernels a section restores in `done` (one bit per kernel of the layer, across all
- * tiers), refusing one out of range or restored twice. Its own function: inside openSections the
+ * Marks the kernels a section restores in `done` from word `at` on (one bit per kernel of the layer,
+ * across all tiers), refusing one out of range or restored twice. Its own function: inside openSections the
  * loop ran several times slower (about 15 ns per kernel for a ResNet-20).
  */
-function markKernels(indices: Int32Array, layer: ConvLayer, done: Uint32Array, tier: number): void {
+function markKernels(indices: Int32Array, layer: ConvLayer, done: Uint32Array, at: number, tier: number): void {
   const kernels = layer.kernels;
   for (let j = 0; j < indices.length; j++) {
     const kernel = indices[j];
     const bit = 1 << (kernel & 31);
-    if (kernel < 0 || kernel >= kernels || done[kernel >>> 5] & bit) {
+    if (kernel < 0 || kernel >= kernels || done[at + (kernel >>> 5)] & bit) {
       const twice = kernel >= 0 && kernel < kernels;
       throw new ProtectError('MALFORMED', `malformed protected file: tier ${tier} restores kernel ${kernel} of ${layer.name} ${twice ? 'twice' : 'out of range'}`);
     }
-    done[kernel >>> 5] |= bit;
+    done[at + (kernel >>> 5)] |= bit;
   }
 }
 
@@ -436,7 +450,9 @@ export function openSections(context: UnlockContext, key: string | DecodedKeyTok
     const weightsChecked = weights === 'done' || typeof weights === 'object';
     if (typeof weights === 'object') weights.check();
 
-    const seen = new Map<string, Uint32Array>();
+    // One bit per kernel of every protected layer, across all tiers (one array: a typed array
+    // over 64 bytes is an allocation outside the heap, and there is a layer per conv layer).
+    const marks = new Uint32Array(context.markWords);
     const restorations: Restoration[] = [];
     // The chain walked once, from the key's tier down to 1, with each needed tier's section key on the way.
     if (m >= 1) keys.push(...sectionKeysDown(token.key, t, m, modelId));
@@ -471,9 +487,7 @@ export function openSections(context: UnlockContext, key: string | DecodedKeyTok
       for (const s of sections) {
         const layer = layers.get(s.name)!;
         // One bit per kernel of the layer, across all tiers: in range, never restored twice.
-        let done = seen.get(s.name);
-        if (!done) seen.set(s.name, (done = new Uint32Array((layer.kernels + 31) >>> 5)));
-        markKernels(s.indices, layer, done, tier);
+        markKernels(s.indices, layer, marks, context.markAt.get(s.name)!, tier);
         restorations.push({ layer, indices: s.indices, values: s.values });
       }
     }
@@ -509,6 +523,18 @@ export function openSections(context: UnlockContext, key: string | DecodedKeyTok
 }
 
 /**
+ * A copy of a layer to restore into, in memory of its own (aligned): not zeroed first, since the
+ * copy overwrites every byte at once (a third faster for a VGG19's megabyte layers than a zeroed
+ * array, and the copies are nearly all of its weights).
+ */
+function layerCopy(bytes: Uint8Array): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(bytes.byteLength);
+  const copy = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
+/**
  * Puts the opened sections' kernels back into `file` (the one openUnlock saw, its weights now all
  * read), after step 4 when openUnlock left it for later (`hashed`: the digest read.ts computed
  * while reading these bytes). The opened sections are wiped either way.
@@ -520,16 +546,22 @@ export function applyUnlock(file: SafetensorsFile, opened: OpenedUnlock, options
     if (opened.weightsVerified && !opened.weightsChecked) checkWeights(file, header, hashed);
     const restored = new Map<string, Uint8Array>(opened.restoredInPlace);
     let count = 0;
+    // Layer by layer, each tier's kernels of a layer one after the other (the restorations come
+    // tier by tier): a VGG19 layer is megabytes, so the tiers after the first find it in the cache
+    // instead of missing on every kernel again.
+    const byLayer = new Map<string, Restoration[]>();
     for (const r of opened.restorations) {
       count += r.indices.length;
       if (opened.restoredInPlace.has(r.layer.name)) continue;
-      let data = restored.get(r.layer.name);
-      if (!data) {
-        const published = file.tensors.get(r.layer.name)!.data;
-        data = options.inPlace ? published : copyBytes(published);
-        restored.set(r.layer.name, data);
-      }
-      copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
+      const list = byLayer.get(r.layer.name);
+      if (list) list.push(r);
+      else byLayer.set(r.layer.name, [r]);
+    }
+    for (const [name, list] of byLayer) {
+      const published = file.tensors.get(name)!.data;
+      const data = options.inPlace ? published : layerCopy(published);
+      restored.set(name, data);
+      for (const r of list) copyKernels(data, r.values, r.indices, r.layer.kernelBytes);
     }
     const tensors = new Map<string, TensorEntry>();
     for (const [name, e] of file.tensors) if (!isReservedTensorName(name)) tensors.set(name, restored.has(name) ? { ...e, data: restored.get(name)! } : e);
