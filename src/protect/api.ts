@@ -287,7 +287,8 @@ export interface UnlockModelOptions {
   /**
    * Recompute the digest of all the published weights (default true). false only for a file this
    * process verified already (verifyModel) and holds in memory since: unlock then touches only the
-   * sections it opens and the kernels it restores.
+   * sections it opens and the kernels it restores. openModel does the same with a handle that
+   * records the verification, so that it cannot be skipped by mistake on an unverified file.
    */
   verifyWeights?: boolean;
 }

@@ -36,6 +36,18 @@ export interface VerifiedUnlockOptions {
   inPlace?: boolean;
 }
 
+/** The kernels a tier puts back into one protected layer (VerifiedProtected.restoredKernels). */
+export interface RestoredKernels {
+  name: string;
+  /** Flat kernel indices (a·B + b of weight [A, B, kh, kw]), tier 1's first, then tier 2's, ... */
+  kernels: Int32Array;
+  /** Their original values, kernels.length × kernelBytes, in the order of `kernels`. */
+  restored: Uint8Array;
+  /** Their published values (the decoys), in the same order. */
+  published: Uint8Array;
+  kernelBytes: number;
+}
+
 /** Only verifyForUnlock constructs a VerifiedProtected. */
 const CONSTRUCT = Symbol('VerifiedProtected');
 
@@ -80,6 +92,38 @@ export class VerifiedProtected implements Verification {
     const opened = openSections(this.#context, key, options, 'done');
     if (options.inPlace) this.#spent = true;
     return applyUnlock(this.#file, opened, { inPlace: options.inPlace });
+  }
+
+  /**
+   * The kernels tiers 1..m put back, per protected layer (every layer of the header, in its order;
+   * none for a layer the tier leaves as published), with their original and published values,
+   * without building the model: what a server that holds the published tensors needs to serve a
+   * tier. The same checks as unlock. The arrays are the caller's: `restored` holds original
+   * kernels, to wipe when no longer needed.
+   */
+  restoredKernels(key: string | DecodedKeyToken, options: Omit<VerifiedUnlockOptions, 'inPlace'> = {}): RestoredKernels[] {
+    if (this.#spent) throw new Error('this verified file was unlocked in place: its buffers hold original kernels now (verify the published file again)');
+    const opened = openSections(this.#context, key, options, 'done');
+    try {
+      return this.header.layers.map(({ name }) => {
+        const parts = opened.restorations.filter((r) => r.layer.name === name);
+        const { kernelBytes } = this.#context.layers.get(name)!;
+        const count = parts.reduce((n, r) => n + r.indices.length, 0);
+        const kernels = new Int32Array(count);
+        const restored = new Uint8Array(count * kernelBytes);
+        const published = new Uint8Array(count * kernelBytes);
+        const data = this.#file.tensors.get(name)!.data;
+        let at = 0;
+        for (const r of parts) {
+          kernels.set(r.indices, at);
+          restored.set(r.values, at * kernelBytes);
+          for (let j = 0; j < r.indices.length; j++, at++) published.set(data.subarray(r.indices[j] * kernelBytes, (r.indices[j] + 1) * kernelBytes), at * kernelBytes);
+        }
+        return { name, kernels, restored, published, kernelBytes };
+      });
+    } finally {
+      opened.wipeSections();
+    }
   }
 }
 

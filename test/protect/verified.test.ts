@@ -16,7 +16,7 @@ import { sealAndSign } from '../../src/protect/sign.ts';
 import { unlock } from '../../src/protect/unlock.ts';
 import { protect, tierTokens } from '../../src/protect/protect.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
-import { fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
+import { changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
 const dir = mkdtempSync(join(tmpdir(), 'nnlock-verified-'));
@@ -216,6 +216,42 @@ test('openModel: from a path (hashed as read) and from memory; a byte changed on
   bytes[at] ^= 1;
   writeFileSync(path, bytes);
   await assert.rejects(openModel(path), (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED');
+});
+
+test('restoredKernels: per layer the kernels a tier puts back, their original and published values, as unlock() restores them', () => {
+  const file = copyFile(r.file);
+  const v = verifyForUnlock(file);
+  for (let tier = 0; tier <= M; tier++) {
+    const want = unlock(copyFile(r.file), tokens[M - 1], { tier }).file;
+    const got = v.restoredKernels(tokens[M - 1], { tier });
+    assert.deepEqual(
+      got.map((k) => k.name),
+      r.header.layers.map((l) => l.name),
+    );
+    for (const k of got) {
+      const published = file.tensors.get(k.name)!.data;
+      const rebuilt = published.slice();
+      k.kernels.forEach((kernel, i) => {
+        assert.ok(sameBytes(k.published.subarray(i * k.kernelBytes, (i + 1) * k.kernelBytes), published.subarray(kernel * k.kernelBytes, (kernel + 1) * k.kernelBytes)));
+        rebuilt.set(k.restored.subarray(i * k.kernelBytes, (i + 1) * k.kernelBytes), kernel * k.kernelBytes);
+      });
+      assert.ok(sameBytes(rebuilt, want.tensors.get(k.name)!.data), `tier ${tier}, ${k.name}`);
+      assert.deepEqual(
+        [...k.kernels].sort((a, b) => a - b),
+        changedKernels(published, want.tensors.get(k.name)!.data, k.kernelBytes),
+      );
+    }
+  }
+  assert.ok(sameFile(file, r.file), 'the published bytes are untouched');
+  file.tensors.get(sectionTensorName(2))!.data[40] ^= 1;
+  assert.equal(
+    refusal(() => v.restoredKernels(tokens[M - 1])),
+    'BAD_SIGNATURE',
+  );
+  assert.equal(
+    refusal(() => v.restoredKernels(tokens[0], { tier: 2 })),
+    'TIER_TOO_LOW',
+  );
 });
 
 test('a section that restores a kernel twice, or one out of range, is refused (signed by the owner, so only these checks stop it)', () => {
