@@ -8,6 +8,7 @@ export {
   deriveLowerKey,
   tierKey,
   sectionKey,
+  sectionKeysDown,
   decoyKey,
   keyCheck,
   verifyKeyCheck,

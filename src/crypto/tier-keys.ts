@@ -16,7 +16,7 @@
  * Keys never appear in error messages or logs. Only a short fingerprint
  * (`keyCheck`) may be stored or shown.
  */
-import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Length in bytes of every nnlock key (256 bits). */
 export const KEY_BYTES = 32;
@@ -132,6 +132,63 @@ export function sectionKey(tierKey: Uint8Array, modelId: Uint8Array, tier: numbe
   assertTier(tier);
   return hkdfSha256(tierKey, modelId, labelled(INFO_SECTION, u32be(tier)), KEY_BYTES);
 }
+
+/**
+ * The section keys of tiers 1..tier from the key of topTier (index tier − 1), in one walk down the
+ * chain: what an unlock of `tier` needs, the same bytes as sectionKey(tierKey(topKey, topTier, m,
+ * modelId), modelId, m) for each m. Each chain key K_m is the input of two HKDFs with the same salt
+ * (modelId): the step down (INFO_CHAIN) and its section key (INFO_SECTION, m). Their HKDF-Extract,
+ * PRK = HMAC-SHA-256(modelId, K_m), is the same, so it is computed once per tier, and a 32-byte
+ * HKDF-Expand is one HMAC, T(1) = HMAC-SHA-256(PRK, info || 0x01) (RFC 5869, L = HashLen). Three
+ * HMACs per tier instead of two hkdfSync calls, each of which builds key objects and costs about
+ * as much as three HMACs: this is a fixed cost of every unlock, and for a small model a large share.
+ */
+export function sectionKeysDown(topKey: Uint8Array, topTier: number, tier: number, modelId: Uint8Array): Uint8Array[] {
+  assertKey(topKey);
+  assertTier(topTier, 'topTier');
+  assertTier(tier);
+  assertModelId(modelId);
+  if (tier > topTier) {
+    throw new KeyError('TIER_TOO_LOW', `a tier-${topTier} key cannot derive the key of tier ${tier}: keys only grant their own tier and lower`);
+  }
+  const keys: Uint8Array[] = [];
+  let k: Uint8Array = new Uint8Array(topKey);
+  try {
+    for (let m = topTier; m >= 1; m--) {
+      const prk = createHmac('sha256', modelId).update(k).digest();
+      try {
+        if (m <= tier) keys[m - 1] = new Uint8Array(expand32(prk, SECTION_INFOS[m] ?? sectionInfo(m)));
+        if (m > 1) {
+          const next = expand32(prk, CHAIN_INFO);
+          k.fill(0);
+          k = new Uint8Array(next);
+          next.fill(0);
+        }
+      } finally {
+        prk.fill(0);
+      }
+    }
+    return keys;
+  } catch (e) {
+    for (const key of keys) key.fill(0);
+    throw e;
+  } finally {
+    k.fill(0);
+  }
+}
+
+/** HKDF-Expand to 32 bytes (one block): HMAC-SHA-256(prk, info || 0x01). */
+function expand32(prk: Uint8Array, info: Uint8Array): Buffer {
+  return createHmac('sha256', prk).update(info).update(ONE).digest();
+}
+
+const ONE = new Uint8Array([1]);
+const CHAIN_INFO = enc.encode(INFO_CHAIN);
+function sectionInfo(tier: number): Uint8Array {
+  return labelled(INFO_SECTION, u32be(tier));
+}
+/** The section infos of the first tiers, made once. */
+const SECTION_INFOS = Array.from({ length: 17 }, (_, m) => sectionInfo(m));
 
 /** Key for the keyed stream that generates the decoy kernels of one layer. */
 export function decoyKey(masterKey: Uint8Array, modelId: Uint8Array, layerName: string): Uint8Array {

@@ -26,6 +26,7 @@ import { type LayerProgress, type LayerSummary, protect, tierTokens } from './pr
 import { type UnlockResult, type Verification, applyUnlock, inspectProtected, openUnlock, unlock, verifyProtected } from './unlock.ts';
 import { type WriteProtectedOptions, writeProtectedPair } from './write.ts';
 import { type ReadProtected, readProtectedFile } from './read.ts';
+import { type VerifiedProtected, verifyForUnlock } from './verified.ts';
 
 export type { WriteProtectedOptions } from './write.ts';
 
@@ -286,7 +287,8 @@ export interface UnlockModelOptions {
   /**
    * Recompute the digest of all the published weights (default true). false only for a file this
    * process verified already (verifyModel) and holds in memory since: unlock then touches only the
-   * sections it opens and the kernels it restores.
+   * sections it opens and the kernels it restores. openModel does the same with a handle that
+   * records the verification, so that it cannot be skipped by mistake on an unverified file.
    */
   verifyWeights?: boolean;
 }
@@ -362,6 +364,20 @@ export type ModelVerification = Verification & { header: ProtectHeader };
 export async function verifyModel(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<ModelVerification> {
   const read = typeof file === 'string' ? await readProtected(file, true) : { file, hashed: undefined };
   return verifyProtected(read.file, { expectedSigner: options.expectedSigner }, read.hashed);
+}
+
+/**
+ * Opens a protected model to unlock it, perhaps many times, as keys arrive (a service, an app that
+ * loads its model at start): every check a key does not need runs now, once (the header, the
+ * owner's signature, the pinned signer, the digest of all published weights; from a path, the
+ * weights hashed as they are read), and the handle's `unlock(token, { tier, inPlace })` then only
+ * checks the key and opens and checks the sections it needs (signed digests, AEAD tags) before
+ * putting kernels back. The handle holds the file's buffers: see src/protect/verified.ts for what
+ * the caller must not change afterwards. A file read from a path is the handle's alone.
+ */
+export async function openModel(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<VerifiedProtected> {
+  const read = typeof file === 'string' ? await readProtected(file, true) : { file, hashed: undefined };
+  return verifyForUnlock(read.file, { expectedSigner: options.expectedSigner }, read.hashed);
 }
 
 /** A protected model read from a path (see read.ts), with "no such file" for a missing one. */

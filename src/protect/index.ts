@@ -15,6 +15,7 @@ export {
   writeProtected,
   unlockModel,
   verifyModel,
+  openModel,
   type ModelVerification,
   deriveKeys,
   isProtected,
@@ -50,6 +51,7 @@ export { DEFAULT_FRONT_SHARE, PROTECT_MODES, type ProtectMode, SELECTION_MODES, 
 export type { CalibrationResult } from './tiers.ts';
 export { type LayerProgress, type LayerSummary } from './protect.ts';
 export { UNLOCKED_TIER_METADATA_KEY, type Verification, type VerifyOptions, inspectProtected, verifyProtected } from './unlock.ts';
+export { type RestoredKernels, type VerifiedUnlockOptions, VerifiedProtected, verifyForUnlock } from './verified.ts';
 export { type TierEvaluation, type TierEvaluationOptions, evaluateTiers } from './evaluate-tiers.ts';
 export { type KeyFileInfo, formatKeyFile, readKeyToken, writeKeyFile } from './keys.ts';
 export { type Recovery, defaultKeysDir, defaultKeysPath, keysBesideModel, recoverInterruptedWrite } from './write.ts';

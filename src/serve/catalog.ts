@@ -1,16 +1,17 @@
 // The served models: what each is (classifier, denoiser, encrypted classifier), its tiers and input
 // spec, and the tier weights the workers hold. A protected model's key file, when the config gives
-// one, is read once at start: each tier to serve is unlocked in memory and only its protected
-// layers go to the workers (every other tensor is there once, from the published weights). A tier
+// one, is read once at start: each tier to serve is unlocked in memory and only the kernels it puts
+// back go to the workers (every other tensor is there once, from the published weights). A tier
 // a client unlocks with its own token is unlocked once too and cached by tier; the token is used
-// for that unlock and dropped.
+// for that unlock and dropped. The file is verified with every check once, at the first unlock
+// (src/protect/verified.ts); each unlock then checks only its key and the sections it opens.
 import { createHash } from 'node:crypto';
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import { readModelFile, classNamesOf, architectureOf, requireArchitecture } from '../models/load.ts';
 import { modelSpec } from '../models/registry.ts';
 import { CIFAR10_CLASSES } from '../data/cifar10.ts';
 import { normalisationFrom } from '../data/normalisation.ts';
-import { type ProtectHeader, inspectProtected, isProtected, readKeyToken, unlockModel } from '../protect/index.ts';
+import { type ProtectHeader, type RestoredKernels, type VerifiedProtected, inspectProtected, isProtected, readKeyToken, verifyForUnlock } from '../protect/index.ts';
 import { KeyError, decodeKeyToken, verifyKeyCheck } from '../crypto/index.ts';
 import { ER_MODEL_FORMAT, type ErModelSpec } from '../er/model-file.ts';
 import type { ModelConfig } from './config.ts';
@@ -40,6 +41,12 @@ export class ServedModel {
   private owner: { token: string; tier: number } | null = null;
   /** Tier tokens that passed tokenTier's check: SHA-256 (base64) → tier, least recently used first. */
   private readonly checkedTokens = new Map<string, number>();
+  /**
+   * The published file verified with every check (the owner's signature, the digest of all its
+   * weights), once, when the first tier is unlocked: later tiers only check their key and sections.
+   * The server never changes the file's bytes, which is what the handle relies on.
+   */
+  private verified: VerifiedProtected | null = null;
 
   constructor(
     readonly name: string,
@@ -129,27 +136,20 @@ export class ServedModel {
   }
 
   private async unlockTier(tier: number, token: string): Promise<void> {
-    const r = await unlockModel(this.file, token, { tier });
-    const layers = this.header!.layers.map((l) => changedKernels(l.name, this.file.tensors.get(l.name)!, r.file.tensors.get(l.name)!));
+    // A file that fails verification is not kept: it fails again at the next try.
+    this.verified ??= verifyForUnlock(this.file);
+    // Only the kernels the tier puts back, with their published values: no copy of any layer.
+    const layers = this.verified.restoredKernels(token, { tier }).map((k) => tierLayer(k, this.file.tensors.get(k.name)!));
     await this.pool.addTier(this.name, tier, layers);
     this.ready.add(tier);
   }
 }
 
-/** The kernels of a conv weight [A, B, kh, kw] whose bytes differ between two versions. */
-function changedKernels(name: string, published: TensorEntry, restored: TensorEntry): TierLayer {
-  const [a, b, kh, kw] = published.shape;
-  const size = published.data.length / (a * b);
-  const kernels: number[] = [];
-  for (let k = 0; k < a * b; k++) {
-    if (Buffer.compare(published.data.subarray(k * size, (k + 1) * size), restored.data.subarray(k * size, (k + 1) * size)) !== 0) kernels.push(k);
-  }
-  const pick = (e: TensorEntry): TensorEntry => {
-    const data = new Uint8Array(kernels.length * size);
-    kernels.forEach((k, i) => data.set(e.data.subarray(k * size, (k + 1) * size), i * size));
-    return { dtype: e.dtype, shape: [kernels.length, kh * kw], data };
-  };
-  return { name, kernels, restored: pick(restored), published: pick(published) };
+/** A tier's kernels of one conv weight [A, B, kh, kw] as the workers take them. */
+function tierLayer(k: RestoredKernels, weight: TensorEntry): TierLayer {
+  const [, , kh, kw] = weight.shape;
+  const entry = (data: Uint8Array): TensorEntry => ({ dtype: weight.dtype, shape: [k.kernels.length, kh * kw], data });
+  return { name: k.name, kernels: Array.from(k.kernels), restored: entry(k.restored), published: entry(k.published) };
 }
 
 const CIFAR_INPUT = { height: 32, width: 32 };

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scope, tensor, toBytes } from '../../src/tensor/index.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
-import { KeyError, decodeKeyToken, encodeKeyToken, keyCheck, sectionKey, tierKey } from '../../src/crypto/index.ts';
-import { inspectProtected, unlockModel, weightsDigest } from '../../src/protect/index.ts';
+import { KeyError, decodeKeyToken, encodeKeyToken, keyCheck, sectionKey, sectionKeysDown, tierKey } from '../../src/crypto/index.ts';
+import { inspectProtected, openModel, unlockModel, weightsDigest } from '../../src/protect/index.ts';
 import { highestToken } from '../../src/protect/keys.ts';
 import { BlockCipher, blockPermutation, loadKey } from '../../src/cipher/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -32,6 +32,8 @@ test('tier-key chain, tokens and key checks match the vectors', () => {
       assert.equal(encodeKeyToken({ tier: level.tier, key: k }), level.token);
       assert.equal(keyCheck(k, id, level.tier), level.keyCheck);
       assert.equal(hex(sectionKey(k, id, level.tier)), level.sectionKey);
+      // What an unlock derives: every section key below a tier in one walk down the chain.
+      assert.equal(hex(sectionKeysDown(master.key, master.tier, level.tier, id)[level.tier - 1]), level.sectionKey);
     }
   }
   for (const bad of v.malformedTokens)
@@ -63,6 +65,13 @@ for (const [vector, version] of [
     // From the path too (read.ts: hashed while read).
     const fromPath = await unlockModel(join(VECTORS, 'protect', v.file), v.tokens[2]);
     assert.deepEqual(Object.fromEntries([...fromPath.file.tensors].map(([n, e]) => [n, sha256(e.data)])), v.original);
+    // Opened once (every check), then each tier unlocked from the handle.
+    const opened = await openModel(join(VECTORS, 'protect', v.file));
+    for (const expected of v.unlocked) {
+      const r = opened.unlock(v.tokens[2], { tier: expected.tier });
+      assert.equal(r.restored, expected.restored);
+      assert.deepEqual(Object.fromEntries([...r.file.tensors].map(([n, e]) => [n, sha256(e.data)])), expected.sha256, `opened, tier ${expected.tier}`);
+    }
   });
 }
 
