@@ -287,7 +287,7 @@ export interface UnlockModelOptions {
   /**
    * Recompute the digest of all the published weights (default true). false only for a file this
    * process verified already (verifyModel) and holds in memory since: unlock then touches only the
-   * sections it opens and the kernels it restores. openModel does the same with a handle that
+   * sections it opens and the kernels it restores. openProtected does the same with a handle that
    * records the verification, so that it cannot be skipped by mistake on an unverified file.
    */
   verifyWeights?: boolean;
@@ -375,7 +375,7 @@ export async function verifyModel(file: ModelSource, options: Pick<UnlockModelOp
  * putting kernels back. The handle holds the file's buffers: see src/protect/verified.ts for what
  * the caller must not change afterwards. A file read from a path is the handle's alone.
  */
-export async function openModel(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<VerifiedProtected> {
+export async function openProtected(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<VerifiedProtected> {
   const read = typeof file === 'string' ? await readProtected(file, true) : { file, hashed: undefined };
   return verifyForUnlock(read.file, { expectedSigner: options.expectedSigner }, read.hashed);
 }

@@ -15,7 +15,7 @@ export {
   writeProtected,
   unlockModel,
   verifyModel,
-  openModel,
+  openProtected,
   type ModelVerification,
   deriveKeys,
   isProtected,

@@ -1,4 +1,4 @@
-// A protected file verified once (verifyForUnlock, openModel) and unlocked from the handle as keys
+// A protected file verified once (verifyForUnlock, openProtected) and unlocked from the handle as keys
 // arrive: the same results as unlock() of the file, every check a key needs still made at each
 // unlock (the key, the tier, the pins, each section's signed digest and tag), nothing restored twice
 // into one buffer, and the handle only from a file that passed every check, weights included.
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trackLeaks } from '../helpers/leaks.ts';
 import { type SafetensorsFile, serializeSafetensors } from '../../src/io/safetensors.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken, sectionKey, sectionKeysDown, tierKey } from '../../src/crypto/index.ts';
-import { ProtectError, VerifiedProtected, convLayers, openModel, verifyForUnlock } from '../../src/protect/index.ts';
+import { ProtectError, VerifiedProtected, convLayers, openProtected, verifyForUnlock } from '../../src/protect/index.ts';
 import { PROTECT_METADATA_KEY, sectionTensorName, weightsDigest } from '../../src/protect/format.ts';
 import { sealAndSign } from '../../src/protect/sign.ts';
 import { unlock } from '../../src/protect/unlock.ts';
@@ -200,11 +200,11 @@ test('in place: the kernels go into the file’s own buffers, and the handle is 
   assert.throws(() => v.unlock(tokens[M - 1], { tier: 0 }), /unlocked in place/);
 });
 
-test('openModel: from a path (hashed as read) and from memory; a byte changed on disk is refused', async () => {
+test('openProtected: from a path (hashed as read) and from memory; a byte changed on disk is refused', async () => {
   const path = join(dir, 'model.safetensors');
   writeFileSync(path, serializeSafetensors(r.file.tensors, r.file.metadata));
   for (const source of [path, copyFile(r.file)]) {
-    const v = await openModel(source);
+    const v = await openProtected(source);
     for (let tier = 1; tier <= M; tier++) assert.ok(sameFile(v.unlock(tokens[M - 1], { tier }).file, unlock(copyFile(r.file), tokens[M - 1], { tier }).file), `tier ${tier}`);
     const u = v.unlock(tokens[M - 1], { inPlace: true });
     for (const [name, e] of original.tensors) assert.ok(sameBytes(u.file.tensors.get(name)!.data, e.data), name);
@@ -215,7 +215,7 @@ test('openModel: from a path (hashed as read) and from memory; a byte changed on
   assert.ok(at > 0);
   bytes[at] ^= 1;
   writeFileSync(path, bytes);
-  await assert.rejects(openModel(path), (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED');
+  await assert.rejects(openProtected(path), (e: unknown) => e instanceof ProtectError && e.code === 'WEIGHTS_MODIFIED');
 });
 
 test('restoredKernels: per layer the kernels a tier puts back, their original and published values, as unlock() restores them', () => {

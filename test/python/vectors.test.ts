@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { scope, tensor, toBytes } from '../../src/tensor/index.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { KeyError, decodeKeyToken, encodeKeyToken, keyCheck, sectionKey, sectionKeysDown, tierKey } from '../../src/crypto/index.ts';
-import { inspectProtected, openModel, unlockModel, weightsDigest } from '../../src/protect/index.ts';
+import { inspectProtected, openProtected, unlockModel, weightsDigest } from '../../src/protect/index.ts';
 import { highestToken } from '../../src/protect/keys.ts';
 import { BlockCipher, blockPermutation, loadKey } from '../../src/cipher/index.ts';
 import { trackLeaks } from '../helpers/leaks.ts';
@@ -66,7 +66,7 @@ for (const [vector, version] of [
     const fromPath = await unlockModel(join(VECTORS, 'protect', v.file), v.tokens[2]);
     assert.deepEqual(Object.fromEntries([...fromPath.file.tensors].map(([n, e]) => [n, sha256(e.data)])), v.original);
     // Opened once (every check), then each tier unlocked from the handle.
-    const opened = await openModel(join(VECTORS, 'protect', v.file));
+    const opened = await openProtected(join(VECTORS, 'protect', v.file));
     for (const expected of v.unlocked) {
       const r = opened.unlock(v.tokens[2], { tier: expected.tier });
       assert.equal(r.restored, expected.restored);
