@@ -78,7 +78,13 @@ test("pipeline 2: once the pool knows a model's pace, a busy worker's next batch
     await new Promise((r) => setImmediate(r));
     // 32 images take tens of ms at any CPU's pace: far more than the lead, so the second batch is held.
     const first = pool.run('m', 0, big, 32, frame(32, 2));
-    const second = pool.run('m', 0, big, 2, Float32Array.from(frame(2, 3), (v) => v / 255));
+    const second = pool.run(
+      'm',
+      0,
+      big,
+      2,
+      Float32Array.from(frame(2, 3), (v) => v / 255),
+    );
     assert.deepEqual(batches, [4, 32]);
     const [a, b] = await Promise.all([first, second]);
     assert.deepEqual(batches, [4, 32, 2]);
