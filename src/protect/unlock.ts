@@ -200,6 +200,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
+/** Refuses tier m's sealed bytes unless their SHA-256 is the digest the owner signed. */
+export function checkSectionDigest(signed: Signed, tier: number, sealed: Uint8Array): void {
+  if (!sameBytes(sectionDigest(sealed), signed.sections[tier - 1])) {
+    throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
+  }
+}
+
 function hex(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'));
 }
@@ -352,6 +359,12 @@ export interface UnlockContext {
   markAt: ReadonlyMap<string, number>;
   /** Tier m's sealed bytes as the file holds them (checked against the signed digest when opened). */
   sealed(tier: number): Uint8Array;
+  /**
+   * True when sealed() returns private copies already checked against the signed digests
+   * (verifyForUnlock): nobody can change them after that check, so an unlock need not hash them
+   * again. The AEAD tag is still checked at every open.
+   */
+  sectionsChecked?: boolean;
   /** The associated data tier m's section is sealed with (version 1: bound to the weights digest; 2 and 3: to the signed body). */
   aad(tier: number): Uint8Array;
 }
@@ -458,9 +471,7 @@ export function openSections(context: UnlockContext, key: string | DecodedKeyTok
     if (m >= 1) keys.push(...sectionKeysDown(token.key, t, m, modelId));
     for (let tier = 1; tier <= m; tier++) {
       const sealed = context.sealed(tier);
-      if (signed && !sameBytes(sectionDigest(sealed), signed.sections[tier - 1])) {
-        throw new ProtectError('BAD_SIGNATURE', `the sealed section of tier ${tier} is not the one the owner signed: the file was modified`);
-      }
+      if (signed && !context.sectionsChecked) checkSectionDigest(signed, tier, sealed);
       const aad = context.aad(tier);
       const sk = keys[tier - 1];
       let sections: SectionLayer[];
