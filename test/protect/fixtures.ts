@@ -7,7 +7,8 @@ import { flatten } from '../../src/ops/shape.ts';
 import { entriesFromTensors } from '../../src/io/tensor-file.ts';
 import { type SafetensorsFile } from '../../src/io/safetensors.ts';
 import assert from 'node:assert/strict';
-import type { DecoyMode } from '../../src/protect/index.ts';
+import { type DecoyMode, ProtectError } from '../../src/protect/index.ts';
+import { KeyError } from '../../src/crypto/index.ts';
 import { convLayerOf, decoyLayer } from '../../src/protect/internals.ts';
 import { bytesToFloat64, float64ToBytes } from '../../src/protect/layers.ts';
 
@@ -87,4 +88,15 @@ export function assertNoCopiesAndRowSizes(values: Float64Array, chosen: Int32Arr
     const ratio = rms(d, big, true) / rms(scaled, big, false);
     assert.ok(ratio > 0.6 && ratio < 1.6, `${mode}, ${big ? 'big' : 'small'} rows: decoys ${ratio.toFixed(2)}× their genuine neighbours`);
   }
+}
+
+/** How a call was refused: its ProtectError or KeyError code, or 'ACCEPTED' when it returned. */
+export function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ProtectError || e instanceof KeyError) return e.code;
+    throw e;
+  }
+  return 'ACCEPTED';
 }

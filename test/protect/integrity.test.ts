@@ -31,7 +31,7 @@ import {
 import { type UnlockResult, unlock, verifyProtected } from '../../src/protect/unlock.ts';
 import { protect, tierTokens } from '../../src/protect/protect.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
-import { fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
+import { fileOf, sameBytes, testKey, tinyNet, refusal } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
 
@@ -63,17 +63,6 @@ const copyFile = (f: SafetensorsFile): SafetensorsFile => ({
 });
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-
-/** How the file was refused: a ProtectError or KeyError code. */
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtectError || e instanceof KeyError) return e.code;
-    throw e;
-  }
-  return 'ACCEPTED';
-}
 
 /**
  * What a tier-m key holder can make: the file with its weights edited (a published weight and

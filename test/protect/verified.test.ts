@@ -16,7 +16,7 @@ import { sealAndSign } from '../../src/protect/sign.ts';
 import { unlock } from '../../src/protect/unlock.ts';
 import { protect, tierTokens } from '../../src/protect/protect.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
-import { changedKernels, fileOf, sameBytes, testKey, tinyNet } from './fixtures.ts';
+import { changedKernels, fileOf, sameBytes, testKey, tinyNet, refusal } from './fixtures.ts';
 
 const checkLeaks = trackLeaks();
 const dir = mkdtempSync(join(tmpdir(), 'nnlock-verified-'));
@@ -35,17 +35,6 @@ const copyFile = (f: SafetensorsFile): SafetensorsFile => ({
   tensors: new Map([...f.tensors].map(([n, e]) => [n, { ...e, data: e.data.slice() }])),
   metadata: { ...f.metadata },
 });
-
-/** How a call was refused: a ProtectError or KeyError code. */
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtectError || e instanceof KeyError) return e.code;
-    throw e;
-  }
-  return 'ACCEPTED';
-}
 
 function sameFile(a: SafetensorsFile, b: SafetensorsFile): boolean {
   if (a.tensors.size !== b.tensors.size) return false;
