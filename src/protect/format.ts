@@ -505,19 +505,6 @@ export interface PayloadSource {
   finish(): Uint8Array;
 }
 
-/** A payload in memory as a PayloadSource: its fields are views into it. */
-export function payloadSource(payload: Uint8Array): PayloadSource {
-  let at = 0;
-  const take = (n: number) => payload.subarray(at, (at = Math.min(payload.length, at + Math.max(0, n))));
-  return {
-    get remaining() {
-      return payload.length - at;
-    },
-    take,
-    finish: () => take(payload.length - at),
-  };
-}
-
 /**
  * Parses a payload; `kernelBytesOf(name)` gives the bytes per kernel of a layer of the file (or
  * undefined when there is no such layer). Sections are authenticated before they are parsed, so a
@@ -579,7 +566,7 @@ function u32leAt(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }
 
-const u32le = (b: Uint8Array) => (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+const u32le = (b: Uint8Array) => u32leAt(b, 0);
 const utf8 = new TextDecoder();
 
 /**
