@@ -342,7 +342,8 @@ export class InferencePool {
       data.set(item.data, offset);
       offset += item.data.length;
     }
-    slot.freeAt = Math.max(now, slot.inflight > 0 ? slot.freeAt : now) + (this.msPerValue.get(q.model) ?? 0) * data.length;
+    // After what the worker holds already, or from now when it holds nothing (freeAt is read only while it holds something).
+    slot.freeAt = (slot.inflight > 0 ? Math.max(now, slot.freeAt) : now) + (this.msPerValue.get(q.model) ?? 0) * data.length;
     slot.inflight++;
     this.options.onBatch?.(q.model, q.tier, images);
     this.call(slot, (id) => ({ type: 'run', id, name: q.model, tier: q.tier, shape: [images, ...q.image], data }), [data.buffer as ArrayBuffer])
@@ -365,7 +366,6 @@ export class InferencePool {
       })
       .finally(() => {
         slot.inflight--;
-        if (slot.inflight === 0) slot.freeAt = Date.now();
         this.schedule();
       });
   }
