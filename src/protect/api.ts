@@ -369,10 +369,10 @@ export async function verifyModel(file: ModelSource, options: Pick<UnlockModelOp
 /**
  * Opens a protected model to unlock it, perhaps many times, as keys arrive (a service, an app that
  * loads its model at start): every check a key does not need runs now, once (the header, the
- * owner's signature, the pinned signer, the digest of all published weights; from a path, the
- * weights hashed as they are read), and the handle's `unlock(token, { tier, inPlace })` then only
- * checks the key and opens and checks the sections it needs (signed digests, AEAD tags) before
- * putting kernels back. The handle holds the file's buffers: see src/protect/verified.ts for what
+ * owner's signature, the pinned signer, the digest of all published weights, each sealed section
+ * against its signed digest; from a path, the weights hashed as they are read), and the handle's
+ * `unlock(token, { tier, inPlace })` then only checks the key and the AEAD tag of each section it
+ * opens before putting kernels back. The handle holds the file's buffers: see src/protect/verified.ts for what
  * the caller must not change afterwards. A file read from a path is the handle's alone.
  */
 export async function openProtected(file: ModelSource, options: Pick<UnlockModelOptions, 'expectedSigner'> = {}): Promise<VerifiedProtected> {
