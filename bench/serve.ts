@@ -23,7 +23,7 @@
 //
 //   node --import tsx bench/serve.ts [--threads 2] [--connections 64] [--mixed-seconds 60]
 //        [--full-seconds 15] [--rounds 3] [--offline-seconds 8] [--max-batch 64] [--max-wait 5] [--pipeline 2] [--no-write]
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -46,6 +46,7 @@ import { protectModel, unlockModel } from '../src/protect/index.ts';
 import { hashApiKey, newApiKey } from '../src/serve/api-keys.ts';
 import { fmt, machineInfo, markdownTable, median, RESULTS_DIR } from './lib/report.ts';
 import { type OfflineRate, timeOffline } from './lib/offline-rate.ts';
+import { buildLibrary, libraryBuild } from './lib/library.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -230,14 +231,9 @@ function writeConfig(name: string, models: unknown[]): string {
 }
 
 // The server runs what an installed package runs: the compiled dist/ (built here first, so it is
-// the checkout's code). --server-from sources runs the TypeScript through tsx instead, whose
-// transform adds work on the main thread (a __name() call at every closure: about 2 % of its CPU).
-const SERVER_FROM = args['server-from'];
-if (SERVER_FROM !== 'dist' && SERVER_FROM !== 'sources') throw new Error(`--server-from is dist or sources, got ${SERVER_FROM}`);
-if (SERVER_FROM === 'dist') {
-  log('building dist/ (npm run build)');
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.join(here, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
-}
+// the checkout's code); --server-from sources runs the TypeScript through tsx (bench/lib/library.ts).
+const SERVER_FROM = libraryBuild(args['server-from'], '--server-from');
+buildLibrary(SERVER_FROM, log);
 
 /** `nnlock serve` with a config, or (argv given) another server that prints {"address"} when it listens. */
 async function startServer(config: string, argv?: string[]) {
