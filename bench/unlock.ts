@@ -1,7 +1,9 @@
 // The unlock benchmark: restoring a protected model with its key (selective encryption: only the
 // sealed kernels are decrypted and put back) against decrypting the whole weights file with
 // AES-256-GCM (node:crypto), the obvious alternative to selective protection. Same machine, same
-// process, same run; rounds alternate which side goes first.
+// process, same run; rounds alternate which side goes first. Where a case prepares each unlock (a
+// fresh copy of the file, a fresh verification), each AES iteration comes after the same
+// preparation, so both sides start from the same state of the caches.
 //
 //   resnet20   the shared pretrained ResNet-20 (../shared/data/weights, 0.27M parameters)
 //   vgg19      VGG19 for 32×32 inputs (20.0M parameters), random weights (seeded)
@@ -460,16 +462,22 @@ async function main(): Promise<void> {
       const oursCpu: number[] = [];
       const peerCpu: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        const a = async () => {
+        // Each iteration of either side comes after the case's per-iteration setup (a fresh copy
+        // of the bytes, a fresh verification), outside the timing: both sides start from the same
+        // state of the caches. Until 2026-12-02 the peer ran its iterations back to back, warm,
+        // while unlock ran after a verification that had filled the caches with other data.
+        const timedAfterSetup = async (step: () => unknown, cpu: number[]) => {
+          if (!c.fresh && !c.setup) return timeAsync(step, m.iters, cpu);
           const times: number[] = [];
           for (let i = 0; i < m.iters; i++) {
             if (c.fresh) fresh = protectedBytes.slice();
             c.setup?.();
-            times.push(...(await timeAsync(c.ours, 1, oursCpu)));
+            times.push(...(await timeAsync(step, 1, cpu)));
           }
-          oursRounds.push(times);
+          return times;
         };
-        const b = async () => void peerRounds.push(await timeAsync(c.peer, m.iters, peerCpu));
+        const a = async () => void oursRounds.push(await timedAfterSetup(c.ours, oursCpu));
+        const b = async () => void peerRounds.push(await timedAfterSetup(c.peer, peerCpu));
         await inAlternatingOrder(r, a, b, tick);
         await tick();
       }
@@ -580,7 +588,7 @@ async function main(): Promise<void> {
     cases,
     notes: [
       "Headline (unlockOverAes, the opened* cases): the long-lived case, a process (nnlock serve, a user's app) that opened the published file once. It ASSUMES the file was parsed and verified with every check when it was opened (verifyForUnlock / openProtected: header, the owner's Ed25519 signature, the pinned signer, the SHA-256 digest of every published weight, and each sealed section copied out of the file and checked against its signed digest), outside the timing, and that the process did not change its bytes since (src/protect/verified.ts states that contract). The timed unlock is what happens when a key arrives: token decode and the key's fingerprint, the tier and signer pins, HKDF down the chain with the section keys, each needed section's AES-256-GCM open and tag (its signed digest was checked at open, on the handle's own copy), the payload decode and index checks, the kernels put back (in place: into the opened file's buffers, a fresh copy of the bytes parsed and verified before each iteration; -copy: into copies of the protected layers, one handle for all rounds). Its peer holds the encrypted whole file in memory and, when the key arrives, decrypts it with AES-256-GCM and parses it (the memory-* peer). The every-check and restore-only rows are the unlocks that do their own verification (from disk); they stay beside it.",
-      `The library timed: ${LIBRARY === 'dist' ? 'dist/, compiled from this checkout just before the run (what an installed package runs)' : 'src/ through tsx (--library sources: every closure pays a __name() call, and V8 optimises later)'}. Each case warms both sides up first (up to ${WARMUP_CALLS} calls each, at most ${WARMUP_MS} ms), outside the timing: until 2026-12-02 one call each left ResNet-20's sub-millisecond unlock half-optimised, and the library ran through tsx.`,
+      `The library timed: ${LIBRARY === 'dist' ? 'dist/, compiled from this checkout just before the run (what an installed package runs)' : 'src/ through tsx (--library sources: every closure pays a __name() call, and V8 optimises later)'}. Each case warms both sides up first (up to ${WARMUP_CALLS} calls each, at most ${WARMUP_MS} ms), outside the timing: until 2026-12-02 one call each left ResNet-20's sub-millisecond unlock half-optimised, and the library ran through tsx. In a case with a per-iteration setup (the opened and in-place cases: a fresh copy of the bytes, a fresh verification), both sides run every iteration after that setup, outside the timing, so both start from the same state of the caches; until 2026-12-02 only unlock did, and AES ran its iterations back to back, warm (a scratch loop: unlock 0.22-0.30 ms; AES 0.45-0.67 ms back to back, 0.49-0.72 ms after the same setup).`,
       'No PyTorch peer: this benchmark compares two ways of getting the weights back in Node (selective unlock against decrypting the whole file with node:crypto AES-256-GCM), so PyTorch has no part in it.',
       "Disk cases (every-check, restore-only, tier1-every-check): both sides start from a file on disk (written once, so read from the page cache) and end with parsed tensor entries ready to load. unlock = unlockModel(path): one read of the file in 4 MiB chunks with each published tensor hashed as soon as its bytes are in (the next chunk's read overlapping the hash), then format v3's checks (the owner's Ed25519 signature over header, metadata and section digests, the key's fingerprint, the signer the token pins, the weights digest unless verifyWeights is false, each opened section's signed digest and AEAD tag), HKDF, AES-GCM open of the sections (read first, opened while the weights are still read), kernel copies in place as each layer arrives (after it is hashed). AES = read the whole encrypted file (one read into unzeroed memory, as unlock reads: faster than readRegularFile's zeroed buffer) + decrypt + parseSafetensors.",
       "settings.unlockOverAes per case: median = unlock median / AES median (the headline), paired = median over rounds of the per-round ratio, best = fastest unlock / fastest AES, cpu = median process CPU time (user + system, all threads) of unlock over that of AES: the machine is shared by other work that quiet.sh does not pause, which inflates wall times; CPU times much less. The *-vs-pipelined cases compare with AES-GCM read in 4 MiB chunks (four in flight) and decrypted as they arrive: unlock overlaps its reads with hashing and opening sections the same way, so that is the like-for-like ratio; the other disk cases compare with the issue's baseline, one read then one decryption.",
