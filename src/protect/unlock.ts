@@ -125,6 +125,29 @@ function copyKernels(data: Uint8Array, values: Uint8Array, indices: Int32Array, 
   }
 }
 
+/**
+ * The reverse of copyKernels: kernels `indices` of a layer's bytes `data` into `out`, one after
+ * another from kernel slot `at` (the published values a server keeps beside the restored ones).
+ * In 32-bit words when both sides allow it, else bytes: a subarray and set() per kernel cost
+ * several times as much (about 150 µs for a ResNet-20's 2,385 kernels, against 17 µs in words).
+ */
+export function gatherKernels(data: Uint8Array, indices: Int32Array, out: Uint8Array, at: number, kernelBytes: number): void {
+  if (kernelBytes % 4 === 0 && data.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
+    const from = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.byteLength / 4));
+    const to = new Uint32Array(out.buffer, out.byteOffset, Math.floor(out.byteLength / 4));
+    const w = kernelBytes / 4;
+    for (let j = 0, b = at * w; j < indices.length; j++, b += w) {
+      const a = indices[j] * w;
+      for (let i = 0; i < w; i++) to[b + i] = from[a + i];
+    }
+    return;
+  }
+  for (let j = 0, b = at * kernelBytes; j < indices.length; j++, b += kernelBytes) {
+    const a = indices[j] * kernelBytes;
+    for (let i = 0; i < kernelBytes; i++) out[b + i] = data[a + i];
+  }
+}
+
 /** The machine's byte order, for DataView reads that give the words a Uint32Array would. */
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 

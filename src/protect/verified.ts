@@ -24,7 +24,7 @@
 import type { SafetensorsFile, TensorEntry } from '../io/safetensors.ts';
 import type { DecodedKeyToken } from '../crypto/index.ts';
 import { type ProtectHeader, readSection } from './format.ts';
-import { type UnlockContext, type UnlockResult, type Verification, applyUnlock, checkPins, checkSectionDigest, checkWeights, openSections, pinOf, unlockContext } from './unlock.ts';
+import { type UnlockContext, type UnlockResult, type Verification, applyUnlock, checkPins, checkSectionDigest, checkWeights, gatherKernels, openSections, pinOf, unlockContext } from './unlock.ts';
 
 export interface VerifiedUnlockOptions {
   /** Tier to restore (default: the key's tier). 0 restores nothing but still checks the key. */
@@ -120,7 +120,8 @@ export class VerifiedProtected implements Verification {
         for (const r of parts) {
           kernels.set(r.indices, at);
           restored.set(r.values, at * kernelBytes);
-          for (let j = 0; j < r.indices.length; j++, at++) published.set(data.subarray(r.indices[j] * kernelBytes, (r.indices[j] + 1) * kernelBytes), at * kernelBytes);
+          gatherKernels(data, r.indices, published, at, kernelBytes);
+          at += r.indices.length;
         }
         return { name, kernels, restored, published, kernelBytes };
       });

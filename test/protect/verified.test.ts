@@ -13,7 +13,7 @@ import { KeyError, decodeKeyToken, encodeKeyToken, sectionKey, sectionKeysDown, 
 import { ProtectError, VerifiedProtected, convLayers, openProtected, verifyForUnlock } from '../../src/protect/index.ts';
 import { PROTECT_METADATA_KEY, sectionTensorName, weightsDigest } from '../../src/protect/format.ts';
 import { sealAndSign } from '../../src/protect/sign.ts';
-import { unlock } from '../../src/protect/unlock.ts';
+import { gatherKernels, unlock } from '../../src/protect/unlock.ts';
 import { protect, tierTokens } from '../../src/protect/protect.ts';
 import { weightImportance } from '../../src/protect/importance/baselines.ts';
 import { changedKernels, fileOf, sameBytes, testKey, tinyNet, refusal } from './fixtures.ts';
@@ -237,6 +237,23 @@ test('restoredKernels: per layer the kernels a tier puts back, their original an
     refusal(() => v.restoredKernels(tokens[0], { tier: 2 })),
     'TIER_TOO_LOW',
   );
+});
+
+test('gatherKernels packs the chosen kernels in order, in words when aligned and in bytes when not', () => {
+  const kernels = 10;
+  const indices = Int32Array.from([7, 0, 3, 9]);
+  for (const kernelBytes of [36, 6]) {
+    for (const offset of [0, 1, 4]) {
+      const backing = new Uint8Array(offset + kernels * kernelBytes);
+      for (let i = 0; i < backing.length; i++) backing[i] = (i * 31 + 7) & 255;
+      const data = backing.subarray(offset);
+      const out = new Uint8Array((2 + indices.length) * kernelBytes).fill(0xee);
+      gatherKernels(data, indices, out, 2, kernelBytes);
+      const want = new Uint8Array(out.length).fill(0xee);
+      indices.forEach((k, j) => want.set(data.subarray(k * kernelBytes, (k + 1) * kernelBytes), (2 + j) * kernelBytes));
+      assert.ok(sameBytes(out, want), `kernelBytes ${kernelBytes}, data at offset ${offset}`);
+    }
+  }
 });
 
 test('a section that restores a kernel twice, or one out of range, is refused (signed by the owner, so only these checks stop it)', () => {
