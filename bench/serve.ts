@@ -22,7 +22,11 @@
 //                   unprotected (one tier) and protected at 4 tiers.
 //
 //   node --import tsx bench/serve.ts [--threads 2] [--connections 64] [--mixed-seconds 60]
-//        [--full-seconds 15] [--rounds 3] [--offline-seconds 8] [--max-batch 64] [--max-wait 5] [--pipeline 2] [--no-write]
+//        [--full-seconds 15] [--rounds 3] [--offline-seconds 8] [--max-batch 64] [--max-wait 5] [--pipeline 2]
+//        [--generator wrk|autocannon] [--no-write]
+// The full-load and floor phases are driven by wrk (bench/lib/wrk.ts: it leaves the server more of
+// the shared cores than autocannon), or by autocannon with --generator autocannon; the mixed phase
+// by autocannon (its denoise answers are checked by their headers).
 import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -48,6 +52,7 @@ import { fmt, machineInfo, markdownTable, median, RESULTS_DIR } from './lib/repo
 import { type OfflineRate, timeOffline } from './lib/offline-rate.ts';
 import { buildLibrary, libraryBuild } from './lib/library.ts';
 import { writeFileAtomic } from '../src/io/atomic.ts';
+import { type WrkRequest, haveWrk, runWrk } from './lib/wrk.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.join(here, '..', '..', 'shared', 'data');
@@ -68,6 +73,7 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: 'memory,full,multi,wide,mixed,floor' },
     'server-node-args': { type: 'string', default: '' },
     'server-from': { type: 'string', default: 'dist' },
+    generator: { type: 'string', default: 'wrk' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -86,6 +92,10 @@ const SERVER_THREADS_ARG = args['server-threads'];
 /** Workers × libtorch threads fill the cores: --threads 1 on 2 cores is two workers of one thread each. */
 const WORKERS = args.workers === 'auto' ? Math.max(1, Math.floor(availableParallelism() / Number(SERVER_THREADS_ARG ?? args.threads))) : Number(args.workers);
 const SERVER_THREADS = Number(SERVER_THREADS_ARG ?? THREADS);
+/** The load generator of the full-load and floor phases (bench/lib/wrk.ts says why wrk); the mixed phase runs autocannon. */
+const GENERATOR = args.generator;
+if (GENERATOR !== 'wrk' && GENERATOR !== 'autocannon') throw new Error(`--generator must be wrk or autocannon, got ${GENERATOR}`);
+if (GENERATOR === 'wrk' && !(await haveWrk())) throw new Error('wrk is not installed (apt-get install wrk; scripts/setup.sh installs it): install it or run with --generator autocannon');
 
 init({ threads: THREADS });
 const log = (s: string) => process.stderr.write(`bench serve: ${s}\n`);
@@ -349,17 +359,22 @@ async function batchTotals(address: string): Promise<{ batches: number; images: 
   return { batches, images };
 }
 
+/** A request of a full-load or floor phase: for autocannon, and as wrk's Lua takes it (`spec`). */
+type LoadRequest = autocannon.Request & { spec?: WrkRequest };
+
 async function load(
   name: string,
   server: { address: string; pid: number },
   seconds: number,
-  requests: autocannon.Request[],
+  requests: LoadRequest[],
   imagesPerRequest: (i: number) => number,
   check: Check,
   after?: () => Promise<void>,
   connections = CONNECTIONS,
 ): Promise<Phase> {
-  log(`${name}: ${connections} connections for ${seconds} s`);
+  const specs = requests.every((r) => r.spec) ? requests.map((r) => r.spec!) : null;
+  if (GENERATOR === 'wrk' && specs) return loadWrk(name, server, seconds, specs, check, after, connections);
+  log(`${name}: ${connections} connections for ${seconds} s (autocannon)`);
   let images = 0;
   const counted = requests.map((r, i) => ({
     ...r,
@@ -397,6 +412,50 @@ async function load(
     non2xx: result.non2xx,
     check: { checked: check.checked - checkBefore.checked, wrong: check.wrong - checkBefore.wrong, otherTier: check.otherTier - checkBefore.otherTier },
     cpu: { wall, generator: (generator.user + generator.system) / 1e6, server: serverCpu },
+    meanBatch: (batchesAfter.images - batchesBefore.images) / Math.max(1, batchesAfter.batches - batchesBefore.batches),
+  };
+}
+
+/** load() with wrk as the generator: the same phase, figures and checks (bench/lib/wrk.ts). */
+async function loadWrk(
+  name: string,
+  server: { address: string; pid: number },
+  seconds: number,
+  requests: WrkRequest[],
+  check: Check,
+  after: (() => Promise<void>) | undefined,
+  connections: number,
+): Promise<Phase> {
+  log(`${name}: ${connections} connections for ${seconds} s (wrk)`);
+  const batchesBefore = await batchTotals(server.address);
+  const serverBefore = threadCpu(server.pid);
+  const ownBefore = process.cpuUsage();
+  const t0 = performance.now();
+  const w = await runWrk({ url: server.address, connections, seconds, requests, expected, dir: work });
+  const wall = (performance.now() - t0) / 1000;
+  const own = process.cpuUsage(ownBefore);
+  const serverCpu = cpuByName(serverBefore, threadCpu(server.pid));
+  await after?.();
+  await drained(server.address);
+  const batchesAfter = await batchTotals(server.address);
+  check.checked += w.checked;
+  check.wrong += w.wrong;
+  check.otherTier += w.otherTier;
+  return {
+    name,
+    connections,
+    seconds,
+    requests: w.requests,
+    images: w.images,
+    rps: w.requests / wall,
+    imagesPerSecond: w.images / wall,
+    p50: w.p50,
+    p99: w.p99,
+    errors: w.errors,
+    non2xx: w.non2xx,
+    check: { checked: w.checked, wrong: w.wrong, otherTier: w.otherTier },
+    // wrk's CPU, and this process's while it waited (next to nothing).
+    cpu: { wall, generator: w.cpuSeconds + (own.user + own.system) / 1e6, server: serverCpu },
     meanBatch: (batchesAfter.images - batchesBefore.images) / Math.max(1, batchesAfter.batches - batchesBefore.batches),
   };
 }
@@ -461,32 +520,36 @@ if (PHASES.has('memory')) {
   );
   for (const tier of TIERS) await fetch(`${s.address}/v1/models/resnet/classify`, { method: 'POST', headers: { 'content-type': 'image/png', ...credential(tier, 1) }, body: checkPngs[0] });
 
-  const single: autocannon.Request[] = [];
+  const single: LoadRequest[] = [];
   const fullCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
   for (let i = 0; i < 256; i++) {
     const tier = TIERS[i % 4];
     const image = (i * 7) % CHECK_IMAGES;
+    const headers = { 'content-type': 'image/png', ...credential(tier, i >> 2) };
     single.push({
       method: 'POST',
       path: '/v1/models/resnet/classify',
-      headers: { 'content-type': 'image/png', ...credential(tier, i >> 2) },
+      headers,
       body: checkPngs[image],
       onResponse: (_status, body) => classifyCheck(tier, image, body, fullCheck),
+      spec: { path: '/v1/models/resnet/classify', headers, body: checkPngs[image], kind: 'classify', tier, images: [image] },
     });
   }
 
-  const multi: autocannon.Request[] = [];
+  const multi: LoadRequest[] = [];
   const multiCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
   for (let i = 0; i < 16; i++) {
     const tier = TIERS[i % 4];
     const image = (i * 16) % CHECK_IMAGES;
     const body = JSON.stringify({ images: Array.from({ length: 16 }, (_, k) => checkPngs[(image + k) % CHECK_IMAGES].toString('base64')) });
+    const headers = { 'content-type': 'application/json', ...credential(tier, i >> 2) };
     multi.push({
       method: 'POST',
       path: '/v1/models/resnet/classify',
-      headers: { 'content-type': 'application/json', ...credential(tier, i >> 2) },
+      headers,
       body,
       onResponse: (_status, b) => classifyCheck(tier, image, b, multiCheck, true),
+      spec: { path: '/v1/models/resnet/classify', headers, body, kind: 'classify', tier, images: Array.from({ length: 16 }, (_, k) => (image + k) % CHECK_IMAGES) },
     });
   }
 
@@ -562,6 +625,7 @@ if (PHASES.has('memory')) {
     const floorCheck: Check = { checked: 0, wrong: 0, otherTier: 0 };
     const bare = single.map((r) => ({
       ...r,
+      spec: { ...r.spec!, kind: 'status' as const },
       onResponse: (status: number) => {
         floorCheck.checked++;
         if (status !== 200) floorCheck.wrong++;
@@ -685,10 +749,15 @@ const share = (p: Phase, cpu: number) => `${fmt((100 * cpu) / (p.cpu.wall * core
 const workerCpu = (p: Phase) => Object.entries(p.cpu.server).reduce((n, [k, v]) => (k === 'node' ? n + v : n), 0);
 const otherCpu = (p: Phase) => Object.entries(p.cpu.server).reduce((n, [k, v]) => (k !== 'node' && k !== 'main' ? n + v : n), 0);
 const perImage = (p: Phase, cpu: number) => fmt((1000 * cpu) / Math.max(1, p.images), 3);
+/** How the load was generated, for the report. */
+const GENERATOR_TEXT =
+  GENERATOR === 'wrk'
+    ? "for the full-load and floor phases wrk, one thread per tier whose connections send only that tier's requests, as clients that each hold one credential (bench/lib/wrk.ts), and for the mixed phase autocannon in this process, every connection through the tiers and models in turn"
+    : 'autocannon in this process for every phase, every connection through the tiers in turn';
 const md = [
   '# Serving benchmark (`bench/serve.ts`)',
   '',
-  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback, autocannon in this process (the load generator: its CPU is measured apart), ${CONNECTIONS} connections; the server runs ${WORKERS} inference worker${WORKERS > 1 ? 's' : ''} at ${SERVER_THREADS} libtorch thread${SERVER_THREADS > 1 ? 's' : ''} each; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms, ${args.pipeline} batch${args.pipeline === '1' ? '' : 'es'} per worker at once (pipeline). ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
+  `\`node --import tsx bench/serve.ts ${process.argv.slice(2).join(' ')}\`: \`nnlock serve\` in a child process on loopback; the load generator (its CPU is measured apart) ${GENERATOR_TEXT}; ${CONNECTIONS} connections; the server runs ${WORKERS} inference worker${WORKERS > 1 ? 's' : ''} at ${SERVER_THREADS} libtorch thread${SERVER_THREADS > 1 ? 's' : ''} each; batching max ${MAX_BATCH} images, wait ${args['max-wait']} ms, ${args.pipeline} batch${args.pipeline === '1' ? '' : 'es'} per worker at once (pipeline). ResNet-20 and DnCNN-S-25 from ../shared/data, protected here (L1, ratio 8 %, 3 tiers).`,
   `Machine: ${machineInfo().cpuModel}, ${cores} cores available, load average at the start ${loadAtStart.map((l) => fmt(l, 2)).join(' / ')} and at the end ${machineInfo().loadAverage.join(' / ')} (the machine is shared). ${new Date().toISOString()}.`,
   '',
   '## Throughput of the served ResNet-20 against offline batch evaluation (same run)',
@@ -734,7 +803,7 @@ const md = [
     [false, true, true, true, true, true],
   ),
   '',
-  `Offline CPU per image, for comparison: ${offline.map((o) => `${fmt(o.cpuPerImage, 3)} ms at ${o.threads} thread${o.threads > 1 ? 's' : ''} in batches of ${o.batch}`).join(', ')}. With 64 clients spread over 4 tiers a tier's batch holds at most 16 images when each request carries one. CPU seconds are read from /proc per thread of the server and from process.cpuUsage() in the generator.`,
+  `Offline CPU per image, for comparison: ${offline.map((o) => `${fmt(o.cpuPerImage, 3)} ms at ${o.threads} thread${o.threads > 1 ? 's' : ''} in batches of ${o.batch}`).join(', ')}. With 64 clients spread over 4 tiers a tier's batch holds at most 16 images when each request carries one. CPU seconds are read from /proc per thread of the server, and for the generator from /proc (wrk, a child process) or process.cpuUsage() (autocannon, in this process).`,
   '',
   '## Load phases',
   '',
@@ -810,6 +879,7 @@ const json = {
   pairs,
   threads: THREADS,
   connections: CONNECTIONS,
+  generator: GENERATOR,
   maxBatch: MAX_BATCH,
   machine: machineInfo(),
 };

@@ -37,6 +37,9 @@ py="${NNLOCK_TORCH_PYTHON:-/usr/bin/python3}"
 "$py" -c 'import cryptography' 2>/dev/null || missing+=(python3-cryptography)
 "$py" -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
 command -v chromium >/dev/null || missing+=(chromium)
+# wrk: the load generator of bench/serve.ts (bench/lib/wrk.ts); a bench, not a test, but a fresh
+# machine should run it as the README says.
+command -v wrk >/dev/null || missing+=(wrk)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 # Gloo's headers, which libtorch's c10d headers include (native/src/c10d.cc); only for the system
 # libtorch: an unpacked libtorch or Python's torch ships them in its own include/.

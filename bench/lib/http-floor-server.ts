@@ -14,7 +14,11 @@ const answer = {
 
 const app = Fastify({ logger: false });
 app.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-app.post('/v1/models/:name/classify', async () => answer);
+// The request's X-Request-Id back, as nnlock serve answers it (wrk pairs answers with requests by it).
+app.post('/v1/models/:name/classify', async (req, reply) => {
+  reply.header('x-request-id', req.headers['x-request-id'] ?? '');
+  return answer;
+});
 // What bench/serve.ts reads between phases: no batches, nothing queued.
 app.get('/metrics', async () => 'nnlock_queued_images 0\n');
 const address = await app.listen({ host: '127.0.0.1', port: 0 });

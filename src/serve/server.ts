@@ -47,8 +47,21 @@ interface RequestFacts {
   code?: ServeErrorCode;
 }
 
+/**
+ * A client's X-Request-Id that the server takes as the request's id (and answers with): short, and
+ * only characters that are safe in a header and a log line. Any other is replaced by the server's own.
+ */
+const CLIENT_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
 function fastifyOptions(config: ServeConfig, logger: ServiceOptions['logger']): FastifyServerOptions & Record<string, unknown> {
+  let served = 0;
   const options: FastifyServerOptions & Record<string, unknown> = {
+    // Every answer carries X-Request-Id: the client's when it sent a usable one (to follow a request
+    // through proxies, logs and load tests that must pair answers with requests), else req-N.
+    genReqId: (req) => {
+      const id = req.headers['x-request-id'];
+      return typeof id === 'string' && CLIENT_REQUEST_ID.test(id) ? id : `req-${++served}`;
+    },
     bodyLimit: config.limits.bodyBytes,
     // The HTTP server's own bound on a request (a slow client), above the inference timeout.
     requestTimeout: config.limits.requestTimeoutMs + 5_000,
@@ -103,9 +116,10 @@ export async function createService(config: ServeConfig, options: ServiceOptions
     });
   }
 
-  // While closing, every answer ends its connection, so keep-alive clients do not hold the close.
-  // Hooks in callback style: an async hook costs a promise per request.
-  app.addHook('onSend', (_req, reply, payload, done) => {
+  // Every answer names its request (genReqId above). While closing, every answer ends its
+  // connection, so keep-alive clients do not hold the close. Hooks in callback style: an async hook costs a promise per request.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('x-request-id', req.id);
     if (!ready) reply.header('connection', 'close');
     done(null, payload);
   });

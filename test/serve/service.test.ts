@@ -351,6 +351,27 @@ test('health, readiness and Prometheus metrics by model, tier and status', async
   assert.match(m.body, /nnlock_batch_size_count\{model="resnet",tier="\d"\} \d+/);
 });
 
+test("every answer carries X-Request-Id: the client's when it is usable, else the server's own", async () => {
+  const img = await randomPng(22);
+  const own = await classifyPng(img.png, { 'x-request-id': 'bench.7:client-42' });
+  assert.equal(own.statusCode, 200);
+  assert.equal(own.headers['x-request-id'], 'bench.7:client-42');
+  // Errors name their request too.
+  const missing = await service.app.inject({ method: 'POST', url: '/v1/models/nope/classify', headers: { 'content-type': 'image/png', 'x-request-id': 'r-404' }, payload: img.png });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.headers['x-request-id'], 'r-404');
+  // Too long, or characters that do not belong in a log line: replaced, not echoed.
+  const seen = new Set<string>();
+  for (const bad of [undefined, 'x'.repeat(129), 'two words', 'semi;colon', '']) {
+    const r = await classifyPng(img.png, bad === undefined ? {} : { 'x-request-id': bad });
+    assert.equal(r.statusCode, 200);
+    const id = String(r.headers['x-request-id']);
+    assert.match(id, /^req-\d+$/, `for ${JSON.stringify(bad)} the server's own id, got ${id}`);
+    seen.add(id);
+  }
+  assert.equal(seen.size, 5, 'the server gives each request its own id');
+});
+
 test('tiers share memory: the workers hold the model once and per tier only the kernels it changes', async () => {
   const { models } = await service.memory();
   const r = models.resnet;
